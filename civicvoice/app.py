@@ -1,0 +1,130 @@
+"""The composition root: builds the Litestar app from the kernel and the feature packages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
+from litestar import Litestar, get
+from litestar.config.app import ExperimentalFeatures  # noqa: F401 - kept for future opt-ins
+from litestar.datastructures import State
+from litestar.logging.config import LoggingConfig  # noqa: F401
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.response import Response
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+from sqlalchemy import text
+
+from civicvoice import __version__
+from civicvoice.core.auth import Access, authorize
+from civicvoice.core.db import create_engine, session_factory, sqlalchemy_config, unit_of_work
+from civicvoice.core.features import Feature
+from civicvoice.core.http import EXCEPTION_HANDLERS, EdgeMiddleware
+from civicvoice.core.jobs import JobRegistry, Worker
+from civicvoice.core.logging import configure_logging
+from civicvoice.core.settings import Settings
+from privacy.keys import check_keys, load_keyring
+
+
+def features() -> list[Feature]:
+    """Feature packages in layer order (lower first); each registers its own routes, jobs and services."""
+    from privacy.feature import FEATURE as privacy
+    from surveys.feature import FEATURE as surveys
+
+    return [privacy, surveys]
+
+
+@get("/health", opt=Access.public().opt(), tags=["Service"], summary="Liveness and database reachability")
+async def health(state: State) -> Response[dict[str, str]]:
+    try:
+        async with state.sessions() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"; the reason goes to the log
+        return Response({"status": "unavailable", "database": "unreachable"}, status_code=HTTP_503_SERVICE_UNAVAILABLE)
+    return Response({"status": "ok", "database": "ok", "version": __version__}, status_code=HTTP_200_OK)
+
+
+def job_registry(feature_list: Sequence[Feature]) -> JobRegistry:
+    registry = JobRegistry()
+    for feature in feature_list:
+        registry.merge(feature.jobs)
+    return registry
+
+
+def api_scopes(feature_list: Sequence[Feature] | None = None) -> dict[str, str]:
+    scopes: dict[str, str] = {}
+    for feature in feature_list or features():
+        scopes.update(feature.api_scopes)
+    return scopes
+
+
+async def build_services(settings: Settings, sessions: Any, feature_list: Sequence[Feature]) -> dict[str, Any]:
+    """Load and check the keys, then let each feature build its services. Raises KeyProblem on a bad key."""
+    keyring = load_keyring(settings)
+    async with unit_of_work(sessions) as session:
+        await check_keys(session, keyring, record_new=True)
+    services: dict[str, Any] = {"settings": settings, "keyring": keyring, "open_complaint_checks": []}
+    for feature in feature_list:
+        if feature.build_services is not None:
+            services.update(feature.build_services(services))
+    return services
+
+
+def create_app(settings: Settings | None = None, *, worker: bool | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level, json=settings.log_json)
+    engine = create_engine(settings)
+    sessions = session_factory(engine)
+    feature_list = features()
+    registry = job_registry(feature_list)
+    run_worker = settings.embedded_worker if worker is None else worker
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        services = await build_services(settings, sessions, feature_list)
+        app.state.services.update(services)
+        task = None
+        if run_worker:
+            app.state.worker = Worker(registry, sessions, app.state.services, poll_seconds=settings.worker_poll_seconds)
+            task = asyncio.create_task(app.state.worker.run_forever())
+        try:
+            yield
+        finally:
+            if task is not None:
+                app.state.worker.stop()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(task, timeout=10)
+            await engine.dispose()
+
+    route_handlers: list[Any] = [health]
+    for feature in feature_list:
+        route_handlers.extend(feature.routes)
+
+    app = Litestar(
+        route_handlers=route_handlers,
+        plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine))],
+        guards=[authorize],
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[EdgeMiddleware],
+        lifespan=[lifespan],
+        state=State({"settings": settings, "sessions": sessions, "services": {}, "jobs": registry}),
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="civicvoice",
+            version=__version__,
+            description="Contact events in, survey invitations out. Errors are RFC 9457 problem details.",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin()],
+        ),
+        logging_config=None,
+        debug=False,
+    )
+    # The OpenAPI routes come from Litestar itself; the schema is public, like the API it documents.
+    for route in app.routes:
+        if route.path.startswith("/schema"):
+            for handler in route.route_handlers:
+                handler.opt.setdefault("access", Access.public())
+    return app

@@ -1,0 +1,330 @@
+"""The `civicvoice` command: a Litestar CLI group with the operator's commands (run, migrate, demo, keys, ...)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+from litestar.cli._utils import LitestarEnv
+from litestar.cli.commands import core, schema
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from civicvoice.core.audit import Actor
+from civicvoice.core.errors import CivicVoiceError
+from civicvoice.core.settings import Settings
+
+T = TypeVar("T")
+APP_FACTORY = "civicvoice.app:create_app"
+
+
+def settings_from_env() -> Settings:
+    try:
+        return Settings.from_env()
+    except CivicVoiceError as exc:
+        raise click.ClickException(exc.detail) from None
+
+
+def run_db(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run one unit of work against the configured database; errors become one-line CLI messages."""
+    from civicvoice.core.db import create_engine, session_factory, unit_of_work
+
+    async def main() -> T:
+        engine = create_engine(settings)
+        try:
+            async with unit_of_work(session_factory(engine)) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except CivicVoiceError as exc:
+        raise click.ClickException(exc.detail) from None
+    except OSError as exc:
+        raise click.ClickException(f"Cannot reach the database: {exc.strerror or exc}.") from None
+
+
+def migrate_database(settings: Settings) -> None:
+    from advanced_alchemy.alembic.commands import AlembicCommands
+
+    from civicvoice.core.db import create_engine, sqlalchemy_config
+
+    # Alembic runs its own event loop; an unpooled engine leaves no connection tied to it.
+    engine = create_engine(settings, pooled=False)
+    AlembicCommands(sqlalchemy_config(settings, engine)).upgrade("head")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """civicvoice: customer-satisfaction and feedback for public services."""
+    if ctx.obj is None:
+        # Litestar's own commands (routes, schema, info) find the app through this lazy environment.
+        ctx.obj = lambda: LitestarEnv.from_env(APP_FACTORY)
+
+
+cli.add_command(core.routes_command)
+cli.add_command(core.info_command)
+cli.add_command(schema.schema_group)
+
+
+@cli.command("migrate")
+def migrate_command() -> None:
+    """Apply database migrations up to the latest."""
+    settings = settings_from_env()
+    try:
+        migrate_database(settings)
+    except CivicVoiceError as exc:
+        raise click.ClickException(exc.detail) from None
+    except OSError as exc:
+        raise click.ClickException(f"Cannot reach the database: {exc.strerror or exc}.") from None
+    except Exception as exc:  # noqa: BLE001 - one line for the operator; the migration did not apply
+        raise click.ClickException(f"Migration failed ({type(exc).__name__}): {str(exc).splitlines()[0][:300]}") from None
+    click.echo("Database is up to date.")
+
+
+@cli.command("run")
+@click.option("--host", default=None, help="Interface to listen on (CIVICVOICE_HOST, default 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (CIVICVOICE_PORT, default 8000).")
+@click.option("--workers", default=1, type=int, show_default=True, help="Web processes.")
+def run_command(host: str | None, port: int | None, workers: int) -> None:
+    """Start the web service (and the embedded job worker). Refuses to start on a missing or wrong key."""
+    import uvicorn
+
+    from civicvoice.app import build_services, features
+    from civicvoice.core.db import create_engine, session_factory
+
+    settings = settings_from_env()
+    host = host or settings.host
+    port = port or settings.port
+
+    async def preflight() -> None:
+        engine = create_engine(settings)
+        try:
+            await build_services(settings, session_factory(engine), features())
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(preflight())
+    except CivicVoiceError as exc:
+        raise click.ClickException(exc.detail) from None
+    except Exception as exc:  # noqa: BLE001 - e.g. tables missing: one line, no traceback
+        raise click.ClickException(
+            f"Cannot start: {type(exc).__name__}. Is the database reachable and migrated ('civicvoice migrate')?"
+        ) from None
+    click.echo(f"civicvoice is running at http://{host}:{port}/ (API schema: http://{host}:{port}/schema/openapi.json)")
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        proxy_headers=True,
+    )
+
+
+@cli.command("demo")
+def demo_command() -> None:
+    """Load demo data once (services, a published survey, an admin user and an API key)."""
+    from civicvoice.demo import load_demo
+
+    settings = settings_from_env()
+    result = run_db(settings, lambda s: load_demo(s))
+    if result is None:
+        click.echo("Demo data is already loaded.")
+        return
+    click.echo("Demo data loaded. These are shown once; keep them safe:")
+    click.echo(f"  Admin sign-in: {result.admin_email} / {result.admin_password}")
+    click.echo(f"  API key (contacts:write): {result.api_key}")
+
+
+# --- keys -----------------------------------------------------------------------------------------------------
+
+
+@cli.group("keys")
+def keys_group() -> None:
+    """Encryption keys: status and first-time set-up."""
+
+
+@keys_group.command("init")
+def keys_init_command() -> None:
+    """Create a key file for a new, empty installation (never over existing data)."""
+    from privacy.keys import init_keys
+
+    settings = settings_from_env()
+    _, created = run_db(settings, lambda s: init_keys(s, settings))
+    if created:
+        click.echo(f"Created key file {settings.key_file} (mode 0600). Back it up separately from the database.")
+    else:
+        click.echo("Keys are already configured.")
+
+
+@keys_group.command("status")
+def keys_status_command() -> None:
+    """Show key versions and whether they match this database's check values."""
+    from privacy.keys import check_keys, load_keyring
+
+    settings = settings_from_env()
+
+    async def work(session: AsyncSession) -> list[Any]:
+        keyring = load_keyring(settings)
+        statuses = await check_keys(session, keyring, record_new=False)
+        click.echo(f"Source: {'CIVICVOICE_KEYS' if settings.keys_json else settings.key_file}")
+        click.echo(f"Active versions: kek {keyring.kek_active}, index {keyring.index_active}, "
+                   f"suppression {keyring.suppression_active}")
+        return statuses
+
+    for status in run_db(settings, work):
+        click.echo(f"  {status.purpose}: {status.state}")
+
+
+# --- API keys -------------------------------------------------------------------------------------------------
+
+
+@cli.group("apikey")
+def apikey_group() -> None:
+    """API keys for contact systems."""
+
+
+@apikey_group.command("create")
+@click.option("--name", required=True, help="What the key is for, e.g. 'Telephony (Genesys)'.")
+@click.option("--scope", "scopes", multiple=True, required=True, help="A scope, e.g. contacts:write. Repeatable.")
+def apikey_create_command(name: str, scopes: tuple[str, ...]) -> None:
+    """Create a key; the key is shown once and stored only as a digest."""
+    from civicvoice.app import api_scopes
+    from civicvoice.core.auth import create_api_key
+
+    settings = settings_from_env()
+    issued = run_db(
+        settings, lambda s: create_api_key(s, name=name, scopes=scopes, known_scopes=api_scopes(), actor=Actor.cli())
+    )
+    click.echo(f"Created API key {issued.key.prefix} ({', '.join(issued.key.scopes)}). It is shown once:")
+    click.echo(issued.secret)
+
+
+@apikey_group.command("list")
+def apikey_list_command() -> None:
+    """List keys (prefix, name, scopes, state); secrets are never shown."""
+    from civicvoice.core.auth import ApiKey
+
+    settings = settings_from_env()
+
+    async def work(session: AsyncSession) -> list[ApiKey]:
+        return list((await session.scalars(select(ApiKey).order_by(ApiKey.created_at))).all())
+
+    keys = run_db(settings, work)
+    if not keys:
+        click.echo("No API keys.")
+    for key in keys:
+        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+        used = f"last used {key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never used"
+        click.echo(f"{key.prefix}  {key.name}  [{', '.join(key.scopes)}]  {state}, {used}")
+
+
+@apikey_group.command("revoke")
+@click.argument("prefix")
+def apikey_revoke_command(prefix: str) -> None:
+    """Revoke a key by its prefix (see 'apikey list')."""
+    from civicvoice.core.auth import revoke_api_key
+
+    settings = settings_from_env()
+    key = run_db(settings, lambda s: revoke_api_key(s, prefix=prefix, actor=Actor.cli()))
+    click.echo(f"Revoked API key {key.prefix} ({key.name}).")
+
+
+# --- staff users ----------------------------------------------------------------------------------------------
+
+
+@cli.group("user")
+def user_group() -> None:
+    """Staff accounts."""
+
+
+@user_group.command("create")
+@click.option("--email", required=True)
+@click.option("--name", "display_name", default="", help="Display name.")
+@click.option("--role", required=True, type=click.Choice(["admin", "quality_reviewer", "service_manager", "agent", "dpo"]))
+@click.option("--service", "services", multiple=True, help="Service slug a service manager sees. Repeatable.")
+@click.option("--agent-ref", default=None, help="The agent's id in the contact systems (for the agent role).")
+@click.option("--password", default=None, help="Initial password; a strong one is generated and shown once if omitted.")
+def user_create_command(
+    email: str, display_name: str, role: str, services: tuple[str, ...], agent_ref: str | None, password: str | None
+) -> None:
+    """Create a staff user."""
+    from civicvoice.core.auth import create_staff_user
+
+    settings = settings_from_env()
+    generated = password is None
+    password = password or secrets.token_urlsafe(15)
+    user = run_db(
+        settings,
+        lambda s: create_staff_user(
+            s, email=email, display_name=display_name, password=password, role=role, actor=Actor.cli(),
+            service_scope=services, agent_ref=agent_ref,
+        ),
+    )
+    click.echo(f"Created {user.role} {user.email}.")
+    if generated:
+        click.echo(f"Initial password (shown once): {password}")
+
+
+@cli.command("worker")
+@click.option("--once", is_flag=True, help="Run the jobs that are due now, then exit.")
+def worker_command(once: bool) -> None:
+    """Run a job worker outside the web process."""
+    from civicvoice.app import build_services, features, job_registry
+    from civicvoice.core.db import create_engine, session_factory
+    from civicvoice.core.jobs import Worker
+    from civicvoice.core.logging import configure_logging
+
+    settings = settings_from_env()
+    configure_logging(settings.log_level, json=settings.log_json)
+
+    async def main() -> int:
+        engine = create_engine(settings)
+        sessions = session_factory(engine)
+        try:
+            services = await build_services(settings, sessions, features())
+            worker = Worker(job_registry(features()), sessions, services, poll_seconds=settings.worker_poll_seconds)
+            if once:
+                return await worker.run_due()
+            await worker.run_forever()
+            return 0
+        finally:
+            await engine.dispose()
+
+    try:
+        ran = asyncio.run(main())
+    except CivicVoiceError as exc:
+        raise click.ClickException(exc.detail) from None
+    if once:
+        click.echo(json.dumps({"jobs_run": ran}))
+
+
+def _attach_feature_commands() -> None:
+    try:
+        from feedback.cli import sentiment
+    except ImportError:  # pragma: no cover - the feedback package is always installed with civicvoice
+        return
+    cli.add_command(sentiment)
+
+
+_attach_feature_commands()
+
+
+def main() -> None:
+    cli(prog_name="civicvoice")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

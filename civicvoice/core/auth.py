@@ -1,0 +1,254 @@
+"""Who may call what: API keys for contact systems, staff accounts, and the one authorisation guard.
+
+Every route declares its access in ``opt["access"]``; the guard refuses a route that declares nothing, so a new
+route without a decision cannot be reached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from advanced_alchemy.types import DateTimeUTC, JsonB
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from sqlalchemy import String, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from civicvoice.core.audit import Actor, record
+from civicvoice.core.clock import utcnow
+from civicvoice.core.datamap import DataMapEntry
+from civicvoice.core.db import Base
+from civicvoice.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+
+API_KEY_PREFIX = "cvk"
+ROLES = ("admin", "quality_reviewer", "service_manager", "agent", "dpo")
+
+_hasher = PasswordHasher()
+
+
+class ApiKey(Base):
+    __tablename__ = "api_key"
+    __datamap__ = DataMapEntry.no_personal_data("Credentials for contact systems calling the API")
+
+    name: Mapped[str] = mapped_column(String(100))
+    # The first characters identify a key in listings; the secret is stored only as a SHA-256 digest.
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JsonB)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_user"
+    __datamap__ = DataMapEntry(
+        purpose="Staff accounts for the quality, service and data-protection teams",
+        holds=("staff email", "staff display name", "password hash"),
+        category="staff",
+        lawful_basis="contract",
+        retention="account lifetime + 1 year",
+    )
+
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(30))
+    # Service slugs a service manager sees; agent reference an agent sees contacts for.
+    service_scope: Mapped[list[str]] = mapped_column(JsonB, default=list)
+    agent_ref: Mapped[str | None] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+
+
+def digest_secret(secret: str) -> str:
+    # API keys are 256-bit random: a fast digest is enough and keeps per-request checks cheap (argon2 is for passwords).
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    if len(password) < 12:
+        raise InvalidInput("Passwords must be at least 12 characters long.", field="password")
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def normalise_staff_email(email: str) -> str:
+    value = email.strip().lower()
+    if value.count("@") != 1 or value.startswith("@") or "." not in value.split("@")[1] or len(value) > 254:
+        raise InvalidInput("Enter a staff email address like name@council.gov.uk.", field="email")
+    return value
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: ApiKey
+    secret: str
+
+
+async def create_api_key(
+    session: AsyncSession, *, name: str, scopes: Iterable[str], known_scopes: Iterable[str], actor: Actor
+) -> IssuedKey:
+    scopes = sorted(set(scopes))
+    known = set(known_scopes)
+    unknown = [s for s in scopes if s not in known]
+    if not scopes:
+        raise InvalidInput(f"Give at least one scope: {', '.join(sorted(known))}.", field="scopes")
+    if unknown:
+        raise InvalidInput(
+            f"Unknown scope {unknown[0]!r}; known scopes are {', '.join(sorted(known))}.", field="scopes"
+        )
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("Give the key a name of 1 to 100 characters.", field="name")
+    prefix = secrets.token_hex(4)
+    secret = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey(name=name, prefix=prefix, digest=digest_secret(secret), scopes=scopes, created_at=utcnow())
+    session.add(key)
+    record(session, actor, "api_key.create", target_kind="api_key", target_id=key.id, detail={"scopes": scopes})
+    return IssuedKey(key, secret)
+
+
+async def revoke_api_key(session: AsyncSession, *, prefix: str, actor: Actor) -> ApiKey:
+    key = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if key is None:
+        raise NotFound(f"No API key with prefix {prefix!r}.", field="prefix")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        record(session, actor, "api_key.revoke", target_kind="api_key", target_id=key.id)
+    return key
+
+
+async def create_staff_user(
+    session: AsyncSession,
+    *,
+    email: str,
+    display_name: str,
+    password: str,
+    role: str,
+    actor: Actor,
+    service_scope: Iterable[str] = (),
+    agent_ref: str | None = None,
+) -> StaffUser:
+    if role not in ROLES:
+        raise InvalidInput(f"Role must be one of {', '.join(ROLES)}.", field="role")
+    email = normalise_staff_email(email)
+    if await session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
+        raise Conflict("A staff user with that email already exists.", field="email")
+    display_name = display_name.strip() or email.split("@")[0]
+    user = StaffUser(
+        email=email,
+        display_name=display_name[:200],
+        password_hash=hash_password(password),
+        role=role,
+        service_scope=sorted(set(service_scope)),
+        agent_ref=agent_ref,
+        active=True,
+        created_at=utcnow(),
+        password_changed_at=utcnow(),
+    )
+    session.add(user)
+    record(session, actor, "staff_user.create", target_kind="staff_user", target_id=user.id, detail={"role": role})
+    return user
+
+
+# --- the authorisation layer -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Access:
+    """A route's access decision: public, an API scope, or staff roles."""
+
+    kind: str
+    scope: str | None = None
+    roles: tuple[str, ...] = ()
+
+    @classmethod
+    def public(cls) -> Access:
+        return cls("public")
+
+    @classmethod
+    def api(cls, scope: str) -> Access:
+        return cls("api", scope=scope)
+
+    @classmethod
+    def staff(cls, *roles: str) -> Access:
+        unknown = [r for r in roles if r not in ROLES]
+        if unknown:
+            raise ValueError(f"unknown roles {unknown}")
+        return cls("staff", roles=roles or ROLES)
+
+    def opt(self) -> dict[str, Any]:
+        return {"access": self}
+
+
+@dataclass(frozen=True)
+class ApiPrincipal:
+    key_id: Any
+    prefix: str
+    scopes: tuple[str, ...]
+
+    @property
+    def actor(self) -> Actor:
+        return Actor("api_key", str(self.key_id))
+
+
+_LAST_USED_GRANULARITY = timedelta(minutes=5)
+
+
+async def authenticate_api_key(sessions: async_sessionmaker[AsyncSession], authorization: str | None) -> ApiPrincipal:
+    if not authorization or not authorization.startswith("Bearer "):
+        raise NotAuthenticated("Send an API key as 'Authorization: Bearer <key>'.")
+    secret = authorization[len("Bearer ") :].strip()
+    if not secret.startswith(f"{API_KEY_PREFIX}_") or len(secret) > 200:
+        raise NotAuthenticated("The API key is not valid.")
+    digest = digest_secret(secret)
+    async with sessions() as session:
+        key = await session.scalar(select(ApiKey).where(ApiKey.digest == digest))
+        if key is None or key.revoked_at is not None:
+            raise NotAuthenticated("The API key is not valid or has been revoked.")
+        principal = ApiPrincipal(key.id, key.prefix, tuple(key.scopes))
+        now = utcnow()
+        if key.last_used_at is None or now - key.last_used_at > _LAST_USED_GRANULARITY:
+            await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+            await session.commit()
+        return principal
+
+
+async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """The single authorisation guard, registered on the app: every route passes through it."""
+    access = handler.opt.get("access")
+    if not isinstance(access, Access):
+        # A route without a decision is a programming error; refuse rather than guess.
+        raise PermissionDenied("This route has no access decision.")
+    if access.kind == "public":
+        return
+    if access.kind == "api":
+        sessions = connection.app.state.sessions
+        principal = await authenticate_api_key(sessions, connection.headers.get("authorization"))
+        if access.scope not in principal.scopes:
+            raise PermissionDenied(f"This API key lacks the {access.scope!r} scope.")
+        connection.state.api_principal = principal
+        return
+    if access.kind == "staff":
+        staff_guard = connection.app.state.get("staff_guard")
+        if staff_guard is None:
+            raise NotAuthenticated("Sign in to continue.")
+        await staff_guard(connection, access)
+        return
+    raise PermissionDenied("This route has no access decision.")

@@ -1,0 +1,39 @@
+"""Every table declares what personal data it holds; privacy drives access, erasure, retention and the ROPA from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+LawfulBasis = Literal[
+    "public_task",  # Art. 6(1)(e): a council measuring and improving its services
+    "legal_obligation",  # Art. 6(1)(c): complaints handling, subject request records, audit
+    "legitimate_interests",  # Art. 6(1)(f): security of the service itself
+    "contract",  # staff accounts
+    "none",  # the table holds no personal data
+]
+
+
+@dataclass(frozen=True)
+class DataMapEntry:
+    """What one table holds about people.
+
+    ``holds`` names each personal-data item (empty and explicit when the table holds none);
+    ``subject_link`` names the column pointing at ``data_subject.id`` when rows belong to a person.
+    """
+
+    purpose: str
+    holds: tuple[str, ...] = ()
+    category: str = "none"
+    lawful_basis: LawfulBasis = "none"
+    retention: str = "indefinite"
+    subject_link: str | None = None
+    encrypted: tuple[str, ...] = ()
+
+    @property
+    def holds_personal_data(self) -> bool:
+        return bool(self.holds)
+
+    @classmethod
+    def no_personal_data(cls, purpose: str, retention: str = "indefinite") -> DataMapEntry:
+        return cls(purpose=purpose, retention=retention)

@@ -1,0 +1,100 @@
+"""Database: the declarative base, the engine (SQLite or PostgreSQL) and the one session dependency."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from advanced_alchemy.base import UUIDv7Base
+from advanced_alchemy.extensions.litestar import AlembicAsyncConfig, AsyncSessionConfig, SQLAlchemyAsyncConfig
+from sqlalchemy import Select, event
+from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from civicvoice.core.datamap import DataMapEntry
+from civicvoice.core.ids import new_id
+from civicvoice.core.settings import Settings
+
+T = TypeVar("T", bound=Any)
+
+# Migrations sit beside the packages at the project's top level (installed in editable mode).
+MIGRATIONS_DIR = str(Path(__file__).resolve().parents[2] / "migrations")
+
+
+class Base(UUIDv7Base):
+    """Every civicvoice table: UUIDv7 id made before insert, and a data-map declaration."""
+
+    __abstract__ = True
+    __datamap__: ClassVar[DataMapEntry]
+
+    def __init__(self, **kwargs: Any) -> None:
+        # The id exists from construction, because ciphertexts are bound to it before any flush.
+        kwargs.setdefault("id", new_id())
+        super().__init__(**kwargs)
+
+
+def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
+    """The engine; ``pooled=False`` for one-shot work (migrations) that runs in its own event loop."""
+    pool: dict[str, Any] = {"poolclass": NullPool} if not pooled else {}
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if pooled:
+            pool = {"pool_size": 10, "max_overflow": 10}
+        # hide_parameters: a failing statement never copies bound values into an exception or a log.
+        engine = create_async_engine(settings.database_url, connect_args={"timeout": 30}, hide_parameters=True, **pool)
+        _configure_sqlite(engine)
+        return engine
+    if pooled:
+        pool = {"pool_size": 10, "max_overflow": 20, "pool_pre_ping": True}
+    return create_async_engine(settings.database_url, hide_parameters=True, **pool)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    # pysqlite's own transaction handling is off, so every transaction is BEGIN IMMEDIATE: the writer lock is
+    # taken at the start, which is what makes the per-person frequency cap hold under concurrency.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def sqlalchemy_config(settings: Settings, engine: AsyncEngine | None = None) -> SQLAlchemyAsyncConfig:
+    return SQLAlchemyAsyncConfig(
+        engine_instance=engine or create_engine(settings),
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        session_dependency_key="db_session",
+        before_send_handler="autocommit",
+        create_all=False,
+        alembic_config=AlembicAsyncConfig(
+            script_location=MIGRATIONS_DIR,
+            version_table_name="alembic_version",
+            render_as_batch=True,
+        ),
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session in one transaction: committed on success, rolled back on any error."""
+    async with factory() as session, session.begin():
+        yield session
+
+
+def locked(stmt: Select[T]) -> Select[T]:
+    """Row lock for PostgreSQL (FOR UPDATE); SQLite already holds the writer lock from BEGIN IMMEDIATE."""
+    return stmt.with_for_update()

@@ -1,0 +1,145 @@
+"""The one settings object: read once from the environment (CIVICVOICE_*), immutable afterwards."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from civicvoice.core.errors import ConfigurationError
+
+SmtpSecurity = Literal["none", "starttls", "tls"]
+
+
+def _bool(raw: str, name: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, not {raw!r}.")
+
+
+def _int(raw: str, name: str, *, low: int, high: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}.") from None
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name} must be between {low} and {high}, not {value}.")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    # Keys live outside the data directory, so a copy of the data is not a copy of the keys.
+    key_file: Path = Path(".keys/civicvoice-keys.json")
+    keys_json: str | None = None
+    base_url: str = ""
+    council_name: str = "Example City Council"
+    privacy_notice_url: str = "/privacy"
+    accessibility_statement_url: str = "/accessibility"
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: SmtpSecurity = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = "feedback@example.gov.uk"
+    job_backend: Literal["embedded"] = "embedded"
+    embedded_worker: bool = True
+    worker_poll_seconds: float = 1.0
+    log_level: str = "INFO"
+    log_json: bool = True
+    max_body_bytes: int = 2 * 1024 * 1024
+    secure_cookies: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            object.__setattr__(
+                self, "database_url", f"sqlite+aiosqlite:///{(self.data_dir / 'civicvoice.db').as_posix()}"
+            )
+        if not self.base_url:
+            object.__setattr__(self, "base_url", f"http://{self.host}:{self.port}")
+        url = self.database_url
+        if not (url.startswith("sqlite+aiosqlite://") or url.startswith("postgresql+asyncpg://")):
+            raise ConfigurationError(
+                "CIVICVOICE_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://."
+            )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
+
+    def with_changes(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(f"CIVICVOICE_{name}")
+            return value if value not in (None, "") else None
+
+        kwargs: dict[str, Any] = {}
+        if (v := get("HOST")) is not None:
+            kwargs["host"] = v
+        if (v := get("PORT")) is not None:
+            kwargs["port"] = _int(v, "CIVICVOICE_PORT", low=1, high=65535)
+        if (v := get("DATA_DIR")) is not None:
+            kwargs["data_dir"] = Path(v)
+        if (v := get("DATABASE_URL")) is not None:
+            kwargs["database_url"] = v
+        if (v := get("KEY_FILE")) is not None:
+            kwargs["key_file"] = Path(v)
+        if (v := get("KEYS")) is not None:
+            kwargs["keys_json"] = v
+        if (v := get("BASE_URL")) is not None:
+            kwargs["base_url"] = v.rstrip("/")
+        if (v := get("COUNCIL_NAME")) is not None:
+            kwargs["council_name"] = v
+        if (v := get("PRIVACY_NOTICE_URL")) is not None:
+            kwargs["privacy_notice_url"] = v
+        if (v := get("ACCESSIBILITY_STATEMENT_URL")) is not None:
+            kwargs["accessibility_statement_url"] = v
+        if (v := get("SMTP_HOST")) is not None:
+            kwargs["smtp_host"] = v
+        if (v := get("SMTP_PORT")) is not None:
+            kwargs["smtp_port"] = _int(v, "CIVICVOICE_SMTP_PORT", low=1, high=65535)
+        if (v := get("SMTP_SECURITY")) is not None:
+            if v not in ("none", "starttls", "tls"):
+                raise ConfigurationError("CIVICVOICE_SMTP_SECURITY must be none, starttls or tls.")
+            kwargs["smtp_security"] = v
+        if (v := get("SMTP_USERNAME")) is not None:
+            kwargs["smtp_username"] = v
+        if (v := get("SMTP_PASSWORD")) is not None:
+            kwargs["smtp_password"] = v
+        if (v := get("MAIL_FROM")) is not None:
+            kwargs["mail_from"] = v
+        if (v := get("EMBEDDED_WORKER")) is not None:
+            kwargs["embedded_worker"] = _bool(v, "CIVICVOICE_EMBEDDED_WORKER")
+        if (v := get("WORKER_POLL_SECONDS")) is not None:
+            try:
+                kwargs["worker_poll_seconds"] = max(0.05, float(v))
+            except ValueError:
+                raise ConfigurationError("CIVICVOICE_WORKER_POLL_SECONDS must be a number.") from None
+        if (v := get("LOG_LEVEL")) is not None:
+            kwargs["log_level"] = v.upper()
+        if (v := get("LOG_JSON")) is not None:
+            kwargs["log_json"] = _bool(v, "CIVICVOICE_LOG_JSON")
+        if (v := get("MAX_BODY_BYTES")) is not None:
+            kwargs["max_body_bytes"] = _int(v, "CIVICVOICE_MAX_BODY_BYTES", low=1024, high=64 * 1024 * 1024)
+        if (v := get("SECURE_COOKIES")) is not None:
+            kwargs["secure_cookies"] = _bool(v, "CIVICVOICE_SECURE_COOKIES")
+        return cls(**kwargs)

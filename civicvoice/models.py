@@ -1,0 +1,41 @@
+"""Every table of every feature, imported in one place for migrations, the data map and tests."""
+
+from __future__ import annotations
+
+from civicvoice.core.audit import AuditEvent
+from civicvoice.core.auth import ApiKey, StaffUser
+from civicvoice.core.db import Base
+from civicvoice.core.jobs import Job
+from privacy.models import DataKey, DataSubject, KeyCheck, SubjectConflict, SubjectIndex, SuppressionEntry
+from surveys.models import (
+    Contact,
+    Invitation,
+    InvitationDecision,
+    InvitationPolicyRecord,
+    Service,
+    ServiceGroup,
+    Survey,
+    SurveyVersion,
+)
+
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "Base",
+    "Contact",
+    "DataKey",
+    "DataSubject",
+    "Invitation",
+    "InvitationDecision",
+    "InvitationPolicyRecord",
+    "Job",
+    "KeyCheck",
+    "Service",
+    "ServiceGroup",
+    "StaffUser",
+    "SubjectConflict",
+    "SubjectIndex",
+    "SuppressionEntry",
+    "Survey",
+    "SurveyVersion",
+]

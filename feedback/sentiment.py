@@ -1,0 +1,517 @@
+"""Question-aware sentiment for survey comments.
+
+TextBlob's own adjective lexicon (``textblob/en/en-sentiment.xml``) is the base; on top of it a small,
+hand-written customer-service vocabulary, negation scope, intensifiers, "but" clauses, emphasis, emoji and
+question handling. The scorer is pure and never raises; the lexicon is loaded once, at import.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+# Bump whenever a change can move a stored score: every stored score records the version that produced it.
+SCORER_VERSION: Final = "cv-sentiment-1"
+
+# A polarity whose magnitude is at most this is "neutral" (same cut VADER uses for its compound score).
+NEUTRAL_BAND: Final = 0.05
+
+
+class Label(StrEnum):
+    POSITIVE = "positive"
+    NEUTRAL = "neutral"
+    NEGATIVE = "negative"
+
+
+class QuestionKind(StrEnum):
+    IMPROVE = "improve"  # "What could we do better?"
+    PRAISE = "praise"  # "What went well?"
+    GENERAL = "general"  # anything else ("Any other comments?")
+
+
+@dataclass(frozen=True, slots=True)
+class Sentiment:
+    polarity: float  # -1.0 (negative) .. 1.0 (positive)
+    label: Label
+    scorer_version: str = SCORER_VERSION
+
+    def __post_init__(self) -> None:
+        if not -1.0 <= self.polarity <= 1.0:
+            raise ValueError(f"polarity must be within [-1, 1], got {self.polarity!r}")
+
+
+def label_for(polarity: float) -> Label:
+    if polarity > NEUTRAL_BAND:
+        return Label.POSITIVE
+    if polarity < -NEUTRAL_BAND:
+        return Label.NEGATIVE
+    return Label.NEUTRAL
+
+
+# --- Lexicon --------------------------------------------------------------------------------------------
+
+# Adjectives in TextBlob's lexicon that, in comments about a service, describe quantity, order, place, time
+# or colour rather than how the customer felt ("more", "first", "next", "back", "free"), or whose lexicon
+# sense is not the everyday one ("fly" = stylish, "chicken" = cowardly, "game" = willing, "mean" as in
+# "I mean"). Scoring them only adds noise.
+_NOT_EVALUATIVE: Final = frozenset(
+    """
+    more most many much few less least little enough only same other own whole full half entire several
+    single total extra first second third last next past previous final early earlier current future
+    new old back down left right far sure certain possible actual real big large huge small high low
+    main major direct open closed available free live ready following middle outside above round
+    center centre international domestic american social human black white red blue green
+    fly chicken game mean sound light kind experienced spent expected confirmed attendant frequent
+    usually apparently obviously simply actually definitely certainly currently clearly exactly
+    especially totally completely absolutely extremely highly pretty super fairly slightly really very
+    quite even just
+    """.split()
+)
+
+# Hand-written additions and corrections for customer-service comments, on TextBlob's scale. Each entry is a
+# word a resident might use about a contact with a council (or any service desk).
+_CUSTOMER_SERVICE: Final[dict[str, float]] = {
+    # thanks and praise for people
+    "thank": 0.5, "thanks": 0.5, "thankyou": 0.5, "thx": 0.4, "cheers": 0.3, "grateful": 0.6,
+    "appreciate": 0.5, "appreciated": 0.5, "recommend": 0.5, "recommended": 0.4, "helpful": 0.5,
+    "helped": 0.4, "polite": 0.5, "courteous": 0.6, "professional": 0.4, "knowledgeable": 0.5,
+    "efficient": 0.5, "efficiently": 0.5, "prompt": 0.4, "promptly": 0.4, "patient": 0.3,
+    "reassuring": 0.5, "welcoming": 0.5, "responsive": 0.4, "accommodating": 0.5, "caring": 0.5,
+    "informative": 0.4, "sympathetic": 0.4, "understanding": 0.3, "considerate": 0.5, "respectful": 0.5,
+    "sorted": 0.4, "resolved": 0.4, "solved": 0.4, "fixed": 0.3, "fab": 0.7, "brilliant": 0.9,
+    "fantastic": 0.8, "amazing": 0.8, "superb": 1.0, "excellent": 1.0, "lovely": 0.6, "pleasure": 0.6,
+    "enjoyed": 0.5, "liked": 0.4, "loves": 0.5, "loving": 0.5, "favourite": 0.5, "favorite": 0.5,
+    "impressive": 0.7, "smooth": 0.4, "painless": 0.5, "seamless": 0.5, "quick": 0.3, "quickly": 0.3,
+    "kudos": 0.6, "yay": 0.5, "hero": 0.5, "lifesaver": 0.7, "lol": 0.2, "wow": 0.3, "haha": 0.2,
+    "well": 0.3, "hassle-free": 0.5, "user-friendly": 0.5, "so-so": -0.1,
+    # how it went wrong
+    "rude": -0.6, "unhelpful": -0.5, "unprofessional": -0.6, "incompetent": -0.7, "useless": -0.6,
+    "hopeless": -0.6, "pointless": -0.4, "dismissive": -0.5, "condescending": -0.6, "patronising": -0.5,
+    "patronizing": -0.5, "arrogant": -0.6, "ignorant": -0.5, "abrupt": -0.4, "curt": -0.4,
+    "aggressive": -0.5, "hostile": -0.6, "clueless": -0.5, "disorganised": -0.5, "disorganized": -0.5,
+    "chaotic": -0.4, "confusing": -0.4, "unclear": -0.3, "delayed": -0.4, "delay": -0.3, "delays": -0.3,
+    "cancelled": -0.4, "canceled": -0.4, "cancellation": -0.3, "waited": -0.3, "waiting": -0.2,
+    "ignored": -0.6, "ignoring": -0.5, "lost": -0.4, "damaged": -0.5, "broke": -0.4, "faulty": -0.5,
+    "mistake": -0.4, "mistakes": -0.4, "error": -0.3, "errors": -0.3, "problem": -0.3, "problems": -0.3,
+    "issue": -0.2, "issues": -0.2, "complaint": -0.4, "complain": -0.3, "complained": -0.4,
+    "fails": -0.5, "failing": -0.5, "disappoint": -0.5, "disappointment": -0.6, "frustrating": -0.6,
+    "frustration": -0.5, "upset": -0.5, "furious": -0.8, "livid": -0.8, "appalled": -0.8,
+    "appalling": -0.8, "disgraceful": -0.8, "disgrace": -0.8, "unacceptable": -0.7, "abysmal": -0.9,
+    "shambles": -0.7, "nightmare": -0.7, "hassle": -0.4, "stress": -0.4, "stressful": -0.5,
+    "waste": -0.5, "wasted": -0.5, "rubbish": -0.6, "sucks": -0.6, "suck": -0.5, "sucked": -0.5,
+    "scam": -0.7, "misleading": -0.5, "misinformed": -0.4, "lied": -0.6, "lies": -0.5, "lying": -0.5,
+    "unreliable": -0.5, "inconvenience": -0.4, "stranded": -0.5, "stuck": -0.3, "unanswered": -0.4,
+    "unresolved": -0.4, "dissatisfied": -0.6, "unsatisfied": -0.5, "unimpressed": -0.5,
+    "overcharged": -0.5, "refused": -0.4, "chasing": -0.3, "chased": -0.3, "missed": -0.3,
+    "understaffed": -0.4, "unsafe": -0.5, "worst": -1.0,
+}
+
+# Service-failure verbs: neutral alone, negative when negated ("never arrived", "didn't call back").
+_FAILS_WHEN_NEGATED: Final = frozenset(
+    """
+    work works worked working arrive arrived arrives receive received respond responded reply replied
+    answer answered answers call called calls ring rang phone phoned turn turned show showed come came
+    help helps fix resolve update updated contact contacted hear heard bother bothered listen listened
+    care cared
+    """.split()
+)
+_FAILED_VALUE: Final = -0.4
+
+# Multi-word expressions, matched before single words. "pol" = a polarity; "mod" = an intensity factor for
+# the next sentiment word; "skip" = words that look sentiment-bearing but are not here ("as well").
+_PHRASES: Final[dict[str, tuple[str, float]]] = {
+    # praise
+    "above and beyond": ("pol", 0.8), "extra mile": ("pol", 0.7), "well done": ("pol", 0.6),
+    "keep it up": ("pol", 0.5), "spot on": ("pol", 0.6), "top notch": ("pol", 0.8),
+    "second to none": ("pol", 0.8), "first class": ("pol", 0.6), "made my day": ("pol", 0.7),
+    "kept me informed": ("pol", 0.4), "kept me updated": ("pol", 0.4), "on time": ("pol", 0.3),
+    "no problem": ("pol", 0.3), "no problems": ("pol", 0.3), "no issues": ("pol", 0.3),
+    "no issue": ("pol", 0.3), "no trouble": ("pol", 0.3), "no hassle": ("pol", 0.4),
+    "hassle free": ("pol", 0.5), "no complaints": ("pol", 0.4), "can't complain": ("pol", 0.4),
+    "cannot complain": ("pol", 0.4), "can't fault": ("pol", 0.7), "cannot fault": ("pol", 0.7),
+    "couldn't fault": ("pol", 0.7), "could not fault": ("pol", 0.7), "can't wait": ("pol", 0.4),
+    "couldn't be happier": ("pol", 0.8), "could not be happier": ("pol", 0.8),
+    "couldn't be better": ("pol", 0.7), "could not be better": ("pol", 0.7),
+    "couldn't have been better": ("pol", 0.7), "nothing to improve": ("pol", 0.4),
+    "nothing to change": ("pol", 0.3), "went well": ("pol", 0.5), "worked well": ("pol", 0.5),
+    "works well": ("pol", 0.5), "five stars": ("pol", 0.6), "5 stars": ("pol", 0.6),
+    # complaints
+    "never again": ("pol", -0.7), "on hold": ("pol", -0.4), "hung up": ("pol", -0.5),
+    "cut off": ("pol", -0.3), "no response": ("pol", -0.5), "no reply": ("pol", -0.5),
+    "no answer": ("pol", -0.4), "no help": ("pol", -0.5), "no call back": ("pol", -0.5),
+    "no callback": ("pol", -0.5), "no update": ("pol", -0.3), "no updates": ("pol", -0.3),
+    "still waiting": ("pol", -0.5), "kept waiting": ("pol", -0.5), "yet again": ("pol", -0.3),
+    "waste of time": ("pol", -0.7), "waste of money": ("pol", -0.7), "rip off": ("pol", -0.7),
+    "ripped off": ("pol", -0.7), "fed up": ("pol", -0.6), "sick of": ("pol", -0.6),
+    "let down": ("pol", -0.5), "let me down": ("pol", -0.5), "let us down": ("pol", -0.5),
+    "messed up": ("pol", -0.5), "fobbed off": ("pol", -0.6), "passed around": ("pol", -0.4),
+    "pillar to post": ("pol", -0.5), "runaround": ("pol", -0.5), "run around": ("pol", -0.4),
+    "stopped working": ("pol", -0.5), "fell apart": ("pol", -0.5), "thanks for nothing": ("pol", -0.6),
+    "no thanks to": ("pol", -0.4), "too long": ("pol", -0.4), "too much": ("pol", -0.3),
+    "too many": ("pol", -0.3), "too late": ("pol", -0.4), "too few": ("pol", -0.3),
+    "too little": ("pol", -0.3), "took ages": ("pol", -0.4), "for ages": ("pol", -0.3),
+    "for hours": ("pol", -0.3), "long wait": ("pol", -0.4), "long time": ("pol", -0.1),
+    "could be better": ("pol", -0.3), "could have been better": ("pol", -0.3),
+    "could've been better": ("pol", -0.3), "don't bother": ("pol", -0.4), "do not bother": ("pol", -0.4),
+    "no one": ("neg", 0.0), "not only": ("skip", 0.0), "not just": ("skip", 0.0),
+    # modifiers of more than one word, and look-alikes
+    "a bit": ("mod", 0.7), "a little": ("mod", 0.7), "kind of": ("mod", 0.7), "sort of": ("mod", 0.7),
+    "a lot": ("mod", 1.2), "as well": ("skip", 0.0), "oh well": ("skip", 0.0), "feel free": ("skip", 0.0),
+}
+
+_INTENSIFIERS: Final[dict[str, float]] = {
+    "very": 1.3, "really": 1.3, "so": 1.3, "soo": 1.3, "sooo": 1.3, "such": 1.2, "too": 1.2,
+    "extremely": 1.5, "incredibly": 1.5, "absolutely": 1.5, "totally": 1.4, "completely": 1.4,
+    "utterly": 1.5, "truly": 1.3, "highly": 1.3, "super": 1.3, "especially": 1.3, "exceptionally": 1.5,
+    "particularly": 1.2, "remarkably": 1.3, "thoroughly": 1.3, "most": 1.2, "pretty": 1.1, "quite": 1.1,
+    "real": 1.2, "damn": 1.3, "bloody": 1.3, "seriously": 1.3,
+    # downtoners
+    "slightly": 0.6, "somewhat": 0.7, "fairly": 0.8, "rather": 0.9, "kinda": 0.7, "sorta": 0.7,
+    "mostly": 0.8, "partly": 0.6, "marginally": 0.6, "reasonably": 0.8, "relatively": 0.8,
+    "almost": 0.6, "bit": 0.7,
+}
+
+_NEGATORS: Final = frozenset(
+    """
+    not no never nothing nobody noone none nowhere neither nor without hardly barely rarely seldom
+    lack lacks lacked lacking cannot dont didnt doesnt isnt wasnt arent werent cant couldnt wouldnt
+    shouldnt wont havent hasnt hadnt aint
+    """.split()
+)
+
+# Words the negation scope passes over without using up one of its steps.
+_SCOPE_TRANSPARENT: Final = frozenset("a an the to be been being so that".split())
+_NEGATION_SCOPE: Final = 3
+# "not good" is clearly bad; "not bad" is only mildly good (Hutto & Gilbert 2014 found the same asymmetry).
+_NEGATED_POSITIVE: Final = -0.75
+_NEGATED_NEGATIVE: Final = -0.5
+
+_CONTRAST: Final = frozenset(("but", "however", "nevertheless", "nonetheless", "yet"))
+_CONCESSIVE: Final = frozenset(("although", "though", "despite", "whilst"))
+_BEFORE_CONTRAST: Final = 0.5
+_AFTER_CONTRAST: Final = 1.5
+
+_CAPS_BOOST: Final = 1.3
+_EXCLAMATION_STEP: Final = 0.15
+_QUESTION_POSITIVE: Final = 0.3  # "Is there a good time to call?" asks; it does not praise.
+
+_EMOTICONS: Final[dict[str, float]] = {
+    ":)": 0.5, ":-)": 0.5, "=)": 0.5, ":]": 0.5, ":d": 0.8, ":-d": 0.8, "=d": 0.8, "xd": 0.5,
+    ";)": 0.3, ";-)": 0.3, ":p": 0.3, ":-p": 0.3, "<3": 0.7, ":(": -0.6, ":-(": -0.6, "=(": -0.6,
+    ":[": -0.6, ":'(": -0.8, ":/": -0.3, ":-/": -0.3, ":\\": -0.3, ":s": -0.3, ">:(": -0.8, "</3": -0.6,
+}
+
+_EMOJI: Final[dict[str, float]] = {
+    **dict.fromkeys("😀😃😄😁😆😊🙂☺😍🥰😘😻🤗😎", 0.6),
+    **dict.fromkeys("❤♥💕💖💗💙💚💛💜🧡💯👍👏🙌👌🎉🎊🌟⭐✨😉", 0.5),
+    "🙏": 0.3, "😂": 0.2, "🤣": 0.2, "😅": 0.0,
+    **dict.fromkeys("😞😔😟😕🙁☹😒🙄😑😬😐", -0.3),
+    **dict.fromkeys("😢😭😩😫😤😣😖😱🤦💔👎", -0.6),
+    **dict.fromkeys("😠😡🤬💩🤢🤮", -0.8),
+}
+
+
+def _load_lexicon() -> dict[str, float]:
+    """TextBlob's polarity per word (averaged over senses, as ``TextBlob(text).sentiment`` uses it)."""
+    from textblob.en import sentiment as textblob_sentiment
+
+    textblob_sentiment.load()
+    lexicon: dict[str, float] = {}
+    for word, senses in dict.items(textblob_sentiment):
+        polarity = float(senses[None][0])
+        if abs(polarity) >= 0.01 and word not in _NOT_EVALUATIVE and "'" not in word:
+            lexicon[word] = polarity
+    lexicon.update(_CUSTOMER_SERVICE)
+    for word in _INTENSIFIERS:
+        lexicon.pop(word, None)
+    return lexicon
+
+
+_LEXICON: Final = _load_lexicon()
+
+
+def _phrase_index() -> dict[str, list[tuple[list[str], str, float]]]:
+    index: dict[str, list[tuple[list[str], str, float]]] = {}
+    for phrase, (kind, value) in _PHRASES.items():
+        first, *rest = phrase.split()
+        index.setdefault(first, []).append((rest, kind, value))
+    for entries in index.values():
+        entries.sort(key=lambda entry: -len(entry[0]))
+    return index
+
+
+_PHRASE_START: Final = _phrase_index()
+
+# --- Tokenising -----------------------------------------------------------------------------------------
+
+_NOISE_RE: Final = re.compile(r"https?://\S*|www\.\S+|@\w+", re.IGNORECASE)
+_EMOTICON = r"(?<![\w:;=])(?:>?[:;=]['\-]?[()\[\]dDpP/\\sS]|<3|</3|[xX][dD])(?![\w)(])"
+_TOKEN_RE: Final = re.compile(
+    _EMOTICON
+    + r"|[^\W_]+(?:['’\-][^\W_]+)*"  # words, with inner apostrophes and hyphens
+    + r"|!+|\?+|[.,;:…()–—]|(?<=\s)-(?=\s)"  # marks that end a sentence or a clause
+    + r"|[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B50]"  # emoji (modifiers and joiners are ignored)
+)
+_ELONGATED_RE: Final = re.compile(r"([^\W\d_])\1{2,}")
+_SENTENCE_END: Final = frozenset(".!?…")
+
+
+def _words(text: str) -> list[str]:
+    if "&" in text:
+        text = html.unescape(text)
+    if "@" in text or "http" in text or "www." in text:
+        text = _NOISE_RE.sub(" ", text)
+    if _ELONGATED_RE.search(text):
+        text = _ELONGATED_RE.sub(r"\1\1", text)
+    return _TOKEN_RE.findall(text)
+
+
+def _is_negator(word: str) -> bool:
+    return word in _NEGATORS or word.endswith("n't")
+
+
+def _polarity(text: str) -> float:
+    raw = _words(text)
+    if not raw:
+        return 0.0
+    shouting = text.isupper()
+    tokens: list[str] = []
+    emphasised: list[bool] = []  # a word in capitals inside a text that is not all capitals
+    for token in raw:
+        low = token.lower().replace("’", "'")
+        caps = not shouting and len(token) > 1 and token.isupper()
+        if "-" in low and len(low) > 1 and low not in _LEXICON:
+            parts = low.split("-")
+            tokens.extend(parts)
+            emphasised.extend([caps] * len(parts))
+        else:
+            tokens.append(low)
+            emphasised.append(caps)
+    lexicon = _LEXICON
+    values: list[float] = []
+    weights: list[float] = []
+    sentence_start = 0  # index into values where the current sentence starts
+    previous_sentence_start = 0
+    clause_weight = 1.0  # 1.5 after "but" in this sentence
+    concessive = False  # inside an "although ..." clause
+    negation = 0  # words of negation scope left
+    negation_or = False  # a negation was used; "or"/"nor" hands it on ("not friendly or helpful")
+    boost = 1.0
+    boost_left = 0
+    count = len(tokens)
+    i = 0
+    while i < count:
+        word = tokens[i]
+        i += 1
+        value: float | None = None
+        first = word[0]
+        if not first.isalnum():
+            if first in _SENTENCE_END or first in ",;:()–—-":
+                if first == "!":
+                    factor = 1.0 + _EXCLAMATION_STEP * min(len(word), 3)
+                    for k in range(sentence_start, len(values)):
+                        values[k] *= factor
+                elif first == "?":
+                    for k in range(sentence_start, len(values)):
+                        if values[k] > 0:
+                            values[k] *= _QUESTION_POSITIVE
+                negation = 0
+                negation_or = False
+                boost_left = 0
+                concessive = False
+                if first in _SENTENCE_END:
+                    previous_sentence_start = sentence_start
+                    sentence_start = len(values)
+                    clause_weight = 1.0
+                continue
+            if word in _EMOTICONS:
+                values.append(_EMOTICONS[word])
+                weights.append(clause_weight)
+                continue
+            emoji = _EMOJI.get(word)
+            if emoji:
+                values.append(emoji)
+                weights.append(clause_weight)
+            continue
+        phrases = _PHRASE_START.get(word)
+        if phrases is not None:
+            matched = False
+            for rest, kind, phrase_value in phrases:
+                n = len(rest)
+                if tokens[i : i + n] == rest:
+                    matched = True
+                    i += n
+                    if kind == "pol":
+                        value = phrase_value
+                    elif kind == "mod":
+                        boost = boost * phrase_value if boost_left else phrase_value
+                        boost_left = 2
+                    elif kind == "neg":
+                        negation = _NEGATION_SCOPE
+                    break
+            if matched and value is None:
+                continue
+        if value is None:
+            if word in _CONTRAST:
+                if word == "yet" and len(values) == sentence_start:
+                    pass
+                else:
+                    start = previous_sentence_start if len(values) == sentence_start else sentence_start
+                    for k in range(start, len(values)):
+                        weights[k] *= _BEFORE_CONTRAST
+                    clause_weight = _AFTER_CONTRAST
+                    negation = 0
+                    continue
+            if word in _CONCESSIVE:
+                concessive = True
+                continue
+            if word in _INTENSIFIERS:
+                factor = _INTENSIFIERS[word]
+                boost = boost * factor if boost_left else factor
+                boost_left = 2
+                continue
+            if _is_negator(word):
+                negation = _NEGATION_SCOPE
+                continue
+            value = lexicon.get(word)
+            if value is None:
+                if word == "like" and i >= 2 and tokens[i - 2] in _LIKE_AS_VERB:
+                    value = 0.4
+                elif negation and word in _FAILS_WHEN_NEGATED:
+                    values.append(_FAILED_VALUE)
+                    weights.append(clause_weight * (0.5 if concessive else 1.0))
+                    negation = 0
+                    continue
+                else:
+                    if negation_or and word in ("or", "nor"):
+                        negation = _NEGATION_SCOPE
+                        negation_or = False
+                        continue
+                    if word not in _SCOPE_TRANSPARENT:
+                        negation_or = False
+                        if negation:
+                            negation -= 1
+                    if boost_left:
+                        boost_left -= 1
+                    continue
+            elif word == "well" and (i == 1 or tokens[i - 2] in _WELL_NOT_PRAISE):
+                continue
+        # a sentiment-bearing word or phrase
+        if boost_left:
+            value *= boost
+            boost_left = 0
+        if emphasised[i - 1]:
+            value *= _CAPS_BOOST
+        if negation:
+            value *= _NEGATED_POSITIVE if value > 0 else _NEGATED_NEGATIVE
+            negation = 0
+            negation_or = True
+        values.append(value)
+        weights.append(clause_weight * (0.5 if concessive else 1.0))
+    if not values:
+        return 0.0
+    total = math.fsum(w * v for w, v in zip(weights, values, strict=True))
+    polarity = total / math.fsum(weights)
+    return max(-1.0, min(1.0, polarity))
+
+
+_LIKE_AS_VERB: Final = frozenset(
+    "i we they you really also just do did don't dont didn't didnt does doesn't would'nt".split()
+)
+_WELL_NOT_PRAISE: Final = frozenset(("as", "oh", "very", "and", "well"))
+
+# --- Question awareness ---------------------------------------------------------------------------------
+
+# Short answers that say "nothing to report". After "What could we do better?" that is praise; after
+# "What went well?" it is a complaint.
+_NOTHING_ANSWERS: Final = frozenset(
+    """
+    nothing|nothing really|nothing at all|nothing much|not much|not really|nothing else|nothing more|
+    nothing i can think of|nothing that i can think of|nothing comes to mind|none|none really|no|nope|n a|
+    na|nil|not applicable|no comment|no comments|nothing to add|can't think of anything|
+    cannot think of anything|can't think of any|i can't think of anything|i cannot think of anything|
+    not sure|don't know|dont know|no idea
+    """.replace("\n", "").split("|")
+)
+_ALL_GOOD_ANSWERS: Final = frozenset(
+    """
+    all good|all fine|all ok|all okay|it was fine|it was all fine|it was good|fine|ok|okay|good|
+    no complaints|keep it up|keep doing what you're doing|keep up the good work|no improvements needed|
+    nothing needs improving|nothing needs to change|nothing to improve|everything was fine|
+    everything was good|everything was great|nothing everything was fine|nothing it was fine|
+    nothing all good|nothing keep it up|nothing you were great|nothing it was great|nothing great service
+    """.replace("\n", "").split("|")
+)
+_EVERYTHING_ANSWERS: Final = frozenset(
+    "everything|all of it|the lot|everything really|everything basically|absolutely everything".split("|")
+)
+_ANSWER_NOISE_RE: Final = re.compile(r"[^\w\s']+")
+
+_AFTER_IMPROVE_NOTHING: Final = 0.3
+_AFTER_PRAISE_NOTHING: Final = -0.4
+_EVERYTHING: Final = 0.6
+
+
+def _short_answer(text: str) -> str:
+    if len(text) > 60:
+        return ""
+    cleaned = _ANSWER_NOISE_RE.sub(" ", text.replace("’", "'").replace("n/a", "n a").lower())
+    return " ".join(cleaned.split())
+
+
+def _answer_polarity(text: str, question: QuestionKind) -> float | None:
+    """Polarity implied by a short answer to a known question, or None to score the text itself."""
+    answer = _short_answer(text)
+    if not answer:
+        return None
+    if question is QuestionKind.IMPROVE:
+        if answer in _NOTHING_ANSWERS or answer in _ALL_GOOD_ANSWERS:
+            return _AFTER_IMPROVE_NOTHING
+        if answer in _EVERYTHING_ANSWERS:
+            return -_EVERYTHING
+    elif question is QuestionKind.PRAISE:
+        if answer in _NOTHING_ANSWERS:
+            return _AFTER_PRAISE_NOTHING
+        if answer in _EVERYTHING_ANSWERS:
+            return _EVERYTHING
+    return None
+
+
+_IMPROVE_RE: Final = re.compile(
+    r"\b(better|improve\w*|change\w*|wrong|differently|worse|dislik\w*|least|problem\w*|"
+    r"(?:not|n't) (?:like|enjoy|go well)|fix|suggest\w*|could we do|could have done)\b"
+)
+_PRAISE_RE: Final = re.compile(r"\b(well|good|great|like[ds]?|best|enjoy\w*|pleased|positive|helpful)\b")
+
+
+def question_kind(question_text: str) -> QuestionKind:
+    """Map free question text ("What could we do better?") to the kind of answer it invites."""
+    text = str(question_text).lower().replace("’", "'")
+    improve = _IMPROVE_RE.search(text) is not None
+    if improve:
+        return QuestionKind.IMPROVE
+    if _PRAISE_RE.search(text) is not None:
+        return QuestionKind.PRAISE
+    return QuestionKind.GENERAL
+
+
+# --- Public entry point ---------------------------------------------------------------------------------
+
+
+def score(text: str, *, question: QuestionKind | None = None) -> Sentiment:
+    """Score a free-text comment; ``question`` is the kind of question it answers, when known."""
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    polarity: float | None = None
+    if question is QuestionKind.IMPROVE or question is QuestionKind.PRAISE:
+        polarity = _answer_polarity(text, question)
+    if polarity is None:
+        polarity = _polarity(text)
+    if polarity != polarity:  # NaN cannot happen, but a stored score must never be one
+        polarity = 0.0
+    polarity = round(polarity, 6) + 0.0
+    return Sentiment(polarity=polarity, label=label_for(polarity))

@@ -1,0 +1,188 @@
+"""Normalised identifiers and their keyed hashes: blind indexes to find a subject, and the suppression list.
+
+Each field gets its own HKDF-derived key, so equal values in different fields never share a hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import unicodedata
+from collections.abc import Mapping
+
+import phonenumbers
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from privacy.exceptions import InvalidIdentifier, KeyProblem
+from privacy.keyring import Keyring
+
+EMAIL_MAX_LENGTH = 254
+EXTERNAL_ID_MAX_LENGTH = 200
+EXTERNAL_ID_SEPARATOR = "\x1f"
+
+INDEX_FIELDS = frozenset({"email", "phone", "external_id", "contact_ref"})
+SUPPRESSION_KINDS = frozenset({"email", "phone", "external_id"})
+
+# Characters that cannot appear unquoted in an address; seeing one usually means a pasted "Name <a@b>".
+_LOCAL_FORBIDDEN = frozenset('<>()[]\\,;:"')
+# Separators, controls, format (zero-width), surrogate, private-use and unassigned code points.
+_INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Cn"})
+
+
+def _email_problem(value: str) -> str | None:
+    if not value:
+        return "No email address was given."
+    if len(value) > EMAIL_MAX_LENGTH:
+        return f"This email address is longer than {EMAIL_MAX_LENGTH} characters; check it was entered once."
+    if any(ch.isspace() or unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in value):
+        return "This email address contains spaces or invisible characters; remove them."
+    ats = value.count("@")
+    if ats == 0:
+        return "This email address has no '@'; enter it in full, like name@example.org.uk."
+    if ats > 1:
+        return "This email address has more than one '@'; enter a single address."
+    local, domain = value.split("@")
+    if not local:
+        return "This email address has nothing before the '@'."
+    if len(local) > 64 or any(ch in _LOCAL_FORBIDDEN for ch in local):
+        return "The part of this email address before the '@' is not valid; check it for typos."
+    labels = domain.split(".")
+    if len(labels) < 2:
+        return "The part of this email address after the '@' needs a full domain, like example.org.uk."
+    for label in labels:
+        if not label or len(label) > 63 or label[0] == "-" or label[-1] == "-":
+            return "The part of this email address after the '@' is not a valid domain; check it for typos."
+        if not all(ch.isalnum() or ch == "-" for ch in label):
+            return "The part of this email address after the '@' is not a valid domain; check it for typos."
+    if labels[-1].isdigit():
+        return "The part of this email address after the '@' needs a full domain, like example.org.uk."
+    return None
+
+
+def normalise_email(value: str) -> str:
+    """The email address as indexed: NFKC, trimmed, lower-cased; InvalidIdentifier if implausible."""
+    # NFKC again after lower-casing: a few characters lower-case to sequences NFKC composes differently.
+    normalised = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).strip().lower())
+    problem = _email_problem(normalised)
+    if problem is not None:
+        raise InvalidIdentifier(problem, field="email")
+    return normalised
+
+
+def normalise_phone(value: str, *, region: str = "GB") -> str:
+    """The phone number in E.164 ("+447911123456"); numbers without "+" are read as ``region``'s."""
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"unknown phone region {region!r}")
+    place = "the UK" if region == "GB" else region
+    if not value.strip():
+        raise InvalidIdentifier("No phone number was given.", field="phone")
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        reason = {
+            phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: (
+                "This phone number's country code is not recognised; start it with + and the country code."
+            ),
+            phonenumbers.NumberParseException.TOO_SHORT_NSN: "This phone number is too short; check the digits.",
+            phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: (
+                "This phone number is too short; check the digits."
+            ),
+            phonenumbers.NumberParseException.TOO_LONG: "This phone number is too long; check the digits.",
+        }.get(exc.error_type, "This does not look like a phone number; enter the digits, like 07911 123456.")
+        raise InvalidIdentifier(reason, field="phone") from None
+    if number.extension:
+        # A switchboard number with an extension is shared, so it must not identify one person.
+        raise InvalidIdentifier(
+            "Phone numbers with an extension cannot identify a person; give a direct number.", field="phone"
+        )
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidIdentifier(
+            f"This is not a valid phone number; check the digits, and start numbers from outside {place} "
+            "with + and the country code.",
+            field="phone",
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_external_id(source: str, value: str) -> str:
+    """A source system's own customer id, namespaced by that system: "<source>\\x1f<value>"."""
+    source, value = source.strip(), value.strip()
+    for part, what in ((source, "source system"), (value, "customer id")):
+        if not part:
+            raise InvalidIdentifier(f"The {what} is empty; give the {what} as the source system holds it.",
+                                    field="external_id")
+        if len(part) > EXTERNAL_ID_MAX_LENGTH:
+            raise InvalidIdentifier(f"The {what} is longer than {EXTERNAL_ID_MAX_LENGTH} characters.",
+                                    field="external_id")
+        # Control characters include the separator, which would let two pairs collide.
+        if any(unicodedata.category(ch) == "Cc" for ch in part):
+            raise InvalidIdentifier(f"The {what} contains control characters; remove them.", field="external_id")
+    return f"{source}{EXTERNAL_ID_SEPARATOR}{value}"
+
+
+class _KeyedHasher:
+    """HMAC-SHA256 of a normalised value under a per-field key derived by HKDF from a versioned key."""
+
+    def __init__(self, keys: Mapping[int, bytes], active: int, label: bytes, fields: frozenset[str],
+                 what: str) -> None:
+        self._keys = keys
+        self._active = active
+        self._label = label
+        self._fields = fields
+        self._what = what
+        self._derived: dict[tuple[str, int], bytes] = {}
+
+    @property
+    def active_version(self) -> int:
+        return self._active
+
+    def _field_key(self, field: str, version: int) -> bytes:
+        cached = self._derived.get((field, version))
+        if cached is not None:
+            return cached
+        if field not in self._fields:
+            raise ValueError(f"{field!r} is not one of {sorted(self._fields)}")
+        root = self._keys.get(version)
+        if root is None:
+            raise KeyProblem(
+                f"{self._what} key version {version} is not in the keyring; restore the key file or "
+                "CIVICVOICE_KEYS value that holds it."
+            )
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=self._label + field.encode("ascii"))
+        derived = hkdf.derive(root)
+        self._derived[(field, version)] = derived
+        return derived
+
+    def _digest(self, field: str, normalised: str, version: int) -> bytes:
+        if not normalised:
+            raise ValueError("an empty value cannot be indexed")
+        return hmac.new(self._field_key(field, version), normalised.encode("utf-8"), hashlib.sha256).digest()
+
+
+class BlindIndexer(_KeyedHasher):
+    """Blind indexes for finding a subject by email, phone or external id without storing them in clear.
+
+    Values must already be normalised (``normalise_email`` and friends): the hash cannot tell.
+    """
+
+    def __init__(self, keyring: Keyring) -> None:
+        super().__init__(keyring.index, keyring.index_active, b"civicvoice blind index v1|", INDEX_FIELDS,
+                         "Index")
+
+    def digest(self, field: str, normalised: str, *, version: int | None = None) -> bytes:
+        """The 32-byte index of ``normalised`` in ``field`` under index key ``version`` (default: active)."""
+        return self._digest(field, normalised, self._active if version is None else version)
+
+
+class SuppressionHasher(_KeyedHasher):
+    """Hashes for the suppression ("do not survey") list, under their own key so they survive erasure."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        super().__init__(keyring.suppression, keyring.suppression_active, b"civicvoice suppression v1|",
+                         SUPPRESSION_KINDS, "Suppression")
+
+    def digest(self, kind: str, normalised: str, *, version: int | None = None) -> bytes:
+        """The 32-byte suppression hash of ``normalised`` of ``kind`` under suppression key ``version``
+        (default: active); lookups try every version held, so the list survives key rotation."""
+        return self._digest(kind, normalised, self._active if version is None else version)

@@ -1,0 +1,291 @@
+"""The vault: finds or creates the person behind an event, and encrypts and decrypts under their own key.
+
+Subject resolution follows DESIGN.md: the source system's customer id first, then email, then phone. Records
+are never merged; an event whose identifiers point at two people is recorded as a conflict for review.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from civicvoice.core.clock import utcnow
+from civicvoice.core.db import locked
+from privacy.blind_index import BlindIndexer, SuppressionHasher
+from privacy.crypto import WrappedKey, decrypt_text, encrypt_field, new_dek, unwrap_dek, wrap_dek
+from privacy.exceptions import KeyDestroyed
+from privacy.keyring import Keyring
+from privacy.models import DataKey, DataSubject, SubjectConflict, SubjectIndex, SuppressionEntry
+
+IDENTITY_FIELD = "subject.identity"
+# Resolution order: the strongest identifier first.
+RESOLUTION_ORDER = ("external_id", "email", "phone")
+
+
+def subject_owner(subject_id: uuid.UUID) -> str:
+    return f"subject:{subject_id}"
+
+
+def period_owner(period: str) -> str:
+    return f"period:{period}"
+
+
+@dataclass(frozen=True)
+class IdentityClaim:
+    """Identifiers an event gives for a person, already normalised (see privacy.blind_index)."""
+
+    external_id: str | None = None  # namespaced: "source\x1fid"
+    email: str | None = None
+    phone: str | None = None
+    name: str | None = None
+
+    def identifiers(self) -> dict[str, str]:
+        values = {"external_id": self.external_id, "email": self.email, "phone": self.phone}
+        return {k: v for k, v in values.items() if v}
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.identifiers()
+
+
+@dataclass
+class Resolution:
+    subject: DataSubject
+    created: bool
+    matched_on: str | None
+    identity: Identity
+    conflicts: list[tuple[str, uuid.UUID]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str | None
+    emails: tuple[str, ...]
+    phones: tuple[str, ...]
+    external_ids: tuple[str, ...]
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"name": self.name, "emails": self.emails, "phones": self.phones, "external_ids": self.external_ids},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Identity:
+        data = json.loads(text)
+        return cls(data.get("name"), tuple(data["emails"]), tuple(data["phones"]), tuple(data["external_ids"]))
+
+    def merged(self, claim: IdentityClaim, *, accept: set[str]) -> Identity:
+        def add(values: tuple[str, ...], value: str | None, name: str) -> tuple[str, ...]:
+            return values + (value,) if value and name in accept and value not in values else values
+
+        return Identity(
+            name=claim.name or self.name,
+            emails=add(self.emails, claim.email, "email"),
+            phones=add(self.phones, claim.phone, "phone"),
+            external_ids=add(self.external_ids, claim.external_id, "external_id"),
+        )
+
+
+class Vault:
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+        self.indexer = BlindIndexer(keyring)
+        self.suppression = SuppressionHasher(keyring)
+
+    # --- resolution --------------------------------------------------------------------------------------
+
+    async def find(self, session: AsyncSession, claim: IdentityClaim) -> dict[str, uuid.UUID]:
+        """Which person each identifier of the claim already belongs to (any index-key version)."""
+        wanted = [
+            (name, version, self.indexer.digest(name, value, version=version))
+            for name, value in claim.identifiers().items()
+            for version in self.keyring.index
+        ]
+        if not wanted:
+            return {}
+        rows = await session.execute(
+            select(SubjectIndex.field, SubjectIndex.subject_id).where(
+                tuple_(SubjectIndex.field, SubjectIndex.key_version, SubjectIndex.digest).in_(wanted)
+            )
+        )
+        return {f: s for f, s in rows.all()}
+
+    async def resolve(
+        self, session: AsyncSession, claim: IdentityClaim, *, contact_id: uuid.UUID | None = None
+    ) -> Resolution:
+        """Find or create the person; the returned subject row is locked until the transaction ends.
+
+        Two events creating the same new person at once collide on the blind index's unique constraint;
+        the caller retries its unit of work and then finds the person the other event created.
+        """
+        matches = await self.find(session, claim)
+        chosen_field = next((f for f in RESOLUTION_ORDER if f in matches), None)
+        now = utcnow()
+        if chosen_field is None:
+            subject = DataSubject(created_at=now, last_contact_at=now, do_not_survey=False)
+            session.add(subject)
+            await session.flush()
+            identity = Identity(None, (), (), ()).merged(claim, accept=set(claim.identifiers()))
+            await self._store_identity(session, subject, identity)
+            self._add_indexes(session, subject.id, claim.identifiers())
+            await session.flush()
+            return Resolution(subject, created=True, matched_on=None, identity=identity)
+
+        subject_id = matches[chosen_field]
+        subject = (await session.scalars(locked(select(DataSubject).where(DataSubject.id == subject_id)))).one()
+        conflicts = [(f, other) for f, other in matches.items() if other != subject_id]
+        for conflicting_field, other in conflicts:
+            session.add(
+                SubjectConflict(
+                    chosen_subject_id=subject_id,
+                    other_subject_id=other,
+                    matched_on=chosen_field,
+                    conflicting_field=conflicting_field,
+                    contact_id=contact_id,
+                    detected_at=now,
+                )
+            )
+        # New identifiers join the person found; identifiers that belong to someone else never move.
+        new = {f: v for f, v in claim.identifiers().items() if f not in matches}
+        subject.last_contact_at = now
+        identity = await self.identity(session, subject)
+        if (new or claim.name) and subject.erased_at is None:
+            updated = identity.merged(claim, accept=set(new))
+            if updated != identity:
+                await self._store_identity(session, subject, updated)
+                identity = updated
+            self._add_indexes(session, subject.id, new)
+        await session.flush()
+        return Resolution(subject, created=False, matched_on=chosen_field, identity=identity, conflicts=conflicts)
+
+    def _add_indexes(self, session: AsyncSession, subject_id: uuid.UUID, identifiers: dict[str, str]) -> None:
+        version = self.indexer.active_version
+        for name, value in identifiers.items():
+            session.add(
+                SubjectIndex(
+                    subject_id=subject_id,
+                    field=name,
+                    key_version=version,
+                    digest=self.indexer.digest(name, value, version=version),
+                )
+            )
+
+    # --- identity ----------------------------------------------------------------------------------------
+
+    async def _store_identity(self, session: AsyncSession, subject: DataSubject, identity: Identity) -> None:
+        subject.identity_ciphertext = await self.encrypt(
+            session, subject.id, IDENTITY_FIELD, subject.id, identity.to_json()
+        )
+
+    async def identity(self, session: AsyncSession, subject: DataSubject) -> Identity:
+        if subject.identity_ciphertext is None:
+            return Identity(None, (), (), ())
+        text = await self.decrypt(session, subject.id, IDENTITY_FIELD, subject.id, subject.identity_ciphertext)
+        return Identity.from_json(text)
+
+    # --- keys and ciphertexts ----------------------------------------------------------------------------
+
+    async def _subject_key(self, session: AsyncSession, subject_id: uuid.UUID, *, create: bool) -> tuple[uuid.UUID, bytes]:
+        row = await session.scalar(select(DataKey).where(DataKey.subject_id == subject_id))
+        owner = subject_owner(subject_id)
+        if row is None:
+            if not create:
+                raise KeyDestroyed("This person's data has been erased.")
+            dek = new_dek()
+            wrapped = wrap_dek(self.keyring, dek, owner=owner)
+            row = DataKey(subject_id=subject_id, kek_version=wrapped.kek_version, wrapped=wrapped.blob, created_at=utcnow())
+            session.add(row)
+            return row.id, dek
+        if row.wrapped is None or row.destroyed_at is not None:
+            raise KeyDestroyed("This person's data has been erased.")
+        return row.id, unwrap_dek(self.keyring, WrappedKey(row.kek_version, row.wrapped), owner=owner)
+
+    async def encrypt(
+        self, session: AsyncSession, subject_id: uuid.UUID, field_id: str, row_id: uuid.UUID, plaintext: str
+    ) -> bytes:
+        dek_id, dek = await self._subject_key(session, subject_id, create=True)
+        return encrypt_field(dek, dek_id, plaintext, field=field_id, row_id=row_id, owner=subject_owner(subject_id))
+
+    async def decrypt(
+        self, session: AsyncSession, subject_id: uuid.UUID, field_id: str, row_id: uuid.UUID, ciphertext: bytes
+    ) -> str:
+        _, dek = await self._subject_key(session, subject_id, create=False)
+        return decrypt_text(dek, ciphertext, field=field_id, row_id=row_id, owner=subject_owner(subject_id))
+
+    async def _period_key(self, session: AsyncSession, period: str, *, create: bool) -> tuple[uuid.UUID, bytes]:
+        row = await session.scalar(select(DataKey).where(DataKey.period == period))
+        owner = period_owner(period)
+        if row is None:
+            if not create:
+                raise KeyDestroyed(f"The key for {period} has been destroyed by retention.")
+            dek = new_dek()
+            wrapped = wrap_dek(self.keyring, dek, owner=owner)
+            row = DataKey(period=period, kek_version=wrapped.kek_version, wrapped=wrapped.blob, created_at=utcnow())
+            session.add(row)
+            await session.flush()
+            return row.id, dek
+        if row.wrapped is None or row.destroyed_at is not None:
+            raise KeyDestroyed(f"The key for {period} has been destroyed by retention.")
+        return row.id, unwrap_dek(self.keyring, WrappedKey(row.kek_version, row.wrapped), owner=owner)
+
+    async def encrypt_anonymous(
+        self, session: AsyncSession, moment: datetime, field_id: str, row_id: uuid.UUID, plaintext: str
+    ) -> bytes:
+        """Anonymous text (kiosk, unnamed paper) is encrypted under its month's key, destroyed by retention."""
+        period = moment.strftime("%Y-%m")
+        dek_id, dek = await self._period_key(session, period, create=True)
+        return encrypt_field(dek, dek_id, plaintext, field=field_id, row_id=row_id, owner=period_owner(period))
+
+    async def decrypt_anonymous(
+        self, session: AsyncSession, moment: datetime, field_id: str, row_id: uuid.UUID, ciphertext: bytes
+    ) -> str:
+        period = moment.strftime("%Y-%m")
+        _, dek = await self._period_key(session, period, create=False)
+        return decrypt_text(dek, ciphertext, field=field_id, row_id=row_id, owner=period_owner(period))
+
+    # --- suppression -------------------------------------------------------------------------------------
+
+    def _suppression_values(self, claim: IdentityClaim) -> list[tuple[str, int, bytes]]:
+        values = []
+        for kind, value in claim.identifiers().items():
+            for version in self.keyring.suppression:
+                values.append((kind, version, self.suppression.digest(kind, value, version=version)))
+        return values
+
+    async def is_suppressed(self, session: AsyncSession, claim: IdentityClaim) -> bool:
+        wanted = self._suppression_values(claim)
+        if not wanted:
+            return False
+        hit = await session.scalar(
+            select(SuppressionEntry.id)
+            .where(tuple_(SuppressionEntry.kind, SuppressionEntry.key_version, SuppressionEntry.digest).in_(wanted))
+            .limit(1)
+        )
+        return hit is not None
+
+    async def suppress(self, session: AsyncSession, claim: IdentityClaim, *, reason: str) -> int:
+        """Add the claim's identifiers to the suppression list; returns how many were new."""
+        version = self.suppression.active_version
+        added = 0
+        for kind, value in claim.identifiers().items():
+            digest = self.suppression.digest(kind, value, version=version)
+            exists = await session.scalar(
+                select(SuppressionEntry.id).where(
+                    SuppressionEntry.kind == kind,
+                    SuppressionEntry.key_version == version,
+                    SuppressionEntry.digest == digest,
+                )
+            )
+            if exists is None:
+                session.add(
+                    SuppressionEntry(kind=kind, key_version=version, digest=digest, reason=reason, created_at=utcnow())
+                )
+                added += 1
+        return added

@@ -1,0 +1,315 @@
+"""Contact intake: one contact event in, the person resolved, the contact stored and its invitation decided.
+
+Each event is one unit of work. The person's row is locked (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE
+holds the writer lock) while their invitations are counted, so the frequency cap holds under concurrency.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from civicvoice.core.clock import utcnow
+from civicvoice.core.errors import CivicVoiceError, InvalidInput
+from civicvoice.core.jobs import enqueue
+from privacy.blind_index import normalise_email, normalise_external_id, normalise_phone
+from privacy.exceptions import InvalidIdentifier
+from privacy.vault import IdentityClaim, Vault
+from surveys.models import Contact, Invitation, InvitationDecision, InvitationPolicyRecord, Service, Survey, SurveyVersion
+from surveys.rules import (
+    RULES_VERSION,
+    ContactFacts,
+    Decision,
+    InvitationChannel,
+    InvitationPolicy,
+    PersonFacts,
+    Reason,
+    decide,
+)
+from surveys.schemas import ContactAccepted, ContactEvent, DecisionOut
+
+SEND_INVITATION_JOB = "invitations.send"
+_RETRIES = 5
+
+# Higher layers (feedback) answer "does this person have an open complaint?"; surveys never imports them.
+OpenComplaintCheck = Callable[[AsyncSession, uuid.UUID], Awaitable[bool]]
+
+
+class UnknownService(InvalidInput):
+    slug = "unknown-service"
+    title = "Unknown service"
+
+
+class EventInFuture(InvalidInput):
+    slug = "contact-in-future"
+    title = "Contact in the future"
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    accepted: ContactAccepted
+
+    @property
+    def duplicate(self) -> bool:
+        return self.accepted.duplicate
+
+
+def claim_from_event(event: ContactEvent) -> IdentityClaim:
+    """Normalise the customer's identifiers; a bad one is refused naming its field."""
+    customer = event.customer
+    if customer is None:
+        return IdentityClaim()
+    try:
+        email = normalise_email(customer.email) if customer.email else None
+    except InvalidIdentifier as exc:
+        raise InvalidIdentifier(exc.detail, field="customer.email") from None
+    try:
+        phone = normalise_phone(customer.phone) if customer.phone else None
+    except InvalidIdentifier as exc:
+        raise InvalidIdentifier(exc.detail, field="customer.phone") from None
+    try:
+        external = normalise_external_id(event.source, customer.source_id) if customer.source_id else None
+    except InvalidIdentifier as exc:
+        raise InvalidIdentifier(exc.detail, field="customer.source_id") from None
+    name = " ".join(customer.name.split()) if customer.name else None
+    return IdentityClaim(external_id=external, email=email, phone=phone, name=name or None)
+
+
+def decision_out(decision: InvitationDecision, invitation: Invitation | None) -> DecisionOut:
+    return DecisionOut(
+        invite=decision.invite,
+        reason=decision.reason,
+        detail=decision.detail,
+        rules_version=decision.rules_version,
+        channel=invitation.channel if invitation else None,
+        due_at=invitation.due_at if invitation else None,
+        expires_at=invitation.expires_at if invitation else None,
+    )
+
+
+class ContactIntake:
+    def __init__(self, vault: Vault, *, open_complaint_checks: list[OpenComplaintCheck] | None = None) -> None:
+        self.vault = vault
+        self.open_complaint_checks = open_complaint_checks if open_complaint_checks is not None else []
+
+    async def has_open_complaint(self, session: AsyncSession, subject_id: uuid.UUID) -> bool:
+        for check in self.open_complaint_checks:
+            if await check(session, subject_id):
+                return True
+        return False
+
+    async def report(self, session: AsyncSession, event: ContactEvent) -> IntakeResult:
+        """Store one event and decide its invitation, committing on success; retried on a lost race."""
+        now = utcnow()
+        if event.occurred_at > now + timedelta(minutes=5):
+            raise EventInFuture("occurred_at is in the future; send the time the contact ended.", field="occurred_at")
+        claim = claim_from_event(event)
+        ref = normalise_external_id(event.source, event.external_id)
+        for attempt in range(_RETRIES):
+            try:
+                result = await self._report_once(session, event, claim, ref)
+                await session.commit()
+                return result
+            except (IntegrityError, OperationalError) as exc:
+                # Another event created the same person or contact first (or SQLite was busy): start again.
+                await session.rollback()
+                if attempt == _RETRIES - 1 or (isinstance(exc, OperationalError) and "locked" not in str(exc)):
+                    raise
+            except BaseException:
+                await session.rollback()
+                raise
+        raise AssertionError("unreachable")
+
+    async def _existing(self, session: AsyncSession, ref: str) -> IntakeResult | None:
+        indexer = self.vault.indexer
+        for version in self.vault.keyring.index:
+            digest = indexer.digest("contact_ref", ref, version=version)
+            contact = await session.scalar(
+                select(Contact).where(Contact.ref_key_version == version, Contact.ref_digest == digest)
+            )
+            if contact is not None:
+                decision = await session.scalar(select(InvitationDecision).where(InvitationDecision.contact_id == contact.id))
+                invitation = await session.scalar(select(Invitation).where(Invitation.contact_id == contact.id))
+                assert decision is not None
+                return IntakeResult(
+                    ContactAccepted(
+                        contact_id=contact.id,
+                        duplicate=True,
+                        decision=decision_out(decision, invitation),
+                        invitation_id=invitation.id if invitation else None,
+                    )
+                )
+        return None
+
+    async def _report_once(
+        self, session: AsyncSession, event: ContactEvent, claim: IdentityClaim, ref: str
+    ) -> IntakeResult:
+        existing = await self._existing(session, ref)
+        if existing is not None:
+            return existing
+        service = await session.scalar(select(Service).where(Service.slug == event.service))
+        if service is None or not service.active:
+            raise UnknownService(f"There is no active service {event.service!r}; check the service slug.", field="service")
+
+        now = utcnow()
+        contact = Contact(
+            source=event.source,
+            ref_key_version=self.vault.indexer.active_version,
+            ref_digest=self.vault.indexer.digest("contact_ref", ref),
+            service_id=service.id,
+            channel=event.channel.value,
+            occurred_at=event.occurred_at,
+            received_at=now,
+            agent_ref=event.agent_id,
+            wait_seconds=event.wait_seconds,
+            handling_seconds=event.handling_seconds,
+            transferred=event.transferred,
+            resolved_first_contact=event.resolved_first_contact,
+            contact_preference=event.customer.contact_preference.value
+            if event.customer and event.customer.contact_preference
+            else None,
+            do_not_survey=bool(event.customer and event.customer.do_not_survey),
+        )
+        contact_id = contact.id
+        person: PersonFacts | None = None
+        reachable: frozenset[InvitationChannel] = frozenset()
+        subject_id: uuid.UUID | None = None
+        policy = await load_policy(session)
+
+        if not claim.is_empty:
+            resolution = await self.vault.resolve(session, claim, contact_id=contact_id)
+            subject = resolution.subject
+            subject_id = subject.id
+            contact.subject_id = subject_id
+            customer = event.customer
+            assert customer is not None
+            if customer.opted_out:
+                if subject.opted_out_at is None:
+                    subject.opted_out_at = now
+                await self.vault.suppress(session, claim, reason="opt_out")
+            subject.do_not_survey = customer.do_not_survey
+            identity = resolution.identity
+            channels = set()
+            if identity.emails:
+                channels.add(InvitationChannel.email)
+            if identity.phones:
+                channels.add(InvitationChannel.sms)
+            reachable = frozenset(channels)
+            window = policy.cap_window
+            times = (
+                await session.scalars(
+                    select(Invitation.due_at).where(
+                        Invitation.subject_id == subject_id,
+                        Invitation.state != "cancelled",
+                        Invitation.due_at > event.occurred_at - 2 * window,
+                        Invitation.due_at < max(now, event.occurred_at) + 2 * window,
+                    )
+                )
+            ).all()
+            person = PersonFacts(
+                opted_out=subject.opted_out_at is not None,
+                suppressed=await self.vault.is_suppressed(session, claim),
+                invitation_times=tuple(times),
+            )
+            has_open_complaint = await self.has_open_complaint(session, subject_id)
+        else:
+            has_open_complaint = False
+
+        session.add(contact)
+        # No ORM relationships tie these rows together, so flush in foreign-key order explicitly.
+        await session.flush()
+        facts = ContactFacts(
+            contact_id=contact_id,
+            service_slug=service.slug,
+            service_excluded=service.survey_excluded,
+            channel=event.channel,
+            occurred_at=event.occurred_at,
+            do_not_survey=bool(event.customer and event.customer.do_not_survey),
+            has_open_complaint=has_open_complaint,
+            reachable=reachable,
+            preference=event.customer.contact_preference if event.customer else None,
+        )
+        decision = decide(facts, person, policy, now=now)
+        version_id = None
+        if decision.invite:
+            version_id = await published_post_contact_version(session)
+            if version_id is None:
+                decision = Decision(
+                    invite=False,
+                    reason=Reason.no_published_survey,
+                    detail="No post-contact survey is published, so nobody can be invited.",
+                    channel=None,
+                    due_at=None,
+                    expires_at=None,
+                    reminder_at=None,
+                )
+        record = InvitationDecision(
+            contact_id=contact_id,
+            subject_id=subject_id,
+            invite=decision.invite,
+            reason=decision.reason.value,
+            detail=decision.detail,
+            rules_version=RULES_VERSION,
+            decided_at=now,
+        )
+        session.add(record)
+        await session.flush()
+        invitation = None
+        if decision.invite:
+            assert decision.channel and decision.due_at and decision.expires_at and version_id
+            invitation = Invitation(
+                contact_id=contact_id,
+                decision_id=record.id,
+                subject_id=subject_id,
+                survey_version_id=version_id,
+                channel=decision.channel.value,
+                state="queued",
+                due_at=decision.due_at,
+                expires_at=decision.expires_at,
+                reminder_at=decision.reminder_at,
+                created_at=now,
+            )
+            session.add(invitation)
+            enqueue(
+                session,
+                SEND_INVITATION_JOB,
+                {"invitation_id": invitation.id},
+                key=f"{SEND_INVITATION_JOB}:{invitation.id}",
+                run_at=decision.due_at,
+            )
+        await session.flush()
+        return IntakeResult(
+            ContactAccepted(
+                contact_id=contact_id,
+                duplicate=False,
+                decision=decision_out(record, invitation),
+                invitation_id=invitation.id if invitation else None,
+            )
+        )
+
+
+async def load_policy(session: AsyncSession) -> InvitationPolicy:
+    row = await session.scalar(select(InvitationPolicyRecord).where(InvitationPolicyRecord.name == "default"))
+    if row is None:
+        return InvitationPolicy()
+    return InvitationPolicy.from_dict(row.settings)
+
+
+async def published_post_contact_version(session: AsyncSession) -> uuid.UUID | None:
+    return await session.scalar(
+        select(SurveyVersion.id)
+        .join(Survey, Survey.id == SurveyVersion.survey_id)
+        .where(Survey.is_post_contact_default.is_(True), SurveyVersion.status == "published")
+        .order_by(SurveyVersion.number.desc())
+        .limit(1)
+    )
+
+
+def problem_of(exc: CivicVoiceError) -> dict[str, object]:
+    return {"title": exc.title, "status": exc.status, "detail": exc.detail, "field": exc.field}

@@ -1,0 +1,171 @@
+"""Survey tables: services, versioned survey definitions, contacts, invitation decisions and invitations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from civicvoice.core.clock import utcnow
+from civicvoice.core.datamap import DataMapEntry
+from civicvoice.core.db import Base
+
+
+class ServiceGroup(Base):
+    __tablename__ = "service_group"
+    __datamap__ = DataMapEntry.no_personal_data("Groups of council services for reporting")
+
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class Service(Base):
+    __tablename__ = "service"
+    __datamap__ = DataMapEntry.no_personal_data("Council services that contacts are about")
+
+    group_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("service_group.id"))
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Sensitive services (safeguarding, bereavement, domestic abuse) are never surveyed.
+    survey_excluded: Mapped[bool] = mapped_column(default=False)
+    exclusion_reason: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    group: Mapped[ServiceGroup] = relationship(lazy="joined")
+
+
+class Survey(Base):
+    __tablename__ = "survey"
+    __datamap__ = DataMapEntry.no_personal_data("Survey definitions")
+
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # The survey sent after a contact unless a later rule picks another.
+    is_post_contact_default: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+
+
+class SurveyVersion(Base):
+    """A version of a survey. Once published it is immutable: answers reference the version answered."""
+
+    __tablename__ = "survey_version"
+    __datamap__ = DataMapEntry.no_personal_data("Versioned survey content")
+    __table_args__ = (UniqueConstraint("survey_id", "number", name="uq_survey_version_number"),)
+
+    survey_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("survey.id"))
+    number: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | published | retired
+    definition: Mapped[dict[str, Any]] = mapped_column(JsonB)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class InvitationPolicyRecord(Base):
+    """The council's invitation rules, as data an administrator can change (see surveys.rules)."""
+
+    __tablename__ = "invitation_policy"
+    __datamap__ = DataMapEntry.no_personal_data("Invitation rule settings")
+
+    name: Mapped[str] = mapped_column(String(40), unique=True, default="default")
+    settings: Mapped[dict[str, Any]] = mapped_column(JsonB)
+    updated_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+
+
+class Contact(Base):
+    """One contact between the council and a customer, as reported by a contact system."""
+
+    __tablename__ = "contact"
+    __datamap__ = DataMapEntry(
+        purpose="Measure service quality per contact and decide survey invitations",
+        holds=("link to customer", "agent reference", "contact times and outcome"),
+        category="contact metadata",
+        lawful_basis="public_task",
+        retention="2 years",
+        subject_link="subject_id",
+    )
+    __table_args__ = (
+        # Idempotency: the same (source, external id) reported twice is one contact. Kept as a keyed hash.
+        UniqueConstraint("ref_key_version", "ref_digest", name="uq_contact_ref"),
+        Index("ix_contact_subject", "subject_id"),
+        Index("ix_contact_service_occurred", "service_id", "occurred_at"),
+    )
+
+    source: Mapped[str] = mapped_column(String(64))
+    ref_key_version: Mapped[int]
+    ref_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("data_subject.id", ondelete="SET NULL"))
+    service_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("service.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+    agent_ref: Mapped[str | None] = mapped_column(String(100))
+    wait_seconds: Mapped[int | None]
+    handling_seconds: Mapped[int | None]
+    transferred: Mapped[bool] = mapped_column(default=False)
+    resolved_first_contact: Mapped[bool | None]
+    contact_preference: Mapped[str | None] = mapped_column(String(10))
+    do_not_survey: Mapped[bool] = mapped_column(default=False)
+
+
+class InvitationDecision(Base):
+    """Why a contact was or was not invited: one per contact, with the rules version that decided."""
+
+    __tablename__ = "invitation_decision"
+    __datamap__ = DataMapEntry(
+        purpose="Show how survey invitations were decided (coverage, fairness, objections honoured)",
+        holds=("link to customer",),
+        category="contact metadata",
+        lawful_basis="public_task",
+        retention="2 years",
+        subject_link="subject_id",
+    )
+    __table_args__ = (Index("ix_invitation_decision_reason", "reason", "decided_at"),)
+
+    contact_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("contact.id", ondelete="CASCADE"), unique=True)
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("data_subject.id", ondelete="SET NULL"))
+    invite: Mapped[bool]
+    reason: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(String(300))
+    rules_version: Mapped[str] = mapped_column(String(20))
+    decided_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+
+
+class Invitation(Base):
+    """An invitation to answer a survey. It holds its own state and due time: queued -> sending -> sent | failed."""
+
+    __tablename__ = "invitation"
+    __datamap__ = DataMapEntry(
+        purpose="Send and track survey invitations",
+        holds=("link to customer", "delivery channel and times"),
+        category="contact metadata",
+        lawful_basis="public_task",
+        retention="2 years",
+        subject_link="subject_id",
+    )
+    __table_args__ = (
+        Index("ix_invitation_subject_due", "subject_id", "due_at"),
+        Index("ix_invitation_state_due", "state", "due_at"),
+    )
+
+    contact_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("contact.id", ondelete="CASCADE"), unique=True)
+    decision_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("invitation_decision.id", ondelete="CASCADE"))
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("data_subject.id", ondelete="SET NULL"))
+    survey_version_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("survey_version.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    due_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    reminder_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    reminders_sent: Mapped[int] = mapped_column(default=0)
+    send_attempts: Mapped[int] = mapped_column(default=0)
+    # Provider reference or Message-ID, derived from the invitation id so a resend is recognisably the same.
+    message_ref: Mapped[str | None] = mapped_column(String(200))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    responded_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    failure: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)

@@ -1,0 +1,116 @@
+"""Integration fixtures: a real, migrated database per test, the app with its lifespan, and API keys.
+
+SQLite: migrations run once into a template file, copied per test. PostgreSQL (CIVICVOICE_TEST_DATABASE_URL):
+migrations run once into that fresh database and every table is emptied between tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from civicvoice.core.settings import Settings
+from privacy.keyring import Keyring
+from tests.conftest import BACKENDS, PG_URL
+from tests.integration.support import TestDatabase, migrate, truncate_all
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("template")
+    settings = Settings(data_dir=directory, database_url=f"sqlite+aiosqlite:///{directory / 'template.db'}")
+    migrate(settings)
+    return directory / "template.db"
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated() -> str:
+    assert PG_URL, "CIVICVOICE_TEST_DATABASE_URL is not set"
+    migrate(Settings(database_url=PG_URL))
+    return PG_URL
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def keyring() -> Keyring:
+    return Keyring.generate()
+
+
+@pytest.fixture
+def settings(backend: str, tmp_path: Path, keyring: Keyring, request: pytest.FixtureRequest) -> Iterator[Settings]:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    if backend == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        shutil.copy(template, data_dir / "civicvoice.db")
+        url = f"sqlite+aiosqlite:///{data_dir / 'civicvoice.db'}"
+    else:
+        url = request.getfixturevalue("postgres_migrated")
+        asyncio.run(truncate_all(Settings(database_url=url)))
+    yield Settings(
+        data_dir=data_dir,
+        database_url=url,
+        key_file=tmp_path / "keys" / "keys.json",
+        keys_json=keyring.to_json(),
+        embedded_worker=False,
+        log_json=True,
+        base_url="http://testserver.local",
+    )
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[TestDatabase]:
+    database = TestDatabase(settings)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+async def catalogue(db: TestDatabase) -> None:
+    await db.load_catalogue()
+
+
+@pytest.fixture
+async def app(settings: Settings, catalogue: None) -> Litestar:
+    from civicvoice.app import create_app
+
+    return create_app(settings, worker=False)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+        yield client
+
+
+@pytest.fixture
+async def api_key(db: TestDatabase) -> str:
+    return await db.api_key(["contacts:write"])
+
+
+@pytest.fixture
+def auth(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"}
+
+
+@pytest.fixture
+def sessions(db: TestDatabase) -> async_sessionmaker[AsyncSession]:
+    return db.sessions
+
+
+__all__ = ["Any", "text"]
