@@ -7,6 +7,7 @@ question handling. The scorer is pure and never raises; the lexicon is loaded on
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
@@ -54,75 +55,82 @@ def label_for(polarity: float) -> Label:
 
 # --- Lexicon --------------------------------------------------------------------------------------------
 
-# Adjectives in TextBlob's lexicon that, in comments about a service, describe quantity, order, place, time
-# or colour rather than how the customer felt ("more", "first", "next", "back", "free"), or whose lexicon
-# sense is not the everyday one ("fly" = stylish, "chicken" = cowardly, "game" = willing, "mean" as in
-# "I mean"). Scoring them only adds noise.
+# Adjectives in TextBlob's lexicon that, in comments about a service, describe quantity, order, place, time,
+# price or colour rather than how the customer felt ("more", "first", "next", "back", "free", "cheap"), or
+# whose lexicon sense is not the everyday one ("fly" = stylish, "chicken" = cowardly, "game" = willing,
+# "mean" as in "I mean"). Scoring them only adds noise. Adverbs used as intensifiers are handled as such.
 _NOT_EVALUATIVE: Final = frozenset(
     """
     more most many much few less least little enough only same other own whole full half entire several
-    single total extra first second third last next past previous final early earlier current future
-    new old back down left right far sure certain possible actual real big large huge small high low
-    main major direct open closed available free live ready following middle outside above round
-    center centre international domestic american social human black white red blue green
-    fly chicken game mean sound light kind experienced spent expected confirmed attendant frequent
-    usually apparently obviously simply actually definitely certainly currently clearly exactly
-    especially totally completely absolutely extremely highly pretty super fairly slightly really very
-    quite even just
+    single total complete absolute extra first second third last next past previous final early earlier
+    current future new old original originally back down left right far sure certain possible actual real
+    big large huge small high low main major direct open closed available free cheap live ready following
+    middle outside above round center centre international domestic american social human black white red
+    blue green fly chicken game mean sound light kind experienced spent expected confirmed attendant
+    frequent usually apparently obviously simply actually definitely certainly currently clearly exactly
     """.split()
 )
 
-# Hand-written additions and corrections for customer-service comments, on TextBlob's scale. Each entry is a
-# word a resident might use about a contact with a council (or any service desk).
+# Hand-written additions and corrections, on TextBlob's scale, for comments about a service. Each entry is
+# a word a resident might use about a contact with a council (or any service desk).
 _CUSTOMER_SERVICE: Final[dict[str, float]] = {
-    # thanks and praise for people
+    # thanks, and praise for people and for how it went
     "thank": 0.5, "thanks": 0.5, "thankyou": 0.5, "thx": 0.4, "cheers": 0.3, "grateful": 0.6,
     "appreciate": 0.5, "appreciated": 0.5, "recommend": 0.5, "recommended": 0.4, "helpful": 0.5,
-    "helped": 0.4, "polite": 0.5, "courteous": 0.6, "professional": 0.4, "knowledgeable": 0.5,
-    "efficient": 0.5, "efficiently": 0.5, "prompt": 0.4, "promptly": 0.4, "patient": 0.3,
+    "helped": 0.4, "polite": 0.5, "professional": 0.4, "knowledgeable": 0.5, "efficient": 0.5,
+    "efficiently": 0.5, "prompt": 0.4, "promptly": 0.4, "timely": 0.4, "patient": 0.3, "generous": 0.5,
     "reassuring": 0.5, "welcoming": 0.5, "responsive": 0.4, "accommodating": 0.5, "caring": 0.5,
     "informative": 0.4, "sympathetic": 0.4, "understanding": 0.3, "considerate": 0.5, "respectful": 0.5,
-    "sorted": 0.4, "resolved": 0.4, "solved": 0.4, "fixed": 0.3, "fab": 0.7, "brilliant": 0.9,
-    "fantastic": 0.8, "amazing": 0.8, "superb": 1.0, "excellent": 1.0, "lovely": 0.6, "pleasure": 0.6,
-    "enjoyed": 0.5, "liked": 0.4, "loves": 0.5, "loving": 0.5, "favourite": 0.5, "favorite": 0.5,
-    "impressive": 0.7, "smooth": 0.4, "painless": 0.5, "seamless": 0.5, "quick": 0.3, "quickly": 0.3,
-    "kudos": 0.6, "yay": 0.5, "hero": 0.5, "lifesaver": 0.7, "lol": 0.2, "wow": 0.3, "haha": 0.2,
-    "well": 0.3, "hassle-free": 0.5, "user-friendly": 0.5, "so-so": -0.1,
-    # how it went wrong
-    "rude": -0.6, "unhelpful": -0.5, "unprofessional": -0.6, "incompetent": -0.7, "useless": -0.6,
-    "hopeless": -0.6, "pointless": -0.4, "dismissive": -0.5, "condescending": -0.6, "patronising": -0.5,
-    "patronizing": -0.5, "arrogant": -0.6, "ignorant": -0.5, "abrupt": -0.4, "curt": -0.4,
-    "aggressive": -0.5, "hostile": -0.6, "clueless": -0.5, "disorganised": -0.5, "disorganized": -0.5,
-    "chaotic": -0.4, "confusing": -0.4, "unclear": -0.3, "delayed": -0.4, "delay": -0.3, "delays": -0.3,
-    "cancelled": -0.4, "canceled": -0.4, "cancellation": -0.3, "waited": -0.3, "waiting": -0.2,
-    "ignored": -0.6, "ignoring": -0.5, "lost": -0.4, "damaged": -0.5, "broke": -0.4, "faulty": -0.5,
-    "mistake": -0.4, "mistakes": -0.4, "error": -0.3, "errors": -0.3, "problem": -0.3, "problems": -0.3,
-    "issue": -0.2, "issues": -0.2, "complaint": -0.4, "complain": -0.3, "complained": -0.4,
-    "fails": -0.5, "failing": -0.5, "disappoint": -0.5, "disappointment": -0.6, "frustrating": -0.6,
-    "frustration": -0.5, "upset": -0.5, "furious": -0.8, "livid": -0.8, "appalled": -0.8,
-    "appalling": -0.8, "disgraceful": -0.8, "disgrace": -0.8, "unacceptable": -0.7, "abysmal": -0.9,
-    "shambles": -0.7, "nightmare": -0.7, "hassle": -0.4, "stress": -0.4, "stressful": -0.5,
-    "waste": -0.5, "wasted": -0.5, "rubbish": -0.6, "sucks": -0.6, "suck": -0.5, "sucked": -0.5,
-    "scam": -0.7, "misleading": -0.5, "misinformed": -0.4, "lied": -0.6, "lies": -0.5, "lying": -0.5,
-    "unreliable": -0.5, "inconvenience": -0.4, "stranded": -0.5, "stuck": -0.3, "unanswered": -0.4,
-    "unresolved": -0.4, "dissatisfied": -0.6, "unsatisfied": -0.5, "unimpressed": -0.5,
-    "overcharged": -0.5, "refused": -0.4, "chasing": -0.3, "chased": -0.3, "missed": -0.3,
-    "understaffed": -0.4, "unsafe": -0.5, "worst": -1.0,
+    "sorted": 0.4, "resolved": 0.4, "solved": 0.4, "fixed": 0.3, "fab": 0.7, "fantastic": 0.8,
+    "amazing": 0.8, "lovely": 0.6, "pleasure": 0.6, "enjoyed": 0.5, "liked": 0.4, "loves": 0.5,
+    "loving": 0.5, "favourite": 0.5, "favorite": 0.5, "impressive": 0.7, "painless": 0.5,
+    "seamless": 0.5, "quickly": 0.3, "kudos": 0.6, "yay": 0.5, "hero": 0.5, "lifesaver": 0.7,
+    "lol": 0.2, "wow": 0.3, "well": 0.3, "hassle-free": 0.5, "user-friendly": 0.5, "so-so": -0.1,
+    # what went wrong, and how it felt
+    "rude": -0.6, "unhelpful": -0.5, "unprofessional": -0.6, "unprofessionalism": -0.6,
+    "incompetent": -0.7, "incompetence": -0.7, "useless": -0.6, "hopeless": -0.6, "pointless": -0.4,
+    "dismissive": -0.5, "condescending": -0.6, "patronising": -0.5, "patronizing": -0.5,
+    "arrogant": -0.6, "ignorant": -0.5, "abrupt": -0.4, "curt": -0.4, "aggressive": -0.5,
+    "hostile": -0.6, "threatened": -0.5, "threatening": -0.6, "clueless": -0.5, "disorganised": -0.5,
+    "disorganized": -0.5, "chaotic": -0.4, "overwhelmed": -0.3, "confusing": -0.4, "unclear": -0.3,
+    "delayed": -0.4, "delay": -0.3, "delays": -0.3, "cancelled": -0.4, "canceled": -0.4,
+    "cancellation": -0.3, "waited": -0.3, "waiting": -0.2, "onhold": -0.4, "ignored": -0.6,
+    "ignoring": -0.5, "lost": -0.4, "losing": -0.4, "damaged": -0.5, "broke": -0.4, "breaks": -0.4,
+    "faulty": -0.5, "mistake": -0.4, "mistakes": -0.4, "error": -0.3, "errors": -0.3, "problem": -0.3,
+    "problems": -0.3, "issue": -0.2, "issues": -0.2, "trouble": -0.3, "troubles": -0.3,
+    "complaint": -0.4, "complain": -0.3, "complained": -0.4, "fails": -0.5, "failing": -0.5,
+    "disappoint": -0.5, "disappointment": -0.6, "frustrating": -0.6, "frustration": -0.5, "upset": -0.5,
+    "furious": -0.8, "livid": -0.8, "appalled": -0.8, "appalling": -0.8, "disgraceful": -0.8,
+    "disgrace": -0.8, "shame": -0.5, "unacceptable": -0.7, "abysmal": -0.9, "shambles": -0.7,
+    "nightmare": -0.7, "hassle": -0.4, "stress": -0.4, "stressful": -0.5, "waste": -0.5,
+    "wasted": -0.5, "wasting": -0.5, "rubbish": -0.6, "crappy": -0.6, "sucks": -0.6, "suck": -0.5,
+    "sucked": -0.5, "damn": -0.3, "joke": -0.4, "scam": -0.7, "misleading": -0.5, "misinformed": -0.4,
+    "lied": -0.6, "lies": -0.5, "lying": -0.5, "unreliable": -0.5, "inconvenience": -0.4,
+    "stranded": -0.5, "stuck": -0.3, "unanswered": -0.4, "unresolved": -0.4, "dissatisfied": -0.6,
+    "unsatisfied": -0.5, "unimpressed": -0.5, "unbearable": -0.7, "regret": -0.5, "overcharged": -0.5,
+    "overpriced": -0.5, "refused": -0.4, "ruined": -0.6, "ruining": -0.6, "chasing": -0.3,
+    "chased": -0.3, "missed": -0.3, "understaffed": -0.4, "unsafe": -0.5, "avoid": -0.4,
+    "elsewhere": -0.3, "horrendous": -0.9, "ashamed": -0.5, "lose": -0.4, "downhill": -0.4,
+    "struggle": -0.3, "struggled": -0.3, "struggling": -0.3, "inflexible": -0.4, "flexible": 0.4,
 }
 
 # Service-failure verbs: neutral alone, negative when negated ("never arrived", "didn't call back").
 _FAILS_WHEN_NEGATED: Final = frozenset(
     """
     work works worked working arrive arrived arrives receive received respond responded reply replied
-    answer answered answers call called calls ring rang phone phoned turn turned show showed come came
-    help helps fix resolve update updated contact contacted hear heard bother bothered listen listened
-    care cared
+    replies answer answered answers call called calls ring rang phone phoned return returned turn turned
+    show showed come came help helps fix solve solves resolve update updated contact contacted hear heard
+    bother bothered listen listened care cared last lasted get got getting let honor honour honoured
+    inform informed tell told explain explained notify notified happen happened deliver delivered send
+    sent collect collected follow followed acknowledge acknowledged refund refunded assistance support
+    information info communication explanation apology
     """.split()
 )
-_FAILED_VALUE: Final = -0.4
+_FAILED: Final = -0.4
 
-# Multi-word expressions, matched before single words. "pol" = a polarity; "mod" = an intensity factor for
-# the next sentiment word; "skip" = words that look sentiment-bearing but are not here ("as well").
+# Multi-word expressions, matched before single words. "pol": a polarity; "mod": an intensity factor for
+# the next sentiment word; "neg": a negation; "skip": words that look like sentiment but are not here
+# ("as well", "good morning"); "at best": turns the praise before it into faint praise.
 _PHRASES: Final[dict[str, tuple[str, float]]] = {
     # praise
     "above and beyond": ("pol", 0.8), "extra mile": ("pol", 0.7), "well done": ("pol", 0.6),
@@ -136,9 +144,15 @@ _PHRASES: Final[dict[str, tuple[str, float]]] = {
     "couldn't fault": ("pol", 0.7), "could not fault": ("pol", 0.7), "can't wait": ("pol", 0.4),
     "couldn't be happier": ("pol", 0.8), "could not be happier": ("pol", 0.8),
     "couldn't be better": ("pol", 0.7), "could not be better": ("pol", 0.7),
-    "couldn't have been better": ("pol", 0.7), "nothing to improve": ("pol", 0.4),
+    "couldn't have been better": ("pol", 0.7), "can't thank": ("pol", 0.7), "cannot thank": ("pol", 0.7),
+    "couldn't thank": ("pol", 0.7), "could not thank": ("pol", 0.7), "nothing to improve": ("pol", 0.4),
     "nothing to change": ("pol", 0.3), "went well": ("pol", 0.5), "worked well": ("pol", 0.5),
-    "works well": ("pol", 0.5), "five stars": ("pol", 0.6), "5 stars": ("pol", 0.6),
+    "works well": ("pol", 0.5), "like a charm": ("pol", 0.6), "thumbs up": ("pol", 0.6),
+    "five stars": ("pol", 0.6), "5 stars": ("pol", 0.6), "be back": ("pol", 0.4),
+    "exceeded expectations": ("pol", 0.6), "exceeded my expectations": ("pol", 0.6),
+    "beyond expectations": ("pol", 0.6), "what i needed": ("pol", 0.4), "what i wanted": ("pol", 0.4),
+    "high quality": ("pol", 0.5), "out of this world": ("pol", 0.8),
+    "thanks in advance": ("pol", 0.1), "thank you in advance": ("pol", 0.1),
     # complaints
     "never again": ("pol", -0.7), "on hold": ("pol", -0.4), "hung up": ("pol", -0.5),
     "cut off": ("pol", -0.3), "no response": ("pol", -0.5), "no reply": ("pol", -0.5),
@@ -154,26 +168,38 @@ _PHRASES: Final[dict[str, tuple[str, float]]] = {
     "no thanks to": ("pol", -0.4), "too long": ("pol", -0.4), "too much": ("pol", -0.3),
     "too many": ("pol", -0.3), "too late": ("pol", -0.4), "too few": ("pol", -0.3),
     "too little": ("pol", -0.3), "took ages": ("pol", -0.4), "for ages": ("pol", -0.3),
-    "for hours": ("pol", -0.3), "long wait": ("pol", -0.4), "long time": ("pol", -0.1),
+    "long wait": ("pol", -0.4), "long time": ("pol", -0.1), "thumbs down": ("pol", -0.6),
     "could be better": ("pol", -0.3), "could have been better": ("pol", -0.3),
     "could've been better": ("pol", -0.3), "don't bother": ("pol", -0.4), "do not bother": ("pol", -0.4),
+    "had better": ("pol", -0.4), "seen better": ("pol", -0.3), "below expectations": ("pol", -0.5),
+    "low quality": ("pol", -0.5), "stay away": ("pol", -0.5), "steer clear": ("pol", -0.5),
+    "at best": ("at best", -0.3), "gave up": ("pol", -0.4), "given up": ("pol", -0.4),
+    "what's the point": ("pol", -0.4), "what is the point": ("pol", -0.4), "not so much": ("pol", -0.4),
+    "less than": ("neg", 0.0),
     "no one": ("neg", 0.0), "not only": ("skip", 0.0), "not just": ("skip", 0.0),
     # modifiers of more than one word, and look-alikes
     "a bit": ("mod", 0.7), "a little": ("mod", 0.7), "kind of": ("mod", 0.7), "sort of": ("mod", 0.7),
     "a lot": ("mod", 1.2), "as well": ("skip", 0.0), "oh well": ("skip", 0.0), "feel free": ("skip", 0.0),
+    "good morning": ("skip", 0.0), "good afternoon": ("skip", 0.0), "good evening": ("skip", 0.0),
+    "good night": ("skip", 0.0), "good luck": ("skip", 0.0), "best of luck": ("skip", 0.0),
+    "best regards": ("skip", 0.0), "kind regards": ("skip", 0.0), "best wishes": ("skip", 0.0),
+    "pretty much": ("skip", 0.0), "as soon as possible": ("skip", 0.0),
 }
 
 _INTENSIFIERS: Final[dict[str, float]] = {
-    "very": 1.3, "really": 1.3, "so": 1.3, "soo": 1.3, "sooo": 1.3, "such": 1.2, "too": 1.2,
+    "very": 1.3, "really": 1.3, "so": 1.3, "soo": 1.3, "such": 1.2, "too": 1.2, "more": 1.0,
     "extremely": 1.5, "incredibly": 1.5, "absolutely": 1.5, "totally": 1.4, "completely": 1.4,
     "utterly": 1.5, "truly": 1.3, "highly": 1.3, "super": 1.3, "especially": 1.3, "exceptionally": 1.5,
     "particularly": 1.2, "remarkably": 1.3, "thoroughly": 1.3, "most": 1.2, "pretty": 1.1, "quite": 1.1,
-    "real": 1.2, "damn": 1.3, "bloody": 1.3, "seriously": 1.3,
+    "real": 1.2, "bloody": 1.3, "seriously": 1.3, "complete": 1.3, "total": 1.3, "absolute": 1.3,
+    "easily": 1.2, "ever": 1.1,
     # downtoners
     "slightly": 0.6, "somewhat": 0.7, "fairly": 0.8, "rather": 0.9, "kinda": 0.7, "sorta": 0.7,
     "mostly": 0.8, "partly": 0.6, "marginally": 0.6, "reasonably": 0.8, "relatively": 0.8,
     "almost": 0.6, "bit": 0.7,
 }
+# "never been so rude", "couldn't have been more helpful": the negation stresses rather than reverses.
+_EMPHATIC: Final = frozenset(("so", "such", "more"))
 
 _NEGATORS: Final = frozenset(
     """
@@ -182,37 +208,101 @@ _NEGATORS: Final = frozenset(
     shouldnt wont havent hasnt hadnt aint
     """.split()
 )
+# A clause that starts "don't ..." is advice: "Don't waste your money" stays a warning.
+_IMPERATIVE_NEGATORS: Final = frozenset(("don't", "dont", "do"))
 
 # Words the negation scope passes over without using up one of its steps.
-_SCOPE_TRANSPARENT: Final = frozenset("a an the to be been being so that".split())
+_SCOPE_TRANSPARENT: Final = frozenset("a an the to be been being is was are were it my your our that".split())
 _NEGATION_SCOPE: Final = 3
-# "not good" is clearly bad; "not bad" is only mildly good (Hutto & Gilbert 2014 found the same asymmetry).
+# "not good" is clearly bad; "not bad" is only mildly good (Hutto & Gilbert 2014 report the same asymmetry).
 _NEGATED_POSITIVE: Final = -0.75
 _NEGATED_NEGATIVE: Final = -0.5
+
+# Praise inside a wish, a condition or an expectation is not praise: "would be nice if", "if you want good
+# food", "I expected better". "if"/"unless" last to the end of the clause, the rest for a few words.
+_HYPOTHETICAL: Final = frozenset(
+    """
+    would could should might i'd we'd you'd would've could've should've wish hope hoping hopefully expect
+    expected expecting thought supposed imagine if unless unfortunately sadly regrettably
+    """.split()
+)
+_TO_CLAUSE_END: Final = frozenset(("if", "unless", "unfortunately", "sadly", "regrettably"))
+_HYPOTHETICAL_SCOPE: Final = 3
+_HYPOTHETICAL_POSITIVE: Final = 0.0
+_WISHED_FOR_MORE: Final = -0.5
+# The negation belongs to the wish, not to what follows: "I don't want to complain, but ..."
+_WANT: Final = frozenset(("want", "wanted", "wanna", "wish"))
+_ASSERTED_EVEN_IF_HYPOTHETICAL: Final = frozenset(("recommend", "recommended"))
 
 _CONTRAST: Final = frozenset(("but", "however", "nevertheless", "nonetheless", "yet"))
 _CONCESSIVE: Final = frozenset(("although", "though", "despite", "whilst"))
 _BEFORE_CONTRAST: Final = 0.5
 _AFTER_CONTRAST: Final = 1.5
+_CONCESSIVE_WEIGHT: Final = 0.5
 
 _CAPS_BOOST: Final = 1.3
 _EXCLAMATION_STEP: Final = 0.15
 _QUESTION_POSITIVE: Final = 0.3  # "Is there a good time to call?" asks; it does not praise.
+_WHY_QUESTION: Final = -0.3  # "Why did nobody call me back?" is a complaint in a service context.
+_EXASPERATED: Final = -0.2  # "??"
+_NEVER_AGAIN: Final = -0.6  # "I will never use this service again", "won't be using you again"
+_NEVER_AGAIN_OPENERS: Final = frozenset(("never", "won't", "wont"))
+_STILL_NOT: Final = -0.3  # "still no reply", "still haven't heard"
+
+# "waited for 2 hours", "took over a week": a wait worth mentioning; "within 10 minutes": a quick one.
+_TIME_UNITS: Final = frozenset("hour hours hr hrs minute minutes min mins day days week weeks month months".split())
+_QUANTITIES: Final = frozenset(
+    "a an one two three four five six seven eight nine ten twelve twenty few several couple many".split()
+)
+_WAIT_LEADS: Final = frozenset(
+    "for over after took taken waited wait waiting spent nearly almost about than another extra".split()
+)
+_LONG_WAIT: Final = -0.3
+_QUICK: Final = 0.3
+_UNIT_SUFFIXES: Final = ("hrs", "hr", "hours", "hour", "mins", "min", "minutes", "days", "weeks")
+
+_LIKE_AS_VERB: Final = frozenset(
+    "i we they you really also just do did don't dont didn't didnt does doesn't".split()
+)
+_WELL_NOT_PRAISE: Final = frozenset(("as", "oh", "and", "well"))
+_WELL_AS_DEGREE: Final = frozenset(
+    "below above over under beyond before after past into within worth aware known".split()
+)
+_THANKS: Final = frozenset(("thank", "thanks", "thx", "thankyou"))
+_LIKE: Final = 0.4  # "I like", "we really liked"; not "would like to", "felt like"
 
 _EMOTICONS: Final[dict[str, float]] = {
     ":)": 0.5, ":-)": 0.5, "=)": 0.5, ":]": 0.5, ":d": 0.8, ":-d": 0.8, "=d": 0.8, "xd": 0.5,
     ";)": 0.3, ";-)": 0.3, ":p": 0.3, ":-p": 0.3, "<3": 0.7, ":(": -0.6, ":-(": -0.6, "=(": -0.6,
     ":[": -0.6, ":'(": -0.8, ":/": -0.3, ":-/": -0.3, ":\\": -0.3, ":s": -0.3, ">:(": -0.8, "</3": -0.6,
 }
-
 _EMOJI: Final[dict[str, float]] = {
     **dict.fromkeys("😀😃😄😁😆😊🙂☺😍🥰😘😻🤗😎", 0.6),
     **dict.fromkeys("❤♥💕💖💗💙💚💛💜🧡💯👍👏🙌👌🎉🎊🌟⭐✨😉", 0.5),
-    "🙏": 0.3, "😂": 0.2, "🤣": 0.2, "😅": 0.0,
-    **dict.fromkeys("😞😔😟😕🙁☹😒🙄😑😬😐", -0.3),
+    "🙏": 0.3, "😂": 0.2, "🤣": 0.2,
+    **dict.fromkeys("😞😔😟😕🙁☹😒🙄😑😬", -0.3),
     **dict.fromkeys("😢😭😩😫😤😣😖😱🤦💔👎", -0.6),
     **dict.fromkeys("😠😡🤬💩🤢🤮", -0.8),
 }
+_SYMBOLS: Final[dict[str, float]] = {**_EMOTICONS, **_EMOJI}
+
+
+def _superlative(adjective: str) -> str | None:
+    """"nice" -> "nicest", "friendly" -> "friendliest", "sad" -> "saddest" (None for long words)."""
+    if not 3 <= len(adjective) <= 8 or not adjective.isalpha():
+        return None
+    if adjective.endswith("e"):
+        return adjective + "st"
+    if adjective.endswith("y"):
+        return adjective[:-1] + "iest"
+    if (
+        len(adjective) <= 4
+        and adjective[-1] not in "aeiouwxy"
+        and adjective[-2] in "aeiou"
+        and adjective[-3] not in "aeiou"
+    ):
+        return adjective + adjective[-1] + "est"
+    return adjective + "est"
 
 
 def _load_lexicon() -> dict[str, float]:
@@ -221,10 +311,16 @@ def _load_lexicon() -> dict[str, float]:
 
     textblob_sentiment.load()
     lexicon: dict[str, float] = {}
+    superlatives: dict[str, float] = {}
     for word, senses in dict.items(textblob_sentiment):
         polarity = float(senses[None][0])
-        if abs(polarity) >= 0.01 and word not in _NOT_EVALUATIVE and "'" not in word:
-            lexicon[word] = polarity
+        if abs(polarity) < 0.01 or word in _NOT_EVALUATIVE or "'" in word:
+            continue
+        lexicon[word] = polarity
+        if "JJ" in senses and (form := _superlative(word)) is not None:
+            superlatives[form] = max(-1.0, min(1.0, polarity * 1.2))
+    for form, polarity in superlatives.items():
+        lexicon.setdefault(form, polarity)
     lexicon.update(_CUSTOMER_SERVICE)
     for word in _INTENSIFIERS:
         lexicon.pop(word, None)
@@ -246,71 +342,159 @@ def _phrase_index() -> dict[str, list[tuple[list[str], str, float]]]:
 
 _PHRASE_START: Final = _phrase_index()
 
+_LONGEST_HASHTAG: Final = 60
+_LETTERS_RE: Final = re.compile(r"[^\W\d_]+")
+
 # --- Tokenising -----------------------------------------------------------------------------------------
 
 _NOISE_RE: Final = re.compile(r"https?://\S*|www\.\S+|@\w+", re.IGNORECASE)
-_EMOTICON = r"(?<![\w:;=])(?:>?[:;=]['\-]?[()\[\]dDpP/\\sS]|<3|</3|[xX][dD])(?![\w)(])"
+_EMOTICON = r"(?<![\w:;=])(?:>?[:;=]['\-]?[()\[\]dDpP/\\sS]|</?3|[xX][dD])(?![\w)(])"
 _TOKEN_RE: Final = re.compile(
     _EMOTICON
+    + r"|#[^\W_]+"  # hashtags: "#neveragain", "#badservice"
     + r"|[^\W_]+(?:['’\-][^\W_]+)*"  # words, with inner apostrophes and hyphens
     + r"|!+|\?+|[.,;:…()–—]|(?<=\s)-(?=\s)"  # marks that end a sentence or a clause
-    + r"|[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B50]"  # emoji (modifiers and joiners are ignored)
+    + r"|[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B50]"  # emoji (skin tones and joiners are dropped)
 )
 _ELONGATED_RE: Final = re.compile(r"([^\W\d_])\1{2,}")
 _SENTENCE_END: Final = frozenset(".!?…")
+_CLAUSE_END: Final = frozenset(",;:()–—-")
+_END: Final = "."
 
 
-def _words(text: str) -> list[str]:
+def _tokens(text: str) -> tuple[list[str], list[bool]]:
+    """Lower-cased tokens, and for each whether it was written in capitals for emphasis."""
     if "&" in text:
         text = html.unescape(text)
     if "@" in text or "http" in text or "www." in text:
         text = _NOISE_RE.sub(" ", text)
     if _ELONGATED_RE.search(text):
-        text = _ELONGATED_RE.sub(r"\1\1", text)
-    return _TOKEN_RE.findall(text)
-
-
-def _is_negator(word: str) -> bool:
-    return word in _NEGATORS or word.endswith("n't")
-
-
-def _polarity(text: str) -> float:
-    raw = _words(text)
-    if not raw:
-        return 0.0
+        text = _ELONGATED_RE.sub(r"\1\1", text)  # "sooooo goooood" -> "soo good"
     shouting = text.isupper()
     tokens: list[str] = []
-    emphasised: list[bool] = []  # a word in capitals inside a text that is not all capitals
-    for token in raw:
-        low = token.lower().replace("’", "'")
+    emphasised: list[bool] = []
+    for token in _TOKEN_RE.findall(text):
+        low = token.lower()
+        if low[0] == "#":
+            words = _hashtag_words(low[1:])
+            tokens.extend(words)
+            emphasised.extend([False] * len(words))
+            continue
+        if "’" in low:
+            low = low.replace("’", "'")
         caps = not shouting and len(token) > 1 and token.isupper()
         if "-" in low and len(low) > 1 and low not in _LEXICON:
-            parts = low.split("-")
+            joined = low.replace("-", "")
+            if joined in _LEXICON:  # "over-priced"
+                tokens.append(joined)
+                emphasised.append(caps)
+                continue
+            parts = low.split("-")  # "slow-moving"
             tokens.extend(parts)
             emphasised.extend([caps] * len(parts))
         else:
             tokens.append(low)
             emphasised.append(caps)
+    return tokens, emphasised
+
+
+@functools.lru_cache(maxsize=4096)
+def _hashtag_words(tag: str) -> list[str]:
+    """Split a hashtag into words: "unitedsucks" -> ["united", "sucks"], "nothappy" -> ["not", "happy"]."""
+    if tag in _LEXICON or len(tag) > _LONGEST_HASHTAG:
+        return [tag]
+    words: list[str] = []
+    for run in _LETTERS_RE.findall(tag):
+        words.extend(_segment(run))
+    return words
+
+
+@functools.cache
+def _word_costs() -> dict[str, float]:
+    """-log P(word) from the word counts TextBlob ships for its spelling corrector (Norvig's big.txt)."""
+    from textblob.en import spelling
+
+    spelling.load()
+    counts: dict[str, float] = {word: float(count) for word, count in dict.items(spelling) if word.isalpha()}
+    for word in _LEXICON:  # sentiment words missing from the spelling list still need to be found
+        counts.setdefault(word, 1.0)
+    total = sum(counts.values())
+    return {word: math.log(total / count) for word, count in counts.items()}
+
+
+def _segment(run: str) -> list[str]:
+    """Most likely split of letters into words (a unigram model, as in Norvig's word segmenter)."""
+    costs = _word_costs()
+    unknown = math.log(10.0) + max(costs.values())  # an unknown stretch costs more per letter
+    n = len(run)
+    best = [0.0] + [math.inf] * n
+    start_of = [0] * (n + 1)
+    for end in range(1, n + 1):
+        for start in range(max(0, end - 20), end):
+            piece = run[start:end]
+            cost = costs.get(piece)
+            if cost is None:
+                cost = unknown * (end - start)
+            if best[start] + cost < best[end]:
+                best[end] = best[start] + cost
+                start_of[end] = start
+    words: list[str] = []
+    end = n
+    while end > 0:
+        words.append(run[start_of[end] : end])
+        end = start_of[end]
+    words.reverse()
+    return words
+
+
+def _polarity(text: str) -> float:
+    """Weighted mean of the sentiment-bearing words and phrases of ``text``, in [-1, 1]."""
+    tokens, emphasised = _tokens(text)
+    if not tokens:
+        return 0.0
+    tokens.append(_END)  # so the last sentence is closed like every other
+    emphasised.append(False)
     lexicon = _LEXICON
     values: list[float] = []
     weights: list[float] = []
+    formulaic_thanks: list[int] = []  # "Thanks." on its own: polite, or sarcastic after a complaint
+    # sentence state
     sentence_start = 0  # index into values where the current sentence starts
     previous_sentence_start = 0
-    clause_weight = 1.0  # 1.5 after "but" in this sentence
-    concessive = False  # inside an "although ..." clause
+    sentence_words = 0
+    contrast_weight = 1.0  # 1.5 after "but"
+    why = False
+    why_opened = False  # "why" opened the sentence
+    never = False  # "never" / "won't" seen: a later "again" completes "never ... again"
+    # clause state
+    clause_words = 0
+    concessive = False
     negation = 0  # words of negation scope left
-    negation_or = False  # a negation was used; "or"/"nor" hands it on ("not friendly or helpful")
+    imperative = False
+    emphatic = False
+    negation_or = False  # "or"/"nor" hands a used negation on: "not friendly or helpful"
+    negated_at = -1  # the last negated value, which "enough" restores: "can't thank you enough"
+    negated_from = 0.0
+    hypothetical = 0  # words of wish/condition scope left
+    comparative = False  # "should be more helpful"
     boost = 1.0
     boost_left = 0
+    thanks_at = -1  # "thanks for ..." directly followed by something bad is sarcasm
+    thanks_window = 0
+
     count = len(tokens)
     i = 0
     while i < count:
         word = tokens[i]
         i += 1
-        value: float | None = None
+        symbol = _SYMBOLS.get(word)
+        if symbol is not None:
+            values.append(symbol)
+            weights.append(contrast_weight)
+            continue
         first = word[0]
         if not first.isalnum():
-            if first in _SENTENCE_END or first in ",;:()–—-":
+            if first in _SENTENCE_END:
                 if first == "!":
                     factor = 1.0 + _EXCLAMATION_STEP * min(len(word), 3)
                     for k in range(sentence_start, len(values)):
@@ -319,32 +503,43 @@ def _polarity(text: str) -> float:
                     for k in range(sentence_start, len(values)):
                         if values[k] > 0:
                             values[k] *= _QUESTION_POSITIVE
-                negation = 0
-                negation_or = False
-                boost_left = 0
-                concessive = False
-                if first in _SENTENCE_END:
-                    previous_sentence_start = sentence_start
-                    sentence_start = len(values)
-                    clause_weight = 1.0
+                    if len(word) > 1:
+                        values.append(_EXASPERATED)
+                        weights.append(contrast_weight)
+                if why and (first == "?" or why_opened):
+                    values.append(_WHY_QUESTION)
+                    weights.append(contrast_weight)
+                if (
+                    len(values) == sentence_start + 1
+                    and sentence_words <= 3
+                    and tokens[i - 1 - sentence_words] in _THANKS
+                ):
+                    formulaic_thanks.append(sentence_start)
+                previous_sentence_start = sentence_start
+                sentence_start = len(values)
+                sentence_words = 0
+                contrast_weight = 1.0
+                why = why_opened = never = False
+            elif first not in _CLAUSE_END:
                 continue
-            if word in _EMOTICONS:
-                values.append(_EMOTICONS[word])
-                weights.append(clause_weight)
-                continue
-            emoji = _EMOJI.get(word)
-            if emoji:
-                values.append(emoji)
-                weights.append(clause_weight)
+            clause_words = 0
+            concessive = imperative = emphatic = negation_or = comparative = False
+            negation = hypothetical = boost_left = thanks_window = 0
+            negated_at = -1
             continue
+
+        clause_words += 1
+        sentence_words += 1
+        value: float | None = None
+        asserted = False  # exempt from the weakening of wishes and conditions
         phrases = _PHRASE_START.get(word)
         if phrases is not None:
             matched = False
             for rest, kind, phrase_value in phrases:
-                n = len(rest)
-                if tokens[i : i + n] == rest:
+                if tokens[i : i + len(rest)] == rest:
                     matched = True
-                    i += n
+                    i += len(rest)
+                    sentence_words += len(rest)
                     if kind == "pol":
                         value = phrase_value
                     elif kind == "mod":
@@ -352,20 +547,24 @@ def _polarity(text: str) -> float:
                         boost_left = 2
                     elif kind == "neg":
                         negation = _NEGATION_SCOPE
+                    elif kind == "at best":
+                        if len(values) > sentence_start and values[-1] > 0:
+                            values[-1] *= -0.5
+                        else:
+                            value = phrase_value
                     break
             if matched and value is None:
                 continue
+
         if value is None:
-            if word in _CONTRAST:
-                if word == "yet" and len(values) == sentence_start:
-                    pass
-                else:
-                    start = previous_sentence_start if len(values) == sentence_start else sentence_start
-                    for k in range(start, len(values)):
-                        weights[k] *= _BEFORE_CONTRAST
-                    clause_weight = _AFTER_CONTRAST
-                    negation = 0
-                    continue
+            if word in _CONTRAST and not (word == "yet" and sentence_words == 1):
+                start = previous_sentence_start if len(values) == sentence_start else sentence_start
+                for k in range(start, len(values)):
+                    weights[k] *= _BEFORE_CONTRAST
+                contrast_weight = _AFTER_CONTRAST
+                negation = hypothetical = 0
+                concessive = False
+                continue
             if word in _CONCESSIVE:
                 concessive = True
                 continue
@@ -373,21 +572,66 @@ def _polarity(text: str) -> float:
                 factor = _INTENSIFIERS[word]
                 boost = boost * factor if boost_left else factor
                 boost_left = 2
+                if word in _EMPHATIC:
+                    emphatic = negation > 0
+                    comparative = comparative or (word == "more" and hypothetical > 0)
                 continue
-            if _is_negator(word):
+            if word in _NEGATORS or word.endswith("n't"):
                 negation = _NEGATION_SCOPE
+                imperative = (clause_words == 1 and word in _IMPERATIVE_NEGATORS) or (
+                    clause_words == 2 and word == "not" and tokens[i - 2] == "do"
+                )
+                emphatic = False
+                never = never or word in _NEVER_AGAIN_OPENERS or (word == "not" and tokens[i - 2] == "will")
                 continue
+            if word in _HYPOTHETICAL:
+                hypothetical = count if word in _TO_CLAUSE_END else _HYPOTHETICAL_SCOPE
+                if word not in lexicon:  # "unfortunately" is also negative itself
+                    continue
+            elif word in _WANT:
+                negation = 0  # "I don't want to complain": the wish is negated, not the complaint
+                continue
+            elif word == "why":
+                why = True
+                why_opened = why_opened or sentence_words == 1
+                continue
+            elif word == "again":
+                if not never:
+                    continue
+                value = _NEVER_AGAIN
+                asserted = True
+                never = False
+            elif word == "still" and (tokens[i] in _NEGATORS or tokens[i].endswith("n't")):
+                value = _STILL_NOT
+                asserted = True
+            elif word == "enough":
+                if negated_at >= 0:
+                    values[negated_at] = negated_from
+                    negated_at = -1
+                continue
+            elif word in _TIME_UNITS or (first.isdigit() and word.endswith(_UNIT_SUFFIXES)):
+                quantity_at = i - 2 if word in _TIME_UNITS else i - 1
+                quantity = tokens[quantity_at] if quantity_at >= 0 else ""
+                lead = tokens[quantity_at - 1] if quantity_at >= 1 else ""
+                if word in _TIME_UNITS and not (quantity.isdigit() or quantity in _QUANTITIES):
+                    lead = ""
+                if lead in _WAIT_LEADS:
+                    value = _LONG_WAIT
+                    asserted = True
+                elif lead == "within":
+                    value = _QUICK
+                    asserted = True
+        if value is None:
             value = lexicon.get(word)
             if value is None:
-                if word == "like" and i >= 2 and tokens[i - 2] in _LIKE_AS_VERB:
-                    value = 0.4
+                if word == "like" and tokens[i - 2] in _LIKE_AS_VERB and tokens[i] != "to":
+                    value = _LIKE
                 elif negation and word in _FAILS_WHEN_NEGATED:
-                    values.append(_FAILED_VALUE)
-                    weights.append(clause_weight * (0.5 if concessive else 1.0))
+                    value = _FAILED
                     negation = 0
-                    continue
+                    asserted = True
                 else:
-                    if negation_or and word in ("or", "nor"):
+                    if negation_or and (word == "or" or word == "nor"):
                         negation = _NEGATION_SCOPE
                         negation_or = False
                         continue
@@ -395,34 +639,59 @@ def _polarity(text: str) -> float:
                         negation_or = False
                         if negation:
                             negation -= 1
+                        if hypothetical:
+                            hypothetical -= 1
+                        if thanks_window:
+                            thanks_window -= 1
                     if boost_left:
                         boost_left -= 1
                     continue
-            elif word == "well" and (i == 1 or tokens[i - 2] in _WELL_NOT_PRAISE):
+            elif word == "well" and (
+                sentence_words == 1 or tokens[i - 2] in _WELL_NOT_PRAISE or tokens[i] in _WELL_AS_DEGREE
+            ):
                 continue
-        # a sentiment-bearing word or phrase
+            elif word in _ASSERTED_EVEN_IF_HYPOTHETICAL:
+                asserted = True
+
+        # A sentiment-bearing word or phrase: apply what came before it.
         if boost_left:
             value *= boost
             boost_left = 0
         if emphasised[i - 1]:
             value *= _CAPS_BOOST
         if negation:
-            value *= _NEGATED_POSITIVE if value > 0 else _NEGATED_NEGATIVE
+            if emphatic:
+                asserted = True
+            elif not (imperative and value < 0):
+                negated_at = len(values)
+                negated_from = value
+                value *= _NEGATED_POSITIVE if value > 0 else _NEGATED_NEGATIVE
+                negation_or = True
             negation = 0
-            negation_or = True
+            emphatic = False
+        if hypothetical and value > 0 and not asserted:
+            # a wish for more of something good is a criticism: "staff should be more helpful"
+            comparative = comparative or word == "better"
+            value *= _WISHED_FOR_MORE if comparative else _HYPOTHETICAL_POSITIVE
+        if value < 0 and thanks_window and values[thanks_at] > 0:
+            values[thanks_at] = 0.0
+        if word in _THANKS and tokens[i] == "for":
+            thanks_at = len(values)
+            thanks_window = 3
         values.append(value)
-        weights.append(clause_weight * (0.5 if concessive else 1.0))
+        weights.append(contrast_weight * (_CONCESSIVE_WEIGHT if concessive else 1.0))
+
     if not values:
         return 0.0
     total = math.fsum(w * v for w, v in zip(weights, values, strict=True))
+    if formulaic_thanks and total < 0:
+        # "Lied to my face at the gate. Thanks." is not gratitude
+        for k in formulaic_thanks:
+            total -= weights[k] * values[k]
+            values[k] = 0.0
     polarity = total / math.fsum(weights)
     return max(-1.0, min(1.0, polarity))
 
-
-_LIKE_AS_VERB: Final = frozenset(
-    "i we they you really also just do did don't dont didn't didnt does doesn't would'nt".split()
-)
-_WELL_NOT_PRAISE: Final = frozenset(("as", "oh", "very", "and", "well"))
 
 # --- Question awareness ---------------------------------------------------------------------------------
 

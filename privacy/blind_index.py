@@ -70,6 +70,18 @@ def normalise_email(value: str) -> str:
     return normalised
 
 
+_TOO_SHORT = "This phone number is too short; check the digits."
+_NOT_A_NUMBER = "This does not look like a phone number; enter the digits, like 07911 123456."
+_PARSE_PROBLEMS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: (
+        "This phone number's country code is not recognised; start it with + and the country code."
+    ),
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: _TOO_SHORT,
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: _TOO_SHORT,
+    phonenumbers.NumberParseException.TOO_LONG: "This phone number is too long; check the digits.",
+}
+
+
 def normalise_phone(value: str, *, region: str = "GB") -> str:
     """The phone number in E.164 ("+447911123456"); numbers without "+" are read as ``region``'s."""
     if region not in phonenumbers.SUPPORTED_REGIONS:
@@ -80,17 +92,7 @@ def normalise_phone(value: str, *, region: str = "GB") -> str:
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException as exc:
-        reason = {
-            phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: (
-                "This phone number's country code is not recognised; start it with + and the country code."
-            ),
-            phonenumbers.NumberParseException.TOO_SHORT_NSN: "This phone number is too short; check the digits.",
-            phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: (
-                "This phone number is too short; check the digits."
-            ),
-            phonenumbers.NumberParseException.TOO_LONG: "This phone number is too long; check the digits.",
-        }.get(exc.error_type, "This does not look like a phone number; enter the digits, like 07911 123456.")
-        raise InvalidIdentifier(reason, field="phone") from None
+        raise InvalidIdentifier(_PARSE_PROBLEMS.get(exc.error_type, _NOT_A_NUMBER), field="phone") from None
     if number.extension:
         # A switchboard number with an extension is shared, so it must not identify one person.
         raise InvalidIdentifier(
@@ -110,22 +112,27 @@ def normalise_external_id(source: str, value: str) -> str:
     source, value = source.strip(), value.strip()
     for part, what in ((source, "source system"), (value, "customer id")):
         if not part:
-            raise InvalidIdentifier(f"The {what} is empty; give the {what} as the source system holds it.",
-                                    field="external_id")
+            raise InvalidIdentifier(
+                f"The {what} is empty; give the {what} as the source system holds it.", field="external_id"
+            )
         if len(part) > EXTERNAL_ID_MAX_LENGTH:
-            raise InvalidIdentifier(f"The {what} is longer than {EXTERNAL_ID_MAX_LENGTH} characters.",
-                                    field="external_id")
+            raise InvalidIdentifier(
+                f"The {what} is longer than {EXTERNAL_ID_MAX_LENGTH} characters.", field="external_id"
+            )
         # Control characters include the separator, which would let two pairs collide.
         if any(unicodedata.category(ch) == "Cc" for ch in part):
-            raise InvalidIdentifier(f"The {what} contains control characters; remove them.", field="external_id")
+            raise InvalidIdentifier(
+                f"The {what} contains control characters; remove them.", field="external_id"
+            )
     return f"{source}{EXTERNAL_ID_SEPARATOR}{value}"
 
 
 class _KeyedHasher:
     """HMAC-SHA256 of a normalised value under a per-field key derived by HKDF from a versioned key."""
 
-    def __init__(self, keys: Mapping[int, bytes], active: int, label: bytes, fields: frozenset[str],
-                 what: str) -> None:
+    def __init__(
+        self, keys: Mapping[int, bytes], active: int, label: bytes, fields: frozenset[str], what: str
+    ) -> None:
         self._keys = keys
         self._active = active
         self._label = label
@@ -167,8 +174,9 @@ class BlindIndexer(_KeyedHasher):
     """
 
     def __init__(self, keyring: Keyring) -> None:
-        super().__init__(keyring.index, keyring.index_active, b"civicvoice blind index v1|", INDEX_FIELDS,
-                         "Index")
+        super().__init__(
+            keyring.index, keyring.index_active, b"civicvoice blind index v1|", INDEX_FIELDS, "Index"
+        )
 
     def digest(self, field: str, normalised: str, *, version: int | None = None) -> bytes:
         """The 32-byte index of ``normalised`` in ``field`` under index key ``version`` (default: active)."""
@@ -179,10 +187,17 @@ class SuppressionHasher(_KeyedHasher):
     """Hashes for the suppression ("do not survey") list, under their own key so they survive erasure."""
 
     def __init__(self, keyring: Keyring) -> None:
-        super().__init__(keyring.suppression, keyring.suppression_active, b"civicvoice suppression v1|",
-                         SUPPRESSION_KINDS, "Suppression")
+        super().__init__(
+            keyring.suppression,
+            keyring.suppression_active,
+            b"civicvoice suppression v1|",
+            SUPPRESSION_KINDS,
+            "Suppression",
+        )
 
     def digest(self, kind: str, normalised: str, *, version: int | None = None) -> bytes:
-        """The 32-byte suppression hash of ``normalised`` of ``kind`` under suppression key ``version``
-        (default: active); lookups try every version held, so the list survives key rotation."""
+        """The 32-byte suppression hash of ``normalised`` of ``kind`` under ``version`` (default: active).
+
+        Lookups try every version held, so entries made before a key change are still honoured.
+        """
         return self._digest(kind, normalised, self._active if version is None else version)

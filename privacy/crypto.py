@@ -82,8 +82,9 @@ def unwrap_dek(keyring: Keyring, wrapped: WrappedKey, *, owner: str) -> bytes:
     kek = keyring.kek.get(wrapped.kek_version)
     if kek is None:
         raise KeyProblem(
-            f"KEK version {wrapped.kek_version} is not in the keyring; restore the key file or CIVICVOICE_KEYS "
-            "value that holds it (versions older than the backup window are destroyed on purpose)."
+            f"KEK version {wrapped.kek_version} is not in the keyring; restore the key file or "
+            "CIVICVOICE_KEYS value that holds it (versions older than the backup window are destroyed "
+            "on purpose)."
         )
     aad = _wrap_aad(owner, wrapped.kek_version)
     if len(wrapped.blob) != NONCE_BYTES + DEK_BYTES + TAG_BYTES:

@@ -5,11 +5,9 @@ Messages never carry key material or a person's identifiers, because they reach 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from civicvoice.core.errors import CivicVoiceError, ConfigurationError, InvalidInput
-
-IdentifierField = Literal["email", "phone", "external_id"]
 
 
 class PrivacyError(CivicVoiceError):
@@ -48,9 +46,10 @@ class KeyDestroyed(PrivacyError):
 
 
 class InvalidIdentifier(InvalidInput):
-    """An email address, phone number or external id that cannot identify a person as given."""
+    """An email address, phone number or external id that cannot identify a person as given.
 
-    def __init__(
-        self, detail: str, *, field: IdentifierField, extra: dict[str, Any] | None = None
-    ) -> None:
+    ``field`` is required: "email", "phone" or "external_id" here, a request's own path when re-raised.
+    """
+
+    def __init__(self, detail: str, *, field: str, extra: dict[str, Any] | None = None) -> None:
         super().__init__(detail, field=field, extra=extra)

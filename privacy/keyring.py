@@ -158,7 +158,9 @@ class Keyring:
         if env_value is not None:
             # An empty value usually means a secret failed to inject; falling back to a file would hide that.
             if not env_value.strip():
-                raise KeyProblem(f"{ENV_VAR} is set but empty; set it to the key JSON, or unset it to use the key file.")
+                raise KeyProblem(
+                    f"{ENV_VAR} is set but empty; set it to the key JSON, or unset it to use the key file."
+                )
             return cls.from_json(env_value, source=ENV_VAR)
         if key_file is None:
             return None
@@ -255,7 +257,8 @@ def _read_key_file(path: Path) -> str | None:
     except FileNotFoundError:
         if os.path.lexists(path):
             raise KeyProblem(
-                f"The key file {path} is a link to a file that does not exist; restore the key file. {_NEVER_REPLACES}"
+                f"The key file {path} is a link to a file that does not exist; restore the key file. "
+                f"{_NEVER_REPLACES}"
             ) from None
         return None
     except OSError as exc:
@@ -266,7 +269,9 @@ def _read_key_file(path: Path) -> str | None:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise KeyProblem(f"The key file {path} is not a regular file; point the key file setting at the key JSON.")
+            raise KeyProblem(
+                f"The key file {path} is not a regular file; point the key file setting at the key JSON."
+            )
         if os.name == "posix" and info.st_mode & 0o077:
             raise KeyProblem(
                 f"The key file {path} is open to other users (mode {stat.S_IMODE(info.st_mode):04o}); "

@@ -50,7 +50,7 @@ def _fold(text: str) -> str:
 class _PatternRule:
     """Replaces every match of ``pattern`` that ``_accepts`` with ``label``.
 
-    Patterns run over a folded copy, so "０７９１１ １２３４５６" or Arabic-Indic digits are caught too.
+    Patterns run over a folded copy, so numbers typed in full-width or Arabic-Indic digits are caught too.
     """
 
     name: str

@@ -1,6 +1,6 @@
 """Invitation rules: whether, when and on which channel a customer is invited to a survey after a contact.
 
-Pure functions and frozen dataclasses only (no I/O, no framework), so every decision is reproducible from its facts.
+Pure functions and frozen dataclasses (no I/O, no framework): every decision is reproducible from its facts.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Quiet hours
 
 
@@ -105,12 +105,13 @@ class QuietHours:
             if not isinstance(value, time):
                 raise ValueError(f"quiet hours {name} must be a time, got {type(value).__name__}")
             if value.tzinfo is not None:
-                raise ValueError(f"quiet hours {name} is Europe/London wall-clock time and must have no tzinfo")
+                raise ValueError(f"quiet hours {name} is Europe/London wall-clock time and takes no tzinfo")
             if value.second or value.microsecond:
-                raise ValueError(f"quiet hours {name} must be a whole minute (HH:MM), got {value.isoformat()}")
+                raise ValueError(f"quiet hours {name} must be a whole minute (HH:MM), got {value}")
         if self.start == self.end:
             raise ValueError(
-                f"quiet hours start and end are both {self.start:%H:%M}: an empty or all-day period is ambiguous"
+                f"quiet hours start and end are both {self.start:%H:%M}: "
+                "an empty or all-day period is ambiguous"
             )
 
     @property
@@ -128,7 +129,7 @@ class QuietHours:
         return self._contains_wall(moment.astimezone(LONDON).time())
 
     def next_allowed(self, moment: datetime) -> datetime:
-        """``moment`` unchanged when it is outside quiet hours, else the instant the quiet period ends (UTC)."""
+        """``moment`` unchanged when outside quiet hours, else the instant the quiet period ends (UTC)."""
         _require_aware(moment, "moment")
         candidate = moment
         # Each pass moves to the end of one quiet period. A second pass is needed only when a clock change
@@ -172,8 +173,8 @@ def _clock_change(after: datetime, until: datetime) -> datetime | None:
 
 
 def _first_instant_at_wall(wall: datetime, *, not_before: datetime) -> datetime:
-    """The first instant at or after ``not_before`` when the London clock reads ``wall`` (naive) or later, in UTC."""
-    readings = []
+    """The first instant from ``not_before`` on when the London clock reads ``wall`` or later (UTC)."""
+    readings: list[datetime] = []
     for fold in (0, 1):
         instant = _utc(wall.replace(tzinfo=LONDON, fold=fold))
         # Only a wall time that exists reads back unchanged; in the spring gap neither fold does.
@@ -192,7 +193,7 @@ def _first_instant_at_wall(wall: datetime, *, not_before: datetime) -> datetime:
     return change
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Policy
 
 
@@ -243,7 +244,9 @@ class InvitationPolicy:
     delay: timedelta = timedelta(hours=1)
     expiry: timedelta = timedelta(days=7)
     reminder_after: timedelta | None = timedelta(days=3)
-    quiet_hours: Mapping[InvitationChannel, QuietHours] = field(default_factory=_default_quiet_hours, hash=False)
+    quiet_hours: Mapping[InvitationChannel, QuietHours] = field(
+        default_factory=_default_quiet_hours, hash=False
+    )
     sampling: Mapping[str, float] = field(default_factory=_empty_sampling, hash=False)
     default_sampling_rate: float = 1.0
     enabled_channels: frozenset[InvitationChannel] = frozenset({InvitationChannel.email})
@@ -315,11 +318,11 @@ class InvitationPolicy:
 
     @classmethod
     def demo(cls) -> Self:
-        """For a demonstration: every contact sampled and invited at once, day or night (cap still applies)."""
+        """For a demonstration: every contact is invited at once, day or night (the cap still applies)."""
         return cls(delay=timedelta(0), default_sampling_rate=1.0, quiet_hours={})
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly form: durations in whole seconds, quiet hours as "HH:MM"; `from_dict` reverses it."""
+        """A JSON-friendly form: durations in whole seconds, times as "HH:MM"; `from_dict` reverses it."""
         return {
             "cap_count": self.cap_count,
             "cap_window_seconds": _seconds(self.cap_window),
@@ -328,7 +331,7 @@ class InvitationPolicy:
             "reminder_after_seconds": None if self.reminder_after is None else _seconds(self.reminder_after),
             "quiet_hours": {
                 str(channel): {"start": f"{hours.start:%H:%M}", "end": f"{hours.end:%H:%M}"}
-                for channel, hours in sorted(self.quiet_hours.items())
+                for channel, hours in sorted(self.quiet_hours.items(), key=lambda item: item[0])
             },
             "sampling": dict(sorted(self.sampling.items())),
             "default_sampling_rate": self.default_sampling_rate,
@@ -386,7 +389,9 @@ def _whole_number(value: object, name: str) -> int:
 def _invitation_channel(value: object, where: str) -> InvitationChannel:
     if isinstance(value, str) and value in _INVITATION_CHANNELS:
         return InvitationChannel(value)
-    raise ValueError(f"{where}: unknown invitation channel {value!r}; expected one of {', '.join(InvitationChannel)}")
+    raise ValueError(
+        f"{where}: unknown invitation channel {value!r}; expected one of {', '.join(InvitationChannel)}"
+    )
 
 
 def _time_from_json(value: object, name: str) -> time:
@@ -415,7 +420,7 @@ def _quiet_hours_from_json(raw: object) -> dict[InvitationChannel, QuietHours]:
 _POLICY_KEYS: Final = frozenset(InvitationPolicy().to_dict())
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Facts and decisions
 
 
@@ -501,12 +506,13 @@ def _no(reason: Reason, detail: str) -> Decision:
     return Decision(invite=False, reason=reason, detail=detail)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Rules
 
 
 def sampled(contact_id: UUID, rate: float) -> bool:
-    """Deterministic sampling: SHA-256 of the id's 16 bytes, first 8 bytes read big-endian as a fraction of 2**64.
+    """Deterministic sampling: SHA-256 of the id's 16 bytes; the first 8 bytes, read big-endian and divided
+    by 2**64, give a number in [0, 1) that is sampled when below ``rate``.
 
     The same contact always gets the same answer, and raising a rate only ever adds contacts.
     """
@@ -516,18 +522,18 @@ def sampled(contact_id: UUID, rate: float) -> bool:
 
 
 def within_cap(existing: Sequence[datetime], candidate: datetime, policy: InvitationPolicy) -> bool:
-    """True iff adding ``candidate`` leaves every half-open window [s, s + cap_window) that contains it with at
-    most ``cap_count`` invitations.
+    """True iff adding ``candidate`` leaves every half-open window [s, s + cap_window) that contains it
+    with at most ``cap_count`` invitations.
 
-    Invitations may be scheduled out of order, so windows on both sides of the candidate count. The fullest such
-    window starts at an invitation, so checking windows starting at each existing time in
-    (candidate - cap_window, candidate] and at the candidate is enough. Windows not containing the candidate are
-    unchanged by it and are not judged here (after a cap is lowered, old invitations do not block forever).
+    Invitations may be scheduled out of order, so windows on both sides of the candidate count. The fullest
+    such window starts at an invitation, so checking windows starting at each existing time in
+    (candidate - cap_window, candidate] and at the candidate is enough. Windows not containing the candidate
+    are unchanged by it and not judged here (after a cap is lowered, old invitations do not block forever).
     """
     _require_aware(candidate, "candidate")
     window = policy.cap_window
-    times = sorted([_utc(t) for t in existing] + [_utc(candidate)])
     candidate = _utc(candidate)
+    times = sorted([*(_utc(t) for t in existing), candidate])
     starts = {t for t in times if candidate - window < t <= candidate}
     return all(
         bisect.bisect_left(times, start + window) - bisect.bisect_left(times, start) <= policy.cap_count
@@ -535,7 +541,7 @@ def within_cap(existing: Sequence[datetime], candidate: datetime, policy: Invita
     )
 
 
-# Only preferences that name an invitation channel steer the choice; "phone" and "post" fall back to the order.
+# Only preferences naming an invitation channel steer the choice; "phone" and "post" fall back to the order.
 _PREFERRED_CHANNEL: Final[Mapping[ContactPreference, InvitationChannel]] = MappingProxyType(
     {ContactPreference.email: InvitationChannel.email, ContactPreference.sms: InvitationChannel.sms}
 )
@@ -555,11 +561,14 @@ def decide(
     """Decide whether to invite the customer after ``contact``; the first rule that applies gives the reason.
 
     Precedence: no identifiable person or no contact details -> opted out (sticky) -> suppressed ->
-    "do not survey" on the contact -> excluded service -> open complaint -> too old (``now - occurred_at >=
-    expiry``) -> contact preference "none" -> no channel both enabled and reachable -> not sampled -> frequency
-    cap -> invited. The channel is the preferred one when it is enabled and reachable, else the first enabled
-    and reachable one in `InvitationChannel` order (email, then sms, ...). The invitation is due at
-    ``max(occurred_at + delay, now)`` moved out of that channel's quiet hours.
+    "do not survey" on the contact -> excluded service -> open complaint -> too old
+    (``now - occurred_at >= expiry``) -> contact preference "none" -> no channel both enabled and reachable
+    -> not sampled -> frequency cap -> invited.
+
+    The channel is the preferred one when it is enabled and reachable, else the first enabled and reachable
+    one in `InvitationChannel` order (email, then sms, ...). The invitation is due at
+    ``max(occurred_at + delay, now)`` moved out of that channel's quiet hours; the reminder, likewise moved,
+    is dropped if it would not come before expiry.
     """
     _require_aware(now, "now")
     if person is None:
@@ -569,7 +578,9 @@ def decide(
     if person.opted_out:
         return _no(Reason.opted_out, "The person has opted out of surveys.")
     if person.suppressed:
-        return _no(Reason.suppressed, "The person is on the suppression list (objection or do-not-survey request).")
+        return _no(
+            Reason.suppressed, "The person is on the suppression list (objection or do-not-survey request)."
+        )
     if contact.do_not_survey:
         return _no(Reason.do_not_survey, "The contact was marked 'do not survey' by the contact system.")
     if contact.service_excluded:
@@ -577,7 +588,9 @@ def decide(
     if contact.has_open_complaint:
         return _no(Reason.open_complaint, "The contact has an open complaint; no survey until it is closed.")
     if now - contact.occurred_at >= policy.expiry:
-        return _no(Reason.too_old, f"The contact is older than the invitation expiry ({_describe(policy.expiry)}).")
+        return _no(
+            Reason.too_old, f"The contact is older than the invitation expiry, {_describe(policy.expiry)}."
+        )
     if contact.preference is ContactPreference.none:
         return _no(Reason.contact_preference_none, "The person's contact preference is 'none'.")
 
@@ -610,7 +623,7 @@ def decide(
         )
 
     expires_at = due_at + policy.expiry
-    reminder_at = None
+    reminder_at: datetime | None = None
     if policy.reminder_after is not None:
         reminder_at = due_at + policy.reminder_after
         if quiet is not None:

@@ -29,6 +29,7 @@ from civicvoice.core.clock import utcnow
 from civicvoice.core.datamap import DataMapEntry
 from civicvoice.core.db import Base
 from civicvoice.core.errors import CivicVoiceError
+from civicvoice.core.logging import scrub
 
 log = structlog.get_logger("civicvoice.jobs")
 
@@ -216,8 +217,8 @@ def backoff(spec: JobSpec, attempts: int) -> timedelta:
 
 
 def _describe(exc: BaseException) -> str:
-    # Exception messages can quote data; keep the type and a short, single-line message only.
-    text = " ".join(str(exc).split())[:300]
+    # Exception messages can quote data; keep the type and a short, single-line, scrubbed message only.
+    text = scrub(" ".join(str(exc).split()))[:300]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

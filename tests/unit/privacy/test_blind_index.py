@@ -22,7 +22,13 @@ KEYRING = Keyring.generate()
 INDEX_FIELDS = ["email", "phone", "external_id", "contact_ref"]
 SUPPRESSION_KINDS = ["email", "phone", "external_id"]
 
-# --- email ---------------------------------------------------------------------------------------------------
+
+def full_width(text: str) -> str:
+    """``text`` as typed on a full-width (East Asian) keyboard."""
+    return "".join(chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch for ch in text)
+
+
+# --- email ----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -32,7 +38,7 @@ SUPPRESSION_KINDS = ["email", "phone", "external_id"]
         "  Jo.Bloggs@Example.ORG.UK\t",
         "JO.BLOGGS@EXAMPLE.ORG.UK\n",
         # Full-width forms, as typed on some phone keyboards.
-        "ｊｏ．ｂｌｏｇｇｓ＠ｅｘａｍｐｌｅ．ｏｒｇ．ｕｋ",
+        full_width("jo.bloggs@example.org.uk"),
         "\u3000jo.bloggs@example.org.uk\u3000",
     ],
 )
@@ -42,7 +48,13 @@ def test_the_same_email_however_typed_normalises_alike(typed: str) -> None:
 
 @pytest.mark.parametrize(
     "address",
-    ["o'brien+council@example.co.uk", "a@b.co", "jo@xn--bcher-kva.de", "jo@bücher.de", "first_last@sub.example.com"],
+    [
+        "o'brien+council@example.co.uk",
+        "a@b.co",
+        "jo@xn--bcher-kva.de",
+        "jo@bücher.de",
+        "first_last@sub.example.com",
+    ],
 )
 def test_plausible_addresses_are_accepted(address: str) -> None:
     assert normalise_email(address) == address
@@ -98,19 +110,19 @@ def test_valid_addresses_are_accepted_and_normalising_again_changes_nothing(addr
 def test_normalising_any_accepted_text_is_idempotent(text: str) -> None:
     try:
         once = normalise_email(text)
-    except InvalidIdentifier as problem:
-        assert problem.field == "email"
+    except InvalidIdentifier:
         return
     assert normalise_email(once) == once
 
 
 @given(st.from_regex(r"[a-z0-9._%+-]{1,20}@[a-z0-9]{1,10}\.[a-z]{2,6}", fullmatch=True))
 def test_full_width_email_equals_the_ascii_one(ascii_address: str) -> None:
-    full_width = "".join(chr(ord(ch) + 0xFEE0) for ch in ascii_address)
-    assert normalise_email(full_width) == normalise_email(ascii_address.upper()) == ascii_address
+    assert (
+        normalise_email(full_width(ascii_address)) == normalise_email(ascii_address.upper()) == ascii_address
+    )
 
 
-# --- phone ---------------------------------------------------------------------------------------------------
+# --- phone ----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -124,7 +136,7 @@ def test_full_width_email_equals_the_ascii_one(ascii_address: str) -> None:
         "+44 (0)7911 123456",
         "07911-123-456",
         "(07911) 123456",
-        "０７９１１ １２３４５６",
+        full_width("07911 123456"),
         " 07911 123456 ",
         "tel:+44-7911-123456",
     ],
@@ -206,14 +218,13 @@ def test_every_way_of_writing_a_uk_mobile_agrees(national: str, data: st.DataObj
 def test_normalising_any_accepted_phone_text_is_idempotent(text: str) -> None:
     try:
         once = normalise_phone(text)
-    except InvalidIdentifier as problem:
-        assert problem.field == "phone"
+    except InvalidIdentifier:
         return
     assert normalise_phone(once) == once
     assert re.fullmatch(r"\+[1-9][0-9]{6,14}", once)
 
 
-# --- external ids --------------------------------------------------------------------------------------------
+# --- external ids ---------------------------------------------------------------------------------
 
 
 def test_external_ids_are_namespaced_by_source_system() -> None:
@@ -260,7 +271,7 @@ def test_different_source_and_id_pairs_never_collide(pair: tuple[str, str], othe
     assert normalise_external_id(*pair) != normalise_external_id(*other)
 
 
-# --- blind index ---------------------------------------------------------------------------------------------
+# --- blind index ----------------------------------------------------------------------------------
 
 
 def test_the_index_of_a_value_is_stable_across_restarts() -> None:
@@ -300,9 +311,9 @@ def test_after_index_key_rotation_old_indexes_are_still_found_by_version() -> No
 
 
 def test_kek_rotation_does_not_change_indexes() -> None:
-    assert BlindIndexer(KEYRING.with_new_kek()).digest("email", "jo@example.org") == BlindIndexer(KEYRING).digest(
-        "email", "jo@example.org"
-    )
+    assert BlindIndexer(KEYRING.with_new_kek()).digest("email", "jo@example.org") == BlindIndexer(
+        KEYRING
+    ).digest("email", "jo@example.org")
 
 
 def test_the_index_is_hmac_under_an_hkdf_key_per_field() -> None:
@@ -336,7 +347,7 @@ def test_an_empty_value_is_never_indexed() -> None:
         BlindIndexer(KEYRING).digest("email", "")
 
 
-# --- suppression ---------------------------------------------------------------------------------------------
+# --- suppression ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("kind", SUPPRESSION_KINDS)
@@ -362,6 +373,18 @@ def test_the_suppression_list_survives_index_and_kek_rotation() -> None:
     assert SuppressionHasher(rotated).active_version == 1
 
 
+def test_suppression_entries_made_under_an_older_key_version_are_still_found() -> None:
+    from dataclasses import replace
+
+    before = SuppressionHasher(KEYRING).digest("email", "jo@example.org")
+    # Only an operator restoring a second suppression key gets here; the Keyring never rotates it itself.
+    two = replace(KEYRING, suppression={1: KEYRING.suppression[1], 2: bytes(32)}, suppression_active=2)
+    assert SuppressionHasher(two).digest("email", "jo@example.org", version=1) == before
+    assert SuppressionHasher(two).digest("email", "jo@example.org") != before
+    with pytest.raises(KeyProblem, match="Suppression key version 3"):
+        SuppressionHasher(two).digest("email", "jo@example.org", version=3)
+
+
 def test_suppression_kinds_do_not_share_hashes() -> None:
     hasher = SuppressionHasher(KEYRING)
     assert len({hasher.digest(kind, "1042") for kind in SUPPRESSION_KINDS}) == 3
@@ -374,7 +397,7 @@ def test_contact_refs_are_not_a_suppression_kind() -> None:
 
 def test_normalised_values_index_alike_however_they_were_typed() -> None:
     indexer = BlindIndexer(KEYRING)
-    typed = [normalise_email(" JO@Example.org"), normalise_email("ｊｏ＠ｅｘａｍｐｌｅ．ｏｒｇ")]
+    typed = [normalise_email(" JO@Example.org"), normalise_email(full_width("jo@example.org"))]
     assert indexer.digest("email", typed[0]) == indexer.digest("email", typed[1])
     phones = [normalise_phone("07911 123456"), normalise_phone("+44 (0)7911-123-456")]
     assert indexer.digest("phone", phones[0]) == indexer.digest("phone", phones[1])

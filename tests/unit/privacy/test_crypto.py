@@ -1,4 +1,4 @@
-"""Envelope encryption: data comes back only for the right key, field, row and owner; KEK rotation re-wraps."""
+"""Envelope encryption: data opens only with the right key, field, row and owner; KEK rotation re-wraps."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def encrypt(plaintext: str | bytes = "The bins were not collected", **changes: o
     return encrypt_field(DEK, DEK_ID, plaintext, **args)  # type: ignore[arg-type]
 
 
-# --- data keys -----------------------------------------------------------------------------------------------
+# --- data keys ------------------------------------------------------------------------------------
 
 
 def test_new_deks_are_256_bit_and_never_repeat() -> None:
@@ -125,7 +125,7 @@ def test_an_empty_owner_is_a_programming_error() -> None:
         wrap_dek(KEYRING, DEK, owner="")
 
 
-# --- rotation ------------------------------------------------------------------------------------------------
+# --- rotation -------------------------------------------------------------------------------------
 
 
 @given(comment=texts)
@@ -138,8 +138,12 @@ def test_data_stays_readable_after_kek_rotation_and_rewrap(comment: str) -> None
     rewrapped = rewrap(rotated, wrapped, owner=OWNER)
 
     assert rewrapped.kek_version == 2
-    assert decrypt_text(unwrap_dek(rotated, rewrapped, owner=OWNER), ciphertext, field=FIELD, row_id=ROW,
-                        owner=OWNER) == comment
+    assert (
+        decrypt_text(
+            unwrap_dek(rotated, rewrapped, owner=OWNER), ciphertext, field=FIELD, row_id=ROW, owner=OWNER
+        )
+        == comment
+    )
 
 
 def test_after_rewrap_the_old_kek_can_be_retired() -> None:
@@ -169,7 +173,7 @@ def test_rewrap_refuses_a_dek_of_another_owner() -> None:
         rewrap(KEYRING.with_new_kek(), wrapped, owner="period:2026-11")
 
 
-# --- field encryption ----------------------------------------------------------------------------------------
+# --- field encryption -----------------------------------------------------------------------------
 
 
 @given(plaintext=texts, field=fields, row=st.uuids(), owner=owners, dek_id=st.uuids())

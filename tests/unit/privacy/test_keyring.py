@@ -1,4 +1,4 @@
-"""Keyring: the key-file format, refusing unsafe or unusable keys, creating a key file, rotation, check values."""
+"""Keyring: the key-file format, refusing unusable keys, creating key files, rotation, check values."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def valid_document(keyring: Keyring = KEYRING) -> dict[str, Any]:
     return document
 
 
-# --- generate, repr, immutability -------------------------------------------------------------------------
+# --- generate, repr, immutability -----------------------------------------------------------------
 
 
 def test_generated_keyring_has_version_one_of_every_key() -> None:
@@ -97,7 +97,7 @@ def test_constructing_an_unusable_keyring_is_refused(changes: dict[str, Any], re
         replace(KEYRING, **changes)
 
 
-# --- JSON format ---------------------------------------------------------------------------------------------
+# --- JSON format ----------------------------------------------------------------------------------
 
 
 def test_json_round_trip_gives_the_same_keys() -> None:
@@ -151,7 +151,9 @@ def _drop(name: str) -> Any:
         (_set(("token",), base64.b64encode(bytes(33)).decode()), "token is 33 bytes, not 32"),
     ],
 )
-def test_every_problem_in_the_key_json_is_one_line_naming_the_source_and_no_key(change: Any, reason: str) -> None:
+def test_every_problem_in_the_key_json_is_one_line_naming_the_source_and_no_key(
+    change: Any, reason: str
+) -> None:
     document = valid_document()
     change(document)
     with pytest.raises(KeyProblem) as caught:
@@ -159,6 +161,12 @@ def test_every_problem_in_the_key_json_is_one_line_naming_the_source_and_no_key(
     assert reason in str(caught.value)
     assert "never creates a new key over existing data" in str(caught.value)
     assert_operator_message(caught.value, source="/etc/civicvoice/keys.json")
+
+
+def test_a_key_problem_is_always_one_line() -> None:
+    problem = KeyProblem("The key file /x/keys.json is missing;\n  restore it.")
+    assert str(problem) == problem.detail == "The key file /x/keys.json is missing; restore it."
+    assert problem.status == 500
 
 
 @pytest.mark.parametrize(
@@ -219,7 +227,7 @@ def test_arbitrary_text_gives_a_key_problem_never_a_crash(text: str) -> None:
     assert "\n" not in str(caught.value)
 
 
-# --- load ----------------------------------------------------------------------------------------------------
+# --- load -----------------------------------------------------------------------------------------
 
 
 def write_key_file(path: Path, keyring: Keyring, mode: int = 0o600) -> Path:
@@ -300,6 +308,14 @@ def test_a_directory_is_not_a_key_file(tmp_path: Path) -> None:
 
 
 @posix_only
+def test_a_fifo_in_place_of_the_key_file_is_refused_without_hanging(tmp_path: Path) -> None:
+    fifo = tmp_path / "keys.json"
+    os.mkfifo(fifo, 0o600)
+    with pytest.raises(KeyProblem, match="not a regular file"):
+        Keyring.load(key_file=fifo, env_value=None)
+
+
+@posix_only
 def test_a_key_file_link_to_nothing_is_refused_not_treated_as_absent(tmp_path: Path) -> None:
     link = tmp_path / "keys.json"
     link.symlink_to(tmp_path / "gone.json")
@@ -318,7 +334,7 @@ def test_a_key_file_reached_through_a_link_is_checked_at_its_target(tmp_path: Pa
     assert Keyring.load(key_file=link, env_value=None) == KEYRING
 
 
-# --- create_key_file -----------------------------------------------------------------------------------------
+# --- create_key_file ------------------------------------------------------------------------------
 
 
 def test_create_key_file_writes_a_private_file_that_loads_back(tmp_path: Path) -> None:
@@ -385,7 +401,7 @@ def test_create_key_file_in_an_unusable_place_is_a_key_problem(tmp_path: Path) -
     assert "\n" not in str(caught.value)
 
 
-# --- rotation ------------------------------------------------------------------------------------------------
+# --- rotation -------------------------------------------------------------------------------------
 
 
 def test_a_new_kek_becomes_active_and_the_old_one_is_kept() -> None:
@@ -393,8 +409,13 @@ def test_a_new_kek_becomes_active_and_the_old_one_is_kept() -> None:
     assert rotated.kek_active == 2
     assert rotated.kek[1] == KEYRING.kek[1]
     assert rotated.kek[2] not in all_keys(KEYRING)
-    assert (rotated.index, rotated.suppression, rotated.token) == (KEYRING.index, KEYRING.suppression, KEYRING.token)
-    assert KEYRING.kek_active == 1 and list(KEYRING.kek) == [1]
+    assert (rotated.index, rotated.suppression, rotated.token) == (
+        KEYRING.index,
+        KEYRING.suppression,
+        KEYRING.token,
+    )
+    assert KEYRING.kek_active == 1
+    assert list(KEYRING.kek) == [1]
 
 
 def test_a_new_index_key_becomes_active_and_the_old_one_is_kept() -> None:
@@ -411,7 +432,7 @@ def test_rotation_follows_the_highest_version_not_the_active_one() -> None:
     assert keyring.kek_active == 3
 
 
-# --- check values --------------------------------------------------------------------------------------------
+# --- check values ---------------------------------------------------------------------------------
 
 
 def test_check_value_is_stable_across_releases() -> None:
@@ -420,7 +441,9 @@ def test_check_value_is_stable_across_releases() -> None:
 
 
 @given(key=st.binary(min_size=32, max_size=32), purpose=st.text(min_size=1))
-def test_check_value_is_a_fixed_length_fingerprint_that_does_not_reveal_the_key(key: bytes, purpose: str) -> None:
+def test_check_value_is_a_fixed_length_fingerprint_that_does_not_reveal_the_key(
+    key: bytes, purpose: str
+) -> None:
     value = check_value(key, purpose)
     assert len(value) == 32
     assert value == check_value(key, purpose)

@@ -18,6 +18,15 @@ from privacy.redaction import (
 )
 
 
+def full_width(text: str) -> str:
+    """``text`` as typed on a full-width (East Asian) keyboard."""
+    return "".join(chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch for ch in text)
+
+
+def arabic_indic(text: str) -> str:
+    return "".join(chr(0x0660 + int(ch)) if ch.isdigit() else ch for ch in text)
+
+
 @pytest.mark.parametrize(
     ("comment", "shown"),
     [
@@ -26,7 +35,7 @@ from privacy.redaction import (
         ("(jo_b@example.com)", "([email removed])"),
         ("write to zoë@exämple.de", "write to [email removed]"),
         ("07911123456@example.org", "[email removed]"),
-        ("ｊｏ＠ｅｘａｍｐｌｅ．ｏｒｇ", "[email removed]"),
+        (full_width("jo@example.org"), "[email removed]"),
     ],
 )
 def test_email_addresses_are_removed(comment: str, shown: str) -> None:
@@ -51,8 +60,8 @@ def test_email_addresses_are_removed(comment: str, shown: str) -> None:
         "+33 6 12 34 56 78",
         "+91 98765 43210",
         "07700 900123",
-        "０７９１１ １２３４５６",
-        "٠٧٩١١ ١٢٣٤٥٦",
+        full_width("07911 123456"),
+        arabic_indic("07911 123456"),
     ],
 )
 def test_phone_numbers_are_removed(number: str) -> None:
@@ -61,7 +70,18 @@ def test_phone_numbers_are_removed(number: str) -> None:
 
 @pytest.mark.parametrize(
     "postcode",
-    ["SW1A 1AA", "sw1a 1aa", "M1 1AE", "B33 8TH", "CR2 6XH", "DN55 1PT", "EC1A 1BB", "W1A 0AX", "B338TH", "GIR 0AA"],
+    [
+        "SW1A 1AA",
+        "sw1a 1aa",
+        "M1 1AE",
+        "B33 8TH",
+        "CR2 6XH",
+        "DN55 1PT",
+        "EC1A 1BB",
+        "W1A 0AX",
+        "B338TH",
+        "GIR 0AA",
+    ],
 )
 def test_full_postcodes_are_removed(postcode: str) -> None:
     assert redact(f"I live at {postcode}, by the park") == "I live at [postcode removed], by the park"
@@ -162,7 +182,7 @@ def test_no_rules_means_no_change() -> None:
 
 
 # Comments with no digits and no "@" cannot hold any identifier we mask.
-plain_words = st.text(alphabet=st.characters(exclude_categories=["Nd", "Cs"], exclude_characters="@＠"))
+plain_words = st.text(alphabet=st.characters(exclude_categories=["Nd", "Cs"], exclude_characters="@\uff20"))
 
 
 @given(plain_words)
@@ -173,17 +193,26 @@ def test_comments_without_identifiers_are_unchanged(comment: str) -> None:
 words = st.text(alphabet="abcdefghij .,!?£", max_size=20)
 
 
-@given(before=words, after=words, national=st.from_regex(r"7[4-9][0-9]{8}", fullmatch=True),
-       prefix=st.sampled_from(["0", "+44 ", "0044 ", "+44 (0)"]))
-def test_a_phone_number_anywhere_in_a_sentence_is_removed(before: str, after: str, national: str,
-                                                          prefix: str) -> None:
+@given(
+    before=words,
+    after=words,
+    national=st.from_regex(r"7[4-9][0-9]{8}", fullmatch=True),
+    prefix=st.sampled_from(["0", "+44 ", "0044 ", "+44 (0)"]),
+)
+def test_a_phone_number_anywhere_in_a_sentence_is_removed(
+    before: str, after: str, national: str, prefix: str
+) -> None:
     shown = redact(f"{before} {prefix}{national[:4]} {national[4:]} {after}")
     assert "[phone removed]" in shown
     assert national[4:] not in shown
 
 
-@given(before=words, after=words, local=st.from_regex(r"[a-z0-9._+-]{1,20}", fullmatch=True),
-       domain=st.from_regex(r"[a-z0-9]{1,10}\.(org\.uk|gov\.uk|com)", fullmatch=True))
+@given(
+    before=words,
+    after=words,
+    local=st.from_regex(r"[a-z0-9._+-]{1,20}", fullmatch=True),
+    domain=st.from_regex(r"[a-z0-9]{1,10}\.(org\.uk|gov\.uk|com)", fullmatch=True),
+)
 def test_an_email_anywhere_in_a_sentence_is_removed(before: str, after: str, local: str, domain: str) -> None:
     shown = redact(f"{before} {local}@{domain} {after}")
     assert "@" not in shown
@@ -213,7 +242,7 @@ HOSTILE = {
     "near phones": "07911 12345 " * 8_000,
     "near cards": "4111 1111 1111 111 " * 5_000,
     "mixed": "a@b.c 07911 1 SW1A AB12 4111 " * 3_000,
-    "non-ASCII": "٠ é ＋" * 20_000,
+    "non-ASCII": "\u0660 \u00e9 \uff0b" * 20_000,
     "every code point": "".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, 0x20000))),
 }
 
