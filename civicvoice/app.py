@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar, get
-from litestar.config.app import ExperimentalFeatures  # noqa: F401 - kept for future opt-ins
 from litestar.datastructures import State
-from litestar.logging.config import LoggingConfig  # noqa: F401
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.response import Response
@@ -31,10 +33,11 @@ from privacy.keys import check_keys, load_keyring
 
 def features() -> list[Feature]:
     """Feature packages in layer order (lower first); each registers its own routes, jobs and services."""
+    from feedback.feature import FEATURE as feedback
     from privacy.feature import FEATURE as privacy
     from surveys.feature import FEATURE as surveys
 
-    return [privacy, surveys]
+    return [privacy, surveys, feedback]
 
 
 @get("/health", opt=Access.public().opt(), tags=["Service"], summary="Liveness and database reachability")
@@ -61,19 +64,54 @@ def api_scopes(feature_list: Sequence[Feature] | None = None) -> dict[str, str]:
     return scopes
 
 
-async def build_services(settings: Settings, sessions: Any, feature_list: Sequence[Feature]) -> dict[str, Any]:
+async def build_services(
+    settings: Settings, sessions: Any, feature_list: Sequence[Feature], overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Load and check the keys, then let each feature build its services. Raises KeyProblem on a bad key."""
     keyring = load_keyring(settings)
     async with unit_of_work(sessions) as session:
         await check_keys(session, keyring, record_new=True)
-    services: dict[str, Any] = {"settings": settings, "keyring": keyring, "open_complaint_checks": []}
+    services: dict[str, Any] = {
+        "settings": settings,
+        "keyring": keyring,
+        "open_complaint_checks": [],
+        "response_subscribers": [],
+        **(overrides or {}),
+    }
     for feature in feature_list:
         if feature.build_services is not None:
             services.update(feature.build_services(services))
     return services
 
 
-def create_app(settings: Settings | None = None, *, worker: bool | None = None) -> Litestar:
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def template_config(settings: Settings) -> TemplateConfig[JinjaTemplateEngine]:
+    """Jinja for the respondent and staff pages: autoescaped, translation-ready, council details as globals."""
+
+    def configure(engine: JinjaTemplateEngine) -> None:
+        env = engine.engine
+        env.add_extension("jinja2.ext.i18n")
+        # English first; a Welsh catalogue plugs in here through gettext.
+        env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+        env.globals.update(
+            council_name=settings.council_name,
+            privacy_notice_url=settings.privacy_notice_url,
+            accessibility_statement_url=settings.accessibility_statement_url,
+            lang="en",
+        )
+
+    return TemplateConfig(
+        directory=[PACKAGE_ROOT / "civicvoice" / "templates", PACKAGE_ROOT / "surveys" / "templates"],
+        engine=JinjaTemplateEngine,
+        engine_callback=configure,
+    )
+
+
+def create_app(
+    settings: Settings | None = None, *, worker: bool | None = None, service_overrides: dict[str, Any] | None = None
+) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, json=settings.log_json)
     engine = create_engine(settings)
@@ -84,7 +122,7 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        services = await build_services(settings, sessions, feature_list)
+        services = await build_services(settings, sessions, feature_list, service_overrides)
         app.state.services.update(services)
         task = None
         if run_worker:
@@ -99,7 +137,11 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
                     await asyncio.wait_for(task, timeout=10)
             await engine.dispose()
 
-    route_handlers: list[Any] = [health]
+    static = create_static_files_router(
+        path="/static", directories=[PACKAGE_ROOT / "civicvoice" / "static"], opt=Access.public().opt(),
+        include_in_schema=False,
+    )
+    route_handlers: list[Any] = [health, static]
     for feature in feature_list:
         route_handlers.extend(feature.routes)
 
@@ -112,6 +154,7 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
         lifespan=[lifespan],
         state=State({"settings": settings, "sessions": sessions, "services": {}, "jobs": registry}),
         request_max_body_size=settings.max_body_bytes,
+        template_config=template_config(settings),
         openapi_config=OpenAPIConfig(
             title="civicvoice",
             version=__version__,

@@ -6,12 +6,15 @@ from civicvoice.core.audit import AuditEvent
 from civicvoice.core.auth import ApiKey, StaffUser
 from civicvoice.core.db import Base
 from civicvoice.core.jobs import Job
+from feedback.models import CommentScore
 from privacy.models import DataKey, DataSubject, KeyCheck, SubjectConflict, SubjectIndex, SuppressionEntry
 from surveys.models import (
+    Answer,
     Contact,
     Invitation,
     InvitationDecision,
     InvitationPolicyRecord,
+    Response,
     Service,
     ServiceGroup,
     Survey,
@@ -19,6 +22,9 @@ from surveys.models import (
 )
 
 __all__ = [
+    "Answer",
+    "CommentScore",
+    "Response",
     "ApiKey",
     "AuditEvent",
     "Base",

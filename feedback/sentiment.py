@@ -65,7 +65,7 @@ _NOT_EVALUATIVE: Final = frozenset(
     single total complete absolute extra first second third last next past previous final early earlier
     current future new old original originally back down left right far sure certain possible actual real
     big large huge small high low main major direct open closed available free cheap live ready following
-    middle outside above round center centre international domestic american social human black white red
+    middle outside above round due center centre international domestic american social human black white red
     blue green fly chicken game mean sound light kind experienced spent expected confirmed attendant
     frequent usually apparently obviously simply actually definitely certainly currently clearly exactly
     """.split()
@@ -85,7 +85,7 @@ _CUSTOMER_SERVICE: Final[dict[str, float]] = {
     "amazing": 0.8, "lovely": 0.6, "pleasure": 0.6, "enjoyed": 0.5, "liked": 0.4, "loves": 0.5,
     "loving": 0.5, "favourite": 0.5, "favorite": 0.5, "impressive": 0.7, "painless": 0.5,
     "seamless": 0.5, "quickly": 0.3, "kudos": 0.6, "yay": 0.5, "hero": 0.5, "lifesaver": 0.7,
-    "lol": 0.2, "wow": 0.3, "well": 0.3, "hassle-free": 0.5, "user-friendly": 0.5, "so-so": -0.1,
+    "lol": 0.2, "xd": 0.5, "wow": 0.3, "well": 0.3, "hassle-free": 0.5, "user-friendly": 0.5, "so-so": -0.1,
     # what went wrong, and how it felt
     "rude": -0.6, "unhelpful": -0.5, "unprofessional": -0.6, "unprofessionalism": -0.6,
     "incompetent": -0.7, "incompetence": -0.7, "useless": -0.6, "hopeless": -0.6, "pointless": -0.4,
@@ -110,7 +110,7 @@ _CUSTOMER_SERVICE: Final[dict[str, float]] = {
     "unsatisfied": -0.5, "unimpressed": -0.5, "unbearable": -0.7, "regret": -0.5, "overcharged": -0.5,
     "overpriced": -0.5, "refused": -0.4, "ruined": -0.6, "ruining": -0.6, "chasing": -0.3,
     "chased": -0.3, "missed": -0.3, "understaffed": -0.4, "unsafe": -0.5, "avoid": -0.4,
-    "elsewhere": -0.3, "horrendous": -0.9, "ashamed": -0.5, "lose": -0.4, "downhill": -0.4,
+    "thankfully": 0.4, "thks": 0.4, "thanx": 0.4, "thnx": 0.4, "elsewhere": -0.3, "horrendous": -0.9, "ashamed": -0.5, "lose": -0.4, "downhill": -0.4,
     "struggle": -0.3, "struggled": -0.3, "struggling": -0.3, "inflexible": -0.4, "flexible": 0.4,
 }
 
@@ -175,7 +175,10 @@ _PHRASES: Final[dict[str, tuple[str, float]]] = {
     "low quality": ("pol", -0.5), "stay away": ("pol", -0.5), "steer clear": ("pol", -0.5),
     "at best": ("at best", -0.3), "gave up": ("pol", -0.4), "given up": ("pol", -0.4),
     "what's the point": ("pol", -0.4), "what is the point": ("pol", -0.4), "not so much": ("pol", -0.4),
-    "less than": ("neg", 0.0),
+    "less than": ("neg", 0.0), "no thanks": ("skip", 0.0), "no thank you": ("skip", 0.0),
+    "no worries": ("pol", 0.3), "shout out": ("pol", 0.5), "big up": ("pol", 0.5), "big ups": ("pol", 0.5),
+    "well played": ("pol", 0.5), "out of her way": ("pol", 0.6), "out of his way": ("pol", 0.6),
+    "out of their way": ("pol", 0.6), "out of your way": ("pol", 0.6),
     "no one": ("neg", 0.0), "not only": ("skip", 0.0), "not just": ("skip", 0.0),
     # modifiers of more than one word, and look-alikes
     "a bit": ("mod", 0.7), "a little": ("mod", 0.7), "kind of": ("mod", 0.7), "sort of": ("mod", 0.7),
@@ -183,7 +186,8 @@ _PHRASES: Final[dict[str, tuple[str, float]]] = {
     "good morning": ("skip", 0.0), "good afternoon": ("skip", 0.0), "good evening": ("skip", 0.0),
     "good night": ("skip", 0.0), "good luck": ("skip", 0.0), "best of luck": ("skip", 0.0),
     "best regards": ("skip", 0.0), "kind regards": ("skip", 0.0), "best wishes": ("skip", 0.0),
-    "pretty much": ("skip", 0.0), "as soon as possible": ("skip", 0.0),
+    "pretty much": ("skip", 0.0), "to be honest": ("skip", 0.0), "to be fair": ("skip", 0.0),
+    "in all honesty": ("skip", 0.0), "in fairness": ("skip", 0.0), "as soon as possible": ("skip", 0.0),
 }
 
 _INTENSIFIERS: Final[dict[str, float]] = {
@@ -203,7 +207,7 @@ _EMPHATIC: Final = frozenset(("so", "such", "more"))
 
 _NEGATORS: Final = frozenset(
     """
-    not no never nothing nobody noone none nowhere neither nor without hardly barely rarely seldom
+    not no never nothing nobody noone none nowhere neither nor without hardly barely rarely seldom doubt
     lack lacks lacked lacking cannot dont didnt doesnt isnt wasnt arent werent cant couldnt wouldnt
     shouldnt wont havent hasnt hadnt aint
     """.split()
@@ -212,7 +216,10 @@ _NEGATORS: Final = frozenset(
 _IMPERATIVE_NEGATORS: Final = frozenset(("don't", "dont", "do"))
 
 # Words the negation scope passes over without using up one of its steps.
-_SCOPE_TRANSPARENT: Final = frozenset("a an the to be been being is was are were it my your our that".split())
+# "I don't think I will be back" negates "be back" (negation raising over "think").
+_SCOPE_TRANSPARENT: Final = frozenset(
+    "a an the to be been being is was are were it my your our that i we will think believe".split()
+)
 _NEGATION_SCOPE: Final = 3
 # "not good" is clearly bad; "not bad" is only mildly good (Hutto & Gilbert 2014 report the same asymmetry).
 _NEGATED_POSITIVE: Final = -0.75
@@ -231,8 +238,9 @@ _HYPOTHETICAL_SCOPE: Final = 3
 _HYPOTHETICAL_POSITIVE: Final = 0.0
 _WISHED_FOR_MORE: Final = -0.5
 # The negation belongs to the wish, not to what follows: "I don't want to complain, but ..."
-_WANT: Final = frozenset(("want", "wanted", "wanna", "wish"))
-_ASSERTED_EVEN_IF_HYPOTHETICAL: Final = frozenset(("recommend", "recommended"))
+_WANT: Final = frozenset(("want", "wanted", "wanna"))
+# "I would recommend", "I'd like to thank Sam": conventional ways of praising, not wishes.
+_ASSERTED_EVEN_IF_HYPOTHETICAL: Final = frozenset(("recommend", "recommended", "thank", "thanks"))
 
 _CONTRAST: Final = frozenset(("but", "however", "nevertheless", "nonetheless", "yet"))
 _CONCESSIVE: Final = frozenset(("although", "though", "despite", "whilst"))
@@ -272,7 +280,7 @@ _THANKS: Final = frozenset(("thank", "thanks", "thx", "thankyou"))
 _LIKE: Final = 0.4  # "I like", "we really liked"; not "would like to", "felt like"
 
 _EMOTICONS: Final[dict[str, float]] = {
-    ":)": 0.5, ":-)": 0.5, "=)": 0.5, ":]": 0.5, ":d": 0.8, ":-d": 0.8, "=d": 0.8, "xd": 0.5,
+    ":)": 0.5, ":-)": 0.5, "=)": 0.5, ":]": 0.5, ":d": 0.8, ":-d": 0.8, "=d": 0.8,
     ";)": 0.3, ";-)": 0.3, ":p": 0.3, ":-p": 0.3, "<3": 0.7, ":(": -0.6, ":-(": -0.6, "=(": -0.6,
     ":[": -0.6, ":'(": -0.8, ":/": -0.3, ":-/": -0.3, ":\\": -0.3, ":s": -0.3, ">:(": -0.8, "</3": -0.6,
 }
@@ -285,6 +293,21 @@ _EMOJI: Final[dict[str, float]] = {
     **dict.fromkeys("😠😡🤬💩🤢🤮", -0.8),
 }
 _SYMBOLS: Final[dict[str, float]] = {**_EMOTICONS, **_EMOJI}
+
+# What each function word does, looked up once per word (most words are none of these).
+_CONTRAST_WORD, _CONCESSIVE_WORD, _INTENSIFIER, _NEGATOR, _HYPOTHETICAL_WORD, _WANT_WORD = range(6)
+_WHY, _AGAIN, _STILL, _ENOUGH, _TIME_UNIT, _LIKE_WORD, _OR = range(6, 13)
+_FUNCTION_WORDS: Final[dict[str, int]] = {
+    **dict.fromkeys(_HYPOTHETICAL, _HYPOTHETICAL_WORD),
+    **dict.fromkeys(_WANT, _WANT_WORD),
+    **dict.fromkeys(_TIME_UNITS, _TIME_UNIT),
+    **dict.fromkeys(_CONTRAST, _CONTRAST_WORD),
+    **dict.fromkeys(_CONCESSIVE, _CONCESSIVE_WORD),
+    **dict.fromkeys(_INTENSIFIERS, _INTENSIFIER),
+    **dict.fromkeys(_NEGATORS, _NEGATOR),
+    "why": _WHY, "again": _AGAIN, "still": _STILL, "enough": _ENOUGH, "like": _LIKE_WORD, "or": _OR,
+    "nor": _NEGATOR,
+}
 
 
 def _superlative(adjective: str) -> str | None:
@@ -343,6 +366,7 @@ def _phrase_index() -> dict[str, list[tuple[list[str], str, float]]]:
 _PHRASE_START: Final = _phrase_index()
 
 _LONGEST_HASHTAG: Final = 60
+_LONGEST_WORD: Final = 20
 _LETTERS_RE: Final = re.compile(r"[^\W\d_]+")
 
 # --- Tokenising -----------------------------------------------------------------------------------------
@@ -357,48 +381,58 @@ _TOKEN_RE: Final = re.compile(
     + r"|[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B50]"  # emoji (skin tones and joiners are dropped)
 )
 _ELONGATED_RE: Final = re.compile(r"([^\W\d_])\1{2,}")
+_CAPITALS_RE: Final = re.compile(r"[A-Z][-.]?[A-Z]")
 _SENTENCE_END: Final = frozenset(".!?…")
 _CLAUSE_END: Final = frozenset(",;:()–—-")
 _END: Final = "."
 
 
-def _tokens(text: str) -> tuple[list[str], list[bool]]:
-    """Lower-cased tokens, and for each whether it was written in capitals for emphasis."""
+# Every word the scorer does something with; any other word only counts towards scopes.
+_KNOWN_WORDS: Final = frozenset(_LEXICON) | frozenset(_FUNCTION_WORDS) | frozenset(_PHRASE_START) | _FAILS_WHEN_NEGATED
+
+
+def _tokens(text: str) -> tuple[list[str], list[bool] | None]:
+    """Lower-cased tokens, and (when any word is in capitals) which were written in capitals for emphasis."""
     if "&" in text:
         text = html.unescape(text)
-    if "@" in text or "http" in text or "www." in text:
+    if "’" in text:
+        text = text.replace("’", "'")
+    low = text.lower()
+    if "@" in low or "http" in low or "www." in low:
         text = _NOISE_RE.sub(" ", text)
-    if _ELONGATED_RE.search(text):
+        low = text.lower()
+    if _ELONGATED_RE.search(low):
         text = _ELONGATED_RE.sub(r"\1\1", text)  # "sooooo goooood" -> "soo good"
-    shouting = text.isupper()
-    tokens: list[str] = []
-    emphasised: list[bool] = []
-    for token in _TOKEN_RE.findall(text):
-        low = token.lower()
-        if low[0] == "#":
-            words = _hashtag_words(low[1:])
-            tokens.extend(words)
-            emphasised.extend([False] * len(words))
-            continue
-        if "’" in low:
-            low = low.replace("’", "'")
-        caps = not shouting and len(token) > 1 and token.isupper()
-        if "-" in low and len(low) > 1 and low not in _LEXICON:
-            joined = low.replace("-", "")
-            if joined in _LEXICON:  # "over-priced"
-                tokens.append(joined)
-                emphasised.append(caps)
-                continue
-            parts = low.split("-")  # "slow-moving"
-            tokens.extend(parts)
-            emphasised.extend([caps] * len(parts))
-        else:
-            tokens.append(low)
-            emphasised.append(caps)
+        low = text.lower()
+    tokens: list[str] = _TOKEN_RE.findall(low)
+    emphasised: list[bool] | None = None
+    if _CAPITALS_RE.search(text) and not text.isupper():  # a whole text in capitals stresses nothing
+        original = _TOKEN_RE.findall(text)
+        if len(original) == len(tokens):
+            emphasised = [len(token) > 1 and token.isupper() for token in original]
+    if "#" in low or "-" in low:
+        tokens, emphasised = _split_compounds(tokens, emphasised)
     return tokens, emphasised
 
 
-@functools.lru_cache(maxsize=4096)
+def _split_compounds(tokens: list[str], emphasised: list[bool] | None) -> tuple[list[str], list[bool] | None]:
+    """Hashtags into words ("#neveragain"), hyphenated words into parts unless the lexicon knows them."""
+    split: list[str] = []
+    flags: list[bool] = []
+    for at, token in enumerate(tokens):
+        caps = emphasised[at] if emphasised is not None else False
+        if token[0] == "#":
+            parts = _hashtag_words(token[1:])
+        elif "-" in token and len(token) > 1 and token not in _LEXICON:
+            joined = token.replace("-", "")
+            parts = [joined] if joined in _LEXICON else token.split("-")  # "over-priced", "slow-moving"
+        else:
+            parts = [token]
+        split.extend(parts)
+        flags.extend([caps] * len(parts))
+    return split, (flags if emphasised is not None else None)
+
+
 def _hashtag_words(tag: str) -> list[str]:
     """Split a hashtag into words: "unitedsucks" -> ["united", "sucks"], "nothappy" -> ["not", "happy"]."""
     if tag in _LEXICON or len(tag) > _LONGEST_HASHTAG:
@@ -410,8 +444,9 @@ def _hashtag_words(tag: str) -> list[str]:
 
 
 @functools.cache
-def _word_costs() -> dict[str, float]:
-    """-log P(word) from the word counts TextBlob ships for its spelling corrector (Norvig's big.txt)."""
+def _word_costs() -> tuple[dict[str, float], float]:
+    """-log P(word) from the word counts TextBlob ships for its spelling corrector (Norvig's big.txt),
+    and the cost of one letter that is not part of a known word."""
     from textblob.en import spelling
 
     spelling.load()
@@ -419,24 +454,22 @@ def _word_costs() -> dict[str, float]:
     for word in _LEXICON:  # sentiment words missing from the spelling list still need to be found
         counts.setdefault(word, 1.0)
     total = sum(counts.values())
-    return {word: math.log(total / count) for word, count in counts.items()}
+    costs = {word: math.log(total / count) for word, count in counts.items()}
+    return costs, math.log(10.0) + max(costs.values())
 
 
 def _segment(run: str) -> list[str]:
     """Most likely split of letters into words (a unigram model, as in Norvig's word segmenter)."""
-    costs = _word_costs()
-    unknown = math.log(10.0) + max(costs.values())  # an unknown stretch costs more per letter
+    costs, unknown = _word_costs()
     n = len(run)
     best = [0.0] + [math.inf] * n
     start_of = [0] * (n + 1)
     for end in range(1, n + 1):
-        for start in range(max(0, end - 20), end):
-            piece = run[start:end]
-            cost = costs.get(piece)
-            if cost is None:
-                cost = unknown * (end - start)
-            if best[start] + cost < best[end]:
-                best[end] = best[start] + cost
+        for start in range(max(0, end - _LONGEST_WORD), end):
+            cost = costs.get(run[start:end])
+            total = best[start] + (unknown * (end - start) if cost is None else cost)
+            if total < best[end]:
+                best[end] = total
                 start_of[end] = start
     words: list[str] = []
     end = n
@@ -452,9 +485,11 @@ def _polarity(text: str) -> float:
     tokens, emphasised = _tokens(text)
     if not tokens:
         return 0.0
-    tokens.append(_END)  # so the last sentence is closed like every other
-    emphasised.append(False)
+    tokens.append(_END)  # so that the last sentence is closed like every other
     lexicon = _LEXICON
+    function_words = _FUNCTION_WORDS
+    phrase_start = _PHRASE_START
+    known = _KNOWN_WORDS
     values: list[float] = []
     weights: list[float] = []
     formulaic_thanks: list[int] = []  # "Thanks." on its own: polite, or sarcastic after a complaint
@@ -487,13 +522,13 @@ def _polarity(text: str) -> float:
     while i < count:
         word = tokens[i]
         i += 1
-        symbol = _SYMBOLS.get(word)
-        if symbol is not None:
-            values.append(symbol)
-            weights.append(contrast_weight)
-            continue
         first = word[0]
         if not first.isalnum():
+            symbol = _SYMBOLS.get(word)
+            if symbol is not None:
+                values.append(symbol)
+                weights.append(contrast_weight)
+                continue
             if first in _SENTENCE_END:
                 if first == "!":
                     factor = 1.0 + _EXCLAMATION_STEP * min(len(word), 3)
@@ -511,6 +546,7 @@ def _polarity(text: str) -> float:
                     weights.append(contrast_weight)
                 if (
                     len(values) == sentence_start + 1
+                    and values[-1] > 0
                     and sentence_words <= 3
                     and tokens[i - 1 - sentence_words] in _THANKS
                 ):
@@ -530,9 +566,22 @@ def _polarity(text: str) -> float:
 
         clause_words += 1
         sentence_words += 1
+        if word not in known and not word.endswith("n't") and not first.isdigit():
+            # most words carry no sentiment: they only use up the scope of what came before
+            if word not in _SCOPE_TRANSPARENT:
+                negation_or = False
+                if negation:
+                    negation -= 1
+                if hypothetical:
+                    hypothetical -= 1
+                if thanks_window:
+                    thanks_window -= 1
+            if boost_left:
+                boost_left -= 1
+            continue
         value: float | None = None
         asserted = False  # exempt from the weakening of wishes and conditions
-        phrases = _PHRASE_START.get(word)
+        phrases = phrase_start.get(word)
         if phrases is not None:
             matched = False
             for rest, kind, phrase_value in phrases:
@@ -557,26 +606,15 @@ def _polarity(text: str) -> float:
                 continue
 
         if value is None:
-            if word in _CONTRAST and not (word == "yet" and sentence_words == 1):
-                start = previous_sentence_start if len(values) == sentence_start else sentence_start
-                for k in range(start, len(values)):
-                    weights[k] *= _BEFORE_CONTRAST
-                contrast_weight = _AFTER_CONTRAST
-                negation = hypothetical = 0
-                concessive = False
-                continue
-            if word in _CONCESSIVE:
-                concessive = True
-                continue
-            if word in _INTENSIFIERS:
-                factor = _INTENSIFIERS[word]
-                boost = boost * factor if boost_left else factor
-                boost_left = 2
-                if word in _EMPHATIC:
-                    emphatic = negation > 0
-                    comparative = comparative or (word == "more" and hypothetical > 0)
-                continue
-            if word in _NEGATORS or word.endswith("n't"):
+            role = function_words.get(word)
+            if role is None:
+                if word.endswith("n't"):
+                    role = _NEGATOR
+                elif first.isdigit() and word.endswith(_UNIT_SUFFIXES):  # "40mins"
+                    role = _TIME_UNIT
+            if role is None:
+                pass
+            elif role == _NEGATOR:
                 negation = _NEGATION_SCOPE
                 imperative = (clause_words == 1 and word in _IMPERATIVE_NEGATORS) or (
                     clause_words == 2 and word == "not" and tokens[i - 2] == "do"
@@ -584,32 +622,55 @@ def _polarity(text: str) -> float:
                 emphatic = False
                 never = never or word in _NEVER_AGAIN_OPENERS or (word == "not" and tokens[i - 2] == "will")
                 continue
-            if word in _HYPOTHETICAL:
+            elif role == _INTENSIFIER:
+                factor = _INTENSIFIERS[word]
+                boost = boost * factor if boost_left else factor
+                boost_left = 2
+                if word in _EMPHATIC:
+                    emphatic = negation > 0
+                    comparative = comparative or (word == "more" and hypothetical > 0)
+                continue
+            elif role == _CONTRAST_WORD:
+                if not (word == "yet" and sentence_words == 1):
+                    start = previous_sentence_start if len(values) == sentence_start else sentence_start
+                    for k in range(start, len(values)):
+                        weights[k] *= _BEFORE_CONTRAST
+                    contrast_weight = _AFTER_CONTRAST
+                    negation = hypothetical = 0
+                    concessive = False
+                    continue
+            elif role == _CONCESSIVE_WORD:
+                concessive = True
+                continue
+            elif role == _HYPOTHETICAL_WORD:
                 hypothetical = count if word in _TO_CLAUSE_END else _HYPOTHETICAL_SCOPE
                 if word not in lexicon:  # "unfortunately" is also negative itself
                     continue
-            elif word in _WANT:
+            elif role == _WANT_WORD:
                 negation = 0  # "I don't want to complain": the wish is negated, not the complaint
                 continue
-            elif word == "why":
+            elif role == _WHY:
                 why = True
                 why_opened = why_opened or sentence_words == 1
                 continue
-            elif word == "again":
+            elif role == _AGAIN:
                 if not never:
                     continue
                 value = _NEVER_AGAIN
                 asserted = True
                 never = False
-            elif word == "still" and (tokens[i] in _NEGATORS or tokens[i].endswith("n't")):
-                value = _STILL_NOT
-                asserted = True
-            elif word == "enough":
+                negation = 0  # the "never" that opened it is already counted
+            elif role == _STILL:
+                following = tokens[i]
+                if following in _NEGATORS or following.endswith("n't"):  # "still no reply"
+                    value = _STILL_NOT
+                    asserted = True
+            elif role == _ENOUGH:
                 if negated_at >= 0:
                     values[negated_at] = negated_from
                     negated_at = -1
                 continue
-            elif word in _TIME_UNITS or (first.isdigit() and word.endswith(_UNIT_SUFFIXES)):
+            elif role == _TIME_UNIT:
                 quantity_at = i - 2 if word in _TIME_UNITS else i - 1
                 quantity = tokens[quantity_at] if quantity_at >= 0 else ""
                 lead = tokens[quantity_at - 1] if quantity_at >= 1 else ""
@@ -621,20 +682,23 @@ def _polarity(text: str) -> float:
                 elif lead == "within":
                     value = _QUICK
                     asserted = True
+            elif role == _LIKE_WORD:
+                if i >= 2 and tokens[i - 2] in _LIKE_AS_VERB and tokens[i] != "to":
+                    value = _LIKE
+            elif role == _OR:
+                if negation_or:
+                    negation = _NEGATION_SCOPE
+                    negation_or = False
+                    continue
+
         if value is None:
             value = lexicon.get(word)
             if value is None:
-                if word == "like" and tokens[i - 2] in _LIKE_AS_VERB and tokens[i] != "to":
-                    value = _LIKE
-                elif negation and word in _FAILS_WHEN_NEGATED:
+                if negation and word in _FAILS_WHEN_NEGATED:
                     value = _FAILED
                     negation = 0
                     asserted = True
                 else:
-                    if negation_or and (word == "or" or word == "nor"):
-                        negation = _NEGATION_SCOPE
-                        negation_or = False
-                        continue
                     if word not in _SCOPE_TRANSPARENT:
                         negation_or = False
                         if negation:
@@ -657,7 +721,7 @@ def _polarity(text: str) -> float:
         if boost_left:
             value *= boost
             boost_left = 0
-        if emphasised[i - 1]:
+        if emphasised is not None and emphasised[i - 1]:
             value *= _CAPS_BOOST
         if negation:
             if emphatic:
@@ -675,9 +739,11 @@ def _polarity(text: str) -> float:
             value *= _WISHED_FOR_MORE if comparative else _HYPOTHETICAL_POSITIVE
         if value < 0 and thanks_window and values[thanks_at] > 0:
             values[thanks_at] = 0.0
-        if word in _THANKS and tokens[i] == "for":
-            thanks_at = len(values)
-            thanks_window = 3
+        if word in _THANKS:  # the window covers "for" (and "you") and the word after it
+            if tokens[i] == "for":
+                thanks_at, thanks_window = len(values), 2
+            elif tokens[i] == "you" and i + 1 < count and tokens[i + 1] == "for":
+                thanks_at, thanks_window = len(values), 3
         values.append(value)
         weights.append(contrast_weight * (_CONCESSIVE_WEIGHT if concessive else 1.0))
 
@@ -695,77 +761,91 @@ def _polarity(text: str) -> float:
 
 # --- Question awareness ---------------------------------------------------------------------------------
 
-# Short answers that say "nothing to report". After "What could we do better?" that is praise; after
-# "What went well?" it is a complaint.
+# Short answers that say "nothing to report": praise after "What could we do better?", a complaint after
+# "What went well?". Compared after lower-casing and dropping punctuation ("N/A" -> "n a").
 _NOTHING_ANSWERS: Final = frozenset(
-    """
-    nothing|nothing really|nothing at all|nothing much|not much|not really|nothing else|nothing more|
-    nothing i can think of|nothing that i can think of|nothing comes to mind|none|none really|no|nope|n a|
-    na|nil|not applicable|no comment|no comments|nothing to add|can't think of anything|
-    cannot think of anything|can't think of any|i can't think of anything|i cannot think of anything|
-    not sure|don't know|dont know|no idea
-    """.replace("\n", "").split("|")
-)
-_ALL_GOOD_ANSWERS: Final = frozenset(
-    """
-    all good|all fine|all ok|all okay|it was fine|it was all fine|it was good|fine|ok|okay|good|
-    no complaints|keep it up|keep doing what you're doing|keep up the good work|no improvements needed|
-    nothing needs improving|nothing needs to change|nothing to improve|everything was fine|
-    everything was good|everything was great|nothing everything was fine|nothing it was fine|
-    nothing all good|nothing keep it up|nothing you were great|nothing it was great|nothing great service
-    """.replace("\n", "").split("|")
+    answer.strip()
+    for answer in """
+    nothing|nothing really|nothing at all|nothing much|nothing in particular|nothing specific|not much|
+    not really|nothing else|nothing more|nothing i can think of|nothing that i can think of|
+    nothing comes to mind|none|none really|none at all|no|nope|no not really|n a|na|nil|not applicable|
+    no comment|no comments|nothing to add|nothing to say|can't think of anything|cannot think of anything|
+    can't think of any|i can't think of anything|i cannot think of anything|not that i can think of|
+    not sure|don't know|dont know|no idea|no thanks
+    """.split("|")
 )
 _EVERYTHING_ANSWERS: Final = frozenset(
-    "everything|all of it|the lot|everything really|everything basically|absolutely everything".split("|")
+    "everything|all of it|the lot|everything really|absolutely everything|all of the above".split("|")
 )
+_ANSWER_PARTS_RE: Final = re.compile(r"[.,;:!?()\-–—]+")
 _ANSWER_NOISE_RE: Final = re.compile(r"[^\w\s']+")
+_LONGEST_SHORT_ANSWER: Final = 200
 
-_AFTER_IMPROVE_NOTHING: Final = 0.3
-_AFTER_PRAISE_NOTHING: Final = -0.4
-_EVERYTHING: Final = 0.6
-
-
-def _short_answer(text: str) -> str:
-    if len(text) > 60:
-        return ""
-    cleaned = _ANSWER_NOISE_RE.sub(" ", text.replace("’", "'").replace("n/a", "n a").lower())
-    return " ".join(cleaned.split())
+_NOTHING_AFTER_IMPROVE: Final = 0.3
+_NOTHING_AFTER_PRAISE: Final = -0.4
+_EVERYTHING: Final = 0.6  # "Everything!" is praise after "What went well?", a complaint after "... better?"
+# An answer with no sentiment words takes the question's side: after "What went well?", "The staff" names
+# what went well; after "What could we do better?", "Answer the phone" names something that fell short.
+_NEUTRAL_ANSWER: Final = 0.15
 
 
-def _answer_polarity(text: str, question: QuestionKind) -> float | None:
-    """Polarity implied by a short answer to a known question, or None to score the text itself."""
-    answer = _short_answer(text)
-    if not answer:
-        return None
-    if question is QuestionKind.IMPROVE:
-        if answer in _NOTHING_ANSWERS or answer in _ALL_GOOD_ANSWERS:
-            return _AFTER_IMPROVE_NOTHING
-        if answer in _EVERYTHING_ANSWERS:
-            return -_EVERYTHING
-    elif question is QuestionKind.PRAISE:
-        if answer in _NOTHING_ANSWERS:
-            return _AFTER_PRAISE_NOTHING
-        if answer in _EVERYTHING_ANSWERS:
-            return _EVERYTHING
-    return None
+def _normalised_answer(text: str) -> str:
+    text = text.replace("’", "'").lower().replace("n/a", "n a")
+    return " ".join(_ANSWER_NOISE_RE.sub(" ", text).split())
 
 
+def _answer_polarity(text: str, question: QuestionKind) -> float:
+    """Polarity of an answer to a question of known kind (improve or praise)."""
+    side = 1.0 if question is QuestionKind.PRAISE else -1.0
+    if len(text) <= _LONGEST_SHORT_ANSWER:
+        head, *rest = _ANSWER_PARTS_RE.split(text.replace("n/a", "n a").replace("N/A", "n a"), maxsplit=1)
+        head = _normalised_answer(head)
+        if head in _NOTHING_ANSWERS or head in _EVERYTHING_ANSWERS:
+            # "Nothing, the staff were great": what follows, if it says anything, decides.
+            polarity = _polarity(rest[0]) if rest else 0.0
+            if polarity != 0.0:
+                return polarity
+            if head in _EVERYTHING_ANSWERS:
+                return side * _EVERYTHING
+            return _NOTHING_AFTER_PRAISE if question is QuestionKind.PRAISE else _NOTHING_AFTER_IMPROVE
+    polarity = _polarity(text)
+    if polarity == 0.0 and _has_words(text):
+        return side * _NEUTRAL_ANSWER
+    return polarity
+
+
+def _has_words(text: str) -> bool:
+    return any(character.isalnum() for character in text)
+
+
+# Questions that ask what went badly: "What could we do better?", "What did you not like?"
 _IMPROVE_RE: Final = re.compile(
-    r"\b(better|improve\w*|change\w*|wrong|differently|worse|dislik\w*|least|problem\w*|"
-    r"(?:not|n't) (?:like|enjoy|go well)|fix|suggest\w*|could we do|could have done)\b"
+    r"\b(?:better|improve\w*|change\w*|wrong|differently|worse|worst|dislik\w*|least|suggest\w*|"
+    r"disappoint\w*|frustrat\w*)\b"
 )
-_PRAISE_RE: Final = re.compile(r"\b(well|good|great|like[ds]?|best|enjoy\w*|pleased|positive|helpful)\b")
+_NEGATED_PRAISE_RE: Final = re.compile(
+    r"\b(?:least|worst|dislik\w*)\b|"
+    r"\b(?:not|n't|didn't|did not)\s+(?:\w+\s+)?(?:like|enjoy|go well|work well|good|happy|satisf\w*)\b"
+)
+# Questions that ask what went well: "What went well?", "What did you like?", "What was best?"
+_PRAISE_RE: Final = re.compile(
+    r"\b(?:well|good|great|like[ds]?|best|enjoy\w*|pleased|positive|helpful|happy|satisf\w*)\b"
+)
+_REQUEST_RE: Final = re.compile(r"\b(?:would|'d) like\b")
 
 
 def question_kind(question_text: str) -> QuestionKind:
     """Map free question text ("What could we do better?") to the kind of answer it invites."""
-    text = str(question_text).lower().replace("’", "'")
-    improve = _IMPROVE_RE.search(text) is not None
-    if improve:
+    text = _REQUEST_RE.sub(" ", str(question_text).lower().replace("’", "'"))
+    if _NEGATED_PRAISE_RE.search(text):
         return QuestionKind.IMPROVE
-    if _PRAISE_RE.search(text) is not None:
+    improve = _IMPROVE_RE.search(text) is not None
+    praise = _PRAISE_RE.search(text) is not None
+    if improve and not praise:
+        return QuestionKind.IMPROVE
+    if praise and not improve:
         return QuestionKind.PRAISE
-    return QuestionKind.GENERAL
+    return QuestionKind.GENERAL  # neither, or both ("What went well, and what could be better?")
 
 
 # --- Public entry point ---------------------------------------------------------------------------------
@@ -775,12 +855,11 @@ def score(text: str, *, question: QuestionKind | None = None) -> Sentiment:
     """Score a free-text comment; ``question`` is the kind of question it answers, when known."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
-    polarity: float | None = None
     if question is QuestionKind.IMPROVE or question is QuestionKind.PRAISE:
         polarity = _answer_polarity(text, question)
-    if polarity is None:
+    else:
         polarity = _polarity(text)
-    if polarity != polarity:  # NaN cannot happen, but a stored score must never be one
+    if not -1.0 <= polarity <= 1.0:  # also catches NaN, which a stored score must never be
         polarity = 0.0
-    polarity = round(polarity, 6) + 0.0
+    polarity = round(polarity, 6) + 0.0  # + 0.0 turns -0.0 into 0.0
     return Sentiment(polarity=polarity, label=label_for(polarity))

@@ -6,14 +6,33 @@ from collections.abc import Mapping
 from typing import Any
 
 from civicvoice.core.features import Feature
+from surveys.channels.email import EmailChannel
 from surveys.controllers import API_SCOPES, ROUTES
 from surveys.intake import ContactIntake
 from surveys.jobs import JOBS
+from surveys.pages import PAGES
+from surveys.responses import ResponseRecorder
+from surveys.sending import InvitationSender
+from surveys.tokens import TokenSigner
 
 
 def _services(built: Mapping[str, Any]) -> Mapping[str, Any]:
-    # Higher layers add their open-complaint checks to the shared list after this feature is built.
-    return {"contact_intake": ContactIntake(built["vault"], open_complaint_checks=built["open_complaint_checks"])}
+    settings = built["settings"]
+    vault = built["vault"]
+    signer = TokenSigner(built["keyring"].token)
+    channels = {"email": built.get("email_channel") or EmailChannel(settings)}
+    return {
+        # Higher layers add their checks and subscribers to these shared lists after this feature is built.
+        "contact_intake": ContactIntake(vault, open_complaint_checks=built["open_complaint_checks"]),
+        "response_recorder": ResponseRecorder(vault, built["response_subscribers"]),
+        "token_signer": signer,
+        "channels": channels,
+        "invitation_sender": InvitationSender(
+            vault, signer, channels, base_url=settings.base_url, council_name=settings.council_name
+        ),
+    }
 
 
-FEATURE = Feature(name="surveys", routes=ROUTES, jobs=JOBS, api_scopes=API_SCOPES, build_services=_services)
+FEATURE = Feature(
+    name="surveys", routes=[*ROUTES, *PAGES], jobs=JOBS, api_scopes=API_SCOPES, build_services=_services
+)

@@ -34,7 +34,7 @@ from surveys.rules import (
 )
 from surveys.schemas import ContactAccepted, ContactEvent, DecisionOut
 
-SEND_INVITATION_JOB = "invitations.send"
+from surveys.sending import SEND_INVITATION_JOB  # noqa: E402 - one name for the job
 _RETRIES = 5
 
 # Higher layers (feedback) answer "does this person have an open complaint?"; surveys never imports them.

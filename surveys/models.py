@@ -169,3 +169,53 @@ class Invitation(Base):
     responded_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     failure: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+
+
+class Response(Base):
+    """One answered survey. Derived, non-identifying facts are in clear so reports never decrypt."""
+
+    __tablename__ = "response"
+    __datamap__ = DataMapEntry(
+        purpose="Measure satisfaction and learn from comments",
+        holds=("link to customer", "survey answers"),
+        category="feedback",
+        lawful_basis="public_task",
+        retention="2 years",
+        subject_link="subject_id",
+    )
+    __table_args__ = (Index("ix_response_service_submitted", "service_id", "submitted_at"),)
+
+    invitation_id: Mapped[uuid.UUID | None] = mapped_column(
+        GUID, ForeignKey("invitation.id", ondelete="SET NULL"), unique=True
+    )
+    survey_version_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("survey_version.id"))
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("data_subject.id", ondelete="SET NULL"))
+    service_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("service.id"))
+    contact_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("contact.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(20))
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    submitted_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+    satisfaction: Mapped[int | None]
+    resolved: Mapped[str | None] = mapped_column(String(10))
+
+
+class Answer(Base):
+    """One answer to one question of the version answered. Free text only as ciphertext."""
+
+    __tablename__ = "answer"
+    __datamap__ = DataMapEntry(
+        purpose="Survey answers, one row per question",
+        holds=("free-text comment",),
+        category="feedback",
+        lawful_basis="public_task",
+        retention="2 years",
+        encrypted=("text_ciphertext",),
+    )
+    __table_args__ = (UniqueConstraint("response_id", "question_key", name="uq_answer_question"),)
+
+    response_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("response.id", ondelete="CASCADE"))
+    question_key: Mapped[str] = mapped_column(String(40))
+    number: Mapped[int | None]
+    choice: Mapped[str | None] = mapped_column(String(40))
+    text_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    text_length: Mapped[int | None]

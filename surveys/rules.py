@@ -73,6 +73,8 @@ class Reason(StrEnum):
     frequency_cap = "frequency_cap"
     not_sampled = "not_sampled"
     too_old = "too_old"
+    # Decided outside the pure rules: the contact qualified but no post-contact survey is published.
+    no_published_survey = "no_published_survey"
 
 
 def _require_aware(moment: datetime, name: str) -> None:

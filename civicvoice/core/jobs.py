@@ -89,6 +89,12 @@ class JobContext:
     attempt: int
     sessions: async_sessionmaker[AsyncSession]
     services: Mapping[str, Any]
+    max_attempts: int = 8
+
+    @property
+    def final_attempt(self) -> bool:
+        """No retry follows this run: a handler records a lasting failure instead of raising."""
+        return self.attempt >= self.max_attempts
 
     def service(self, name: str) -> Any:
         return self.services[name]
@@ -310,7 +316,9 @@ class Worker:
         if spec is None:
             outcome = {"state": DEAD, "last_error": f"UnknownJob: no handler registered for {job.name!r}"}
         else:
-            ctx = JobContext(job.id, job.name, job.attempts, self.sessions, self.services)
+            ctx = JobContext(
+                job.id, job.name, job.attempts, self.sessions, self.services, min(spec.max_attempts, job.max_attempts)
+            )
             try:
                 await spec.handler(ctx, dict(job.payload))
             except RetryLater as later:

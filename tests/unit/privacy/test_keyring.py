@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import os
 import stat
@@ -381,6 +382,22 @@ def test_create_key_file_never_replaces_an_existing_key_file(tmp_path: Path) -> 
     assert_operator_message(caught.value, source=str(path), keyring=first)
     assert path.read_bytes() == original
     assert [p.name for p in tmp_path.iterdir()] == ["keys.json"]
+
+
+def test_create_key_file_works_where_hard_links_are_not_supported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(source: object, target: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    path = tmp_path / "keys.json"
+    created = create_key_file(path)
+    assert Keyring.load(key_file=path, env_value=None) == created
+    assert [p.name for p in tmp_path.iterdir()] == ["keys.json"]
+    with pytest.raises(KeyProblem, match="already exists"):
+        create_key_file(path)
+    assert Keyring.load(key_file=path, env_value=None) == created
 
 
 @posix_only

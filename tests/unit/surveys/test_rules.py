@@ -77,7 +77,7 @@ def test_reason_values_are_the_stored_ones() -> None:
     assert {reason.value for reason in Reason} == {
         "invited", "opted_out", "suppressed", "do_not_survey", "excluded_service", "open_complaint",
         "no_contact_details", "no_enabled_channel", "contact_preference_none", "frequency_cap", "not_sampled",
-        "too_old",
+        "too_old", "no_published_survey",
     }  # fmt: skip
     assert RULES_VERSION == "2026-11.1"
 

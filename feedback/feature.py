@@ -1,0 +1,18 @@
+"""The feedback feature as the app factory sees it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from civicvoice.core.features import Feature
+from feedback.scoring import JOBS, on_response_submitted
+
+
+def _services(built: Mapping[str, Any]) -> Mapping[str, Any]:
+    # Subscribes to "response submitted" published by surveys, a lower layer.
+    built["response_subscribers"].append(on_response_submitted)
+    return {}
+
+
+FEATURE = Feature(name="feedback", jobs=JOBS, build_services=_services)

@@ -1,0 +1,143 @@
+"""Respondent pages: the survey, thank you, unsubscribe. Server-rendered, no login, working without JavaScript.
+
+Survey tokens are consumed on POST only (mail scanners fetch GET links). One-click unsubscribe (RFC 8058) is a
+POST that needs no cookie and no CSRF token: the signed token is the capability.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER
+
+from civicvoice.core.auth import Access
+from civicvoice.core.errors import CivicVoiceError
+from surveys.responses import InvalidAnswers, ResponseRecorder, open_invitation, survey_definition
+from surveys.tokens import BadToken, ExpiredToken, Purpose, TokenSigner
+from surveys.unsubscribe import unsubscribe
+
+NO_STORE = {"cache-control": "no-store"}
+
+
+def _services(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    services: dict[str, Any] = request.app.state.services
+    return services
+
+
+def link_problem(exc: CivicVoiceError) -> Template:
+    what_to_do = {
+        410: "If you still want to tell us about your contact, you can reply to the council in the usual way.",
+        409: "There is nothing more you need to do.",
+    }.get(exc.status, "Check you copied the whole link from the email. If it still does not work, the link may be wrong.")
+    return Template(
+        template_name="survey/link_problem.html.j2",
+        context={"page_title": exc.title, "heading": exc.title, "message": exc.detail, "what_to_do": what_to_do},
+        status_code=exc.status,
+        headers=NO_STORE,
+    )
+
+
+class SurveyPages(Controller):
+    path = "/"
+    include_in_schema = False
+    opt = Access.public().opt()
+
+    def _claims(self, request: Request[Any, Any, Any], token: str, purpose: Purpose) -> Any:
+        signer: TokenSigner = _services(request)["token_signer"]
+        return signer.verify(token, purpose)
+
+    @get("/s/{token:str}")
+    async def show_survey(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
+        try:
+            claims = self._claims(request, token, Purpose.survey)
+            async with request.app.state.sessions() as session:
+                invitation = await open_invitation(session, claims.invitation_id)
+                definition = await survey_definition(session, invitation.survey_version_id)
+        except (BadToken, ExpiredToken, CivicVoiceError) as exc:
+            return link_problem(exc)
+        return self._form(token, definition, {}, [])
+
+    def _form(self, token: str, definition: dict[str, Any], values: dict[str, str], errors: list[dict[str, str]]) -> Template:
+        return Template(
+            template_name="survey/form.html.j2",
+            context={
+                "page_title": str(definition.get("title", "Survey")),
+                "survey": definition,
+                "values": values,
+                "errors": errors,
+                "action": f"/s/{token}",
+                "unsubscribe_url": None,
+            },
+            status_code=400 if errors else 200,
+            headers=NO_STORE,
+        )
+
+    @post("/s/{token:str}", status_code=HTTP_303_SEE_OTHER)
+    async def answer_survey(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Template | Redirect:
+        try:
+            claims = self._claims(request, token, Purpose.survey)
+        except CivicVoiceError as exc:
+            return link_problem(exc)
+        form = await request.form()
+        values = {key: str(value) for key, value in form.items() if isinstance(value, str)}
+        recorder: ResponseRecorder = _services(request)["response_recorder"]
+        async with request.app.state.sessions() as session:
+            try:
+                await recorder.submit(session, claims.invitation_id, values)
+            except InvalidAnswers as invalid:
+                definition = await survey_definition(session, (await open_invitation(session, claims.invitation_id)).survey_version_id)
+                errors = [{"key": p.key, "message": p.message} for p in invalid.checked.problems]
+                return self._form(token, definition, values, errors)
+            except CivicVoiceError as exc:
+                return link_problem(exc)
+        return Redirect("/survey/thank-you", status_code=HTTP_303_SEE_OTHER)
+
+    @get("/survey/thank-you")
+    async def thank_you(self) -> Template:
+        return Template(template_name="survey/thanks.html.j2", context={"page_title": "Thank you"})
+
+    @get("/u/{token:str}")
+    async def confirm_unsubscribe(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
+        try:
+            self._claims(request, token, Purpose.unsubscribe)
+        except CivicVoiceError as exc:
+            return link_problem(exc)
+        return Template(
+            template_name="survey/unsubscribe.html.j2",
+            context={"page_title": "Unsubscribe", "state": "confirm", "action": f"/u/{token}"},
+            headers=NO_STORE,
+        )
+
+    @post("/u/{token:str}", status_code=200)
+    async def unsubscribe(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
+        try:
+            claims = self._claims(request, token, Purpose.unsubscribe)
+        except CivicVoiceError as exc:
+            return link_problem(exc)
+        async with request.app.state.sessions() as session, session.begin():
+            await unsubscribe(session, _services(request)["vault"], claims.invitation_id)
+        return Template(
+            template_name="survey/unsubscribe.html.j2",
+            context={"page_title": "You have unsubscribed", "state": "done", "action": f"/u/{token}"},
+            headers=NO_STORE,
+        )
+
+
+class InformationPages(Controller):
+    path = "/"
+    include_in_schema = False
+    opt = Access.public().opt()
+
+    @get("/privacy")
+    async def privacy_notice(self) -> Template:
+        return Template(template_name="pages/privacy.html.j2", context={"page_title": "Privacy notice"})
+
+    @get("/accessibility")
+    async def accessibility_statement(self) -> Template:
+        return Template(template_name="pages/accessibility.html.j2", context={"page_title": "Accessibility statement"})
+
+
+PAGES = [SurveyPages, InformationPages]

@@ -1,0 +1,200 @@
+"""Sending invitations: at-least-once, with the invitation row holding its own state.
+
+queued -> sending (committed before the provider is called) -> sent | failed. A crash between the provider's
+acceptance and the final commit leaves the row in "sending"; the job runs again and sends a message with the
+same reference (Message-ID), the only possible duplicate. Opt-out, suppression, "do not survey" and erasure
+are checked again at send time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from civicvoice.core.clock import LONDON, utcnow
+from civicvoice.core.jobs import JobContext, enqueue_once
+from privacy.exceptions import KeyDestroyed
+from privacy.models import DataSubject
+from privacy.vault import IdentityClaim, Vault
+from surveys.channels import Channel, ChannelError, OutgoingInvitation
+from surveys.models import Contact, Invitation, Service
+from surveys.tokens import UNSUBSCRIBE_LIFETIME, Purpose, TokenSigner
+
+log = structlog.get_logger("civicvoice.sending")
+
+SEND_INVITATION_JOB = "invitations.send"
+SEND_REMINDER_JOB = "invitations.remind"
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    state: str
+    reason: str | None = None
+
+
+def survey_links(signer: TokenSigner, base_url: str, invitation: Invitation) -> tuple[str, str]:
+    survey = signer.sign(invitation.id, Purpose.survey, invitation.expires_at)
+    unsubscribe = signer.sign(invitation.id, Purpose.unsubscribe, utcnow() + UNSUBSCRIBE_LIFETIME)
+    return f"{base_url}/s/{survey}", f"{base_url}/u/{unsubscribe}"
+
+
+class InvitationSender:
+    def __init__(
+        self,
+        vault: Vault,
+        signer: TokenSigner,
+        channels: Mapping[str, Channel],
+        *,
+        base_url: str,
+        council_name: str,
+    ) -> None:
+        self.vault = vault
+        self.signer = signer
+        self.channels = channels
+        self.base_url = base_url
+        self.council_name = council_name
+
+    async def _why_not(self, session: AsyncSession, invitation: Invitation, now: datetime) -> str | None:
+        if invitation.subject_id is None:
+            return "erased"
+        subject = await session.get(DataSubject, invitation.subject_id)
+        if subject is None or subject.erased_at is not None:
+            return "erased"
+        if subject.opted_out_at is not None:
+            return "opted_out"
+        if subject.do_not_survey:
+            return "do_not_survey"
+        if invitation.expires_at <= now:
+            return "expired"
+        return None
+
+    async def prepare(
+        self, session: AsyncSession, invitation_id: uuid.UUID, *, reminder: bool
+    ) -> tuple[Invitation, OutgoingInvitation] | SendOutcome:
+        """First transaction: re-check, mark "sending" and build the message (never stored)."""
+        now = utcnow()
+        invitation = await session.scalar(select(Invitation).where(Invitation.id == invitation_id).with_for_update())
+        if invitation is None:
+            return SendOutcome("missing")
+        if reminder:
+            if invitation.state != "sent" or invitation.responded_at or invitation.reminders_sent >= 1:
+                return SendOutcome(invitation.state, "no reminder due")
+        elif invitation.state not in ("queued", "sending"):
+            return SendOutcome(invitation.state, "already handled")
+        channel = self.channels.get(invitation.channel)
+        reason = await self._why_not(session, invitation, now)
+        if reason is None and channel is None:
+            reason = "channel_unavailable"
+        identity = None
+        if reason is None:
+            subject = await session.get(DataSubject, invitation.subject_id)
+            assert subject is not None
+            try:
+                identity = await self.vault.identity(session, subject)
+            except KeyDestroyed:
+                reason = "erased"
+        if reason is None and identity is not None:
+            claim = IdentityClaim(email=identity.emails[-1] if identity.emails else None,
+                                  phone=identity.phones[-1] if identity.phones else None)
+            if await self.vault.is_suppressed(session, claim):
+                reason = "suppressed"
+        recipient = None
+        if reason is None and identity is not None:
+            recipient = (identity.emails or (None,))[-1] if invitation.channel == "email" else (identity.phones or (None,))[-1]
+            if recipient is None:
+                reason = "no_contact_details"
+        if reason is not None:
+            if not reminder:
+                invitation.state = "expired" if reason == "expired" else "cancelled"
+                invitation.failure = reason
+            log.info("invitation_not_sent", invitation_id=str(invitation.id), reason=reason)
+            return SendOutcome(invitation.state, reason)
+
+        assert channel is not None and recipient is not None
+        service_name = await session.scalar(
+            select(Service.name).join(Contact, Contact.service_id == Service.id).where(Contact.id == invitation.contact_id)
+        )
+        survey_url, unsubscribe_url = survey_links(self.signer, self.base_url, invitation)
+        outgoing = OutgoingInvitation(
+            invitation_id=invitation.id,
+            recipient=recipient,
+            survey_url=survey_url,
+            unsubscribe_url=unsubscribe_url,
+            council_name=self.council_name,
+            service_name=service_name or "our services",
+            expires_on=invitation.expires_at.astimezone(LONDON).strftime("%-d %B %Y"),
+            reminder=reminder,
+        )
+        if not reminder:
+            invitation.state = "sending"
+            invitation.send_attempts += 1
+            invitation.message_ref = channel.reference_for(outgoing)
+        return invitation, outgoing
+
+    async def send(self, ctx: JobContext, invitation_id: uuid.UUID, *, reminder: bool = False, final_attempt: bool = False) -> SendOutcome:
+        async with ctx.sessions() as session, session.begin():
+            prepared = await self.prepare(session, invitation_id, reminder=reminder)
+        if isinstance(prepared, SendOutcome):
+            return prepared
+        invitation, outgoing = prepared
+        channel = self.channels[invitation.channel]
+        try:
+            delivery = await channel.send(outgoing)
+        except ChannelError as exc:
+            if final_attempt:
+                async with ctx.sessions() as session, session.begin():
+                    row = await session.get(Invitation, invitation_id)
+                    if row is not None and not reminder:
+                        row.state, row.failure = "failed", str(exc)[:300]
+                log.error("invitation_failed", invitation_id=str(invitation_id))
+                return SendOutcome("failed", str(exc))
+            # Not accepted: back to the queue; the job retries with back-off, nothing is lost.
+            async with ctx.sessions() as session, session.begin():
+                row = await session.get(Invitation, invitation_id)
+                if row is not None and not reminder and row.state == "sending":
+                    row.state, row.failure = "queued", str(exc)[:300]
+            raise
+        await self.mark_sent(ctx, invitation_id, delivery.reference, reminder=reminder)
+        return SendOutcome("sent")
+
+    async def mark_sent(self, ctx: JobContext, invitation_id: uuid.UUID, reference: str, *, reminder: bool) -> None:
+        """Second transaction: record the provider's acceptance, and queue the reminder."""
+        async with ctx.sessions() as session, session.begin():
+            row = await session.get(Invitation, invitation_id)
+            if row is None:
+                return
+            if reminder:
+                row.reminders_sent += 1
+                return
+            row.state = "sent"
+            row.sent_at = utcnow()
+            row.message_ref = reference
+            row.failure = None
+            if row.reminder_at is not None:
+                await enqueue_once(
+                    session,
+                    SEND_REMINDER_JOB,
+                    {"invitation_id": row.id},
+                    key=f"{SEND_REMINDER_JOB}:{row.id}",
+                    run_at=row.reminder_at,
+                )
+
+
+def sender_from(ctx: JobContext) -> InvitationSender:
+    sender: InvitationSender = ctx.service("invitation_sender")
+    return sender
+
+
+async def send_invitation(ctx: JobContext, payload: dict[str, Any]) -> None:
+    await sender_from(ctx).send(ctx, uuid.UUID(payload["invitation_id"]), final_attempt=ctx.final_attempt)
+
+
+async def send_reminder(ctx: JobContext, payload: dict[str, Any]) -> None:
+    await sender_from(ctx).send(ctx, uuid.UUID(payload["invitation_id"]), reminder=True, final_attempt=ctx.final_attempt)
