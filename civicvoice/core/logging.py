@@ -18,7 +18,7 @@ _DENY_KEYS = frozenset(
 )
 # Values that look like personal data or secrets are masked even under an innocent key.
 _EMAIL = re.compile(r"[^\s@<>\"']+@[^\s@<>\"']+\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"\+?\d[\d ()\-]{8,}\d")
+_PHONE = re.compile(r"(?<![\w\-])\+?\d[\d ()\-]{8,}\d(?![\w\-])")
 _SAFE_KEYS = frozenset({"timestamp", "level", "logger", "route", "method", "status", "ms", "worker"})
 _BEARER = re.compile(r"(?i)(bearer\s+)\S+")
 _API_KEY = re.compile(r"cvk_[A-Za-z0-9_\-]+")

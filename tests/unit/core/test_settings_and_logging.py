@@ -1,0 +1,75 @@
+"""Settings from the environment, and the log scrubber that keeps personal data out of logs."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+import structlog
+
+from civicvoice.core.errors import ConfigurationError
+from civicvoice.core.logging import configure_logging, scrub
+from civicvoice.core.settings import Settings
+
+
+def test_defaults_and_environment() -> None:
+    settings = Settings.from_env({})
+    assert settings.database_url.startswith("sqlite+aiosqlite:///") and settings.port == 8000
+    custom = Settings.from_env(
+        {"CIVICVOICE_PORT": "9000", "CIVICVOICE_HOST": "0.0.0.0", "CIVICVOICE_DATA_DIR": "/tmp/x",  # noqa: S104
+         "CIVICVOICE_DATABASE_URL": "postgresql+asyncpg://u@h/db", "CIVICVOICE_SMTP_HOST": "mail"}
+    )
+    assert (custom.port, custom.host, custom.smtp_host) == (9000, "0.0.0.0", "mail")  # noqa: S104
+    assert custom.base_url == "http://0.0.0.0:9000"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CIVICVOICE_PORT": "eighty"}, "whole number"),
+        ({"CIVICVOICE_PORT": "70000"}, "between"),
+        ({"CIVICVOICE_DATABASE_URL": "mysql://x"}, "must start with"),
+        ({"CIVICVOICE_SMTP_SECURITY": "ssl"}, "starttls"),
+        ({"CIVICVOICE_EMBEDDED_WORKER": "maybe"}, "true or false"),
+    ],
+)
+def test_bad_settings_say_what_to_fix(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("raw", "leak"),
+    [
+        ("mail to jo.bloggs@example.org failed", "jo.bloggs@example.org"),
+        ("call 07912 345678", "07912 345678"),
+        ("Bearer cvk_abc_def123", "cvk_abc_def123"),
+        ("GET /s/AQGiCCU4DXWLoqpT9kN7x and /u/ZZZ123", "AQGiCCU4DXWLoqpT9kN7x"),
+    ],
+)
+def test_scrub_masks_personal_data_and_secrets(raw: str, leak: str) -> None:
+    assert leak not in scrub(raw)
+
+
+def test_scrub_keeps_ids_and_dates() -> None:
+    text = "invitation 01a20825-3823-7706-b52e-fa6e8a92be20 at 2026-11-23T11:22:44"
+    assert scrub(text) == text
+
+
+def test_log_lines_drop_personal_keys_and_locals() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", json=True, stream=stream)
+    log = structlog.get_logger("test")
+    secret_local = "jo.bloggs@example.org"  # noqa: F841 - must never reach the log through a traceback
+    try:
+        raise ValueError("bad value for someone@example.org")
+    except ValueError:
+        log.exception("failed", email="jo@example.org", comment="rude staff", count=3)
+    logging.getLogger().handlers.clear()
+    line = json.loads(stream.getvalue().strip().splitlines()[-1])
+    dumped = json.dumps(line)
+    assert line["count"] == 3 and line["email"] == "[redacted]" and line["comment"] == "[redacted]"
+    assert "example.org" not in dumped and "rude staff" not in dumped
+    assert "secret_local" not in dumped and line["exception"][0]["exc_type"] == "ValueError"
