@@ -28,6 +28,7 @@ from civicvoice.core.http import EXCEPTION_HANDLERS, EdgeMiddleware
 from civicvoice.core.jobs import JobRegistry, Worker
 from civicvoice.core.logging import configure_logging
 from civicvoice.core.settings import Settings
+from civicvoice.pages import InformationPages
 from privacy.keys import check_keys, load_keyring
 
 
@@ -141,7 +142,7 @@ def create_app(
         path="/static", directories=[PACKAGE_ROOT / "civicvoice" / "static"], opt=Access.public().opt(),
         include_in_schema=False,
     )
-    route_handlers: list[Any] = [health, static]
+    route_handlers: list[Any] = [health, static, InformationPages]
     for feature in feature_list:
         route_handlers.extend(feature.routes)
 

@@ -126,18 +126,4 @@ class SurveyPages(Controller):
         )
 
 
-class InformationPages(Controller):
-    path = "/"
-    include_in_schema = False
-    opt = Access.public().opt()
-
-    @get("/privacy")
-    async def privacy_notice(self) -> Template:
-        return Template(template_name="pages/privacy.html.j2", context={"page_title": "Privacy notice"})
-
-    @get("/accessibility")
-    async def accessibility_statement(self) -> Template:
-        return Template(template_name="pages/accessibility.html.j2", context={"page_title": "Accessibility statement"})
-
-
-PAGES = [SurveyPages, InformationPages]
+PAGES = [SurveyPages]
