@@ -16,7 +16,8 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from civicvoice.core.auth import Access
 from civicvoice.core.errors import CivicVoiceError
 from surveys.responses import InvalidAnswers, ResponseRecorder, open_invitation, survey_definition
-from surveys.tokens import BadToken, ExpiredToken, Purpose, TokenSigner
+from civicvoice.core.clock import utcnow
+from surveys.tokens import UNSUBSCRIBE_LIFETIME, BadToken, ExpiredToken, Purpose, TokenSigner
 from surveys.unsubscribe import unsubscribe
 
 NO_STORE = {"cache-control": "no-store"}
@@ -58,9 +59,19 @@ class SurveyPages(Controller):
                 definition = await survey_definition(session, invitation.survey_version_id)
         except (BadToken, ExpiredToken, CivicVoiceError) as exc:
             return link_problem(exc)
-        return self._form(token, definition, {}, [])
+        return self._form(request, token, claims.invitation_id, definition, {}, [])
 
-    def _form(self, token: str, definition: dict[str, Any], values: dict[str, str], errors: list[dict[str, str]]) -> Template:
+    def _form(
+        self,
+        request: Request[Any, Any, Any],
+        token: str,
+        invitation_id: Any,
+        definition: dict[str, Any],
+        values: dict[str, str],
+        errors: list[dict[str, str]],
+    ) -> Template:
+        signer: TokenSigner = _services(request)["token_signer"]
+        unsubscribe_token = signer.sign(invitation_id, Purpose.unsubscribe, utcnow() + UNSUBSCRIBE_LIFETIME)
         return Template(
             template_name="survey/form.html.j2",
             context={
@@ -69,7 +80,7 @@ class SurveyPages(Controller):
                 "values": values,
                 "errors": errors,
                 "action": f"/s/{token}",
-                "unsubscribe_url": None,
+                "unsubscribe_url": f"/u/{unsubscribe_token}",
             },
             status_code=400 if errors else 200,
             headers=NO_STORE,
@@ -90,7 +101,7 @@ class SurveyPages(Controller):
             except InvalidAnswers as invalid:
                 definition = await survey_definition(session, (await open_invitation(session, claims.invitation_id)).survey_version_id)
                 errors = [{"key": p.key, "message": p.message} for p in invalid.checked.problems]
-                return self._form(token, definition, values, errors)
+                return self._form(request, token, claims.invitation_id, definition, values, errors)
             except CivicVoiceError as exc:
                 return link_problem(exc)
         return Redirect("/survey/thank-you", status_code=HTTP_303_SEE_OTHER)
