@@ -54,7 +54,9 @@ class EvaluationReport:
 
     def to_json(self) -> str:
         per_label = {
-            label: {key: (round(value, 4) if isinstance(value, float) else value) for key, value in stats.items()}
+            label: {
+                key: round(value, 4) if isinstance(value, float) else value for key, value in stats.items()
+            }
             for label, stats in self.per_label.items()
         }
         document = {
@@ -87,7 +89,9 @@ def read_labelled_tsv(path: str | PathLike[str]) -> list[LabelledText]:
         content = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
-        raise EvaluationInputError(f"{name}, line {line}: not valid UTF-8 (byte offset {error.start})") from None
+        raise EvaluationInputError(
+            f"{name}, line {line}: not valid UTF-8 (byte offset {error.start})"
+        ) from None
     if not content.strip():
         raise EvaluationInputError(f"{name}: file is empty; expected a header line 'text<TAB>label'")
 
@@ -107,9 +111,9 @@ def read_labelled_tsv(path: str | PathLike[str]) -> list[LabelledText]:
     question_at = header.index("question") if "question" in header else None
 
     rows: list[LabelledText] = []
-    line_number = 1
     try:
-        for line_number, fields in enumerate(reader, start=2):
+        for fields in reader:
+            line_number = reader.line_num  # one physical line per row: fields are never quoted
             if not fields or fields == [""]:
                 continue  # blank line, e.g. the one after the final newline
             if len(fields) != len(header):
@@ -120,9 +124,10 @@ def read_labelled_tsv(path: str | PathLike[str]) -> list[LabelledText]:
             raw_label = fields[label_at].strip()
             label = _LABELS.get(raw_label.lower())
             if label is None:
-                shown = raw_label if len(raw_label) <= 20 else raw_label[:20] + "…"
+                # a short label is shown; anything longer may be a comment, which is personal data
+                shown = repr(raw_label) if len(raw_label) <= 20 else f"of {len(raw_label)} characters"
                 raise EvaluationInputError(
-                    f"{name}, line {line_number}: unknown label {shown!r}; "
+                    f"{name}, line {line_number}: unknown label {shown}; "
                     "expected positive, neutral, negative, 1 or 0"
                 )
             question = None
@@ -130,7 +135,11 @@ def read_labelled_tsv(path: str | PathLike[str]) -> list[LabelledText]:
                 question = question_kind(fields[question_at])
             rows.append(LabelledText(fields[text_at], label, question, line_number))
     except csv.Error as error:
-        raise EvaluationInputError(f"{name}, line {line_number}: {error}") from None
+        problem = "a line break inside a field" if "new-line" in str(error) else str(error)
+        raise EvaluationInputError(
+            f"{name}, line {reader.line_num}: not a tab-separated row ({problem}); "
+            "each text must be on one line"
+        ) from None
     if not rows:
         raise EvaluationInputError(f"{name}: no labelled rows after the header")
     return rows

@@ -14,6 +14,7 @@ from feedback.evaluation import (
     EvaluationInputError,
     EvaluationReport,
     LabelledText,
+    Scorer,
     evaluate,
     read_labelled_tsv,
 )
@@ -23,7 +24,7 @@ SAMPLE = Path(__file__).parents[2] / "fixtures" / "sentiment_sample.tsv"
 POSITIVE, NEUTRAL, NEGATIVE = Label.POSITIVE, Label.NEUTRAL, Label.NEGATIVE
 
 
-def fixed_scorer(scores: dict[str, tuple[float, Label]]):  # type: ignore[no-untyped-def]
+def fixed_scorer(scores: dict[str, tuple[float, Label]]) -> Scorer:
     """A scorer that answers from a table, so the tests pin the convention rather than the lexicon."""
 
     def scorer(text: str, *, question: QuestionKind | None = None) -> Sentiment:
@@ -84,6 +85,7 @@ def test_crlf_line_ends_and_a_byte_order_mark_are_accepted(tmp_path: Path) -> No
         ("text\tlabel\ngood\tpositive\nbad\tawful\n", "line 3: unknown label 'awful'"),
         ("text\tlabel\ngood\tpositive\nno label here\n", "line 3: expected 2 tab-separated fields, found 1"),
         ("text\tlabel\na\ttab\tpositive\n", "line 2: expected 2 tab-separated fields, found 3"),
+        ("text\tlabel\nok\tpositive\nbroken\rline\tnegative\n", "line 3: not a tab-separated row"),
     ],
 )
 def test_bad_files_are_reported_with_the_line(tmp_path: Path, content: str, message: str) -> None:
@@ -98,7 +100,7 @@ def test_bad_encoding_names_the_line(tmp_path: Path) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(EvaluationInputError, match="missing.tsv: file not found"):
+    with pytest.raises(EvaluationInputError, match=r"missing\.tsv: file not found"):
         read_labelled_tsv(tmp_path / "missing.tsv")
 
 
@@ -172,7 +174,10 @@ def test_macro_f1_covers_only_the_labels_in_the_gold_data() -> None:
 
 def test_the_question_reaches_the_scorer() -> None:
     report = evaluate(
-        [LabelledText("Nothing", POSITIVE, QuestionKind.IMPROVE), LabelledText("Nothing", NEGATIVE, QuestionKind.PRAISE)]
+        [
+            LabelledText("Nothing", POSITIVE, QuestionKind.IMPROVE),
+            LabelledText("Nothing", NEGATIVE, QuestionKind.PRAISE),
+        ]
     )
     assert report.accuracy == 1.0
 

@@ -223,7 +223,21 @@ def test_result_is_immutable_and_validated() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "\x00\x01\x02", "\ud800", "🙂" * 500, "?!" * 1000, "#" * 100, "a-" * 200, "x" * 100_000],
+    [
+        "",
+        "   ",
+        "\x00\x01\x02",
+        "\ud800",
+        "🙂" * 500,
+        "?!" * 1000,
+        "#" * 100,
+        "a-" * 200,
+        "x" * 100_000,
+        "good " + "but " * 1200,  # a "but" outweighs what came before only once
+        "very " * 5000 + "good " + "VERY " * 5000 + "bad",  # intensifiers stop growing
+        "good but " * 12_000,
+        "#" + "nothappy" * 20,
+    ],
 )
 def test_hostile_input_never_raises(text: str) -> None:
     result = score(text)
@@ -240,8 +254,33 @@ def test_a_very_long_comment_is_scored() -> None:
     text=st.text(alphabet=st.characters(codec=None), max_size=400)
     | st.lists(
         st.sampled_from(
-            ["not", "never", "very", "but", "good", "rude", "!", "?", ",", ".", "#fail", ":)", "😡",
-             "again", "thanks", "for", "nothing", "would", "so", "-", "enough", "why", "hours", "2", "WAIT"]
+            [
+                "not",
+                "never",
+                "very",
+                "but",
+                "good",
+                "rude",
+                "!",
+                "?",
+                ",",
+                ".",
+                "#fail",
+                ":)",
+                "😡",
+                "again",
+                "thanks",
+                "for",
+                "nothing",
+                "would",
+                "so",
+                "-",
+                "enough",
+                "why",
+                "hours",
+                "2",
+                "WAIT",
+            ]
         ),
         max_size=40,
     ).map(" ".join),
