@@ -11,11 +11,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from advanced_alchemy.types import GUID
+from sqlalchemy import insert, literal, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.clock import utcnow
-from civicvoice.core.db import locked
+from civicvoice.core.ids import new_id
 from privacy.blind_index import BlindIndexer, SuppressionHasher
 from privacy.crypto import WrappedKey, decrypt_text, encrypt_field, new_dek, unwrap_dek, wrap_dek
 from privacy.exceptions import KeyDestroyed
@@ -55,10 +56,14 @@ class IdentityClaim:
 
 @dataclass
 class Resolution:
-    subject: DataSubject
+    """The person an event is about, after the event's own changes (opt-out, "do not survey") are applied."""
+
+    subject_id: uuid.UUID
     created: bool
     matched_on: str | None
     identity: Identity
+    opted_out: bool
+    suppressed: bool
     conflicts: list[tuple[str, uuid.UUID]] = field(default_factory=list)
 
 
@@ -101,81 +106,141 @@ class Vault:
 
     # --- resolution --------------------------------------------------------------------------------------
 
-    async def find(self, session: AsyncSession, claim: IdentityClaim) -> dict[str, uuid.UUID]:
-        """Which person each identifier of the claim already belongs to (any index-key version)."""
-        wanted = [
+    def _index_values(self, claim: IdentityClaim) -> list[tuple[str, int, bytes]]:
+        return [
             (name, version, self.indexer.digest(name, value, version=version))
             for name, value in claim.identifiers().items()
             for version in self.keyring.index
         ]
+
+    async def lookup(self, session: AsyncSession, claim: IdentityClaim) -> tuple[dict[str, uuid.UUID], bool]:
+        """Who each identifier belongs to (any index-key version), and whether any is suppressed: one query."""
+        wanted = self._index_values(claim)
+        suppressed_values = self._suppression_values(claim)
         if not wanted:
-            return {}
-        rows = await session.execute(
-            select(SubjectIndex.field, SubjectIndex.subject_id).where(
-                tuple_(SubjectIndex.field, SubjectIndex.key_version, SubjectIndex.digest).in_(wanted)
-            )
+            return {}, False
+        owners = select(SubjectIndex.field, SubjectIndex.subject_id).where(
+            tuple_(SubjectIndex.field, SubjectIndex.key_version, SubjectIndex.digest).in_(wanted)
         )
-        return {f: s for f, s in rows.all()}
+        suppressed = (
+            select(literal("suppressed").label("field"), literal(None, GUID).label("subject_id"))
+            .select_from(SuppressionEntry)
+            .where(tuple_(SuppressionEntry.kind, SuppressionEntry.key_version, SuppressionEntry.digest).in_(suppressed_values))
+            .limit(1)
+        )
+        rows = (await session.execute(union_all(owners, select(suppressed.subquery())))).all()
+        matches = {f: s for f, s in rows if f != "suppressed"}
+        return matches, any(f == "suppressed" for f, _ in rows)
+
+    async def find(self, session: AsyncSession, claim: IdentityClaim) -> dict[str, uuid.UUID]:
+        return (await self.lookup(session, claim))[0]
 
     async def resolve(
-        self, session: AsyncSession, claim: IdentityClaim, *, contact_id: uuid.UUID | None = None
+        self,
+        session: AsyncSession,
+        claim: IdentityClaim,
+        *,
+        contact_id: uuid.UUID | None = None,
+        opted_out: bool = False,
+        do_not_survey: bool | None = None,
     ) -> Resolution:
-        """Find or create the person; the returned subject row is locked until the transaction ends.
+        """Find or create the person and apply the event's flags; an existing person's row stays locked.
 
         Two events creating the same new person at once collide on the blind index's unique constraint;
         the caller retries its unit of work and then finds the person the other event created.
         """
-        matches = await self.find(session, claim)
+        matches, suppressed = await self.lookup(session, claim)
         chosen_field = next((f for f in RESOLUTION_ORDER if f in matches), None)
         now = utcnow()
         if chosen_field is None:
-            subject = DataSubject(created_at=now, last_contact_at=now, do_not_survey=False)
-            session.add(subject)
-            await session.flush()
-            identity = Identity(None, (), (), ()).merged(claim, accept=set(claim.identifiers()))
-            await self._store_identity(session, subject, identity)
-            self._add_indexes(session, subject.id, claim.identifiers())
-            await session.flush()
-            return Resolution(subject, created=True, matched_on=None, identity=identity)
+            return await self._create(session, claim, now, opted_out=opted_out, do_not_survey=bool(do_not_survey),
+                                      suppressed=suppressed)
 
         subject_id = matches[chosen_field]
-        subject = (await session.scalars(locked(select(DataSubject).where(DataSubject.id == subject_id)))).one()
+        # The person's row and data key in one round trip; the row lock serialises their invitations.
+        row = (
+            await session.execute(
+                select(DataSubject, DataKey)
+                .outerjoin(DataKey, DataKey.subject_id == DataSubject.id)
+                .where(DataSubject.id == subject_id)
+                .with_for_update(of=DataSubject)
+            )
+        ).one()
+        subject, key = row
+        if key is not None and key.wrapped is not None and key.destroyed_at is None:
+            dek = unwrap_dek(self.keyring, WrappedKey(key.kek_version, key.wrapped), owner=subject_owner(subject_id))
+            self._remember_key(session, subject_id, key.id, dek)
         conflicts = [(f, other) for f, other in matches.items() if other != subject_id]
-        for conflicting_field, other in conflicts:
-            session.add(
-                SubjectConflict(
-                    chosen_subject_id=subject_id,
-                    other_subject_id=other,
-                    matched_on=chosen_field,
-                    conflicting_field=conflicting_field,
-                    contact_id=contact_id,
-                    detected_at=now,
-                )
+        if conflicts:
+            await session.execute(
+                insert(SubjectConflict),
+                [
+                    {"id": new_id(), "chosen_subject_id": subject_id, "other_subject_id": other,
+                     "matched_on": chosen_field, "conflicting_field": conflicting_field, "contact_id": contact_id,
+                     "detected_at": now}
+                    for conflicting_field, other in conflicts
+                ],
             )
         # New identifiers join the person found; identifiers that belong to someone else never move.
         new = {f: v for f, v in claim.identifiers().items() if f not in matches}
         subject.last_contact_at = now
+        if opted_out and subject.opted_out_at is None:
+            subject.opted_out_at = now
+        if do_not_survey is not None:
+            subject.do_not_survey = do_not_survey
         identity = await self.identity(session, subject)
         if (new or claim.name) and subject.erased_at is None:
             updated = identity.merged(claim, accept=set(new))
             if updated != identity:
                 await self._store_identity(session, subject, updated)
                 identity = updated
-            self._add_indexes(session, subject.id, new)
-        await session.flush()
-        return Resolution(subject, created=False, matched_on=chosen_field, identity=identity, conflicts=conflicts)
+            await self._insert_indexes(session, subject_id, new)
+        return Resolution(subject_id, created=False, matched_on=chosen_field, identity=identity,
+                          opted_out=subject.opted_out_at is not None, suppressed=suppressed, conflicts=conflicts)
 
-    def _add_indexes(self, session: AsyncSession, subject_id: uuid.UUID, identifiers: dict[str, str]) -> None:
+    async def _create(
+        self, session: AsyncSession, claim: IdentityClaim, now: datetime, *, opted_out: bool, do_not_survey: bool,
+        suppressed: bool,
+    ) -> Resolution:
+        # Everything about a new person is made in memory first, then written in foreign-key order.
+        subject_id = new_id()
+        owner = subject_owner(subject_id)
+        dek, key_id = new_dek(), new_id()
+        wrapped = wrap_dek(self.keyring, dek, owner=owner)
+        identity = Identity(None, (), (), ()).merged(claim, accept=set(claim.identifiers()))
+        ciphertext = encrypt_field(dek, key_id, identity.to_json(), field=IDENTITY_FIELD, row_id=subject_id, owner=owner)
+        await session.execute(
+            insert(DataSubject),
+            [{"id": subject_id, "identity_ciphertext": ciphertext, "created_at": now, "last_contact_at": now,
+              "opted_out_at": now if opted_out else None, "do_not_survey": do_not_survey}],
+        )
+        await session.execute(
+            insert(DataKey),
+            [{"id": key_id, "subject_id": subject_id, "kek_version": wrapped.kek_version, "wrapped": wrapped.blob,
+              "created_at": now}],
+        )
+        await self._insert_indexes(session, subject_id, claim.identifiers())
+        self._remember_key(session, subject_id, key_id, dek)
+        return Resolution(subject_id, created=True, matched_on=None, identity=identity, opted_out=opted_out,
+                          suppressed=suppressed)
+
+    async def _insert_indexes(self, session: AsyncSession, subject_id: uuid.UUID, identifiers: dict[str, str]) -> None:
+        if not identifiers:
+            return
         version = self.indexer.active_version
-        for name, value in identifiers.items():
-            session.add(
-                SubjectIndex(
-                    subject_id=subject_id,
-                    field=name,
-                    key_version=version,
-                    digest=self.indexer.digest(name, value, version=version),
-                )
-            )
+        await session.execute(
+            insert(SubjectIndex),
+            [
+                {"id": new_id(), "subject_id": subject_id, "field": name, "key_version": version,
+                 "digest": self.indexer.digest(name, value, version=version)}
+                for name, value in identifiers.items()
+            ],
+        )
+
+    @staticmethod
+    def _remember_key(session: AsyncSession, subject_id: uuid.UUID, key_id: uuid.UUID, dek: bytes) -> None:
+        # Unwrapped keys live only as long as the unit of work that needed them.
+        session.info.setdefault("civicvoice.deks", {})[subject_id] = (key_id, dek)
 
     # --- identity ----------------------------------------------------------------------------------------
 
@@ -193,6 +258,9 @@ class Vault:
     # --- keys and ciphertexts ----------------------------------------------------------------------------
 
     async def _subject_key(self, session: AsyncSession, subject_id: uuid.UUID, *, create: bool) -> tuple[uuid.UUID, bytes]:
+        remembered = session.info.get("civicvoice.deks", {}).get(subject_id)
+        if remembered is not None:
+            return remembered  # type: ignore[no-any-return]
         row = await session.scalar(select(DataKey).where(DataKey.subject_id == subject_id))
         owner = subject_owner(subject_id)
         if row is None:
@@ -202,10 +270,14 @@ class Vault:
             wrapped = wrap_dek(self.keyring, dek, owner=owner)
             row = DataKey(subject_id=subject_id, kek_version=wrapped.kek_version, wrapped=wrapped.blob, created_at=utcnow())
             session.add(row)
+            await session.flush()
+            self._remember_key(session, subject_id, row.id, dek)
             return row.id, dek
         if row.wrapped is None or row.destroyed_at is not None:
             raise KeyDestroyed("This person's data has been erased.")
-        return row.id, unwrap_dek(self.keyring, WrappedKey(row.kek_version, row.wrapped), owner=owner)
+        dek = unwrap_dek(self.keyring, WrappedKey(row.kek_version, row.wrapped), owner=owner)
+        self._remember_key(session, subject_id, row.id, dek)
+        return row.id, dek
 
     async def encrypt(
         self, session: AsyncSession, subject_id: uuid.UUID, field_id: str, row_id: uuid.UUID, plaintext: str

@@ -9,14 +9,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from civicvoice.core.cache import TtlCache
 from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError, InvalidInput
+from civicvoice.core.ids import new_id
 from civicvoice.core.jobs import enqueue
 from privacy.blind_index import normalise_email, normalise_external_id, normalise_phone
 from privacy.exceptions import InvalidIdentifier
@@ -94,8 +96,15 @@ def decision_out(decision: InvitationDecision, invitation: Invitation | None) ->
 
 
 class ContactIntake:
-    def __init__(self, vault: Vault, *, open_complaint_checks: list[OpenComplaintCheck] | None = None) -> None:
+    def __init__(
+        self,
+        vault: Vault,
+        *,
+        open_complaint_checks: list[OpenComplaintCheck] | None = None,
+        reference: ReferenceData | None = None,
+    ) -> None:
         self.vault = vault
+        self.reference = reference or ReferenceData()
         self.open_complaint_checks = open_complaint_checks if open_complaint_checks is not None else []
 
     async def has_open_complaint(self, session: AsyncSession, subject_id: uuid.UUID) -> bool:
@@ -105,7 +114,11 @@ class ContactIntake:
         return False
 
     async def report(self, session: AsyncSession, event: ContactEvent) -> IntakeResult:
-        """Store one event and decide its invitation, committing on success; retried on a lost race."""
+        """Store one event and decide its invitation, committing on success; retried on a lost race.
+
+        The same (source, external id) twice is caught by the contact's unique constraint rather than a
+        look-up first: duplicates are rare, and every new contact saves a round trip.
+        """
         now = utcnow()
         if event.occurred_at > now + timedelta(minutes=5):
             raise EventInFuture("occurred_at is in the future; send the time the contact ended.", field="occurred_at")
@@ -117,8 +130,12 @@ class ContactIntake:
                 await session.commit()
                 return result
             except (IntegrityError, OperationalError) as exc:
-                # Another event created the same person or contact first (or SQLite was busy): start again.
+                # Reported before, or another event created the same person first, or SQLite was busy.
                 await session.rollback()
+                existing = await self._existing(session, ref)
+                await session.rollback()
+                if existing is not None:
+                    return existing
                 if attempt == _RETRIES - 1 or (isinstance(exc, OperationalError) and "locked" not in str(exc)):
                     raise
             except BaseException:
@@ -150,50 +167,26 @@ class ContactIntake:
     async def _report_once(
         self, session: AsyncSession, event: ContactEvent, claim: IdentityClaim, ref: str
     ) -> IntakeResult:
-        existing = await self._existing(session, ref)
-        if existing is not None:
-            return existing
-        service = await session.scalar(select(Service).where(Service.slug == event.service))
+        service = await self.reference.service(session, event.service)
         if service is None or not service.active:
             raise UnknownService(f"There is no active service {event.service!r}; check the service slug.", field="service")
-
+        policy = await self.reference.policy(session)
         now = utcnow()
-        contact = Contact(
-            source=event.source,
-            ref_key_version=self.vault.indexer.active_version,
-            ref_digest=self.vault.indexer.digest("contact_ref", ref),
-            service_id=service.id,
-            channel=event.channel.value,
-            occurred_at=event.occurred_at,
-            received_at=now,
-            agent_ref=event.agent_id,
-            wait_seconds=event.wait_seconds,
-            handling_seconds=event.handling_seconds,
-            transferred=event.transferred,
-            resolved_first_contact=event.resolved_first_contact,
-            contact_preference=event.customer.contact_preference.value
-            if event.customer and event.customer.contact_preference
-            else None,
-            do_not_survey=bool(event.customer and event.customer.do_not_survey),
-        )
-        contact_id = contact.id
+        contact_id = new_id()
+        customer = event.customer
         person: PersonFacts | None = None
         reachable: frozenset[InvitationChannel] = frozenset()
         subject_id: uuid.UUID | None = None
-        policy = await load_policy(session)
+        has_open_complaint = False
 
-        if not claim.is_empty:
-            resolution = await self.vault.resolve(session, claim, contact_id=contact_id)
-            subject = resolution.subject
-            subject_id = subject.id
-            contact.subject_id = subject_id
-            customer = event.customer
-            assert customer is not None
+        if customer is not None and not claim.is_empty:
+            resolution = await self.vault.resolve(
+                session, claim, contact_id=contact_id, opted_out=customer.opted_out,
+                do_not_survey=customer.do_not_survey,
+            )
+            subject_id = resolution.subject_id
             if customer.opted_out:
-                if subject.opted_out_at is None:
-                    subject.opted_out_at = now
                 await self.vault.suppress(session, claim, reason="opt_out")
-            subject.do_not_survey = customer.do_not_survey
             identity = resolution.identity
             channels = set()
             if identity.emails:
@@ -201,97 +194,147 @@ class ContactIntake:
             if identity.phones:
                 channels.add(InvitationChannel.sms)
             reachable = frozenset(channels)
-            window = policy.cap_window
-            times = (
-                await session.scalars(
-                    select(Invitation.due_at).where(
-                        Invitation.subject_id == subject_id,
-                        Invitation.state != "cancelled",
-                        Invitation.due_at > event.occurred_at - 2 * window,
-                        Invitation.due_at < max(now, event.occurred_at) + 2 * window,
-                    )
+            times: tuple[datetime, ...] = ()
+            if not resolution.created:  # a person made just now has no invitations yet
+                window = policy.cap_window
+                times = tuple(
+                    (
+                        await session.scalars(
+                            select(Invitation.due_at).where(
+                                Invitation.subject_id == subject_id,
+                                Invitation.state != "cancelled",
+                                Invitation.due_at > event.occurred_at - 2 * window,
+                                Invitation.due_at < max(now, event.occurred_at) + 2 * window,
+                            )
+                        )
+                    ).all()
                 )
-            ).all()
+                has_open_complaint = await self.has_open_complaint(session, subject_id)
             person = PersonFacts(
-                opted_out=subject.opted_out_at is not None,
-                suppressed=await self.vault.is_suppressed(session, claim),
-                invitation_times=tuple(times),
+                opted_out=resolution.opted_out,
+                suppressed=resolution.suppressed or customer.opted_out,
+                invitation_times=times,
             )
-            has_open_complaint = await self.has_open_complaint(session, subject_id)
-        else:
-            has_open_complaint = False
 
-        session.add(contact)
-        # No ORM relationships tie these rows together, so flush in foreign-key order explicitly.
-        await session.flush()
+        # Rows are written with single statements in foreign-key order; a duplicate contact fails here.
+        await session.execute(
+            insert(Contact),
+            [{
+                "id": contact_id, "source": event.source, "ref_key_version": self.vault.indexer.active_version,
+                "ref_digest": self.vault.indexer.digest("contact_ref", ref), "subject_id": subject_id,
+                "service_id": service.id, "channel": event.channel.value, "occurred_at": event.occurred_at,
+                "received_at": now, "agent_ref": event.agent_id, "wait_seconds": event.wait_seconds,
+                "handling_seconds": event.handling_seconds, "transferred": event.transferred,
+                "resolved_first_contact": event.resolved_first_contact,
+                "contact_preference": customer.contact_preference.value if customer and customer.contact_preference else None,
+                "do_not_survey": bool(customer and customer.do_not_survey),
+            }],
+        )
         facts = ContactFacts(
             contact_id=contact_id,
             service_slug=service.slug,
             service_excluded=service.survey_excluded,
             channel=event.channel,
             occurred_at=event.occurred_at,
-            do_not_survey=bool(event.customer and event.customer.do_not_survey),
+            do_not_survey=bool(customer and customer.do_not_survey),
             has_open_complaint=has_open_complaint,
             reachable=reachable,
-            preference=event.customer.contact_preference if event.customer else None,
+            preference=customer.contact_preference if customer else None,
         )
         decision = decide(facts, person, policy, now=now)
         version_id = None
         if decision.invite:
-            version_id = await published_post_contact_version(session)
+            version_id = await self.reference.survey_version(session)
             if version_id is None:
                 decision = Decision(
                     invite=False,
                     reason=Reason.no_published_survey,
                     detail="No post-contact survey is published, so nobody can be invited.",
-                    channel=None,
-                    due_at=None,
-                    expires_at=None,
-                    reminder_at=None,
                 )
-        record = InvitationDecision(
-            contact_id=contact_id,
-            subject_id=subject_id,
-            invite=decision.invite,
-            reason=decision.reason.value,
-            detail=decision.detail,
-            rules_version=RULES_VERSION,
-            decided_at=now,
+        decision_id = new_id()
+        await session.execute(
+            insert(InvitationDecision),
+            [{"id": decision_id, "contact_id": contact_id, "subject_id": subject_id, "invite": decision.invite,
+              "reason": decision.reason.value, "detail": decision.detail, "rules_version": RULES_VERSION,
+              "decided_at": now}],
         )
-        session.add(record)
-        await session.flush()
-        invitation = None
+        invitation_id = None
         if decision.invite:
             assert decision.channel and decision.due_at and decision.expires_at and version_id
-            invitation = Invitation(
-                contact_id=contact_id,
-                decision_id=record.id,
-                subject_id=subject_id,
-                survey_version_id=version_id,
-                channel=decision.channel.value,
-                state="queued",
-                due_at=decision.due_at,
-                expires_at=decision.expires_at,
-                reminder_at=decision.reminder_at,
-                created_at=now,
+            invitation_id = new_id()
+            await session.execute(
+                insert(Invitation),
+                [{"id": invitation_id, "contact_id": contact_id, "decision_id": decision_id, "subject_id": subject_id,
+                  "survey_version_id": version_id, "channel": decision.channel.value, "state": "queued",
+                  "due_at": decision.due_at, "expires_at": decision.expires_at, "reminder_at": decision.reminder_at,
+                  "reminders_sent": 0, "send_attempts": 0, "created_at": now}],
             )
-            session.add(invitation)
             enqueue(
                 session,
                 SEND_INVITATION_JOB,
-                {"invitation_id": invitation.id},
-                key=f"{SEND_INVITATION_JOB}:{invitation.id}",
+                {"invitation_id": invitation_id},
+                key=f"{SEND_INVITATION_JOB}:{invitation_id}",
                 run_at=decision.due_at,
             )
-        await session.flush()
         return IntakeResult(
             ContactAccepted(
                 contact_id=contact_id,
                 duplicate=False,
-                decision=decision_out(record, invitation),
-                invitation_id=invitation.id if invitation else None,
+                decision=DecisionOut(
+                    invite=decision.invite,
+                    reason=decision.reason.value,
+                    detail=decision.detail,
+                    rules_version=RULES_VERSION,
+                    channel=decision.channel.value if decision.channel else None,
+                    due_at=decision.due_at,
+                    expires_at=decision.expires_at,
+                ),
+                invitation_id=invitation_id,
             )
         )
+
+
+class ReferenceData:
+    """Services, the invitation policy and the published survey, read on every contact: cached briefly.
+
+    A change made by an administrator reaches every process within ``seconds``.
+    """
+
+    def __init__(self, seconds: float = 10.0) -> None:
+        self._services: TtlCache[ServiceRef] = TtlCache(seconds)
+        self._policy: TtlCache[InvitationPolicy] = TtlCache(seconds)
+        self._version: TtlCache[tuple[uuid.UUID | None]] = TtlCache(seconds)
+
+    def clear(self) -> None:
+        self._services.clear()
+        self._policy.clear()
+        self._version.clear()
+
+    async def service(self, session: AsyncSession, slug: str) -> ServiceRef | None:
+        cached = self._services.get(slug)
+        if cached is not None:
+            return cached
+        row = await session.scalar(select(Service).where(Service.slug == slug))
+        if row is None:
+            return None
+        return self._services.put(slug, ServiceRef(row.id, row.slug, row.survey_excluded, row.active))
+
+    async def policy(self, session: AsyncSession) -> InvitationPolicy:
+        return await self._policy.get_or_load("default", lambda: load_policy(session))
+
+    async def survey_version(self, session: AsyncSession) -> uuid.UUID | None:
+        async def load() -> tuple[uuid.UUID | None]:
+            return (await published_post_contact_version(session),)
+
+        return (await self._version.get_or_load("post-contact", load))[0]
+
+
+@dataclass(frozen=True)
+class ServiceRef:
+    id: uuid.UUID
+    slug: str
+    survey_excluded: bool
+    active: bool
 
 
 async def load_policy(session: AsyncSession) -> InvitationPolicy:

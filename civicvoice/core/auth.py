@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from civicvoice.core.audit import Actor, record
+from civicvoice.core.cache import TtlCache
 from civicvoice.core.clock import utcnow
 from civicvoice.core.datamap import DataMapEntry
 from civicvoice.core.db import Base
@@ -131,6 +132,7 @@ async def revoke_api_key(session: AsyncSession, *, prefix: str, actor: Actor) ->
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         record(session, actor, "api_key.revoke", target_kind="api_key", target_id=key.id)
+    _principals.clear()
     return key
 
 
@@ -209,6 +211,10 @@ class ApiPrincipal:
 
 
 _LAST_USED_GRANULARITY = timedelta(minutes=5)
+# A key checked in the last few seconds is not looked up again: revocation takes effect within this time
+# in every process (at once in the process that revoked it).
+API_KEY_CACHE_SECONDS = 5.0
+_principals: TtlCache[ApiPrincipal] = TtlCache(API_KEY_CACHE_SECONDS)
 
 
 async def authenticate_api_key(sessions: async_sessionmaker[AsyncSession], authorization: str | None) -> ApiPrincipal:
@@ -218,6 +224,9 @@ async def authenticate_api_key(sessions: async_sessionmaker[AsyncSession], autho
     if not secret.startswith(f"{API_KEY_PREFIX}_") or len(secret) > 200:
         raise NotAuthenticated("The API key is not valid.")
     digest = digest_secret(secret)
+    cached = _principals.get(digest)
+    if cached is not None:
+        return cached
     async with sessions() as session:
         key = await session.scalar(select(ApiKey).where(ApiKey.digest == digest))
         if key is None or key.revoked_at is not None:
@@ -227,7 +236,7 @@ async def authenticate_api_key(sessions: async_sessionmaker[AsyncSession], autho
         if key.last_used_at is None or now - key.last_used_at > _LAST_USED_GRANULARITY:
             await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
             await session.commit()
-        return principal
+        return _principals.put(digest, principal)
 
 
 async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
