@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.auth import Access
 from civicvoice.core.errors import CivicVoiceError
+from civicvoice.core.http import problem_responses
 from surveys.intake import ContactIntake
 from surveys.schemas import BatchItem, BatchResult, ContactAccepted, ContactBatch, ContactEvent, EventProblem
 
@@ -30,6 +31,7 @@ class ContactController(Controller):
     @post(
         "/",
         status_code=HTTP_202_ACCEPTED,
+        responses=problem_responses(400, 401, 403, 413, 422),
         summary="Report one contact",
         description=(
             "Reports one finished contact. The same (source, external_id) reported again creates no new contact "
@@ -44,6 +46,7 @@ class ContactController(Controller):
     @post(
         "/batch",
         status_code=HTTP_200_OK,
+        responses=problem_responses(400, 401, 403, 413),
         summary="Report up to 1,000 contacts",
         description="Each event is stored or refused on its own; the answer reports every event by its index.",
     )

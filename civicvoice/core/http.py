@@ -1,4 +1,5 @@
-"""HTTP edge: RFC 9457 problem details for every error, security headers, and an access log without tokens."""
+"""HTTP edge: RFC 9457 problem details for every error, security headers on every response, and an access log
+without tokens."""
 
 from __future__ import annotations
 
@@ -173,8 +174,20 @@ SECURITY_HEADERS = {
 }
 
 
-class EdgeMiddleware:
-    """Adds security headers to every response and logs each request by route template, never by raw path."""
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    """A before-send hook: it sees every response, routed or not (a 404 for an unknown path included)."""
+    if message["type"] != "http.response.start":
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    for name, value in SECURITY_HEADERS.items():
+        if name not in headers:
+            headers[name] = value
+    if scope.get("scheme") == "https":
+        headers["strict-transport-security"] = "max-age=31536000; includeSubDomains"
+
+
+class AccessLogMiddleware:
+    """Logs each request by route template, never by raw path (survey tokens live in paths)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -185,17 +198,10 @@ class EdgeMiddleware:
             return
         started = time.perf_counter()
         status_holder: dict[str, int] = {}
-        tls = scope.get("scheme") == "https"
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
-                headers = MutableScopeHeaders.from_message(message)
-                for name, value in SECURITY_HEADERS.items():
-                    if name not in headers:
-                        headers[name] = value
-                if tls:
-                    headers["strict-transport-security"] = "max-age=31536000; includeSubDomains"
             await send(message)
 
         try:
@@ -210,4 +216,4 @@ class EdgeMiddleware:
             )
 
 
-__all__ = ["EXCEPTION_HANDLERS", "SECURITY_HEADERS", "EdgeMiddleware", "MediaType", "Problem", "problem_responses"]
+__all__ = ["EXCEPTION_HANDLERS", "SECURITY_HEADERS", "AccessLogMiddleware", "MediaType", "Problem", "add_security_headers", "problem_responses"]
