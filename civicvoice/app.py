@@ -24,10 +24,11 @@ from civicvoice import __version__
 from civicvoice.core.auth import Access, authorize
 from civicvoice.core.db import create_engine, session_factory, sqlalchemy_config, unit_of_work
 from civicvoice.core.features import Feature
-from civicvoice.core.http import EXCEPTION_HANDLERS, EdgeMiddleware
+from civicvoice.core.http import EXCEPTION_HANDLERS, AccessLogMiddleware, add_security_headers
 from civicvoice.core.jobs import JobRegistry, Worker
 from civicvoice.core.logging import configure_logging
 from civicvoice.core.settings import Settings
+from civicvoice.staff.web import EXCEPTION_HANDLERS as STAFF_EXCEPTION_HANDLERS, staff_guard  # staff access (issue 5)
 from civicvoice.pages import InformationPages
 from privacy.keys import check_keys, load_keyring
 
@@ -37,8 +38,9 @@ def features() -> list[Feature]:
     from feedback.feature import FEATURE as feedback
     from privacy.feature import FEATURE as privacy
     from surveys.feature import FEATURE as surveys
+    from civicvoice.staff.feature import FEATURE as staff  # staff access (issue 5)
 
-    return [privacy, surveys, feedback]
+    return [privacy, surveys, feedback, staff]
 
 
 @get("/health", opt=Access.public().opt(), tags=["Service"], summary="Liveness and database reachability")
@@ -104,7 +106,11 @@ def template_config(settings: Settings) -> TemplateConfig[JinjaTemplateEngine]:
         )
 
     return TemplateConfig(
-        directory=[PACKAGE_ROOT / "civicvoice" / "templates", PACKAGE_ROOT / "surveys" / "templates"],
+        directory=[
+            PACKAGE_ROOT / "civicvoice" / "templates",
+            PACKAGE_ROOT / "surveys" / "templates",
+            PACKAGE_ROOT / "feedback" / "templates",  # staff access (issue 5): the recent-feedback page
+        ],
         engine=JinjaTemplateEngine,
         engine_callback=configure,
     )
@@ -150,10 +156,12 @@ def create_app(
         route_handlers=route_handlers,
         plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine))],
         guards=[authorize],
-        exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[EdgeMiddleware],
+        exception_handlers={**EXCEPTION_HANDLERS, **STAFF_EXCEPTION_HANDLERS},  # staff access (issue 5)
+        middleware=[AccessLogMiddleware],
+        before_send=[add_security_headers],
         lifespan=[lifespan],
-        state=State({"settings": settings, "sessions": sessions, "services": {}, "jobs": registry}),
+        # staff_guard: staff access (issue 5); the core guard hands staff routes to it.
+        state=State({"settings": settings, "sessions": sessions, "services": {}, "jobs": registry, "staff_guard": staff_guard}),
         request_max_body_size=settings.max_body_bytes,
         template_config=template_config(settings),
         openapi_config=OpenAPIConfig(

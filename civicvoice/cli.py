@@ -278,6 +278,34 @@ def user_create_command(
         click.echo(f"Initial password (shown once): {password}")
 
 
+# staff access (issue 5): password reset and deactivation from the command line.
+@user_group.command("reset-password")
+@click.option("--email", required=True)
+@click.option("--password", default=None, help="New password; a strong one is generated and shown once if omitted.")
+def user_reset_password_command(email: str, password: str | None) -> None:
+    """Set a new password for a staff user and end their sessions."""
+    from civicvoice.staff.accounts import reset_password
+
+    settings = settings_from_env()
+    generated = password is None
+    password = password or secrets.token_urlsafe(15)
+    user = run_db(settings, lambda s: reset_password(s, actor=Actor.cli(), password=password, email=email))
+    click.echo(f"Reset the password of {user.email}; their sessions have ended.")
+    if generated:
+        click.echo(f"New password (shown once): {password}")
+
+
+@user_group.command("deactivate")
+@click.option("--email", required=True)
+def user_deactivate_command(email: str) -> None:
+    """Deactivate a staff user (kept for the audit trail) and end their sessions."""
+    from civicvoice.staff.accounts import deactivate
+
+    settings = settings_from_env()
+    user = run_db(settings, lambda s: deactivate(s, actor=Actor.cli(), email=email))
+    click.echo(f"Deactivated {user.email}.")
+
+
 @cli.command("worker")
 @click.option("--once", is_flag=True, help="Run the jobs that are due now, then exit.")
 def worker_command(once: bool) -> None:

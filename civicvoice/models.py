@@ -6,6 +6,7 @@ from civicvoice.core.audit import AuditEvent
 from civicvoice.core.auth import ApiKey, StaffUser
 from civicvoice.core.db import Base
 from civicvoice.core.jobs import Job
+from civicvoice.staff.models import LoginThrottle, StaffSession  # staff access (issue 5)
 from feedback.models import CommentScore
 from privacy.models import DataKey, DataSubject, KeyCheck, SubjectConflict, SubjectIndex, SuppressionEntry
 from surveys.models import (
@@ -36,8 +37,10 @@ __all__ = [
     "InvitationPolicyRecord",
     "Job",
     "KeyCheck",
+    "LoginThrottle",
     "Service",
     "ServiceGroup",
+    "StaffSession",
     "StaffUser",
     "SubjectConflict",
     "SubjectIndex",

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from civicvoice.core.features import Feature
+from feedback.inbox import ROUTES as INBOX_ROUTES  # staff access (issue 5): the recent-feedback page
 from feedback.scoring import JOBS, on_response_submitted
 
 
@@ -15,4 +16,4 @@ def _services(built: Mapping[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
-FEATURE = Feature(name="feedback", jobs=JOBS, build_services=_services)
+FEATURE = Feature(name="feedback", routes=INBOX_ROUTES, jobs=JOBS, build_services=_services)

@@ -1,0 +1,205 @@
+"""Throughput of POST /api/v1/contacts against a bare Litestar insert (bench/baseline_app.py), on SQLite and
+PostgreSQL, as ratios measured in the same run. Target: civicvoice at 0.6 of the baseline or better.
+
+civicvoice runs its full path (API key, validation, subject resolution, per-person encryption, invitation
+decision, outbox job) with the embedded worker off: this measures intake, not sending.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import harness
+
+TARGET_RATIO = 0.6
+URL_PATH = "/api/v1/contacts"
+RETURNING_SHARE = 0.2  # about one contact in five is from someone already known (the frequency cap applies)
+SERVICES = ("council-tax", "benefits", "housing-repairs", "waste-and-recycling", "parking", "libraries")
+CHANNELS = ("phone", "phone", "web_chat", "email")
+FIRST_NAMES = ("Jo", "Sam", "Priya", "Tom", "Aisha", "Wei", "Olu", "Maria", "Dylan", "Niamh")
+LAST_NAMES = ("Bloggs", "Patel", "Smith", "Okafor", "Jones", "Nowak", "Chen", "Evans", "Murphy", "Khan")
+
+
+def _customer(run_id: int, number: int) -> dict[str, str]:
+    """Customer ``number`` of load run ``run_id``: email and phone distinct from every other customer."""
+    serial = (run_id * 1_000_000 + number) % 90_000_000
+    first, last = FIRST_NAMES[number % 10], LAST_NAMES[(number // 10) % 10]
+    return {
+        "email": f"{first}.{last}.{serial}@Example.org",
+        "phone": f"079{serial:08d}",  # 07900 000000 to 07989 999999 are valid UK mobiles
+        "name": f"{first} {last}",
+    }
+
+
+def _returning(run_id: int, sequence: int) -> bool:
+    """Whether contact ``sequence`` is from a returning customer: decided by the numbers alone, no state."""
+    return sequence > 64 and random.Random(f"{run_id}/{sequence}").random() < RETURNING_SHARE  # noqa: S311
+
+
+def contact_body(sequence: int, rng: random.Random, run_id: int) -> bytes:
+    """A contact event with a distinct external id; a returning customer about one time in five."""
+    number = sequence
+    if _returning(run_id, sequence):
+        # A customer first seen a little earlier in this run (not in flight now: no needless creation race).
+        number = rng.randrange(0, sequence - 32)
+        while _returning(run_id, number):
+            number = rng.randrange(0, sequence - 32)
+    customer = _customer(run_id, number)
+    body = {
+        "source": "telephony",
+        "external_id": f"bench-{run_id}-{sequence}",
+        "channel": rng.choice(CHANNELS),
+        "service": rng.choice(SERVICES),
+        "occurred_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+        "agent_id": f"agent-{rng.randrange(40)}",
+        "wait_seconds": rng.randrange(0, 900),
+        "handling_seconds": rng.randrange(30, 1800),
+        "transferred": rng.random() < 0.1,
+        "resolved_first_contact": rng.random() < 0.7,
+        "customer": customer,
+    }
+    return json.dumps(body).encode()
+
+
+# --- civicvoice set-up ------------------------------------------------------------------------------------
+
+
+def prepare_civicvoice(database_url: str, data_dir: Path) -> tuple[dict[str, str], str]:
+    """Migrate, load the catalogue and the demo policy, issue an API key; returns (server env, API key)."""
+    import asyncio
+
+    from civicvoice.cli import migrate_database
+    from civicvoice.core.audit import Actor
+    from civicvoice.core.auth import create_api_key
+    from civicvoice.core.db import create_engine, session_factory, unit_of_work
+    from civicvoice.core.settings import Settings
+    from civicvoice.demo import load_catalogue
+    from privacy.keyring import Keyring
+    from surveys.controllers import CONTACTS_WRITE
+    from surveys.models import InvitationPolicyRecord
+    from surveys.rules import InvitationPolicy
+
+    env = {
+        "CIVICVOICE_DATA_DIR": str(data_dir),
+        "CIVICVOICE_DATABASE_URL": database_url,
+        "CIVICVOICE_KEYS": Keyring.generate().to_json(),
+        "CIVICVOICE_KEY_FILE": str(data_dir / "no-key-file.json"),
+        "CIVICVOICE_EMBEDDED_WORKER": "false",
+        "CIVICVOICE_LOG_LEVEL": "WARNING",
+    }
+    settings = Settings.from_env(env)
+    migrate_database(settings)
+
+    async def seed() -> str:
+        engine = create_engine(settings, pooled=False)
+        try:
+            async with unit_of_work(session_factory(engine)) as session:
+                await load_catalogue(session)
+                demo_policy = InvitationPolicy.demo().to_dict()
+                session.add(InvitationPolicyRecord(name="default", settings=demo_policy))
+                issued = await create_api_key(
+                    session, name="benchmark", scopes=[CONTACTS_WRITE], known_scopes=[CONTACTS_WRITE],
+                    actor=Actor.cli(),
+                )
+                return issued.secret
+        finally:
+            await engine.dispose()
+
+    return env, asyncio.run(seed())
+
+
+# --- one backend --------------------------------------------------------------------------------------------
+
+
+def data_dir(workdir: Path, backend: str, target: str) -> Path:
+    return workdir / f"{backend}-{target}"
+
+
+def measure_backend(
+    backend: str, civicvoice_url: str, baseline_url: str, workdir: Path, args: argparse.Namespace
+) -> None:
+    """Run both servers on one backend and print the rounds, any failures and the ratio."""
+    label = f"contacts throughput {backend}"
+    cv_dir, base_dir = data_dir(workdir, backend, "civicvoice"), data_dir(workdir, backend, "baseline")
+    env, api_key = prepare_civicvoice(civicvoice_url, cv_dir)
+    civicvoice = harness.Server("civicvoice", "civicvoice.app:create_app", env)
+    baseline = harness.Server(
+        "baseline",
+        "baseline_app:create_baseline_app_from_env",
+        {"BENCH_BASELINE_DATABASE_URL": baseline_url, "BENCH_BASELINE_DATA_DIR": str(base_dir)},
+    )
+    with harness.running(civicvoice, baseline):
+        plans = [
+            harness.LoadPlan(
+                name=server.name,
+                url=server.base_url + URL_PATH,
+                make_body=contact_body,
+                headers=headers,
+                concurrency=args.concurrency,
+                warmup=args.warmup,
+                duration=args.seconds,
+                server_pid=server.pid,
+            )
+            for server, headers in ((civicvoice, {"authorization": f"Bearer {api_key}"}), (baseline, {}))
+        ]
+        results = harness.alternate(plans, args.rounds)
+    harness.print_rounds(label, results)
+    harness.print_errors(label, results)
+    harness.print_ratio(label, "civicvoice", "baseline", results, TARGET_RATIO)
+
+
+def measure_postgresql(workdir: Path, args: argparse.Namespace) -> None:
+    if not harness.postgres_reachable():
+        print("contacts throughput postgresql: skipped (not reachable)", flush=True)
+        return
+    name = f"civicvoice_bench_{os.getpid()}"
+    try:
+        with (
+            harness.postgres_database(name) as cv_url,
+            harness.postgres_database(f"{name}_baseline") as base_url,
+        ):
+            measure_backend("postgresql", cv_url, base_url, workdir, args)
+    except harness.DatabaseUnavailable as exc:
+        print(f"contacts throughput postgresql: skipped ({exc})", flush=True)
+
+
+def sqlite_urls(workdir: Path) -> tuple[str, str]:
+    return (
+        f"sqlite+aiosqlite:///{(data_dir(workdir, 'sqlite', 'civicvoice') / 'civicvoice.db').as_posix()}",
+        f"sqlite+aiosqlite:///{(data_dir(workdir, 'sqlite', 'baseline') / 'baseline.db').as_posix()}",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Contacts intake throughput against a bare Litestar app.")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "all"), default="all")
+    parser.add_argument("--rounds", type=int, default=3, help="Rounds per target, alternating (default 3).")
+    parser.add_argument("--seconds", type=float, default=8.0, help="Measured seconds per round (default 8).")
+    parser.add_argument("--warmup", type=float, default=2.0, help="Warm-up seconds per round (default 2).")
+    parser.add_argument("--concurrency", type=int, default=16, help="Requests in flight (default 16).")
+    args = parser.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="civicvoice-bench-"))
+    try:
+        if args.backend in ("sqlite", "all"):
+            measure_backend("sqlite", *sqlite_urls(workdir), workdir, args)
+        if args.backend in ("postgresql", "all"):
+            measure_postgresql(workdir, args)
+    except harness.HarnessError as exc:
+        print(f"contacts throughput: harness failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

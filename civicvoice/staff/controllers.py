@@ -1,0 +1,223 @@
+"""Staff pages: sign in, sign out, and the administrator's user pages (create, reset password, deactivate)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Redirect, Template
+from sqlalchemy import select
+
+from civicvoice.core.auth import ROLES, Access, StaffUser, create_staff_user
+from civicvoice.core.db import unit_of_work
+from civicvoice.core.errors import CivicVoiceError
+from civicvoice.staff.accounts import (
+    SESSION_LIFETIME,
+    SignInFailed,
+    deactivate,
+    reset_password,
+    sign_in,
+    sign_out,
+    staff_actor,
+)
+from civicvoice.staff.throttle import LoginThrottler, TooManyAttempts
+from civicvoice.staff.web import (
+    CSRF_FIELD,
+    HOME_PATH,
+    SESSION_COOKIE,
+    SIGN_IN_CSRF_COOKIE,
+    SIGN_IN_PATH,
+    current_user,
+    new_sign_in_csrf,
+    safe_next,
+    set_cookie,
+    staff_context,
+    tokens_match,
+)
+
+NO_STORE = {"cache-control": "no-store"}
+ROLE_NAMES = {
+    "admin": "Administrator",
+    "quality_reviewer": "Quality reviewer",
+    "service_manager": "Service manager",
+    "agent": "Agent",
+    "dpo": "Data protection officer",
+}
+
+
+async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+def _sign_in_page(
+    request: Request[Any, Any, Any], *, next_path: str, error: str | None = None, email: str = "",
+    status_code: int = 200, headers: dict[str, str] | None = None,
+) -> Template:
+    csrf = new_sign_in_csrf()
+    response = Template(
+        template_name="staff/sign_in.html.j2",
+        context={"csrf_token": csrf, "next": next_path, "error": error, "email": email},
+        status_code=status_code,
+        headers={**NO_STORE, **(headers or {})},
+    )
+    # Double-submit for the one form before a session exists (login CSRF); strict, so no other site sends it.
+    set_cookie(response, request, SIGN_IN_CSRF_COOKIE, csrf, max_age=3600, samesite="strict")
+    return response
+
+
+class SignInPages(Controller):
+    path = "/staff"
+    include_in_schema = False
+    opt = Access.public().opt()
+
+    @get("/sign-in")
+    async def show_sign_in(self, request: Request[Any, Any, Any], next_path: Annotated[str | None, QueryParameter(name="next", required=False)] = None) -> Template:
+        return _sign_in_page(request, next_path=safe_next(next_path))
+
+    @post("/sign-in", status_code=303)
+    async def submit_sign_in(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        form = await _form(request)
+        next_path = safe_next(form.get("next"))
+        email = form.get("email", "")[:254]
+        if not tokens_match(request.cookies.get(SIGN_IN_CSRF_COOKIE), form.get(CSRF_FIELD)):
+            return _sign_in_page(
+                request, next_path=next_path, email=email, status_code=403,
+                error="The sign-in form expired. Enter your email address and password again.",
+            )
+        throttler: LoginThrottler = request.app.state.services["login_throttler"]
+        address = request.client.host if request.client else "unknown"
+        async with request.app.state.sessions() as session:
+            try:
+                signed_in = await sign_in(
+                    session, throttler, email=email, password=form.get("password", "")[:1000], address=address
+                )
+            except TooManyAttempts as exc:
+                await session.commit()
+                return _sign_in_page(request, next_path=next_path, email=email, error=exc.detail, status_code=429,
+                                     headers={"retry-after": str(exc.retry_after_seconds)})
+            except SignInFailed as exc:
+                await session.commit()
+                return _sign_in_page(request, next_path=next_path, email=email, error=exc.detail, status_code=401)
+            await session.commit()
+        response = Redirect(next_path, status_code=303)
+        set_cookie(response, request, SESSION_COOKIE, signed_in.token, max_age=int(SESSION_LIFETIME.total_seconds()))
+        response.delete_cookie(SIGN_IN_CSRF_COOKIE, path="/")
+        return response
+
+
+class StaffHome(Controller):
+    path = "/staff"
+    include_in_schema = False
+    opt = Access.staff().opt()
+
+    @get("/")
+    async def home(self) -> Redirect:
+        return Redirect(HOME_PATH, status_code=303)
+
+    @post("/sign-out", status_code=303)
+    async def sign_out(self, request: Request[Any, Any, Any]) -> Redirect:
+        async with unit_of_work(request.app.state.sessions) as session:
+            await sign_out(session, request.state.staff_session_token, current_user(request))
+        response = Redirect(SIGN_IN_PATH, status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+
+def _user_form_page(request: Request[Any, Any, Any], values: dict[str, str], error: CivicVoiceError | None) -> Template:
+    return Template(
+        template_name="staff/user_new.html.j2",
+        context=staff_context(
+            request, values=values, roles=ROLE_NAMES,
+            errors=[{"field": error.field or "email", "message": error.detail}] if error else [],
+        ),
+        status_code=400 if error else 200,
+        headers=NO_STORE,
+    )
+
+
+class UserPages(Controller):
+    """Administrators manage staff accounts; every change is audited with the administrator as the actor."""
+
+    path = "/staff/users"
+    include_in_schema = False
+    opt = Access.staff("admin").opt()
+
+    @get("/")
+    async def list_users(self, request: Request[Any, Any, Any]) -> Template:
+        async with request.app.state.sessions() as session:
+            users = (await session.scalars(select(StaffUser).order_by(StaffUser.active.desc(), StaffUser.email))).all()
+        return Template(
+            template_name="staff/users.html.j2",
+            context=staff_context(request, users=users, roles=ROLE_NAMES, done=request.query_params.get("done")),
+            headers=NO_STORE,
+        )
+
+    @get("/new")
+    async def new_user(self, request: Request[Any, Any, Any]) -> Template:
+        return _user_form_page(request, {}, None)
+
+    @post("/new", status_code=303)
+    async def create_user(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        form = await _form(request)
+        values = {k: form.get(k, "")[:300] for k in ("email", "display_name", "role", "service_scope", "agent_ref")}
+        try:
+            async with unit_of_work(request.app.state.sessions) as session:
+                await create_staff_user(
+                    session,
+                    email=values["email"],
+                    display_name=values["display_name"],
+                    password=form.get("password", "")[:1000],
+                    role=values["role"],
+                    actor=staff_actor(current_user(request)),
+                    service_scope=[s.strip() for s in values["service_scope"].split(",") if s.strip()],
+                    agent_ref=values["agent_ref"].strip() or None,
+                )
+        except CivicVoiceError as exc:
+            return _user_form_page(request, values, exc)
+        return Redirect("/staff/users?done=created", status_code=303)
+
+    @get("/{user_id:uuid}")
+    async def show_user(self, request: Request[Any, Any, Any], user_id: FromPath[uuid.UUID]) -> Template:
+        return await self._user_page(request, user_id, None)
+
+    async def _user_page(self, request: Request[Any, Any, Any], user_id: uuid.UUID, error: str | None) -> Template:
+        async with request.app.state.sessions() as session:
+            user = await session.get(StaffUser, user_id)
+        if user is None:
+            return Template(template_name="staff/not_found.html.j2", context=staff_context(request), status_code=404)
+        return Template(
+            template_name="staff/user.html.j2",
+            context=staff_context(request, user=user, roles=ROLE_NAMES, error=error),
+            status_code=400 if error else 200,
+            headers=NO_STORE,
+        )
+
+    @post("/{user_id:uuid}/password", status_code=303)
+    async def reset_user_password(self, request: Request[Any, Any, Any], user_id: FromPath[uuid.UUID]) -> Template | Redirect:
+        form = await _form(request)
+        try:
+            async with unit_of_work(request.app.state.sessions) as session:
+                await reset_password(
+                    session, actor=staff_actor(current_user(request)), password=form.get("password", "")[:1000],
+                    user_id=user_id,
+                )
+        except CivicVoiceError as exc:
+            return await self._user_page(request, user_id, exc.detail)
+        return Redirect("/staff/users?done=password", status_code=303)
+
+    @post("/{user_id:uuid}/deactivate", status_code=303)
+    async def deactivate_user(self, request: Request[Any, Any, Any], user_id: FromPath[uuid.UUID]) -> Template | Redirect:
+        if user_id == current_user(request).id:
+            return await self._user_page(request, user_id, "You cannot deactivate your own account.")
+        try:
+            async with unit_of_work(request.app.state.sessions) as session:
+                await deactivate(session, actor=staff_actor(current_user(request)), user_id=user_id)
+        except CivicVoiceError as exc:
+            return await self._user_page(request, user_id, exc.detail)
+        return Redirect("/staff/users?done=deactivated", status_code=303)
+
+
+ROUTES = [SignInPages, StaffHome, UserPages]

@@ -1,0 +1,199 @@
+"""The quality team's inbox: recent responses with their sentiment and the comments redacted, scoped by role.
+
+Admins, quality reviewers and the DPO see every service; a service manager sees the services in their scope;
+an agent sees responses about their own contacts. Comments are decrypted only for the page shown and always
+pass through privacy.redaction before they reach a template.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from litestar import Controller, Request, get
+from litestar.params import QueryParameter
+from litestar.response import Template
+from sqlalchemy import Select, false, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from civicvoice.core.auth import Access, StaffUser
+from feedback.models import CommentScore
+from privacy.exceptions import KeyDestroyed
+from privacy.redaction import redact
+from surveys.models import Answer, Contact, Response, Service, SurveyVersion
+from surveys.responses import read_answer_text
+
+PAGE_SIZE = 25
+LONDON = ZoneInfo("Europe/London")
+SEES_EVERY_SERVICE = frozenset({"admin", "quality_reviewer", "dpo"})
+
+
+@dataclass(frozen=True)
+class InboxFilters:
+    service: str | None = None
+    channel: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    page: int = 1
+
+
+@dataclass
+class Comment:
+    question: str
+    text: str
+    sentiment: str | None
+
+
+@dataclass
+class InboxRow:
+    submitted_at: datetime
+    service: str
+    channel: str
+    satisfaction: int | None
+    resolved: str | None
+    sentiment: str | None
+    comments: list[Comment] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    rows: list[InboxRow]
+    total: int
+    page: int
+    pages: int
+
+
+def scoped(stmt: Select[Any], viewer: StaffUser) -> Select[Any]:
+    """Limit a query over Response (joined to Service) to what the viewer's role may see."""
+    if viewer.role in SEES_EVERY_SERVICE:
+        return stmt
+    if viewer.role == "service_manager":
+        scope = list(viewer.service_scope or [])
+        return stmt.where(Service.slug.in_(scope)) if scope else stmt.where(false())
+    if viewer.role == "agent" and viewer.agent_ref:
+        return stmt.join(Contact, Contact.id == Response.contact_id).where(Contact.agent_ref == viewer.agent_ref)
+    return stmt.where(false())
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=LONDON)
+
+
+def _filtered(stmt: Select[Any], filters: InboxFilters) -> Select[Any]:
+    if filters.service:
+        stmt = stmt.where(Service.slug == filters.service)
+    if filters.channel:
+        stmt = stmt.where(Response.channel == filters.channel)
+    if filters.date_from:
+        stmt = stmt.where(Response.submitted_at >= _local_midnight(filters.date_from))
+    if filters.date_to:
+        stmt = stmt.where(Response.submitted_at < _local_midnight(filters.date_to + timedelta(days=1)))
+    return stmt
+
+
+def _overall(labels: list[str]) -> str | None:
+    if not labels:
+        return None
+    if "negative" in labels and "positive" in labels:
+        return "mixed"
+    return "negative" if "negative" in labels else ("positive" if "positive" in labels else "neutral")
+
+
+async def recent_feedback(session: AsyncSession, vault: Any, viewer: StaffUser, filters: InboxFilters) -> InboxPage:
+    base = _filtered(scoped(select(Response, Service.name).join(Service, Service.id == Response.service_id), viewer), filters)
+    total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(1, filters.page), pages)
+    found = (
+        await session.execute(
+            base.order_by(Response.submitted_at.desc(), Response.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+        )
+    ).all()
+    ids = [response.id for response, _ in found]
+    answers: dict[uuid.UUID, list[Answer]] = defaultdict(list)
+    labels: dict[uuid.UUID, str] = {}
+    questions: dict[uuid.UUID, dict[str, str]] = {}
+    if ids:
+        for answer in (
+            await session.scalars(select(Answer).where(Answer.response_id.in_(ids), Answer.text_ciphertext.is_not(None)))
+        ).all():
+            answers[answer.response_id].append(answer)
+        for score in (await session.scalars(select(CommentScore).where(CommentScore.response_id.in_(ids)))).all():
+            labels[score.answer_id] = score.label
+        version_ids = {response.survey_version_id for response, _ in found}
+        for version in (await session.scalars(select(SurveyVersion).where(SurveyVersion.id.in_(version_ids)))).all():
+            questions[version.id] = {q.get("key"): q.get("text", q.get("key")) for q in version.definition.get("questions", [])}
+    rows: list[InboxRow] = []
+    for response, service_name in found:
+        row = InboxRow(response.submitted_at.astimezone(LONDON), service_name, response.channel,
+                       response.satisfaction, response.resolved, None)
+        for answer in sorted(answers[response.id], key=lambda a: a.question_key):
+            try:
+                text = await read_answer_text(session, vault, response, answer)
+            except KeyDestroyed:
+                text = None
+            if not text:
+                continue
+            question = questions.get(response.survey_version_id, {}).get(answer.question_key, answer.question_key)
+            row.comments.append(Comment(question, redact(text), labels.get(answer.id)))
+        row.sentiment = _overall([c.sentiment for c in row.comments if c.sentiment])
+        rows.append(row)
+    return InboxPage(rows, total, page, pages)
+
+
+async def visible_services(session: AsyncSession, viewer: StaffUser) -> list[tuple[str, str]]:
+    stmt = select(Service.slug, Service.name).order_by(Service.name)
+    if viewer.role == "service_manager":
+        stmt = stmt.where(Service.slug.in_(list(viewer.service_scope or [])))
+    elif viewer.role not in SEES_EVERY_SERVICE and viewer.role != "agent":
+        stmt = stmt.where(false())
+    return [(slug, name) for slug, name in (await session.execute(stmt)).all()]
+
+
+CHANNELS = {"email": "Email", "sms": "Text message", "ivr": "Phone keypad", "chat": "Web chat", "kiosk": "Kiosk",
+            "paper": "Paper", "web_link": "Web link"}
+
+
+class FeedbackInbox(Controller):
+    path = "/staff/feedback"
+    include_in_schema = False
+    opt = Access.staff().opt()
+
+    @get("/")
+    async def recent(
+        self,
+        request: Request[Any, Any, Any],
+        service: Annotated[str | None, QueryParameter(name="service", required=False, max_length=64)] = None,
+        channel: Annotated[str | None, QueryParameter(name="channel", required=False, max_length=20)] = None,
+        date_from: Annotated[date | None, QueryParameter(name="from", required=False)] = None,
+        date_to: Annotated[date | None, QueryParameter(name="to", required=False)] = None,
+        page: Annotated[int, QueryParameter(name="page", ge=1, le=100_000)] = 1,
+    ) -> Template:
+        viewer: StaffUser = request.state.staff_user
+        filters = InboxFilters(service or None, channel or None, date_from, date_to, page)
+        async with request.app.state.sessions() as session:
+            result = await recent_feedback(session, request.app.state.services["vault"], viewer, filters)
+            services = await visible_services(session, viewer)
+        query = {k: v for k, v in {"service": service, "channel": channel,
+                                   "from": date_from.isoformat() if date_from else None,
+                                   "to": date_to.isoformat() if date_to else None}.items() if v}
+        return Template(
+            template_name="feedback/recent.html.j2",
+            context={
+                "staff_user": viewer,
+                "csrf_token": request.state.csrf_token,
+                "result": result,
+                "filters": filters,
+                "services": services,
+                "channels": CHANNELS,
+                "query": query,
+            },
+            headers={"cache-control": "no-store"},
+        )
+
+
+ROUTES = [FeedbackInbox]

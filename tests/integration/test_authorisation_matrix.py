@@ -1,0 +1,152 @@
+"""Every route of the real app, with every role, an API key and no one: the single guard decides each one.
+
+EXPECTED is the authorisation policy written out by hand. A route missing from it (a new route nobody made a
+decision about) fails the suite, and so does a route whose behaviour differs from its row.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from civicvoice.core.auth import ROLES
+from civicvoice.core.clock import utcnow
+from civicvoice.core.db import unit_of_work
+from civicvoice.staff.accounts import digest_token
+from civicvoice.staff.models import StaffSession
+from civicvoice.staff.web import SESSION_COOKIE, csrf_token_for
+from tests.integration.support import TestDatabase
+from tests.integration.test_staff_login import make_user
+
+Client = AsyncTestClient[Litestar]
+
+ANONYMOUS = "anonymous"
+API_KEY = "api:contacts:write"
+IDENTITIES = (ANONYMOUS, API_KEY, *ROLES)
+
+PUBLIC = frozenset(IDENTITIES)
+STAFF = frozenset(ROLES)
+ADMIN = frozenset({"admin"})
+CONTACT_SYSTEMS = frozenset({API_KEY})
+NOBODY: frozenset[str] = frozenset()
+
+EXPECTED: dict[tuple[str, str], frozenset[str]] = {
+    ("GET", "/"): PUBLIC,
+    ("GET", "/health"): PUBLIC,
+    # Litestar's automatic OPTIONS for a bare app-level handler carries no decision, so the guard refuses it.
+    ("OPTIONS", "/health"): NOBODY,
+    ("GET", "/privacy"): PUBLIC,
+    ("GET", "/accessibility"): PUBLIC,
+    ("GET", "/static/{file_path:path}"): PUBLIC,
+    ("HEAD", "/static/{file_path:path}"): PUBLIC,
+    ("GET", "/schema"): PUBLIC,
+    ("GET", "/schema/openapi.json"): PUBLIC,
+    ("GET", "/schema/{path:str}"): PUBLIC,
+    ("POST", "/api/v1/contacts"): CONTACT_SYSTEMS,
+    ("POST", "/api/v1/contacts/batch"): CONTACT_SYSTEMS,
+    # Survey and unsubscribe links: the signed token in the path is the capability.
+    ("GET", "/s/{token:str}"): PUBLIC,
+    ("POST", "/s/{token:str}"): PUBLIC,
+    ("GET", "/u/{token:str}"): PUBLIC,
+    ("POST", "/u/{token:str}"): PUBLIC,
+    ("GET", "/survey/thank-you"): PUBLIC,
+    ("GET", "/staff/sign-in"): PUBLIC,
+    ("POST", "/staff/sign-in"): PUBLIC,
+    ("GET", "/staff"): STAFF,
+    ("POST", "/staff/sign-out"): STAFF,
+    ("GET", "/staff/feedback"): STAFF,
+    ("GET", "/staff/users"): ADMIN,
+    ("GET", "/staff/users/new"): ADMIN,
+    ("POST", "/staff/users/new"): ADMIN,
+    ("GET", "/staff/users/{user_id:uuid}"): ADMIN,
+    ("POST", "/staff/users/{user_id:uuid}/password"): ADMIN,
+    ("POST", "/staff/users/{user_id:uuid}/deactivate"): ADMIN,
+}
+
+PATH_VALUES = {
+    "{token:str}": "not-a-real-token",
+    "{file_path:path}": "build/civicvoice.css",
+    "{path:str}": "openapi.json",
+    "{user_id:uuid}": str(uuid.UUID(int=1)),
+}
+
+
+def real_routes(app: Litestar) -> dict[tuple[str, str], Any]:
+    routes: dict[tuple[str, str], Any] = {}
+    for route in app.routes:
+        for handler in route.route_handlers:
+            for method in sorted(getattr(handler, "http_methods", ()) or ()):
+                routes[(method, route.path)] = handler
+    return routes
+
+
+def expected_for(method: str, path: str) -> frozenset[str] | None:
+    if method == "OPTIONS" and (method, path) not in EXPECTED:
+        # CORS preflight answers follow the decision of the route they belong to.
+        decisions = {EXPECTED.get((m, p)) for (m, p) in EXPECTED if p == path and m != "OPTIONS"}
+        return decisions.pop() if len(decisions) == 1 else None
+    return EXPECTED.get((method, path))
+
+
+def concrete(path: str) -> str:
+    for pattern, value in PATH_VALUES.items():
+        path = path.replace(pattern, value)
+    return path
+
+
+def refused_by_the_guard(response: Any) -> bool:
+    """The guard's answers: a problem saying who you are not, or (for pages) a redirect to sign in."""
+    if response.status_code == 303 and response.headers.get("location", "").startswith("/staff/sign-in?next="):
+        return True
+    if response.headers.get("content-type", "").startswith("application/problem+json"):
+        return response.json()["type"] in {"/problems/not-authenticated", "/problems/permission-denied"}
+    return False
+
+
+async def test_every_route_has_a_decision(app: Litestar) -> None:
+    undecided = [key for key in real_routes(app) if expected_for(*key) is None]
+    assert undecided == [], f"routes without an authorisation decision in EXPECTED: {undecided}"
+    gone = [key for key in EXPECTED if key not in real_routes(app)]
+    assert gone == [], f"EXPECTED lists routes the app no longer has: {gone}"
+
+
+async def session_cookie(db: TestDatabase, user_id: uuid.UUID) -> str:
+    token = secrets.token_urlsafe(32)
+    async with unit_of_work(db.sessions) as session:
+        now = utcnow()
+        session.add(StaffSession(user_id=user_id, token_digest=digest_token(token), created_at=now, last_seen_at=now,
+                                 expires_at=now + timedelta(hours=1)))
+    return token
+
+
+@pytest.mark.parametrize("identity", IDENTITIES)
+async def test_each_identity_reaches_exactly_its_routes(
+    client: Client, app: Litestar, db: TestDatabase, auth: dict[str, str], identity: str
+) -> None:
+    user = await make_user(db, identity, service_scope=["parking"], agent_ref="A1") if identity in ROLES else None
+    wrong: list[str] = []
+    for (method, path), _handler in sorted(real_routes(app).items()):
+        allowed = expected_for(method, path)
+        assert allowed is not None
+        headers: dict[str, str] = {}
+        client.cookies.clear()
+        if identity == API_KEY:
+            headers.update(auth)
+        elif user is not None:
+            # A fresh session per request: signing out or a deactivation must not spoil the next row.
+            token = await session_cookie(db, user.id)
+            client.cookies.set(SESSION_COOKIE, token, domain="testserver.local")
+            headers["x-csrf-token"] = csrf_token_for(token)
+        response = await client.request(method, concrete(path), headers=headers, follow_redirects=False)
+        assert response.status_code < 500, f"{method} {path} as {identity}: {response.status_code}"
+        reached = not refused_by_the_guard(response)
+        if reached != (identity in allowed):
+            wrong.append(f"{method} {path}: {'reached' if reached else 'refused'} ({response.status_code})")
+    client.cookies.clear()
+    assert wrong == [], f"as {identity}:\n" + "\n".join(wrong)
