@@ -22,7 +22,7 @@ JOBS = JobRegistry()
 
 async def on_response_submitted(session: AsyncSession, event: ResponseSubmitted) -> None:
     if event.has_text:
-        enqueue(session, SCORE_RESPONSE_JOB, {"response_id": event.response_id}, key=f"{SCORE_RESPONSE_JOB}:{event.response_id}")
+        await enqueue(session, SCORE_RESPONSE_JOB, {"response_id": event.response_id}, key=f"{SCORE_RESPONSE_JOB}:{event.response_id}")
 
 
 def question_context(definition: dict[str, Any], key: str) -> QuestionKind | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from advanced_alchemy.types import GUID
-from sqlalchemy import insert, literal, select, tuple_, union_all
+from sqlalchemy import insert, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.clock import utcnow
@@ -114,23 +114,37 @@ class Vault:
         ]
 
     async def lookup(self, session: AsyncSession, claim: IdentityClaim) -> tuple[dict[str, uuid.UUID], bool]:
-        """Who each identifier belongs to (any index-key version), and whether any is suppressed: one query."""
+        """Who each identifier belongs to (any index-key version), and whether any is suppressed: one query.
+
+        Filtering by each column with IN (rather than a row-value IN) lets both databases use the unique
+        index; the exact (field, version, digest) pairs are then checked here.
+        """
         wanted = self._index_values(claim)
-        suppressed_values = self._suppression_values(claim)
         if not wanted:
             return {}, False
-        owners = select(SubjectIndex.field, SubjectIndex.subject_id).where(
-            tuple_(SubjectIndex.field, SubjectIndex.key_version, SubjectIndex.digest).in_(wanted)
+        blocked = self._suppression_values(claim)
+        owners = select(SubjectIndex.field, SubjectIndex.key_version, SubjectIndex.digest, SubjectIndex.subject_id).where(
+            SubjectIndex.field.in_({w[0] for w in wanted}),
+            SubjectIndex.key_version.in_({w[1] for w in wanted}),
+            SubjectIndex.digest.in_([w[2] for w in wanted]),
         )
-        suppressed = (
-            select(literal("suppressed").label("field"), literal(None, GUID).label("subject_id"))
-            .select_from(SuppressionEntry)
-            .where(tuple_(SuppressionEntry.kind, SuppressionEntry.key_version, SuppressionEntry.digest).in_(suppressed_values))
-            .limit(1)
+        suppressed = select(
+            literal("suppressed").label("field"), SuppressionEntry.key_version, SuppressionEntry.digest,
+            literal(None, GUID).label("subject_id"),
+        ).where(
+            SuppressionEntry.kind.in_({b[0] for b in blocked}),
+            SuppressionEntry.key_version.in_({b[1] for b in blocked}),
+            SuppressionEntry.digest.in_([b[2] for b in blocked]),
         )
-        rows = (await session.execute(union_all(owners, select(suppressed.subquery())))).all()
-        matches = {f: s for f, s in rows if f != "suppressed"}
-        return matches, any(f == "suppressed" for f, _ in rows)
+        wanted_set, blocked_digests = set(wanted), {(b[1], b[2]) for b in blocked}
+        matches: dict[str, uuid.UUID] = {}
+        is_suppressed = False
+        for name, version, digest, subject_id in (await session.execute(union_all(owners, suppressed))).all():
+            if name == "suppressed":
+                is_suppressed = is_suppressed or (version, digest) in blocked_digests
+            elif (name, version, digest) in wanted_set:
+                matches[name] = subject_id
+        return matches, is_suppressed
 
     async def find(self, session: AsyncSession, claim: IdentityClaim) -> dict[str, uuid.UUID]:
         return (await self.lookup(session, claim))[0]
@@ -173,7 +187,7 @@ class Vault:
         conflicts = [(f, other) for f, other in matches.items() if other != subject_id]
         if conflicts:
             await session.execute(
-                insert(SubjectConflict),
+                insert(SubjectConflict.__table__),
                 [
                     {"id": new_id(), "chosen_subject_id": subject_id, "other_subject_id": other,
                      "matched_on": chosen_field, "conflicting_field": conflicting_field, "contact_id": contact_id,
@@ -210,12 +224,12 @@ class Vault:
         identity = Identity(None, (), (), ()).merged(claim, accept=set(claim.identifiers()))
         ciphertext = encrypt_field(dek, key_id, identity.to_json(), field=IDENTITY_FIELD, row_id=subject_id, owner=owner)
         await session.execute(
-            insert(DataSubject),
+            insert(DataSubject.__table__),
             [{"id": subject_id, "identity_ciphertext": ciphertext, "created_at": now, "last_contact_at": now,
               "opted_out_at": now if opted_out else None, "do_not_survey": do_not_survey}],
         )
         await session.execute(
-            insert(DataKey),
+            insert(DataKey.__table__),
             [{"id": key_id, "subject_id": subject_id, "kek_version": wrapped.kek_version, "wrapped": wrapped.blob,
               "created_at": now}],
         )
@@ -229,7 +243,7 @@ class Vault:
             return
         version = self.indexer.active_version
         await session.execute(
-            insert(SubjectIndex),
+            insert(SubjectIndex.__table__),
             [
                 {"id": new_id(), "subject_id": subject_id, "field": name, "key_version": version,
                  "digest": self.indexer.digest(name, value, version=version)}
@@ -332,15 +346,7 @@ class Vault:
         return values
 
     async def is_suppressed(self, session: AsyncSession, claim: IdentityClaim) -> bool:
-        wanted = self._suppression_values(claim)
-        if not wanted:
-            return False
-        hit = await session.scalar(
-            select(SuppressionEntry.id)
-            .where(tuple_(SuppressionEntry.kind, SuppressionEntry.key_version, SuppressionEntry.digest).in_(wanted))
-            .limit(1)
-        )
-        return hit is not None
+        return (await self.lookup(session, claim))[1]
 
     async def suppress(self, session: AsyncSession, claim: IdentityClaim, *, reason: str) -> int:
         """Add the claim's identifiers to the suppression list; returns how many were new."""

@@ -218,7 +218,7 @@ class ContactIntake:
 
         # Rows are written with single statements in foreign-key order; a duplicate contact fails here.
         await session.execute(
-            insert(Contact),
+            insert(Contact.__table__),
             [{
                 "id": contact_id, "source": event.source, "ref_key_version": self.vault.indexer.active_version,
                 "ref_digest": self.vault.indexer.digest("contact_ref", ref), "subject_id": subject_id,
@@ -253,7 +253,7 @@ class ContactIntake:
                 )
         decision_id = new_id()
         await session.execute(
-            insert(InvitationDecision),
+            insert(InvitationDecision.__table__),
             [{"id": decision_id, "contact_id": contact_id, "subject_id": subject_id, "invite": decision.invite,
               "reason": decision.reason.value, "detail": decision.detail, "rules_version": RULES_VERSION,
               "decided_at": now}],
@@ -263,13 +263,13 @@ class ContactIntake:
             assert decision.channel and decision.due_at and decision.expires_at and version_id
             invitation_id = new_id()
             await session.execute(
-                insert(Invitation),
+                insert(Invitation.__table__),
                 [{"id": invitation_id, "contact_id": contact_id, "decision_id": decision_id, "subject_id": subject_id,
                   "survey_version_id": version_id, "channel": decision.channel.value, "state": "queued",
                   "due_at": decision.due_at, "expires_at": decision.expires_at, "reminder_at": decision.reminder_at,
                   "reminders_sent": 0, "send_attempts": 0, "created_at": now}],
             )
-            enqueue(
+            await enqueue(
                 session,
                 SEND_INVITATION_JOB,
                 {"invitation_id": invitation_id},

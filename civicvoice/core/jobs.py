@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 from advanced_alchemy.types import DateTimeUTC, JsonB
-from sqlalchemy import Index, String, Text, event, or_, select, update
+from sqlalchemy import Index, String, Text, event, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -29,6 +29,7 @@ from civicvoice.core.clock import utcnow
 from civicvoice.core.datamap import DataMapEntry
 from civicvoice.core.db import Base
 from civicvoice.core.errors import CivicVoiceError
+from civicvoice.core.ids import new_id
 from civicvoice.core.logging import scrub
 
 log = structlog.get_logger("civicvoice.jobs")
@@ -176,29 +177,27 @@ def validate_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def enqueue(
-    session: AsyncSession | Session,
+async def enqueue(
+    session: AsyncSession,
     name: str,
     payload: Mapping[str, Any] | None = None,
     *,
     key: str | None = None,
     run_at: datetime | None = None,
     max_attempts: int | None = None,
-) -> Job:
-    """Add a job to the caller's transaction. With ``key``, a second enqueue of the same key is refused by the
-    database (see `enqueue_once` for the forgiving form)."""
-    job = Job(
-        name=name,
-        payload=validate_payload(payload or {}),
-        dedupe_key=key,
-        state=QUEUED,
-        run_at=run_at or utcnow(),
-        attempts=0,
-        max_attempts=max_attempts or 8,
+) -> uuid.UUID:
+    """Write a job in the caller's transaction; returns its id. With ``key``, a second enqueue of the same key is
+    refused by the database (see `enqueue_once` for the forgiving form)."""
+    job_id = new_id()
+    now = utcnow()
+    await session.execute(
+        insert(Job.__table__),
+        [{"id": job_id, "name": name, "payload": validate_payload(payload or {}), "dedupe_key": key,
+          "state": QUEUED, "run_at": run_at or now, "attempts": 0, "max_attempts": max_attempts or 8,
+          "created_at": now}],
     )
-    session.add(job)
     session.info["civicvoice.jobs_enqueued"] = True
-    return job
+    return job_id
 
 
 async def enqueue_once(
@@ -210,7 +209,7 @@ async def enqueue_once(
         return False
     try:
         async with session.begin_nested():
-            enqueue(session, name, payload, key=key, **kwargs)
+            await enqueue(session, name, payload, key=key, **kwargs)
     except IntegrityError:
         return False
     return True

@@ -34,13 +34,13 @@ async def test_job_exists_only_when_the_transaction_commits(db: TestDatabase) ->
     with pytest.raises(RuntimeError):
         async with unit_of_work(db.sessions) as session:
             record(session, Actor.cli(), "test.action")
-            enqueue(session, "test.work", {"thing_id": uuid.uuid4()})
+            await enqueue(session, "test.work", {"thing_id": uuid.uuid4()})
             raise RuntimeError("the change fails")
     assert await db.count(Job) == 0
     assert await db.count(AuditEvent) == 0
 
     async with unit_of_work(db.sessions) as session:
-        enqueue(session, "test.work", {"thing_id": uuid.uuid4()})
+        await enqueue(session, "test.work", {"thing_id": uuid.uuid4()})
     assert await db.count(Job) == 1
 
 
@@ -52,7 +52,7 @@ async def test_job_exists_only_when_the_transaction_commits(db: TestDatabase) ->
 async def test_payloads_carry_ids_only(db: TestDatabase, payload: dict[str, Any]) -> None:
     async with db.sessions() as session:
         with pytest.raises(InvalidJobPayload):
-            enqueue(session, "test.work", payload)
+            await enqueue(session, "test.work", payload)
 
 
 async def test_worker_runs_due_jobs_once(db: TestDatabase) -> None:
@@ -60,8 +60,8 @@ async def test_worker_runs_due_jobs_once(db: TestDatabase) -> None:
     worker = Worker(registry_with(calls), db.sessions, {})
     thing = uuid.uuid4()
     async with unit_of_work(db.sessions) as session:
-        enqueue(session, "test.work", {"thing_id": thing})
-        enqueue(session, "test.work", {"thing_id": uuid.uuid4()}, run_at=utcnow() + timedelta(hours=1))
+        await enqueue(session, "test.work", {"thing_id": thing})
+        await enqueue(session, "test.work", {"thing_id": uuid.uuid4()}, run_at=utcnow() + timedelta(hours=1))
     assert await worker.run_due() == 1
     assert calls == [{"payload": {"thing_id": str(thing)}, "attempt": 1}]
     assert await worker.run_due() == 0
@@ -73,7 +73,7 @@ async def test_failures_back_off_then_succeed(db: TestDatabase) -> None:
     calls: list[dict[str, Any]] = []
     worker = Worker(registry_with(calls, fail_times=1), db.sessions, {})
     async with unit_of_work(db.sessions) as session:
-        enqueue(session, "test.work", {"thing_id": uuid.uuid4()})
+        await enqueue(session, "test.work", {"thing_id": uuid.uuid4()})
     await worker.run_due()
     [job] = await db.all(Job)
     assert job.state == QUEUED and job.attempts == 1
@@ -90,7 +90,7 @@ async def test_failures_back_off_then_succeed(db: TestDatabase) -> None:
 async def test_dead_letter_after_max_attempts(db: TestDatabase) -> None:
     worker = Worker(registry_with([], fail_times=10, max_attempts=3), db.sessions, {})
     async with unit_of_work(db.sessions) as session:
-        enqueue(session, "test.work", {"thing_id": uuid.uuid4()})
+        await enqueue(session, "test.work", {"thing_id": uuid.uuid4()})
     moment = utcnow()
     for _ in range(5):
         moment += timedelta(hours=1)
@@ -102,7 +102,7 @@ async def test_dead_letter_after_max_attempts(db: TestDatabase) -> None:
 async def test_unknown_job_goes_to_dead_letter(db: TestDatabase) -> None:
     worker = Worker(JobRegistry(), db.sessions, {})
     async with unit_of_work(db.sessions) as session:
-        enqueue(session, "no.such.job", {})
+        await enqueue(session, "no.such.job", {})
     await worker.run_due()
     [job] = await db.all(Job)
     assert job.state == DEAD and "no handler" in (job.last_error or "")
@@ -112,7 +112,7 @@ async def test_lapsed_lease_is_claimed_again(db: TestDatabase) -> None:
     calls: list[dict[str, Any]] = []
     crashed = Worker(registry_with(calls), db.sessions, {}, name="crashed")
     async with unit_of_work(db.sessions) as session:
-        enqueue(session, "test.work", {"thing_id": uuid.uuid4()})
+        await enqueue(session, "test.work", {"thing_id": uuid.uuid4()})
     [claimed] = await crashed.claim()
     assert claimed.state == RUNNING
     # The crashed worker never finishes; before the lease lapses nobody else takes the job.
@@ -136,7 +136,7 @@ async def test_retry_later_does_not_count_as_a_failure(db: TestDatabase) -> None
 
     worker = Worker(registry, db.sessions, {})
     async with unit_of_work(db.sessions) as session:
-        enqueue(session, "test.wait", {})
+        await enqueue(session, "test.wait", {})
     await worker.run_due()
     [job] = await db.all(Job)
     assert job.state == QUEUED and job.attempts == 0 and job.last_error is None
