@@ -66,7 +66,7 @@ def check_answers(definition: Mapping[str, Any], form: Mapping[str, str]) -> Che
             limit = int(question.get("max_length", 1200))
             if len(text) > limit:
                 checked.problems.append(
-                    FieldProblem(key, f"Your answer must be {limit:,} characters or fewer; it is {len(text):,}")
+                    FieldProblem(key, f"{str(question['text']).rstrip('?')} must be {limit:,} characters or fewer")
                 )
                 continue
             if not text:

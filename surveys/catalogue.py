@@ -46,7 +46,7 @@ POST_CONTACT_SURVEY: dict[str, Any] = {
         {
             "key": "praise",
             "kind": "text",
-            "text": "What went well? (optional)",
+            "text": "What went well?",
             "required": False,
             "max_length": 1200,
             "sentiment_context": "praise",
