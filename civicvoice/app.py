@@ -77,6 +77,7 @@ async def build_services(
     services: dict[str, Any] = {
         "settings": settings,
         "keyring": keyring,
+        "sessions": sessions,
         "open_complaint_checks": [],
         "response_subscribers": [],
         **(overrides or {}),
@@ -142,6 +143,10 @@ def create_app(
                 app.state.worker.stop()
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(task, timeout=10)
+            for service in app.state.services.values():
+                closer = getattr(service, "aclose", None)
+                if closer is not None:
+                    await closer()
             await engine.dispose()
 
     static = create_static_files_router(

@@ -98,6 +98,18 @@ class Identity:
         )
 
 
+@dataclass
+class NewSubject:
+    """A person about to be created: their rows and their data key, still only in memory."""
+
+    subject_id: uuid.UUID
+    key_id: uuid.UUID
+    dek: bytes
+    identity: Identity
+    subject_row: dict[str, object]
+    key_row: dict[str, object]
+
+
 class Vault:
     def __init__(self, keyring: Keyring) -> None:
         self.keyring = keyring
@@ -217,39 +229,43 @@ class Vault:
         suppressed: bool,
     ) -> Resolution:
         # Everything about a new person is made in memory first, then written in foreign-key order.
+        made = self.new_subject(claim, now, opted_out=opted_out, do_not_survey=do_not_survey)
+        await session.execute(insert(DataSubject.__table__), [made.subject_row])
+        await session.execute(insert(DataKey.__table__), [made.key_row])
+        await self._insert_indexes(session, made.subject_id, claim.identifiers())
+        self._remember_key(session, made.subject_id, made.key_id, made.dek)
+        return Resolution(made.subject_id, created=True, matched_on=None, identity=made.identity, opted_out=opted_out,
+                          suppressed=suppressed)
+
+    def new_subject(self, claim: IdentityClaim, now: datetime, *, opted_out: bool, do_not_survey: bool) -> NewSubject:
+        """A new person's rows (data_subject, data_key), built in memory; nothing is written."""
         subject_id = new_id()
         owner = subject_owner(subject_id)
         dek, key_id = new_dek(), new_id()
         wrapped = wrap_dek(self.keyring, dek, owner=owner)
         identity = Identity(None, (), (), ()).merged(claim, accept=set(claim.identifiers()))
         ciphertext = encrypt_field(dek, key_id, identity.to_json(), field=IDENTITY_FIELD, row_id=subject_id, owner=owner)
-        await session.execute(
-            insert(DataSubject.__table__),
-            [{"id": subject_id, "identity_ciphertext": ciphertext, "created_at": now, "last_contact_at": now,
-              "opted_out_at": now if opted_out else None, "do_not_survey": do_not_survey}],
+        return NewSubject(
+            subject_id=subject_id, key_id=key_id, dek=dek, identity=identity,
+            subject_row={"id": subject_id, "identity_ciphertext": ciphertext, "created_at": now, "last_contact_at": now,
+                         "opted_out_at": now if opted_out else None, "do_not_survey": do_not_survey},
+            key_row={"id": key_id, "subject_id": subject_id, "kek_version": wrapped.kek_version, "wrapped": wrapped.blob,
+                     "created_at": now},
         )
-        await session.execute(
-            insert(DataKey.__table__),
-            [{"id": key_id, "subject_id": subject_id, "kek_version": wrapped.kek_version, "wrapped": wrapped.blob,
-              "created_at": now}],
-        )
-        await self._insert_indexes(session, subject_id, claim.identifiers())
-        self._remember_key(session, subject_id, key_id, dek)
-        return Resolution(subject_id, created=True, matched_on=None, identity=identity, opted_out=opted_out,
-                          suppressed=suppressed)
+
+    def index_rows(self, subject_id: uuid.UUID, identifiers: dict[str, str]) -> list[dict[str, object]]:
+        """subject_index rows for identifiers joining a person, under the active index key."""
+        version = self.indexer.active_version
+        return [
+            {"id": new_id(), "subject_id": subject_id, "field": name, "key_version": version,
+             "digest": self.indexer.digest(name, value, version=version)}
+            for name, value in identifiers.items()
+        ]
 
     async def _insert_indexes(self, session: AsyncSession, subject_id: uuid.UUID, identifiers: dict[str, str]) -> None:
         if not identifiers:
             return
-        version = self.indexer.active_version
-        await session.execute(
-            insert(SubjectIndex.__table__),
-            [
-                {"id": new_id(), "subject_id": subject_id, "field": name, "key_version": version,
-                 "digest": self.indexer.digest(name, value, version=version)}
-                for name, value in identifiers.items()
-            ],
-        )
+        await session.execute(insert(SubjectIndex.__table__), self.index_rows(subject_id, identifiers))
 
     @staticmethod
     def _remember_key(session: AsyncSession, subject_id: uuid.UUID, key_id: uuid.UUID, dek: bytes) -> None:

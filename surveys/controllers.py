@@ -12,6 +12,7 @@ from civicvoice.core.auth import Access
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.http import problem_responses
 from surveys.intake import ContactIntake
+from surveys.intake_batch import BatchingIntake
 from surveys.schemas import BatchItem, BatchResult, ContactAccepted, ContactBatch, ContactEvent, EventProblem
 
 CONTACTS_WRITE = "contacts:write"
@@ -22,10 +23,18 @@ def provide_intake(request: Request) -> ContactIntake:  # type: ignore[type-arg]
     return intake
 
 
+def provide_writer(request: Request) -> BatchingIntake:  # type: ignore[type-arg]
+    writer: BatchingIntake = request.app.state.services["contact_writer"]
+    return writer
+
+
 class ContactController(Controller):
     path = "/api/v1/contacts"
     tags = ["Contacts"]
-    dependencies = {"intake": Provide(provide_intake, sync_to_thread=False)}
+    dependencies = {
+        "intake": Provide(provide_intake, sync_to_thread=False),
+        "writer": Provide(provide_writer, sync_to_thread=False),
+    }
     opt = Access.api(CONTACTS_WRITE).opt()
 
     @post(
@@ -39,8 +48,10 @@ class ContactController(Controller):
             "and its reason."
         ),
     )
-    async def report_contact(self, data: JSONBody[ContactEvent], db_session: NamedDependency[AsyncSession], intake: NamedDependency[ContactIntake]) -> ContactAccepted:
-        result = await intake.report(db_session, data)
+    async def report_contact(
+        self, data: JSONBody[ContactEvent], db_session: NamedDependency[AsyncSession], writer: NamedDependency[BatchingIntake]
+    ) -> ContactAccepted:
+        result = await writer.report(db_session, data)
         return result.accepted
 
     @post(

@@ -9,6 +9,7 @@ from civicvoice.core.features import Feature
 from surveys.channels.email import EmailChannel
 from surveys.controllers import API_SCOPES, ROUTES
 from surveys.intake import ContactIntake
+from surveys.intake_batch import BatchingIntake
 from surveys.jobs import JOBS
 from surveys.pages import PAGES
 from surveys.responses import ResponseRecorder
@@ -21,9 +22,12 @@ def _services(built: Mapping[str, Any]) -> Mapping[str, Any]:
     vault = built["vault"]
     signer = TokenSigner(built["keyring"].token)
     channels = {"email": built.get("email_channel") or EmailChannel(settings)}
+    # Higher layers add their checks and subscribers to these shared lists after this feature is built.
+    intake = ContactIntake(vault, open_complaint_checks=built["open_complaint_checks"])
     return {
-        # Higher layers add their checks and subscribers to these shared lists after this feature is built.
-        "contact_intake": ContactIntake(vault, open_complaint_checks=built["open_complaint_checks"]),
+        "contact_intake": intake,
+        # Single contacts go through the group-commit writer; batches and fallbacks use the per-event intake.
+        "contact_writer": BatchingIntake(intake, built["sessions"]),
         "response_recorder": ResponseRecorder(vault, built["response_subscribers"]),
         "token_signer": signer,
         "channels": channels,

@@ -95,6 +95,44 @@ def decision_out(decision: InvitationDecision, invitation: Invitation | None) ->
     )
 
 
+def contact_row(
+    event: ContactEvent, *, contact_id: uuid.UUID, ref_key_version: int, ref_digest: bytes,
+    subject_id: uuid.UUID | None, service_id: uuid.UUID, received_at: datetime,
+) -> dict[str, object]:
+    """The contact table's row for one event."""
+    customer = event.customer
+    return {
+        "id": contact_id, "source": event.source, "ref_key_version": ref_key_version,
+        "ref_digest": ref_digest, "subject_id": subject_id,
+        "service_id": service_id, "channel": event.channel.value, "occurred_at": event.occurred_at,
+        "received_at": received_at, "agent_ref": event.agent_id, "wait_seconds": event.wait_seconds,
+        "handling_seconds": event.handling_seconds, "transferred": event.transferred,
+        "resolved_first_contact": event.resolved_first_contact,
+        "contact_preference": customer.contact_preference.value if customer and customer.contact_preference else None,
+        "do_not_survey": bool(customer and customer.do_not_survey),
+    }
+
+
+def accepted_new(contact_id: uuid.UUID, decision: Decision, invitation_id: uuid.UUID | None) -> IntakeResult:
+    """The answer for a contact stored just now."""
+    return IntakeResult(
+        ContactAccepted(
+            contact_id=contact_id,
+            duplicate=False,
+            decision=DecisionOut(
+                invite=decision.invite,
+                reason=decision.reason.value,
+                detail=decision.detail,
+                rules_version=RULES_VERSION,
+                channel=decision.channel.value if decision.channel else None,
+                due_at=decision.due_at,
+                expires_at=decision.expires_at,
+            ),
+            invitation_id=invitation_id,
+        )
+    )
+
+
 class ContactIntake:
     def __init__(
         self,
@@ -219,16 +257,9 @@ class ContactIntake:
         # Rows are written with single statements in foreign-key order; a duplicate contact fails here.
         await session.execute(
             insert(Contact.__table__),
-            [{
-                "id": contact_id, "source": event.source, "ref_key_version": self.vault.indexer.active_version,
-                "ref_digest": self.vault.indexer.digest("contact_ref", ref), "subject_id": subject_id,
-                "service_id": service.id, "channel": event.channel.value, "occurred_at": event.occurred_at,
-                "received_at": now, "agent_ref": event.agent_id, "wait_seconds": event.wait_seconds,
-                "handling_seconds": event.handling_seconds, "transferred": event.transferred,
-                "resolved_first_contact": event.resolved_first_contact,
-                "contact_preference": customer.contact_preference.value if customer and customer.contact_preference else None,
-                "do_not_survey": bool(customer and customer.do_not_survey),
-            }],
+            [contact_row(event, contact_id=contact_id, ref_key_version=self.vault.indexer.active_version,
+                         ref_digest=self.vault.indexer.digest("contact_ref", ref), subject_id=subject_id,
+                         service_id=service.id, received_at=now)],
         )
         facts = ContactFacts(
             contact_id=contact_id,
@@ -276,22 +307,7 @@ class ContactIntake:
                 key=f"{SEND_INVITATION_JOB}:{invitation_id}",
                 run_at=decision.due_at,
             )
-        return IntakeResult(
-            ContactAccepted(
-                contact_id=contact_id,
-                duplicate=False,
-                decision=DecisionOut(
-                    invite=decision.invite,
-                    reason=decision.reason.value,
-                    detail=decision.detail,
-                    rules_version=RULES_VERSION,
-                    channel=decision.channel.value if decision.channel else None,
-                    due_at=decision.due_at,
-                    expires_at=decision.expires_at,
-                ),
-                invitation_id=invitation_id,
-            )
-        )
+        return accepted_new(contact_id, decision, invitation_id)
 
 
 class ReferenceData:

@@ -200,19 +200,28 @@ async def test_admin_creates_resets_and_deactivates_users_in_the_ui(client: Clie
     assert manager.service_scope == ["parking", "waste-and-recycling"] and manager.role == "service_manager"
     assert "manager@council.gov.uk" in (await client.get("/staff/users")).text
 
-    # The manager signs in elsewhere; a password reset ends that session.
-    # A second browser on the same running app (no second lifespan).
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=client.app), base_url="http://testserver.local") as other:
-        await sign_in(other, "manager@council.gov.uk", "a long enough password")
-        assert (await other.get("/staff/users")).status_code == 403  # not an admin
-        reset = await client.post(f"/staff/users/{manager.id}/password",
-                                  data={"csrf_token": token, "password": "another long password"}, follow_redirects=False)
-        assert reset.status_code == 303
-        assert (await other.get("/staff/feedback", follow_redirects=False)).status_code == 303
-        await sign_in(other, "manager@council.gov.uk", "another long password")
-        off = await client.post(f"/staff/users/{manager.id}/deactivate", data={"csrf_token": token}, follow_redirects=False)
-        assert off.status_code == 303
-        assert (await other.get("/staff/feedback", follow_redirects=False)).status_code == 303
+    # The manager signs in elsewhere; a password reset ends that session. Two cookie jars on the one test
+    # client stand for two browsers (the app's connections belong to the client's event loop).
+    admin_jar = httpx.Cookies(client.cookies)
+    client.cookies = httpx.Cookies()
+    await sign_in(client, "manager@council.gov.uk", "a long enough password")
+    manager_jar = httpx.Cookies(client.cookies)
+    assert (await client.get("/staff/users")).status_code == 403  # not an admin
+    client.cookies = admin_jar
+    reset = await client.post(f"/staff/users/{manager.id}/password",
+                              data={"csrf_token": token, "password": "another long password"}, follow_redirects=False)
+    assert reset.status_code == 303
+    client.cookies = manager_jar
+    assert (await client.get("/staff/feedback", follow_redirects=False)).status_code == 303
+    client.cookies = httpx.Cookies()
+    await sign_in(client, "manager@council.gov.uk", "another long password")
+    manager_jar = httpx.Cookies(client.cookies)
+    client.cookies = admin_jar
+    off = await client.post(f"/staff/users/{manager.id}/deactivate", data={"csrf_token": token}, follow_redirects=False)
+    assert off.status_code == 303
+    client.cookies = manager_jar
+    assert (await client.get("/staff/feedback", follow_redirects=False)).status_code == 303
+    client.cookies = admin_jar
     assert (await attempt(client, "manager@council.gov.uk", "another long password")).status_code == 401
     actions = await audit_actions(db)
     for action in ("staff_user.create", "staff_user.reset_password", "staff_user.deactivate"):
