@@ -42,9 +42,7 @@ class ReceivedContact(BaselineBase):
 
 
 @post("/api/v1/contacts", status_code=HTTP_202_ACCEPTED)
-async def receive_contact(
-    data: JSONBody[dict[str, Any]], db_session: NamedDependency[AsyncSession]
-) -> dict[str, str]:
+async def receive_contact(data: JSONBody[dict[str, Any]], db_session: NamedDependency[AsyncSession]) -> dict[str, str]:
     row = ReceivedContact(id=uuid.uuid4(), body=data, received_at=datetime.now(UTC))
     db_session.add(row)
     # Committed before the answer, as civicvoice's intake does.

@@ -106,7 +106,10 @@ def prepare_civicvoice(database_url: str, data_dir: Path) -> tuple[dict[str, str
                 demo_policy = InvitationPolicy.demo().to_dict()
                 session.add(InvitationPolicyRecord(name="default", settings=demo_policy))
                 issued = await create_api_key(
-                    session, name="benchmark", scopes=[CONTACTS_WRITE], known_scopes=[CONTACTS_WRITE],
+                    session,
+                    name="benchmark",
+                    scopes=[CONTACTS_WRITE],
+                    known_scopes=[CONTACTS_WRITE],
                     actor=Actor.cli(),
                 )
                 return issued.secret

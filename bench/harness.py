@@ -102,14 +102,24 @@ class Server:
     def start(self, timeout: float = 60.0) -> None:
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - open while the server runs; closed by stop()
         command = [
-            sys.executable, "-m", "uvicorn", self.app, "--factory",
-            "--app-dir", str(BENCH_DIR),
-            "--host", HOST, "--port", str(self.port),
-            "--workers", "1",
-            "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            self.app,
+            "--factory",
+            "--app-dir",
+            str(BENCH_DIR),
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
             "--no-access-log",
         ]
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and a fixed argument list
+        self.process = subprocess.Popen(
             command,
             env=_clean_env(self.env),
             stdin=subprocess.DEVNULL,
@@ -129,9 +139,7 @@ class Server:
                 pass
             time.sleep(0.2)
         self.stop()
-        raise HarnessError(
-            f"{self.name} did not answer {self.health_path} within {timeout:.0f} s:\n{self.log_tail()}"
-        )
+        raise HarnessError(f"{self.name} did not answer {self.health_path} within {timeout:.0f} s:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 30) -> str:
         if self._log is None:
@@ -378,9 +386,7 @@ def run_load(plan: LoadPlan) -> LoadResult:
     return result
 
 
-def alternate(
-    plans: Sequence[LoadPlan], rounds: int, *, first_run_id: int = 1
-) -> dict[str, list[LoadResult]]:
+def alternate(plans: Sequence[LoadPlan], rounds: int, *, first_run_id: int = 1) -> dict[str, list[LoadResult]]:
     """Measure every plan ``rounds`` times, interleaved (A, B, A, B, ...), each round with its own run id."""
     results: dict[str, list[LoadResult]] = {plan.name: [] for plan in plans}
     run_ids = itertools.count(first_run_id)
@@ -401,8 +407,10 @@ def print_rounds(label: str, results: Mapping[str, Sequence[LoadResult]]) -> Non
     for name, rounds in results.items():
         for number, r in enumerate(rounds, 1):
             per_request = r.server_cpu_ms_per_request
-            server = "n/a" if r.server_cpu is None or per_request is None else (
-                f"{r.server_cpu:.0%} ({per_request:.1f} ms/request)"
+            server = (
+                "n/a"
+                if r.server_cpu is None or per_request is None
+                else (f"{r.server_cpu:.0%} ({per_request:.1f} ms/request)")
             )
             print(
                 f"  {label} {name} round {number}: {r.requests_per_second:.1f} req/s, p50 {r.p50_ms:.1f} ms, "
@@ -426,14 +434,14 @@ def print_errors(label: str, results: Mapping[str, Sequence[LoadResult]]) -> int
     return total
 
 
-def print_ratio(label: str, subject: str, baseline: str, results: Mapping[str, Sequence[LoadResult]],
-                target: float) -> float:
+def print_ratio(
+    label: str, subject: str, baseline: str, results: Mapping[str, Sequence[LoadResult]], target: float
+) -> float:
     """The one line a reader looks for: both medians and their ratio against the target."""
     ours, theirs = median_rps(results[subject]), median_rps(results[baseline])
     ratio = ours / theirs if theirs else float("nan")
     print(
-        f"{label}: {subject} {ours:.1f} req/s, {baseline} {theirs:.1f} req/s, ratio {ratio:.2f} "
-        f"(target >= {target:g})",
+        f"{label}: {subject} {ours:.1f} req/s, {baseline} {theirs:.1f} req/s, ratio {ratio:.2f} (target >= {target:g})",
         flush=True,
     )
     cpu = {

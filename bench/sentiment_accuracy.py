@@ -74,15 +74,11 @@ def main() -> int:
             vader_f1 = f"  macro-F1 {vader[1]:.4f}" if vader[1] is not None else ""
             print(f"  VADER (README)     accuracy {vader[0]:.4f}{vader_f1}")
         print(f"  {SCORER_VERSION:<18} {_figures(ours, three_label)}")
-        beats_textblob = ours.accuracy > textblob.accuracy and (
-            not three_label or ours.macro_f1 > textblob.macro_f1
-        )
+        beats_textblob = ours.accuracy > textblob.accuracy and (not three_label or ours.macro_f1 > textblob.macro_f1)
         if vader is None:
             verdict = f"{path.stem}: beats TextBlob: {'yes' if beats_textblob else 'NO'} (no VADER figure)"
         else:
-            beats_vader = ours.accuracy > vader[0] and (
-                not three_label or vader[1] is None or ours.macro_f1 > vader[1]
-            )
+            beats_vader = ours.accuracy > vader[0] and (not three_label or vader[1] is None or ours.macro_f1 > vader[1])
             both = beats_textblob and beats_vader
             verdict = f"{path.stem}: beats TextBlob and VADER: {'yes' if both else 'NO'}"
         verdicts.append(verdict)

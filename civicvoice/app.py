@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from pathlib import Path
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar, get
 from litestar.datastructures import State
-from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.static_files import create_static_files_router
-from litestar.template.config import TemplateConfig
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Response
+from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+from litestar.template.config import TemplateConfig
 from sqlalchemy import text
 
 from civicvoice import __version__
@@ -28,17 +28,18 @@ from civicvoice.core.http import EXCEPTION_HANDLERS, AccessLogMiddleware, add_se
 from civicvoice.core.jobs import JobRegistry, Worker
 from civicvoice.core.logging import configure_logging
 from civicvoice.core.settings import Settings
-from civicvoice.staff.web import EXCEPTION_HANDLERS as STAFF_EXCEPTION_HANDLERS, staff_guard  # staff access (issue 5)
 from civicvoice.pages import InformationPages
+from civicvoice.staff.web import EXCEPTION_HANDLERS as STAFF_EXCEPTION_HANDLERS  # staff access (issue 5)
+from civicvoice.staff.web import staff_guard
 from privacy.keys import check_keys, load_keyring
 
 
 def features() -> list[Feature]:
     """Feature packages in layer order (lower first); each registers its own routes, jobs and services."""
+    from civicvoice.staff.feature import FEATURE as staff  # staff access (issue 5)
     from feedback.feature import FEATURE as feedback
     from privacy.feature import FEATURE as privacy
     from surveys.feature import FEATURE as surveys
-    from civicvoice.staff.feature import FEATURE as staff  # staff access (issue 5)
 
     return [privacy, surveys, feedback, staff]
 
@@ -48,7 +49,7 @@ async def health(state: State) -> Response[dict[str, str]]:
     try:
         async with state.sessions() as session:
             await session.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - any failure means "not reachable"; the reason goes to the log
+    except Exception:
         return Response({"status": "unavailable", "database": "unreachable"}, status_code=HTTP_503_SERVICE_UNAVAILABLE)
     return Response({"status": "ok", "database": "ok", "version": __version__}, status_code=HTTP_200_OK)
 
@@ -150,7 +151,9 @@ def create_app(
             await engine.dispose()
 
     static = create_static_files_router(
-        path="/static", directories=[PACKAGE_ROOT / "civicvoice" / "static"], opt=Access.public().opt(),
+        path="/static",
+        directories=[PACKAGE_ROOT / "civicvoice" / "static"],
+        opt=Access.public().opt(),
         include_in_schema=False,
     )
     route_handlers: list[Any] = [health, static, InformationPages]
@@ -166,7 +169,9 @@ def create_app(
         before_send=[add_security_headers],
         lifespan=[lifespan],
         # staff_guard: staff access (issue 5); the core guard hands staff routes to it.
-        state=State({"settings": settings, "sessions": sessions, "services": {}, "jobs": registry, "staff_guard": staff_guard}),
+        state=State(
+            {"settings": settings, "sessions": sessions, "services": {}, "jobs": registry, "staff_guard": staff_guard}
+        ),
         request_max_body_size=settings.max_body_bytes,
         template_config=template_config(settings),
         openapi_config=OpenAPIConfig(

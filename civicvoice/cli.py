@@ -84,8 +84,10 @@ def migrate_command() -> None:
         raise click.ClickException(exc.detail) from None
     except OSError as exc:
         raise click.ClickException(f"Cannot reach the database: {exc.strerror or exc}.") from None
-    except Exception as exc:  # noqa: BLE001 - one line for the operator; the migration did not apply
-        raise click.ClickException(f"Migration failed ({type(exc).__name__}): {str(exc).splitlines()[0][:300]}") from None
+    except Exception as exc:
+        raise click.ClickException(
+            f"Migration failed ({type(exc).__name__}): {str(exc).splitlines()[0][:300]}"
+        ) from None
     click.echo("Database is up to date.")
 
 
@@ -115,7 +117,7 @@ def run_command(host: str | None, port: int | None, workers: int) -> None:
         asyncio.run(preflight())
     except CivicVoiceError as exc:
         raise click.ClickException(exc.detail) from None
-    except Exception as exc:  # noqa: BLE001 - e.g. tables missing: one line, no traceback
+    except Exception as exc:
         raise click.ClickException(
             f"Cannot start: {type(exc).__name__}. Is the database reachable and migrated ('civicvoice migrate')?"
         ) from None
@@ -180,8 +182,10 @@ def keys_status_command() -> None:
         keyring = load_keyring(settings)
         statuses = await check_keys(session, keyring, record_new=False)
         click.echo(f"Source: {'CIVICVOICE_KEYS' if settings.keys_json else settings.key_file}")
-        click.echo(f"Active versions: kek {keyring.kek_active}, index {keyring.index_active}, "
-                   f"suppression {keyring.suppression_active}")
+        click.echo(
+            f"Active versions: kek {keyring.kek_active}, index {keyring.index_active}, "
+            f"suppression {keyring.suppression_active}"
+        )
         return statuses
 
     for status in run_db(settings, work):
@@ -253,7 +257,9 @@ def user_group() -> None:
 @user_group.command("create")
 @click.option("--email", required=True)
 @click.option("--name", "display_name", default="", help="Display name.")
-@click.option("--role", required=True, type=click.Choice(["admin", "quality_reviewer", "service_manager", "agent", "dpo"]))
+@click.option(
+    "--role", required=True, type=click.Choice(["admin", "quality_reviewer", "service_manager", "agent", "dpo"])
+)
 @click.option("--service", "services", multiple=True, help="Service slug a service manager sees. Repeatable.")
 @click.option("--agent-ref", default=None, help="The agent's id in the contact systems (for the agent role).")
 @click.option("--password", default=None, help="Initial password; a strong one is generated and shown once if omitted.")
@@ -269,8 +275,14 @@ def user_create_command(
     user = run_db(
         settings,
         lambda s: create_staff_user(
-            s, email=email, display_name=display_name, password=password, role=role, actor=Actor.cli(),
-            service_scope=services, agent_ref=agent_ref,
+            s,
+            email=email,
+            display_name=display_name,
+            password=password,
+            role=role,
+            actor=Actor.cli(),
+            service_scope=services,
+            agent_ref=agent_ref,
         ),
     )
     click.echo(f"Created {user.role} {user.email}.")

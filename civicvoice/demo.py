@@ -59,7 +59,11 @@ async def load_demo(session: AsyncSession) -> DemoLogin | None:
     session.add(InvitationPolicyRecord(name="default", settings=InvitationPolicy.demo().to_dict(), updated_at=utcnow()))
     password = secrets.token_urlsafe(12)
     await create_staff_user(
-        session, email=DEMO_ADMIN_EMAIL, display_name="Demo administrator", password=password, role="admin",
+        session,
+        email=DEMO_ADMIN_EMAIL,
+        display_name="Demo administrator",
+        password=password,
+        role="admin",
         actor=Actor.cli(),
     )
     issued = await create_api_key(

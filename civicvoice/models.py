@@ -24,11 +24,10 @@ from surveys.models import (
 
 __all__ = [
     "Answer",
-    "CommentScore",
-    "Response",
     "ApiKey",
     "AuditEvent",
     "Base",
+    "CommentScore",
     "Contact",
     "DataKey",
     "DataSubject",
@@ -38,6 +37,7 @@ __all__ = [
     "Job",
     "KeyCheck",
     "LoginThrottle",
+    "Response",
     "Service",
     "ServiceGroup",
     "StaffSession",

@@ -18,8 +18,10 @@ class InformationPages(Controller):
     @get("/")
     async def home(self, request: Request[Any, Any, Any]) -> Template:
         sign_in = "/staff/sign-in" if any(r.path == "/staff/sign-in" for r in request.app.routes) else None
-        return Template(template_name="pages/home.html.j2", context={"page_title": "Customer feedback",
-                                                                     "staff_sign_in_url": sign_in})
+        return Template(
+            template_name="pages/home.html.j2",
+            context={"page_title": "Customer feedback", "staff_sign_in_url": sign_in},
+        )
 
     @get("/privacy")
     async def privacy_notice(self) -> Template:

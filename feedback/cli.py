@@ -38,8 +38,7 @@ def _table(report: EvaluationReport, name: str) -> str:
     ]
     for label, stats in report.per_label.items():
         lines.append(
-            f"{label:<10} {stats['precision']:>9.4f} {stats['recall']:>7.4f} {stats['f1']:>7.4f} "
-            f"{stats['support']:>8}"
+            f"{label:<10} {stats['precision']:>9.4f} {stats['recall']:>7.4f} {stats['f1']:>7.4f} {stats['support']:>8}"
         )
     lines.append(f"accuracy {report.accuracy:.4f}   macro-F1 {report.macro_f1:.4f}")
     return "\n".join(lines)

@@ -54,9 +54,7 @@ class EvaluationReport:
 
     def to_json(self) -> str:
         per_label = {
-            label: {
-                key: round(value, 4) if isinstance(value, float) else value for key, value in stats.items()
-            }
+            label: {key: round(value, 4) if isinstance(value, float) else value for key, value in stats.items()}
             for label, stats in self.per_label.items()
         }
         document = {
@@ -89,9 +87,7 @@ def read_labelled_tsv(path: str | PathLike[str]) -> list[LabelledText]:
         content = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
-        raise EvaluationInputError(
-            f"{name}, line {line}: not valid UTF-8 (byte offset {error.start})"
-        ) from None
+        raise EvaluationInputError(f"{name}, line {line}: not valid UTF-8 (byte offset {error.start})") from None
     if not content.strip():
         raise EvaluationInputError(f"{name}: file is empty; expected a header line 'text<TAB>label'")
 
@@ -118,8 +114,7 @@ def read_labelled_tsv(path: str | PathLike[str]) -> list[LabelledText]:
                 continue  # blank line, e.g. the one after the final newline
             if len(fields) != len(header):
                 raise EvaluationInputError(
-                    f"{name}, line {line_number}: expected {len(header)} tab-separated fields, "
-                    f"found {len(fields)}"
+                    f"{name}, line {line_number}: expected {len(header)} tab-separated fields, found {len(fields)}"
                 )
             raw_label = fields[label_at].strip()
             label = _LABELS.get(raw_label.lower())
@@ -127,8 +122,7 @@ def read_labelled_tsv(path: str | PathLike[str]) -> list[LabelledText]:
                 # a short label is shown; anything longer may be a comment, which is personal data
                 shown = repr(raw_label) if len(raw_label) <= 20 else f"of {len(raw_label)} characters"
                 raise EvaluationInputError(
-                    f"{name}, line {line_number}: unknown label {shown}; "
-                    "expected positive, neutral, negative, 1 or 0"
+                    f"{name}, line {line_number}: unknown label {shown}; expected positive, neutral, negative, 1 or 0"
                 )
             question = None
             if question_at is not None and fields[question_at].strip():
@@ -137,8 +131,7 @@ def read_labelled_tsv(path: str | PathLike[str]) -> list[LabelledText]:
     except csv.Error as error:
         problem = "a line break inside a field" if "new-line" in str(error) else str(error)
         raise EvaluationInputError(
-            f"{name}, line {reader.line_num}: not a tab-separated row ({problem}); "
-            "each text must be on one line"
+            f"{name}, line {reader.line_num}: not a tab-separated row ({problem}); each text must be on one line"
         ) from None
     if not rows:
         raise EvaluationInputError(f"{name}: no labelled rows after the header")
@@ -176,6 +169,4 @@ def evaluate(rows: Iterable[LabelledText], scorer: Scorer = score) -> Evaluation
         per_label[str(label)] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
     correct = sum(1 for g, p in zip(gold, predicted, strict=True) if g is p)
     macro_f1 = sum(float(stats["f1"]) for stats in per_label.values()) / len(per_label)
-    return EvaluationReport(
-        rows=len(items), accuracy=correct / len(items), macro_f1=macro_f1, per_label=per_label
-    )
+    return EvaluationReport(rows=len(items), accuracy=correct / len(items), macro_f1=macro_f1, per_label=per_label)

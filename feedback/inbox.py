@@ -104,13 +104,17 @@ def _overall(labels: list[str]) -> str | None:
 
 
 async def recent_feedback(session: AsyncSession, vault: Any, viewer: StaffUser, filters: InboxFilters) -> InboxPage:
-    base = _filtered(scoped(select(Response, Service.name).join(Service, Service.id == Response.service_id), viewer), filters)
+    base = _filtered(
+        scoped(select(Response, Service.name).join(Service, Service.id == Response.service_id), viewer), filters
+    )
     total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, filters.page), pages)
     found = (
         await session.execute(
-            base.order_by(Response.submitted_at.desc(), Response.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+            base.order_by(Response.submitted_at.desc(), Response.id.desc())
+            .limit(PAGE_SIZE)
+            .offset((page - 1) * PAGE_SIZE)
         )
     ).all()
     ids = [response.id for response, _ in found]
@@ -119,18 +123,28 @@ async def recent_feedback(session: AsyncSession, vault: Any, viewer: StaffUser, 
     questions: dict[uuid.UUID, dict[str, str]] = {}
     if ids:
         for answer in (
-            await session.scalars(select(Answer).where(Answer.response_id.in_(ids), Answer.text_ciphertext.is_not(None)))
+            await session.scalars(
+                select(Answer).where(Answer.response_id.in_(ids), Answer.text_ciphertext.is_not(None))
+            )
         ).all():
             answers[answer.response_id].append(answer)
         for score in (await session.scalars(select(CommentScore).where(CommentScore.response_id.in_(ids)))).all():
             labels[score.answer_id] = score.label
         version_ids = {response.survey_version_id for response, _ in found}
         for version in (await session.scalars(select(SurveyVersion).where(SurveyVersion.id.in_(version_ids)))).all():
-            questions[version.id] = {q.get("key"): q.get("text", q.get("key")) for q in version.definition.get("questions", [])}
+            questions[version.id] = {
+                q.get("key"): q.get("text", q.get("key")) for q in version.definition.get("questions", [])
+            }
     rows: list[InboxRow] = []
     for response, service_name in found:
-        row = InboxRow(response.submitted_at.astimezone(LONDON), service_name, response.channel,
-                       response.satisfaction, response.resolved, None)
+        row = InboxRow(
+            response.submitted_at.astimezone(LONDON),
+            service_name,
+            response.channel,
+            response.satisfaction,
+            response.resolved,
+            None,
+        )
         for answer in sorted(answers[response.id], key=lambda a: a.question_key):
             try:
                 text = await read_answer_text(session, vault, response, answer)
@@ -154,8 +168,15 @@ async def visible_services(session: AsyncSession, viewer: StaffUser) -> list[tup
     return [(slug, name) for slug, name in (await session.execute(stmt)).all()]
 
 
-CHANNELS = {"email": "Email", "sms": "Text message", "ivr": "Phone keypad", "chat": "Web chat", "kiosk": "Kiosk",
-            "paper": "Paper", "web_link": "Web link"}
+CHANNELS = {
+    "email": "Email",
+    "sms": "Text message",
+    "ivr": "Phone keypad",
+    "chat": "Web chat",
+    "kiosk": "Kiosk",
+    "paper": "Paper",
+    "web_link": "Web link",
+}
 
 
 class FeedbackInbox(Controller):
@@ -178,9 +199,16 @@ class FeedbackInbox(Controller):
         async with request.app.state.sessions() as session:
             result = await recent_feedback(session, request.app.state.services["vault"], viewer, filters)
             services = await visible_services(session, viewer)
-        query = {k: v for k, v in {"service": service, "channel": channel,
-                                   "from": date_from.isoformat() if date_from else None,
-                                   "to": date_to.isoformat() if date_to else None}.items() if v}
+        query = {
+            k: v
+            for k, v in {
+                "service": service,
+                "channel": channel,
+                "from": date_from.isoformat() if date_from else None,
+                "to": date_to.isoformat() if date_to else None,
+            }.items()
+            if v
+        }
         return Template(
             template_name="feedback/recent.html.j2",
             context={

@@ -22,7 +22,12 @@ JOBS = JobRegistry()
 
 async def on_response_submitted(session: AsyncSession, event: ResponseSubmitted) -> None:
     if event.has_text:
-        await enqueue(session, SCORE_RESPONSE_JOB, {"response_id": event.response_id}, key=f"{SCORE_RESPONSE_JOB}:{event.response_id}")
+        await enqueue(
+            session,
+            SCORE_RESPONSE_JOB,
+            {"response_id": event.response_id},
+            key=f"{SCORE_RESPONSE_JOB}:{event.response_id}",
+        )
 
 
 def question_context(definition: dict[str, Any], key: str) -> QuestionKind | None:
@@ -42,7 +47,9 @@ async def score_response(session: AsyncSession, vault: Any, response_id: uuid.UU
         return 0
     version = await session.get(SurveyVersion, response.survey_version_id)
     definition = dict(version.definition) if version else {}
-    scored = set((await session.scalars(select(CommentScore.answer_id).where(CommentScore.response_id == response_id))).all())
+    scored = set(
+        (await session.scalars(select(CommentScore.answer_id).where(CommentScore.response_id == response_id))).all()
+    )
     answers = (
         await session.scalars(
             select(Answer).where(Answer.response_id == response_id, Answer.text_ciphertext.is_not(None))

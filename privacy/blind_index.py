@@ -121,18 +121,14 @@ def normalise_external_id(source: str, value: str) -> str:
             )
         # Control characters include the separator, which would let two pairs collide.
         if any(unicodedata.category(ch) == "Cc" for ch in part):
-            raise InvalidIdentifier(
-                f"The {what} contains control characters; remove them.", field="external_id"
-            )
+            raise InvalidIdentifier(f"The {what} contains control characters; remove them.", field="external_id")
     return f"{source}{EXTERNAL_ID_SEPARATOR}{value}"
 
 
 class _KeyedHasher:
     """HMAC-SHA256 of a normalised value under a per-field key derived by HKDF from a versioned key."""
 
-    def __init__(
-        self, keys: Mapping[int, bytes], active: int, label: bytes, fields: frozenset[str], what: str
-    ) -> None:
+    def __init__(self, keys: Mapping[int, bytes], active: int, label: bytes, fields: frozenset[str], what: str) -> None:
         self._keys = keys
         self._active = active
         self._label = label
@@ -174,9 +170,7 @@ class BlindIndexer(_KeyedHasher):
     """
 
     def __init__(self, keyring: Keyring) -> None:
-        super().__init__(
-            keyring.index, keyring.index_active, b"civicvoice blind index v1|", INDEX_FIELDS, "Index"
-        )
+        super().__init__(keyring.index, keyring.index_active, b"civicvoice blind index v1|", INDEX_FIELDS, "Index")
 
     def digest(self, field: str, normalised: str, *, version: int | None = None) -> bytes:
         """The 32-byte index of ``normalised`` in ``field`` under index key ``version`` (default: active)."""

@@ -109,14 +109,10 @@ def _header(dek_id: UUID) -> bytes:
 
 
 def _field_aad(header: bytes, field: str, row_id: UUID, owner: str) -> bytes:
-    return header + _framed(
-        (_FIELD_LABEL, _text_part(field, "field"), row_id.bytes, _text_part(owner, "owner"))
-    )
+    return header + _framed((_FIELD_LABEL, _text_part(field, "field"), row_id.bytes, _text_part(owner, "owner")))
 
 
-def encrypt_field(
-    dek: bytes, dek_id: UUID, plaintext: str | bytes, *, field: str, row_id: UUID, owner: str
-) -> bytes:
+def encrypt_field(dek: bytes, dek_id: UUID, plaintext: str | bytes, *, field: str, row_id: UUID, owner: str) -> bytes:
     """Encrypt one value: header (format, DEK id) || nonce || AES-256-GCM ciphertext and tag.
 
     ``field`` is a stable logical id such as "subject.identity" or "response.comment", not a column name,

@@ -257,8 +257,7 @@ def _read_key_file(path: Path) -> str | None:
     except FileNotFoundError:
         if os.path.lexists(path):
             raise KeyProblem(
-                f"The key file {path} is a link to a file that does not exist; restore the key file. "
-                f"{_NEVER_REPLACES}"
+                f"The key file {path} is a link to a file that does not exist; restore the key file. {_NEVER_REPLACES}"
             ) from None
         return None
     except OSError as exc:
@@ -269,9 +268,7 @@ def _read_key_file(path: Path) -> str | None:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise KeyProblem(
-                f"The key file {path} is not a regular file; point the key file setting at the key JSON."
-            )
+            raise KeyProblem(f"The key file {path} is not a regular file; point the key file setting at the key JSON.")
         if os.name == "posix" and info.st_mode & 0o077:
             raise KeyProblem(
                 f"The key file {path} is open to other users (mode {stat.S_IMODE(info.st_mode):04o}); "

@@ -57,15 +57,17 @@ async def check_keys(session: AsyncSession, keyring: Keyring, *, record_new: boo
             statuses.append(KeyStatus(purpose, "mismatch"))
         else:
             statuses.append(KeyStatus(purpose, "ok"))
-    fatal = [s for s in statuses if s.state == "mismatch" or (s.state == "missing" and not s.purpose.startswith("kek:"))]
+    fatal = [
+        s for s in statuses if s.state == "mismatch" or (s.state == "missing" and not s.purpose.startswith("kek:"))
+    ]
     for status in statuses:
         # A retired KEK may be gone once destroyed, but only when no data key is still wrapped under it.
         if status.state == "missing" and status.purpose.startswith("kek:"):
             version = int(status.purpose.split(":")[1])
             in_use = await session.scalar(
-                select(func.count()).select_from(DataKey).where(
-                    DataKey.kek_version == version, DataKey.wrapped.is_not(None)
-                )
+                select(func.count())
+                .select_from(DataKey)
+                .where(DataKey.kek_version == version, DataKey.wrapped.is_not(None))
             )
             if in_use:
                 fatal.append(status)
@@ -80,7 +82,12 @@ async def check_keys(session: AsyncSession, keyring: Keyring, *, record_new: boo
         if record_new:
             session.add(KeyCheck(purpose=purpose, value=current[purpose], created_at=utcnow()))
     if record_new and set(current) - set(stored):
-        record(session, Actor.system(), "keys.check_values_recorded", detail={"purposes": sorted(set(current) - set(stored))})
+        record(
+            session,
+            Actor.system(),
+            "keys.check_values_recorded",
+            detail={"purposes": sorted(set(current) - set(stored))},
+        )
     return statuses
 
 

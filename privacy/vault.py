@@ -135,13 +135,17 @@ class Vault:
         if not wanted:
             return {}, False
         blocked = self._suppression_values(claim)
-        owners = select(SubjectIndex.field, SubjectIndex.key_version, SubjectIndex.digest, SubjectIndex.subject_id).where(
+        owners = select(
+            SubjectIndex.field, SubjectIndex.key_version, SubjectIndex.digest, SubjectIndex.subject_id
+        ).where(
             SubjectIndex.field.in_({w[0] for w in wanted}),
             SubjectIndex.key_version.in_({w[1] for w in wanted}),
             SubjectIndex.digest.in_([w[2] for w in wanted]),
         )
         suppressed = select(
-            literal("suppressed").label("field"), SuppressionEntry.key_version, SuppressionEntry.digest,
+            literal("suppressed").label("field"),
+            SuppressionEntry.key_version,
+            SuppressionEntry.digest,
             literal(None, GUID).label("subject_id"),
         ).where(
             SuppressionEntry.kind.in_({b[0] for b in blocked}),
@@ -179,8 +183,9 @@ class Vault:
         chosen_field = next((f for f in RESOLUTION_ORDER if f in matches), None)
         now = utcnow()
         if chosen_field is None:
-            return await self._create(session, claim, now, opted_out=opted_out, do_not_survey=bool(do_not_survey),
-                                      suppressed=suppressed)
+            return await self._create(
+                session, claim, now, opted_out=opted_out, do_not_survey=bool(do_not_survey), suppressed=suppressed
+            )
 
         subject_id = matches[chosen_field]
         # The person's row and data key in one round trip; the row lock serialises their invitations.
@@ -201,9 +206,15 @@ class Vault:
             await session.execute(
                 insert(SubjectConflict.__table__),
                 [
-                    {"id": new_id(), "chosen_subject_id": subject_id, "other_subject_id": other,
-                     "matched_on": chosen_field, "conflicting_field": conflicting_field, "contact_id": contact_id,
-                     "detected_at": now}
+                    {
+                        "id": new_id(),
+                        "chosen_subject_id": subject_id,
+                        "other_subject_id": other,
+                        "matched_on": chosen_field,
+                        "conflicting_field": conflicting_field,
+                        "contact_id": contact_id,
+                        "detected_at": now,
+                    }
                     for conflicting_field, other in conflicts
                 ],
             )
@@ -221,11 +232,24 @@ class Vault:
                 await self._store_identity(session, subject, updated)
                 identity = updated
             await self._insert_indexes(session, subject_id, new)
-        return Resolution(subject_id, created=False, matched_on=chosen_field, identity=identity,
-                          opted_out=subject.opted_out_at is not None, suppressed=suppressed, conflicts=conflicts)
+        return Resolution(
+            subject_id,
+            created=False,
+            matched_on=chosen_field,
+            identity=identity,
+            opted_out=subject.opted_out_at is not None,
+            suppressed=suppressed,
+            conflicts=conflicts,
+        )
 
     async def _create(
-        self, session: AsyncSession, claim: IdentityClaim, now: datetime, *, opted_out: bool, do_not_survey: bool,
+        self,
+        session: AsyncSession,
+        claim: IdentityClaim,
+        now: datetime,
+        *,
+        opted_out: bool,
+        do_not_survey: bool,
         suppressed: bool,
     ) -> Resolution:
         # Everything about a new person is made in memory first, then written in foreign-key order.
@@ -234,8 +258,14 @@ class Vault:
         await session.execute(insert(DataKey.__table__), [made.key_row])
         await self._insert_indexes(session, made.subject_id, claim.identifiers())
         self._remember_key(session, made.subject_id, made.key_id, made.dek)
-        return Resolution(made.subject_id, created=True, matched_on=None, identity=made.identity, opted_out=opted_out,
-                          suppressed=suppressed)
+        return Resolution(
+            made.subject_id,
+            created=True,
+            matched_on=None,
+            identity=made.identity,
+            opted_out=opted_out,
+            suppressed=suppressed,
+        )
 
     def new_subject(self, claim: IdentityClaim, now: datetime, *, opted_out: bool, do_not_survey: bool) -> NewSubject:
         """A new person's rows (data_subject, data_key), built in memory; nothing is written."""
@@ -244,21 +274,42 @@ class Vault:
         dek, key_id = new_dek(), new_id()
         wrapped = wrap_dek(self.keyring, dek, owner=owner)
         identity = Identity(None, (), (), ()).merged(claim, accept=set(claim.identifiers()))
-        ciphertext = encrypt_field(dek, key_id, identity.to_json(), field=IDENTITY_FIELD, row_id=subject_id, owner=owner)
+        ciphertext = encrypt_field(
+            dek, key_id, identity.to_json(), field=IDENTITY_FIELD, row_id=subject_id, owner=owner
+        )
         return NewSubject(
-            subject_id=subject_id, key_id=key_id, dek=dek, identity=identity,
-            subject_row={"id": subject_id, "identity_ciphertext": ciphertext, "created_at": now, "last_contact_at": now,
-                         "opted_out_at": now if opted_out else None, "do_not_survey": do_not_survey},
-            key_row={"id": key_id, "subject_id": subject_id, "kek_version": wrapped.kek_version, "wrapped": wrapped.blob,
-                     "created_at": now},
+            subject_id=subject_id,
+            key_id=key_id,
+            dek=dek,
+            identity=identity,
+            subject_row={
+                "id": subject_id,
+                "identity_ciphertext": ciphertext,
+                "created_at": now,
+                "last_contact_at": now,
+                "opted_out_at": now if opted_out else None,
+                "do_not_survey": do_not_survey,
+            },
+            key_row={
+                "id": key_id,
+                "subject_id": subject_id,
+                "kek_version": wrapped.kek_version,
+                "wrapped": wrapped.blob,
+                "created_at": now,
+            },
         )
 
     def index_rows(self, subject_id: uuid.UUID, identifiers: dict[str, str]) -> list[dict[str, object]]:
         """subject_index rows for identifiers joining a person, under the active index key."""
         version = self.indexer.active_version
         return [
-            {"id": new_id(), "subject_id": subject_id, "field": name, "key_version": version,
-             "digest": self.indexer.digest(name, value, version=version)}
+            {
+                "id": new_id(),
+                "subject_id": subject_id,
+                "field": name,
+                "key_version": version,
+                "digest": self.indexer.digest(name, value, version=version),
+            }
             for name, value in identifiers.items()
         ]
 
@@ -287,7 +338,9 @@ class Vault:
 
     # --- keys and ciphertexts ----------------------------------------------------------------------------
 
-    async def _subject_key(self, session: AsyncSession, subject_id: uuid.UUID, *, create: bool) -> tuple[uuid.UUID, bytes]:
+    async def _subject_key(
+        self, session: AsyncSession, subject_id: uuid.UUID, *, create: bool
+    ) -> tuple[uuid.UUID, bytes]:
         remembered = session.info.get("civicvoice.deks", {}).get(subject_id)
         if remembered is not None:
             return remembered  # type: ignore[no-any-return]
@@ -298,7 +351,9 @@ class Vault:
                 raise KeyDestroyed("This person's data has been erased.")
             dek = new_dek()
             wrapped = wrap_dek(self.keyring, dek, owner=owner)
-            row = DataKey(subject_id=subject_id, kek_version=wrapped.kek_version, wrapped=wrapped.blob, created_at=utcnow())
+            row = DataKey(
+                subject_id=subject_id, kek_version=wrapped.kek_version, wrapped=wrapped.blob, created_at=utcnow()
+            )
             session.add(row)
             await session.flush()
             self._remember_key(session, subject_id, row.id, dek)

@@ -49,7 +49,10 @@ class ContactController(Controller):
         ),
     )
     async def report_contact(
-        self, data: JSONBody[ContactEvent], db_session: NamedDependency[AsyncSession], writer: NamedDependency[BatchingIntake]
+        self,
+        data: JSONBody[ContactEvent],
+        db_session: NamedDependency[AsyncSession],
+        writer: NamedDependency[BatchingIntake],
     ) -> ContactAccepted:
         result = await writer.report(db_session, data)
         return result.accepted
@@ -61,7 +64,12 @@ class ContactController(Controller):
         summary="Report up to 1,000 contacts",
         description="Each event is stored or refused on its own; the answer reports every event by its index.",
     )
-    async def report_batch(self, data: JSONBody[ContactBatch], db_session: NamedDependency[AsyncSession], intake: NamedDependency[ContactIntake]) -> BatchResult:
+    async def report_batch(
+        self,
+        data: JSONBody[ContactBatch],
+        db_session: NamedDependency[AsyncSession],
+        intake: NamedDependency[ContactIntake],
+    ) -> BatchResult:
         results: list[BatchItem] = []
         for index, event in enumerate(data.events):
             try:

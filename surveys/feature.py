@@ -37,6 +37,4 @@ def _services(built: Mapping[str, Any]) -> Mapping[str, Any]:
     }
 
 
-FEATURE = Feature(
-    name="surveys", routes=[*ROUTES, *PAGES], jobs=JOBS, api_scopes=API_SCOPES, build_services=_services
-)
+FEATURE = Feature(name="surveys", routes=[*ROUTES, *PAGES], jobs=JOBS, api_scopes=API_SCOPES, build_services=_services)

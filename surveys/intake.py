@@ -23,7 +23,15 @@ from civicvoice.core.jobs import enqueue
 from privacy.blind_index import normalise_email, normalise_external_id, normalise_phone
 from privacy.exceptions import InvalidIdentifier
 from privacy.vault import IdentityClaim, Vault
-from surveys.models import Contact, Invitation, InvitationDecision, InvitationPolicyRecord, Service, Survey, SurveyVersion
+from surveys.models import (
+    Contact,
+    Invitation,
+    InvitationDecision,
+    InvitationPolicyRecord,
+    Service,
+    Survey,
+    SurveyVersion,
+)
 from surveys.rules import (
     RULES_VERSION,
     ContactFacts,
@@ -35,8 +43,8 @@ from surveys.rules import (
     decide,
 )
 from surveys.schemas import ContactAccepted, ContactEvent, DecisionOut
+from surveys.sending import SEND_INVITATION_JOB
 
-from surveys.sending import SEND_INVITATION_JOB  # noqa: E402 - one name for the job
 _RETRIES = 5
 
 # Higher layers (feedback) answer "does this person have an open complaint?"; surveys never imports them.
@@ -96,17 +104,31 @@ def decision_out(decision: InvitationDecision, invitation: Invitation | None) ->
 
 
 def contact_row(
-    event: ContactEvent, *, contact_id: uuid.UUID, ref_key_version: int, ref_digest: bytes,
-    subject_id: uuid.UUID | None, service_id: uuid.UUID, received_at: datetime,
+    event: ContactEvent,
+    *,
+    contact_id: uuid.UUID,
+    ref_key_version: int,
+    ref_digest: bytes,
+    subject_id: uuid.UUID | None,
+    service_id: uuid.UUID,
+    received_at: datetime,
 ) -> dict[str, object]:
     """The contact table's row for one event."""
     customer = event.customer
     return {
-        "id": contact_id, "source": event.source, "ref_key_version": ref_key_version,
-        "ref_digest": ref_digest, "subject_id": subject_id,
-        "service_id": service_id, "channel": event.channel.value, "occurred_at": event.occurred_at,
-        "received_at": received_at, "agent_ref": event.agent_id, "wait_seconds": event.wait_seconds,
-        "handling_seconds": event.handling_seconds, "transferred": event.transferred,
+        "id": contact_id,
+        "source": event.source,
+        "ref_key_version": ref_key_version,
+        "ref_digest": ref_digest,
+        "subject_id": subject_id,
+        "service_id": service_id,
+        "channel": event.channel.value,
+        "occurred_at": event.occurred_at,
+        "received_at": received_at,
+        "agent_ref": event.agent_id,
+        "wait_seconds": event.wait_seconds,
+        "handling_seconds": event.handling_seconds,
+        "transferred": event.transferred,
         "resolved_first_contact": event.resolved_first_contact,
         "contact_preference": customer.contact_preference.value if customer and customer.contact_preference else None,
         "do_not_survey": bool(customer and customer.do_not_survey),
@@ -189,7 +211,9 @@ class ContactIntake:
                 select(Contact).where(Contact.ref_key_version == version, Contact.ref_digest == digest)
             )
             if contact is not None:
-                decision = await session.scalar(select(InvitationDecision).where(InvitationDecision.contact_id == contact.id))
+                decision = await session.scalar(
+                    select(InvitationDecision).where(InvitationDecision.contact_id == contact.id)
+                )
                 invitation = await session.scalar(select(Invitation).where(Invitation.contact_id == contact.id))
                 assert decision is not None
                 return IntakeResult(
@@ -207,7 +231,9 @@ class ContactIntake:
     ) -> IntakeResult:
         service = await self.reference.service(session, event.service)
         if service is None or not service.active:
-            raise UnknownService(f"There is no active service {event.service!r}; check the service slug.", field="service")
+            raise UnknownService(
+                f"There is no active service {event.service!r}; check the service slug.", field="service"
+            )
         policy = await self.reference.policy(session)
         now = utcnow()
         contact_id = new_id()
@@ -219,7 +245,10 @@ class ContactIntake:
 
         if customer is not None and not claim.is_empty:
             resolution = await self.vault.resolve(
-                session, claim, contact_id=contact_id, opted_out=customer.opted_out,
+                session,
+                claim,
+                contact_id=contact_id,
+                opted_out=customer.opted_out,
                 do_not_survey=customer.do_not_survey,
             )
             subject_id = resolution.subject_id
@@ -257,9 +286,17 @@ class ContactIntake:
         # Rows are written with single statements in foreign-key order; a duplicate contact fails here.
         await session.execute(
             insert(Contact.__table__),
-            [contact_row(event, contact_id=contact_id, ref_key_version=self.vault.indexer.active_version,
-                         ref_digest=self.vault.indexer.digest("contact_ref", ref), subject_id=subject_id,
-                         service_id=service.id, received_at=now)],
+            [
+                contact_row(
+                    event,
+                    contact_id=contact_id,
+                    ref_key_version=self.vault.indexer.active_version,
+                    ref_digest=self.vault.indexer.digest("contact_ref", ref),
+                    subject_id=subject_id,
+                    service_id=service.id,
+                    received_at=now,
+                )
+            ],
         )
         facts = ContactFacts(
             contact_id=contact_id,
@@ -285,9 +322,18 @@ class ContactIntake:
         decision_id = new_id()
         await session.execute(
             insert(InvitationDecision.__table__),
-            [{"id": decision_id, "contact_id": contact_id, "subject_id": subject_id, "invite": decision.invite,
-              "reason": decision.reason.value, "detail": decision.detail, "rules_version": RULES_VERSION,
-              "decided_at": now}],
+            [
+                {
+                    "id": decision_id,
+                    "contact_id": contact_id,
+                    "subject_id": subject_id,
+                    "invite": decision.invite,
+                    "reason": decision.reason.value,
+                    "detail": decision.detail,
+                    "rules_version": RULES_VERSION,
+                    "decided_at": now,
+                }
+            ],
         )
         invitation_id = None
         if decision.invite:
@@ -295,10 +341,23 @@ class ContactIntake:
             invitation_id = new_id()
             await session.execute(
                 insert(Invitation.__table__),
-                [{"id": invitation_id, "contact_id": contact_id, "decision_id": decision_id, "subject_id": subject_id,
-                  "survey_version_id": version_id, "channel": decision.channel.value, "state": "queued",
-                  "due_at": decision.due_at, "expires_at": decision.expires_at, "reminder_at": decision.reminder_at,
-                  "reminders_sent": 0, "send_attempts": 0, "created_at": now}],
+                [
+                    {
+                        "id": invitation_id,
+                        "contact_id": contact_id,
+                        "decision_id": decision_id,
+                        "subject_id": subject_id,
+                        "survey_version_id": version_id,
+                        "channel": decision.channel.value,
+                        "state": "queued",
+                        "due_at": decision.due_at,
+                        "expires_at": decision.expires_at,
+                        "reminder_at": decision.reminder_at,
+                        "reminders_sent": 0,
+                        "send_attempts": 0,
+                        "created_at": now,
+                    }
+                ],
             )
             await enqueue(
                 session,

@@ -19,10 +19,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from advanced_alchemy.types import GUID
 from sqlalchemy import bindparam, insert, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from advanced_alchemy.types import GUID
 from civicvoice.core.clock import utcnow
 from civicvoice.core.ids import new_id
 from civicvoice.core.jobs import QUEUED, Job, validate_payload
@@ -45,6 +45,7 @@ from surveys.models import Contact, Invitation, InvitationDecision
 from surveys.rules import RULES_VERSION, ContactFacts, Decision, InvitationChannel, PersonFacts, Reason, decide
 from surveys.schemas import ContactAccepted, ContactEvent
 from surveys.sending import SEND_INVITATION_JOB
+
 _FALLBACK = object()  # the batch failed: the request stores its event on the per-event path
 
 
@@ -82,7 +83,7 @@ class _Person:
     touched: bool = False
 
 
-class _Unbatchable(Exception):  # noqa: N818 - a signal: this batch takes the per-event path
+class _Unbatchable(Exception):
     pass
 
 
@@ -129,22 +130,32 @@ class BatchingIntake:
         async with self.sessions() as lookup:
             service = await self.reference.service(lookup, event.service)
         if service is None or not service.active:
-            raise UnknownService(f"There is no active service {event.service!r}; check the service slug.", field="service")
+            raise UnknownService(
+                f"There is no active service {event.service!r}; check the service slug.", field="service"
+            )
         indexer = self.vault.indexer
         ref_digests = [(v, indexer.digest("contact_ref", ref, version=v)) for v in self.vault.keyring.index]
         active = indexer.active_version
         ref_active = next(((v, d) for v, d in ref_digests if v == active), None) or (
-            active, indexer.digest("contact_ref", ref, version=active)
+            active,
+            indexer.digest("contact_ref", ref, version=active),
         )
         customer = event.customer
         # Most contacts are from someone new: their key and ciphertext are made here, outside the writer.
         made = (
             self.vault.new_subject(claim, now, opted_out=False, do_not_survey=bool(customer.do_not_survey))
-            if customer is not None and not claim.is_empty else None
+            if customer is not None and not claim.is_empty
+            else None
         )
         return _Pending(
-            event=event, claim=claim, service=service, ref_digests=ref_digests, ref_active=ref_active, made=made,
-            wanted=self.vault._index_values(claim), blocked=self.vault._suppression_values(claim),  # noqa: SLF001
+            event=event,
+            claim=claim,
+            service=service,
+            ref_digests=ref_digests,
+            ref_active=ref_active,
+            made=made,
+            wanted=self.vault._index_values(claim),
+            blocked=self.vault._suppression_values(claim),
             future=asyncio.get_running_loop().create_future(),
         )
 
@@ -195,7 +206,7 @@ class BatchingIntake:
                     raise
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - any failure: each event is stored on its own, errors its own
+        except Exception as exc:
             self.fallbacks += 1
             self.last_error = exc
             for p in batch:
@@ -206,7 +217,7 @@ class BatchingIntake:
             _settle(p.future, result)
 
     async def _write_batch(self, session: AsyncSession, batch: list[_Pending]) -> list[IntakeResult]:
-        vault, indexer = self.vault, self.vault.indexer
+        vault = self.vault
         policy = await self.reference.policy(session)
         now = utcnow()
 
@@ -222,7 +233,9 @@ class BatchingIntake:
             SubjectIndex.digest.in_([w[2] for w in wanted]),
         )
         suppressed = select(
-            literal("suppressed").label("field"), SuppressionEntry.key_version, SuppressionEntry.digest,
+            literal("suppressed").label("field"),
+            SuppressionEntry.key_version,
+            SuppressionEntry.digest,
             literal(None, GUID).label("subject_id"),
         ).where(
             SuppressionEntry.kind.in_({b[0] for b in blocked}),
@@ -256,7 +269,8 @@ class BatchingIntake:
             for decision_row, invitation in rows:
                 earlier[decision_row.contact_id] = IntakeResult(
                     ContactAccepted(
-                        contact_id=decision_row.contact_id, duplicate=True,
+                        contact_id=decision_row.contact_id,
+                        duplicate=True,
                         decision=decision_out(decision_row, invitation),
                         invitation_id=invitation.id if invitation else None,
                     )
@@ -269,9 +283,16 @@ class BatchingIntake:
             rows = (
                 await session.execute(
                     select(
-                        DataSubject.id, DataSubject.identity_ciphertext, DataSubject.opted_out_at,
-                        DataSubject.erased_at, DataSubject.do_not_survey, DataSubject.last_contact_at,
-                        DataKey.id, DataKey.kek_version, DataKey.wrapped, DataKey.destroyed_at,
+                        DataSubject.id,
+                        DataSubject.identity_ciphertext,
+                        DataSubject.opted_out_at,
+                        DataSubject.erased_at,
+                        DataSubject.do_not_survey,
+                        DataSubject.last_contact_at,
+                        DataKey.id,
+                        DataKey.kek_version,
+                        DataKey.wrapped,
+                        DataKey.destroyed_at,
                     )
                     .outerjoin(DataKey, DataKey.subject_id == DataSubject.id)
                     .where(DataSubject.id.in_(existing_ids))
@@ -283,14 +304,23 @@ class BatchingIntake:
                 if erased_at is not None or key_id is None or wrapped is None or destroyed is not None:
                     raise _Unbatchable("erased person")  # rare: the per-event path knows these cases
                 dek = unwrap_dek(self.vault.keyring, WrappedKey(kek_version, wrapped), owner=subject_owner(sid))
-                vault._remember_key(session, sid, key_id, dek)  # noqa: SLF001
+                vault._remember_key(session, sid, key_id, dek)
                 identity = (
                     Identity.from_json(await vault.decrypt(session, sid, IDENTITY_FIELD, sid, ciphertext))
-                    if ciphertext is not None else Identity(None, (), (), ())
+                    if ciphertext is not None
+                    else Identity(None, (), (), ())
                 )
                 people[sid] = _Person(
-                    id=sid, key_id=key_id, dek=dek, identity=identity, ciphertext=ciphertext, created=False,
-                    opted_out=opted_out_at is not None, erased=False, do_not_survey=dns, last_contact_at=last,
+                    id=sid,
+                    key_id=key_id,
+                    dek=dek,
+                    identity=identity,
+                    ciphertext=ciphertext,
+                    created=False,
+                    opted_out=opted_out_at is not None,
+                    erased=False,
+                    do_not_survey=dns,
+                    last_contact_at=last,
                 )
             window = policy.cap_window
             low = min(p.event.occurred_at for p in batch) - 2 * window
@@ -331,10 +361,16 @@ class BatchingIntake:
                 continue
             again = seen_refs.get(p.ref_active)
             if again is not None:
-                results.append(IntakeResult(
-                    ContactAccepted(contact_id=again.accepted.contact_id, duplicate=True,
-                                    decision=again.accepted.decision, invitation_id=again.accepted.invitation_id)
-                ))
+                results.append(
+                    IntakeResult(
+                        ContactAccepted(
+                            contact_id=again.accepted.contact_id,
+                            duplicate=True,
+                            decision=again.accepted.decision,
+                            invitation_id=again.accepted.invitation_id,
+                        )
+                    )
+                )
                 continue
 
             contact_id = new_id()
@@ -361,13 +397,21 @@ class BatchingIntake:
                     )
                     made.key_row["created_at"] = now
                     subject = _Person(
-                        id=made.subject_id, key_id=made.key_id, dek=made.dek, identity=made.identity,
+                        id=made.subject_id,
+                        key_id=made.key_id,
+                        dek=made.dek,
+                        identity=made.identity,
                         ciphertext=made.subject_row["identity_ciphertext"],  # type: ignore[arg-type]
-                        created=True, opted_out=False, erased=False, do_not_survey=bool(customer.do_not_survey),
-                        last_contact_at=now, created_at=now, wrapped_row=made.key_row,
+                        created=True,
+                        opted_out=False,
+                        erased=False,
+                        do_not_survey=bool(customer.do_not_survey),
+                        last_contact_at=now,
+                        created_at=now,
+                        wrapped_row=made.key_row,
                     )
                     people[subject.id] = subject
-                    vault._remember_key(session, subject.id, made.key_id, made.dek)  # noqa: SLF001
+                    vault._remember_key(session, subject.id, made.key_id, made.dek)
                     for name, value in identifiers.items():
                         batch_owner[(name, value)] = subject.id
                     index_rows.extend(vault.index_rows(subject.id, identifiers))
@@ -378,9 +422,15 @@ class BatchingIntake:
                     for conflicting_field, other in matches.items():
                         if other != subject.id:
                             conflict_rows.append(
-                                {"id": new_id(), "chosen_subject_id": subject.id, "other_subject_id": other,
-                                 "matched_on": chosen_field, "conflicting_field": conflicting_field,
-                                 "contact_id": contact_id, "detected_at": now}
+                                {
+                                    "id": new_id(),
+                                    "chosen_subject_id": subject.id,
+                                    "other_subject_id": other,
+                                    "matched_on": chosen_field,
+                                    "conflicting_field": conflicting_field,
+                                    "contact_id": contact_id,
+                                    "detected_at": now,
+                                }
                             )
                     new = {f: v for f, v in identifiers.items() if f not in matches}
                     subject.last_contact_at = now
@@ -411,46 +461,84 @@ class BatchingIntake:
                 )
 
             service = p.service
-            contact_rows.append(contact_row(
-                event, contact_id=contact_id, ref_key_version=p.ref_active[0], ref_digest=p.ref_active[1],
-                subject_id=subject.id if subject else None, service_id=service.id, received_at=now,
-            ))
+            contact_rows.append(
+                contact_row(
+                    event,
+                    contact_id=contact_id,
+                    ref_key_version=p.ref_active[0],
+                    ref_digest=p.ref_active[1],
+                    subject_id=subject.id if subject else None,
+                    service_id=service.id,
+                    received_at=now,
+                )
+            )
             facts = ContactFacts(
-                contact_id=contact_id, service_slug=service.slug, service_excluded=service.survey_excluded,
-                channel=event.channel, occurred_at=event.occurred_at,
-                do_not_survey=bool(customer and customer.do_not_survey), has_open_complaint=has_open_complaint,
-                reachable=reachable, preference=customer.contact_preference if customer else None,
+                contact_id=contact_id,
+                service_slug=service.slug,
+                service_excluded=service.survey_excluded,
+                channel=event.channel,
+                occurred_at=event.occurred_at,
+                do_not_survey=bool(customer and customer.do_not_survey),
+                has_open_complaint=has_open_complaint,
+                reachable=reachable,
+                preference=customer.contact_preference if customer else None,
             )
             decision = decide(facts, person, policy, now=now)
             if decision.invite and not version_loaded:
                 version_id, version_loaded = await self.reference.survey_version(session), True
             if decision.invite and version_id is None:
                 decision = Decision(
-                    invite=False, reason=Reason.no_published_survey,
+                    invite=False,
+                    reason=Reason.no_published_survey,
                     detail="No post-contact survey is published, so nobody can be invited.",
                 )
             decision_id = new_id()
             decision_rows.append(
-                {"id": decision_id, "contact_id": contact_id, "subject_id": subject.id if subject else None,
-                 "invite": decision.invite, "reason": decision.reason.value, "detail": decision.detail,
-                 "rules_version": RULES_VERSION, "decided_at": now}
+                {
+                    "id": decision_id,
+                    "contact_id": contact_id,
+                    "subject_id": subject.id if subject else None,
+                    "invite": decision.invite,
+                    "reason": decision.reason.value,
+                    "detail": decision.detail,
+                    "rules_version": RULES_VERSION,
+                    "decided_at": now,
+                }
             )
             invitation_id = None
             if decision.invite:
                 assert decision.channel and decision.due_at and decision.expires_at and version_id and subject
                 invitation_id = new_id()
                 invitation_rows.append(
-                    {"id": invitation_id, "contact_id": contact_id, "decision_id": decision_id,
-                     "subject_id": subject.id, "survey_version_id": version_id, "channel": decision.channel.value,
-                     "state": "queued", "due_at": decision.due_at, "expires_at": decision.expires_at,
-                     "reminder_at": decision.reminder_at, "reminders_sent": 0, "send_attempts": 0, "created_at": now}
+                    {
+                        "id": invitation_id,
+                        "contact_id": contact_id,
+                        "decision_id": decision_id,
+                        "subject_id": subject.id,
+                        "survey_version_id": version_id,
+                        "channel": decision.channel.value,
+                        "state": "queued",
+                        "due_at": decision.due_at,
+                        "expires_at": decision.expires_at,
+                        "reminder_at": decision.reminder_at,
+                        "reminders_sent": 0,
+                        "send_attempts": 0,
+                        "created_at": now,
+                    }
                 )
                 subject.times.append(decision.due_at)  # the cap counts it for this person's later events
                 job_rows.append(
-                    {"id": new_id(), "name": SEND_INVITATION_JOB,
-                     "payload": validate_payload({"invitation_id": invitation_id}),
-                     "dedupe_key": f"{SEND_INVITATION_JOB}:{invitation_id}", "state": QUEUED,
-                     "run_at": decision.due_at, "attempts": 0, "max_attempts": 8, "created_at": now}
+                    {
+                        "id": new_id(),
+                        "name": SEND_INVITATION_JOB,
+                        "payload": validate_payload({"invitation_id": invitation_id}),
+                        "dedupe_key": f"{SEND_INVITATION_JOB}:{invitation_id}",
+                        "state": QUEUED,
+                        "run_at": decision.due_at,
+                        "attempts": 0,
+                        "max_attempts": 8,
+                        "created_at": now,
+                    }
                 )
             result = accepted_new(contact_id, decision, invitation_id)
             seen_refs[p.ref_active] = result
@@ -459,22 +547,36 @@ class BatchingIntake:
         # 5. Writes: one statement per table, in foreign-key order.
         created = [s for s in people.values() if s.created]
         if created:
-            await session.execute(insert(DataSubject.__table__), [
-                {"id": s.id, "identity_ciphertext": s.ciphertext, "created_at": s.created_at,
-                 "last_contact_at": s.last_contact_at, "opted_out_at": None, "do_not_survey": s.do_not_survey}
-                for s in created
-            ])
+            await session.execute(
+                insert(DataSubject.__table__),
+                [
+                    {
+                        "id": s.id,
+                        "identity_ciphertext": s.ciphertext,
+                        "created_at": s.created_at,
+                        "last_contact_at": s.last_contact_at,
+                        "opted_out_at": None,
+                        "do_not_survey": s.do_not_survey,
+                    }
+                    for s in created
+                ],
+            )
             await session.execute(insert(DataKey.__table__), [s.wrapped_row for s in created])
         touched = [s for s in people.values() if not s.created and s.touched]
         if touched:
             table = DataSubject.__table__
             await session.execute(
-                update(table).where(table.c.id == bindparam("b_id")).values(
-                    identity_ciphertext=bindparam("b_ciphertext"), last_contact_at=bindparam("b_last"),
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values(
+                    identity_ciphertext=bindparam("b_ciphertext"),
+                    last_contact_at=bindparam("b_last"),
                     do_not_survey=bindparam("b_dns"),
                 ),
-                [{"b_id": s.id, "b_ciphertext": s.ciphertext, "b_last": s.last_contact_at, "b_dns": s.do_not_survey}
-                 for s in touched],
+                [
+                    {"b_id": s.id, "b_ciphertext": s.ciphertext, "b_last": s.last_contact_at, "b_dns": s.do_not_survey}
+                    for s in touched
+                ],
             )
         for table, rows in (
             (SubjectIndex.__table__, index_rows),

@@ -14,9 +14,9 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from civicvoice.core.auth import Access
+from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError
 from surveys.responses import InvalidAnswers, ResponseRecorder, open_invitation, survey_definition
-from civicvoice.core.clock import utcnow
 from surveys.tokens import UNSUBSCRIBE_LIFETIME, BadToken, ExpiredToken, Purpose, TokenSigner
 from surveys.unsubscribe import unsubscribe
 
@@ -32,7 +32,9 @@ def link_problem(exc: CivicVoiceError) -> Template:
     what_to_do = {
         410: "If you still want to tell us about your contact, you can reply to the council in the usual way.",
         409: "There is nothing more you need to do.",
-    }.get(exc.status, "Check you copied the whole link from the email. If it still does not work, the link may be wrong.")
+    }.get(
+        exc.status, "Check you copied the whole link from the email. If it still does not work, the link may be wrong."
+    )
     return Template(
         template_name="survey/link_problem.html.j2",
         context={"page_title": exc.title, "heading": exc.title, "message": exc.detail, "what_to_do": what_to_do},
@@ -99,7 +101,9 @@ class SurveyPages(Controller):
             try:
                 await recorder.submit(session, claims.invitation_id, values)
             except InvalidAnswers as invalid:
-                definition = await survey_definition(session, (await open_invitation(session, claims.invitation_id)).survey_version_id)
+                definition = await survey_definition(
+                    session, (await open_invitation(session, claims.invitation_id)).survey_version_id
+                )
                 errors = [{"key": p.key, "message": p.message} for p in invalid.checked.problems]
                 return self._form(request, token, claims.invitation_id, definition, values, errors)
             except CivicVoiceError as exc:

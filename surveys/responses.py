@@ -126,7 +126,9 @@ class ResponseRecorder:
                     session, invitation.subject_id, ANSWER_TEXT_FIELD, answer.id, text
                 )
             else:
-                answer.text_ciphertext = await self.vault.encrypt_anonymous(session, now, ANSWER_TEXT_FIELD, answer.id, text)
+                answer.text_ciphertext = await self.vault.encrypt_anonymous(
+                    session, now, ANSWER_TEXT_FIELD, answer.id, text
+                )
             session.add(answer)
         invitation.responded_at = now
         await session.flush()
@@ -141,4 +143,6 @@ async def read_answer_text(session: AsyncSession, vault: Vault, response: Respon
         return None
     if response.subject_id is not None:
         return await vault.decrypt(session, response.subject_id, ANSWER_TEXT_FIELD, answer.id, answer.text_ciphertext)
-    return await vault.decrypt_anonymous(session, response.submitted_at, ANSWER_TEXT_FIELD, answer.id, answer.text_ciphertext)
+    return await vault.decrypt_anonymous(
+        session, response.submitted_at, ANSWER_TEXT_FIELD, answer.id, answer.text_ciphertext
+    )

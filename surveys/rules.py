@@ -112,8 +112,7 @@ class QuietHours:
                 raise ValueError(f"quiet hours {name} must be a whole minute (HH:MM), got {value}")
         if self.start == self.end:
             raise ValueError(
-                f"quiet hours start and end are both {self.start:%H:%M}: "
-                "an empty or all-day period is ambiguous"
+                f"quiet hours start and end are both {self.start:%H:%M}: an empty or all-day period is ambiguous"
             )
 
     @property
@@ -246,9 +245,7 @@ class InvitationPolicy:
     delay: timedelta = timedelta(hours=1)
     expiry: timedelta = timedelta(days=7)
     reminder_after: timedelta | None = timedelta(days=3)
-    quiet_hours: Mapping[InvitationChannel, QuietHours] = field(
-        default_factory=_default_quiet_hours, hash=False
-    )
+    quiet_hours: Mapping[InvitationChannel, QuietHours] = field(default_factory=_default_quiet_hours, hash=False)
     sampling: Mapping[str, float] = field(default_factory=_empty_sampling, hash=False)
     default_sampling_rate: float = 1.0
     enabled_channels: frozenset[InvitationChannel] = frozenset({InvitationChannel.email})
@@ -292,9 +289,7 @@ class InvitationPolicy:
         for key, rate in self.sampling.items():
             match = _SAMPLING_KEY.match(key) if isinstance(key, str) else None
             if match is None:
-                raise ValueError(
-                    f"sampling key {key!r} must look like 'service/channel', 'service/*' or '*/channel'"
-                )
+                raise ValueError(f"sampling key {key!r} must look like 'service/channel', 'service/*' or '*/channel'")
             service, channel = match["service"], match["channel"]
             if service == _WILDCARD and channel == _WILDCARD:
                 raise ValueError("sampling key '*/*' is not allowed: set default_sampling_rate instead")
@@ -391,9 +386,7 @@ def _whole_number(value: object, name: str) -> int:
 def _invitation_channel(value: object, where: str) -> InvitationChannel:
     if isinstance(value, str) and value in _INVITATION_CHANNELS:
         return InvitationChannel(value)
-    raise ValueError(
-        f"{where}: unknown invitation channel {value!r}; expected one of {', '.join(InvitationChannel)}"
-    )
+    raise ValueError(f"{where}: unknown invitation channel {value!r}; expected one of {', '.join(InvitationChannel)}")
 
 
 def _time_from_json(value: object, name: str) -> time:
@@ -557,9 +550,7 @@ def _choose_channel(contact: ContactFacts, policy: InvitationPolicy) -> Invitati
     return next((channel for channel in InvitationChannel if channel in usable), None)
 
 
-def decide(
-    contact: ContactFacts, person: PersonFacts | None, policy: InvitationPolicy, *, now: datetime
-) -> Decision:
+def decide(contact: ContactFacts, person: PersonFacts | None, policy: InvitationPolicy, *, now: datetime) -> Decision:
     """Decide whether to invite the customer after ``contact``; the first rule that applies gives the reason.
 
     Precedence: no identifiable person or no contact details -> opted out (sticky) -> suppressed ->
@@ -580,9 +571,7 @@ def decide(
     if person.opted_out:
         return _no(Reason.opted_out, "The person has opted out of surveys.")
     if person.suppressed:
-        return _no(
-            Reason.suppressed, "The person is on the suppression list (objection or do-not-survey request)."
-        )
+        return _no(Reason.suppressed, "The person is on the suppression list (objection or do-not-survey request).")
     if contact.do_not_survey:
         return _no(Reason.do_not_survey, "The contact was marked 'do not survey' by the contact system.")
     if contact.service_excluded:
@@ -590,9 +579,7 @@ def decide(
     if contact.has_open_complaint:
         return _no(Reason.open_complaint, "The contact has an open complaint; no survey until it is closed.")
     if now - contact.occurred_at >= policy.expiry:
-        return _no(
-            Reason.too_old, f"The contact is older than the invitation expiry, {_describe(policy.expiry)}."
-        )
+        return _no(Reason.too_old, f"The contact is older than the invitation expiry, {_describe(policy.expiry)}.")
     if contact.preference is ContactPreference.none:
         return _no(Reason.contact_preference_none, "The person's contact preference is 'none'.")
 

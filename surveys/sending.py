@@ -101,13 +101,17 @@ class InvitationSender:
             except KeyDestroyed:
                 reason = "erased"
         if reason is None and identity is not None:
-            claim = IdentityClaim(email=identity.emails[-1] if identity.emails else None,
-                                  phone=identity.phones[-1] if identity.phones else None)
+            claim = IdentityClaim(
+                email=identity.emails[-1] if identity.emails else None,
+                phone=identity.phones[-1] if identity.phones else None,
+            )
             if await self.vault.is_suppressed(session, claim):
                 reason = "suppressed"
         recipient = None
         if reason is None and identity is not None:
-            recipient = (identity.emails or (None,))[-1] if invitation.channel == "email" else (identity.phones or (None,))[-1]
+            recipient = (
+                (identity.emails or (None,))[-1] if invitation.channel == "email" else (identity.phones or (None,))[-1]
+            )
             if recipient is None:
                 reason = "no_contact_details"
         if reason is not None:
@@ -119,7 +123,9 @@ class InvitationSender:
 
         assert channel is not None and recipient is not None
         service_name = await session.scalar(
-            select(Service.name).join(Contact, Contact.service_id == Service.id).where(Contact.id == invitation.contact_id)
+            select(Service.name)
+            .join(Contact, Contact.service_id == Service.id)
+            .where(Contact.id == invitation.contact_id)
         )
         survey_url, unsubscribe_url = survey_links(self.signer, self.base_url, invitation)
         outgoing = OutgoingInvitation(
@@ -138,7 +144,9 @@ class InvitationSender:
             invitation.message_ref = channel.reference_for(outgoing)
         return invitation, outgoing
 
-    async def send(self, ctx: JobContext, invitation_id: uuid.UUID, *, reminder: bool = False, final_attempt: bool = False) -> SendOutcome:
+    async def send(
+        self, ctx: JobContext, invitation_id: uuid.UUID, *, reminder: bool = False, final_attempt: bool = False
+    ) -> SendOutcome:
         async with ctx.sessions() as session, session.begin():
             prepared = await self.prepare(session, invitation_id, reminder=reminder)
         if isinstance(prepared, SendOutcome):
@@ -197,4 +205,6 @@ async def send_invitation(ctx: JobContext, payload: dict[str, Any]) -> None:
 
 
 async def send_reminder(ctx: JobContext, payload: dict[str, Any]) -> None:
-    await sender_from(ctx).send(ctx, uuid.UUID(payload["invitation_id"]), reminder=True, final_attempt=ctx.final_attempt)
+    await sender_from(ctx).send(
+        ctx, uuid.UUID(payload["invitation_id"]), reminder=True, final_attempt=ctx.final_attempt
+    )

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import shutil
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-from typing import Any
 
-import pytest
-from hypothesis import HealthCheck, settings as hypothesis_settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 hypothesis_settings.register_profile(
     "civicvoice", deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

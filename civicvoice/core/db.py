@@ -10,8 +10,8 @@ from typing import Any, ClassVar, TypeVar
 from advanced_alchemy.base import UUIDv7Base
 from advanced_alchemy.extensions.litestar import AlembicAsyncConfig, AsyncSessionConfig, SQLAlchemyAsyncConfig
 from sqlalchemy import Select, event
-from sqlalchemy.pool import NullPool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from civicvoice.core.datamap import DataMapEntry
 from civicvoice.core.ids import new_id

@@ -12,8 +12,8 @@ import structlog
 from litestar import MediaType, Request, Response
 from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.openapi.spec import Example
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from civicvoice.core.errors import CivicVoiceError
@@ -154,8 +154,16 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
             data_container=Problem,
             media_type=PROBLEM_JSON,
             description=_TITLES.get(status, "Error"),
-            examples=[Example(value={"type": "/problems/invalid-input", "title": _TITLES.get(status, "Error"),
-                                     "status": status, "detail": "What went wrong and how to fix it."})],
+            examples=[
+                Example(
+                    value={
+                        "type": "/problems/invalid-input",
+                        "title": _TITLES.get(status, "Error"),
+                        "status": status,
+                        "detail": "What went wrong and how to fix it.",
+                    }
+                )
+            ],
         )
         for status in statuses
     }
@@ -216,4 +224,12 @@ class AccessLogMiddleware:
             )
 
 
-__all__ = ["EXCEPTION_HANDLERS", "SECURITY_HEADERS", "AccessLogMiddleware", "MediaType", "Problem", "add_security_headers", "problem_responses"]
+__all__ = [
+    "EXCEPTION_HANDLERS",
+    "SECURITY_HEADERS",
+    "AccessLogMiddleware",
+    "MediaType",
+    "Problem",
+    "add_security_headers",
+    "problem_responses",
+]

@@ -52,7 +52,7 @@ class UnknownJob(CivicVoiceError):
     title = "Unknown job"
 
 
-class RetryLater(Exception):  # noqa: N818 - a signal, not an error
+class RetryLater(Exception):
     """Raised by a handler to be run again later without counting as a failure."""
 
     def __init__(self, delay: timedelta) -> None:
@@ -166,9 +166,7 @@ def validate_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
             raise InvalidJobPayload(f"job payload key {key!r} is not an identifier")
         if isinstance(value, uuid.UUID):
             clean[key] = str(value)
-        elif value is None or isinstance(value, bool | int):
-            clean[key] = value
-        elif isinstance(value, str) and _SAFE_TOKEN.match(value):
+        elif value is None or isinstance(value, bool | int) or (isinstance(value, str) and _SAFE_TOKEN.match(value)):
             clean[key] = value
         else:
             raise InvalidJobPayload(
@@ -192,9 +190,19 @@ async def enqueue(
     now = utcnow()
     await session.execute(
         insert(Job.__table__),
-        [{"id": job_id, "name": name, "payload": validate_payload(payload or {}), "dedupe_key": key,
-          "state": QUEUED, "run_at": run_at or now, "attempts": 0, "max_attempts": max_attempts or 8,
-          "created_at": now}],
+        [
+            {
+                "id": job_id,
+                "name": name,
+                "payload": validate_payload(payload or {}),
+                "dedupe_key": key,
+                "state": QUEUED,
+                "run_at": run_at or now,
+                "attempts": 0,
+                "max_attempts": max_attempts or 8,
+                "created_at": now,
+            }
+        ],
     )
     session.info["civicvoice.jobs_enqueued"] = True
     return job_id
@@ -322,9 +330,11 @@ class Worker:
                 await spec.handler(ctx, dict(job.payload))
             except RetryLater as later:
                 outcome = {"state": QUEUED, "run_at": utcnow() + later.delay, "attempts": job.attempts - 1}
-            except Exception as exc:  # noqa: BLE001 - a failing job must never stop the worker
+            except Exception as exc:
                 error = _describe(exc)
-                log.warning("job_failed", job=job.name, job_id=str(job.id), attempt=job.attempts, error_type=type(exc).__name__)
+                log.warning(
+                    "job_failed", job=job.name, job_id=str(job.id), attempt=job.attempts, error_type=type(exc).__name__
+                )
                 if job.attempts >= min(spec.max_attempts, job.max_attempts):
                     outcome = {"state": DEAD, "last_error": error, "finished_at": utcnow()}
                     log.error("job_dead", job=job.name, job_id=str(job.id), attempts=job.attempts)
@@ -359,7 +369,7 @@ class Worker:
                 try:
                     await self.schedule_crons()
                     await self.run_due()
-                except Exception as exc:  # noqa: BLE001 - e.g. the database restarting; try again next poll
+                except Exception as exc:
                     log.warning("worker_poll_failed", error_type=type(exc).__name__)
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):

@@ -13,8 +13,26 @@ from structlog.tracebacks import ExceptionDictTransformer
 
 # Keys whose values are never logged, whatever code asks.
 _DENY_KEYS = frozenset(
-    {"email", "phone", "name", "comment", "comments", "body", "password", "token", "authorization", "cookie",
-     "identity", "answer", "answers", "text", "address", "postcode", "secret", "key"}
+    {
+        "email",
+        "phone",
+        "name",
+        "comment",
+        "comments",
+        "body",
+        "password",
+        "token",
+        "authorization",
+        "cookie",
+        "identity",
+        "answer",
+        "answers",
+        "text",
+        "address",
+        "postcode",
+        "secret",
+        "key",
+    }
 )
 # Values that look like personal data or secrets are masked even under an innocent key.
 _EMAIL = re.compile(r"[^\s@<>\"']+@[^\s@<>\"']+\.[A-Za-z]{2,}")
@@ -72,7 +90,11 @@ def configure_logging(level: str = "INFO", *, json: bool = True, stream: Any = N
     stream = stream or sys.stderr
     chain = processors(json=json)
     structlog.configure(
-        processors=[structlog.stdlib.filter_by_level, *chain[:-1], structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *chain[:-1],
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,

@@ -78,7 +78,10 @@ async def sign_in(
     token = secrets.token_urlsafe(32)
     session.add(
         StaffSession(
-            user_id=user.id, token_digest=digest_token(token), created_at=now, last_seen_at=now,
+            user_id=user.id,
+            token_digest=digest_token(token),
+            created_at=now,
+            last_seen_at=now,
             expires_at=now + SESSION_LIFETIME,
         )
     )
@@ -113,8 +116,10 @@ async def sign_out(session: AsyncSession, token: str, user: StaffUser) -> None:
 
 
 async def _user(session: AsyncSession, user_id: uuid.UUID | None = None, email: str | None = None) -> StaffUser:
-    stmt = select(StaffUser).where(StaffUser.id == user_id) if user_id else select(StaffUser).where(
-        StaffUser.email == (email or "").strip().lower()
+    stmt = (
+        select(StaffUser).where(StaffUser.id == user_id)
+        if user_id
+        else select(StaffUser).where(StaffUser.email == (email or "").strip().lower())
     )
     user = await session.scalar(stmt)
     if user is None:

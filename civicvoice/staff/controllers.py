@@ -10,7 +10,7 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 
-from civicvoice.core.auth import ROLES, Access, StaffUser, create_staff_user
+from civicvoice.core.auth import Access, StaffUser, create_staff_user
 from civicvoice.core.db import unit_of_work
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.staff.accounts import (
@@ -53,8 +53,13 @@ async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 
 def _sign_in_page(
-    request: Request[Any, Any, Any], *, next_path: str, error: str | None = None, email: str = "",
-    status_code: int = 200, headers: dict[str, str] | None = None,
+    request: Request[Any, Any, Any],
+    *,
+    next_path: str,
+    error: str | None = None,
+    email: str = "",
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> Template:
     csrf = new_sign_in_csrf()
     response = Template(
@@ -74,7 +79,11 @@ class SignInPages(Controller):
     opt = Access.public().opt()
 
     @get("/sign-in")
-    async def show_sign_in(self, request: Request[Any, Any, Any], next_path: Annotated[str | None, QueryParameter(name="next", required=False)] = None) -> Template:
+    async def show_sign_in(
+        self,
+        request: Request[Any, Any, Any],
+        next_path: Annotated[str | None, QueryParameter(name="next", required=False)] = None,
+    ) -> Template:
         return _sign_in_page(request, next_path=safe_next(next_path))
 
     @post("/sign-in", status_code=303)
@@ -84,7 +93,10 @@ class SignInPages(Controller):
         email = form.get("email", "")[:254]
         if not tokens_match(request.cookies.get(SIGN_IN_CSRF_COOKIE), form.get(CSRF_FIELD)):
             return _sign_in_page(
-                request, next_path=next_path, email=email, status_code=403,
+                request,
+                next_path=next_path,
+                email=email,
+                status_code=403,
                 error="The sign-in form expired. Enter your email address and password again.",
             )
         throttler: LoginThrottler = request.app.state.services["login_throttler"]
@@ -96,8 +108,14 @@ class SignInPages(Controller):
                 )
             except TooManyAttempts as exc:
                 await session.commit()
-                return _sign_in_page(request, next_path=next_path, email=email, error=exc.detail, status_code=429,
-                                     headers={"retry-after": str(exc.retry_after_seconds)})
+                return _sign_in_page(
+                    request,
+                    next_path=next_path,
+                    email=email,
+                    error=exc.detail,
+                    status_code=429,
+                    headers={"retry-after": str(exc.retry_after_seconds)},
+                )
             except SignInFailed as exc:
                 await session.commit()
                 return _sign_in_page(request, next_path=next_path, email=email, error=exc.detail, status_code=401)
@@ -130,7 +148,9 @@ def _user_form_page(request: Request[Any, Any, Any], values: dict[str, str], err
     return Template(
         template_name="staff/user_new.html.j2",
         context=staff_context(
-            request, values=values, roles=ROLE_NAMES,
+            request,
+            values=values,
+            roles=ROLE_NAMES,
             errors=[{"field": error.field or "email", "message": error.detail}] if error else [],
         ),
         status_code=400 if error else 200,
@@ -196,12 +216,16 @@ class UserPages(Controller):
         )
 
     @post("/{user_id:uuid}/password", status_code=303)
-    async def reset_user_password(self, request: Request[Any, Any, Any], user_id: FromPath[uuid.UUID]) -> Template | Redirect:
+    async def reset_user_password(
+        self, request: Request[Any, Any, Any], user_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
         form = await _form(request)
         try:
             async with unit_of_work(request.app.state.sessions) as session:
                 await reset_password(
-                    session, actor=staff_actor(current_user(request)), password=form.get("password", "")[:1000],
+                    session,
+                    actor=staff_actor(current_user(request)),
+                    password=form.get("password", "")[:1000],
                     user_id=user_id,
                 )
         except CivicVoiceError as exc:
@@ -209,7 +233,9 @@ class UserPages(Controller):
         return Redirect("/staff/users?done=password", status_code=303)
 
     @post("/{user_id:uuid}/deactivate", status_code=303)
-    async def deactivate_user(self, request: Request[Any, Any, Any], user_id: FromPath[uuid.UUID]) -> Template | Redirect:
+    async def deactivate_user(
+        self, request: Request[Any, Any, Any], user_id: FromPath[uuid.UUID]
+    ) -> Template | Redirect:
         if user_id == current_user(request).id:
             return await self._user_page(request, user_id, "You cannot deactivate your own account.")
         try:

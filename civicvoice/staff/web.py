@@ -59,10 +59,22 @@ def cookie_is_secure(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
     return bool(settings.secure_cookies) or connection.url.scheme == "https"
 
 
-def set_cookie(response: Response[Any], connection: ASGIConnection[Any, Any, Any, Any], name: str, value: str,
-               *, max_age: int | None = None, samesite: str = "lax") -> None:
+def set_cookie(
+    response: Response[Any],
+    connection: ASGIConnection[Any, Any, Any, Any],
+    name: str,
+    value: str,
+    *,
+    max_age: int | None = None,
+    samesite: str = "lax",
+) -> None:
     response.set_cookie(
-        key=name, value=value, max_age=max_age, path="/", secure=cookie_is_secure(connection), httponly=True,
+        key=name,
+        value=value,
+        max_age=max_age,
+        path="/",
+        secure=cookie_is_secure(connection),
+        httponly=True,
         samesite=samesite,  # type: ignore[arg-type]
     )
 
@@ -92,7 +104,9 @@ async def staff_guard(connection: ASGIConnection[Any, Any, Any, Any], access: Ac
             value = form.get(CSRF_FIELD)
             given = value if isinstance(value, str) else None
         if not tokens_match(csrf, given):
-            raise CsrfRejected("The form has expired or did not come from this site. Go back, reload the page and try again.")
+            raise CsrfRejected(
+                "The form has expired or did not come from this site. Go back, reload the page and try again."
+            )
     connection.state.staff_user = user
     connection.state.staff_session_token = token
     connection.state.csrf_token = csrf

@@ -75,9 +75,7 @@ def template_config(globals_: Mapping[str, Any] | None = None) -> TemplateConfig
 async def chromium() -> AsyncIterator[Browser]:
     """A headless Chromium for the length of the block; use it from a module-scoped fixture."""
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:
@@ -134,9 +132,7 @@ def describe_violations(violations: list[dict[str, Any]]) -> str:
     """A readable assertion message: each rule, why it failed, and the elements that failed it."""
     lines: list[str] = []
     for violation in violations:
-        lines.append(
-            f"{violation['id']} ({violation['impact']}): {violation['help']} <{violation['helpUrl']}>"
-        )
+        lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']} <{violation['helpUrl']}>")
         for node in violation["nodes"]:
             lines.append(f"    {' '.join(map(str, node['target']))}: {node['html'][:200]}")
             if node.get("summary"):

@@ -18,9 +18,11 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from civicvoice.app import create_app
 from civicvoice.core.settings import Settings
 from privacy.keyring import Keyring
 from tests.conftest import BACKENDS, PG_URL
+from tests.integration.smtp import SmtpServer
 from tests.integration.support import TestDatabase, migrate, truncate_all
 
 
@@ -50,7 +52,7 @@ def keyring() -> Keyring:
 
 
 @pytest.fixture
-def settings(backend: str, tmp_path: Path, keyring: Keyring, request: pytest.FixtureRequest) -> Iterator[Settings]:
+def settings(backend: str, tmp_path: Path, keyring: Keyring, request: pytest.FixtureRequest) -> Settings:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     if backend == "sqlite":
@@ -60,7 +62,7 @@ def settings(backend: str, tmp_path: Path, keyring: Keyring, request: pytest.Fix
     else:
         url = request.getfixturevalue("postgres_migrated")
         asyncio.run(truncate_all(Settings(database_url=url)))
-    yield Settings(
+    return Settings(
         data_dir=data_dir,
         database_url=url,
         key_file=tmp_path / "keys" / "keys.json",
@@ -111,6 +113,36 @@ def auth(api_key: str) -> dict[str, str]:
 @pytest.fixture
 def sessions(db: TestDatabase) -> async_sessionmaker[AsyncSession]:
     return db.sessions
+
+
+Client = AsyncTestClient[Litestar]
+
+
+# --- the survey loop with a real SMTP server (aiosmtpd) ---------------------------------------------------------
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_settings(settings: Settings, smtp: SmtpServer) -> Settings:
+    return settings.with_changes(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_security="none")
+
+
+@pytest.fixture
+async def loop_app(mail_settings: Settings, catalogue: None) -> Litestar:
+    return create_app(mail_settings, worker=False)
+
+
+@pytest.fixture
+async def loop_client(loop_app: Litestar) -> AsyncIterator[Client]:
+    async with AsyncTestClient(app=loop_app, base_url="http://testserver.local") as client:
+        yield client
 
 
 __all__ = ["Any", "text"]

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 
 import schemathesis
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -51,8 +52,7 @@ def test_every_api_operation_survives_fuzzing(settings: Settings) -> None:
         for operation in operations:
 
             @given(case=operation.as_strategy())
-            @hypothesis_settings(max_examples=60, deadline=None, database=None,
-                                 suppress_health_check=list(HealthCheck))
+            @hypothesis_settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
             def fuzz(case: schemathesis.Case) -> None:
                 case.call_and_validate(base_url=server.url, headers=headers, checks=CHECKS)
 

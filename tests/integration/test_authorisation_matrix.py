@@ -120,8 +120,15 @@ async def session_cookie(db: TestDatabase, user_id: uuid.UUID) -> str:
     token = secrets.token_urlsafe(32)
     async with unit_of_work(db.sessions) as session:
         now = utcnow()
-        session.add(StaffSession(user_id=user_id, token_digest=digest_token(token), created_at=now, last_seen_at=now,
-                                 expires_at=now + timedelta(hours=1)))
+        session.add(
+            StaffSession(
+                user_id=user_id,
+                token_digest=digest_token(token),
+                created_at=now,
+                last_seen_at=now,
+                expires_at=now + timedelta(hours=1),
+            )
+        )
     return token
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from civicvoice.core.audit import AuditEvent
 from civicvoice.core.jobs import Job
@@ -43,7 +43,9 @@ async def post(client: Client, auth: dict[str, str], body: Any) -> Any:
     return await client.post(URL, json=body, headers=auth)
 
 
-async def test_contact_is_accepted_with_an_invitation_decision(client: Client, auth: dict[str, str], db: TestDatabase) -> None:
+async def test_contact_is_accepted_with_an_invitation_decision(
+    client: Client, auth: dict[str, str], db: TestDatabase
+) -> None:
     response = await post(client, auth, event())
     assert response.status_code == 202, response.text
     body = response.json()
@@ -65,13 +67,32 @@ async def test_contact_is_accepted_with_an_invitation_decision(client: Client, a
 
 
 async def test_no_identifier_is_stored_in_clear(client: Client, auth: dict[str, str], db: TestDatabase) -> None:
-    assert (await post(client, auth, event(customer={
-        "email": "Jo.Bloggs@Example.com", "name": "Jo Bloggs", "phone": "07912 345678", "source_id": "CRM-998877"
-    }))).status_code == 202
+    assert (
+        await post(
+            client,
+            auth,
+            event(
+                customer={
+                    "email": "Jo.Bloggs@Example.com",
+                    "name": "Jo Bloggs",
+                    "phone": "07912 345678",
+                    "source_id": "CRM-998877",
+                }
+            ),
+        )
+    ).status_code == 202
     needles = [b"bloggs", b"Bloggs", b"7912", b"345678", b"CRM-998877", b"998877"]
     async with db.sessions() as session:
-        for table in ("data_subject", "subject_index", "contact", "invitation", "invitation_decision", "job",
-                      "audit_event", "data_key"):
+        for table in (
+            "data_subject",
+            "subject_index",
+            "contact",
+            "invitation",
+            "invitation_decision",
+            "job",
+            "audit_event",
+            "data_key",
+        ):
             rows = (await session.execute(text(f"SELECT * FROM {table}"))).all()  # noqa: S608 - fixed names
             dump = repr(rows).encode()
             for needle in needles:
@@ -147,11 +168,15 @@ async def test_opt_out_is_sticky(client: Client, auth: dict[str, str], db: TestD
 async def test_do_not_survey_and_excluded_services(client: Client, auth: dict[str, str]) -> None:
     flagged = (await post(client, auth, event("a", customer={"email": "a@example.org", "do_not_survey": True}))).json()
     assert flagged["decision"]["reason"] == "do_not_survey"
-    excluded = (await post(client, auth, event("b", service="adult-safeguarding", customer={"email": "b@example.org"}))).json()
+    excluded = (
+        await post(client, auth, event("b", service="adult-safeguarding", customer={"email": "b@example.org"}))
+    ).json()
     assert excluded["decision"]["reason"] == "excluded_service"
 
 
-async def test_contact_without_details_is_stored_and_not_invited(client: Client, auth: dict[str, str], db: TestDatabase) -> None:
+async def test_contact_without_details_is_stored_and_not_invited(
+    client: Client, auth: dict[str, str], db: TestDatabase
+) -> None:
     body = event("anon")
     del body["customer"]
     answer = (await post(client, auth, body)).json()
@@ -200,8 +225,12 @@ async def test_missing_field_is_named(client: Client, auth: dict[str, str]) -> N
     assert problem["field"] == "service"
 
 
-@pytest.mark.parametrize("raw", [b"{bad json", b"", b"[]", b"null", b'"text"', "{\"source\": \"\udcff\"}".encode("utf-8", "surrogatepass")])
-async def test_malformed_bodies_get_problem_details(client: Client, auth: dict[str, str], raw: bytes, db: TestDatabase) -> None:
+@pytest.mark.parametrize(
+    "raw", [b"{bad json", b"", b"[]", b"null", b'"text"', '{"source": "\udcff"}'.encode("utf-8", "surrogatepass")]
+)
+async def test_malformed_bodies_get_problem_details(
+    client: Client, auth: dict[str, str], raw: bytes, db: TestDatabase
+) -> None:
     response = await client.post(URL, content=raw, headers={**auth, "content-type": "application/json"})
     assert response.status_code == 400
     assert response.json()["status"] == 400
@@ -267,7 +296,9 @@ async def test_batch_limits(client: Client, auth: dict[str, str], db: TestDataba
     assert response.status_code in (400, 413)
     empty = await client.post(f"{URL}/batch", json={"events": []}, headers=auth)
     assert empty.status_code == 400
-    structural = await client.post(f"{URL}/batch", json={"events": [event("ok"), event("bad", channel="fax")]}, headers=auth)
+    structural = await client.post(
+        f"{URL}/batch", json={"events": [event("ok"), event("bad", channel="fax")]}, headers=auth
+    )
     assert structural.status_code == 400
     assert structural.json()["field"] == "events[1].channel"
     assert await db.count(Contact) == 0

@@ -7,8 +7,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 
-@pytest.mark.parametrize(("path", "heading"), [("/", "Customer feedback"), ("/privacy", "Privacy"),
-                                                ("/accessibility", "Accessibility statement")])
+@pytest.mark.parametrize(
+    ("path", "heading"),
+    [("/", "Customer feedback"), ("/privacy", "Privacy"), ("/accessibility", "Accessibility statement")],
+)
 async def test_information_pages(client: AsyncTestClient[Litestar], path: str, heading: str) -> None:
     page = await client.get(path)
     assert page.status_code == 200

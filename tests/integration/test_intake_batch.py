@@ -74,8 +74,9 @@ async def test_concurrent_events_decide_as_sequential_processing_would(
 ) -> None:
     rng = random.Random(20261123)  # noqa: S311 - a fixed, reproducible mix
     # Five returning people, known (email and phone) from an earlier contact stored one at a time.
-    earlier = {p: await report(batching.intake, db, contact(f"old-{p}", email=email(p), phone=phone(p)))
-               for p in range(5)}
+    earlier = {
+        p: await report(batching.intake, db, contact(f"old-{p}", email=email(p), phone=phone(p))) for p in range(5)
+    }
     assert all(r.accepted.decision.reason == "invited" for r in earlier.values())
 
     events: list[tuple[int, ContactEvent]] = []
@@ -113,7 +114,9 @@ async def test_concurrent_events_decide_as_sequential_processing_would(
         first = next(a for a in answers if not a.duplicate)
         for a in answers:
             assert (a.accepted.contact_id, a.accepted.decision, a.accepted.invitation_id) == (
-                first.accepted.contact_id, first.accepted.decision, first.accepted.invitation_id
+                first.accepted.contact_id,
+                first.accepted.decision,
+                first.accepted.invitation_id,
             ), ref
     contacts = [c for c in await db.all(Contact) if c.subject_id is not None]  # not the anonymous warm-up
     assert len(contacts) == len(by_ref)
@@ -158,15 +161,14 @@ async def test_same_new_person_twice_in_one_batch_is_one_person_and_the_cap_coun
     assert await db.count(Invitation) == CAP
 
 
-async def test_invalid_events_are_refused_alone_and_store_nothing(
-    batching: BatchingIntake, db: TestDatabase
-) -> None:
+async def test_invalid_events_are_refused_alone_and_store_nothing(batching: BatchingIntake, db: TestDatabase) -> None:
     events = [
         contact("ok-1", email="a@example.org"),
         contact("bad-service", service="no-such-service", email="b@example.org"),
         contact("ok-2", email="c@example.org"),
-        msgspec.structs.replace(contact("future", email="d@example.org"),
-                                occurred_at=datetime.now(UTC) + timedelta(days=1)),
+        msgspec.structs.replace(
+            contact("future", email="d@example.org"), occurred_at=datetime.now(UTC) + timedelta(days=1)
+        ),
         contact("ok-1", email="a@example.org"),
     ]
     outcomes = await asyncio.gather(*(report(batching, db, e) for e in events), return_exceptions=True)
@@ -209,8 +211,9 @@ async def test_a_failed_batch_leaves_nothing_behind_and_each_event_is_stored_on_
 async def test_opt_out_takes_the_per_event_path_and_sticks(batching: BatchingIntake, db: TestDatabase) -> None:
     opted = await report(batching, db, contact("o-1", email="quiet@example.org", opted_out=True))
     assert opted.accepted.decision.reason == "opted_out"
-    later = await asyncio.gather(*(report(batching, db, contact(f"o-{n}", email="quiet@example.org"))
-                                   for n in range(2, 5)))
+    later = await asyncio.gather(
+        *(report(batching, db, contact(f"o-{n}", email="quiet@example.org")) for n in range(2, 5))
+    )
     assert {r.accepted.decision.reason for r in later} <= {"opted_out", "suppressed"}
     assert await db.count(Invitation) == 0
     assert await db.count(DataSubject) == 1

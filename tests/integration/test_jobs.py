@@ -9,10 +9,23 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from civicvoice.core.audit import Actor, AuditEvent, record
 from civicvoice.core.clock import utcnow
 from civicvoice.core.db import unit_of_work
-from civicvoice.core.jobs import DEAD, DONE, QUEUED, RUNNING, InvalidJobPayload, Job, JobContext, JobRegistry, RetryLater, Worker, enqueue, enqueue_once
-from civicvoice.core.audit import Actor, AuditEvent, record
+from civicvoice.core.jobs import (
+    DEAD,
+    DONE,
+    QUEUED,
+    RUNNING,
+    InvalidJobPayload,
+    Job,
+    JobContext,
+    JobRegistry,
+    RetryLater,
+    Worker,
+    enqueue,
+    enqueue_once,
+)
 from tests.integration.support import TestDatabase
 
 
@@ -46,8 +59,13 @@ async def test_job_exists_only_when_the_transaction_commits(db: TestDatabase) ->
 
 @pytest.mark.parametrize(
     "payload",
-    [{"email": "jo@example.org"}, {"comment": "The staff were rude"}, {"name": "Jo Bloggs"}, {"nested": {"a": 1}},
-     {"bad key!": 1}],
+    [
+        {"email": "jo@example.org"},
+        {"comment": "The staff were rude"},
+        {"name": "Jo Bloggs"},
+        {"nested": {"a": 1}},
+        {"bad key!": 1},
+    ],
 )
 async def test_payloads_carry_ids_only(db: TestDatabase, payload: dict[str, Any]) -> None:
     async with db.sessions() as session:

@@ -67,14 +67,28 @@ async def test_missing_key_refuses_to_start(settings: Settings, db: TestDatabase
 
 def test_run_refuses_with_one_line_and_no_traceback(settings: Settings, tmp_path: Path) -> None:
     env = env_for(settings)
-    assert subprocess.run([VENV_BIN / "civicvoice", "migrate"], env=env, capture_output=True, check=False).returncode == 0
+    assert (
+        subprocess.run([VENV_BIN / "civicvoice", "migrate"], env=env, capture_output=True, check=False).returncode == 0
+    )
     # Record the right keys, then start with other keys.
-    assert subprocess.run([VENV_BIN / "civicvoice", "keys", "status"], env=env, capture_output=True, check=False).returncode == 0
-    first = subprocess.run([VENV_BIN / "civicvoice", "worker", "--once"], env=env, capture_output=True, text=True, check=False)
+    assert (
+        subprocess.run(
+            [VENV_BIN / "civicvoice", "keys", "status"], env=env, capture_output=True, check=False
+        ).returncode
+        == 0
+    )
+    first = subprocess.run(
+        [VENV_BIN / "civicvoice", "worker", "--once"], env=env, capture_output=True, text=True, check=False
+    )
     assert first.returncode == 0, first.stderr
     env["CIVICVOICE_KEYS"] = Keyring.generate().to_json()
     result = subprocess.run(
-        [VENV_BIN / "civicvoice", "run", "--port", "0"], env=env, capture_output=True, text=True, timeout=60, check=False
+        [VENV_BIN / "civicvoice", "run", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode != 0
     assert "Traceback" not in result.stderr + result.stdout
@@ -115,7 +129,9 @@ def test_api_key_commands(settings: Settings) -> None:
 
 
 async def test_api_key_is_stored_as_a_digest_and_audited(settings: Settings, db: TestDatabase) -> None:
-    code, out = await asyncio.to_thread(invoke, settings, "apikey", "create", "--name", "CRM", "--scope", "contacts:write")
+    code, out = await asyncio.to_thread(
+        invoke, settings, "apikey", "create", "--name", "CRM", "--scope", "contacts:write"
+    )
     secret = out.strip().splitlines()[-1]
     [key] = await db.all(ApiKey)
     assert secret not in repr(vars(key)) and key.digest != secret and len(key.digest) == 64
@@ -123,15 +139,21 @@ async def test_api_key_is_stored_as_a_digest_and_audited(settings: Settings, db:
 
 
 async def test_user_create(settings: Settings, db: TestDatabase) -> None:
-    code, out = await asyncio.to_thread(invoke, settings, "user", "create", "--email", "DPO@Council.gov.uk", "--role", "dpo", "--name", "Dee")
+    code, out = await asyncio.to_thread(
+        invoke, settings, "user", "create", "--email", "DPO@Council.gov.uk", "--role", "dpo", "--name", "Dee"
+    )
     assert code == 0, out
     password = out.strip().splitlines()[-1].split(": ", 1)[1]
     [user] = await db.all(StaffUser)
     assert user.email == "dpo@council.gov.uk" and user.role == "dpo"
     assert user.password_hash.startswith("$argon2") and verify_password(user.password_hash, password)
-    code, out = await asyncio.to_thread(invoke, settings, "user", "create", "--email", "dpo@council.gov.uk", "--role", "dpo")
+    code, out = await asyncio.to_thread(
+        invoke, settings, "user", "create", "--email", "dpo@council.gov.uk", "--role", "dpo"
+    )
     assert code != 0 and "already exists" in out
-    code, out = await asyncio.to_thread(invoke, settings, "user", "create", "--email", "x@council.gov.uk", "--role", "admin", "--password", "short")
+    code, out = await asyncio.to_thread(
+        invoke, settings, "user", "create", "--email", "x@council.gov.uk", "--role", "admin", "--password", "short"
+    )
     assert code != 0 and "12 characters" in out
     assert [e.action for e in await db.all(AuditEvent)] == ["staff_user.create"]
 

@@ -11,14 +11,18 @@ from civicvoice.staff.web import SESSION_COOKIE
 from tests.integration.smtp import SmtpServer
 from tests.integration.support import TestDatabase
 from tests.integration.test_staff_login import PASSWORD, attempt, make_user, sign_in
-from tests.integration.test_survey_loop import contact, links, smtp, worker_for  # noqa: F401 - fixture
+from tests.integration.test_survey_loop import contact, links, worker_for
 
 COMMENT = "My neighbour Alice Smith shouted at the advisor about the missed bin collection"
 PHONE = "+44 20 7946 0958"
 
 
 async def test_whole_loop_logs_no_personal_data(
-    settings: Settings, catalogue: None, db: TestDatabase, smtp: SmtpServer, auth: dict[str, str],
+    settings: Settings,
+    catalogue: None,
+    db: TestDatabase,
+    smtp: SmtpServer,
+    auth: dict[str, str],
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     app = create_app(
@@ -35,13 +39,17 @@ async def test_whole_loop_logs_no_personal_data(
         await worker_for(app, db).run_due()
         survey_path, unsubscribe_path = links(smtp.messages[0])
         await client.get(survey_path)
-        done = await client.post(survey_path, data={"satisfaction": "1", "resolved": "no", "improve": COMMENT},
-                                 follow_redirects=False)
+        done = await client.post(
+            survey_path, data={"satisfaction": "1", "resolved": "no", "improve": COMMENT}, follow_redirects=False
+        )
         assert done.status_code == 303
         await worker_for(app, db).run_due()
         await client.get(unsubscribe_path)
-        await client.post(unsubscribe_path, content=b"List-Unsubscribe=One-Click",
-                          headers={"content-type": "application/x-www-form-urlencoded"})
+        await client.post(
+            unsubscribe_path,
+            content=b"List-Unsubscribe=One-Click",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
         await attempt(client, "reviewer.person@council.gov.uk", "a wrong password here")
         await sign_in(client, "reviewer.person@council.gov.uk")
         page = await client.get("/staff/feedback")

@@ -140,25 +140,19 @@ async def link_problem() -> Template:
 
 @get("/unsubscribe")
 async def unsubscribe_confirm() -> Template:
-    return Template(
-        template_name="survey/unsubscribe.html.j2", context={"state": "confirm", "action": "/unsubscribe"}
-    )
+    return Template(template_name="survey/unsubscribe.html.j2", context={"state": "confirm", "action": "/unsubscribe"})
 
 
 @get("/unsubscribe/done")
 async def unsubscribe_done() -> Template:
-    return Template(
-        template_name="survey/unsubscribe.html.j2", context={"state": "done", "action": "/unsubscribe"}
-    )
+    return Template(template_name="survey/unsubscribe.html.j2", context={"state": "done", "action": "/unsubscribe"})
 
 
 @post("/unsubscribe", status_code=200)
 async def unsubscribe(data: FormData) -> Template | Response[str]:
     if data != {"List-Unsubscribe": "One-Click"}:
         return Response(f"unexpected body {data!r}", status_code=400, media_type=MediaType.TEXT)
-    return Template(
-        template_name="survey/unsubscribe.html.j2", context={"state": "done", "action": "/unsubscribe"}
-    )
+    return Template(template_name="survey/unsubscribe.html.j2", context={"state": "done", "action": "/unsubscribe"})
 
 
 def pages_app() -> Litestar:
@@ -227,9 +221,7 @@ async def test_page_meets_wcag_22_aa(server: LiveServer, browser: Browser, path:
 
 
 @pytest.mark.parametrize("path", PAGES)
-async def test_page_loads_its_styles_and_scripts_under_the_csp(
-    server: LiveServer, browser: Browser, path: str
-) -> None:
+async def test_page_loads_its_styles_and_scripts_under_the_csp(server: LiveServer, browser: Browser, path: str) -> None:
     problems: list[str] = []
     async with browser_context(browser) as context:
         page = await context.new_page()
@@ -268,9 +260,7 @@ async def test_every_page_links_the_privacy_notice_and_accessibility_statement(
         for path in PAGES:
             await page.goto(server.url + path)
             footer = page.locator("footer")
-            await expect(footer.get_by_role("link", name="Privacy notice")).to_have_attribute(
-                "href", "/privacy"
-            )
+            await expect(footer.get_by_role("link", name="Privacy notice")).to_have_attribute("href", "/privacy")
             await expect(footer.get_by_role("link", name="Accessibility statement")).to_have_attribute(
                 "href", "/accessibility"
             )
@@ -327,9 +317,7 @@ async def test_without_javascript_the_character_limit_is_stated_and_the_form_sti
         )
 
 
-async def test_with_javascript_the_character_count_updates_as_you_type(
-    server: LiveServer, browser: Browser
-) -> None:
+async def test_with_javascript_the_character_count_updates_as_you_type(server: LiveServer, browser: Browser) -> None:
     async with open_page(browser, server.url + "/survey") as page:
         status = page.locator(".govuk-character-count__status")
         await expect(status).to_have_text("You have 1,200 characters remaining")
@@ -342,9 +330,7 @@ async def test_with_javascript_the_character_count_updates_as_you_type(
         await expect(status).to_have_text("You have 4 characters too many")
 
 
-async def test_errors_are_summarised_and_each_links_to_its_question(
-    server: LiveServer, browser: Browser
-) -> None:
+async def test_errors_are_summarised_and_each_links_to_its_question(server: LiveServer, browser: Browser) -> None:
     async with open_page(browser, server.url + "/survey/errors") as page:
         assert (await page.title()).startswith("Error: Give feedback")
         summary = page.locator(".govuk-error-summary")
@@ -352,16 +338,12 @@ async def test_errors_are_summarised_and_each_links_to_its_question(
         await expect(summary.get_by_role("link")).to_have_text([error["message"] for error in ERRORS])
         # The answers given are kept, and each question in error says what to fix beside it.
         await expect(page.get_by_label("Dissatisfied", exact=True)).to_be_checked()
-        await expect(page.locator("#resolved-error")).to_have_text(
-            "Error: Select whether we did what you needed"
-        )
+        await expect(page.locator("#resolved-error")).to_have_text("Error: Select whether we did what you needed")
         await expect(page.locator("#comment")).to_have_value("Too long " * 140)
 
         await summary.get_by_role("link", name="Select whether we did what you needed").click()
         await expect(page.locator("#resolved")).to_be_focused()
-        await summary.get_by_role(
-            "link", name="What could we do better must be 1,200 characters or fewer"
-        ).click()
+        await summary.get_by_role("link", name="What could we do better must be 1,200 characters or fewer").click()
         await expect(page.locator("#comment")).to_be_focused()
 
 
@@ -371,6 +353,4 @@ async def test_unsubscribe_posts_the_one_click_body(server: LiveServer, browser:
         async with page.expect_navigation():
             await page.get_by_role("button", name="Unsubscribe").click()
         await expect(page.get_by_role("heading", level=1)).to_have_text("You have unsubscribed")
-        await expect(page.locator("main")).to_contain_text(
-            "will not send you invitations to give feedback again"
-        )
+        await expect(page.locator("main")).to_contain_text("will not send you invitations to give feedback again")

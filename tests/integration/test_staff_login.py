@@ -31,8 +31,13 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 async def make_user(db: TestDatabase, role: str, email: str | None = None, **kw: Any) -> StaffUser:
     async with unit_of_work(db.sessions) as session:
         return await create_staff_user(
-            session, email=email or f"{role}@council.gov.uk", display_name=f"Test {role}", password=PASSWORD,
-            role=role, actor=Actor.cli(), **kw,
+            session,
+            email=email or f"{role}@council.gov.uk",
+            display_name=f"Test {role}",
+            password=PASSWORD,
+            role=role,
+            actor=Actor.cli(),
+            **kw,
         )
 
 
@@ -42,7 +47,9 @@ def csrf_from(html: str) -> str:
     return found.group(1)
 
 
-async def attempt(client: Client | httpx.AsyncClient, email: str, password: str = PASSWORD, next_path: str | None = None) -> Any:
+async def attempt(
+    client: Client | httpx.AsyncClient, email: str, password: str = PASSWORD, next_path: str | None = None
+) -> Any:
     form_page = await client.get("/staff/sign-in")
     data = {"email": email, "password": password, "csrf_token": csrf_from(form_page.text)}
     if next_path:
@@ -87,13 +94,16 @@ async def test_sign_in_sets_a_secure_session_cookie_and_sign_out_ends_it(client:
     assert await audit_actions(db) == ["staff_user.create", "staff.sign_in", "staff.sign_out"]
 
 
-async def test_cookie_is_secure_when_configured_or_over_https(settings: Settings, catalogue: None, db: TestDatabase) -> None:
+async def test_cookie_is_secure_when_configured_or_over_https(
+    settings: Settings, catalogue: None, db: TestDatabase
+) -> None:
     from civicvoice.app import create_app
 
     await make_user(db, "dpo")
     # Behind a TLS-terminating proxy the app may see plain HTTP: the setting forces Secure anyway.
-    async with AsyncTestClient(app=create_app(settings.with_changes(secure_cookies=True), worker=False),
-                               base_url="http://testserver.local") as client:
+    async with AsyncTestClient(
+        app=create_app(settings.with_changes(secure_cookies=True), worker=False), base_url="http://testserver.local"
+    ) as client:
         form = await client.get("/staff/sign-in")
         assert "secure" in form.headers["set-cookie"].lower()
     async with AsyncTestClient(app=create_app(settings, worker=False), base_url="https://testserver.local") as client:
@@ -104,7 +114,9 @@ async def test_cookie_is_secure_when_configured_or_over_https(settings: Settings
         assert done.headers["strict-transport-security"].startswith("max-age=")
 
 
-async def test_wrong_password_is_refused_and_audited_without_the_email_or_password(client: Client, db: TestDatabase) -> None:
+async def test_wrong_password_is_refused_and_audited_without_the_email_or_password(
+    client: Client, db: TestDatabase
+) -> None:
     user = await make_user(db, "admin")
     wrong = await attempt(client, "admin@council.gov.uk", "not the password at all")
     assert wrong.status_code == 401 and "Enter a correct email address and password" in wrong.text
@@ -132,8 +144,9 @@ async def test_deactivated_user_cannot_sign_in(client: Client, db: TestDatabase)
 async def test_forms_need_their_csrf_token(client: Client, db: TestDatabase) -> None:
     await make_user(db, "admin")
     # Sign-in without the form's token (a cross-site login) is refused.
-    forged = await client.post("/staff/sign-in", data={"email": "admin@council.gov.uk", "password": PASSWORD},
-                               follow_redirects=False)
+    forged = await client.post(
+        "/staff/sign-in", data={"email": "admin@council.gov.uk", "password": PASSWORD}, follow_redirects=False
+    )
     assert forged.status_code == 403 and await db.count(StaffSession) == 0
     token = await sign_in(client, "admin@council.gov.uk")
     for data in ({}, {"csrf_token": "x" * 64}):
@@ -186,13 +199,20 @@ async def test_admin_creates_resets_and_deactivates_users_in_the_ui(client: Clie
     token = await sign_in(client, "admin@council.gov.uk")
     form = await client.get("/staff/users/new")
     assert form.status_code == 200
-    bad = await client.post("/staff/users/new", data={"csrf_token": token, "email": "x", "role": "agent",
-                                                       "password": "short"})
+    bad = await client.post(
+        "/staff/users/new", data={"csrf_token": token, "email": "x", "role": "agent", "password": "short"}
+    )
     assert bad.status_code == 400 and "govuk-error-summary" in bad.text
     created = await client.post(
         "/staff/users/new",
-        data={"csrf_token": token, "email": "manager@council.gov.uk", "display_name": "Manager", "role": "service_manager",
-              "service_scope": "waste-and-recycling, parking", "password": "a long enough password"},
+        data={
+            "csrf_token": token,
+            "email": "manager@council.gov.uk",
+            "display_name": "Manager",
+            "role": "service_manager",
+            "service_scope": "waste-and-recycling, parking",
+            "password": "a long enough password",
+        },
         follow_redirects=False,
     )
     assert created.status_code == 303
@@ -208,8 +228,11 @@ async def test_admin_creates_resets_and_deactivates_users_in_the_ui(client: Clie
     manager_jar = httpx.Cookies(client.cookies)
     assert (await client.get("/staff/users")).status_code == 403  # not an admin
     client.cookies = admin_jar
-    reset = await client.post(f"/staff/users/{manager.id}/password",
-                              data={"csrf_token": token, "password": "another long password"}, follow_redirects=False)
+    reset = await client.post(
+        f"/staff/users/{manager.id}/password",
+        data={"csrf_token": token, "password": "another long password"},
+        follow_redirects=False,
+    )
     assert reset.status_code == 303
     client.cookies = manager_jar
     assert (await client.get("/staff/feedback", follow_redirects=False)).status_code == 303
@@ -226,7 +249,9 @@ async def test_admin_creates_resets_and_deactivates_users_in_the_ui(client: Clie
     actions = await audit_actions(db)
     for action in ("staff_user.create", "staff_user.reset_password", "staff_user.deactivate"):
         assert action in actions
-    creator = [e for e in await db.all(AuditEvent) if e.action == "staff_user.create" and e.target_id == str(manager.id)]
+    creator = [
+        e for e in await db.all(AuditEvent) if e.action == "staff_user.create" and e.target_id == str(manager.id)
+    ]
     assert creator[0].actor_kind == "staff"
 
 

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-
 from sqlalchemy import delete, select
 
 from civicvoice.core.db import unit_of_work
@@ -17,13 +16,9 @@ from surveys.models import Answer, Response
 from tests.integration.smtp import SmtpServer
 from tests.integration.support import TestDatabase
 from tests.integration.test_staff_login import make_user, sign_in
-from tests.integration.test_survey_loop import (  # noqa: F401 - fixtures
+from tests.integration.test_survey_loop import (
     contact,
     links,
-    loop_app,
-    loop_client,
-    mail_settings,
-    smtp,
     worker_for,
 )
 
@@ -33,8 +28,17 @@ IDENTIFYING = "Call me on 07700 900123 or write to jo.bloggs@example.org, SW1A 1
 
 
 async def give_feedback(
-    client: Client, app: Litestar, auth: dict[str, str], db: TestDatabase, smtp: SmtpServer, n: int, *,
-    service: str, agent: str, improve: str, satisfaction: int = 2,
+    client: Client,
+    app: Litestar,
+    auth: dict[str, str],
+    db: TestDatabase,
+    smtp: SmtpServer,
+    n: int,
+    *,
+    service: str,
+    agent: str,
+    improve: str,
+    satisfaction: int = 2,
 ) -> None:
     event = contact(f"c{n}", email=f"resident{n}@example.org")
     event.update(service=service, agent_id=agent)
@@ -42,20 +46,53 @@ async def give_feedback(
     assert answer.status_code == 202 and answer.json()["decision"]["invite"], answer.text
     await worker_for(app, db).run_due()
     survey_path, _ = links(smtp.messages[-1])
-    done = await client.post(survey_path, data={"satisfaction": str(satisfaction), "resolved": "no", "improve": improve},
-                             follow_redirects=False)
+    done = await client.post(
+        survey_path,
+        data={"satisfaction": str(satisfaction), "resolved": "no", "improve": improve},
+        follow_redirects=False,
+    )
     assert done.status_code == 303
     client.cookies.clear()
 
 
 @pytest.fixture
-async def feedback(loop_client: Client, loop_app: Litestar, auth: dict[str, str], db: TestDatabase, smtp: SmtpServer) -> Client:
-    await give_feedback(loop_client, loop_app, auth, db, smtp, 1, service="waste-and-recycling", agent="A1",
-                        improve="The bin was missed again and nobody called back. " + IDENTIFYING)
-    await give_feedback(loop_client, loop_app, auth, db, smtp, 2, service="council-tax", agent="A2",
-                        improve="Great help, thank you so much", satisfaction=5)
-    await give_feedback(loop_client, loop_app, auth, db, smtp, 3, service="waste-and-recycling", agent="A2",
-                        improve="Terrible, slow and rude")
+async def feedback(
+    loop_client: Client, loop_app: Litestar, auth: dict[str, str], db: TestDatabase, smtp: SmtpServer
+) -> Client:
+    await give_feedback(
+        loop_client,
+        loop_app,
+        auth,
+        db,
+        smtp,
+        1,
+        service="waste-and-recycling",
+        agent="A1",
+        improve="The bin was missed again and nobody called back. " + IDENTIFYING,
+    )
+    await give_feedback(
+        loop_client,
+        loop_app,
+        auth,
+        db,
+        smtp,
+        2,
+        service="council-tax",
+        agent="A2",
+        improve="Great help, thank you so much",
+        satisfaction=5,
+    )
+    await give_feedback(
+        loop_client,
+        loop_app,
+        auth,
+        db,
+        smtp,
+        3,
+        service="waste-and-recycling",
+        agent="A2",
+        improve="Terrible, slow and rude",
+    )
     await worker_for(loop_app, db).run_due()  # sentiment scoring
     await known_sentiment(db)
     return loop_client
@@ -65,12 +102,23 @@ async def known_sentiment(db: TestDatabase) -> None:
     """Scores the page can show whatever the scorer of the day says: this page shows labels, it does not make them."""
     async with unit_of_work(db.sessions) as session:
         await session.execute(delete(CommentScore))
-        for answer, response in (await session.execute(
-            select(Answer, Response).join(Response, Response.id == Answer.response_id).where(Answer.text_ciphertext.is_not(None))
-        )).all():
-            session.add(CommentScore(answer_id=answer.id, response_id=response.id, question_key=answer.question_key,
-                                     polarity=0.5 if response.satisfaction == 5 else -0.5,
-                                     label="positive" if response.satisfaction == 5 else "negative", scorer_version="test"))
+        for answer, response in (
+            await session.execute(
+                select(Answer, Response)
+                .join(Response, Response.id == Answer.response_id)
+                .where(Answer.text_ciphertext.is_not(None))
+            )
+        ).all():
+            session.add(
+                CommentScore(
+                    answer_id=answer.id,
+                    response_id=response.id,
+                    question_key=answer.question_key,
+                    polarity=0.5 if response.satisfaction == 5 else -0.5,
+                    label="positive" if response.satisfaction == 5 else "negative",
+                    scorer_version="test",
+                )
+            )
 
 
 def rows(html: str) -> int:
@@ -124,7 +172,14 @@ async def test_filters_and_pagination(feedback: Client, db: TestDatabase, monkey
     assert rows((await feedback.get("/staff/feedback?channel=email")).text) == 3
     assert rows((await feedback.get("/staff/feedback?channel=sms")).text) == 0
     today = date.today()
-    assert rows((await feedback.get(f"/staff/feedback?from={today - timedelta(days=1)}&to={today + timedelta(days=1)}")).text) == 3
+    assert (
+        rows(
+            (
+                await feedback.get(f"/staff/feedback?from={today - timedelta(days=1)}&to={today + timedelta(days=1)}")
+            ).text
+        )
+        == 3
+    )
     assert rows((await feedback.get(f"/staff/feedback?to={today - timedelta(days=2)}")).text) == 0
     assert (await feedback.get("/staff/feedback?from=not-a-date")).status_code == 400
     assert (await feedback.get("/staff/feedback?page=0")).status_code == 400

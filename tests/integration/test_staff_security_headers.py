@@ -3,7 +3,6 @@ frame-ancestors none, no-referrer; HSTS when served over TLS."""
 
 from __future__ import annotations
 
-import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -17,7 +16,7 @@ def assert_secure(response: object, where: str, *, tls: bool) -> None:
     headers = response.headers  # type: ignore[attr-defined]
     csp = headers.get("content-security-policy", "")
     directives = {d.strip().split(" ")[0]: d.strip() for d in csp.split(";") if d.strip()}
-    assert "script-src 'self'" == directives.get("script-src"), where
+    assert directives.get("script-src") == "script-src 'self'", where
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, where
     assert directives.get("frame-ancestors") == "frame-ancestors 'none'", where
     assert headers.get("referrer-policy") == "no-referrer", where
@@ -31,7 +30,7 @@ async def test_every_route_answers_with_security_headers(
     for base, tls in (("http://testserver.local", False), ("https://testserver.local", True)):
         app: Litestar = create_app(settings, worker=False)
         async with AsyncTestClient(app=app, base_url=base) as client:
-            for (method, path) in sorted(real_routes(app)):
+            for method, path in sorted(real_routes(app)):
                 for headers in ({}, auth):
                     response = await client.request(method, concrete(path), headers=headers, follow_redirects=False)
                     assert_secure(response, f"{method} {path} -> {response.status_code}", tls=tls)

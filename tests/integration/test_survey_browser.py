@@ -232,9 +232,7 @@ class Watch:
         await self.page.wait_for_load_state("load")
         if self.javascript:
             # Violation events are queued as tasks: let them run first. (Without JavaScript no timer fires.)
-            await self.page.evaluate(
-                "() => new Promise((done) => requestAnimationFrame(() => setTimeout(done)))"
-            )
+            await self.page.evaluate("() => new Promise((done) => requestAnimationFrame(() => setTimeout(done)))")
         document_failed = f"Failed to load resource: the server responded with a status of {expected_status} "
         problems = list(self.found)
         for message in self.console:
@@ -503,9 +501,7 @@ async def test_with_javascript_the_character_count_updates_as_you_type(site: Sit
         assert await watch.problems() == []
 
 
-async def test_without_javascript_the_limit_is_stated_and_the_server_enforces_it(
-    site: Site, browser: Browser
-) -> None:
+async def test_without_javascript_the_limit_is_stated_and_the_server_enforces_it(site: Site, browser: Browser) -> None:
     invited = await site.invite()
     typed = "It took three calls & a <complaint> to get the bin replaced. " * 20 + "Sorry"
     assert len(typed) == 1225

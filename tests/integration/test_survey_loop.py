@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -25,30 +24,6 @@ from tests.integration.smtp import SmtpServer, free_port
 from tests.integration.support import TestDatabase
 
 Client = AsyncTestClient[Litestar]
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def mail_settings(settings: Settings, smtp: SmtpServer) -> Settings:
-    return settings.with_changes(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_security="none")
-
-
-@pytest.fixture
-async def loop_app(mail_settings: Settings, catalogue: None) -> Litestar:
-    return create_app(mail_settings, worker=False)
-
-
-@pytest.fixture
-async def loop_client(loop_app: Litestar) -> AsyncIterator[Client]:
-    async with AsyncTestClient(app=loop_app, base_url="http://testserver.local") as client:
-        yield client
 
 
 def worker_for(app: Litestar, db: TestDatabase) -> Worker:
@@ -83,7 +58,9 @@ async def report_and_send(
     return answer
 
 
-async def test_whole_loop(loop_client: Client, loop_app: Litestar, auth: dict[str, str], smtp: SmtpServer, db: TestDatabase) -> None:
+async def test_whole_loop(
+    loop_client: Client, loop_app: Litestar, auth: dict[str, str], smtp: SmtpServer, db: TestDatabase
+) -> None:
     decision = await report_and_send(loop_client, loop_app, auth, db)
     assert decision["decision"]["invite"] is True
 
@@ -105,8 +82,12 @@ async def test_whole_loop(loop_client: Client, loop_app: Litestar, auth: dict[st
         assert page.headers["referrer-policy"] == "no-referrer"
         assert page.headers["cache-control"] == "no-store"
 
-    answers = {"satisfaction": "2", "resolved": "partly", "improve": "I waited 40 minutes on hold and the advisor was rude.",
-               "praise": "Nothing"}
+    answers = {
+        "satisfaction": "2",
+        "resolved": "partly",
+        "improve": "I waited 40 minutes on hold and the advisor was rude.",
+        "praise": "Nothing",
+    }
     done = await loop_client.post(survey_path, data=answers, follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"] == "/survey/thank-you"
     thanks = await loop_client.get("/survey/thank-you")
@@ -150,7 +131,9 @@ async def test_bad_answers_show_the_error_summary_and_keep_what_was_typed(
     assert await db.count(Response) == 0
 
 
-async def test_line_breaks_count_once(loop_client: Client, loop_app: Litestar, auth: dict[str, str], smtp: SmtpServer, db: TestDatabase) -> None:
+async def test_line_breaks_count_once(
+    loop_client: Client, loop_app: Litestar, auth: dict[str, str], smtp: SmtpServer, db: TestDatabase
+) -> None:
     await report_and_send(loop_client, loop_app, auth, db)
     survey_path, _ = links(smtp.messages[0])
     text_with_breaks = ("a" * 99 + "\r\n") * 12  # 1,200 characters when each break counts once
@@ -163,7 +146,14 @@ async def test_line_breaks_count_once(loop_client: Client, loop_app: Litestar, a
 
 @pytest.mark.parametrize(
     "value",
-    ["<b>bold</b> & \"quotes\"", "emoji 👍🏽 and RTL \u202eevil\u202c", "zero\u200bwidth", "nul\x00byte", "Ω≈ç√∫˜µ≤≥÷", "😀" * 300],
+    [
+        '<b>bold</b> & "quotes"',
+        "emoji 👍🏽 and RTL \u202eevil\u202c",
+        "zero\u200bwidth",
+        "nul\x00byte",
+        "Ω≈ç√∫˜µ≤≥÷",
+        "😀" * 300,
+    ],
 )
 async def test_odd_text_is_stored_safely(
     loop_client: Client, loop_app: Litestar, auth: dict[str, str], smtp: SmtpServer, db: TestDatabase, value: str
@@ -172,7 +162,9 @@ async def test_odd_text_is_stored_safely(
 
     await report_and_send(loop_client, loop_app, auth, db)
     survey_path, _ = links(smtp.messages[0])
-    done = await loop_client.post(survey_path, data={"satisfaction": "4", "resolved": "yes", "improve": value}, follow_redirects=False)
+    done = await loop_client.post(
+        survey_path, data={"satisfaction": "4", "resolved": "yes", "improve": value}, follow_redirects=False
+    )
     assert done.status_code == 303
     [response] = await db.all(Response)
     [answer] = [a for a in await db.all(Answer) if a.question_key == "improve"]
@@ -181,7 +173,9 @@ async def test_odd_text_is_stored_safely(
     assert stored == value.replace("\x00", "").strip()
 
 
-async def test_expired_forged_and_used_links(loop_client: Client, loop_app: Litestar, auth: dict[str, str], smtp: SmtpServer, db: TestDatabase) -> None:
+async def test_expired_forged_and_used_links(
+    loop_client: Client, loop_app: Litestar, auth: dict[str, str], smtp: SmtpServer, db: TestDatabase
+) -> None:
     await report_and_send(loop_client, loop_app, auth, db)
     survey_path, _ = links(smtp.messages[0])
     forged = survey_path[:-3] + ("AAA" if not survey_path.endswith("AAA") else "BBB")
@@ -191,19 +185,26 @@ async def test_expired_forged_and_used_links(loop_client: Client, loop_app: Lite
     assert (await loop_client.post(forged, data={"satisfaction": "5"})).status_code == 404
 
     async with db.sessions() as session, session.begin():
-        await session.execute(text("UPDATE invitation SET expires_at = :t"), {"t": datetime.now(UTC) - timedelta(days=1)})
+        await session.execute(
+            text("UPDATE invitation SET expires_at = :t"), {"t": datetime.now(UTC) - timedelta(days=1)}
+        )
     expired = await loop_client.get(survey_path)
     assert expired.status_code == 410 and "closed" in expired.text.lower()
 
 
-async def test_unsubscribe_one_click(loop_client: Client, loop_app: Litestar, auth: dict[str, str], smtp: SmtpServer, db: TestDatabase) -> None:
+async def test_unsubscribe_one_click(
+    loop_client: Client, loop_app: Litestar, auth: dict[str, str], smtp: SmtpServer, db: TestDatabase
+) -> None:
     await report_and_send(loop_client, loop_app, auth, db)
     _, unsubscribe_path = links(smtp.messages[0])
     confirm = await loop_client.get(unsubscribe_path)
     assert confirm.status_code == 200 and "Unsubscribe" in confirm.text
     # RFC 8058: a POST with this body, no cookie, no CSRF token.
-    done = await loop_client.post(unsubscribe_path, content=b"List-Unsubscribe=One-Click",
-                                  headers={"content-type": "application/x-www-form-urlencoded"})
+    done = await loop_client.post(
+        unsubscribe_path,
+        content=b"List-Unsubscribe=One-Click",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert done.status_code == 200
     [subject] = await db.all(DataSubject)
     assert subject.opted_out_at is not None
@@ -213,8 +214,13 @@ async def test_unsubscribe_one_click(loop_client: Client, loop_app: Litestar, au
     later = (await loop_client.post("/api/v1/contacts", json=contact("c2", opted_out=False), headers=auth)).json()
     assert later["decision"]["invite"] is False
     # Unsubscribing twice is fine.
-    assert (await loop_client.post(unsubscribe_path, content=b"List-Unsubscribe=One-Click",
-                                   headers={"content-type": "application/x-www-form-urlencoded"})).status_code == 200
+    assert (
+        await loop_client.post(
+            unsubscribe_path,
+            content=b"List-Unsubscribe=One-Click",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+    ).status_code == 200
 
 
 async def test_opt_out_is_rechecked_at_send_time(
@@ -233,7 +239,9 @@ async def test_smtp_down_means_retry_and_nothing_lost(
     settings: Settings, catalogue: None, auth: dict[str, str], db: TestDatabase
 ) -> None:
     dead_port = free_port()
-    app = create_app(settings.with_changes(smtp_host="127.0.0.1", smtp_port=dead_port, smtp_security="none"), worker=False)
+    app = create_app(
+        settings.with_changes(smtp_host="127.0.0.1", smtp_port=dead_port, smtp_security="none"), worker=False
+    )
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
         await report_and_send(client, app, auth, db)
         [invitation] = await db.all(Invitation)
@@ -245,7 +253,9 @@ async def test_smtp_down_means_retry_and_nothing_lost(
     server = SmtpServer(port=dead_port)
     server.start()
     try:
-        app = create_app(settings.with_changes(smtp_host="127.0.0.1", smtp_port=dead_port, smtp_security="none"), worker=False)
+        app = create_app(
+            settings.with_changes(smtp_host="127.0.0.1", smtp_port=dead_port, smtp_security="none"), worker=False
+        )
         async with AsyncTestClient(app=app, base_url="http://testserver.local"):
             await worker_for(app, db).run_due(now=datetime.now(UTC) + timedelta(hours=1))
         assert len(server.messages) == 1
@@ -256,7 +266,11 @@ async def test_smtp_down_means_retry_and_nothing_lost(
 
 
 async def test_crash_between_acceptance_and_commit_resends_the_same_message_id(
-    loop_client: Client, loop_app: Litestar, auth: dict[str, str], smtp: SmtpServer, db: TestDatabase,
+    loop_client: Client,
+    loop_app: Litestar,
+    auth: dict[str, str],
+    smtp: SmtpServer,
+    db: TestDatabase,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     crashes = {"left": 1}
@@ -281,7 +295,9 @@ async def test_crash_between_acceptance_and_commit_resends_the_same_message_id(
     assert invitation.state == "sent"
 
 
-async def test_file_mail_backend_without_smtp(settings: Settings, catalogue: None, auth: dict[str, str], db: TestDatabase) -> None:
+async def test_file_mail_backend_without_smtp(
+    settings: Settings, catalogue: None, auth: dict[str, str], db: TestDatabase
+) -> None:
     app = create_app(settings, worker=False)
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
         await report_and_send(client, app, auth, db)

@@ -18,8 +18,13 @@ def test_defaults_and_environment() -> None:
     settings = Settings.from_env({})
     assert settings.database_url.startswith("sqlite+aiosqlite:///") and settings.port == 8000
     custom = Settings.from_env(
-        {"CIVICVOICE_PORT": "9000", "CIVICVOICE_HOST": "0.0.0.0", "CIVICVOICE_DATA_DIR": "/tmp/x",  # noqa: S104
-         "CIVICVOICE_DATABASE_URL": "postgresql+asyncpg://u@h/db", "CIVICVOICE_SMTP_HOST": "mail"}
+        {
+            "CIVICVOICE_PORT": "9000",
+            "CIVICVOICE_HOST": "0.0.0.0",
+            "CIVICVOICE_DATA_DIR": "/tmp/x",
+            "CIVICVOICE_DATABASE_URL": "postgresql+asyncpg://u@h/db",
+            "CIVICVOICE_SMTP_HOST": "mail",
+        }
     )
     assert (custom.port, custom.host, custom.smtp_host) == (9000, "0.0.0.0", "mail")  # noqa: S104
     assert custom.base_url == "http://0.0.0.0:9000"

@@ -117,9 +117,7 @@ def test_normalising_any_accepted_text_is_idempotent(text: str) -> None:
 
 @given(st.from_regex(r"[a-z0-9._%+-]{1,20}@[a-z0-9]{1,10}\.[a-z]{2,6}", fullmatch=True))
 def test_full_width_email_equals_the_ascii_one(ascii_address: str) -> None:
-    assert (
-        normalise_email(full_width(ascii_address)) == normalise_email(ascii_address.upper()) == ascii_address
-    )
+    assert normalise_email(full_width(ascii_address)) == normalise_email(ascii_address.upper()) == ascii_address
 
 
 # --- phone ----------------------------------------------------------------------------------------
@@ -311,9 +309,9 @@ def test_after_index_key_rotation_old_indexes_are_still_found_by_version() -> No
 
 
 def test_kek_rotation_does_not_change_indexes() -> None:
-    assert BlindIndexer(KEYRING.with_new_kek()).digest("email", "jo@example.org") == BlindIndexer(
-        KEYRING
-    ).digest("email", "jo@example.org")
+    assert BlindIndexer(KEYRING.with_new_kek()).digest("email", "jo@example.org") == BlindIndexer(KEYRING).digest(
+        "email", "jo@example.org"
+    )
 
 
 def test_the_index_is_hmac_under_an_hkdf_key_per_field() -> None:
@@ -324,9 +322,9 @@ def test_the_index_is_hmac_under_an_hkdf_key_per_field() -> None:
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
     # Pinned so a refactor cannot silently orphan every stored index.
-    field_key = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"civicvoice blind index v1|email"
-    ).derive(KEYRING.index[1])
+    field_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"civicvoice blind index v1|email").derive(
+        KEYRING.index[1]
+    )
     expected = hmac.new(field_key, b"jo@example.org", hashlib.sha256).digest()
     assert BlindIndexer(KEYRING).digest("email", "jo@example.org") == expected
 

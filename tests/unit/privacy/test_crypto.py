@@ -139,9 +139,7 @@ def test_data_stays_readable_after_kek_rotation_and_rewrap(comment: str) -> None
 
     assert rewrapped.kek_version == 2
     assert (
-        decrypt_text(
-            unwrap_dek(rotated, rewrapped, owner=OWNER), ciphertext, field=FIELD, row_id=ROW, owner=OWNER
-        )
+        decrypt_text(unwrap_dek(rotated, rewrapped, owner=OWNER), ciphertext, field=FIELD, row_id=ROW, owner=OWNER)
         == comment
     )
 

@@ -152,9 +152,7 @@ def _drop(name: str) -> Any:
         (_set(("token",), base64.b64encode(bytes(33)).decode()), "token is 33 bytes, not 32"),
     ],
 )
-def test_every_problem_in_the_key_json_is_one_line_naming_the_source_and_no_key(
-    change: Any, reason: str
-) -> None:
+def test_every_problem_in_the_key_json_is_one_line_naming_the_source_and_no_key(change: Any, reason: str) -> None:
     document = valid_document()
     change(document)
     with pytest.raises(KeyProblem) as caught:
@@ -458,9 +456,7 @@ def test_check_value_is_stable_across_releases() -> None:
 
 
 @given(key=st.binary(min_size=32, max_size=32), purpose=st.text(min_size=1))
-def test_check_value_is_a_fixed_length_fingerprint_that_does_not_reveal_the_key(
-    key: bytes, purpose: str
-) -> None:
+def test_check_value_is_a_fixed_length_fingerprint_that_does_not_reveal_the_key(key: bytes, purpose: str) -> None:
     value = check_value(key, purpose)
     assert len(value) == 32
     assert value == check_value(key, purpose)

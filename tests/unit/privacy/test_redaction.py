@@ -199,9 +199,7 @@ words = st.text(alphabet="abcdefghij .,!?£", max_size=20)
     national=st.from_regex(r"7[4-9][0-9]{8}", fullmatch=True),
     prefix=st.sampled_from(["0", "+44 ", "0044 ", "+44 (0)"]),
 )
-def test_a_phone_number_anywhere_in_a_sentence_is_removed(
-    before: str, after: str, national: str, prefix: str
-) -> None:
+def test_a_phone_number_anywhere_in_a_sentence_is_removed(before: str, after: str, national: str, prefix: str) -> None:
     shown = redact(f"{before} {prefix}{national[:4]} {national[4:]} {after}")
     assert "[phone removed]" in shown
     assert national[4:] not in shown

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from civicvoice.staff.throttle import ACCOUNT_BACK_OFF, BackOff, TooManyAttempts
 from civicvoice.staff.web import safe_next
@@ -29,5 +30,13 @@ def test_message_says_how_long_to_wait() -> None:
 
 def test_after_sign_in_only_staff_paths_on_this_site() -> None:
     assert safe_next("/staff/feedback?page=2") == "/staff/feedback?page=2"
-    for hostile in ("https://evil.example/", "//evil.example/staff/", "/staff/\\evil", "/staff//evil", "/api/v1/x", None, ""):
+    for hostile in (
+        "https://evil.example/",
+        "//evil.example/staff/",
+        "/staff/\\evil",
+        "/staff//evil",
+        "/api/v1/x",
+        None,
+        "",
+    ):
         assert safe_next(hostile) == "/staff/feedback"

@@ -117,9 +117,7 @@ TEN_DAYS = timedelta(days=10)
     ("contact", "person", "policy", "reason"),
     [
         pytest.param(a_contact(), None, DEFAULT, Reason.no_contact_details, id="no identifiable person"),
-        pytest.param(
-            a_contact(reachable=frozenset()), a_person(), DEFAULT, Reason.no_contact_details, id="no details"
-        ),
+        pytest.param(a_contact(reachable=frozenset()), a_person(), DEFAULT, Reason.no_contact_details, id="no details"),
         pytest.param(a_contact(), a_person(opted_out=True), DEFAULT, Reason.opted_out, id="opted out"),
         pytest.param(a_contact(), a_person(suppressed=True), DEFAULT, Reason.suppressed, id="suppressed"),
         pytest.param(
@@ -453,9 +451,7 @@ minutes_of_day = st.builds(lambda m: time(m // 60, m % 60), st.integers(0, 24 * 
 # Half the time, put an edge in the small hours where the clocks change.
 small_hours = st.builds(lambda m: time(m // 60, m % 60), st.integers(0, 3 * 60))
 edges = st.one_of(minutes_of_day, small_hours)
-quiet_hours = (
-    st.tuples(edges, edges).filter(lambda pair: pair[0] != pair[1]).map(lambda pair: QuietHours(*pair))
-)
+quiet_hours = st.tuples(edges, edges).filter(lambda pair: pair[0] != pair[1]).map(lambda pair: QuietHours(*pair))
 moments = st.one_of(
     st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC)),
     st.builds(
@@ -547,9 +543,7 @@ def test_sampling_refuses_a_rate_outside_zero_to_one(rate: float) -> None:
         ({"enabled_channels": frozenset({"fax"})}, "unknown invitation channel 'fax'"),
     ],
 )
-def test_a_policy_with_a_bad_setting_is_refused_with_a_clear_message(
-    changes: dict[str, Any], message: str
-) -> None:
+def test_a_policy_with_a_bad_setting_is_refused_with_a_clear_message(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         InvitationPolicy(**changes)
 
