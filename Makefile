@@ -43,8 +43,10 @@ browser: ## Install Debian's Chromium for the page tests when missing
 test: $(TEST_STAMP) assets browser ## Install what tests need and run the whole suite
 	$(BIN)/pytest -q -p no:cacheprovider
 
+BENCHMARKS := $(filter-out bench/harness.py bench/baseline_app.py,$(wildcard bench/*.py))
+
 bench: $(TEST_STAMP) ## Benchmarks: each prints a ratio against a baseline measured in the same run
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in $(BENCHMARKS); do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lint: $(TEST_STAMP) ## Ruff
 	$(BIN)/pip install --quiet ruff
