@@ -7,12 +7,12 @@ from typing import Any
 
 from civicvoice.core.features import Feature
 from feedback.inbox import ROUTES as INBOX_ROUTES  # staff access (issue 5): the recent-feedback page
-from feedback.scoring import JOBS, on_response_submitted
+from feedback.scoring import JOBS, on_responses_submitted
 
 
 def _services(built: Mapping[str, Any]) -> Mapping[str, Any]:
     # Subscribes to "response submitted" published by surveys, a lower layer.
-    built["response_subscribers"].append(on_response_submitted)
+    built["response_subscribers"].append(on_responses_submitted)
     return {}
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.clock import utcnow
-from civicvoice.core.jobs import JobContext, JobRegistry, enqueue
+from civicvoice.core.jobs import JobContext, JobRegistry, enqueue_many, job_row
 from feedback.models import CommentScore
 from feedback.sentiment import QuestionKind, score
 from privacy.exceptions import KeyDestroyed
@@ -20,14 +21,16 @@ SCORE_RESPONSE_JOB = "feedback.score_response"
 JOBS = JobRegistry()
 
 
-async def on_response_submitted(session: AsyncSession, event: ResponseSubmitted) -> None:
-    if event.has_text:
-        await enqueue(
-            session,
-            SCORE_RESPONSE_JOB,
-            {"response_id": event.response_id},
-            key=f"{SCORE_RESPONSE_JOB}:{event.response_id}",
-        )
+async def on_responses_submitted(session: AsyncSession, events: Sequence[ResponseSubmitted]) -> None:
+    """Scoring of every response with a comment, enqueued in the transaction that stores the responses."""
+    await enqueue_many(
+        session,
+        [
+            job_row(SCORE_RESPONSE_JOB, {"response_id": e.response_id}, key=f"{SCORE_RESPONSE_JOB}:{e.response_id}")
+            for e in events
+            if e.has_text
+        ],
+    )
 
 
 def question_context(definition: dict[str, Any], key: str) -> QuestionKind | None:

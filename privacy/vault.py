@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -363,6 +364,24 @@ class Vault:
         dek = unwrap_dek(self.keyring, WrappedKey(row.kek_version, row.wrapped), owner=owner)
         self._remember_key(session, subject_id, row.id, dek)
         return row.id, dek
+
+    async def load_subject_keys(self, session: AsyncSession, subject_ids: Iterable[uuid.UUID]) -> None:
+        """Unwrap many people's keys for this unit of work with one query; `encrypt` and `decrypt` then use them.
+
+        People with no key row are left to `encrypt` (which makes one); a destroyed key still raises there.
+        """
+        cache = session.info.get("civicvoice.deks", {})
+        wanted = {s for s in subject_ids if s not in cache}
+        if not wanted:
+            return
+        rows = await session.execute(
+            select(DataKey.id, DataKey.subject_id, DataKey.kek_version, DataKey.wrapped).where(
+                DataKey.subject_id.in_(wanted), DataKey.destroyed_at.is_(None), DataKey.wrapped.is_not(None)
+            )
+        )
+        for key_id, subject_id, kek_version, wrapped in rows:
+            dek = unwrap_dek(self.keyring, WrappedKey(kek_version, wrapped), owner=subject_owner(subject_id))
+            self._remember_key(session, subject_id, key_id, dek)
 
     async def encrypt(
         self, session: AsyncSession, subject_id: uuid.UUID, field_id: str, row_id: uuid.UUID, plaintext: str

@@ -12,7 +12,7 @@ from surveys.intake import ContactIntake
 from surveys.intake_batch import BatchingIntake
 from surveys.jobs import JOBS
 from surveys.pages import PAGES
-from surveys.responses import ResponseRecorder
+from surveys.responses import GroupedResponses, ResponseRecorder
 from surveys.sending import InvitationSender
 from surveys.tokens import TokenSigner
 
@@ -23,12 +23,15 @@ def _services(built: Mapping[str, Any]) -> Mapping[str, Any]:
     signer = TokenSigner(built["keyring"].token)
     channels = {"email": built.get("email_channel") or EmailChannel(settings)}
     # Higher layers add their checks and subscribers to these shared lists after this feature is built.
+    recorder = ResponseRecorder(vault, built["response_subscribers"])
     intake = ContactIntake(vault, open_complaint_checks=built["open_complaint_checks"])
     return {
         "contact_intake": intake,
         # Single contacts go through the group-commit writer; batches and fallbacks use the per-event intake.
         "contact_writer": BatchingIntake(intake, built["sessions"]),
-        "response_recorder": ResponseRecorder(vault, built["response_subscribers"]),
+        "response_recorder": recorder,
+        # Survey answers go through the group-commit writer; a failed batch falls back to the recorder.
+        "response_writer": GroupedResponses(recorder, built["sessions"]),
         "token_signer": signer,
         "channels": channels,
         "invitation_sender": InvitationSender(

@@ -6,15 +6,13 @@ every person in arrival order in memory after a fixed handful of queries, decide
 `decide`, writes each table with one executemany and commits once. Should the batch fail (a race with another
 process, SQLite busy, anything unexpected), it is rolled back and every event of it goes through the ordinary
 per-event `ContactIntake.report` instead, in its request's own session: behaviour and error isolation are
-those of the per-event path.
+those of the per-event path. The queue, the writer task and the fallback are `civicvoice.core.group_commit`.
 
 Opt-out events always take the per-event path (they write the suppression list).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,8 +22,9 @@ from sqlalchemy import bindparam, insert, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicvoice.core.clock import utcnow
+from civicvoice.core.group_commit import FALLBACK, GroupCommit
 from civicvoice.core.ids import new_id
-from civicvoice.core.jobs import QUEUED, Job, validate_payload
+from civicvoice.core.jobs import enqueue_many, job_row
 from privacy.blind_index import normalise_external_id
 from privacy.crypto import WrappedKey, unwrap_dek
 from privacy.models import DataKey, DataSubject, SubjectConflict, SubjectIndex, SuppressionEntry
@@ -46,8 +45,6 @@ from surveys.rules import RULES_VERSION, ContactFacts, Decision, InvitationChann
 from surveys.schemas import ContactAccepted, ContactEvent
 from surveys.sending import SEND_INVITATION_JOB
 
-_FALLBACK = object()  # the batch failed: the request stores its event on the per-event path
-
 
 @dataclass
 class _Pending:
@@ -58,7 +55,6 @@ class _Pending:
     ref_active: tuple[int, bytes]
     wanted: list[tuple[str, int, bytes]]  # subject_index look-ups
     blocked: list[tuple[str, int, bytes]]  # suppression look-ups
-    future: asyncio.Future[object]
     made: NewSubject | None = None  # the person's rows prepared ahead, used if the batch finds nobody
 
 
@@ -97,13 +93,13 @@ class BatchingIntake:
         self.vault = intake.vault
         self.reference = intake.reference
         self.sessions = sessions
-        self.max_batch = max_batch
-        self._queue: asyncio.Queue[_Pending] | None = None
-        self._writer: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.batches = 0  # batches committed (for tests and metrics)
-        self.fallbacks = 0  # batches that took the per-event path
-        self.last_error: Exception | None = None  # why the last one did (type only in logs: it may quote data)
+        # Looked up at each batch, so a test can wrap `_write_batch`.
+        self.group: GroupCommit[_Pending, IntakeResult] = GroupCommit(
+            sessions,
+            lambda session, batch: self._write_batch(session, batch),
+            name="contact-intake-writer",
+            max_batch=max_batch,
+        )
 
     # --- the request side --------------------------------------------------------------------------------
 
@@ -112,10 +108,8 @@ class BatchingIntake:
         customer = event.customer
         if customer is not None and customer.opted_out:
             return await self.intake.report(session, event)
-        pending = await self._prepare(event)
-        self._ensure_writer().put_nowait(pending)
-        outcome = await pending.future
-        if outcome is _FALLBACK:
+        outcome = await self.group.submit(await self._prepare(event))
+        if outcome is FALLBACK:
             return await self.intake.report(session, event)
         assert isinstance(outcome, IntakeResult)
         return outcome
@@ -156,65 +150,13 @@ class BatchingIntake:
             made=made,
             wanted=self.vault._index_values(claim),
             blocked=self.vault._suppression_values(claim),
-            future=asyncio.get_running_loop().create_future(),
         )
-
-    def _ensure_writer(self) -> asyncio.Queue[_Pending]:
-        loop = asyncio.get_running_loop()
-        if self._queue is None or self._loop is not loop or self._writer is None or self._writer.done():
-            self._loop = loop
-            self._queue = asyncio.Queue()
-            self._writer = loop.create_task(self._run(self._queue), name="contact-intake-writer")
-        return self._queue
 
     async def aclose(self) -> None:
         """Stop the writer (events still queued take the per-event path)."""
-        writer, queue = self._writer, self._queue
-        self._writer = self._queue = None
-        if writer is not None and not writer.done():
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
-        while queue is not None and not queue.empty():
-            _settle(queue.get_nowait().future, _FALLBACK)
+        await self.group.aclose()
 
     # --- the writer --------------------------------------------------------------------------------------
-
-    async def _run(self, queue: asyncio.Queue[_Pending]) -> None:
-        while True:
-            batch = [await queue.get()]
-            await asyncio.sleep(0)  # once: requests already running can join this batch
-            while len(batch) < self.max_batch and not queue.empty():
-                batch.append(queue.get_nowait())
-            live = [p for p in batch if not p.future.done()]
-            try:
-                if live:
-                    await self._write(live)
-            except asyncio.CancelledError:
-                for p in live:
-                    _settle(p.future, _FALLBACK)
-                raise
-
-    async def _write(self, batch: list[_Pending]) -> None:
-        try:
-            async with self.sessions() as session:
-                try:
-                    results = await self._write_batch(session, batch)
-                    await session.commit()
-                except BaseException:
-                    await session.rollback()
-                    raise
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self.fallbacks += 1
-            self.last_error = exc
-            for p in batch:
-                _settle(p.future, _FALLBACK)
-            return
-        self.batches += 1
-        for p, result in zip(batch, results, strict=True):
-            _settle(p.future, result)
 
     async def _write_batch(self, session: AsyncSession, batch: list[_Pending]) -> list[IntakeResult]:
         vault = self.vault
@@ -528,17 +470,13 @@ class BatchingIntake:
                 )
                 subject.times.append(decision.due_at)  # the cap counts it for this person's later events
                 job_rows.append(
-                    {
-                        "id": new_id(),
-                        "name": SEND_INVITATION_JOB,
-                        "payload": validate_payload({"invitation_id": invitation_id}),
-                        "dedupe_key": f"{SEND_INVITATION_JOB}:{invitation_id}",
-                        "state": QUEUED,
-                        "run_at": decision.due_at,
-                        "attempts": 0,
-                        "max_attempts": 8,
-                        "created_at": now,
-                    }
+                    job_row(
+                        SEND_INVITATION_JOB,
+                        {"invitation_id": invitation_id},
+                        key=f"{SEND_INVITATION_JOB}:{invitation_id}",
+                        run_at=decision.due_at,
+                        now=now,
+                    )
                 )
             result = accepted_new(contact_id, decision, invitation_id)
             seen_refs[p.ref_active] = result
@@ -584,15 +522,8 @@ class BatchingIntake:
             (Contact.__table__, contact_rows),
             (InvitationDecision.__table__, decision_rows),
             (Invitation.__table__, invitation_rows),
-            (Job.__table__, job_rows),
         ):
             if rows:
                 await session.execute(insert(table), rows)
-        if job_rows:
-            session.info["civicvoice.jobs_enqueued"] = True
+        await enqueue_many(session, job_rows)
         return results
-
-
-def _settle(future: asyncio.Future[object], value: object) -> None:
-    if not future.done():
-        future.set_result(value)

@@ -16,7 +16,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from civicvoice.core.auth import Access
 from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError
-from surveys.responses import InvalidAnswers, ResponseRecorder, open_invitation, survey_definition
+from surveys.responses import GroupedResponses, InvalidAnswers, open_invitation, survey_definition
 from surveys.tokens import UNSUBSCRIBE_LIFETIME, BadToken, ExpiredToken, Purpose, TokenSigner
 from surveys.unsubscribe import unsubscribe
 
@@ -96,16 +96,13 @@ class SurveyPages(Controller):
             return link_problem(exc)
         form = await request.form()
         values = {key: str(value) for key, value in form.items() if isinstance(value, str)}
-        recorder: ResponseRecorder = _services(request)["response_recorder"]
+        writer: GroupedResponses = _services(request)["response_writer"]
         async with request.app.state.sessions() as session:
             try:
-                await recorder.submit(session, claims.invitation_id, values)
+                await writer.submit(session, claims.invitation_id, values)
             except InvalidAnswers as invalid:
-                definition = await survey_definition(
-                    session, (await open_invitation(session, claims.invitation_id)).survey_version_id
-                )
                 errors = [{"key": p.key, "message": p.message} for p in invalid.checked.problems]
-                return self._form(request, token, claims.invitation_id, definition, values, errors)
+                return self._form(request, token, claims.invitation_id, dict(invalid.definition), values, errors)
             except CivicVoiceError as exc:
                 return link_problem(exc)
         return Redirect("/survey/thank-you", status_code=HTTP_303_SEE_OTHER)

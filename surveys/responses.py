@@ -7,15 +7,20 @@ example to enqueue scoring, so their work exists exactly when the response does.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError
+from civicvoice.core.group_commit import FALLBACK, GroupCommit
+from civicvoice.core.ids import new_id
+from privacy.exceptions import KeyDestroyed
 from privacy.vault import Vault
 from surveys.answers import CheckedAnswers, check_answers
 from surveys.models import Answer, Contact, Invitation, Response, SurveyVersion
@@ -29,7 +34,8 @@ class ResponseSubmitted:
     has_text: bool
 
 
-Subscriber = Callable[[AsyncSession, ResponseSubmitted], Awaitable[None]]
+# Called in the transaction that stores the responses, with every response it stores.
+Subscriber = Callable[[AsyncSession, Sequence[ResponseSubmitted]], Awaitable[None]]
 
 
 class AlreadyAnswered(CivicVoiceError):
@@ -49,21 +55,33 @@ class InvalidAnswers(CivicVoiceError):
     slug = "invalid-answers"
     title = "There is a problem with your answers"
 
-    def __init__(self, checked: CheckedAnswers) -> None:
+    def __init__(self, checked: CheckedAnswers, definition: Mapping[str, Any]) -> None:
         super().__init__("Some answers need changing.")
         self.checked = checked
+        self.definition = definition  # the version answered, to show the form again with the problems
 
 
-async def open_invitation(session: AsyncSession, invitation_id: uuid.UUID, *, lock: bool = False) -> Invitation:
-    """The invitation behind a genuine token, if it can still be answered."""
-    stmt = select(Invitation).where(Invitation.id == invitation_id)
-    invitation = await session.scalar(stmt.with_for_update() if lock else stmt)
+CLOSED_STATES = frozenset({"expired", "cancelled", "failed"})
+
+
+def refusal(invitation: Any, now: datetime) -> CivicVoiceError | None:
+    """Why an invitation (a row or a `Invitation`) cannot be answered now, or None if it can."""
     if invitation is None:
-        raise InvitationClosed("This survey is no longer available.")
+        return InvitationClosed("This survey is no longer available.")
     if invitation.responded_at is not None:
-        raise AlreadyAnswered("Thank you, we already have your answers to this survey.")
-    if invitation.expires_at <= utcnow() or invitation.state in ("expired", "cancelled", "failed"):
-        raise InvitationClosed("This survey has closed.")
+        return AlreadyAnswered("Thank you, we already have your answers to this survey.")
+    if invitation.expires_at <= now or invitation.state in CLOSED_STATES:
+        return InvitationClosed("This survey has closed.")
+    return None
+
+
+async def open_invitation(session: AsyncSession, invitation_id: uuid.UUID) -> Invitation:
+    """The invitation behind a genuine token, if it can still be answered."""
+    invitation = await session.get(Invitation, invitation_id)
+    problem = refusal(invitation, utcnow())
+    if problem is not None:
+        raise problem
+    assert invitation is not None
     return invitation
 
 
@@ -73,17 +91,58 @@ async def survey_definition(session: AsyncSession, version_id: uuid.UUID) -> dic
     return dict(version.definition)
 
 
+@dataclass(frozen=True)
+class Submission:
+    """One person's answers to the survey behind one genuine token, as posted."""
+
+    invitation_id: uuid.UUID
+    form: Mapping[str, str]
+
+
+Outcome = uuid.UUID | CivicVoiceError  # the stored response's id, or why this submission was refused
+
+# What a submission needs to know about its invitation, read (and on PostgreSQL locked) for a whole batch at once.
+_INVITATIONS = (
+    select(
+        Invitation.id,
+        Invitation.subject_id,
+        Invitation.survey_version_id,
+        Invitation.contact_id,
+        Invitation.channel,
+        Invitation.state,
+        Invitation.expires_at,
+        Invitation.responded_at,
+        Contact.service_id,
+    )
+    .outerjoin(Contact, Contact.id == Invitation.contact_id)
+    .order_by(Invitation.id)  # rows locked in one order by every writer: no deadlock between them
+    .with_for_update(of=Invitation)
+)
+_DEFINITIONS_KEPT = 256
+
+
 class ResponseRecorder:
+    """Checks and stores survey answers: one row per question, free text encrypted, "response submitted" published.
+
+    `record` stores many submissions in the caller's transaction with one statement per table (the group-commit
+    writer's path); `submit` is one submission in its own transaction (the one-at-a-time path). Both run the
+    same code.
+    """
+
     def __init__(self, vault: Vault, subscribers: list[Subscriber]) -> None:
         self.vault = vault
         self.subscribers = subscribers
+        # A published survey version is never edited (a change is a new version), so its definition is kept.
+        self._definitions: dict[uuid.UUID, Mapping[str, Any]] = {}
 
-    async def submit(self, session: AsyncSession, invitation_id: uuid.UUID, form: Mapping[str, str]) -> Response:
-        """Check and store the answers, mark the invitation answered and publish; commits."""
+    async def submit(self, session: AsyncSession, invitation_id: uuid.UUID, form: Mapping[str, str]) -> uuid.UUID:
+        """Store one submission and commit; returns the response id or raises why it was refused."""
         try:
-            response = await self._submit(session, invitation_id, form)
+            [outcome] = await self.record(session, [Submission(invitation_id, form)])
+            if isinstance(outcome, CivicVoiceError):
+                raise outcome
             await session.commit()
-            return response
+            return outcome
         except IntegrityError:
             # Two submissions raced; the unique invitation on response kept one.
             await session.rollback()
@@ -92,50 +151,161 @@ class ResponseRecorder:
             await session.rollback()
             raise
 
-    async def _submit(self, session: AsyncSession, invitation_id: uuid.UUID, form: Mapping[str, str]) -> Response:
-        invitation = await open_invitation(session, invitation_id, lock=True)
-        version = await session.get(SurveyVersion, invitation.survey_version_id)
-        assert version is not None
-        checked = check_answers(version.definition, form)
-        if not checked.ok:
-            raise InvalidAnswers(checked)
+    async def record(self, session: AsyncSession, submissions: Sequence[Submission]) -> list[Outcome]:
+        """Check and store each submission in the caller's transaction and publish; one outcome each, in order.
+
+        A refused submission (closed, already answered, invalid answers) stores nothing and does not affect the
+        others. Does not commit.
+        """
         now = utcnow()
-        contact = await session.get(Contact, invitation.contact_id)
-        response = Response(
-            invitation_id=invitation.id,
-            survey_version_id=version.id,
-            subject_id=invitation.subject_id,
-            service_id=contact.service_id if contact else None,
-            contact_id=invitation.contact_id,
-            channel=invitation.channel,
-            anonymous=invitation.subject_id is None,
-            submitted_at=now,
-            satisfaction=checked.numbers.get("satisfaction"),
-            resolved=checked.choices.get("resolved"),
+        ids = sorted({s.invitation_id for s in submissions})
+        invitations = {row.id: row for row in await session.execute(_INVITATIONS.where(Invitation.id.in_(ids)))}
+        definitions = await self._definitions_for(session, {row.survey_version_id for row in invitations.values()})
+
+        outcomes: list[Outcome | None] = []
+        accepted: list[tuple[int, Any, CheckedAnswers]] = []
+        taken: set[uuid.UUID] = set()
+        for position, submission in enumerate(submissions):
+            invitation = invitations.get(submission.invitation_id)
+            problem = refusal(invitation, now)
+            if problem is None and submission.invitation_id in taken:
+                problem = AlreadyAnswered("Thank you, we already have your answers to this survey.")
+            if problem is None:
+                definition = definitions[invitation.survey_version_id]
+                checked = check_answers(definition, submission.form)
+                if not checked.ok:
+                    problem = InvalidAnswers(checked, definition)
+                else:
+                    taken.add(submission.invitation_id)
+                    accepted.append((position, invitation, checked))
+            outcomes.append(problem)
+
+        # Every respondent's key unwrapped with one query; the texts are then encrypted without another.
+        await self.vault.load_subject_keys(
+            session, {inv.subject_id for _, inv, checked in accepted if checked.texts and inv.subject_id}
         )
-        session.add(response)
-        await session.flush()
-        for key, number in checked.numbers.items():
-            session.add(Answer(response_id=response.id, question_key=key, number=number))
-        for key, choice in checked.choices.items():
-            session.add(Answer(response_id=response.id, question_key=key, choice=choice))
+        response_rows: list[dict[str, Any]] = []
+        answer_rows: list[dict[str, Any]] = []
+        events: list[ResponseSubmitted] = []
+        for position, invitation, checked in accepted:
+            response_id = new_id()
+            try:
+                answers = await self._answer_rows(session, invitation, response_id, checked, now)
+            except KeyDestroyed:
+                # The person was erased after the invitation was sent: nothing of theirs is stored again.
+                outcomes[position] = InvitationClosed("This survey is no longer available.")
+                continue
+            answer_rows.extend(answers)
+            response_rows.append(
+                {
+                    "id": response_id,
+                    "invitation_id": invitation.id,
+                    "survey_version_id": invitation.survey_version_id,
+                    "subject_id": invitation.subject_id,
+                    "service_id": invitation.service_id,
+                    "contact_id": invitation.contact_id,
+                    "channel": invitation.channel,
+                    "anonymous": invitation.subject_id is None,
+                    "submitted_at": now,
+                    "satisfaction": checked.numbers.get("satisfaction"),
+                    "resolved": checked.choices.get("resolved"),
+                }
+            )
+            events.append(ResponseSubmitted(response_id, has_text=bool(checked.texts)))
+            outcomes[position] = response_id
+
+        if response_rows:
+            await session.execute(insert(Response.__table__), response_rows)
+            if answer_rows:
+                await session.execute(insert(Answer.__table__), answer_rows)
+            await session.execute(
+                update(Invitation.__table__)
+                .where(Invitation.__table__.c.id.in_([row["invitation_id"] for row in response_rows]))
+                .values(responded_at=now)
+            )
+            for subscriber in self.subscribers:
+                await subscriber(session, events)
+        done = [outcome for outcome in outcomes if outcome is not None]
+        assert len(done) == len(submissions)
+        return done
+
+    async def _answer_rows(
+        self, session: AsyncSession, invitation: Any, response_id: uuid.UUID, checked: CheckedAnswers, now: datetime
+    ) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = [
+            {"id": new_id(), "response_id": response_id, "question_key": key, "number": number}
+            for key, number in checked.numbers.items()
+        ]
+        rows += [
+            {"id": new_id(), "response_id": response_id, "question_key": key, "choice": choice}
+            for key, choice in checked.choices.items()
+        ]
         for key, text in checked.texts.items():
-            answer = Answer(response_id=response.id, question_key=key, text_length=len(text))
+            answer_id = new_id()
             if invitation.subject_id is not None:
-                answer.text_ciphertext = await self.vault.encrypt(
-                    session, invitation.subject_id, ANSWER_TEXT_FIELD, answer.id, text
+                ciphertext = await self.vault.encrypt(
+                    session, invitation.subject_id, ANSWER_TEXT_FIELD, answer_id, text
                 )
             else:
-                answer.text_ciphertext = await self.vault.encrypt_anonymous(
-                    session, now, ANSWER_TEXT_FIELD, answer.id, text
-                )
-            session.add(answer)
-        invitation.responded_at = now
-        await session.flush()
-        event = ResponseSubmitted(response.id, has_text=bool(checked.texts))
-        for subscriber in self.subscribers:
-            await subscriber(session, event)
-        return response
+                ciphertext = await self.vault.encrypt_anonymous(session, now, ANSWER_TEXT_FIELD, answer_id, text)
+            rows.append(
+                {
+                    "id": answer_id,
+                    "response_id": response_id,
+                    "question_key": key,
+                    "text_ciphertext": ciphertext,
+                    "text_length": len(text),
+                }
+            )
+        # One executemany needs every row to name the same columns.
+        return [{column: row.get(column) for column in _ANSWER_COLUMNS} for row in rows]
+
+    async def _definitions_for(
+        self, session: AsyncSession, version_ids: set[uuid.UUID]
+    ) -> dict[uuid.UUID, Mapping[str, Any]]:
+        missing = version_ids - self._definitions.keys()
+        if missing:
+            if len(self._definitions) > _DEFINITIONS_KEPT:
+                self._definitions.clear()
+            rows = await session.execute(
+                select(SurveyVersion.id, SurveyVersion.definition).where(SurveyVersion.id.in_(missing))
+            )
+            self._definitions.update({version_id: definition for version_id, definition in rows})
+        return {version_id: self._definitions[version_id] for version_id in version_ids}
+
+
+_ANSWER_COLUMNS = ("id", "response_id", "question_key", "number", "choice", "text_ciphertext", "text_length")
+
+
+class GroupedResponses:
+    """Answers from many requests stored by one writer in one transaction (`civicvoice.core.group_commit`).
+
+    The same ``submit(session, invitation_id, form)`` as `ResponseRecorder`; ``session`` is used only when the
+    batch failed and the submission is stored on its own.
+    """
+
+    def __init__(
+        self, recorder: ResponseRecorder, sessions: async_sessionmaker[AsyncSession], *, max_batch: int = 64
+    ) -> None:
+        self.recorder = recorder
+        self.group: GroupCommit[Submission, Outcome] = GroupCommit(
+            sessions,
+            lambda session, batch: self.recorder.record(session, batch),
+            name="survey-response-writer",
+            max_batch=max_batch,
+        )
+
+    async def submit(self, session: AsyncSession, invitation_id: uuid.UUID, form: Mapping[str, str]) -> uuid.UUID:
+        outcome = await self.group.submit(Submission(invitation_id, form))
+        if outcome is FALLBACK:
+            return await self.recorder.submit(session, invitation_id, form)
+        if isinstance(outcome, CivicVoiceError):
+            raise outcome
+        assert isinstance(outcome, uuid.UUID)
+        return outcome
+
+    async def aclose(self) -> None:
+        await self.group.aclose()
 
 
 async def read_answer_text(session: AsyncSession, vault: Vault, response: Response, answer: Answer) -> str | None:

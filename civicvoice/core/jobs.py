@@ -13,7 +13,7 @@ import random
 import re
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -175,6 +175,38 @@ def validate_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     return clean
 
 
+def job_row(
+    name: str,
+    payload: Mapping[str, Any] | None = None,
+    *,
+    key: str | None = None,
+    run_at: datetime | None = None,
+    max_attempts: int | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """One queued job as a row of the job table, for `enqueue_many` or a feature's own batched insert."""
+    now = now or utcnow()
+    return {
+        "id": new_id(),
+        "name": name,
+        "payload": validate_payload(payload or {}),
+        "dedupe_key": key,
+        "state": QUEUED,
+        "run_at": run_at or now,
+        "attempts": 0,
+        "max_attempts": max_attempts or 8,
+        "created_at": now,
+    }
+
+
+async def enqueue_many(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write jobs made by `job_row` in the caller's transaction, with one statement."""
+    if not rows:
+        return
+    await session.execute(insert(Job.__table__), list(rows))
+    session.info["civicvoice.jobs_enqueued"] = True
+
+
 async def enqueue(
     session: AsyncSession,
     name: str,
@@ -186,25 +218,9 @@ async def enqueue(
 ) -> uuid.UUID:
     """Write a job in the caller's transaction; returns its id. With ``key``, a second enqueue of the same key is
     refused by the database (see `enqueue_once` for the forgiving form)."""
-    job_id = new_id()
-    now = utcnow()
-    await session.execute(
-        insert(Job.__table__),
-        [
-            {
-                "id": job_id,
-                "name": name,
-                "payload": validate_payload(payload or {}),
-                "dedupe_key": key,
-                "state": QUEUED,
-                "run_at": run_at or now,
-                "attempts": 0,
-                "max_attempts": max_attempts or 8,
-                "created_at": now,
-            }
-        ],
-    )
-    session.info["civicvoice.jobs_enqueued"] = True
+    row = job_row(name, payload, key=key, run_at=run_at, max_attempts=max_attempts)
+    await enqueue_many(session, [row])
+    job_id: uuid.UUID = row["id"]
     return job_id
 
 

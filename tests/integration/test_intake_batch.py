@@ -56,7 +56,7 @@ async def batching(settings: Settings, db: TestDatabase) -> AsyncIterator[Batchi
     intake = BatchingIntake(services["contact_intake"], db.sessions)
     # Warm the reference-data cache, as in a running server: the events below then reach the writer together.
     await report(intake, db, contact("warm-up"))
-    intake.batches = 0
+    intake.group.batches = 0
     try:
         yield intake
     finally:
@@ -100,8 +100,8 @@ async def test_concurrent_events_decide_as_sequential_processing_would(
         events.append((person, contact(f"new-{n}", **customer)))
 
     results = await asyncio.gather(*(report(batching, db, e) for _, e in events))
-    assert batching.fallbacks == 0, repr(batching.last_error)
-    assert 0 < batching.batches < len(events)  # events really were grouped
+    assert batching.group.fallbacks == 0, repr(batching.group.last_error)
+    assert 0 < batching.group.batches < len(events)  # events really were grouped
 
     # One contact per (source, external id); repeats answered with the first result.
     by_ref: dict[str, list[IntakeResult]] = defaultdict(list)
@@ -155,7 +155,7 @@ async def test_same_new_person_twice_in_one_batch_is_one_person_and_the_cap_coun
 ) -> None:
     events = [contact(f"same-{n}", email="same@example.org") for n in range(CAP + 3)]
     results = await asyncio.gather(*(report(batching, db, e) for e in events))
-    assert batching.batches == 1
+    assert batching.group.batches == 1
     assert [r.accepted.decision.reason for r in results] == ["invited"] * CAP + ["frequency_cap"] * 3
     assert await db.count(DataSubject) == 1
     assert await db.count(Invitation) == CAP
@@ -201,7 +201,7 @@ async def test_a_failed_batch_leaves_nothing_behind_and_each_event_is_stored_on_
     monkeypatch.setattr(batching, "_write_batch", failing)
     events = [contact(f"f-{n % 4}", email=f"f{n % 4 % 3}@example.org") for n in range(8)]
     results = await asyncio.gather(*(report(batching, db, e) for e in events))
-    assert batching.fallbacks == 1 and calls == 1
+    assert batching.group.fallbacks == 1 and calls == 1
     assert await db.count(Contact) == 4 + 1
     assert await db.count(DataSubject) == 3
     assert sum(not r.duplicate for r in results) == 4
