@@ -149,10 +149,9 @@ def evaluate(rows: Iterable[LabelledText], scorer: Scorer = score) -> Evaluation
     predicted: list[Label] = []
     for row in items:
         sentiment = scorer(row.text, question=row.question)
-        if forced_choice:
-            guess = Label.POSITIVE if sentiment.polarity > 0 else Label.NEGATIVE
-        else:
-            guess = sentiment.label
+        # Two-label files force a choice: a score of exactly 0 counts as negative (the data's README).
+        forced = Label.POSITIVE if sentiment.polarity > 0 else Label.NEGATIVE
+        guess = forced if forced_choice else sentiment.label
         gold.append(row.label)
         predicted.append(guess)
 

@@ -89,7 +89,7 @@ class Identity:
 
     def merged(self, claim: IdentityClaim, *, accept: set[str]) -> Identity:
         def add(values: tuple[str, ...], value: str | None, name: str) -> tuple[str, ...]:
-            return values + (value,) if value and name in accept and value not in values else values
+            return (*values, value) if value and name in accept and value not in values else values
 
         return Identity(
             name=claim.name or self.name,

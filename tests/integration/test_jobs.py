@@ -44,11 +44,14 @@ def registry_with(calls: list[dict[str, Any]], *, fail_times: int = 0, max_attem
 
 
 async def test_job_exists_only_when_the_transaction_commits(db: TestDatabase) -> None:
-    with pytest.raises(RuntimeError):
+    async def failing_change() -> None:
         async with unit_of_work(db.sessions) as session:
             record(session, Actor.cli(), "test.action")
             await enqueue(session, "test.work", {"thing_id": uuid.uuid4()})
             raise RuntimeError("the change fails")
+
+    with pytest.raises(RuntimeError):
+        await failing_change()
     assert await db.count(Job) == 0
     assert await db.count(AuditEvent) == 0
 

@@ -132,6 +132,7 @@ async def test_api_key_is_stored_as_a_digest_and_audited(settings: Settings, db:
     code, out = await asyncio.to_thread(
         invoke, settings, "apikey", "create", "--name", "CRM", "--scope", "contacts:write"
     )
+    assert code == 0
     secret = out.strip().splitlines()[-1]
     [key] = await db.all(ApiKey)
     assert secret not in repr(vars(key)) and key.digest != secret and len(key.digest) == 64

@@ -117,7 +117,7 @@ async def test_concurrent_answers_are_grouped_and_each_refused_or_stored_on_its_
 
     # Each answer row is the one submitted for that link, its comment encrypted under its person's key.
     sent = {}
-    for (invitation_id, form), outcome in zip(submissions, outcomes, strict=True):
+    for (_, form), outcome in zip(submissions, outcomes, strict=True):
         if isinstance(outcome, uuid.UUID):
             sent[outcome] = form
     async with db.sessions() as session:

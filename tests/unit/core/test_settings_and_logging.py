@@ -20,7 +20,7 @@ def test_defaults_and_environment() -> None:
     custom = Settings.from_env(
         {
             "CIVICVOICE_PORT": "9000",
-            "CIVICVOICE_HOST": "0.0.0.0",
+            "CIVICVOICE_HOST": "0.0.0.0",  # noqa: S104 - a setting read back, nothing binds
             "CIVICVOICE_DATA_DIR": "/tmp/x",
             "CIVICVOICE_DATABASE_URL": "postgresql+asyncpg://u@h/db",
             "CIVICVOICE_SMTP_HOST": "mail",
