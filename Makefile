@@ -48,9 +48,11 @@ BENCHMARKS := $(filter-out bench/harness.py bench/baseline_app.py,$(wildcard ben
 bench: $(TEST_STAMP) ## Benchmarks: each prints a ratio against a baseline measured in the same run
 	@for b in $(BENCHMARKS); do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-lint: $(TEST_STAMP) ## Ruff
-	$(BIN)/pip install --quiet ruff
+lint: $(TEST_STAMP) ## Ruff (lint and format) and mypy (strict) on the packages
+	$(BIN)/pip install --quiet ruff mypy
 	$(BIN)/ruff check civicvoice surveys feedback privacy exports tests bench
+	$(BIN)/ruff format --check civicvoice surveys feedback privacy exports tests bench
+	$(BIN)/mypy civicvoice surveys feedback privacy exports
 
 clean: ## Remove the virtual environment and local data (not the key file)
 	rm -rf $(VENV) var

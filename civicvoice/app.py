@@ -187,6 +187,6 @@ def create_app(
     # The OpenAPI routes come from Litestar itself; the schema is public, like the API it documents.
     for route in app.routes:
         if route.path.startswith("/schema"):
-            for handler in route.route_handlers:
+            for handler in getattr(route, "route_handlers", ()):
                 handler.opt.setdefault("access", Access.public())
     return app

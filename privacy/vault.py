@@ -17,6 +17,7 @@ from sqlalchemy import insert, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.clock import utcnow
+from civicvoice.core.db import table
 from civicvoice.core.ids import new_id
 from privacy.blind_index import BlindIndexer, SuppressionHasher
 from privacy.crypto import WrappedKey, decrypt_text, encrypt_field, new_dek, unwrap_dek, wrap_dek
@@ -205,7 +206,7 @@ class Vault:
         conflicts = [(f, other) for f, other in matches.items() if other != subject_id]
         if conflicts:
             await session.execute(
-                insert(SubjectConflict.__table__),
+                insert(table(SubjectConflict)),
                 [
                     {
                         "id": new_id(),
@@ -255,8 +256,8 @@ class Vault:
     ) -> Resolution:
         # Everything about a new person is made in memory first, then written in foreign-key order.
         made = self.new_subject(claim, now, opted_out=opted_out, do_not_survey=do_not_survey)
-        await session.execute(insert(DataSubject.__table__), [made.subject_row])
-        await session.execute(insert(DataKey.__table__), [made.key_row])
+        await session.execute(insert(table(DataSubject)), [made.subject_row])
+        await session.execute(insert(table(DataKey)), [made.key_row])
         await self._insert_indexes(session, made.subject_id, claim.identifiers())
         self._remember_key(session, made.subject_id, made.key_id, made.dek)
         return Resolution(
@@ -317,7 +318,7 @@ class Vault:
     async def _insert_indexes(self, session: AsyncSession, subject_id: uuid.UUID, identifiers: dict[str, str]) -> None:
         if not identifiers:
             return
-        await session.execute(insert(SubjectIndex.__table__), self.index_rows(subject_id, identifiers))
+        await session.execute(insert(table(SubjectIndex)), self.index_rows(subject_id, identifiers))
 
     @staticmethod
     def _remember_key(session: AsyncSession, subject_id: uuid.UUID, key_id: uuid.UUID, dek: bytes) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.cache import TtlCache
 from civicvoice.core.clock import utcnow
+from civicvoice.core.db import table
 from civicvoice.core.errors import CivicVoiceError, InvalidInput
 from civicvoice.core.ids import new_id
 from civicvoice.core.jobs import enqueue
@@ -285,7 +286,7 @@ class ContactIntake:
 
         # Rows are written with single statements in foreign-key order; a duplicate contact fails here.
         await session.execute(
-            insert(Contact.__table__),
+            insert(table(Contact)),
             [
                 contact_row(
                     event,
@@ -321,7 +322,7 @@ class ContactIntake:
                 )
         decision_id = new_id()
         await session.execute(
-            insert(InvitationDecision.__table__),
+            insert(table(InvitationDecision)),
             [
                 {
                     "id": decision_id,
@@ -340,7 +341,7 @@ class ContactIntake:
             assert decision.channel and decision.due_at and decision.expires_at and version_id
             invitation_id = new_id()
             await session.execute(
-                insert(Invitation.__table__),
+                insert(table(Invitation)),
                 [
                     {
                         "id": invitation_id,
@@ -420,13 +421,14 @@ async def load_policy(session: AsyncSession) -> InvitationPolicy:
 
 
 async def published_post_contact_version(session: AsyncSession) -> uuid.UUID | None:
-    return await session.scalar(
+    version_id: uuid.UUID | None = await session.scalar(
         select(SurveyVersion.id)
         .join(Survey, Survey.id == SurveyVersion.survey_id)
         .where(Survey.is_post_contact_default.is_(True), SurveyVersion.status == "published")
         .order_by(SurveyVersion.number.desc())
         .limit(1)
     )
+    return version_id
 
 
 def problem_of(exc: CivicVoiceError) -> dict[str, object]:

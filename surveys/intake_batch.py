@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, insert, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicvoice.core.clock import utcnow
+from civicvoice.core.db import table
 from civicvoice.core.group_commit import FALLBACK, GroupCommit
 from civicvoice.core.ids import new_id
 from civicvoice.core.jobs import enqueue_many, job_row
@@ -201,14 +202,14 @@ class BatchingIntake:
         # 2. Contacts stored before: answered with their stored decision.
         earlier: dict[uuid.UUID, IntakeResult] = {}
         if stored_contact:
-            rows = (
+            decided = (
                 await session.execute(
                     select(InvitationDecision, Invitation)
                     .outerjoin(Invitation, Invitation.contact_id == InvitationDecision.contact_id)
                     .where(InvitationDecision.contact_id.in_(list(stored_contact.values())))
                 )
             ).all()
-            for decision_row, invitation in rows:
+            for decision_row, invitation in decided:
                 earlier[decision_row.contact_id] = IntakeResult(
                     ContactAccepted(
                         contact_id=decision_row.contact_id,
@@ -239,7 +240,7 @@ class BatchingIntake:
                     .outerjoin(DataKey, DataKey.subject_id == DataSubject.id)
                     .where(DataSubject.id.in_(existing_ids))
                     .order_by(DataSubject.id)
-                    .with_for_update(of=DataSubject.__table__)
+                    .with_for_update(of=table(DataSubject))
                 )
             ).all()
             for sid, ciphertext, opted_out_at, erased_at, dns, last, key_id, kek_version, wrapped, destroyed in rows:
@@ -486,7 +487,7 @@ class BatchingIntake:
         created = [s for s in people.values() if s.created]
         if created:
             await session.execute(
-                insert(DataSubject.__table__),
+                insert(table(DataSubject)),
                 [
                     {
                         "id": s.id,
@@ -499,13 +500,13 @@ class BatchingIntake:
                     for s in created
                 ],
             )
-            await session.execute(insert(DataKey.__table__), [s.wrapped_row for s in created])
+            await session.execute(insert(table(DataKey)), [s.wrapped_row for s in created if s.wrapped_row])
         touched = [s for s in people.values() if not s.created and s.touched]
         if touched:
-            table = DataSubject.__table__
+            subjects = table(DataSubject)
             await session.execute(
-                update(table)
-                .where(table.c.id == bindparam("b_id"))
+                update(subjects)
+                .where(subjects.c.id == bindparam("b_id"))
                 .values(
                     identity_ciphertext=bindparam("b_ciphertext"),
                     last_contact_at=bindparam("b_last"),
@@ -516,14 +517,14 @@ class BatchingIntake:
                     for s in touched
                 ],
             )
-        for table, rows in (
-            (SubjectIndex.__table__, index_rows),
-            (SubjectConflict.__table__, conflict_rows),
-            (Contact.__table__, contact_rows),
-            (InvitationDecision.__table__, decision_rows),
-            (Invitation.__table__, invitation_rows),
+        for target, new_rows in (
+            (table(SubjectIndex), index_rows),
+            (table(SubjectConflict), conflict_rows),
+            (table(Contact), contact_rows),
+            (table(InvitationDecision), decision_rows),
+            (table(Invitation), invitation_rows),
         ):
-            if rows:
-                await session.execute(insert(table), rows)
+            if new_rows:
+                await session.execute(insert(target), new_rows)
         await enqueue_many(session, job_rows)
         return results

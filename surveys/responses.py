@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicvoice.core.clock import utcnow
+from civicvoice.core.db import table
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.group_commit import FALLBACK, GroupCommit
 from civicvoice.core.ids import new_id
@@ -171,6 +172,7 @@ class ResponseRecorder:
             if problem is None and submission.invitation_id in taken:
                 problem = AlreadyAnswered("Thank you, we already have your answers to this survey.")
             if problem is None:
+                assert invitation is not None  # refusal() refuses a missing one
                 definition = definitions[invitation.survey_version_id]
                 checked = check_answers(definition, submission.form)
                 if not checked.ok:
@@ -215,12 +217,12 @@ class ResponseRecorder:
             outcomes[position] = response_id
 
         if response_rows:
-            await session.execute(insert(Response.__table__), response_rows)
+            await session.execute(insert(table(Response)), response_rows)
             if answer_rows:
-                await session.execute(insert(Answer.__table__), answer_rows)
+                await session.execute(insert(table(Answer)), answer_rows)
             await session.execute(
-                update(Invitation.__table__)
-                .where(Invitation.__table__.c.id.in_([row["invitation_id"] for row in response_rows]))
+                update(table(Invitation))
+                .where(table(Invitation).c.id.in_([row["invitation_id"] for row in response_rows]))
                 .values(responded_at=now)
             )
             for subscriber in self.subscribers:

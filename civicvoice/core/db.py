@@ -9,7 +9,7 @@ from typing import Any, ClassVar, TypeVar
 
 from advanced_alchemy.base import UUIDv7Base
 from advanced_alchemy.extensions.litestar import AlembicAsyncConfig, AsyncSessionConfig, SQLAlchemyAsyncConfig
-from sqlalchemy import Select, event
+from sqlalchemy import Select, Table, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -93,6 +93,12 @@ async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterat
     """A session in one transaction: committed on success, rolled back on any error."""
     async with factory() as session, session.begin():
         yield session
+
+
+def table(model: type[Base]) -> Table:
+    """A model's table, for Core statements (bulk inserts with executemany) that skip the ORM's unit of work."""
+    mapped: Table = model.__table__  # type: ignore[assignment]
+    return mapped
 
 
 def locked(stmt: Select[T]) -> Select[T]:

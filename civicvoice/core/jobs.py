@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from civicvoice.core.clock import utcnow
 from civicvoice.core.datamap import DataMapEntry
-from civicvoice.core.db import Base
+from civicvoice.core.db import Base, table
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.ids import new_id
 from civicvoice.core.logging import scrub
@@ -203,7 +203,7 @@ async def enqueue_many(session: AsyncSession, rows: Sequence[Mapping[str, Any]])
     """Write jobs made by `job_row` in the caller's transaction, with one statement."""
     if not rows:
         return
-    await session.execute(insert(Job.__table__), list(rows))
+    await session.execute(insert(table(Job)), list(rows))
     session.info["civicvoice.jobs_enqueued"] = True
 
 

@@ -101,7 +101,7 @@ async def session_user(session: AsyncSession, token: str, now: datetime | None =
     ).first()
     if found is None:
         return None
-    staff_session, user = found
+    staff_session, user = found._tuple()
     if not user.active or staff_session.expires_at <= now or now - staff_session.last_seen_at > IDLE_TIMEOUT:
         await session.delete(staff_session)
         return None

@@ -30,7 +30,8 @@ class BackOff:
         if failures <= self.free:
             return timedelta(0)
         exponent = min(failures - self.free - 1, 30)
-        return min(self.base * (2**exponent), self.cap)
+        wait: timedelta = self.base * (2**exponent)
+        return min(wait, self.cap)
 
 
 # An office behind one NAT address shares the address counter, so it gets more free failures than an account.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from litestar import Request, Response
@@ -66,7 +66,7 @@ def set_cookie(
     value: str,
     *,
     max_age: int | None = None,
-    samesite: str = "lax",
+    samesite: Literal["lax", "strict", "none"] = "lax",
 ) -> None:
     response.set_cookie(
         key=name,
@@ -75,7 +75,7 @@ def set_cookie(
         path="/",
         secure=cookie_is_secure(connection),
         httponly=True,
-        samesite=samesite,  # type: ignore[arg-type]
+        samesite=samesite,
     )
 
 
