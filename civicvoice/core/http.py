@@ -15,6 +15,7 @@ from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
+from litestar.response import Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from civicvoice.core.errors import CivicVoiceError
@@ -42,6 +43,39 @@ class Problem(msgspec.Struct, omit_defaults=True):
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[Problem]:
     return Response(content=problem, status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
+
+
+# The app's templates provide this page; it gets the problem's status, title, detail and field errors.
+ERROR_PAGE = "errors/problem.html.j2"
+_MACHINE_PATHS = ("/api/", "/schema", "/health")
+
+
+def wants_page(request: Request[Any, Any, Any]) -> bool:
+    """A browser asking for a page gets the problem as an HTML page; API clients and anything else get JSON."""
+    path = str(request.scope.get("path", ""))
+    if path.startswith(_MACHINE_PATHS):
+        return False
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept
+
+
+def error_response(
+    request: Request[Any, Any, Any], problem: Problem, headers: dict[str, str] | None = None
+) -> Response[Any]:
+    """The problem as RFC 9457 JSON, or as a page with the same status for a browser (`wants_page`)."""
+    if not wants_page(request):
+        return problem_response(problem, headers)
+    context = {
+        "page_title": problem.title,
+        "problem": problem,
+        "back_to": "/staff/feedback" if str(request.scope.get("path", "")).startswith("/staff") else "/",
+    }
+    return Template(
+        template_name=ERROR_PAGE,
+        context=context,
+        status_code=problem.status,
+        headers={**(headers or {}), "cache-control": "no-store"},
+    )
 
 
 _TITLES = {
@@ -77,10 +111,11 @@ def _field_error(item: dict[str, Any]) -> FieldError:
     return FieldError(path or None, clean)
 
 
-def handle_civicvoice_error(request: Request[Any, Any, Any], exc: CivicVoiceError) -> Response[Problem]:
+def handle_civicvoice_error(request: Request[Any, Any, Any], exc: CivicVoiceError) -> Response[Any]:
     if exc.status >= 500:
         log.error("configuration_error", error_type=type(exc).__name__, path=request.scope.get("path_template"))
-    return problem_response(
+    return error_response(
+        request,
         Problem(
             type=f"/problems/{exc.slug}",
             title=exc.title,
@@ -88,11 +123,11 @@ def handle_civicvoice_error(request: Request[Any, Any, Any], exc: CivicVoiceErro
             detail=exc.detail,
             field=exc.field,
             errors=[FieldError(exc.field, exc.detail)] if exc.field else None,
-        )
+        ),
     )
 
 
-def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     errors: list[FieldError] | None = None
     detail = exc.detail or _TITLES.get(status, "Error")
@@ -109,7 +144,8 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         detail = "Something went wrong on our side. Nothing you sent was stored in part; please try again."
     slug = _TITLES.get(status, "error").lower().replace(" ", "-")
     headers = {k: v for k, v in (exc.headers or {}).items()}
-    return problem_response(
+    return error_response(
+        request,
         Problem(
             type=f"/problems/{slug}",
             title=_TITLES.get(status, "Error" if status < 500 else "Server error"),
@@ -122,21 +158,25 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     )
 
 
-def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.error("unhandled_error", error_type=type(exc).__name__, path=request.scope.get("path_template"), exc_info=exc)
-    return problem_response(
+    return error_response(
+        request,
         Problem(
             type="/problems/server-error",
             title="Server error",
             status=500,
             detail="Something went wrong on our side and it has been logged. Please try again later.",
-        )
+        ),
     )
 
 
-def handle_undecodable(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[Problem]:
-    return problem_response(
-        Problem(type="/problems/bad-request", title="Bad request", status=400, detail="The request is not valid UTF-8.")
+def handle_undecodable(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[Any]:
+    return error_response(
+        request,
+        Problem(
+            type="/problems/bad-request", title="Bad request", status=400, detail="The request is not valid UTF-8."
+        ),
     )
 
 

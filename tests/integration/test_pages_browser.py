@@ -10,15 +10,15 @@ from typing import Annotated, Any
 
 import pytest
 import pytest_asyncio
-from litestar import Litestar, MediaType, Response, get, post
+from litestar import Litestar, MediaType, Request, Response, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath
 from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from playwright.async_api import Browser, ConsoleMessage, Page, expect
 
-from civicvoice.core.http import SECURITY_HEADERS
+from civicvoice.core.http import SECURITY_HEADERS, FieldError, Problem, error_response
 from tests.integration.browser import (
     REPO,
     LiveServer,
@@ -155,6 +155,30 @@ async def unsubscribe(data: FormData) -> Template | Response[str]:
     return Template(template_name="survey/unsubscribe.html.j2", context={"state": "done", "action": "/unsubscribe"})
 
 
+PROBLEMS = {
+    403: Problem(
+        type="/problems/csrf",
+        title="The form has expired",
+        status=403,
+        detail="The form has expired or did not come from this site. Go back, reload the page and try again.",
+    ),
+    404: Problem(type="/problems/not-found", title="Not found", status=404, detail="Not found"),
+    422: Problem(
+        type="/problems/invalid-input",
+        title="Invalid input",
+        status=422,
+        detail="Check the dates.",
+        errors=[FieldError("from", "Enter a real date"), FieldError("to", "Enter a real date")],
+    ),
+    500: Problem(type="/problems/server-error", title="Server error", status=500, detail="It has been logged."),
+}
+
+
+@get("/problem/{status:int}")
+async def problem_page(request: Request[Any, Any, Any], status: FromPath[int]) -> Response[Any]:
+    return error_response(request, PROBLEMS[status])
+
+
 def pages_app() -> Litestar:
     return Litestar(
         route_handlers=[
@@ -168,6 +192,7 @@ def pages_app() -> Litestar:
             unsubscribe_confirm,
             unsubscribe_done,
             unsubscribe,
+            problem_page,
             create_static_files_router("/static", directories=[REPO / "civicvoice" / "static"]),
         ],
         template_config=template_config(),
@@ -354,3 +379,26 @@ async def test_unsubscribe_posts_the_one_click_body(server: LiveServer, browser:
             await page.get_by_role("button", name="Unsubscribe").click()
         await expect(page.get_by_role("heading", level=1)).to_have_text("You have unsubscribed")
         await expect(page.locator("main")).to_contain_text("will not send you invitations to give feedback again")
+
+
+@pytest.mark.parametrize("status", sorted(PROBLEMS))
+async def test_error_pages_meet_wcag_22_aa_and_say_what_happened(
+    server: LiveServer, browser: Browser, status: int
+) -> None:
+    async with open_page(browser, f"{server.url}/problem/{status}", bypass_csp=True) as page:
+        violations = await axe_violations(page)
+        heading = await page.locator("main h1").inner_text()
+        body = await page.locator("main").inner_text()
+        footer_links = await page.locator("footer a").all_inner_texts()
+    assert violations == [], f"axe found WCAG problems on the {status} page:\n{describe_violations(violations)}"
+    expected = {
+        403: "The form has expired",
+        404: "Page not found",
+        422: "Invalid input",
+        500: "Sorry, there is a problem with the service",
+    }[status]
+    assert heading == expected
+    assert "Go back to the start" in body
+    if status == 422:
+        assert "from: Enter a real date" in body and "to: Enter a real date" in body
+    assert any("Privacy" in link for link in footer_links) and any("Accessibility" in link for link in footer_links)
