@@ -272,3 +272,46 @@ def test_cli_resets_passwords_and_deactivates_users(settings: Settings) -> None:
     assert code == 0 and "Deactivated ops@council.gov.uk" in out
     code, out = invoke("user", "deactivate", "--email", "nobody@council.gov.uk")
     assert code != 0 and "no staff user" in out
+
+
+async def test_ended_sessions_and_old_throttle_counters_are_deleted_on_schedule(
+    client: Client, db: TestDatabase
+) -> None:
+    from civicvoice.core.jobs import Worker
+    from civicvoice.staff.jobs import PRUNE_JOB
+
+    user = await make_user(db, "dpo")
+    now = utcnow()
+    async with unit_of_work(db.sessions) as session:
+        for name, created, seen, expires in (
+            ("live", now - timedelta(minutes=30), now - timedelta(minutes=5), now + timedelta(hours=11)),
+            ("expired", now - timedelta(hours=13), now - timedelta(minutes=5), now - timedelta(hours=1)),
+            ("idle", now - timedelta(hours=3), now - timedelta(hours=2), now + timedelta(hours=9)),
+        ):
+            session.add(
+                StaffSession(
+                    user_id=user.id,
+                    token_digest=name.ljust(64, "0"),
+                    created_at=created,
+                    last_seen_at=seen,
+                    expires_at=expires,
+                )
+            )
+        for name, last, blocked in (
+            ("recent", now - timedelta(hours=2), None),
+            ("old", now - timedelta(hours=30), None),
+            ("old-but-blocked", now - timedelta(hours=30), now + timedelta(minutes=5)),
+        ):
+            session.add(
+                LoginThrottle(key_digest=name.ljust(64, "0"), failures=6, last_failure_at=last, blocked_until=blocked)
+            )
+
+    app = client.app
+    assert PRUNE_JOB in app.state.jobs.crons
+    worker = Worker(app.state.jobs, db.sessions, app.state.services)
+    await worker.schedule_crons()
+    assert await worker.run_due() >= 1
+
+    assert [s.token_digest.rstrip("0") for s in await db.all(StaffSession)] == ["live"]
+    kept = sorted(t.key_digest.rstrip("0") for t in await db.all(LoginThrottle))
+    assert kept == ["old-but-blocked", "recent"]
