@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from advanced_alchemy.types import GUID
-from sqlalchemy import insert, literal, select, union_all
+from sqlalchemy import Select, insert, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.clock import utcnow
@@ -36,6 +37,30 @@ def subject_owner(subject_id: uuid.UUID) -> str:
 
 def period_owner(period: str) -> str:
     return f"period:{period}"
+
+
+def identity_lookups(
+    wanted: Sequence[tuple[str, int, bytes]], blocked: Sequence[tuple[str, int, bytes]]
+) -> tuple[Select[Any], Select[Any]]:
+    """Two selects of (field, key version, digest, subject id) to UNION: the people owning the ``wanted``
+    blind indexes, and the suppression entries among ``blocked`` (field "suppressed", no subject). One
+    round trip finds a person and whether they may be contacted, for one event or a whole batch."""
+    owners = select(SubjectIndex.field, SubjectIndex.key_version, SubjectIndex.digest, SubjectIndex.subject_id).where(
+        SubjectIndex.field.in_({w[0] for w in wanted}),
+        SubjectIndex.key_version.in_({w[1] for w in wanted}),
+        SubjectIndex.digest.in_([w[2] for w in wanted]),
+    )
+    suppressed = select(
+        literal("suppressed").label("field"),
+        SuppressionEntry.key_version,
+        SuppressionEntry.digest,
+        literal(None, GUID).label("subject_id"),
+    ).where(
+        SuppressionEntry.kind.in_({b[0] for b in blocked}),
+        SuppressionEntry.key_version.in_({b[1] for b in blocked}),
+        SuppressionEntry.digest.in_([b[2] for b in blocked]),
+    )
+    return owners, suppressed
 
 
 @dataclass(frozen=True)
@@ -137,23 +162,7 @@ class Vault:
         if not wanted:
             return {}, False
         blocked = self._suppression_values(claim)
-        owners = select(
-            SubjectIndex.field, SubjectIndex.key_version, SubjectIndex.digest, SubjectIndex.subject_id
-        ).where(
-            SubjectIndex.field.in_({w[0] for w in wanted}),
-            SubjectIndex.key_version.in_({w[1] for w in wanted}),
-            SubjectIndex.digest.in_([w[2] for w in wanted]),
-        )
-        suppressed = select(
-            literal("suppressed").label("field"),
-            SuppressionEntry.key_version,
-            SuppressionEntry.digest,
-            literal(None, GUID).label("subject_id"),
-        ).where(
-            SuppressionEntry.kind.in_({b[0] for b in blocked}),
-            SuppressionEntry.key_version.in_({b[1] for b in blocked}),
-            SuppressionEntry.digest.in_([b[2] for b in blocked]),
-        )
+        owners, suppressed = identity_lookups(wanted, blocked)
         wanted_set, blocked_digests = set(wanted), {(b[1], b[2]) for b in blocked}
         matches: dict[str, uuid.UUID] = {}
         is_suppressed = False

@@ -71,6 +71,28 @@ class IntakeResult:
         return self.accepted.duplicate
 
 
+def contact_facts(
+    event: ContactEvent,
+    contact_id: uuid.UUID,
+    service: ServiceRef,
+    has_open_complaint: bool,
+    reachable: frozenset[InvitationChannel],
+) -> ContactFacts:
+    """What the invitation rules need to know about this contact."""
+    customer = event.customer
+    return ContactFacts(
+        contact_id=contact_id,
+        service_slug=service.slug,
+        service_excluded=service.survey_excluded,
+        channel=event.channel,
+        occurred_at=event.occurred_at,
+        do_not_survey=bool(customer and customer.do_not_survey),
+        has_open_complaint=has_open_complaint,
+        reachable=reachable,
+        preference=customer.contact_preference if customer else None,
+    )
+
+
 def claim_from_event(event: ContactEvent) -> IdentityClaim:
     """Normalise the customer's identifiers; a bad one is refused naming its field."""
     customer = event.customer
@@ -299,17 +321,7 @@ class ContactIntake:
                 )
             ],
         )
-        facts = ContactFacts(
-            contact_id=contact_id,
-            service_slug=service.slug,
-            service_excluded=service.survey_excluded,
-            channel=event.channel,
-            occurred_at=event.occurred_at,
-            do_not_survey=bool(customer and customer.do_not_survey),
-            has_open_complaint=has_open_complaint,
-            reachable=reachable,
-            preference=customer.contact_preference if customer else None,
-        )
+        facts = contact_facts(event, contact_id, service, has_open_complaint, reachable)
         decision = decide(facts, person, policy, now=now)
         version_id = None
         if decision.invite:

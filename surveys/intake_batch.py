@@ -17,7 +17,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from advanced_alchemy.types import GUID
 from sqlalchemy import bindparam, insert, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -28,8 +27,16 @@ from civicvoice.core.ids import new_id
 from civicvoice.core.jobs import enqueue_many, job_row
 from privacy.blind_index import normalise_external_id
 from privacy.crypto import WrappedKey, unwrap_dek
-from privacy.models import DataKey, DataSubject, SubjectConflict, SubjectIndex, SuppressionEntry
-from privacy.vault import IDENTITY_FIELD, RESOLUTION_ORDER, Identity, IdentityClaim, NewSubject, subject_owner
+from privacy.models import DataKey, DataSubject, SubjectConflict, SubjectIndex
+from privacy.vault import (
+    IDENTITY_FIELD,
+    RESOLUTION_ORDER,
+    Identity,
+    IdentityClaim,
+    NewSubject,
+    identity_lookups,
+    subject_owner,
+)
 from surveys.intake import (
     ContactIntake,
     EventInFuture,
@@ -38,11 +45,12 @@ from surveys.intake import (
     UnknownService,
     accepted_new,
     claim_from_event,
+    contact_facts,
     contact_row,
     decision_out,
 )
 from surveys.models import Contact, Invitation, InvitationDecision
-from surveys.rules import RULES_VERSION, ContactFacts, Decision, InvitationChannel, PersonFacts, Reason, decide
+from surveys.rules import RULES_VERSION, Decision, InvitationChannel, PersonFacts, Reason, decide
 from surveys.schemas import ContactAccepted, ContactEvent
 from surveys.sending import SEND_INVITATION_JOB
 
@@ -168,23 +176,7 @@ class BatchingIntake:
         wanted = [w for p in batch for w in p.wanted]
         blocked = [b for p in batch for b in p.blocked]
         refs = [r for p in batch for r in p.ref_digests]
-        owners = select(
-            SubjectIndex.field, SubjectIndex.key_version, SubjectIndex.digest, SubjectIndex.subject_id
-        ).where(
-            SubjectIndex.field.in_({w[0] for w in wanted}),
-            SubjectIndex.key_version.in_({w[1] for w in wanted}),
-            SubjectIndex.digest.in_([w[2] for w in wanted]),
-        )
-        suppressed = select(
-            literal("suppressed").label("field"),
-            SuppressionEntry.key_version,
-            SuppressionEntry.digest,
-            literal(None, GUID).label("subject_id"),
-        ).where(
-            SuppressionEntry.kind.in_({b[0] for b in blocked}),
-            SuppressionEntry.key_version.in_({b[1] for b in blocked}),
-            SuppressionEntry.digest.in_([b[2] for b in blocked]),
-        )
+        owners, suppressed = identity_lookups(wanted, blocked)
         contacts = select(
             literal("contact").label("field"), Contact.ref_key_version, Contact.ref_digest, Contact.id
         ).where(Contact.ref_key_version.in_({r[0] for r in refs}), Contact.ref_digest.in_([r[1] for r in refs]))
@@ -415,17 +407,7 @@ class BatchingIntake:
                     received_at=now,
                 )
             )
-            facts = ContactFacts(
-                contact_id=contact_id,
-                service_slug=service.slug,
-                service_excluded=service.survey_excluded,
-                channel=event.channel,
-                occurred_at=event.occurred_at,
-                do_not_survey=bool(customer and customer.do_not_survey),
-                has_open_complaint=has_open_complaint,
-                reachable=reachable,
-                preference=customer.contact_preference if customer else None,
-            )
+            facts = contact_facts(event, contact_id, service, has_open_complaint, reachable)
             decision = decide(facts, person, policy, now=now)
             if decision.invite and not version_loaded:
                 version_id, version_loaded = await self.reference.survey_version(session), True
