@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import shutil
 import sys
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -122,16 +119,12 @@ def prepare_civicvoice(database_url: str, data_dir: Path) -> tuple[dict[str, str
 # --- one backend --------------------------------------------------------------------------------------------
 
 
-def data_dir(workdir: Path, backend: str, target: str) -> Path:
-    return workdir / f"{backend}-{target}"
-
-
 def measure_backend(
     backend: str, civicvoice_url: str, baseline_url: str, workdir: Path, args: argparse.Namespace
 ) -> None:
     """Run both servers on one backend and print the rounds, any failures and the ratio."""
     label = f"contacts throughput {backend}"
-    cv_dir, base_dir = data_dir(workdir, backend, "civicvoice"), data_dir(workdir, backend, "baseline")
+    cv_dir, base_dir = harness.data_dir(workdir, backend, "civicvoice"), harness.data_dir(workdir, backend, "baseline")
     env, api_key = prepare_civicvoice(civicvoice_url, cv_dir)
     civicvoice = harness.Server("civicvoice", "civicvoice.app:create_app", env)
     baseline = harness.Server(
@@ -159,49 +152,10 @@ def measure_backend(
     harness.print_ratio(label, "civicvoice", "baseline", results, TARGET_RATIO)
 
 
-def measure_postgresql(workdir: Path, args: argparse.Namespace) -> None:
-    if not harness.postgres_reachable():
-        print("contacts throughput postgresql: skipped (not reachable)", flush=True)
-        return
-    name = f"civicvoice_bench_{os.getpid()}"
-    try:
-        with (
-            harness.postgres_database(name) as cv_url,
-            harness.postgres_database(f"{name}_baseline") as base_url,
-        ):
-            measure_backend("postgresql", cv_url, base_url, workdir, args)
-    except harness.DatabaseUnavailable as exc:
-        print(f"contacts throughput postgresql: skipped ({exc})", flush=True)
-
-
-def sqlite_urls(workdir: Path) -> tuple[str, str]:
-    return (
-        f"sqlite+aiosqlite:///{(data_dir(workdir, 'sqlite', 'civicvoice') / 'civicvoice.db').as_posix()}",
-        f"sqlite+aiosqlite:///{(data_dir(workdir, 'sqlite', 'baseline') / 'baseline.db').as_posix()}",
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Contacts intake throughput against a bare Litestar app.")
-    parser.add_argument("--backend", choices=("sqlite", "postgresql", "all"), default="all")
-    parser.add_argument("--rounds", type=int, default=3, help="Rounds per target, alternating (default 3).")
-    parser.add_argument("--seconds", type=float, default=8.0, help="Measured seconds per round (default 8).")
-    parser.add_argument("--warmup", type=float, default=2.0, help="Warm-up seconds per round (default 2).")
-    parser.add_argument("--concurrency", type=int, default=16, help="Requests in flight (default 16).")
-    args = parser.parse_args(argv)
-
-    workdir = Path(tempfile.mkdtemp(prefix="civicvoice-bench-"))
-    try:
-        if args.backend in ("sqlite", "all"):
-            measure_backend("sqlite", *sqlite_urls(workdir), workdir, args)
-        if args.backend in ("postgresql", "all"):
-            measure_postgresql(workdir, args)
-    except harness.HarnessError as exc:
-        print(f"contacts throughput: harness failed: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+    return harness.run_benchmark(
+        "contacts throughput", "Contacts intake throughput against a bare Litestar app.", measure_backend, argv
+    )
 
 
 if __name__ == "__main__":

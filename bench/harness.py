@@ -458,6 +458,63 @@ def print_ratio(
     return ratio
 
 
+# --- one benchmark script: its command line, a work directory, SQLite then PostgreSQL ----------------------
+
+MeasureBackend = Callable[[str, str, str, Path, Any], None]  # (backend, civicvoice url, baseline url, workdir, args)
+
+
+def data_dir(workdir: Path, backend: str, target: str) -> Path:
+    return workdir / f"{backend}-{target}"
+
+
+def sqlite_urls(workdir: Path) -> tuple[str, str]:
+    return (
+        f"sqlite+aiosqlite:///{(data_dir(workdir, 'sqlite', 'civicvoice') / 'civicvoice.db').as_posix()}",
+        f"sqlite+aiosqlite:///{(data_dir(workdir, 'sqlite', 'baseline') / 'baseline.db').as_posix()}",
+    )
+
+
+def run_benchmark(label: str, description: str, measure_backend: MeasureBackend, argv: list[str] | None = None) -> int:
+    """Parse the common options and measure civicvoice against the baseline on SQLite, then on PostgreSQL in two
+    fresh databases (skipped, and said so, when PostgreSQL is not reachable). Returns the exit status."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "all"), default="all")
+    parser.add_argument("--rounds", type=int, default=3, help="Rounds per target, alternating (default 3).")
+    parser.add_argument("--seconds", type=float, default=8.0, help="Measured seconds per round (default 8).")
+    parser.add_argument("--warmup", type=float, default=2.0, help="Warm-up seconds per round (default 2).")
+    parser.add_argument("--concurrency", type=int, default=16, help="Requests in flight (default 16).")
+    args = parser.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="civicvoice-bench-"))
+    try:
+        if args.backend in ("sqlite", "all"):
+            measure_backend("sqlite", *sqlite_urls(workdir), workdir, args)
+        if args.backend in ("postgresql", "all"):
+            _measure_postgresql(label, measure_backend, workdir, args)
+    except HarnessError as exc:
+        print(f"{label}: harness failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def _measure_postgresql(label: str, measure_backend: MeasureBackend, workdir: Path, args: Any) -> None:
+    if not postgres_reachable():
+        print(f"{label} postgresql: skipped (not reachable)", flush=True)
+        return
+    name = f"civicvoice_bench_{os.getpid()}"
+    try:
+        with postgres_database(name) as cv_url, postgres_database(f"{name}_baseline") as base_url:
+            measure_backend("postgresql", cv_url, base_url, workdir, args)
+    except DatabaseUnavailable as exc:
+        print(f"{label} postgresql: skipped ({exc})", flush=True)
+
+
 if __name__ == "__main__":
     # `make bench` runs every bench/*.py; this one only holds the shared helpers.
     print("harness.py: shared benchmark helpers, nothing to measure on its own.")

@@ -20,11 +20,8 @@ import base64
 import itertools
 import json
 import math
-import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -34,7 +31,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import harness
-from contacts_throughput import data_dir, prepare_civicvoice, sqlite_urls
+from contacts_throughput import prepare_civicvoice
 
 TARGET_RATIO = 0.6
 BASELINE_PATH = "/api/v1/contacts"  # baseline_app's one route: the bare one-table insert of a JSON body
@@ -272,7 +269,7 @@ def measure_backend(
 ) -> None:
     """Run both servers on one backend and print the rounds, any failures and the ratio."""
     label = f"response submission throughput {backend}"
-    cv_dir, base_dir = data_dir(workdir, backend, "civicvoice"), data_dir(workdir, backend, "baseline")
+    cv_dir, base_dir = harness.data_dir(workdir, backend, "civicvoice"), harness.data_dir(workdir, backend, "baseline")
     env, api_key = prepare_civicvoice(civicvoice_url, cv_dir)
     civicvoice = harness.Server("civicvoice", "civicvoice.app:create_app", env)
     baseline = harness.Server(
@@ -333,42 +330,13 @@ def measure_backend(
     harness.print_ratio(label, "civicvoice", "baseline", results, TARGET_RATIO)
 
 
-def measure_postgresql(workdir: Path, args: argparse.Namespace) -> None:
-    if not harness.postgres_reachable():
-        print("response submission throughput postgresql: skipped (not reachable)", flush=True)
-        return
-    name = f"civicvoice_bench_responses_{os.getpid()}"
-    try:
-        with (
-            harness.postgres_database(name) as cv_url,
-            harness.postgres_database(f"{name}_baseline") as base_url,
-        ):
-            measure_backend("postgresql", cv_url, base_url, workdir, args)
-    except harness.DatabaseUnavailable as exc:
-        print(f"response submission throughput postgresql: skipped ({exc})", flush=True)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Survey response throughput against a bare Litestar app.")
-    parser.add_argument("--backend", choices=("sqlite", "postgresql", "all"), default="all")
-    parser.add_argument("--rounds", type=int, default=3, help="Rounds per target, alternating (default 3).")
-    parser.add_argument("--seconds", type=float, default=8.0, help="Measured seconds per round (default 8).")
-    parser.add_argument("--warmup", type=float, default=2.0, help="Warm-up seconds per round (default 2).")
-    parser.add_argument("--concurrency", type=int, default=16, help="Requests in flight (default 16).")
-    args = parser.parse_args(argv)
-
-    workdir = Path(tempfile.mkdtemp(prefix="civicvoice-bench-"))
-    try:
-        if args.backend in ("sqlite", "all"):
-            measure_backend("sqlite", *sqlite_urls(workdir), workdir, args)
-        if args.backend in ("postgresql", "all"):
-            measure_postgresql(workdir, args)
-    except harness.HarnessError as exc:
-        print(f"response submission throughput: harness failed: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+    return harness.run_benchmark(
+        "response submission throughput",
+        "Survey response throughput against a bare Litestar app.",
+        measure_backend,
+        argv,
+    )
 
 
 if __name__ == "__main__":
