@@ -12,37 +12,29 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from email import message_from_bytes, policy
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import httpx
 import pytest
-import pytest_asyncio
-from litestar import Litestar
-from litestar.types import Receive, Scope, Send
-from playwright.async_api import Browser, ConsoleMessage, Dialog, Page, Request, expect
+from playwright.async_api import Browser, Page, Request, expect
 from playwright.async_api import Response as PageResponse
 
-from civicvoice.app import create_app
 from civicvoice.core.auth import StaffUser
-from civicvoice.core.jobs import Worker
 from civicvoice.core.settings import Settings
 from civicvoice.staff.web import SESSION_COOKIE
 from feedback.inbox import LONDON
 from feedback.models import CommentScore
 from surveys.models import Response
-from tests.integration.browser import (
-    LiveServer,
-    axe_violations,
-    browser_context,
-    chromium,
-    describe_violations,
-    needs_chromium,
-)
+from tests.integration.browser import axe_violations, browser_context, describe_violations, needs_chromium
+from tests.integration.live_site import LiveSite, Watch, focused, heading, press, serve_site, tab_to
 from tests.integration.support import TestDatabase
 from tests.integration.test_staff_login import PASSWORD, csrf_from, make_user
+
+# isort: split
+# The module-loop fixtures (see live_site.py): pytest finds them by their names in this module.
+from tests.integration.live_site import fixture_api_key, fixture_browser, fixture_catalogue, fixture_db  # noqa: F401
 
 pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="module")]
 
@@ -54,74 +46,12 @@ ADMIN = "admin@council.gov.uk"
 LOCALE = {"locale": "en-GB", "timezone_id": "Europe/London"}
 
 
-# ------------------------------------------------------------------------------------------------ fixtures
-#
-# The browser is shared by the module, so the tests run in the module's event loop, and so must the database
-# fixtures (an asyncpg connection only works in the loop that opened it): the conftest's, in this loop.
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as running:
-        yield running
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def db(settings: Settings) -> AsyncIterator[TestDatabase]:
-    database = TestDatabase(settings)
-    try:
-        yield database
-    finally:
-        await database.close()
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def catalogue(db: TestDatabase) -> None:
-    await db.load_catalogue()
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def api_key(db: TestDatabase) -> str:
-    return await db.api_key(["contacts:write"])
-
-
-class AppOnLiveServer:
-    """The real app, built at the lifespan start-up, once the live server has its port: settings.base_url, and
-    with it the links in the invitation emails, then names that server."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.server: LiveServer | None = None
-        self.app: Litestar | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.app is None:
-            assert self.server is not None
-            assert self.server.port
-            self.app = create_app(self.settings.with_changes(base_url=self.server.url), worker=False)
-        await self.app(scope, receive, send)
-
-
 @dataclass
-class Site:
+class Site(LiveSite):
     """The live app, its database and its API key, with the ways feedback and staff users come to exist."""
 
-    server: LiveServer
-    app: Litestar
-    settings: Settings
-    db: TestDatabase
-    auth: dict[str, str]
     contacts: int = field(default=0)
     cookies: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    async def run_jobs(self) -> None:
-        # The app runs in the live server's thread and loop; the worker runs here on the test's engine,
-        # with the services the app built at start-up (as test_survey_loop.py's worker_for does).
-        await Worker(self.app.state.jobs, self.db.sessions, self.app.state.services).run_due()
 
     async def give_feedback(self, *answers: dict[str, str], service: str = "waste-and-recycling") -> None:
         """One resident per answer set: a contact through the API, the emailed invitation, the survey
@@ -130,23 +60,12 @@ class Site:
         async with httpx.AsyncClient(base_url=self.url) as client:
             for _ in answers:
                 self.contacts += 1
-                contact = {
-                    "source": "crm",
-                    "external_id": f"c{self.contacts}",
-                    "channel": "phone",
-                    "service": service,
-                    "occurred_at": (datetime.now(UTC) - timedelta(minutes=2)).isoformat(),
-                    "customer": {"email": f"resident{self.contacts}@example.org", "name": "Resident Person"},
-                }
-                reply = await client.post("/api/v1/contacts", json=contact, headers=self.auth)
-                assert reply.status_code == 202, reply.text
-                assert reply.json()["decision"]["invite"] is True, reply.text
-                invited.append(uuid.UUID(reply.json()["invitation_id"]))
+                email = f"resident{self.contacts}@example.org"
+                invited.append(await self.report_contact(client, f"c{self.contacts}", email, service))
         await self.run_jobs()  # sends the invitations
         async with httpx.AsyncClient() as client:
             for invitation_id, answer in zip(invited, answers, strict=True):
-                eml = self.settings.mail_dir / f"invitation.{invitation_id}.eml"
-                body = message_from_bytes(eml.read_bytes(), policy=policy.default).get_body(("plain",))
+                body = self.invitation_email(invitation_id).get_body(("plain",))
                 link = re.search(re.escape(self.url) + r"/s/[A-Za-z0-9_\-]+", body.get_content())  # type: ignore[union-attr]
                 assert link, f"no survey link to {self.url} in the invitation"
                 done = await client.post(link.group(0), data=answer, follow_redirects=False)
@@ -182,73 +101,11 @@ class Site:
 
 @pytest.fixture
 def site(settings: Settings, db: TestDatabase, catalogue: None, auth: dict[str, str]) -> Iterator[Site]:
-    lazy = AppOnLiveServer(settings)
-    server = LiveServer(cast(Litestar, lazy))
-    lazy.server = server
-    with server:
-        assert lazy.app is not None
-        yield Site(server, lazy.app, lazy.app.state.settings, db, auth)
+    with serve_site(Site, settings, db, auth) as served:
+        yield served
 
 
 # ------------------------------------------------------------------------------------------------- helpers
-
-
-class Watch:
-    """What goes wrong on a page: console errors, uncaught script errors, CSP violations and dialogs.
-
-    A document that is itself an error (401, 400) makes Chromium log "Failed to load resource" for it; that is
-    the status the test asked for, so `problems` leaves out exactly that one."""
-
-    def __init__(self, page: Page) -> None:
-        self.page = page
-        self.console: list[ConsoleMessage] = []
-        self.found: list[str] = []
-
-    @classmethod
-    async def attach(cls, page: Page) -> Watch:
-        watch = cls(page)
-        await page.expose_function("cvReportViolation", watch.report)
-        await page.add_init_script(
-            """document.addEventListener("securitypolicyviolation", (event) => {
-                window.cvReportViolation(
-                    `CSP violation: ${event.effectiveDirective} blocked ${event.blockedURI}`
-                    + ` at ${event.sourceFile}:${event.lineNumber}`
-                );
-            });"""
-        )
-        page.on("console", watch.log)
-        page.on("pageerror", lambda error: watch.found.append(f"script error: {error}"))
-        page.on("dialog", watch.dialog)
-        return watch
-
-    def clear(self) -> None:
-        """Forgets what has been seen (after a page whose problems were checked)."""
-        self.console.clear()
-        self.found.clear()
-
-    def log(self, message: ConsoleMessage) -> None:
-        self.console.append(message)
-
-    def report(self, problem: str) -> None:
-        self.found.append(problem)
-
-    async def dialog(self, dialog: Dialog) -> None:
-        self.found.append(f"{dialog.type} dialog: {dialog.message!r}")
-        await dialog.dismiss()
-
-    async def problems(self, expected_status: int = 200) -> list[str]:
-        await self.page.wait_for_load_state("load")
-        # Violation events are queued as tasks: let them run first.
-        await self.page.evaluate("() => new Promise((done) => requestAnimationFrame(() => setTimeout(done)))")
-        document_failed = f"Failed to load resource: the server responded with a status of {expected_status} "
-        problems = list(self.found)
-        for message in self.console:
-            if message.type != "error":
-                continue
-            if message.text.startswith(document_failed) and message.location.get("url") == self.page.url:
-                continue
-            problems.append(f"console error: {message.text} ({message.location.get('url')})")
-        return problems
 
 
 @asynccontextmanager
@@ -258,46 +115,6 @@ async def staff_page(browser: Browser, site: Site, email: str | None, **options:
         if email:
             await context.add_cookies([cast(Any, await site.session_cookie(email))])
         yield await context.new_page()
-
-
-async def focused(page: Page) -> dict[str, Any]:
-    description: dict[str, Any] = await page.evaluate(
-        """() => {
-            const el = document.activeElement;
-            const style = getComputedStyle(el);
-            const outlined = style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0
-                && !/rgba\\(.*, 0\\)$/.test(style.outlineColor);
-            return { tag: el.tagName.toLowerCase(), id: el.id, type: el.type || null, value: el.value ?? null,
-                     text: el.textContent.trim().replace(/\\s+/g, " "), rel: el.getAttribute("rel"),
-                     ring: outlined || style.boxShadow !== "none",
-                     // The last stop in a date field is Chromium's own calendar button, in the field's
-                     // shadow tree: the field no longer matches :focus; the browser draws that button's ring.
-                     picker: el.type === "date" && !el.matches(":focus") };
-        }"""
-    )
-    return description
-
-
-async def press(page: Page, key: str) -> dict[str, Any]:
-    """Presses a key; what has the focus then must show it (WCAG 2.4.7), not just have it."""
-    await page.keyboard.press(key)
-    element = await focused(page)
-    if element["tag"] != "body" and not element["picker"]:
-        assert element["ring"], f"no visible focus indicator on {element}"
-    return element
-
-
-async def tab_to(
-    page: Page, what: str, matches: Callable[[dict[str, Any]], bool], *, limit: int = 25
-) -> dict[str, Any]:
-    """Presses Tab until the focused element matches; fails naming every element Tab went through."""
-    passed: list[str] = []
-    for _ in range(limit):
-        element = await press(page, "Tab")
-        if matches(element):
-            return element
-        passed.append(f"{element['tag']}#{element['id']} {element['text'][:30]!r}")
-    pytest.fail(f"Tab never reached {what}; it went through {passed}")
 
 
 async def enter_and_wait(page: Page) -> PageResponse | None:
@@ -321,10 +138,6 @@ async def type_date(page: Page, day: date) -> None:
     await page.keyboard.type(day.strftime(orders[probe]))
     typed = await focused(page)
     assert typed["value"] == day.isoformat(), typed
-
-
-async def heading(page: Page) -> str:
-    return (await page.get_by_role("heading", level=1).inner_text()).strip()
 
 
 async def result_rows(page: Page) -> int:

@@ -8,93 +8,35 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
-from litestar import Litestar
-from litestar.types import Receive, Scope, Send
-from playwright.async_api import Browser, ConsoleMessage, Page, expect
+from playwright.async_api import Browser, Page, expect
 from playwright.async_api import Response as PageResponse
 from sqlalchemy import update
 
-from civicvoice.app import create_app
-from civicvoice.core.jobs import Worker
 from civicvoice.core.settings import Settings
 from privacy.models import DataSubject
 from surveys.answers import check_answers
 from surveys.catalogue import POST_CONTACT_SURVEY
 from surveys.models import Answer, Invitation, Response
 from surveys.responses import read_answer_text
-from tests.integration.browser import (
-    LiveServer,
-    axe_violations,
-    browser_context,
-    chromium,
-    describe_violations,
-    needs_chromium,
-    open_page,
-)
+from tests.integration.browser import axe_violations, browser_context, describe_violations, needs_chromium, open_page
+from tests.integration.live_site import LiveSite, Watch, heading, press, serve_site, tab_to
 from tests.integration.support import TestDatabase
+
+# isort: split
+# The module-loop fixtures (see live_site.py): pytest finds them by their names in this module.
+from tests.integration.live_site import fixture_api_key, fixture_browser, fixture_catalogue, fixture_db  # noqa: F401
 
 pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="module")]
 
 SURVEY_TITLE = "Tell us about your recent contact"
 LIMIT_HINT = "You can enter up to 1,200 characters"
-
-
-# ------------------------------------------------------------------------------------------------ fixtures
-#
-# The browser is shared by the module, so the tests run in the module's event loop. The conftest's database
-# fixtures would run in a loop of their own, and an asyncpg connection only works in the loop that opened it:
-# these are the same fixtures, run in the module's loop.
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as running:
-        yield running
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def db(settings: Settings) -> AsyncIterator[TestDatabase]:
-    database = TestDatabase(settings)
-    try:
-        yield database
-    finally:
-        await database.close()
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def catalogue(db: TestDatabase) -> None:
-    await db.load_catalogue()
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def api_key(db: TestDatabase) -> str:
-    return await db.api_key(["contacts:write"])
-
-
-class AppOnLiveServer:
-    """The real app, built when uvicorn first calls it (the lifespan start-up). By then the live server has
-    bound its port, so settings.base_url, and with it every link in an invitation email, names that server."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.server: LiveServer | None = None
-        self.app: Litestar | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.app is None:
-            assert self.server is not None
-            assert self.server.port
-            self.app = create_app(self.settings.with_changes(base_url=self.server.url), worker=False)
-        await self.app(scope, receive, send)
 
 
 @dataclass(frozen=True)
@@ -105,42 +47,14 @@ class Invited:
 
 
 @dataclass
-class Site:
+class Site(LiveSite):
     """The live app, its database and its API key; `invite()` turns a contact into an emailed invitation."""
 
-    server: LiveServer
-    app: Litestar
-    settings: Settings
-    db: TestDatabase
-    auth: dict[str, str]
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    async def run_jobs(self) -> None:
-        # The live server runs the app in its own thread and loop; the worker runs here, on the test's engine,
-        # with the services the app built at start-up (as test_survey_loop.py's worker_for does).
-        await Worker(self.app.state.jobs, self.db.sessions, self.app.state.services).run_due()
-
     async def invite(self, external_id: str = "c1", email: str = "resident@example.org") -> Invited:
-        contact = {
-            "source": "crm",
-            "external_id": external_id,
-            "channel": "phone",
-            "service": "waste-and-recycling",
-            "occurred_at": (datetime.now(UTC) - timedelta(minutes=2)).isoformat(),
-            "customer": {"email": email, "name": "Resident Person"},
-        }
         async with httpx.AsyncClient(base_url=self.url) as client:
-            reply = await client.post("/api/v1/contacts", json=contact, headers=self.auth)
-        assert reply.status_code == 202, reply.text
-        decision = reply.json()
-        assert decision["decision"]["invite"] is True, decision
+            invitation_id = await self.report_contact(client, external_id, email)
         await self.run_jobs()
-        invitation_id = uuid.UUID(decision["invitation_id"])
-        eml = self.settings.mail_dir / f"invitation.{invitation_id}.eml"
-        message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+        message = self.invitation_email(invitation_id)
         assert message["To"] == email
         body = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         link = re.escape(self.url) + r"/{}/[A-Za-z0-9_\-]+"
@@ -181,107 +95,18 @@ class Site:
 
 @pytest.fixture
 def site(settings: Settings, db: TestDatabase, catalogue: None, auth: dict[str, str]) -> Iterator[Site]:
-    lazy = AppOnLiveServer(settings)
-    server = LiveServer(cast(Litestar, lazy))
-    lazy.server = server
-    with server:
-        assert lazy.app is not None
-        yield Site(server, lazy.app, lazy.app.state.settings, db, auth)
+    with serve_site(Site, settings, db, auth) as served:
+        yield served
 
 
 # ------------------------------------------------------------------------------------------------- helpers
 
 
-class Watch:
-    """Collects what goes wrong on a page: console errors, uncaught script errors and CSP violations.
-
-    A document that is itself an error (the 4xx pages) makes Chromium log "Failed to load resource" for it;
-    that is the status the test asked for, not a fault of the page, so `problems` leaves out exactly that one.
-    Without JavaScript no listener runs in the page, but Chromium still logs each CSP violation as a console
-    error."""
-
-    def __init__(self, page: Page, javascript: bool) -> None:
-        self.page = page
-        self.javascript = javascript
-        self.console: list[ConsoleMessage] = []
-        self.found: list[str] = []
-
-    @classmethod
-    async def attach(cls, page: Page, *, javascript: bool = True) -> Watch:
-        watch = cls(page, javascript)
-        await page.expose_function("cvReportViolation", watch.report)
-        await page.add_init_script(
-            """document.addEventListener("securitypolicyviolation", (event) => {
-                window.cvReportViolation(
-                    `CSP violation: ${event.effectiveDirective} blocked ${event.blockedURI}`
-                    + ` at ${event.sourceFile}:${event.lineNumber}`
-                );
-            });"""
-        )
-        page.on("console", watch.log)
-        page.on("pageerror", lambda error: watch.found.append(f"script error: {error}"))
-        return watch
-
-    def log(self, message: ConsoleMessage) -> None:
-        self.console.append(message)
-
-    def report(self, problem: str) -> None:
-        self.found.append(problem)
-
-    async def problems(self, expected_status: int = 200) -> list[str]:
-        await self.page.wait_for_load_state("load")
-        if self.javascript:
-            # Violation events are queued as tasks: let them run first. (Without JavaScript no timer fires.)
-            await self.page.evaluate("() => new Promise((done) => requestAnimationFrame(() => setTimeout(done)))")
-        document_failed = f"Failed to load resource: the server responded with a status of {expected_status} "
-        problems = list(self.found)
-        for message in self.console:
-            if message.type != "error":
-                continue
-            if message.text.startswith(document_failed) and message.location.get("url") == self.page.url:
-                continue
-            problems.append(f"console error: {message.text} ({message.location.get('url')})")
-        return problems
-
-
-async def focused(page: Page) -> dict[str, Any]:
-    description: dict[str, Any] = await page.evaluate(
-        """() => {
-            const el = document.activeElement;
-            return { tag: el.tagName.toLowerCase(), id: el.id, type: el.type || null, value: el.value ?? null,
-                     text: el.textContent.trim(), checked: !!el.checked };
-        }"""
-    )
-    return description
-
-
-async def press(page: Page, key: str) -> dict[str, Any]:
-    await page.keyboard.press(key)
-    return await focused(page)
-
-
-async def tab_to(
-    page: Page, what: str, matches: Callable[[dict[str, Any]], bool], *, limit: int = 12
-) -> dict[str, Any]:
-    """Presses Tab until the focused element matches; fails naming every element Tab went through."""
-    passed: list[str] = []
-    for _ in range(limit):
-        element = await press(page, "Tab")
-        if matches(element):
-            return element
-        passed.append(f"{element['tag']}#{element['id']} {element['text'][:30]!r}")
-    pytest.fail(f"Tab never reached {what}; it went through {passed}")
-
-
 async def submit_by_keyboard(page: Page, button: str = "Send feedback") -> PageResponse | None:
-    await tab_to(page, f"the {button} button", lambda el: el["tag"] == "button" and el["text"] == button)
+    await tab_to(page, f"the {button} button", lambda el: el["tag"] == "button" and el["text"] == button, limit=12)
     async with page.expect_navigation() as navigation:
         await page.keyboard.press("Enter")
     return await navigation.value
-
-
-async def heading(page: Page) -> str:
-    return (await page.get_by_role("heading", level=1).inner_text()).strip()
 
 
 # --------------------------------------------------------------------------------------- 1: keyboard only
