@@ -23,7 +23,7 @@ from civicvoice.core.ids import new_id
 from civicvoice.core.jobs import enqueue
 from privacy.blind_index import normalise_email, normalise_external_id, normalise_phone
 from privacy.exceptions import InvalidIdentifier
-from privacy.vault import IdentityClaim, Vault
+from privacy.vault import Identity, IdentityClaim, Vault
 from surveys.models import (
     Contact,
     Invitation,
@@ -91,6 +91,22 @@ def contact_facts(
         reachable=reachable,
         preference=customer.contact_preference if customer else None,
     )
+
+
+def check_occurred_at(event: ContactEvent, now: datetime) -> None:
+    """A contact reported from the future (beyond a little clock skew) is refused, naming the field."""
+    if event.occurred_at > now + timedelta(minutes=5):
+        raise EventInFuture("occurred_at is in the future; send the time the contact ended.", field="occurred_at")
+
+
+def reachable_channels(identity: Identity) -> frozenset[InvitationChannel]:
+    """The channels an invitation could reach this person on, from what we hold for them."""
+    channels = set()
+    if identity.emails:
+        channels.add(InvitationChannel.email)
+    if identity.phones:
+        channels.add(InvitationChannel.sms)
+    return frozenset(channels)
 
 
 def claim_from_event(event: ContactEvent) -> IdentityClaim:
@@ -202,9 +218,7 @@ class ContactIntake:
         The same (source, external id) twice is caught by the contact's unique constraint rather than a
         look-up first: duplicates are rare, and every new contact saves a round trip.
         """
-        now = utcnow()
-        if event.occurred_at > now + timedelta(minutes=5):
-            raise EventInFuture("occurred_at is in the future; send the time the contact ended.", field="occurred_at")
+        check_occurred_at(event, utcnow())
         claim = claim_from_event(event)
         ref = normalise_external_id(event.source, event.external_id)
         for attempt in range(_RETRIES):
@@ -252,11 +266,7 @@ class ContactIntake:
     async def _report_once(
         self, session: AsyncSession, event: ContactEvent, claim: IdentityClaim, ref: str
     ) -> IntakeResult:
-        service = await self.reference.service(session, event.service)
-        if service is None or not service.active:
-            raise UnknownService(
-                f"There is no active service {event.service!r}; check the service slug.", field="service"
-            )
+        service = await self.reference.active_service(session, event.service)
         policy = await self.reference.policy(session)
         now = utcnow()
         contact_id = new_id()
@@ -277,13 +287,7 @@ class ContactIntake:
             subject_id = resolution.subject_id
             if customer.opted_out:
                 await self.vault.suppress(session, claim, reason="opt_out")
-            identity = resolution.identity
-            channels = set()
-            if identity.emails:
-                channels.add(InvitationChannel.email)
-            if identity.phones:
-                channels.add(InvitationChannel.sms)
-            reachable = frozenset(channels)
+            reachable = reachable_channels(resolution.identity)
             times: tuple[datetime, ...] = ()
             if not resolution.created:  # a person made just now has no invitations yet
                 window = policy.cap_window
@@ -406,6 +410,13 @@ class ReferenceData:
         if row is None:
             return None
         return self._services.put(slug, ServiceRef(row.id, row.slug, row.survey_excluded, row.active))
+
+    async def active_service(self, session: AsyncSession, slug: str) -> ServiceRef:
+        """The service a contact names; UnknownService, naming the field, if there is no such active service."""
+        service = await self.service(session, slug)
+        if service is None or not service.active:
+            raise UnknownService(f"There is no active service {slug!r}; check the service slug.", field="service")
+        return service
 
     async def policy(self, session: AsyncSession) -> InvitationPolicy:
         return await self._policy.get_or_load("default", lambda: load_policy(session))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import bindparam, insert, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,15 +39,15 @@ from privacy.vault import (
 )
 from surveys.intake import (
     ContactIntake,
-    EventInFuture,
     IntakeResult,
     ServiceRef,
-    UnknownService,
     accepted_new,
+    check_occurred_at,
     claim_from_event,
     contact_facts,
     contact_row,
     decision_out,
+    reachable_channels,
 )
 from surveys.models import Contact, Invitation, InvitationDecision
 from surveys.rules import RULES_VERSION, Decision, InvitationChannel, PersonFacts, Reason, decide
@@ -125,17 +125,12 @@ class BatchingIntake:
 
     async def _prepare(self, event: ContactEvent) -> _Pending:
         now = utcnow()
-        if event.occurred_at > now + timedelta(minutes=5):
-            raise EventInFuture("occurred_at is in the future; send the time the contact ended.", field="occurred_at")
+        check_occurred_at(event, now)
         claim = claim_from_event(event)
         ref = normalise_external_id(event.source, event.external_id)
         # A fresh session: a cached service needs no connection; the request's own session is never held open.
         async with self.sessions() as lookup:
-            service = await self.reference.service(lookup, event.service)
-        if service is None or not service.active:
-            raise UnknownService(
-                f"There is no active service {event.service!r}; check the service slug.", field="service"
-            )
+            service = await self.reference.active_service(lookup, event.service)
         indexer = self.vault.indexer
         ref_digests = [(v, indexer.digest("contact_ref", ref, version=v)) for v in self.vault.keyring.index]
         active = indexer.active_version
@@ -383,12 +378,7 @@ class BatchingIntake:
                                 batch_owner[(name, value)] = subject.id
                             index_rows.extend(vault.index_rows(subject.id, new))
                     has_open_complaint = subject.open_complaint
-                channels = set()
-                if subject.identity.emails:
-                    channels.add(InvitationChannel.email)
-                if subject.identity.phones:
-                    channels.add(InvitationChannel.sms)
-                reachable = frozenset(channels)
+                reachable = reachable_channels(subject.identity)
                 person = PersonFacts(
                     opted_out=subject.opted_out,
                     suppressed=is_suppressed,

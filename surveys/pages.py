@@ -16,7 +16,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from civicvoice.core.auth import Access
 from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError
-from surveys.responses import GroupedResponses, InvalidAnswers, open_invitation, survey_definition
+from surveys.responses import GroupedResponses, InvalidAnswers, ResponseRecorder, open_invitation
 from surveys.tokens import UNSUBSCRIBE_LIFETIME, BadToken, ExpiredToken, Purpose, TokenSigner
 from surveys.unsubscribe import unsubscribe
 
@@ -58,7 +58,8 @@ class SurveyPages(Controller):
             claims = self._claims(request, token, Purpose.survey)
             async with request.app.state.sessions() as session:
                 invitation = await open_invitation(session, claims.invitation_id)
-                definition = await survey_definition(session, invitation.survey_version_id)
+                recorder: ResponseRecorder = _services(request)["response_recorder"]
+                definition = dict(await recorder.definition(session, invitation.survey_version_id))
         except (BadToken, ExpiredToken, CivicVoiceError) as exc:
             return link_problem(exc)
         return self._form(request, token, claims.invitation_id, definition, {}, [])

@@ -39,6 +39,9 @@ class ResponseSubmitted:
 Subscriber = Callable[[AsyncSession, Sequence[ResponseSubmitted]], Awaitable[None]]
 
 
+ALREADY_ANSWERED = "Thank you, we already have your answers to this survey."
+
+
 class AlreadyAnswered(CivicVoiceError):
     status = 409
     slug = "already-answered"
@@ -70,7 +73,7 @@ def refusal(invitation: Any, now: datetime) -> CivicVoiceError | None:
     if invitation is None:
         return InvitationClosed("This survey is no longer available.")
     if invitation.responded_at is not None:
-        return AlreadyAnswered("Thank you, we already have your answers to this survey.")
+        return AlreadyAnswered(ALREADY_ANSWERED)
     if invitation.expires_at <= now or invitation.state in CLOSED_STATES:
         return InvitationClosed("This survey has closed.")
     return None
@@ -84,12 +87,6 @@ async def open_invitation(session: AsyncSession, invitation_id: uuid.UUID) -> In
         raise problem
     assert invitation is not None
     return invitation
-
-
-async def survey_definition(session: AsyncSession, version_id: uuid.UUID) -> dict[str, object]:
-    version = await session.get(SurveyVersion, version_id)
-    assert version is not None
-    return dict(version.definition)
 
 
 @dataclass(frozen=True)
@@ -147,7 +144,7 @@ class ResponseRecorder:
         except IntegrityError:
             # Two submissions raced; the unique invitation on response kept one.
             await session.rollback()
-            raise AlreadyAnswered("Thank you, we already have your answers to this survey.") from None
+            raise AlreadyAnswered(ALREADY_ANSWERED) from None
         except BaseException:
             await session.rollback()
             raise
@@ -170,7 +167,7 @@ class ResponseRecorder:
             invitation = invitations.get(submission.invitation_id)
             problem = refusal(invitation, now)
             if problem is None and submission.invitation_id in taken:
-                problem = AlreadyAnswered("Thank you, we already have your answers to this survey.")
+                problem = AlreadyAnswered(ALREADY_ANSWERED)
             if problem is None:
                 assert invitation is not None  # refusal() refuses a missing one
                 definition = definitions[invitation.survey_version_id]
@@ -220,11 +217,8 @@ class ResponseRecorder:
             await session.execute(insert(table(Response)), response_rows)
             if answer_rows:
                 await session.execute(insert(table(Answer)), answer_rows)
-            await session.execute(
-                update(table(Invitation))
-                .where(table(Invitation).c.id.in_([row["invitation_id"] for row in response_rows]))
-                .values(responded_at=now)
-            )
+            answered = [row["invitation_id"] for row in response_rows]
+            await session.execute(update(table(Invitation)).where(Invitation.id.in_(answered)).values(responded_at=now))
             for subscriber in self.subscribers:
                 await subscriber(session, events)
         done = [outcome for outcome in outcomes if outcome is not None]
@@ -261,6 +255,10 @@ class ResponseRecorder:
             )
         # One executemany needs every row to name the same columns.
         return [{column: row.get(column) for column in _ANSWER_COLUMNS} for row in rows]
+
+    async def definition(self, session: AsyncSession, version_id: uuid.UUID) -> Mapping[str, Any]:
+        """The definition of a survey version, to show its form."""
+        return (await self._definitions_for(session, {version_id}))[version_id]
 
     async def _definitions_for(
         self, session: AsyncSession, version_ids: set[uuid.UUID]

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from civicvoice.core.clock import utcnow
 from civicvoice.core.jobs import JobContext, JobRegistry
 from civicvoice.staff.accounts import IDLE_TIMEOUT
-from civicvoice.staff.models import LoginThrottle, StaffSession
-from civicvoice.staff.throttle import FORGET_AFTER
+from civicvoice.staff.models import StaffSession
+from civicvoice.staff.throttle import forget_old_counters
 
 PRUNE_JOB = "staff.prune"
 JOBS = JobRegistry()
@@ -25,13 +25,7 @@ async def prune(session: AsyncSession, now: datetime) -> tuple[int, int]:
     sessions = await session.execute(
         delete(StaffSession).where(or_(StaffSession.expires_at <= now, StaffSession.last_seen_at < now - IDLE_TIMEOUT))
     )
-    counters = await session.execute(
-        delete(LoginThrottle).where(
-            LoginThrottle.last_failure_at < now - FORGET_AFTER,
-            or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until <= now),
-        )
-    )
-    return sessions.rowcount or 0, counters.rowcount or 0  # type: ignore[attr-defined]
+    return sessions.rowcount or 0, await forget_old_counters(session, now)  # type: ignore[attr-defined]
 
 
 @JOBS.cron(PRUNE_JOB, every=timedelta(hours=1), max_attempts=3)

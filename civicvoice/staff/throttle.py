@@ -11,7 +11,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.errors import CivicVoiceError
@@ -97,4 +97,15 @@ class LoginThrottler:
         let an attacker keep guessing others from the same address)."""
         account_digest = self.keys(email, "")[0][0]
         await session.execute(delete(LoginThrottle).where(LoginThrottle.key_digest == account_digest))
-        await session.execute(delete(LoginThrottle).where(LoginThrottle.last_failure_at < now - FORGET_AFTER))
+        await forget_old_counters(session, now)
+
+
+async def forget_old_counters(session: AsyncSession, now: datetime) -> int:
+    """Delete counters whose last failure is past FORGET_AFTER (and that block no one); returns how many."""
+    result = await session.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.last_failure_at < now - FORGET_AFTER,
+            or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until <= now),
+        )
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
