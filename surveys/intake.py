@@ -29,6 +29,7 @@ from surveys.models import (
     Invitation,
     InvitationDecision,
     InvitationPolicyRecord,
+    InvitationState,
     Service,
     Survey,
     SurveyVersion,
@@ -296,7 +297,7 @@ class ContactIntake:
                         await session.scalars(
                             select(Invitation.due_at).where(
                                 Invitation.subject_id == subject_id,
-                                Invitation.state != "cancelled",
+                                Invitation.state != InvitationState.cancelled,
                                 Invitation.due_at > event.occurred_at - 2 * window,
                                 Invitation.due_at < max(now, event.occurred_at) + 2 * window,
                             )
@@ -366,7 +367,7 @@ class ContactIntake:
                         "subject_id": subject_id,
                         "survey_version_id": version_id,
                         "channel": decision.channel.value,
-                        "state": "queued",
+                        "state": InvitationState.queued,
                         "due_at": decision.due_at,
                         "expires_at": decision.expires_at,
                         "reminder_at": decision.reminder_at,

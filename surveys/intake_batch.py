@@ -49,7 +49,7 @@ from surveys.intake import (
     decision_out,
     reachable_channels,
 )
-from surveys.models import Contact, Invitation, InvitationDecision
+from surveys.models import Contact, Invitation, InvitationDecision, InvitationState
 from surveys.rules import RULES_VERSION, Decision, InvitationChannel, PersonFacts, Reason, decide
 from surveys.schemas import ContactAccepted, ContactEvent
 from surveys.sending import SEND_INVITATION_JOB
@@ -259,7 +259,7 @@ class BatchingIntake:
                 await session.execute(
                     select(Invitation.subject_id, Invitation.due_at).where(
                         Invitation.subject_id.in_(existing_ids),
-                        Invitation.state != "cancelled",
+                        Invitation.state != InvitationState.cancelled,
                         Invitation.due_at > low,
                         Invitation.due_at < high,
                     )
@@ -432,7 +432,7 @@ class BatchingIntake:
                         "subject_id": subject.id,
                         "survey_version_id": version_id,
                         "channel": decision.channel.value,
-                        "state": "queued",
+                        "state": InvitationState.queued,
                         "due_at": decision.due_at,
                         "expires_at": decision.expires_at,
                         "reminder_at": decision.reminder_at,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
@@ -135,6 +136,23 @@ class InvitationDecision(Base):
     decided_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
 
 
+class InvitationState(StrEnum):
+    """Where an invitation is in its life. Stored as its value; channels move it on through their callbacks."""
+
+    queued = "queued"  # decided, waiting for its due time
+    sending = "sending"  # committed before the provider is called; a live job lease owns it
+    sent = "sent"  # the provider accepted it
+    delivered = "delivered"  # the provider's receipt says it reached the person
+    failed = "failed"  # not delivered; `failure` holds the kind (permanent, temporary, technical, ...) and reason
+    expired = "expired"  # past `expires_at` unanswered, or never sent before it
+    cancelled = "cancelled"  # stopped before sending: opt-out, erasure, restriction, suppression
+
+    @property
+    def closed(self) -> bool:
+        """No survey can be answered through an invitation in this state."""
+        return self in (InvitationState.failed, InvitationState.expired, InvitationState.cancelled)
+
+
 class Invitation(Base):
     """An invitation to answer a survey. It holds its own state and due time: queued -> sending -> sent | failed."""
 
@@ -157,7 +175,7 @@ class Invitation(Base):
     subject_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("data_subject.id", ondelete="SET NULL"))
     survey_version_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("survey_version.id"))
     channel: Mapped[str] = mapped_column(String(20))
-    state: Mapped[str] = mapped_column(String(16), default="queued")
+    state: Mapped[str] = mapped_column(String(16), default=InvitationState.queued)
     due_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     reminder_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))

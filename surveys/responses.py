@@ -24,7 +24,7 @@ from civicvoice.core.ids import new_id
 from privacy.exceptions import KeyDestroyed
 from privacy.vault import Vault
 from surveys.answers import CheckedAnswers, check_answers
-from surveys.models import Answer, Contact, Invitation, Response, SurveyVersion
+from surveys.models import Answer, Contact, Invitation, InvitationState, Response, SurveyVersion
 
 ANSWER_TEXT_FIELD = "answer.text"
 
@@ -65,7 +65,7 @@ class InvalidAnswers(CivicVoiceError):
         self.definition = definition  # the version answered, to show the form again with the problems
 
 
-CLOSED_STATES = frozenset({"expired", "cancelled", "failed"})
+CLOSED_STATES = frozenset(state for state in InvitationState if state.closed)
 
 
 def refusal(invitation: Any, now: datetime) -> CivicVoiceError | None:

@@ -24,7 +24,7 @@ from privacy.exceptions import KeyDestroyed
 from privacy.models import DataSubject
 from privacy.vault import IdentityClaim, Vault
 from surveys.channels import Channel, ChannelError, OutgoingInvitation
-from surveys.models import Contact, Invitation, Service
+from surveys.models import Contact, Invitation, InvitationState, Service
 from surveys.tokens import UNSUBSCRIBE_LIFETIME, Purpose, TokenSigner
 
 log = structlog.get_logger("civicvoice.sending")
@@ -84,9 +84,9 @@ class InvitationSender:
         if invitation is None:
             return SendOutcome("missing")
         if reminder:
-            if invitation.state != "sent" or invitation.responded_at or invitation.reminders_sent >= 1:
+            if invitation.state != InvitationState.sent or invitation.responded_at or invitation.reminders_sent >= 1:
                 return SendOutcome(invitation.state, "no reminder due")
-        elif invitation.state not in ("queued", "sending"):
+        elif invitation.state not in (InvitationState.queued, InvitationState.sending):
             return SendOutcome(invitation.state, "already handled")
         channel = self.channels.get(invitation.channel)
         reason = await self._why_not(session, invitation, now)
@@ -116,7 +116,7 @@ class InvitationSender:
                 reason = "no_contact_details"
         if reason is not None:
             if not reminder:
-                invitation.state = "expired" if reason == "expired" else "cancelled"
+                invitation.state = InvitationState.expired if reason == "expired" else InvitationState.cancelled
                 invitation.failure = reason
             log.info("invitation_not_sent", invitation_id=str(invitation.id), reason=reason)
             return SendOutcome(invitation.state, reason)
@@ -139,7 +139,7 @@ class InvitationSender:
             reminder=reminder,
         )
         if not reminder:
-            invitation.state = "sending"
+            invitation.state = InvitationState.sending
             invitation.send_attempts += 1
             invitation.message_ref = channel.reference_for(outgoing)
         return invitation, outgoing
@@ -160,14 +160,14 @@ class InvitationSender:
                 async with ctx.sessions() as session, session.begin():
                     row = await session.get(Invitation, invitation_id)
                     if row is not None and not reminder:
-                        row.state, row.failure = "failed", str(exc)[:300]
+                        row.state, row.failure = InvitationState.failed, str(exc)[:300]
                 log.error("invitation_failed", invitation_id=str(invitation_id))
                 return SendOutcome("failed", str(exc))
             # Not accepted: back to the queue; the job retries with back-off, nothing is lost.
             async with ctx.sessions() as session, session.begin():
                 row = await session.get(Invitation, invitation_id)
-                if row is not None and not reminder and row.state == "sending":
-                    row.state, row.failure = "queued", str(exc)[:300]
+                if row is not None and not reminder and row.state == InvitationState.sending:
+                    row.state, row.failure = InvitationState.queued, str(exc)[:300]
             raise
         await self.mark_sent(ctx, invitation_id, delivery.reference, reminder=reminder)
         return SendOutcome("sent")
@@ -181,7 +181,7 @@ class InvitationSender:
             if reminder:
                 row.reminders_sent += 1
                 return
-            row.state = "sent"
+            row.state = InvitationState.sent
             row.sent_at = utcnow()
             row.message_ref = reference
             row.failure = None

@@ -11,7 +11,7 @@ from civicvoice.core.clock import utcnow
 from privacy.exceptions import KeyDestroyed
 from privacy.models import DataSubject
 from privacy.vault import IdentityClaim, Vault
-from surveys.models import Invitation
+from surveys.models import Invitation, InvitationState
 
 
 async def unsubscribe(session: AsyncSession, vault: Vault, invitation_id: uuid.UUID) -> bool:
@@ -36,7 +36,7 @@ async def unsubscribe(session: AsyncSession, vault: Vault, invitation_id: uuid.U
             await vault.suppress(session, IdentityClaim(phone=phone), reason="unsubscribe")
     await session.execute(
         update(Invitation)
-        .where(Invitation.subject_id == subject.id, Invitation.state == "queued")
-        .values(state="cancelled", failure="opted_out")
+        .where(Invitation.subject_id == subject.id, Invitation.state == InvitationState.queued)
+        .values(state=InvitationState.cancelled, failure="opted_out")
     )
     return True
