@@ -351,11 +351,12 @@ def worker_command(once: bool) -> None:
 
 
 def _attach_feature_commands() -> None:
-    try:
-        from feedback.cli import sentiment
-    except ImportError:  # pragma: no cover - the feedback package is always installed with civicvoice
-        return
-    cli.add_command(sentiment)
+    """Each feature's own command groups (declared in its `Feature`)."""
+    from civicvoice.app import features
+
+    for feature in features():
+        for command in feature.cli:
+            cli.add_command(command)
 
 
 _attach_feature_commands()

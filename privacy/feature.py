@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from civicvoice.core.features import Feature
+from civicvoice.core.services import Extensions, Services
+from privacy.keyring import Keyring
 from privacy.vault import Vault
 
 
-def _services(built: Mapping[str, Any]) -> Mapping[str, Any]:
-    return {"vault": Vault(built["keyring"])}
+def _services(services: Services, _extensions: Extensions) -> None:
+    services.provide(Vault(services.get(Keyring)))
 
 
-FEATURE = Feature(name="privacy", build_services=_services)
+FEATURE = Feature(name="privacy", models=["privacy.models"], build_services=_services)

@@ -37,3 +37,19 @@ class DataMapEntry:
     @classmethod
     def no_personal_data(cls, purpose: str, retention: str = "indefinite") -> DataMapEntry:
         return cls(purpose=purpose, retention=retention)
+
+
+@dataclass(frozen=True)
+class FileStore:
+    """A store outside the database that holds personal data (mail files, access packages, exports).
+
+    Declared by the feature that writes it, beside its tables, so the record of processing and retention see it.
+    """
+
+    name: str
+    purpose: str
+    location: str
+    holds: tuple[str, ...]
+    category: str
+    lawful_basis: LawfulBasis
+    retention: str

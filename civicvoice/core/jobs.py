@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from advanced_alchemy.types import DateTimeUTC, JsonB
@@ -31,6 +31,9 @@ from civicvoice.core.db import Base, table
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.ids import new_id
 from civicvoice.core.logging import scrub
+from civicvoice.core.services import Services
+
+T = TypeVar("T")
 
 log = structlog.get_logger("civicvoice.jobs")
 
@@ -89,7 +92,7 @@ class JobContext:
     name: str
     attempt: int
     sessions: async_sessionmaker[AsyncSession]
-    services: Mapping[str, Any]
+    services: Services
     max_attempts: int = 8
 
     @property
@@ -97,8 +100,8 @@ class JobContext:
         """No retry follows this run: a handler records a lasting failure instead of raising."""
         return self.attempt >= self.max_attempts
 
-    def service(self, name: str) -> Any:
-        return self.services[name]
+    def service(self, kind: type[T]) -> T:
+        return self.services.get(kind)
 
 
 Handler = Callable[[JobContext, dict[str, Any]], Awaitable[None]]
@@ -283,7 +286,7 @@ class Worker:
         self,
         registry: JobRegistry,
         sessions: async_sessionmaker[AsyncSession],
-        services: Mapping[str, Any],
+        services: Services,
         *,
         poll_seconds: float = 1.0,
         batch: int = 10,
