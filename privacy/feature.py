@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from civicvoice.core.features import Feature
 from civicvoice.core.services import Extensions, Services
+from privacy.audit_chain import HEAD_FILE_STORE
+from privacy.cli import audit
+from privacy.jobs import JOBS
 from privacy.keyring import Keyring
 from privacy.vault import Vault
 
@@ -12,4 +15,11 @@ def _services(services: Services, _extensions: Extensions) -> None:
     services.provide(Vault(services.get(Keyring)))
 
 
-FEATURE = Feature(name="privacy", models=["privacy.models"], build_services=_services)
+FEATURE = Feature(
+    name="privacy",
+    jobs=JOBS,
+    cli=[audit],
+    models=["privacy.models", "privacy.audit_chain"],
+    file_stores=[HEAD_FILE_STORE],
+    build_services=_services,
+)

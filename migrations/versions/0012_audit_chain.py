@@ -1,0 +1,46 @@
+"""audit chain: sequence and hashes on audit entries, signed checkpoints
+
+Revision ID: 0012
+Revises: 0003
+Create Date: 2026-12-01 10:30:00.000000
+"""
+
+import sqlalchemy as sa
+from advanced_alchemy.types import GUID, DateTimeUTC
+from alembic import op
+
+revision = "0012"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("audit_event", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("reason_ciphertext", sa.LargeBinary(), nullable=True))
+        batch_op.add_column(sa.Column("seq", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("prev_hash", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("entry_hash", sa.String(length=64), nullable=True))
+        batch_op.create_index("ix_audit_event_seq", ["seq"], unique=True)
+    op.create_table(
+        "audit_checkpoint",
+        sa.Column("id", GUID(length=16), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("entry_hash", sa.String(length=64), nullable=False),
+        sa.Column("occurred_at", DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("created_at", DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("signature", sa.String(length=64), nullable=False),
+        sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_checkpoint")),
+        sa.UniqueConstraint("seq", name=op.f("uq_audit_checkpoint_seq")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("audit_checkpoint")
+    with op.batch_alter_table("audit_event", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_event_seq")
+        batch_op.drop_column("entry_hash")
+        batch_op.drop_column("prev_hash")
+        batch_op.drop_column("seq")
+        batch_op.drop_column("reason_ciphertext")
