@@ -12,7 +12,7 @@ from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from civicvoice.core.clock import utcnow
-from civicvoice.core.datamap import DataMapEntry
+from civicvoice.core.datamap import DataMapEntry, Link
 from civicvoice.core.db import Base
 
 
@@ -228,6 +228,7 @@ class Answer(Base):
         lawful_basis="public_task",
         retention="2 years",
         encrypted=("text_ciphertext",),
+        links=(Link("response_id", "response"),),
     )
     __table_args__ = (UniqueConstraint("response_id", "question_key", name="uq_answer_question"),)
 

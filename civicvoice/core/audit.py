@@ -44,6 +44,8 @@ class AuditEvent(Base):
         category="staff activity",
         lawful_basis="legal_obligation",
         retention="6 years",
+        subject_kind="staff",
+        subject_link="actor_id",
     )
     __table_args__ = (
         Index("ix_audit_event_occurred_at", "occurred_at"),

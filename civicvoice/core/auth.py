@@ -58,6 +58,8 @@ class StaffUser(Base):
         category="staff",
         lawful_basis="contract",
         retention="account lifetime + 1 year",
+        subject_kind="staff",
+        subject_link="id",
     )
 
     email: Mapped[str] = mapped_column(String(254), unique=True)

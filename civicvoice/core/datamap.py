@@ -15,11 +15,22 @@ LawfulBasis = Literal[
 
 
 @dataclass(frozen=True)
+class Link:
+    """A column of this table that points at a row of another table: the data map's search follows it, so a
+    row with no subject column of its own (an answer) is still found from its person (through its response)."""
+
+    column: str
+    table: str
+
+
+@dataclass(frozen=True)
 class DataMapEntry:
     """What one table holds about people.
 
     ``holds`` names each personal-data item (empty and explicit when the table holds none);
-    ``subject_link`` names the column pointing at ``data_subject.id`` when rows belong to a person.
+    ``subject_link`` names the column pointing at ``data_subject.id`` (or at ``staff_user.id`` for staff data)
+    when rows belong to a person; ``links`` are further columns pointing at other tables' rows. A table holding
+    personal data must be reachable from a person through these, or say in ``unlinked`` why it is not.
     """
 
     purpose: str
@@ -29,6 +40,12 @@ class DataMapEntry:
     retention: str = "indefinite"
     subject_link: str | None = None
     encrypted: tuple[str, ...] = ()
+    links: tuple[Link, ...] = ()
+    # Whose personal data: customers (data_subject) or staff (staff_user), who are data subjects too.
+    subject_kind: Literal["customer", "staff"] = "customer"
+    # Why a table holding personal data is deliberately not linked to a person (e.g. keyed hashes kept to honour
+    # an objection after erasure); an empty string means it must be linked.
+    unlinked: str = ""
 
     @property
     def holds_personal_data(self) -> bool:

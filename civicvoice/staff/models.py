@@ -25,6 +25,8 @@ class StaffSession(Base):
         category="staff activity",
         lawful_basis="legitimate_interests",
         retention="until sign-out or 12 hours",
+        subject_kind="staff",
+        subject_link="user_id",
     )
     __table_args__ = (Index("ix_staff_session_user", "user_id"),)
 
@@ -45,6 +47,8 @@ class LoginThrottle(Base):
         category="security",
         lawful_basis="legitimate_interests",
         retention="24 hours after the last failure",
+        subject_kind="staff",
+        unlinked="keyed hashes of an email or client address, deleted 24 hours after the last failure",
     )
 
     key_digest: Mapped[str] = mapped_column(String(64), unique=True)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from civicvoice.core.datamap import DataMapEntry
 from civicvoice.models import Base
-from privacy.datamap import data_map, subject_tables, undeclared
+from privacy.datamap import data_map, reachable, subject_tables, undeclared, unreachable
 
 
 def test_no_table_is_undeclared() -> None:
@@ -49,3 +49,37 @@ def test_a_new_table_without_a_declaration_is_reported() -> None:
 
 def test_people_tables_are_known() -> None:
     assert {"data_subject", "contact", "invitation", "subject_index"} <= set(subject_tables(Base))
+
+
+def test_every_table_holding_personal_data_is_reachable_from_a_person() -> None:
+    assert unreachable(Base) == []
+    paths = reachable(Base)
+    assert paths["answer"] == "answer.response_id -> response"
+    assert paths["staff_session"].endswith("-> staff_user")
+
+
+def test_links_are_real_columns_pointing_at_known_tables() -> None:
+    for name, entry in data_map(Base).items():
+        assert entry is not None
+        for link in entry.links:
+            assert link.column in Base.metadata.tables[name].columns, f"{name}.{link.column}"
+            assert link.table in Base.metadata.tables, f"{name} links to unknown table {link.table}"
+
+
+def test_an_unlinked_table_holding_personal_data_fails() -> None:
+    class Other(DeclarativeBase):
+        pass
+
+    class Person(Other):
+        __tablename__ = "data_subject"
+        __datamap__ = DataMapEntry(
+            "people", holds=("name",), category="identity", lawful_basis="public_task", subject_link="id"
+        )
+        id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+    class Note(Other):
+        __tablename__ = "note"
+        __datamap__ = DataMapEntry("notes", holds=("free text",), category="feedback", lawful_basis="public_task")
+        id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+    assert unreachable(Other) == ["note"]
