@@ -92,6 +92,19 @@ async def build_services(
     return services
 
 
+def start_process_tasks(feature_list: Sequence[Feature], services: Services) -> list[asyncio.Task[None]]:
+    """The tasks every service process runs beside its work (web and `civicvoice worker` alike)."""
+    return [asyncio.create_task(task(services)) for feature in feature_list for task in feature.process_tasks]
+
+
+async def stop_tasks(tasks: Sequence[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -136,6 +149,7 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.services = services = await build_services(settings, sessions, feature_list)
+        background = start_process_tasks(feature_list, services)
         task = None
         if run_worker:
             app.state.worker = Worker(registry, sessions, services, poll_seconds=settings.worker_poll_seconds)
@@ -147,6 +161,7 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
                 app.state.worker.stop()
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(task, timeout=10)
+            await stop_tasks(background)
             for service in services:
                 closer = getattr(service, "aclose", None)
                 if closer is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import click
 from litestar.cli._utils import LitestarEnv
@@ -120,48 +120,6 @@ def demo_command() -> None:
     click.echo("Demo data loaded. These are shown once; keep them safe:")
     click.echo(f"  Admin sign-in: {result.admin_email} / {result.admin_password}")
     click.echo(f"  API key (contacts:write): {result.api_key}")
-
-
-# --- keys -----------------------------------------------------------------------------------------------------
-
-
-@cli.group("keys")
-def keys_group() -> None:
-    """Encryption keys: status and first-time set-up."""
-
-
-@keys_group.command("init")
-def keys_init_command() -> None:
-    """Create a key file for a new, empty installation (never over existing data)."""
-    from privacy.keys import init_keys
-
-    settings = settings_from_env()
-    _, created = run_db(settings, lambda s: init_keys(s, settings))
-    if created:
-        click.echo(f"Created key file {settings.key_file} (mode 0600). Back it up separately from the database.")
-    else:
-        click.echo("Keys are already configured.")
-
-
-@keys_group.command("status")
-def keys_status_command() -> None:
-    """Show key versions and whether they match this database's check values."""
-    from privacy.keys import check_keys, load_keyring
-
-    settings = settings_from_env()
-
-    async def work(session: AsyncSession) -> list[Any]:
-        keyring = load_keyring(settings)
-        statuses = await check_keys(session, keyring, record_new=False)
-        click.echo(f"Source: {'CIVICVOICE_KEYS' if settings.keys_json else settings.key_file}")
-        click.echo(
-            f"Active versions: kek {keyring.kek_active}, index {keyring.index_active}, "
-            f"suppression {keyring.suppression_active}"
-        )
-        return statuses
-
-    for status in run_db(settings, work):
-        click.echo(f"  {status.purpose}: {status.state}")
 
 
 # --- API keys -------------------------------------------------------------------------------------------------
@@ -294,7 +252,7 @@ def user_deactivate_command(email: str) -> None:
 @click.option("--once", is_flag=True, help="Run the jobs that are due now, then exit.")
 def worker_command(once: bool) -> None:
     """Run a job worker outside the web process."""
-    from civicvoice.app import build_services, features, job_registry
+    from civicvoice.app import build_services, features, job_registry, start_process_tasks, stop_tasks
     from civicvoice.core.db import create_engine, session_factory
     from civicvoice.core.jobs import Worker
     from civicvoice.core.logging import configure_logging
@@ -310,7 +268,11 @@ def worker_command(once: bool) -> None:
             worker = Worker(job_registry(features()), sessions, services, poll_seconds=settings.worker_poll_seconds)
             if once:
                 return await worker.run_due()
-            await worker.run_forever()
+            background = start_process_tasks(features(), services)
+            try:
+                await worker.run_forever()
+            finally:
+                await stop_tasks(background)
             return 0
         finally:
             await engine.dispose()

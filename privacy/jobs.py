@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from civicvoice.core.jobs import JobContext, JobRegistry
+from civicvoice.core.jobs import JobContext, JobRegistry, RetryLater
 from civicvoice.core.settings import Settings
 from privacy.audit_chain import publish_head, seal_once
+from privacy.key_rotation import REWRAP_BATCH, REWRAP_JOB, KeyringWatcher, rewrap_batch
 from privacy.keyring import Keyring
 
 AUDIT_SEAL_JOB = "audit.seal"
@@ -21,3 +22,15 @@ async def seal_audit_log(ctx: JobContext, payload: dict[str, Any]) -> None:
         result = await seal_once(session, ctx.service(Keyring))
     if result is not None:
         publish_head(ctx.service(Settings), result.head)
+
+
+@JOBS.job(REWRAP_JOB, max_attempts=20)
+async def rewrap_data_keys(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """One bounded batch per transaction, so the service never waits on a long lock; runs again until done."""
+    keyring = ctx.service(KeyringWatcher).keyring
+    async with ctx.sessions() as session, session.begin():
+        done = await rewrap_batch(session, keyring)
+    if done is None:  # this process has not loaded the activated key yet: its watcher will within a minute
+        raise RetryLater(timedelta(seconds=30))
+    if done >= REWRAP_BATCH:
+        raise RetryLater(timedelta(0))

@@ -139,6 +139,10 @@ class NewSubject:
 
 class Vault:
     def __init__(self, keyring: Keyring) -> None:
+        self.use_keyring(keyring)
+
+    def use_keyring(self, keyring: Keyring) -> None:
+        """Switch to a reloaded keyring (a key rotation added or activated a version)."""
         self.keyring = keyring
         self.indexer = BlindIndexer(keyring)
         self.suppression = SuppressionHasher(keyring)

@@ -6,7 +6,7 @@ only through typed services and extension points (`civicvoice.core.services`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,8 @@ from civicvoice.core.jobs import JobRegistry
 from civicvoice.core.services import Contribution, Extensions, Services
 
 ServiceBuilder = Callable[[Services, Extensions], None]
+# A task every service process (web or worker) runs for its whole life, e.g. reloading a changed key file.
+ProcessTask = Callable[[Services], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True)
@@ -40,3 +42,4 @@ class Feature:
     extensions: Sequence[Contribution[Any]] = ()
     # Adds this feature's services, given the services of the layers below and every contribution.
     build_services: ServiceBuilder | None = None
+    process_tasks: Sequence[ProcessTask] = ()

@@ -1,4 +1,4 @@
-"""audit chain: sequence and hashes on audit entries, signed checkpoints
+"""audit chain (sequence and hashes on audit entries, signed checkpoints) and staged key rotation
 
 Revision ID: 0012
 Revises: 0003
@@ -6,7 +6,7 @@ Create Date: 2026-12-01 10:30:00.000000
 """
 
 import sqlalchemy as sa
-from advanced_alchemy.types import GUID, DateTimeUTC
+from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
 from alembic import op
 
 revision = "0012"
@@ -36,7 +36,36 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "key_holder",
+        sa.Column("id", GUID(length=16), nullable=False),
+        sa.Column("process", sa.String(length=120), nullable=False),
+        sa.Column("role", sa.String(length=20), nullable=False),
+        sa.Column("kek_versions", JsonB, nullable=False),
+        sa.Column("index_versions", JsonB, nullable=False),
+        sa.Column("started_at", DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("seen_at", DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_key_holder")),
+        sa.UniqueConstraint("process", name=op.f("uq_key_holder_process")),
+    )
+    op.create_table(
+        "kek_version",
+        sa.Column("id", GUID(length=16), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("added_at", DateTimeUTC(timezone=True), nullable=True),
+        sa.Column("activated_at", DateTimeUTC(timezone=True), nullable=True),
+        sa.Column("retired_at", DateTimeUTC(timezone=True), nullable=True),
+        sa.Column("destroyed_at", DateTimeUTC(timezone=True), nullable=True),
+        sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kek_version")),
+        sa.UniqueConstraint("version", name=op.f("uq_kek_version_version")),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("kek_version")
+    op.drop_table("key_holder")
     op.drop_table("audit_checkpoint")
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_event_seq")
