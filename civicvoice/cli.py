@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.audit import Actor
-from civicvoice.core.commands import run_db, settings_from_env
+from civicvoice.core.commands import EXTENSIONS_KEY, run_db, settings_from_env
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.settings import Settings
 
@@ -39,6 +39,9 @@ def cli(ctx: click.Context) -> None:
     if ctx.obj is None:
         # Litestar's own commands (routes, schema, info) find the app through this lazy environment.
         ctx.obj = lambda: LitestarEnv.from_env(APP_FACTORY)
+    from civicvoice.app import extensions, features
+
+    ctx.meta[EXTENSIONS_KEY] = extensions(features())
 
 
 cli.add_command(core.routes_command)

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.audit import Actor
 from civicvoice.core.clock import utcnow
-from civicvoice.core.commands import run_db, settings_from_env
+from civicvoice.core.commands import extensions, read_identifier, run_db, settings_from_env
 from privacy.audit_chain import SealResult, Verification, publish_head, read_published_heads, seal_once, verify
+from privacy.audit_reasons import operator, record_with_reason
+from privacy.blind_index import normalise_email, normalise_external_id, normalise_phone
+from privacy.erasure import ErasureResult, UnknownPerson, erase, reapply_erasures
+from privacy.exceptions import InvalidIdentifier
+from privacy.holds import LEGAL_HOLDS
 from privacy.key_rotation import RotationStatus, RotationStep, active_since, advance_rotation, rotation_status
 from privacy.keys import KeyStatus, check_keys, init_keys, load_keyring
+from privacy.vault import IdentityClaim, Vault
 
 
 @click.group("audit")
@@ -142,3 +149,93 @@ def keys_rotate_command(scheduled: bool, operator: str | None, as_json: bool) ->
         click.echo(json.dumps({"step": step.did, "detail": step.detail, "kek_active": step.keyring.kek_active}))
     else:
         click.echo(step.detail)
+
+
+# --- the DPO's scripted commands ------------------------------------------------------------------------------
+
+
+@click.group("privacy")
+def privacy() -> None:
+    """Data protection: erasure, re-applying erasures after a restore (more in `--help`)."""
+
+
+def _claim(email: str | None, phone: str | None, ref: str | None) -> IdentityClaim:
+    given = [v for v in (email, phone, ref) if v is not None]
+    if len(given) != 1:
+        raise click.UsageError("Give exactly one of --email, --phone, --ref or --subject.")
+    try:
+        if email is not None:
+            return IdentityClaim(email=normalise_email(read_identifier(email, "email address")))
+        if phone is not None:
+            return IdentityClaim(phone=normalise_phone(read_identifier(phone, "phone number")))
+        source, _, value = read_identifier(ref or "", "reference").partition(":")
+        if not source or not value:
+            raise click.UsageError("Give --ref as SOURCE:ID, for example crm:12345.")
+        return IdentityClaim(external_id=normalise_external_id(source, value))
+    except InvalidIdentifier as exc:
+        raise click.ClickException(exc.detail) from None
+
+
+@privacy.command("erase")
+@click.option("--email", default=None, help="The person's email address ('-' reads it from standard input).")
+@click.option("--phone", default=None, help="The person's phone number ('-' reads it from standard input).")
+@click.option("--ref", default=None, help="SOURCE:ID, the person's id in a contact system ('-': standard input).")
+@click.option("--subject", "subject_id", default=None, type=click.UUID, help="The person's civicvoice id.")
+@click.option("--reason", required=True, help="Why (stored encrypted in the audit log).")
+@click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def erase_command(
+    email: str | None,
+    phone: str | None,
+    ref: str | None,
+    subject_id: uuid.UUID | None,
+    reason: str,
+    operator_email: str,
+    as_json: bool,
+) -> None:
+    """Erase a person by destroying their data key; their comments and identity become unreadable at once."""
+    settings = settings_from_env()
+    claim = None if subject_id is not None else _claim(email, phone, ref)
+    holds = extensions().items(LEGAL_HOLDS)
+
+    async def work(session: AsyncSession) -> ErasureResult:
+        vault = Vault(load_keyring(settings))
+        actor = await operator(session, operator_email)
+        target = subject_id
+        if claim is not None:
+            matches = await vault.find(session, claim)
+            if not matches:
+                raise UnknownPerson("No person matches that identifier (or they were erased already).")
+            target = next(iter(matches.values()))
+        assert target is not None
+        result = await erase(session, settings, target, actor=actor, hold_checks=holds)
+        await record_with_reason(
+            session, vault, actor, "privacy.erase.reason", reason=reason, target_kind="data_subject", target_id=target
+        )
+        return result
+
+    result = run_db(settings, work)
+    if as_json:
+        document = {"subject_id": str(result.subject_id), "erased": result.erased, "on": result.erased_on.isoformat()}
+        click.echo(json.dumps(document))
+    elif result.erased:
+        click.echo(f"Erased person {result.subject_id}: their data key is destroyed; ciphertext is purged shortly.")
+    else:
+        click.echo(f"Person {result.subject_id} was already erased on {result.erased_on:%d %B %Y}; nothing to do.")
+
+
+@privacy.command("reapply-erasures")
+@click.option("--as", "operator_email", default=None, help="Your staff email, recorded in the audit log.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object.")
+def reapply_command(operator_email: str | None, as_json: bool) -> None:
+    """After restoring a backup: erase again everyone in the erasure ledger (the database's and the file's)."""
+    settings = settings_from_env()
+
+    async def work(session: AsyncSession) -> dict[str, int]:
+        return await reapply_erasures(session, settings, actor=await operator(session, operator_email))
+
+    counts = run_db(settings, work)
+    if as_json:
+        click.echo(json.dumps(counts))
+    else:
+        click.echo(f"{counts['ledger']} erasures in the ledger; {counts['reapplied']} re-applied to this database.")

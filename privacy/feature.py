@@ -8,7 +8,8 @@ from civicvoice.core.features import Feature
 from civicvoice.core.services import Extensions, Services
 from civicvoice.core.settings import Settings
 from privacy.audit_chain import HEAD_FILE_STORE
-from privacy.cli import audit, keys
+from privacy.cli import audit, keys, privacy
+from privacy.erasure import LEDGER_FILE_STORE
 from privacy.jobs import JOBS
 from privacy.key_rotation import KeyringWatcher
 from privacy.keyring import Keyring
@@ -28,9 +29,9 @@ async def _watch_keys(services: Services) -> None:
 FEATURE = Feature(
     name="privacy",
     jobs=JOBS,
-    cli=[audit, keys],
-    models=["privacy.models", "privacy.audit_chain", "privacy.key_rotation"],
-    file_stores=[HEAD_FILE_STORE],
+    cli=[audit, keys, privacy],
+    models=["privacy.models", "privacy.audit_chain", "privacy.key_rotation", "privacy.erasure"],
+    file_stores=[HEAD_FILE_STORE, LEDGER_FILE_STORE],
     build_services=_services,
     process_tasks=[_watch_keys],
 )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
 from civicvoice.core.jobs import JobContext, JobRegistry, RetryLater
 from civicvoice.core.settings import Settings
 from privacy.audit_chain import publish_head, seal_once
+from privacy.erasure import PURGE_JOB, purge
 from privacy.key_rotation import REWRAP_BATCH, REWRAP_JOB, KeyringWatcher, rewrap_batch
 from privacy.keyring import Keyring
 
@@ -34,3 +36,10 @@ async def rewrap_data_keys(ctx: JobContext, payload: dict[str, Any]) -> None:
         raise RetryLater(timedelta(seconds=30))
     if done >= REWRAP_BATCH:
         raise RetryLater(timedelta(0))
+
+
+@JOBS.job(PURGE_JOB, max_attempts=10)
+async def purge_erased(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """The erased person's ciphertext and links go; their clear, non-identifying facts stay for the reports."""
+    async with ctx.sessions() as session, session.begin():
+        await purge(session, uuid.UUID(payload["subject_id"]))

@@ -88,6 +88,8 @@ class Contact(Base):
         lawful_basis="public_task",
         retention="2 years",
         subject_link="subject_id",
+        coarsen_on_erasure=("occurred_at", "received_at"),
+        scramble_on_erasure=("ref_digest",),
     )
     __table_args__ = (
         # Idempotency: the same (source, external id) reported twice is one contact. Kept as a keyed hash.
@@ -200,6 +202,7 @@ class Response(Base):
         lawful_basis="public_task",
         retention="2 years",
         subject_link="subject_id",
+        coarsen_on_erasure=("submitted_at",),
     )
     __table_args__ = (Index("ix_response_service_submitted", "service_id", "submitted_at"),)
 

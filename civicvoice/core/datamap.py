@@ -46,6 +46,10 @@ class DataMapEntry:
     # Why a table holding personal data is deliberately not linked to a person (e.g. keyed hashes kept to honour
     # an objection after erasure); an empty string means it must be linked.
     unlinked: str = ""
+    # Timestamps cut to the day when the person is erased (the time of day could single them out).
+    coarsen_on_erasure: tuple[str, ...] = ()
+    # Keyed hashes of other systems' ids, replaced by random bytes on erasure (they would lead back to the person).
+    scramble_on_erasure: tuple[str, ...] = ()
 
     @property
     def holds_personal_data(self) -> bool:

@@ -1,4 +1,4 @@
-"""audit chain (sequence and hashes on audit entries, signed checkpoints) and staged key rotation
+"""privacy: audit chain (sequence and hashes, signed checkpoints), staged key rotation, erasure ledger
 
 Revision ID: 0012
 Revises: 0003
@@ -61,9 +61,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_kek_version")),
         sa.UniqueConstraint("version", name=op.f("uq_kek_version_version")),
     )
+    op.create_table(
+        "erasure_ledger",
+        sa.Column("id", GUID(length=16), nullable=False),
+        sa.Column("erased_subject_id", GUID(length=16), nullable=False),
+        sa.Column("erased_on", sa.Date(), nullable=False),
+        sa.Column("request_id", GUID(length=16), nullable=True),
+        sa.Column("purged_at", DateTimeUTC(timezone=True), nullable=True),
+        sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_erasure_ledger")),
+        sa.UniqueConstraint("erased_subject_id", name=op.f("uq_erasure_ledger_erased_subject_id")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("erasure_ledger")
     op.drop_table("kek_version")
     op.drop_table("key_holder")
     op.drop_table("audit_checkpoint")
