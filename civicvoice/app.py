@@ -85,7 +85,7 @@ async def build_services(
     services.provide(settings)
     services.provide(keyring)
     services.provide(sessions, as_type=async_sessionmaker)
-    contributions = extensions(feature_list)
+    contributions = services.provide(extensions(feature_list))
     for feature in feature_list:
         if feature.build_services is not None:
             feature.build_services(services, contributions)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 from typing import TypeVar
 
@@ -40,8 +41,12 @@ def cli(ctx: click.Context) -> None:
         # Litestar's own commands (routes, schema, info) find the app through this lazy environment.
         ctx.obj = lambda: LitestarEnv.from_env(APP_FACTORY)
     from civicvoice.app import extensions, features
+    from civicvoice.core.logging import configure_logging
 
     ctx.meta[EXTENSIONS_KEY] = extensions(features())
+    # Commands log to standard error, so what they print (JSON for scripts) stays clean on standard output.
+    level = os.environ.get("CIVICVOICE_LOG_LEVEL", "WARNING").upper()
+    configure_logging(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "WARNING", json=True)
 
 
 cli.add_command(core.routes_command)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import uuid
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from civicvoice.core.audit import Actor
 from civicvoice.core.clock import utcnow
 from civicvoice.core.commands import extensions, read_identifier, run_db, settings_from_env
+from civicvoice.core.db import create_engine, session_factory
 from privacy.audit_chain import SealResult, Verification, publish_head, read_published_heads, seal_once, verify
 from privacy.audit_reasons import operator, record_with_reason
 from privacy.blind_index import normalise_email, normalise_external_id, normalise_phone
@@ -20,6 +22,9 @@ from privacy.exceptions import InvalidIdentifier
 from privacy.holds import LEGAL_HOLDS
 from privacy.key_rotation import RotationStatus, RotationStep, active_since, advance_rotation, rotation_status
 from privacy.keys import KeyStatus, check_keys, init_keys, load_keyring
+from privacy.retention import RunResult as RetentionResult
+from privacy.retention import report as retention_report
+from privacy.retention import run as retention_run
 from privacy.vault import IdentityClaim, Vault
 
 
@@ -208,7 +213,7 @@ def erase_command(
                 raise UnknownPerson("No person matches that identifier (or they were erased already).")
             target = next(iter(matches.values()))
         assert target is not None
-        result = await erase(session, settings, target, actor=actor, hold_checks=holds)
+        result = await erase(session, settings, target, actor=actor, holds=holds)
         await record_with_reason(
             session, vault, actor, "privacy.erase.reason", reason=reason, target_kind="data_subject", target_id=target
         )
@@ -239,3 +244,44 @@ def reapply_command(operator_email: str | None, as_json: bool) -> None:
         click.echo(json.dumps(counts))
     else:
         click.echo(f"{counts['ledger']} erasures in the ledger; {counts['reapplied']} re-applied to this database.")
+
+
+@privacy.command("retention")
+@click.option("--dry-run", is_flag=True, help="Report what is due and what is held back, and change nothing.")
+@click.option("--as", "operator_email", default=None, help="Your staff email, recorded in the audit log.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report or the counts as one JSON object.")
+def retention_command(dry_run: bool, operator_email: str | None, as_json: bool) -> None:
+    """Enforce the retention schedule now (the worker does it daily), or with --dry-run report it."""
+    settings = settings_from_env()
+    holds = extensions().items(LEGAL_HOLDS)
+    if dry_run:
+        rows = run_db(settings, lambda session: retention_report(session, holds))
+        if as_json:
+            click.echo(json.dumps({"dry_run": True, "classes": [r.as_dict() for r in rows]}))
+            return
+        for row in rows:
+            held = f", {row.held} held back ({', '.join(row.held_by)})" if row.held else ""
+            click.echo(
+                f"{row.label} [{row.table}]: {row.months} months (before {row.cutoff:%d %B %Y}), "
+                f"{row.action} {row.due}{held}"
+            )
+        return
+
+    async def work(session: AsyncSession) -> Actor:
+        return await operator(session, operator_email)
+
+    actor = run_db(settings, work)
+
+    async def enforce() -> RetentionResult:
+        engine = create_engine(settings)
+        try:
+            return await retention_run(session_factory(engine), settings, holds, actor=actor)
+        finally:
+            await engine.dispose()
+
+    result = asyncio.run(enforce())
+    if as_json:
+        click.echo(json.dumps({"dry_run": False, "counts": result.counts, "keys_destroyed": result.keys_destroyed}))
+    else:
+        done = ", ".join(f"{table} {count}" for table, count in sorted(result.counts.items())) or "nothing was due"
+        click.echo(f"Retention run: {done}; {result.keys_destroyed} period keys destroyed.")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Any
 
 import structlog
 from advanced_alchemy.types import GUID, DateTimeUTC
-from sqlalchemy import Column, Date, Table, delete, func, select, update
+from sqlalchemy import Date, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,8 +32,9 @@ from civicvoice.core.db import Base
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.settings import Settings
 from privacy.datamap import data_map
-from privacy.holds import LegalHold, LegalHoldCheck, holds_on
+from privacy.holds import LegalHold, LegalHoldSource, holds_on
 from privacy.models import DataKey, DataSubject, SubjectConflict, SubjectIndex
+from privacy.scrubbing import scrub_rows
 
 log = structlog.get_logger("civicvoice.erasure")
 
@@ -122,7 +122,7 @@ async def erase(
     subject_id: uuid.UUID,
     *,
     actor: Actor,
-    hold_checks: Iterable[LegalHoldCheck],
+    holds: Iterable[LegalHoldSource],
     request_id: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> ErasureResult:
@@ -136,11 +136,11 @@ async def erase(
         raise UnknownPerson("No person with that id.", field="subject_id")
     if subject.erased_at is not None:
         return ErasureResult(subject_id, False, subject.erased_at.date())
-    holds = await holds_on(session, subject_id, hold_checks)
-    if holds:
+    found = await holds_on(session, subject_id, holds)
+    if found:
         raise ErasureBlocked(
-            "Erasure is blocked: " + "; ".join(hold.reason for hold in holds) + ".",
-            extra={"holds": [{"kind": h.kind, "reason": h.reason} for h in holds]},
+            "Erasure is blocked: " + "; ".join(hold.reason for hold in found) + ".",
+            extra={"holds": [{"kind": h.kind, "reason": h.reason} for h in found]},
         )
     erased_on = now.date()
     append_to_ledger_file(settings, subject_id, erased_on)
@@ -174,79 +174,22 @@ async def shred(session: AsyncSession, subject_id: uuid.UUID, now: datetime) -> 
 
 # --- the background purge --------------------------------------------------------------------------------
 
-_KEEP_LINKS = frozenset({"data_subject", "data_key", "subject_index", "subject_conflict"})
-
-
-@dataclass(frozen=True)
-class PurgePlan:
-    """How each table holding a customer's data is reached from them, in the order to purge it (leaves first)."""
-
-    steps: tuple[tuple[str, str, str | None], ...]  # (table, column, parent table or None for a subject column)
-
-
-def purge_plan(base: Any) -> PurgePlan:
-    entries = {name: e for name, e in data_map(base).items() if e is not None and e.subject_kind == "customer"}
-    direct: list[tuple[str, str, str | None]] = [
-        (name, e.subject_link, None) for name, e in entries.items() if e.subject_link and name not in _KEEP_LINKS
-    ]
-    linked: list[tuple[str, str, str | None]] = [
-        (name, link.column, link.table)
-        for name, e in entries.items()
-        if not e.subject_link
-        for link in e.links
-        if link.table in {d[0] for d in direct}
-    ]
-    return PurgePlan(tuple(linked + direct))
+# Kept by the erasure itself: the person's tombstone, their destroyed key; indexes and conflicts are gone already.
+_KEEP = frozenset({"data_subject", "data_key", "subject_index", "subject_conflict"})
 
 
 async def purge(session: AsyncSession, subject_id: uuid.UUID, *, base: Any = Base) -> dict[str, int]:
     """Null the person's ciphertext and unlink their rows, leaving the clear facts; returns rows touched per table."""
     touched: dict[str, int] = {}
-    metadata_tables = base.metadata.tables
-    entries = data_map(base)
-    plan = purge_plan(base)
-    for name, column, parent in plan.steps:
-        table: Table = metadata_tables[name]
-        entry = entries[name]
-        assert entry is not None
-        if parent is None:
-            where = table.c[column] == subject_id
-        else:
-            parent_entry = entries[parent]
-            assert parent_entry is not None and parent_entry.subject_link
-            parent_table = metadata_tables[parent]
-            where = table.c[column].in_(
-                select(parent_table.c.id).where(parent_table.c[parent_entry.subject_link] == subject_id)
-            )
-        coarsen = [c for c in entry.coarsen_on_erasure if c in table.c]
-        scramble = [c for c in entry.scramble_on_erasure if c in table.c]
-        if coarsen or scramble:
-            # Times of day could single a person out (the day is all reports need), and a keyed hash of another
-            # system's id would lead back to them there: each row gets its day and its own random bytes.
-            rows = (await session.execute(select(table.c.id, *(table.c[c] for c in coarsen)).where(where))).all()
-            for row in rows:
-                changes: dict[str, Any] = {c: _start_of_day(v) for c, v in zip(coarsen, row[1:], strict=True) if v}
-                changes.update({c: secrets.token_bytes(32) for c in scramble})
-                await session.execute(update(table).where(table.c.id == row[0]).values(**changes))
-        values: dict[str, Any] = {c: None for c in entry.encrypted if c in table.c}
-        if parent is None and _nullable(table.c[column]):
-            values[column] = None
-        if not values:
+    tables = base.metadata.tables
+    for name, entry in data_map(base).items():
+        if entry is None or entry.subject_kind != "customer" or not entry.subject_link or name in _KEEP:
             continue
-        result = await session.execute(update(table).where(where).values(**values))
-        touched[name] = int(getattr(result, "rowcount", 0) or 0)
+        touched.update(await scrub_rows(session, base, name, tables[name].c[entry.subject_link] == subject_id))
     await session.execute(
         update(ErasureLedger).where(ErasureLedger.erased_subject_id == subject_id).values(purged_at=utcnow())
     )
     return touched
-
-
-def _nullable(column: Column[Any]) -> bool:
-    return bool(column.nullable)
-
-
-def _start_of_day(value: datetime) -> datetime:
-    return value.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 async def reapply_erasures(

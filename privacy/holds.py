@@ -25,16 +25,33 @@ class LegalHold:
     record_id: uuid.UUID | None = None
 
 
-LegalHoldCheck = Callable[[AsyncSession, uuid.UUID], Awaitable[Iterable[LegalHold]]]
+@dataclass(frozen=True)
+class LegalHoldSource:
+    """What a feature tells privacy about the holds it places: on one person (before an erasure, with reasons to
+    show), and everyone held at once (so a retention run leaves their rows alone without asking row by row)."""
 
-LEGAL_HOLDS: ExtensionPoint[LegalHoldCheck] = ExtensionPoint(
+    name: str
+    holds_on: Callable[[AsyncSession, uuid.UUID], Awaitable[Iterable[LegalHold]]]
+    held_people: Callable[[AsyncSession], Awaitable[set[uuid.UUID]]]
+
+
+LEGAL_HOLDS: ExtensionPoint[LegalHoldSource] = ExtensionPoint(
     "privacy.legal_holds", "asked which holds cover a person's records before erasure or retention"
 )
 
 
-async def holds_on(session: AsyncSession, subject_id: uuid.UUID, checks: Iterable[LegalHoldCheck]) -> list[LegalHold]:
+async def holds_on(session: AsyncSession, subject_id: uuid.UUID, sources: Iterable[LegalHoldSource]) -> list[LegalHold]:
     """Every hold any feature reports on this person, in registration order."""
     found: list[LegalHold] = []
-    for check in checks:
-        found.extend(await check(session, subject_id))
+    for source in sources:
+        found.extend(await source.holds_on(session, subject_id))
     return found
+
+
+async def held_people(session: AsyncSession, sources: Iterable[LegalHoldSource]) -> dict[uuid.UUID, str]:
+    """Everyone some hold covers, with the name of the first source that holds them."""
+    held: dict[uuid.UUID, str] = {}
+    for source in sources:
+        for subject_id in await source.held_people(session):
+            held.setdefault(subject_id, source.name)
+    return held

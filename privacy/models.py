@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from civicvoice.core.clock import utcnow
-from civicvoice.core.datamap import DataMapEntry, Link
+from civicvoice.core.datamap import DataMapEntry, Link, RetentionRule
 from civicvoice.core.db import Base
 
 
@@ -26,6 +26,7 @@ class DataSubject(Base):
         retention="until erasure or 2 years after last contact",
         subject_link="id",
         encrypted=("identity_ciphertext",),
+        retention_rule=RetentionRule("identity", "last_contact_at", "shred"),
     )
 
     identity_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)

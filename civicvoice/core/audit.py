@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from civicvoice.core.clock import utcnow
-from civicvoice.core.datamap import DataMapEntry
+from civicvoice.core.datamap import DataMapEntry, RetentionRule
 from civicvoice.core.db import Base
 
 
@@ -46,6 +46,7 @@ class AuditEvent(Base):
         retention="6 years",
         subject_kind="staff",
         subject_link="actor_id",
+        retention_rule=RetentionRule("audit_log", "occurred_at", "delete"),
     )
     __table_args__ = (
         Index("ix_audit_event_occurred_at", "occurred_at"),

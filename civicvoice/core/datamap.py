@@ -23,6 +23,23 @@ class Link:
     table: str
 
 
+RetentionAction = Literal["anonymise", "delete", "shred"]
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    """How long a table's rows are kept, in machine-readable form; privacy's retention job enforces it.
+
+    ``retention_class`` names the period (the DPO sets its months; defaults in privacy.retention); ``counts_from``
+    is the column the period runs from; ``action`` says what happens after it: anonymise (the clear facts stay
+    for the reports, the person and their words go), delete, or shred (a person's key and indexes are destroyed).
+    """
+
+    retention_class: str
+    counts_from: str
+    action: RetentionAction
+
+
 @dataclass(frozen=True)
 class DataMapEntry:
     """What one table holds about people.
@@ -50,6 +67,7 @@ class DataMapEntry:
     coarsen_on_erasure: tuple[str, ...] = ()
     # Keyed hashes of other systems' ids, replaced by random bytes on erasure (they would lead back to the person).
     scramble_on_erasure: tuple[str, ...] = ()
+    retention_rule: RetentionRule | None = None
 
     @property
     def holds_personal_data(self) -> bool:

@@ -1,4 +1,4 @@
-"""privacy: audit chain (sequence and hashes, signed checkpoints), staged key rotation, erasure ledger
+"""privacy: audit chain (sequence and hashes, signed checkpoints), staged key rotation, erasure ledger, retention policy
 
 Revision ID: 0012
 Revises: 0003
@@ -72,9 +72,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_erasure_ledger")),
         sa.UniqueConstraint("erased_subject_id", name=op.f("uq_erasure_ledger_erased_subject_id")),
     )
+    op.create_table(
+        "retention_policy",
+        sa.Column("id", GUID(length=16), nullable=False),
+        sa.Column("retention_class", sa.String(length=40), nullable=False),
+        sa.Column("months", sa.Integer(), nullable=False),
+        sa.Column("updated_at", DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("updated_by", sa.String(length=64), nullable=True),
+        sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_retention_policy")),
+        sa.UniqueConstraint("retention_class", name=op.f("uq_retention_policy_retention_class")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("retention_policy")
     op.drop_table("erasure_ledger")
     op.drop_table("kek_version")
     op.drop_table("key_holder")

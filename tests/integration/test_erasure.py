@@ -21,7 +21,7 @@ from civicvoice.core.services import Services
 from civicvoice.core.settings import Settings
 from privacy.erasure import ErasureBlocked, ErasureLedger, erase, purge, read_ledger_file, reapply_erasures
 from privacy.exceptions import KeyDestroyed
-from privacy.holds import LegalHold
+from privacy.holds import LegalHold, LegalHoldSource
 from privacy.keys import load_keyring
 from privacy.models import DataKey, DataSubject, SubjectIndex
 from privacy.vault import IdentityClaim, Vault
@@ -79,7 +79,7 @@ async def test_erasure_destroys_the_key_and_keeps_the_facts(
     before = await facts(db)
     assert await comments_of(db, vault, gone)
     async with unit_of_work(db.sessions) as session:
-        result = await erase(session, settings, gone, actor=Actor.cli(), hold_checks=())
+        result = await erase(session, settings, gone, actor=Actor.cli(), holds=())
     assert result.erased
     # At once: no key, no identity, no blind index; the comment cannot be read by anyone.
     async with db.sessions() as session:
@@ -118,7 +118,7 @@ async def test_a_rerun_is_a_no_op(
     _, (gone, _, _) = answered
     for expected in (True, False):
         async with unit_of_work(db.sessions) as session:
-            assert (await erase(session, settings, gone, actor=Actor.cli(), hold_checks=())).erased is expected
+            assert (await erase(session, settings, gone, actor=Actor.cli(), holds=())).erased is expected
     assert len(read_ledger_file(settings)) == 1
 
 
@@ -127,12 +127,17 @@ async def test_a_legal_hold_blocks_erasure_with_its_reason(
 ) -> None:
     _, (held, _, _) = answered
 
-    async def open_case(_session: Any, subject_id: uuid.UUID) -> list[LegalHold]:
+    async def on_person(_session: Any, subject_id: uuid.UUID) -> list[LegalHold]:
         return [LegalHold("open_complaint", "an open complaint case (stage 1)")] if subject_id == held else []
+
+    async def everyone(_session: Any) -> set[uuid.UUID]:
+        return {held}
+
+    open_case = LegalHoldSource("complaint cases", on_person, everyone)
 
     with pytest.raises(ErasureBlocked, match="open complaint case") as blocked:
         async with unit_of_work(db.sessions) as session:
-            await erase(session, settings, held, actor=Actor.cli(), hold_checks=[open_case])
+            await erase(session, settings, held, actor=Actor.cli(), holds=[open_case])
     assert blocked.value.status == 409 and blocked.value.extra["holds"][0]["kind"] == "open_complaint"
     async with db.sessions() as session:
         key = await session.scalar(select(DataKey).where(DataKey.subject_id == held))
@@ -153,7 +158,7 @@ async def test_a_restored_backup_is_shredded_again_from_the_ledger_file(
         saved_key, saved_identity = (key.kek_version, key.wrapped), person.identity_ciphertext
         saved_indexes = [(i.field, i.key_version, i.digest) for i in indexes]
     async with unit_of_work(db.sessions) as session:
-        await erase(session, settings, gone, actor=Actor.cli(), hold_checks=())
+        await erase(session, settings, gone, actor=Actor.cli(), holds=())
     # The restore brings the key back and forgets the erasure; only the ledger file outside remembers it.
     async with unit_of_work(db.sessions) as session:
         await session.execute(
