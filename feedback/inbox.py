@@ -12,7 +12,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, get
 from litestar.params import QueryParameter
@@ -21,6 +20,8 @@ from sqlalchemy import Select, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.auth import Access, StaffUser
+from civicvoice.core.clock import LONDON
+from civicvoice.core.http import NO_STORE
 from feedback.models import CommentScore
 from privacy.exceptions import KeyDestroyed
 from privacy.redaction import redact
@@ -28,7 +29,6 @@ from surveys.models import Answer, Contact, Response, Service, SurveyVersion
 from surveys.responses import read_answer_text
 
 PAGE_SIZE = 25
-LONDON = ZoneInfo("Europe/London")
 SEES_EVERY_SERVICE = frozenset({"admin", "quality_reviewer", "dpo"})
 
 
@@ -220,7 +220,7 @@ class FeedbackInbox(Controller):
                 "channels": CHANNELS,
                 "query": query,
             },
-            headers={"cache-control": "no-store"},
+            headers=NO_STORE,
         )
 
 

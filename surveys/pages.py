@@ -16,11 +16,10 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from civicvoice.core.auth import Access
 from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError
+from civicvoice.core.http import NO_STORE
 from surveys.responses import GroupedResponses, InvalidAnswers, ResponseRecorder, open_invitation
 from surveys.tokens import UNSUBSCRIBE_LIFETIME, BadToken, ExpiredToken, Purpose, TokenSigner
 from surveys.unsubscribe import unsubscribe
-
-NO_STORE = {"cache-control": "no-store"}
 
 
 def _services(request: Request[Any, Any, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 import structlog
@@ -22,6 +22,8 @@ from civicvoice.core.errors import CivicVoiceError
 
 log = structlog.get_logger("civicvoice.http")
 PROBLEM_JSON = "application/problem+json"
+# Pages with personal data, one-time links or form tokens in them: kept by no browser or shared cache.
+NO_STORE: Final[dict[str, str]] = {"cache-control": "no-store"}
 
 
 class FieldError(msgspec.Struct):
@@ -74,7 +76,7 @@ def error_response(
         template_name=ERROR_PAGE,
         context=context,
         status_code=problem.status,
-        headers={**(headers or {}), "cache-control": "no-store"},
+        headers={**(headers or {}), **NO_STORE},
     )
 
 

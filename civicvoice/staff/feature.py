@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
+from civicvoice.core.crypto import derive_key
 from civicvoice.core.features import Feature
 from civicvoice.staff.controllers import ROUTES
 from civicvoice.staff.jobs import JOBS
@@ -16,9 +14,7 @@ from civicvoice.staff.throttle import LoginThrottler
 
 def _services(built: Mapping[str, Any]) -> Mapping[str, Any]:
     # Its own key, derived from the token key, so throttle hashes share nothing with survey-link signatures.
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"civicvoice staff login throttle").derive(
-        built["keyring"].token
-    )
+    key = derive_key(built["keyring"].token, b"civicvoice staff login throttle")
     return {"login_throttler": LoginThrottler(key)}
 
 
