@@ -25,6 +25,7 @@ from civicvoice.core.http import NO_STORE
 from feedback.models import CommentScore
 from privacy.exceptions import KeyDestroyed
 from privacy.redaction import redact
+from surveys.definitions import ENGLISH, stored_definition
 from surveys.models import Answer, Contact, Response, Service, SurveyVersion
 from surveys.responses import read_answer_text
 
@@ -132,9 +133,7 @@ async def recent_feedback(session: AsyncSession, vault: Any, viewer: StaffUser, 
             labels[score.answer_id] = score.label
         version_ids = {response.survey_version_id for response, _ in found}
         for version in (await session.scalars(select(SurveyVersion).where(SurveyVersion.id.in_(version_ids)))).all():
-            questions[version.id] = {
-                q.get("key"): q.get("text", q.get("key")) for q in version.definition.get("questions", [])
-            }
+            questions[version.id] = {q.id: q.text_in(ENGLISH) for q in stored_definition(version.definition).questions}
     rows: list[InboxRow] = []
     for response, service_name in found:
         row = InboxRow(

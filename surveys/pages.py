@@ -17,6 +17,7 @@ from civicvoice.core.auth import Access
 from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.http import NO_STORE
+from surveys.definitions import ENGLISH, SurveyDefinition
 from surveys.responses import GroupedResponses, InvalidAnswers, ResponseRecorder, open_invitation
 from surveys.tokens import UNSUBSCRIBE_LIFETIME, BadToken, ExpiredToken, Purpose, TokenSigner
 from surveys.unsubscribe import unsubscribe
@@ -58,7 +59,7 @@ class SurveyPages(Controller):
             async with request.app.state.sessions() as session:
                 invitation = await open_invitation(session, claims.invitation_id)
                 recorder: ResponseRecorder = _services(request)["response_recorder"]
-                definition = dict(await recorder.definition(session, invitation.survey_version_id))
+                definition = await recorder.definition(session, invitation.survey_version_id)
         except (BadToken, ExpiredToken, CivicVoiceError) as exc:
             return link_problem(exc)
         return self._form(request, token, claims.invitation_id, definition, {}, [])
@@ -68,7 +69,7 @@ class SurveyPages(Controller):
         request: Request[Any, Any, Any],
         token: str,
         invitation_id: Any,
-        definition: dict[str, Any],
+        definition: SurveyDefinition,
         values: dict[str, str],
         errors: list[dict[str, str]],
     ) -> Template:
@@ -77,8 +78,10 @@ class SurveyPages(Controller):
         return Template(
             template_name="survey/form.html.j2",
             context={
-                "page_title": str(definition.get("title", "Survey")),
+                "page_title": definition.title_in(ENGLISH),
                 "survey": definition,
+                # English until the pages follow the respondent's language (the definition already holds Welsh).
+                "language": ENGLISH,
                 "values": values,
                 "errors": errors,
                 "action": f"/s/{token}",
@@ -102,7 +105,7 @@ class SurveyPages(Controller):
                 await writer.submit(session, claims.invitation_id, values)
             except InvalidAnswers as invalid:
                 errors = [{"key": p.key, "message": p.message} for p in invalid.checked.problems]
-                return self._form(request, token, claims.invitation_id, dict(invalid.definition), values, errors)
+                return self._form(request, token, claims.invitation_id, invalid.definition, values, errors)
             except CivicVoiceError as exc:
                 return link_problem(exc)
         return Redirect("/survey/thank-you", status_code=HTTP_303_SEE_OTHER)
