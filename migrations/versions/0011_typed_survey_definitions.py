@@ -25,6 +25,7 @@ depends_on = None
 
 _VERSIONS = sa.table("survey_version", sa.column("id", GUID), sa.column("definition", JsonB))
 _YES_PARTLY_NO = {"yes", "partly", "no"}
+_DEFAULT_YES_PARTLY_NO = [{"value": v, "label": {"en": v.capitalize()}} for v in ("yes", "partly", "no")]
 _COMMENT_PROMPTS = {"improve", "praise", "general"}
 # The answer checker of the first release had these two messages built in.
 _ERROR_MESSAGES = {
@@ -54,9 +55,11 @@ def typed_question(old: dict[str, Any]) -> dict[str, Any]:
         if {c["value"] for c in choices} == _YES_PARTLY_NO:
             question["kind"] = "yes_partly_no"
             question["resolution"] = key == "resolved"
+            if choices != _DEFAULT_YES_PARTLY_NO:  # the typed form offers these three by default
+                question["choices"] = choices
         else:
             question["kind"] = "single_choice"
-        question["choices"] = choices
+            question["choices"] = choices
     else:
         question["kind"] = "free_text"
         question["max_length"] = int(old.get("max_length", 1200))
