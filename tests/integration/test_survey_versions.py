@@ -24,8 +24,6 @@ from surveys.versions import VersionNotDraft, add_draft, publish
 from tests.integration.support import TestDatabase
 from tests.unit.surveys.test_definition_migration import FIRST_RELEASE
 
-pytestmark = pytest.mark.postgres
-
 
 async def new_survey(db: TestDatabase) -> uuid.UUID:
     async with unit_of_work(db.sessions) as session:
