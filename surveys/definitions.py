@@ -356,6 +356,13 @@ def _question_problems(question: Question, languages: tuple[str, ...]) -> Iterat
                 question.id,
             )
     elif kind is QuestionKind.yes_partly_no:
+        if not values and len(languages) > 1:
+            # The built-in labels are English only.
+            yield DefinitionProblem(
+                DefinitionFault.missing_translation,
+                f"{name} needs its yes, partly and no labels in each language the survey is offered in.",
+                question.id,
+            )
         if values and set(values) != set(YES_PARTLY_NO):
             yield DefinitionProblem(
                 DefinitionFault.wrong_scale_points,

@@ -74,7 +74,13 @@ def test_every_kind_with_welsh_and_skip_logic_can_be_published() -> None:
             Question(id="rating", kind=QuestionKind.rating, text=both, choices=scale_both(range(1, 6))),
             Question(id="nps", kind=QuestionKind.nps, text=both),
             Question(id="effort", kind=QuestionKind.effort, text=both, show_if=ShowIf(question="nps", at_most=6)),
-            Question(id="resolved", kind=QuestionKind.yes_partly_no, text=both, resolution=True),
+            Question(
+                id="resolved",
+                kind=QuestionKind.yes_partly_no,
+                text=both,
+                resolution=True,
+                choices=tuple(Choice(value=v, label=both) for v in ("yes", "partly", "no")),
+            ),
             Question(
                 id="channel",
                 kind=QuestionKind.single_choice,
@@ -128,6 +134,16 @@ BROKEN: list[tuple[str, SurveyDefinition, Fault]] = [
         Fault.missing_english,
     ),
     ("Welsh offered but missing", replace(SURVEY, languages=("en", "cy")), Fault.missing_translation),
+    (
+        "Welsh offered but yes/partly/no labelled in English only",
+        with_questions(
+            replace(CSAT, text={"en": "Satisfied?", "cy": "Bodlon?"}, choices=scale_both(range(1, 6))),
+            Question(id="resolved", kind=QuestionKind.yes_partly_no, text={"en": "Resolved?", "cy": "Wedi datrys?"}),
+            title={"en": "Your contact", "cy": "Eich cyswllt"},
+            languages=("en", "cy"),
+        ),
+        Fault.missing_translation,
+    ),
     ("languages not starting with English", replace(SURVEY, languages=("cy", "en")), Fault.bad_languages),
     ("a language twice", replace(SURVEY, languages=("en", "en")), Fault.bad_languages),
     (
