@@ -48,11 +48,12 @@ BENCHMARKS := $(filter-out bench/harness.py bench/baseline_app.py,$(wildcard ben
 bench: $(TEST_STAMP) ## Benchmarks: each prints a ratio against a baseline measured in the same run
 	@for b in $(BENCHMARKS); do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-lint: $(TEST_STAMP) ## Ruff (lint and format) and mypy (strict) on the packages
+lint: $(TEST_STAMP) ## Ruff (lint and format), mypy (strict) and the layer order (import-linter) on the packages
 	$(BIN)/pip install --quiet ruff mypy
 	$(BIN)/ruff check civicvoice surveys feedback privacy exports tests bench
 	$(BIN)/ruff format --check civicvoice surveys feedback privacy exports tests bench
 	$(BIN)/mypy civicvoice surveys feedback privacy exports
+	$(BIN)/lint-imports --no-cache
 
 clean: ## Remove the virtual environment and local data (not the key file)
 	rm -rf $(VENV) var

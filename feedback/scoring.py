@@ -15,6 +15,7 @@ from feedback.models import CommentScore
 from feedback.sentiment import QuestionKind, score
 from privacy.exceptions import KeyDestroyed
 from privacy.vault import Vault
+from surveys.definitions import SurveyDefinition, stored_definition
 from surveys.models import Answer, Response, SurveyVersion
 from surveys.responses import ResponseSubmitted, read_answer_text
 
@@ -34,14 +35,12 @@ async def on_responses_submitted(session: AsyncSession, events: Sequence[Respons
     )
 
 
-def question_context(definition: dict[str, Any], key: str) -> QuestionKind | None:
-    for question in definition.get("questions", []):
-        if question.get("key") == key and question.get("sentiment_context"):
-            try:
-                return QuestionKind(question["sentiment_context"])
-            except ValueError:
-                return None
-    return None
+def question_context(definition: SurveyDefinition | None, key: str) -> QuestionKind | None:
+    """What the comment answered ("What could we do better?"), so its sentiment is read against the question."""
+    question = definition.question(key) if definition is not None else None
+    if question is None or question.comment_prompt is None:
+        return None
+    return QuestionKind(question.comment_prompt.value)
 
 
 async def score_response(session: AsyncSession, vault: Any, response_id: uuid.UUID) -> int:
@@ -50,7 +49,7 @@ async def score_response(session: AsyncSession, vault: Any, response_id: uuid.UU
     if response is None:
         return 0
     version = await session.get(SurveyVersion, response.survey_version_id)
-    definition = dict(version.definition) if version else {}
+    definition = stored_definition(version.definition) if version else None
     scored = set(
         (await session.scalars(select(CommentScore.answer_id).where(CommentScore.response_id == response_id))).all()
     )

@@ -1,7 +1,7 @@
 """privacy: audit chain (sequence and hashes, signed checkpoints), staged key rotation, erasure ledger, retention policy
 
 Revision ID: 0012
-Revises: 0003
+Revises: 0011
 Create Date: 2026-12-01 10:30:00.000000
 """
 
@@ -10,7 +10,7 @@ from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
 from alembic import op
 
 revision = "0012"
-down_revision = "0003"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

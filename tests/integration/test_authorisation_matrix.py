@@ -17,8 +17,8 @@ from litestar.testing import AsyncTestClient
 
 from civicvoice.core.auth import ROLES
 from civicvoice.core.clock import utcnow
+from civicvoice.core.crypto import digest_secret
 from civicvoice.core.db import unit_of_work
-from civicvoice.staff.accounts import digest_token
 from civicvoice.staff.models import StaffSession
 from civicvoice.staff.web import SESSION_COOKIE, csrf_token_for
 from tests.integration.support import TestDatabase
@@ -123,7 +123,7 @@ async def session_cookie(db: TestDatabase, user_id: uuid.UUID) -> str:
         session.add(
             StaffSession(
                 user_id=user_id,
-                token_digest=digest_token(token),
+                token_digest=digest_secret(token),
                 created_at=now,
                 last_seen_at=now,
                 expires_at=now + timedelta(hours=1),
