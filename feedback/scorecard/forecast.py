@@ -136,8 +136,8 @@ def _checked(history: Sequence[float], horizon: int, level: float) -> list[float
 def _holt_winters(values: list[float], season: int, horizon: int, level: float) -> DemandForecast | str:
     """The Holt-Winters forecast, or why it could not be made (the caller then falls back)."""
     import numpy as np
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning
-    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning  # type: ignore[import-untyped]
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing  # type: ignore[import-untyped]
 
     with warnings.catch_warnings():
         # A failed fit is reported as a fallback, not as a warning the caller has to silence.
@@ -154,7 +154,10 @@ def _holt_winters(values: list[float], season: int, horizon: int, level: float) 
             fit = model.fit()
             points = np.asarray(fit.forecast(horizon), dtype=float)
             paths = np.asarray(
-                fit.simulate(horizon, repetitions=SIMULATIONS, error="add", anchor="end", rng=np.random.default_rng(_SEED)), dtype=float
+                fit.simulate(
+                    horizon, repetitions=SIMULATIONS, error="add", anchor="end", rng=np.random.default_rng(_SEED)
+                ),
+                dtype=float,
             ).reshape(horizon, SIMULATIONS)
         except ConvergenceWarning:
             return "the fit did not converge"

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import reduce
+from itertools import pairwise
 from types import MappingProxyType
 from typing import Final, Protocol, Self, TypeVar
 
@@ -481,7 +482,7 @@ def repeat_flags(
     """
     moments = [as_utc(contact.occurred_at) for contact in contacts]
     now = as_utc(now)
-    if any(later < earlier for earlier, later in zip(moments, moments[1:], strict=False)):
+    if any(later < earlier for earlier, later in pairwise(moments)):
         raise ValueError("a person's contacts must be given in time order")
     flags: list[bool | None] = [None] * len(contacts)
     next_by_key: dict[str | None, datetime] = {}  # the next contact after the one being looked at
@@ -617,7 +618,7 @@ class Target:
 def rag(figure: float | None, target: Target) -> Status:
     if figure is None:
         return Status.no_data
-    shortfall = target.value - figure if target.direction is Direction.higher else figure - target.value
+    shortfall = target.value - figure if target.direction is Direction.higher_is_better else figure - target.value
     # Figures computed in floating point (0.8 - 0.04) must still land on an inclusive boundary.
     slack = 1e-9 * max(1.0, abs(target.value))
     if shortfall <= slack:
@@ -647,5 +648,5 @@ def change_on_previous(current: float | None, previous: float | None, direction:
     delta = current - previous
     if math.isclose(delta, 0.0, abs_tol=1e-12):
         return Change(0.0, Trend.unchanged)
-    improved = delta > 0 if direction is Direction.higher else delta < 0
+    improved = delta > 0 if direction is Direction.higher_is_better else delta < 0
     return Change(delta, Trend.better if improved else Trend.worse)

@@ -39,7 +39,7 @@ class Unit(StrEnum):
     # A change between two shares (channel shift) is in percentage points, not percent of the earlier share.
     percentage_points = "percentage_points"
     seconds = "seconds"
-    count = "count"
+    number = "count"  # a member called `count` would hide str.count
     score = "score"
     hours = "hours"
     days = "days"
@@ -55,8 +55,8 @@ class Source(StrEnum):
 class Direction(StrEnum):
     """Which way is better; the default a manager may change when setting the target."""
 
-    higher = "higher"
-    lower = "lower"
+    higher_is_better = "higher"
+    lower_is_better = "lower"
 
 
 class Aggregation(StrEnum):
@@ -106,7 +106,7 @@ def _measure(
 
 _C, _Q, _P, _L = Perspective.customers, Perspective.quality, Perspective.processes, Perspective.learning
 _COMPUTED, _ENTERED = Source.computed, Source.entered
-_UP, _DOWN = Direction.higher, Direction.lower
+_UP, _DOWN = Direction.higher_is_better, Direction.lower_is_better
 
 _ALL: Final = (
     # Customers
@@ -300,7 +300,7 @@ _ALL: Final = (
         "compliments",
         "Number of compliments",
         _Q,
-        Unit.count,
+        Unit.number,
         _COMPUTED,
         _UP,
         Aggregation.total,
@@ -422,7 +422,7 @@ _ALL: Final = (
         "staff-leaving",
         "Staff leaving",
         _L,
-        Unit.count,
+        Unit.number,
         _ENTERED,
         _DOWN,
         Aggregation.total,
