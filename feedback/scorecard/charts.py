@@ -40,6 +40,8 @@ STATUS_TEXT: Final = {
 _TREND_TEXT: Final = {Trend.better: "better", Trend.worse: "worse", Trend.unchanged: "no change"}
 _FONT: Final = 'font-family="Arial, Helvetica, sans-serif"'
 _CHART_ID: Final = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
+# Characters XML 1.0 cannot hold at all (most control characters): dropped rather than breaking the page.
+_NOT_XML: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +114,8 @@ def format_value(value: float | None, unit: Unit) -> str:
     return f"{value:,.2f}"
 
 
-def format_change(change: Change | None, unit: Unit) -> str:
+def format_change(change: Change | None, unit: Unit, *, short: bool = False) -> str:
+    """The change on the previous month in words; ``short`` fits a tile ("+3.0 pp, better")."""
     if change is None:
         return "No previous month"
     if unit is Unit.percent:
@@ -123,6 +126,8 @@ def format_change(change: Change | None, unit: Unit) -> str:
         delta = f"{change.delta:+,.0f}"
     else:
         delta = f"{change.delta:+,.1f}"
+    if short:
+        return f"{delta}, {_TREND_TEXT[change.trend]}"
     return f"{delta} on previous month ({_TREND_TEXT[change.trend]})"
 
 
@@ -218,6 +223,8 @@ def line_chart(
         colour = _BAR if number % 2 == 0 else _TEXT
         lx = left + number * 200
         dash = ' stroke-dasharray="6 4"' if line.dashed else ""
+        if line.low is not None:
+            body.append(f'<rect x="{lx}" y="{legend_y - 7}" width="28" height="14" fill="{_BAND}"/>')
         body.append(
             f'<line x1="{lx}" y1="{legend_y}" x2="{lx + 28}" y2="{legend_y}" stroke="{colour}" stroke-width="3"{dash}/>'
         )
@@ -244,7 +251,7 @@ def line_chart(
 
 def rag_tiles(chart_id: str, title: str, description: str, tiles: Sequence[Tile]) -> Chart:
     """A board of measures, each a tile with its figure, status in words, target and change on last month."""
-    columns, tile_width, tile_height, gap = 3, 204, 112, 10
+    columns, tile_width, tile_height, gap = 3, 204, 138, 10
     rows_needed = max(1, math.ceil(len(tiles) / columns))
     width = columns * tile_width + (columns - 1) * gap
     height = rows_needed * tile_height + (rows_needed - 1) * gap
@@ -261,12 +268,14 @@ def rag_tiles(chart_id: str, title: str, description: str, tiles: Sequence[Tile]
             f'fill="#ffffff" stroke="{_RULE}"/>'
         )
         body.append(f'<rect x="0" y="0" width="8" height="{tile_height}" fill="{colour}"/>')
-        body.append(_text(18, 22, _clip(tile.name, 26), size=13, weight="bold"))
-        body.append(_text(18, 52, format_value(tile.value, tile.unit), size=22, weight="bold"))
-        body.append(_text(18, 74, STATUS_TEXT[tile.status], size=13))
+        for line_number, name_line in enumerate(_wrapped(tile.name, width=24, lines=2)):
+            body.append(_text(18, 22 + 17 * line_number, name_line, size=13, weight="bold"))
+        body.append(_text(18, 74, format_value(tile.value, tile.unit), size=22, weight="bold"))
+        body.append(_text(18, 96, STATUS_TEXT[tile.status], size=13))
         target = "No target set" if tile.target is None else f"Target {format_value(tile.target, tile.unit)}"
-        body.append(_text(18, 92, target, size=12, colour=_SECONDARY))
-        body.append(_text(18, 106, _clip(format_change(tile.change, tile.unit), 32), size=11, colour=_SECONDARY))
+        body.append(_text(18, 114, target, size=12, colour=_SECONDARY))
+        change = format_change(tile.change, tile.unit, short=True)
+        body.append(_text(18, 130, _clipped(change, 30), size=12, colour=_SECONDARY))
         body.append("</g>")
     table = DataTable(
         title,
@@ -294,8 +303,8 @@ def _svg(chart_id: str, title: str, description: str, width: int, height: int, b
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" '
         f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet" class="cv-chart">'
-        f'<title id="{chart_id}-title">{escape(title)}</title>'
-        f'<desc id="{chart_id}-desc">{escape(description)}</desc>' + "".join(body) + "</svg>"
+        f'<title id="{chart_id}-title">{_escaped(title)}</title>'
+        f'<desc id="{chart_id}-desc">{_escaped(description)}</desc>' + "".join(body) + "</svg>"
     )
 
 
@@ -311,17 +320,35 @@ def _text(
 ) -> str:
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" font-weight="{weight}" '
-        f'fill="{colour}" {_FONT}>{escape(content)}</text>'
+        f'fill="{colour}" {_FONT}>{_escaped(content)}</text>'
     )
+
+
+def _escaped(text: str) -> str:
+    return escape(_NOT_XML.sub("", text))
 
 
 def _line(x1: float, y1: float, x2: float, y2: float, colour: str) -> str:
     return f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="{colour}" stroke-width="1"/>'
 
 
-def _clip(text: str, length: int) -> str:
-    """Shorten a tile's text to fit; the full text is in the table and the tile's neighbours."""
+def _clipped(text: str, length: int) -> str:
+    """Shorten a tile's text to fit; the full text is in the table."""
     return text if len(text) <= length else text[: length - 1].rstrip() + "…"
+
+
+def _wrapped(text: str, *, width: int, lines: int) -> list[str]:
+    """Break text at spaces into at most ``lines`` lines of about ``width`` characters; the last is clipped."""
+    result: list[str] = []
+    words = text.split()
+    while words and len(result) < lines - 1:
+        line = words.pop(0)
+        while words and len(line) + 1 + len(words[0]) <= width:
+            line += " " + words.pop(0)
+        result.append(line)
+    if words:
+        result.append(_clipped(" ".join(words), width))
+    return result
 
 
 def _runs(points: list[tuple[int, float | None, float | None]]) -> list[list[tuple[int, float, float]]]:
