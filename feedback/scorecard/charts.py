@@ -30,12 +30,14 @@ _STATUS_COLOUR: Final = {
     Status.amber: "#f47738",
     Status.red: "#d4351c",
     Status.no_data: "#b1b4b6",
+    Status.no_target: "#b1b4b6",
 }
 STATUS_TEXT: Final = {
     Status.green: "On target",
     Status.amber: "Near target",
     Status.red: "Off target",
     Status.no_data: "No data",
+    Status.no_target: "No target set",
 }
 _TREND_TEXT: Final = {Trend.better: "better", Trend.worse: "worse", Trend.unchanged: "no change"}
 _FONT: Final = 'font-family="Arial, Helvetica, sans-serif"'

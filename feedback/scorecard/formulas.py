@@ -588,6 +588,7 @@ class Status(StrEnum):
     amber = "amber"
     red = "red"
     no_data = "no_data"
+    no_target = "no_target"  # a figure no manager has set a target for yet
 
 
 @dataclass(frozen=True, slots=True)

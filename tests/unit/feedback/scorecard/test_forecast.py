@@ -166,7 +166,7 @@ def test_forecast_intervals_hold_their_point_forecast(history: list[int], horizo
         assert math.isfinite(point.high)
 
 
-@settings(max_examples=8)
+@settings(max_examples=5)
 @given(
     noise=st.lists(st.integers(-200, 200), min_size=24, max_size=30),
     horizon=st.integers(1, 12),
