@@ -39,10 +39,17 @@ class Frequency(StrEnum):
 
     def following(self, period: date, steps: int) -> date:
         """The start of the period ``steps`` after ``period`` (a month's first day, or a week's Monday)."""
+        self.check_start(period)
         if self is Frequency.weekly:
             return period + timedelta(weeks=steps)
         months = period.year * 12 + period.month - 1 + steps
         return date(months // 12, months % 12 + 1, 1)
+
+    def check_start(self, period: date) -> None:
+        if self is Frequency.weekly and period.weekday() != 0:
+            raise ForecastInputError(f"a week starts on a Monday; {period.isoformat()} is not one")
+        if self is Frequency.monthly and period.day != 1:
+            raise ForecastInputError(f"a month starts on its first day; {period.isoformat()} is not one")
 
 
 class Method(StrEnum):
@@ -222,6 +229,8 @@ def series_from_counts(counts: Mapping[date, int], *, frequency: Frequency, last
     """A gap-free series from per-period counts (periods with no contacts are 0), ending at ``last``."""
     if not counts:
         return []
+    for period in counts:
+        frequency.check_start(period)
     first = min(counts)
     series: list[int] = []
     period = first

@@ -144,6 +144,15 @@ def test_series_fill_months_without_contacts_with_zero() -> None:
     counts = {date(2026, 11, 1): 5, date(2027, 1, 1): 7}
     assert series_from_counts(counts, frequency=MONTHLY, last=date(2027, 2, 1)) == [5, 0, 7, 0]
     assert series_from_counts({}, frequency=MONTHLY, last=date(2027, 2, 1)) == []
+    weeks = {date(2026, 11, 30): 3, date(2026, 12, 14): 4}
+    assert series_from_counts(weeks, frequency=WEEKLY, last=date(2026, 12, 21)) == [3, 0, 4, 0]
+
+
+def test_periods_must_start_where_their_frequency_starts() -> None:
+    with pytest.raises(ForecastInputError, match="starts on a Monday"):
+        series_from_counts({date(2026, 12, 1): 3}, frequency=WEEKLY, last=date(2026, 12, 28))
+    with pytest.raises(ForecastInputError, match="first day"):
+        MONTHLY.following(date(2026, 12, 15), 1)
 
 
 def test_importing_the_forecast_module_does_not_load_statsmodels() -> None:
