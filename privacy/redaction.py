@@ -262,10 +262,9 @@ class BankDetailsRule(IdentifierRule):
             if not after_sort_code and self._inside_longer_number(folded, match):
                 continue
             before = _before(folded, match.start())
-            cue = None
-            for cue in self._account_cue.finditer(before):
-                pass  # the cue nearest the number decides
-            if after_sort_code or (cue is not None and not _REFERENCE_CUE.search(before[cue.end() :])):
+            # The cue nearest the number decides: "account ref 123456" is a reference.
+            cues = list(self._account_cue.finditer(before))
+            if after_sort_code or (cues and not _REFERENCE_CUE.search(before[cues[-1].end() :])):
                 yield Redaction(*match.span(), "account_number", self.account_label)
 
     @staticmethod
@@ -314,7 +313,7 @@ _STREET_SUFFIX: Final = (
     r"|Croft|Fields|Meadows?|Mount|Gate|Yard|Wynd|Brae|Heights|Approach|Grange|Orchard|Lea|Estate)\b"
 )
 _BUILDING: Final = r"(?:House|Lodge|Tower|Mansions|Buildings|Point|Cottages?|Court|Heights|Block)\b"
-_NAME_WORD: Final = r"[A-Z][a-z'’]+(?:-[A-Z][a-z'’]+)?"
+_NAME_WORD: Final = r"[A-Z][a-z'\u2019]+(?:-[A-Z][a-z'\u2019]+)?"
 _UNIT: Final = r"(?:Flat|Apartment|Apt|Unit|Maisonette|Room)\.?\s?\d{1,4}[A-Za-z]?"
 _HOUSE_NUMBER: Final = r"\d{1,4}[A-Za-z]?(?:\s?[-/]\s?\d{1,4}[A-Za-z]?)?"
 
@@ -357,9 +356,15 @@ class AddressRule(_PatternRule):
 
 _NAMES_FILE: Final = Path(__file__).parent / "data" / "person_names.json"
 
+
+def _word_set(text: str) -> frozenset[str]:
+    """A set of words written as one string, which is how the word lists below read best."""
+    return frozenset(text.split())
+
+
 # Given names that are also everyday words: taken for a name only with a cue ("spoke to Will") or beside
 # another name ("Grace Patel"), never on their own ("Will someone call me?").
-_WORDLIKE_FIRST_NAMES: Final = frozenset(
+_WORDLIKE_FIRST_NAMES: Final = _word_set(
     """
     will may mark bill grace hope joy rose summer june dawn faith amber frank pat rob art guy ray jay max
     miles glen dale dean holly ruby ivy lily daisy heather hazel jade crystal april august sky don sue jack
@@ -367,19 +372,19 @@ _WORDLIKE_FIRST_NAMES: Final = frozenset(
     christian josh angus harry terry
     chelsea georgia paige kent lincoln marion norman bruce victor gill jan sam owen billy kim leigh
     florence tess fran gail jean lou mel pam val reg stan ted fred les del dom gaz baz
-    """.split()
+    """
 )
 # Surnames that are also everyday words: taken only when written with a capital.
-_WORDLIKE_SURNAMES: Final = frozenset(
+_WORDLIKE_SURNAMES: Final = _word_set(
     """
     brown green white black long short day may hope hill hall wood king young price page power bell ball rose
     bird lamb fox cook field little read law west north cross bond gray lord noble smart sharp swift frost
     winter banks mills woods waters stone moss lane hunt rice ford dean kay miles
     mann dale gill wall cole hale marsh long bull fry kirk lee jordan wells booth gates close bishop
-    """.split()
+    """
 )
 # Capitalised words that never start or continue a name, though they often follow a cue or a name.
-_NOT_NAME_PARTS: Final = frozenset(
+_NOT_NAME_PARTS: Final = _word_set(
     """
     i the a an at on in from to and but or was is were who which that this thanks thank please council housing
     team services service department office centre center reception desk customer library contact benefits
@@ -388,13 +393,13 @@ _NOT_NAME_PARTS: Final = frozenset(
     his her their not no yes ok very so also then when if as just still again today yesterday tomorrow madam
     dear sir all everyone everybody someone somebody staff hello hi there here tax universal credit blue badge
     nhs gp hospital school police
-    """.split()
+    """
 )
 # Words that cannot be a name even after a title ("Dr The", "Mr and Mrs").
-_FUNCTION_WORDS: Final = frozenset("i the a an at on in from to and but or of is was my our your".split())
-_TITLES: Final = frozenset("mr mrs ms miss mx dr cllr councillor prof rev".split())
+_FUNCTION_WORDS: Final = _word_set("i the a an at on in from to and but or of is was my our your")
+_TITLES: Final = _word_set("mr mrs ms miss mx dr cllr councillor prof rev")
 # Titles that are never ordinary words, so they count written in lower case too.
-_LOWER_CASE_TITLES: Final = frozenset("mr mrs ms mx cllr".split())
+_LOWER_CASE_TITLES: Final = _word_set("mr mrs ms mx cllr")
 # Cues that introduce the speaker's own name; whatever capitalised word follows is a name.
 _STRONG_CUES: Final = tuple(
     tuple(cue.split())
@@ -459,7 +464,7 @@ _AFTER_CUES: Final = tuple(
         "from the council",
     )
 )
-_WORD: Final = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+_WORD: Final = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
 
 
 @functools.cache
@@ -475,7 +480,8 @@ def _person_names() -> tuple[frozenset[str], frozenset[str]]:
 class _Word:
     start: int
     end: int  # end of the name itself: a possessive "'s" is not part of it
-    lower: str  # the word as written, lower-cased, with ’ as '
+    written_end: int  # end of the word as written
+    lower: str  # the word as written, lower-cased, with a typographic apostrophe as a plain one
     name: str  # the word without a possessive, lower-cased
     capitalised: bool
 
@@ -485,11 +491,16 @@ def _words(folded: str) -> list[_Word]:
     for match in _WORD.finditer(folded):
         text = match.group()
         end = match.end()
-        if text[-2:] in ("'s", "’s") and len(text) > 2:
+        if text[-2:] in ("'s", "\u2019s") and len(text) > 2:
             text, end = text[:-2], end - 2
         words.append(
             _Word(
-                match.start(), end, match.group().lower().replace("’", "'"), text.lower(), text[:1].isupper()
+                match.start(),
+                end,
+                match.end(),
+                match.group().lower().replace("\u2019", "'"),
+                text.lower(),
+                text[:1].isupper(),
             )
         )
     return words
@@ -508,7 +519,7 @@ class NameRule(IdentifierRule):
     def find(self, folded: str) -> Iterator[Redaction]:
         words = _words(folded)
         masked = [False] * len(words)
-        for index, word in enumerate(words):
+        for index in range(len(words)):
             if masked[index]:
                 continue
             if self._starts_name(folded, words, index):
@@ -564,7 +575,7 @@ class NameRule(IdentifierRule):
         title = words[index - 1]
         if title.lower not in _TITLES or not (title.capitalised or title.lower in _LOWER_CASE_TITLES):
             return False
-        return folded[title.end : words[index].start] in (" ", ". ", ".", "  ")
+        return folded[title.written_end : words[index].start] in (" ", ". ", ".", "  ")
 
     @staticmethod
     def _extend(folded: str, words: Sequence[_Word], index: int, masked: list[bool]) -> None:
@@ -572,7 +583,7 @@ class NameRule(IdentifierRule):
         first_names, surnames = _person_names()
         for following in range(index + 1, min(index + 3, len(words))):
             word, previous = words[following], words[following - 1]
-            if previous.end != previous.start + len(previous.lower) or not _joined(folded, previous, word):
+            if previous.end != previous.written_end or not _joined(folded, previous, word):
                 return  # a possessive ("Sarah's team") or punctuation ends the name
             if word.name in _NOT_NAME_PARTS or (len(word.name) < 2 and not word.capitalised):
                 return
@@ -597,7 +608,7 @@ def _cue_before(folded: str, words: Sequence[_Word], index: int, cues: Iterable[
             continue
         if all(words[index - size + offset].lower == part for offset, part in enumerate(cue)):
             # Only spaces, a colon or a comma between the cue and the name: "thanks, Dave", "name: Jo".
-            gap = folded[words[index - 1].end : words[index].start]
+            gap = folded[words[index - 1].written_end : words[index].start]
             if len(gap) <= 3 and all(ch in " :,-" for ch in gap):
                 return True
     return False
@@ -609,7 +620,7 @@ def _cue_after(folded: str, words: Sequence[_Word], index: int) -> bool:
         if index + size >= len(words):
             continue
         if all(words[index + 1 + offset].lower == part for offset, part in enumerate(cue)):
-            return folded[words[index].end : words[index + 1].start] == " "
+            return folded[words[index].written_end : words[index + 1].start] == " "
     return False
 
 
