@@ -550,9 +550,9 @@ class NameRule(IdentifierRule):
             return word.capitalised or (listed and not wordlike)
         if len(word.name) < 2 or word.name in _NOT_NAME_PARTS:
             return False
-        if _cue_before(folded, words, index, _STRONG_CUES):
+        if _cue_before(folded, words, index, _STRONG_CUES_BY_LAST):
             return word.capitalised or (listed and not wordlike)
-        if _cue_before(folded, words, index, _WEAK_CUES):
+        if _cue_before(folded, words, index, _WEAK_CUES_BY_LAST):
             if word.capitalised:
                 return listed
             return word.name in first_names and not wordlike
@@ -601,8 +601,23 @@ def _joined(folded: str, left: _Word, right: _Word) -> bool:
     return folded[left.end : right.start] in (" ", "-")
 
 
-def _cue_before(folded: str, words: Sequence[_Word], index: int, cues: Iterable[tuple[str, ...]]) -> bool:
+def _by_word(cues: Iterable[tuple[str, ...]], position: int) -> dict[str, list[tuple[str, ...]]]:
+    """Cues indexed by their first or last word, so each word of a comment is checked against few of them."""
+    index: dict[str, list[tuple[str, ...]]] = {}
     for cue in cues:
+        index.setdefault(cue[position], []).append(cue)
+    return index
+
+
+_STRONG_CUES_BY_LAST: Final = _by_word(_STRONG_CUES, -1)
+_WEAK_CUES_BY_LAST: Final = _by_word(_WEAK_CUES, -1)
+_AFTER_CUES_BY_FIRST: Final = _by_word(_AFTER_CUES, 0)
+
+
+def _cue_before(folded: str, words: Sequence[_Word], index: int, cues: dict[str, list[tuple[str, ...]]]) -> bool:
+    if not index:
+        return False
+    for cue in cues.get(words[index - 1].lower, ()):
         size = len(cue)
         if index < size:
             continue
@@ -615,7 +630,9 @@ def _cue_before(folded: str, words: Sequence[_Word], index: int, cues: Iterable[
 
 
 def _cue_after(folded: str, words: Sequence[_Word], index: int) -> bool:
-    for cue in _AFTER_CUES:
+    if index + 1 >= len(words):
+        return False
+    for cue in _AFTER_CUES_BY_FIRST.get(words[index + 1].lower, ()):
         size = len(cue)
         if index + size >= len(words):
             continue
