@@ -237,8 +237,9 @@ class BankDetailsRule(IdentifierRule):
     account_label = "[account number removed]"
     _sort_code = re.compile(r"(?<![\w£$€.,/-])\d{2}([ -]?)\d{2}\1\d{2}(?!\w|[.,/-]\d)")
     _account = re.compile(r"(?<![\w£$€.,/-])(?:\d{4} \d{4}|\d{6,10})(?!\w|[.,/-]\d)")
-    _sort_code_cue = re.compile(r"\b(?:sort\s?-?code|s/c|bank)\b")
-    _account_cue = re.compile(r"\b(?:account|acc|acct|a/c|bank)\b")
+    # "Bank holiday" is about opening days, not money.
+    _sort_code_cue = re.compile(r"\b(?:sort\s?-?code|s/c|bank(?!\s+holiday))\b")
+    _account_cue = re.compile(r"\b(?:account|acc|acct|a/c|bank(?!\s+holiday))\b")
     # A sort code and account number written together: "12-34-56 12345678".
     _pair = re.compile(r"[\s,/]{1,3}(?:\d{4} \d{4}|\d{6,10})(?!\w)")
 

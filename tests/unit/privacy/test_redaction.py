@@ -427,6 +427,7 @@ def test_bank_details_are_removed(comment: str, shown: str) -> None:
         "Order 12345678 arrived on 12-03-24",
         "Case ref 4500123456 is still open",
         "I went to the shop on 12-03-24 with 12345678 in my head",
+        "Closed on the bank holiday, 26-12-24, and again on 01-01-25",
     ],
 )
 def test_numbers_without_a_bank_cue_stay(comment: str) -> None:
