@@ -354,8 +354,8 @@ class XlsxExport:
         sheet.append([label("About this export", size=14)])
         sheet.append([label("Export"), safe_cell(about.title)])
         if about.filters:
-            for number, (name, value) in enumerate(about.filters.items()):
-                sheet.append([label("Filter" if number == 0 else ""), safe_cell(f"{name}: {value}")])
+            for name, value in about.filters.items():
+                sheet.append([label(f"Filter: {name}"), safe_cell(value)])
         else:
             sheet.append([label("Filter"), "None: every row is included"])
         sheet.append(
