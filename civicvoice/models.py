@@ -8,6 +8,7 @@ from civicvoice.core.db import Base
 from civicvoice.core.jobs import Job
 from civicvoice.staff.models import LoginThrottle, StaffSession  # staff access (issue 5)
 from feedback.models import CommentScore
+from privacy.closures import ClosureDay  # council closure days (privacy: deadlines)
 from privacy.models import DataKey, DataSubject, KeyCheck, SubjectConflict, SubjectIndex, SuppressionEntry
 from surveys.models import (
     Answer,
@@ -27,6 +28,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "ClosureDay",
     "CommentScore",
     "Contact",
     "DataKey",
