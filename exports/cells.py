@@ -48,8 +48,17 @@ def starts_formula(text: str) -> bool:
     return text[0].isspace() and text.lstrip()[:1] in FORMULA_STARTS
 
 
+# One scan for the common case, text that needs nothing: a possible formula start, or a character to remove.
+# Python's \s is exactly str.isspace, which starts_formula uses.
+_SUSPECT = re.compile(
+    "\\A\\s*[=+\\-@\t\r\uff1d\uff0b\uff0d\uff20]|[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]"
+)
+
+
 def safe_text(text: str) -> str:
     """Text as it may go into a cell: holdable, and prefixed with ``'`` when it would start a formula."""
+    if _SUSPECT.search(text) is None:
+        return text
     text = holdable_text(text)
     return NEUTRALISER + text if starts_formula(text) else text
 

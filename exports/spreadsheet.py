@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import math
 import os
 import re
 import tempfile
@@ -36,7 +37,7 @@ from openpyxl.xml.constants import SHEET_MAIN_NS  # type: ignore[import-untyped]
 from openpyxl.xml.functions import tostring  # type: ignore[import-untyped]
 
 from civicvoice.core.clock import LONDON
-from exports.cells import NEUTRALISER, CellValue, safe_cell
+from exports.cells import NEUTRALISER, CellValue, safe_cell, safe_text
 
 Row = Sequence[object]
 RowSource = Iterable[Row] | AsyncIterable[Row]
@@ -168,7 +169,7 @@ class _DataSheet:
             if self.rows_written >= MAX_DATA_ROWS:
                 raise ExportError(f"A sheet holds at most {MAX_DATA_ROWS:,} rows; narrow the filter or use CSV.")
             self.rows_written += 1
-            values = [safe_cell(value) for value in row]
+            values = [safe_text(v) if type(v) is str else safe_cell(v) for v in row]
             if self._sample is not None:
                 self._sample.append(values)
                 if len(self._sample) >= WIDTH_SAMPLE_ROWS:
@@ -455,6 +456,16 @@ async def xlsx_chunks(
 # --- CSV ---------------------------------------------------------------------------------------------------
 
 
+def _csv_value(value: object) -> str | int | float | Decimal:
+    """``safe_cell`` then CSV text, with the common types first: this runs once per value of every row."""
+    kind = type(value)
+    if kind is str:
+        return safe_text(value)  # type: ignore[arg-type]
+    if kind is int or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
+        return value  # type: ignore[return-value]
+    return _csv_text(safe_cell(value))
+
+
 def _csv_text(value: CellValue) -> str | int | float | Decimal:
     if value is None:
         return ""
@@ -490,7 +501,7 @@ class _CsvChunker:
                 f"Row {self.rows_written + 1} has {len(row)} values for {self.width} columns; nothing was guessed."
             )
         self.rows_written += 1
-        self.writer.writerow([_csv_text(safe_cell(value)) for value in row])
+        self.writer.writerow([safe_text(v) if type(v) is str else _csv_value(v) for v in row])
         if self.buffer.tell() >= self.chunk_bytes:
             return self.take()
         return None
