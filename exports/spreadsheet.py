@@ -37,6 +37,7 @@ from openpyxl.xml.constants import SHEET_MAIN_NS  # type: ignore[import-untyped]
 from openpyxl.xml.functions import tostring  # type: ignore[import-untyped]
 
 from civicvoice.core.clock import LONDON
+from civicvoice.core.errors import InvalidInput
 from exports.cells import NEUTRALISER, CellValue, safe_cell, safe_text
 
 Row = Sequence[object]
@@ -68,7 +69,14 @@ _EXCEL_DAY_ZERO = date(1899, 12, 30).toordinal()
 
 
 class ExportError(ValueError):
-    """An export that cannot be written as asked (bad sheet title, a row of the wrong length, too many rows)."""
+    """An export the calling code asked for wrongly (bad sheet title, a row of the wrong length): a bug."""
+
+
+class ExportTooLarge(InvalidInput):
+    """More rows than a workbook sheet can hold: the person narrows the filter or asks for CSV."""
+
+    slug = "export-too-large"
+    title = "Export too large for a spreadsheet"
 
 
 @dataclass(frozen=True)
@@ -167,7 +175,9 @@ class _DataSheet:
                     f"Row {self.rows_written + 1} has {len(row)} values for {width} columns; nothing was guessed."
                 )
             if self.rows_written >= MAX_DATA_ROWS:
-                raise ExportError(f"A sheet holds at most {MAX_DATA_ROWS:,} rows; narrow the filter or use CSV.")
+                raise ExportTooLarge(
+                    f"An Excel sheet holds at most {MAX_DATA_ROWS:,} rows; narrow the filter or export as CSV."
+                )
             self.rows_written += 1
             values = [safe_text(v) if type(v) is str else safe_cell(v) for v in row]
             if self._sample is not None:
@@ -564,6 +574,7 @@ __all__ = [
     "AboutExport",
     "Column",
     "ExportError",
+    "ExportTooLarge",
     "Row",
     "RowSource",
     "XlsxExport",

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook  # type: ignore[import-untyped]
 from openpyxl.utils.escape import unescape  # type: ignore[import-untyped]
 
+from exports import spreadsheet
 from exports.cells import safe_text
 from exports.spreadsheet import (
     MAX_WIDTH,
@@ -29,6 +30,7 @@ from exports.spreadsheet import (
     AboutExport,
     Column,
     ExportError,
+    ExportTooLarge,
     XlsxExport,
     csv_chunks,
     csv_chunks_async,
@@ -164,6 +166,15 @@ def test_bad_input_is_refused_and_leaves_no_files(tmp_path: Path, monkeypatch: p
     with pytest.raises(ExportError, match="Row 1 has 1 values for 2 columns"):
         b"".join(csv_chunks([Column("a"), Column("b")], [("only one",)]))
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_more_rows_than_excel_holds_is_refused_with_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spreadsheet, "MAX_DATA_ROWS", 3)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(ExportTooLarge, match="narrow the filter or export as CSV") as refused:
+        write_xlsx(tmp_path / "big.xlsx", [Column("n")], [(n,) for n in range(4)], ABOUT)
+    assert refused.value.status == 422
+    assert os.listdir(tmp_path) == []
 
 
 @settings(max_examples=25)
