@@ -307,3 +307,15 @@ def days_left(due: date, today: date) -> int:
 
 def is_overdue(due: date, today: date) -> bool:
     return today > due
+
+
+def queue_label(current: Deadline, today: date) -> str:
+    """What the DPO's queue says about a request's time limit, in words."""
+    if current.due is None:
+        return "Clock stopped: waiting for clarification"
+    left = days_left(current.due, today)
+    if left < 0:
+        return f"Overdue by {-left} day{'' if left == -1 else 's'}"
+    if left == 0:
+        return "Due today"
+    return f"{left} day{'' if left == 1 else 's'} left"

@@ -26,6 +26,7 @@ from privacy.deadlines import (
     extension_allowed,
     is_overdue,
     london_day,
+    queue_label,
     response_deadline,
 )
 
@@ -190,6 +191,14 @@ def test_days_left_for_the_dpo_queue() -> None:
     assert days_left(due, date(2026, 2, 27)) == 3 and not is_overdue(due, date(2026, 2, 27))
     assert days_left(due, due) == 0 and not is_overdue(due, due)
     assert days_left(due, date(2026, 3, 4)) == -2 and is_overdue(due, date(2026, 3, 4))
+    current = deadline(RequestClock(date(2026, 1, 31)), ENGLAND)
+    assert queue_label(current, date(2026, 2, 27)) == "3 days left"
+    assert queue_label(current, date(2026, 3, 1)) == "1 day left"
+    assert queue_label(current, due) == "Due today"
+    assert queue_label(current, date(2026, 3, 3)) == "Overdue by 1 day"
+    assert queue_label(current, date(2026, 3, 4)) == "Overdue by 2 days"
+    waiting = deadline(RequestClock(date(2026, 1, 31), pauses=(ClarificationPause(date(2026, 2, 2)),)), ENGLAND)
+    assert queue_label(waiting, date(2026, 3, 4)) == "Clock stopped: waiting for clarification"
 
 
 # --- the working calendar complaint cases share --------------------------------------------------------------
