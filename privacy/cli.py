@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 import uuid
+from datetime import UTC, datetime
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,14 +15,19 @@ from civicvoice.core.audit import Actor
 from civicvoice.core.clock import utcnow
 from civicvoice.core.commands import extensions, read_identifier, run_db, settings_from_env
 from civicvoice.core.db import create_engine, session_factory
+from civicvoice.core.settings import Settings
 from privacy.audit_chain import SealResult, Verification, publish_head, read_published_heads, seal_once, verify
 from privacy.audit_reasons import operator, record_with_reason
 from privacy.blind_index import normalise_email, normalise_external_id, normalise_phone
+from privacy.closures import working_calendar
+from privacy.deadlines import Region, WorkingCalendar
 from privacy.erasure import ErasureResult, UnknownPerson, erase, reapply_erasures
 from privacy.exceptions import InvalidIdentifier
 from privacy.holds import LEGAL_HOLDS
 from privacy.key_rotation import RotationStatus, RotationStep, active_since, advance_rotation, rotation_status
 from privacy.keys import KeyStatus, check_keys, init_keys, load_keyring
+from privacy.request_states import RequestKind, RequestState
+from privacy.requests import QueueItem, Requester, find_request, move, open_request, queue
 from privacy.retention import RunResult as RetentionResult
 from privacy.retention import report as retention_report
 from privacy.retention import run as retention_run
@@ -285,3 +291,132 @@ def retention_command(dry_run: bool, operator_email: str | None, as_json: bool) 
     else:
         done = ", ".join(f"{table} {count}" for table, count in sorted(result.counts.items())) or "nothing was due"
         click.echo(f"Retention run: {done}; {result.keys_destroyed} period keys destroyed.")
+
+
+# --- subject requests -----------------------------------------------------------------------------------------
+
+
+@privacy.group("requests")
+def requests_group() -> None:
+    """Subject requests: the queue with ICO deadlines, opening and moving requests."""
+
+
+async def _calendar(session: AsyncSession, settings: Settings) -> WorkingCalendar:
+    return await working_calendar(session, Region.from_setting(settings.bank_holiday_region))
+
+
+@requests_group.command("list")
+@click.option("--all", "include_closed", is_flag=True, help="Closed requests too.")
+@click.option("--json", "as_json", is_flag=True, help="Print the queue as one JSON object.")
+def requests_list_command(include_closed: bool, as_json: bool) -> None:
+    """The DPO's queue: soonest due first, with days left and overdue requests."""
+    settings = settings_from_env()
+
+    async def work(session: AsyncSession) -> list[QueueItem]:
+        return await queue(session, await _calendar(session, settings), include_closed=include_closed)
+
+    items = run_db(settings, work)
+    if as_json:
+        click.echo(json.dumps({"requests": [item.as_dict() for item in items]}))
+        return
+    if not items:
+        click.echo("No open subject requests.")
+    for item in items:
+        due = f"due {item.due_on:%d %b %Y}" if item.due_on else "no due date yet"
+        flag = "OVERDUE " if item.overdue else ""
+        click.echo(f"{flag}{item.reference}  {item.kind.label}  {item.state.label}  {due}  ({item.label})")
+
+
+@requests_group.command("open")
+@click.option("--kind", type=click.Choice([k.value for k in RequestKind]), required=True)
+@click.option("--name", required=True, help="The requester's name ('-' reads it from standard input).")
+@click.option("--email", default=None, help="Their email address ('-' reads it from standard input).")
+@click.option("--phone", default=None, help="Their phone number ('-' reads it from standard input).")
+@click.option("--details", default="", help="What they asked for, in their words (stored encrypted).")
+@click.option("--identity-check", is_flag=True, help="Identity must be proved first; the clock waits for it.")
+@click.option("--received", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Day received (default today).")
+@click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
+@click.option("--json", "as_json", is_flag=True, help="Print the new request as one JSON object.")
+def requests_open_command(
+    kind: str,
+    name: str,
+    email: str | None,
+    phone: str | None,
+    details: str,
+    identity_check: bool,
+    received: datetime | None,
+    operator_email: str,
+    as_json: bool,
+) -> None:
+    """Record a request received by letter, phone or in person."""
+    settings = settings_from_env()
+    requester = Requester(
+        name=read_identifier(name, "name"),
+        email=read_identifier(email, "email address") if email else None,
+        phone=read_identifier(phone, "phone number") if phone else None,
+        details=details,
+    )
+
+    async def work(session: AsyncSession) -> dict[str, str | None]:
+        actor = await operator(session, operator_email)
+        request = await open_request(
+            session,
+            Vault(load_keyring(settings)),
+            await _calendar(session, settings),
+            kind=RequestKind(kind),
+            requester=requester,
+            channel="staff",
+            actor=actor,
+            identity_required=identity_check,
+            received_at=received.replace(hour=12, tzinfo=UTC) if received else None,
+        )
+        return {
+            "reference": request.reference,
+            "state": request.state,
+            "due_on": request.due_on.isoformat() if request.due_on else None,
+        }
+
+    opened = run_db(settings, work)
+    if as_json:
+        click.echo(json.dumps(opened))
+    else:
+        due = f", due {opened['due_on']}" if opened["due_on"] else "; the clock starts once identity is proved"
+        click.echo(f"Opened {opened['reference']}{due}.")
+
+
+@requests_group.command("move")
+@click.argument("reference")
+@click.option("--to", "target", type=click.Choice([s.value for s in RequestState]), required=True)
+@click.option("--reason", default=None, help="Required to refuse or extend (stored encrypted).")
+@click.option("--months", type=click.IntRange(1, 2), default=None, help="For an extension: 1 or 2 months.")
+@click.option("--identity-method", default=None, help="How identity was checked, when moving it on from that.")
+@click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
+def requests_move_command(
+    reference: str,
+    target: str,
+    reason: str | None,
+    months: int | None,
+    identity_method: str | None,
+    operator_email: str,
+) -> None:
+    """Move a request on: in_progress, on_hold (waiting for clarification), extended, completed, refused, ..."""
+    settings = settings_from_env()
+
+    async def work(session: AsyncSession) -> tuple[str, str | None]:
+        actor = await operator(session, operator_email)
+        request = await find_request(session, reference, lock=True)
+        await move(
+            session,
+            Vault(load_keyring(settings)),
+            await _calendar(session, settings),
+            request,
+            RequestState(target),
+            actor=actor,
+            reason=reason,
+            months=months,
+            identity_method=identity_method,
+        )
+        return request.state, request.due_on.isoformat() if request.due_on else None
+
+    state, due = run_db(settings, work)
+    click.echo(f"{reference.upper()} is now {state.replace('_', ' ')}" + (f", due {due}." if due else "."))
