@@ -7,15 +7,17 @@ import json
 import sys
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicvoice.core.audit import Actor
+from civicvoice.core.audit import Actor, record
 from civicvoice.core.clock import utcnow
 from civicvoice.core.commands import extensions, read_identifier, run_db, settings_from_env
 from civicvoice.core.db import create_engine, session_factory
 from civicvoice.core.settings import Settings
+from privacy.access import PersonRecord, gather, prepare, release
 from privacy.audit_chain import SealResult, Verification, publish_head, read_published_heads, seal_once, verify
 from privacy.audit_reasons import operator, record_with_reason
 from privacy.blind_index import normalise_email, normalise_external_id, normalise_phone
@@ -212,13 +214,7 @@ def erase_command(
     async def work(session: AsyncSession) -> ErasureResult:
         vault = Vault(load_keyring(settings))
         actor = await operator(session, operator_email)
-        target = subject_id
-        if claim is not None:
-            matches = await vault.find(session, claim)
-            if not matches:
-                raise UnknownPerson("No person matches that identifier (or they were erased already).")
-            target = next(iter(matches.values()))
-        assert target is not None
+        target = await _one_person(session, vault, claim, subject_id)
         result = await erase(session, settings, target, actor=actor, holds=holds)
         await record_with_reason(
             session, vault, actor, "privacy.erase.reason", reason=reason, target_kind="data_subject", target_id=target
@@ -420,3 +416,88 @@ def requests_move_command(
 
     state, due = run_db(settings, work)
     click.echo(f"{reference.upper()} is now {state.replace('_', ' ')}" + (f", due {due}." if due else "."))
+
+
+# --- finding a person and giving them their information -------------------------------------------------------
+
+
+async def _one_person(
+    session: AsyncSession, vault: Vault, claim: IdentityClaim | None, subject_id: uuid.UUID | None
+) -> uuid.UUID:
+    if subject_id is not None:
+        return subject_id
+    assert claim is not None
+    matches = await vault.find(session, claim)
+    if not matches:
+        raise UnknownPerson("No person matches that identifier (or they were erased).")
+    people = set(matches.values())
+    if len(people) > 1:
+        raise UnknownPerson("That identifier matches more than one record; give --subject with the right id.")
+    return people.pop()
+
+
+@privacy.command("find")
+@click.option("--email", default=None, help="Email address ('-' reads it from standard input).")
+@click.option("--phone", default=None, help="Phone number ('-' reads it from standard input).")
+@click.option("--ref", default=None, help="SOURCE:ID in a contact system ('-' reads it from standard input).")
+@click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
+@click.option("--json", "as_json", is_flag=True, help="Print what is held as one JSON object.")
+def find_command(email: str | None, phone: str | None, ref: str | None, operator_email: str, as_json: bool) -> None:
+    """Everything held about a person, found through the data map (their comments decrypted)."""
+    settings = settings_from_env()
+    claim = _claim(email, phone, ref)
+
+    async def work(session: AsyncSession) -> PersonRecord:
+        vault = Vault(load_keyring(settings))
+        actor = await operator(session, operator_email)
+        subject_id = await _one_person(session, vault, claim, None)
+        found = await gather(session, vault, subject_id)
+        record(session, actor, "privacy.find", target_kind="data_subject", target_id=subject_id)
+        return found
+
+    found = run_db(settings, work)
+    if as_json:
+        click.echo(json.dumps(found.as_json(), default=str))
+        return
+    click.echo(f"Person {found.subject_id}: {found.identity.get('name') or 'name not recorded'}")
+    for section in found.sections:
+        click.echo(f"  {section.table}: {len(section.rows)} record(s)")
+    if found.flagged:
+        click.echo(f"  {len(found.flagged)} comment(s) may name other people: review before release.")
+
+
+@privacy.command("access")
+@click.argument("subject_id", required=False, type=click.UUID)
+@click.option("--email", default=None, help="Find the person by email ('-' reads it from standard input).")
+@click.option("--phone", default=None, help="Find the person by phone ('-' reads it from standard input).")
+@click.option("--ref", default=None, help="Find the person by SOURCE:ID ('-' reads it from standard input).")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=True)
+@click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
+def access_command(
+    subject_id: uuid.UUID | None,
+    email: str | None,
+    phone: str | None,
+    ref: str | None,
+    output: Path,
+    operator_email: str,
+) -> None:
+    """Prepare a person's access package (report, JSON, workbook) and write it to --output (the release is audited)."""
+    settings = settings_from_env()
+    claim = None if subject_id is not None else _claim(email, phone, ref)
+    if output.exists():
+        raise click.ClickException(f"{output} exists; choose a new file name (nothing was written).")
+
+    async def work(session: AsyncSession) -> tuple[bytes, int]:
+        vault = Vault(load_keyring(settings))
+        actor = await operator(session, operator_email)
+        person = await _one_person(session, vault, claim, subject_id)
+        prepared = await prepare(session, settings, vault, person, actor=actor)
+        content = await release(session, settings, vault, prepared.package.id, actor=actor)
+        return content, len(prepared.flagged)
+
+    content, flagged = run_db(settings, work)
+    output.write_bytes(content)
+    output.chmod(0o600)
+    click.echo(f"Wrote {output} ({len(content):,} bytes).")
+    if flagged:
+        click.echo(f"{flagged} comment(s) may name other people: the report lists them; redact before sending.")

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from civicvoice.core.features import Feature
 from civicvoice.core.services import Extensions, Services
 from civicvoice.core.settings import Settings
+from privacy.access import PACKAGE_STORE
 from privacy.audit_chain import HEAD_FILE_STORE
 from privacy.cli import audit, keys, privacy
 from privacy.erasure import LEDGER_FILE_STORE
@@ -39,7 +40,7 @@ FEATURE = Feature(
         "privacy.closures",
         "privacy.requests",
     ],
-    file_stores=[HEAD_FILE_STORE, LEDGER_FILE_STORE],
+    file_stores=[HEAD_FILE_STORE, LEDGER_FILE_STORE, PACKAGE_STORE],
     build_services=_services,
     process_tasks=[_watch_keys],
 )

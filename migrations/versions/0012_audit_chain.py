@@ -134,9 +134,28 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("subject_request_event", schema=None) as batch_op:
         batch_op.create_index("ix_subject_request_event_request", ["request_id", "at"], unique=False)
+    op.create_table(
+        "access_package",
+        sa.Column("id", GUID(length=16), nullable=False),
+        sa.Column("subject_id", GUID(length=16), nullable=True),
+        sa.Column("request_id", GUID(length=16), nullable=True),
+        sa.Column("created_at", DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("expires_at", DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=False),
+        sa.Column("flagged", sa.Integer(), nullable=False),
+        sa.Column("releases", sa.Integer(), nullable=False),
+        sa.Column("file_name", sa.String(length=80), nullable=True),
+        sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["subject_id"], ["data_subject.id"], name=op.f("fk_access_package_subject_id_data_subject"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_access_package")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("access_package")
     op.drop_table("subject_request_event")
     op.drop_table("subject_request")
     op.drop_table("retention_policy")
