@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from feedback.evaluation import read_labelled_tsv  # noqa: E402
-from feedback.sentiment import SCORER_VERSION, score  # noqa: E402
+from feedback.sentiment import SCORER_VERSION, V1, score  # noqa: E402
 
 
 def _textblob() -> Callable[[str], object]:
@@ -51,24 +51,33 @@ def main() -> int:
     def ours(text: str) -> object:
         return score(text)
 
+    def frozen(text: str) -> object:
+        return score(text, version=V1)
+
     for text in texts[:200]:  # warm up both: lexicon loading, regex compilation
         textblob(text)
         ours(text)
+        frozen(text)
 
     baseline: list[float] = []
     candidate: list[float] = []
+    previous: list[float] = []
     for repetition in range(max(1, args.repeat)):
         if repetition % 2 == 0:
             baseline.append(_seconds(textblob, texts))
             candidate.append(_seconds(ours, texts))
+            previous.append(_seconds(frozen, texts))
         else:
+            previous.append(_seconds(frozen, texts))
             candidate.append(_seconds(ours, texts))
             baseline.append(_seconds(textblob, texts))
     baseline_rate = len(texts) / statistics.median(baseline)
     candidate_rate = len(texts) / statistics.median(candidate)
+    previous_rate = len(texts) / statistics.median(previous)
     print(f"texts: {len(texts)} from {len(files)} files, {args.repeat} interleaved repetitions, medians")
     print(f"TextBlob(text).sentiment: {baseline_rate:,.0f} texts/s")
-    print(f"score(text) [{SCORER_VERSION}]: {candidate_rate:,.0f} texts/s")
+    print(f"score(text, version={V1!r}): {previous_rate:,.0f} texts/s ({previous_rate / baseline_rate:.2f})")
+    print(f"score(text) [{SCORER_VERSION}, the default]: {candidate_rate:,.0f} texts/s")
     print(f"sentiment throughput ratio: {candidate_rate / baseline_rate:.2f} (target >= 1.0)")
     return 0
 

@@ -47,6 +47,9 @@ class WordLists:
     fine_as_penalty_after: frozenset[str]
     nothing_answers: frozenset[str]
     everything_answers: frozenset[str]
+    # cv-sentiment-2 only
+    non_answers: frozenset[str]
+    welsh_words: frozenset[str]
 
 
 def load_word_lists() -> WordLists:
@@ -80,6 +83,8 @@ def load_word_lists() -> WordLists:
         fine_as_penalty_after=words("fine_as_penalty_after"),
         nothing_answers=frozenset(document["nothing_answers"]["answers"]),
         everything_answers=frozenset(document["everything_answers"]["answers"]),
+        non_answers=frozenset(document["v2_non_answers"]["answers"]),
+        welsh_words=words("welsh_words"),
     )
 
 
