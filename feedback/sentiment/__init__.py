@@ -16,7 +16,7 @@ from typing import Final
 from feedback.sentiment import rules
 from feedback.sentiment.answers import QuestionKind, answer_polarity, has_words, question_kind, short_answer
 from feedback.sentiment.lexicon import WORDS
-from feedback.sentiment.model import LinearModel, features, probabilities
+from feedback.sentiment.model import LinearModel, features, features_of, probabilities
 from feedback.sentiment.tokens import tokenise
 
 V1: Final = "cv-sentiment-1"
@@ -82,9 +82,10 @@ def score(
         else:
             polarity = rules.polarity(text)
     else:
-        if looks_welsh(text):
+        tokens = tokenise(text)
+        if _welsh(tokens[0]):
             return Sentiment(polarity=0.0, label=Label.NOT_SCORED, scorer_version=version)
-        polarity = _model_polarity(text, question)
+        polarity = _model_polarity(text, question, tokens)
     polarity = _stored(polarity)
     return Sentiment(polarity=polarity, label=label_for(polarity), scorer_version=version)
 
@@ -116,7 +117,11 @@ def _model() -> LinearModel:
 def looks_welsh(text: str) -> bool:
     """Whether a comment is written in Welsh: common Welsh words that are not English make up a good share
     of it (one such word in an English sentence, "Mae West", is not enough)."""
-    words = [token for token in tokenise(text)[0] if token[0].isalpha()]
+    return _welsh(tokenise(text)[0])
+
+
+def _welsh(tokens: list[str]) -> bool:
+    words = [token for token in tokens if token[0].isalpha()]
     if not words:
         return False
     welsh = sum(1 for word in words if word in WORDS.welsh_words)
@@ -125,7 +130,9 @@ def looks_welsh(text: str) -> bool:
     return welsh >= 2 and welsh >= _WELSH_SHARE * len(words)
 
 
-def _model_polarity(text: str, question: QuestionKind | None) -> float:
+def _model_polarity(
+    text: str, question: QuestionKind | None, tokens: tuple[list[str], list[bool] | None] | None = None
+) -> float:
     answer = short_answer(text)
     if answer is not None:
         head, rest = answer
@@ -144,7 +151,7 @@ def _model_polarity(text: str, question: QuestionKind | None) -> float:
             return _NOTHING_AFTER_PRAISE if question is QuestionKind.PRAISE else _NOTHING_AFTER_IMPROVE
     if not has_words(text):
         return 0.0
-    logits = _model().logits(features(text))
+    logits = _model().logits(features_of(*tokens) if tokens is not None else features(text))
     if question is QuestionKind.IMPROVE:
         logits[0] += _QUESTION_SHIFT
         logits[2] -= _QUESTION_SHIFT

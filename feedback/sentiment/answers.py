@@ -44,8 +44,11 @@ def short_answer(text: str) -> tuple[str, str | None] | None:
     return normalised_answer(head), (rest[0] if rest else None)
 
 
+_ALPHANUMERIC_RE: Final = re.compile(r"[^\W_]")  # exactly the characters str.isalnum() accepts
+
+
 def has_words(text: str) -> bool:
-    return any(character.isalnum() for character in text)
+    return _ALPHANUMERIC_RE.search(text) is not None
 
 
 def answer_polarity(text: str, question: QuestionKind, polarity: Callable[[str], float]) -> float:

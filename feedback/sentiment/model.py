@@ -47,23 +47,37 @@ class Features:
 
 
 def features(text: str) -> Features:
-    """Tokens by `cv-sentiment-1`'s tokeniser (links and @mentions dropped, hashtags split), their unigrams and
-    adjacent pairs, and what the rules make of them."""
-    tokens, emphasised = tokenise(text)
-    words = [token for token in tokens if token not in _SEPARATORS]
-    grams = set(words)
+    """What the model reads of ``text`` (see `features_of`)."""
+    return features_of(*tokenise(text))
+
+
+def features_of(tokens: list[str], emphasised: list[bool] | None) -> Features:
+    """From tokens by `cv-sentiment-1`'s tokeniser (links and @mentions dropped, hashtags split): their unigrams
+    and adjacent pairs, and what the rules make of them."""
+    grams: set[str] = set()
     previous = _START
-    for word in words:
-        grams.add(f"{previous} {word}")
-        previous = word
+    word_count = 0
+    asks = exclaims = False
+    for token in tokens:
+        first = token[0]
+        if first.isalnum():
+            word_count += 1
+        elif token in _SEPARATORS:
+            continue
+        elif first == "?":
+            asks = True
+        elif first == "!":
+            exclaims = True
+        grams.add(token)
+        grams.add(f"{previous} {token}")
+        previous = token
     if not tokens:
         return Features(frozenset(grams), (0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0), 0.0)
     reading = Reading([*tokens, _END], emphasised)
     polarity = reading.verdict()
     values = reading.values
-    positive = math.fsum(v for v in values if v > 0)
-    negative = -math.fsum(v for v in values if v < 0)
-    word_count = sum(1 for token in tokens if token[0].isalnum())
+    positive = math.fsum([v for v in values if v > 0])
+    negative = -math.fsum([v for v in values if v < 0])
     dense = (
         polarity,
         abs(polarity),
@@ -71,8 +85,8 @@ def features(text: str) -> Features:
         positive,
         negative,
         math.log1p(len(values)),
-        1.0 if any(token[0] == "?" for token in tokens) else 0.0,
-        1.0 if any(token[0] == "!" for token in tokens) else 0.0,
+        1.0 if asks else 0.0,
+        1.0 if exclaims else 0.0,
         math.log1p(word_count),
     )
     return Features(frozenset(grams), dense, polarity)
