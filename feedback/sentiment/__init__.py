@@ -141,9 +141,9 @@ def _model_polarity(
             return 0.0  # "N/A", "No", "Nothing to add": no view of the contact, whatever was asked
         asked = question is QuestionKind.IMPROVE or question is QuestionKind.PRAISE
         if asked and (head in WORDS.nothing_answers or head in WORDS.everything_answers):
-            if says_more:  # "Nothing, the staff were great": what follows decides
+            if says_more:  # "Nothing, the staff were great": what follows decides, if it takes a side
                 following = _model_polarity(rest or "", None)
-                if following != 0.0:
+                if label_for(following) is not Label.NEUTRAL:
                     return following
             side = 1.0 if question is QuestionKind.PRAISE else -1.0
             if head in WORDS.everything_answers:

@@ -77,6 +77,9 @@ def test_nothing_to_improve_is_praise_but_nothing_went_well_is_a_complaint() -> 
     assert label("Nothing", PRAISE) is Label.NEGATIVE
     assert label("Everything", PRAISE) is Label.POSITIVE
     assert label("Nothing, I am still waiting for someone to come out", PRAISE) is Label.NEGATIVE
+    # what follows "Nothing" decides only when it takes a side
+    assert label("Nothing, I called on Tuesday", IMPROVE) is Label.POSITIVE
+    assert label("Nothing, I called on Tuesday", PRAISE) is Label.NEGATIVE
 
 
 @given(st.text(max_size=120))
