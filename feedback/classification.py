@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
-from feedback.sentiment import QuestionKind, score
+from feedback.sentiment import V1, QuestionKind, score
 
 # Bump whenever a change can move a classification: every stored classification records its version.
 CLASSIFIER_VERSION: Final = "cv-classify-1"
@@ -277,7 +277,8 @@ def _softmax(scores: Mapping[CommentClass, float]) -> dict[CommentClass, float]:
 def class_scores(text: str, *, question: QuestionKind | None = None) -> dict[CommentClass, float]:
     """The raw score of each class for a comment (higher is likelier); ``classify`` turns them into confidences."""
     words = _normalise(text)
-    polarity = score(text, question=question).polarity
+    # Its weights were set against this scorer version's polarity: pinned, so a new default does not move them.
+    polarity = score(text, question=question, version=V1).polarity
     scores = {
         CommentClass.COMPLAINT: _cue_total(words, _COMPLAINT_CUES) + _SENTIMENT_WEIGHT * max(0.0, -polarity),
         CommentClass.COMPLIMENT: _cue_total(words, _COMPLIMENT_CUES) + _SENTIMENT_WEIGHT * max(0.0, polarity),

@@ -98,6 +98,8 @@ def _filtered(stmt: Select[Any], filters: InboxFilters) -> Select[Any]:
 
 
 def _overall(labels: list[str]) -> str | None:
+    # A comment not scored (Welsh, for one) says nothing about the overall sentiment.
+    labels = [label for label in labels if label != "not_scored"]
     if not labels:
         return None
     if "negative" in labels and "positive" in labels:

@@ -366,7 +366,8 @@ def _runs(points: list[tuple[int, float | None, float | None]]) -> list[list[tup
 
 def _nice_step(span: float) -> float:
     """A round tick step (1, 2, 2.5 or 5 times a power of ten) giving about four ticks over ``span``."""
-    raw = span / 4
+    # Spans too small to tell apart on a chart (down to subnormal floats) get the smallest step shown.
+    raw = max(span / 4, 1e-9)
     magnitude = math.pow(10.0, math.floor(math.log10(raw)))
     for multiple in (1.0, 2.0, 2.5, 5.0):
         if raw <= multiple * magnitude:
