@@ -33,6 +33,7 @@ IDENTITIES = (ANONYMOUS, API_KEY, *ROLES)
 PUBLIC = frozenset(IDENTITIES)
 STAFF = frozenset(ROLES)
 ADMIN = frozenset({"admin"})
+DPO = frozenset({"dpo"})
 CONTACT_SYSTEMS = frozenset({API_KEY})
 NOBODY: frozenset[str] = frozenset()
 
@@ -67,6 +68,13 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/staff/users/{user_id:uuid}"): ADMIN,
     ("POST", "/staff/users/{user_id:uuid}/password"): ADMIN,
     ("POST", "/staff/users/{user_id:uuid}/deactivate"): ADMIN,
+    ("GET", "/staff/privacy/requests"): DPO,
+    ("GET", "/staff/privacy/requests/new"): DPO,
+    ("POST", "/staff/privacy/requests/new"): DPO,
+    ("GET", "/staff/privacy/requests/{reference:str}"): DPO,
+    ("POST", "/staff/privacy/requests/{reference:str}/move"): DPO,
+    ("GET", "/staff/privacy/retention"): DPO,
+    ("POST", "/staff/privacy/retention"): DPO,
 }
 
 PATH_VALUES = {
@@ -74,6 +82,7 @@ PATH_VALUES = {
     "{file_path:path}": "build/civicvoice.css",
     "{path:str}": "openapi.json",
     "{user_id:uuid}": str(uuid.UUID(int=1)),
+    "{reference:str}": "SR-2026-000000",
 }
 
 
