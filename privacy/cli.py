@@ -16,6 +16,7 @@ from civicvoice.core.audit import Actor, record
 from civicvoice.core.clock import utcnow
 from civicvoice.core.commands import extensions, read_identifier, run_db, settings_from_env
 from civicvoice.core.db import create_engine, session_factory
+from civicvoice.core.extensions import FILE_STORES
 from civicvoice.core.settings import Settings
 from privacy.access import PersonRecord, gather, prepare, release
 from privacy.audit_chain import SealResult, Verification, publish_head, read_published_heads, seal_once, verify
@@ -33,6 +34,8 @@ from privacy.requests import QueueItem, Requester, find_request, move, open_requ
 from privacy.retention import RunResult as RetentionResult
 from privacy.retention import report as retention_report
 from privacy.retention import run as retention_run
+from privacy.ropa import ropa_html, write_ropa_xlsx
+from privacy.ropa import rows as ropa_rows
 from privacy.vault import IdentityClaim, Vault
 
 
@@ -501,3 +504,20 @@ def access_command(
     click.echo(f"Wrote {output} ({len(content):,} bytes).")
     if flagged:
         click.echo(f"{flagged} comment(s) may name other people: the report lists them; redact before sending.")
+
+
+@privacy.command("ropa")
+@click.option("--format", "kind", type=click.Choice(["xlsx", "html"]), default="xlsx", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=True)
+def ropa_command(kind: str, output: Path) -> None:
+    """Write the record of processing activities (Art. 30), generated from the data map."""
+    from civicvoice.core.db import Base
+
+    stores = extensions().items(FILE_STORES)
+    now = utcnow()
+    if kind == "xlsx":
+        count = write_ropa_xlsx(output, Base, stores, created_by="civicvoice privacy ropa", now=now)
+    else:
+        output.write_text(ropa_html(Base, stores, now=now), encoding="utf-8")
+        count = len(ropa_rows(Base, stores))
+    click.echo(f"Wrote {output}: {count} processing activities.")

@@ -243,6 +243,10 @@ class Answer(Base):
         retention="2 years",
         encrypted=("text_ciphertext",),
         links=(Link("response_id", "response"),),
+        article9=(
+            "Art. 9(2)(g) substantial public interest, DPA 2018 Sch. 1 para. 6 (statutory and government "
+            "purposes): comments may mention health, disability or beliefs"
+        ),
     )
     __table_args__ = (UniqueConstraint("response_id", "question_key", name="uq_answer_question"),)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from civicvoice.core.datamap import FileStore
 from civicvoice.core.services import ExtensionPoint
 
 
@@ -30,6 +31,8 @@ class StaffNavItem:
 STAFF_AREA: ExtensionPoint[StaffArea] = ExtensionPoint("core.staff_area", "the staff pages' prefix and home")
 # Feature staff pages appear in the staff layout's navigation through this.
 STAFF_NAV: ExtensionPoint[StaffNavItem] = ExtensionPoint("core.staff_nav", "links in the staff navigation")
+# Stores outside the database that hold personal data (each feature's `Feature.file_stores`), for the ROPA.
+FILE_STORES: ExtensionPoint[FileStore] = ExtensionPoint("core.file_stores", "file stores holding personal data")
 # Paths that carry a secret (survey and unsubscribe tokens) and are masked in logs; group 1 is kept.
 SECRET_PATHS: ExtensionPoint[re.Pattern[str]] = ExtensionPoint(
     "core.secret_paths", "URL paths whose last segment is a secret and is masked in logs"
