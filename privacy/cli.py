@@ -26,6 +26,7 @@ from privacy.closures import working_calendar
 from privacy.deadlines import Region, WorkingCalendar
 from privacy.erasure import ErasureResult, UnknownPerson, erase, reapply_erasures
 from privacy.exceptions import InvalidIdentifier
+from privacy.fulfilment import fulfil, link_person
 from privacy.holds import LEGAL_HOLDS
 from privacy.key_rotation import RotationStatus, RotationStep, active_since, advance_rotation, rotation_status
 from privacy.keys import KeyStatus, check_keys, init_keys, load_keyring
@@ -358,9 +359,10 @@ def requests_open_command(
 
     async def work(session: AsyncSession) -> dict[str, str | None]:
         actor = await operator(session, operator_email)
+        vault = Vault(load_keyring(settings))
         request = await open_request(
             session,
-            Vault(load_keyring(settings)),
+            vault,
             await _calendar(session, settings),
             kind=RequestKind(kind),
             requester=requester,
@@ -369,6 +371,7 @@ def requests_open_command(
             identity_required=identity_check,
             received_at=received.replace(hour=12, tzinfo=UTC) if received else None,
         )
+        await link_person(session, vault, request, actor=actor)
         return {
             "reference": request.reference,
             "state": request.state,
@@ -521,3 +524,28 @@ def ropa_command(kind: str, output: Path) -> None:
         output.write_text(ropa_html(Base, stores, now=now), encoding="utf-8")
         count = len(ropa_rows(Base, stores))
     click.echo(f"Wrote {output}: {count} processing activities.")
+
+
+@requests_group.command("fulfil")
+@click.argument("reference")
+@click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
+def requests_fulfil_command(reference: str, operator_email: str) -> None:
+    """Carry out an erasure, objection, access or portability request and complete it."""
+    settings = settings_from_env()
+    holds = extensions().items(LEGAL_HOLDS)
+
+    async def work(session: AsyncSession) -> str:
+        actor = await operator(session, operator_email)
+        request = await find_request(session, reference, lock=True)
+        done = await fulfil(
+            session,
+            Vault(load_keyring(settings)),
+            await _calendar(session, settings),
+            settings,
+            request,
+            actor=actor,
+            holds=holds,
+        )
+        return done.did
+
+    click.echo(f"{reference.upper()} completed. {run_db(settings, work)}")

@@ -24,6 +24,7 @@ from civicvoice.core.services import Extensions, Services
 from civicvoice.core.settings import Settings
 from privacy.closures import working_calendar
 from privacy.deadlines import Region, WorkingCalendar
+from privacy.fulfilment import AUTOMATIC, fulfil, link_person
 from privacy.holds import LEGAL_HOLDS
 from privacy.request_states import RequestKind, RequestState, allowed_moves
 from privacy.requests import Requester, find_request, history, move, open_request, queue, requester_of
@@ -106,6 +107,7 @@ class PrivacyPages(Controller):
                 values=form,
                 errors=_errors(exc),
             )
+        await link_person(db_session, _services(request).get(Vault), created, actor=_actor(request))
         return Redirect(f"/staff/privacy/requests/{created.reference}", status_code=303)
 
     @get("/requests/{reference:str}")
@@ -136,7 +138,10 @@ class PrivacyPages(Controller):
             requester=await requester_of(session, vault, found),
             steps=steps,
             moves=sorted(allowed_moves(state), key=lambda s: list(RequestState).index(s)),
+            automatic=RequestKind(found.kind) in AUTOMATIC
+            and state in (RequestState.in_progress, RequestState.extended),
             errors=errors,
+            done=request.query_params.get("done"),
         )
 
     @post("/requests/{reference:str}/move", status_code=303)
@@ -174,6 +179,27 @@ class PrivacyPages(Controller):
                 request, db_session, reference, _errors(exc), 409 if exc.status == 409 else 422
             )
         return Redirect(f"/staff/privacy/requests/{found.reference}", status_code=303)
+
+    @post("/requests/{reference:str}/fulfil", status_code=303)
+    async def fulfil_request(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], reference: FromPath[str]
+    ) -> Template | Redirect:
+        found = await find_request(db_session, reference, lock=True)
+        extensions: Extensions = request.app.state.extensions
+        try:
+            await fulfil(
+                db_session,
+                _services(request).get(Vault),
+                await _calendar(request, db_session),
+                request.app.state.settings,
+                found,
+                actor=_actor(request),
+                holds=extensions.items(LEGAL_HOLDS),
+            )
+        except CivicVoiceError as exc:
+            await db_session.rollback()
+            return await self._request_page(request, db_session, reference, _errors(exc), exc.status)
+        return Redirect(f"/staff/privacy/requests/{found.reference}?done=fulfilled", status_code=303)
 
     @get("/retention")
     async def retention(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:

@@ -73,6 +73,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/staff/privacy/requests/new"): DPO,
     ("GET", "/staff/privacy/requests/{reference:str}"): DPO,
     ("POST", "/staff/privacy/requests/{reference:str}/move"): DPO,
+    ("POST", "/staff/privacy/requests/{reference:str}/fulfil"): DPO,
     ("GET", "/staff/privacy/retention"): DPO,
     ("POST", "/staff/privacy/retention"): DPO,
 }

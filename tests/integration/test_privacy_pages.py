@@ -5,9 +5,15 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from civicvoice.app import build_services, features
 from civicvoice.core.audit import AuditEvent
+from civicvoice.core.db import unit_of_work
+from civicvoice.core.settings import Settings
+from privacy.access import AccessPackage
+from privacy.models import DataSubject
 from privacy.requests import SubjectRequest
 from privacy.retention import RetentionPolicy
+from privacy.vault import IdentityClaim, Vault
 from tests.integration.conftest import Client
 from tests.integration.support import TestDatabase
 from tests.integration.test_staff_login import csrf_from, make_user, sign_in
@@ -101,3 +107,49 @@ async def test_the_dpo_sets_a_retention_period(client: Client, db: TestDatabase)
     async with db.sessions() as session:
         policy = await session.scalar(select(RetentionPolicy).where(RetentionPolicy.retention_class == "responses"))
     assert policy is not None and policy.months == 36
+
+
+async def test_requests_are_carried_out_for_the_person_they_are_about(
+    client: Client, db: TestDatabase, settings: Settings
+) -> None:
+    """Erasure, objection and access requests linked to the one matching record, and done in one action."""
+    app_services = await build_services(settings, db.sessions, features())
+    vault = app_services.get(Vault)
+    people = {}
+    async with unit_of_work(db.sessions) as session:
+        for name in ("erase", "object", "access"):
+            people[name] = (await vault.resolve(session, IdentityClaim(email=f"{name}@example.org"))).subject_id
+    await signed_in_dpo(client, db)
+    for kind, name in (("erasure", "erase"), ("objection", "object"), ("access", "access")):
+        form = await client.get("/staff/privacy/requests/new")
+        created = await client.post(
+            "/staff/privacy/requests/new",
+            data={"csrf_token": csrf_from(form.text), "kind": kind, "name": "Jo", "email": f"{name}@example.org"},
+            follow_redirects=False,
+        )
+        page = await client.get(created.headers["location"])
+        assert "Linked to the person" in page.text
+        done = await client.post(
+            created.headers["location"] + "/fulfil", data={"csrf_token": csrf_from(page.text)}, follow_redirects=False
+        )
+        assert done.status_code == 303
+        after = await client.get(done.headers["location"])
+        assert "carried out and completed" in after.text and "Completed" in after.text
+    async with db.sessions() as session:
+        erased = await session.get(DataSubject, people["erase"])
+        objected = await session.get(DataSubject, people["object"])
+        assert erased is not None and erased.erased_at is not None
+        assert objected is not None and objected.opted_out_at is not None
+        assert (await vault.lookup(session, IdentityClaim(email="object@example.org")))[1]  # suppressed
+        package = await session.scalar(select(AccessPackage).where(AccessPackage.subject_id == people["access"]))
+        assert package is not None and package.request_id is not None
+    # Nobody to link: the DPO is told to look, and nothing is completed.
+    form = await client.get("/staff/privacy/requests/new")
+    created = await client.post(
+        "/staff/privacy/requests/new",
+        data={"csrf_token": csrf_from(form.text), "kind": "erasure", "name": "Nobody", "email": "nobody@example.org"},
+        follow_redirects=False,
+    )
+    page = await client.get(created.headers["location"])
+    refused = await client.post(created.headers["location"] + "/fulfil", data={"csrf_token": csrf_from(page.text)})
+    assert refused.status_code == 409 and "No single record matches" in refused.text
