@@ -23,5 +23,9 @@ FEATURE = Feature(
         # Scores what surveys publishes as "response submitted", in the same transaction.
         contribute(RESPONSE_SUBSCRIBERS, on_responses_submitted),
         contribute(STAFF_NAV, StaffNavItem("Recent feedback", "/staff/feedback", position=10)),
+        contribute(
+            STAFF_NAV,
+            StaffNavItem("Classifier", "/staff/feedback/classifier", roles=("quality_reviewer", "admin"), position=15),
+        ),
     ],
 )

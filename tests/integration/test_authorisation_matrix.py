@@ -34,6 +34,7 @@ PUBLIC = frozenset(IDENTITIES)
 STAFF = frozenset(ROLES)
 ADMIN = frozenset({"admin"})
 DPO = frozenset({"dpo"})
+REVIEWERS = frozenset({"quality_reviewer", "admin"})
 CONTACT_SYSTEMS = frozenset({API_KEY})
 NOBODY: frozenset[str] = frozenset()
 
@@ -62,6 +63,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/staff"): STAFF,
     ("POST", "/staff/sign-out"): STAFF,
     ("GET", "/staff/feedback"): STAFF,
+    ("POST", "/staff/feedback/comments/{answer_id:uuid}/review"): REVIEWERS,
+    ("GET", "/staff/feedback/classifier"): REVIEWERS,
     ("GET", "/staff/users"): ADMIN,
     ("GET", "/staff/users/new"): ADMIN,
     ("POST", "/staff/users/new"): ADMIN,
@@ -84,6 +87,7 @@ PATH_VALUES = {
     "{path:str}": "openapi.json",
     "{user_id:uuid}": str(uuid.UUID(int=1)),
     "{reference:str}": "SR-2026-000000",
+    "{answer_id:uuid}": str(uuid.UUID(int=2)),
 }
 
 
