@@ -249,6 +249,7 @@ class FeedbackInbox(Controller):
             classes=list(CommentClass),
             themes=list(Theme),
             may_review=viewer.role in REVIEWERS,
+            may_open_case=viewer.role in ("quality_reviewer", "admin", "service_manager"),
             back=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         )
 

@@ -35,6 +35,7 @@ STAFF = frozenset(ROLES)
 ADMIN = frozenset({"admin"})
 DPO = frozenset({"dpo"})
 REVIEWERS = frozenset({"quality_reviewer", "admin"})
+CASE_HANDLERS = frozenset({"quality_reviewer", "admin", "service_manager"})
 CONTACT_SYSTEMS = frozenset({API_KEY})
 NOBODY: frozenset[str] = frozenset()
 
@@ -65,6 +66,10 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/staff/feedback"): STAFF,
     ("POST", "/staff/feedback/comments/{answer_id:uuid}/review"): REVIEWERS,
     ("GET", "/staff/feedback/classifier"): REVIEWERS,
+    ("GET", "/staff/cases"): CASE_HANDLERS,
+    ("POST", "/staff/cases/new"): CASE_HANDLERS,
+    ("GET", "/staff/cases/{reference:str}"): CASE_HANDLERS,
+    ("POST", "/staff/cases/{reference:str}/{action:str}"): CASE_HANDLERS,
     ("GET", "/staff/users"): ADMIN,
     ("GET", "/staff/users/new"): ADMIN,
     ("POST", "/staff/users/new"): ADMIN,
@@ -88,6 +93,7 @@ PATH_VALUES = {
     "{user_id:uuid}": str(uuid.UUID(int=1)),
     "{reference:str}": "SR-2026-000000",
     "{answer_id:uuid}": str(uuid.UUID(int=2)),
+    "{action:str}": "acknowledge",
 }
 
 

@@ -22,9 +22,16 @@ async def test_comments_are_classified_then_reviewed_and_measured(
     loop_client: Client, loop_app: Litestar, auth: dict[str, str], db: TestDatabase, smtp: SmtpServer
 ) -> None:
     await give_feedback(
-        loop_client, loop_app, auth, db, smtp, 1, service="waste-and-recycling", agent="A1",
+        loop_client,
+        loop_app,
+        auth,
+        db,
+        smtp,
+        1,
+        service="waste-and-recycling",
+        agent="A1",
         improve="The bin was missed three weeks running and nobody called me back. Terrible service.",
-    )  # fmt: skip
+    )
     await worker_for(loop_app, db).run_due()  # the scoring job
     classified = await db.all(CommentClassification)
     assert len(classified) == 1
