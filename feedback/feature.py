@@ -7,9 +7,13 @@ from pathlib import Path
 from civicvoice.core.extensions import STAFF_NAV, StaffNavItem
 from civicvoice.core.features import Feature
 from civicvoice.core.services import contribute
+from feedback.action_pages import ACTION_ROLES
+from feedback.action_pages import ROUTES as ACTION_ROUTES
+from feedback.case_pages import CASE_ROLES
 from feedback.case_pages import ROUTES as CASE_ROUTES
 from feedback.cases import OPEN_CASES_HOLD, has_open_complaint
 from feedback.cli import sentiment
+from feedback.inbox import REVIEWERS
 from feedback.inbox import ROUTES as INBOX_ROUTES
 from feedback.scoring import JOBS, on_responses_submitted
 from privacy.holds import LEGAL_HOLDS
@@ -17,27 +21,23 @@ from surveys.extensions import OPEN_COMPLAINT_CHECKS, RESPONSE_SUBSCRIBERS
 
 FEATURE = Feature(
     name="feedback",
-    routes=[*INBOX_ROUTES, *CASE_ROUTES],
+    routes=[*INBOX_ROUTES, *CASE_ROUTES, *ACTION_ROUTES],
     jobs=JOBS,
     templates=[Path(__file__).parent / "templates"],
     cli=[sentiment],
-    models=["feedback.models", "feedback.cases"],
+    models=["feedback.models", "feedback.cases", "feedback.actions"],
     extensions=[
         # Scores what surveys publishes as "response submitted", in the same transaction.
         contribute(RESPONSE_SUBSCRIBERS, on_responses_submitted),
         # An open complaint case: its complainant is not surveyed, and their records are held, until it closes.
         contribute(OPEN_COMPLAINT_CHECKS, has_open_complaint),
         contribute(LEGAL_HOLDS, OPEN_CASES_HOLD),
-        contribute(
-            STAFF_NAV,
-            StaffNavItem(
-                "Complaint cases", "/staff/cases", roles=("quality_reviewer", "admin", "service_manager"), position=20
-            ),
-        ),
+        contribute(STAFF_NAV, StaffNavItem("Complaint cases", "/staff/cases", roles=CASE_ROLES, position=20)),
         contribute(STAFF_NAV, StaffNavItem("Recent feedback", "/staff/feedback", position=10)),
+        contribute(STAFF_NAV, StaffNavItem("Improvement actions", "/staff/actions", roles=ACTION_ROLES, position=25)),
         contribute(
             STAFF_NAV,
-            StaffNavItem("Classifier", "/staff/feedback/classifier", roles=("quality_reviewer", "admin"), position=15),
+            StaffNavItem("Classifier", "/staff/feedback/classifier", roles=REVIEWERS, position=15),
         ),
     ],
 )
