@@ -75,6 +75,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/staff/actions/{reference:str}"): REVIEWERS,
     ("POST", "/staff/actions/{reference:str}"): REVIEWERS,
     ("GET", "/you-said-we-did"): PUBLIC,
+    ("GET", "/staff/callbacks"): CASE_HANDLERS,
+    ("POST", "/staff/callbacks/{callback_id:uuid}/contact"): CASE_HANDLERS,
+    ("POST", "/staff/callbacks/{callback_id:uuid}/done"): CASE_HANDLERS,
     ("GET", "/staff/users"): ADMIN,
     ("GET", "/staff/users/new"): ADMIN,
     ("POST", "/staff/users/new"): ADMIN,
@@ -99,6 +102,7 @@ PATH_VALUES = {
     "{reference:str}": "SR-2026-000000",
     "{answer_id:uuid}": str(uuid.UUID(int=2)),
     "{action:str}": "acknowledge",
+    "{callback_id:uuid}": str(uuid.UUID(int=3)),
 }
 
 
