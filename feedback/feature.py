@@ -18,6 +18,8 @@ from feedback.cases import OPEN_CASES_HOLD, has_open_complaint
 from feedback.cli import sentiment
 from feedback.inbox import REVIEWERS
 from feedback.inbox import ROUTES as INBOX_ROUTES
+from feedback.quality_pages import ROUTES as QUALITY_ROUTES
+from feedback.quality_pages import SCORE_ROLES
 from feedback.scoring import JOBS, on_responses_submitted
 from privacy.holds import LEGAL_HOLDS
 from surveys.extensions import OPEN_COMPLAINT_CHECKS, RESPONSE_SUBSCRIBERS
@@ -32,11 +34,11 @@ def jobs() -> JobRegistry:
 
 FEATURE = Feature(
     name="feedback",
-    routes=[*INBOX_ROUTES, *CASE_ROUTES, *ACTION_ROUTES, *CALLBACK_ROUTES],
+    routes=[*INBOX_ROUTES, *CASE_ROUTES, *ACTION_ROUTES, *CALLBACK_ROUTES, *QUALITY_ROUTES],
     jobs=jobs(),
     templates=[Path(__file__).parent / "templates"],
     cli=[sentiment],
-    models=["feedback.models", "feedback.cases", "feedback.actions", "feedback.callbacks"],
+    models=["feedback.models", "feedback.cases", "feedback.actions", "feedback.callbacks", "feedback.quality"],
     extensions=[
         # Scores what surveys publishes as "response submitted", in the same transaction.
         contribute(RESPONSE_SUBSCRIBERS, on_responses_submitted),
@@ -45,6 +47,11 @@ FEATURE = Feature(
         contribute(LEGAL_HOLDS, OPEN_CASES_HOLD),
         contribute(STAFF_NAV, StaffNavItem("Complaint cases", "/staff/cases", roles=CASE_ROLES, position=20)),
         contribute(STAFF_NAV, StaffNavItem("Callbacks", "/staff/callbacks", roles=CASE_ROLES, position=18)),
+        contribute(STAFF_NAV, StaffNavItem("Contact quality", "/staff/quality", roles=REVIEWERS, position=30)),
+        contribute(
+            STAFF_NAV,
+            StaffNavItem("Quality scores", "/staff/quality/scores", roles=SCORE_ROLES, position=30),
+        ),
         contribute(STAFF_NAV, StaffNavItem("Recent feedback", "/staff/feedback", position=10)),
         contribute(STAFF_NAV, StaffNavItem("Improvement actions", "/staff/actions", roles=ACTION_ROLES, position=25)),
         contribute(

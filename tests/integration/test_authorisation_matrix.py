@@ -78,6 +78,10 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/staff/callbacks"): CASE_HANDLERS,
     ("POST", "/staff/callbacks/{callback_id:uuid}/contact"): CASE_HANDLERS,
     ("POST", "/staff/callbacks/{callback_id:uuid}/done"): CASE_HANDLERS,
+    ("GET", "/staff/quality"): REVIEWERS,
+    ("GET", "/staff/quality/contacts/{contact_id:uuid}"): REVIEWERS,
+    ("POST", "/staff/quality/contacts/{contact_id:uuid}"): REVIEWERS,
+    ("GET", "/staff/quality/scores"): frozenset({"agent", "service_manager", "quality_reviewer", "admin"}),
     ("GET", "/staff/users"): ADMIN,
     ("GET", "/staff/users/new"): ADMIN,
     ("POST", "/staff/users/new"): ADMIN,
@@ -103,6 +107,7 @@ PATH_VALUES = {
     "{answer_id:uuid}": str(uuid.UUID(int=2)),
     "{action:str}": "acknowledge",
     "{callback_id:uuid}": str(uuid.UUID(int=3)),
+    "{contact_id:uuid}": str(uuid.UUID(int=4)),
 }
 
 
