@@ -9,7 +9,6 @@ from civicvoice.core.features import Feature
 from surveys.channels.email import EmailChannel
 from surveys.controllers import API_SCOPES, ROUTES
 from surveys.intake import ContactIntake
-from surveys.intake_batch import BatchingIntake
 from surveys.jobs import JOBS
 from surveys.pages import PAGES
 from surveys.responses import GroupedResponses, ResponseRecorder
@@ -24,11 +23,9 @@ def _services(built: Mapping[str, Any]) -> Mapping[str, Any]:
     channels = {"email": built.get("email_channel") or EmailChannel(settings)}
     # Higher layers add their checks and subscribers to these shared lists after this feature is built.
     recorder = ResponseRecorder(vault, built["response_subscribers"])
-    intake = ContactIntake(vault, open_complaint_checks=built["open_complaint_checks"])
     return {
-        "contact_intake": intake,
-        # Single contacts go through the group-commit writer; batches and fallbacks use the per-event intake.
-        "contact_writer": BatchingIntake(intake, built["sessions"]),
+        # One writer for one contact and many: concurrent single contacts are grouped into one transaction.
+        "contact_intake": ContactIntake(vault, built["sessions"], open_complaint_checks=built["open_complaint_checks"]),
         "response_recorder": recorder,
         # Survey answers go through the group-commit writer; a failed batch falls back to the recorder.
         "response_writer": GroupedResponses(recorder, built["sessions"]),

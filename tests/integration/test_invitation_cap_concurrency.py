@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+import pytest
 
 from civicvoice.app import build_services, features
 from civicvoice.core.settings import Settings
@@ -28,16 +29,22 @@ def contact(external_id: str, **customer: object) -> ContactEvent:
     )
 
 
+# "grouped": one process's group-commit writer; "separate": every event in its own transaction, as events
+# reaching several processes are, so only the database's lock and unique indexes keep the cap.
+@pytest.mark.parametrize("path", ["grouped", "separate"])
 async def test_simultaneous_contacts_for_one_person_give_one_invitation(
-    settings: Settings, db: TestDatabase, catalogue: None
+    settings: Settings, db: TestDatabase, catalogue: None, path: str
 ) -> None:
     services = await build_services(settings, db.sessions, features())
     intake = services["contact_intake"]
 
     async def report(event: ContactEvent) -> str:
         async with db.sessions() as session:
-            result = await intake.report(session, event)
-            return result.accepted.decision.reason
+            if path == "grouped":
+                result = await intake.report(session, event)
+            else:
+                result = await intake.report_now(session, event)
+            return str(result.accepted.decision.reason)
 
     for round_ in range(4):
         # The same new person, reported by several systems at the same moment, by email and by phone.
@@ -56,3 +63,28 @@ async def test_simultaneous_contacts_for_one_person_give_one_invitation(
     assert len(invitations) == 4
     assert len({i.subject_id for i in invitations}) == 4
     assert await db.count(Contact) == 16
+
+
+async def test_simultaneous_batches_naming_one_known_person_give_one_invitation(
+    settings: Settings, db: TestDatabase, catalogue: None
+) -> None:
+    services = await build_services(settings, db.sessions, features())
+    intake = services["contact_intake"]
+    # Known already (and not invited: their first contact was flagged "do not survey").
+    async with db.sessions() as session:
+        first = await intake.report_now(session, contact("known", email="known@example.org", do_not_survey=True))
+    assert first.accepted.decision.reason == "do_not_survey"
+
+    async def batch(number: int) -> list[str]:
+        events = [contact(f"b{number}-{n}", email="known@example.org") for n in range(3)]
+        events.append(contact(f"b{number}-new", email=f"new.{number}@example.org"))
+        async with db.sessions() as session:
+            outcomes = await intake.report_many(session, events)
+        return [str(o.accepted.decision.reason) for o in outcomes]
+
+    results = await asyncio.gather(*(batch(n) for n in range(4)))
+    known = [reason for reasons in results for reason in reasons[:3]]
+    assert sorted(known).count("invited") == 1, results
+    assert set(known) <= {"invited", "frequency_cap"}
+    assert [reasons[3] for reasons in results] == ["invited"] * 4
+    assert await db.count(Invitation) == 5
