@@ -206,22 +206,6 @@ class Vault:
         owner_of, found = await self._lookup(session, self._index_values(claim), self._suppression_values(claim))
         return {name: subject_id for (name, _, _), subject_id in owner_of.items()}, bool(found)
 
-    async def find(self, session: AsyncSession, claim: IdentityClaim) -> dict[str, uuid.UUID]:
-        return (await self.lookup(session, claim))[0]
-
-    async def resolve(
-        self,
-        session: AsyncSession,
-        claim: IdentityClaim,
-        *,
-        contact_id: uuid.UUID | None = None,
-        opted_out: bool = False,
-        do_not_survey: bool | None = None,
-    ) -> Resolution:
-        """`resolve_many` for one claim."""
-        [resolution] = await self.resolve_many(session, [SubjectClaim(claim, contact_id, opted_out, do_not_survey)])
-        return resolution
-
     async def resolve_many(self, session: AsyncSession, claims: Sequence[SubjectClaim]) -> list[Resolution]:
         """Find or create the person behind each claim, in order, and apply its flags; one resolution per claim.
 
@@ -292,7 +276,12 @@ class Vault:
                     new = {}
             for name, value in new.items():
                 batch_owner[(name, value)] = person.id
-            index_rows.extend(self._index_rows(person.id, new))
+            active = self.indexer.active_version
+            index_rows.extend(
+                {"id": new_id(), "subject_id": person.id, "field": name, "key_version": active, "digest": digest}
+                for name, version, digest in claim_wanted
+                if version == active and name in new
+            )
             if request.opted_out:
                 # The objection outlives the person: it goes on the suppression list, under its own key.
                 for kind, value in identifiers.items():
@@ -458,20 +447,6 @@ class Vault:
                     for p in touched
                 ],
             )
-
-    def _index_rows(self, subject_id: uuid.UUID, identifiers: dict[str, str]) -> list[dict[str, object]]:
-        """subject_index rows for identifiers joining a person, under the active index key."""
-        version = self.indexer.active_version
-        return [
-            {
-                "id": new_id(),
-                "subject_id": subject_id,
-                "field": name,
-                "key_version": version,
-                "digest": self.indexer.digest(name, value, version=version),
-            }
-            for name, value in identifiers.items()
-        ]
 
     @staticmethod
     def _remember_key(session: AsyncSession, subject_id: uuid.UUID, key_id: uuid.UUID, dek: bytes) -> None:
