@@ -315,8 +315,9 @@ class ContactIntake:
 
     def _writer_turn(self, session: AsyncSession) -> contextlib.AbstractAsyncContextManager[object]:
         """On SQLite, this process's transactions take turns here rather than in SQLite's busy handler, which
-        sleeps in steps of up to 100 ms and leaves the process idle after the writer lock is free."""
-        if session.get_bind().dialect.name == "sqlite":
+        sleeps in steps of up to 100 ms and leaves the process idle after the writer lock is free. A session
+        already in a transaction holds SQLite's lock (BEGIN IMMEDIATE) and must not wait for another here."""
+        if session.get_bind().dialect.name == "sqlite" and not session.in_transaction():
             return self._sqlite_turn
         return contextlib.nullcontext()
 
