@@ -311,6 +311,9 @@ class Vault:
                 )
             )
         await self._write_people(session, list(people.values()), now)
+        # Unique values in one order for every writer: two of them wait for each other rather than deadlock.
+        index_rows.sort(key=lambda row: (row["field"], row["digest"]))
+        suppression_rows.sort(key=lambda row: (row["kind"], row["digest"]))
         for target, rows in (
             (table(SubjectIndex), index_rows),
             (table(SubjectConflict), conflict_rows),

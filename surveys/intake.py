@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import msgspec
 from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicvoice.core.cache import TtlCache
@@ -57,6 +57,18 @@ _RETRIES = 5
 
 # Higher layers (feedback) answer "does this person have an open complaint?"; surveys never imports them.
 OpenComplaintCheck = Callable[[AsyncSession, uuid.UUID], Awaitable[bool]]
+
+
+def lost_race(exc: DBAPIError) -> bool:
+    """Whether the same transaction run again can succeed: another one stored the same person or contact first,
+    PostgreSQL broke a deadlock between two writers, or SQLite's writer lock stayed busy."""
+    if isinstance(exc, IntegrityError):
+        return True
+    code = getattr(exc.orig, "sqlstate", None)
+    return code in _RETRY_STATES or "database is locked" in str(exc)
+
+
+_RETRY_STATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
 
 
 class UnknownService(InvalidInput):
@@ -301,12 +313,9 @@ class ContactIntake:
                     outcomes = await self.record(session, events)
                     await session.commit()
                 return outcomes
-            except (IntegrityError, OperationalError) as exc:
+            except DBAPIError as exc:
                 await session.rollback()
-                transient = isinstance(exc, IntegrityError) or any(
-                    word in str(exc).lower() for word in ("locked", "deadlock")
-                )
-                if attempt == _RETRIES - 1 or not transient:
+                if attempt == _RETRIES - 1 or not lost_race(exc):
                     raise
             except BaseException:
                 await session.rollback()
@@ -463,7 +472,9 @@ class ContactIntake:
             assert isinstance(answer, IntakeResult)
             outcomes[position] = IntakeResult(msgspec.structs.replace(answer.accepted, duplicate=True))
 
-        # One statement per table, in foreign-key order (the vault has written the people).
+        # One statement per table, in foreign-key order (the vault has written the people). Unique values go in
+        # sorted, so two writers meet them in the same order and wait for each other instead of deadlocking.
+        contact_rows.sort(key=lambda row: (row["ref_key_version"], row["ref_digest"]))
         for target, rows in (
             (table(Contact), contact_rows),
             (table(InvitationDecision), decision_rows),

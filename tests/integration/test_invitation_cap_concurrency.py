@@ -10,6 +10,7 @@ import pytest
 
 from civicvoice.app import build_services, features
 from civicvoice.core.settings import Settings
+from privacy.models import DataSubject
 from surveys.models import Contact, Invitation
 from surveys.schemas import ContactEvent
 from tests.integration.support import TestDatabase
@@ -75,9 +76,16 @@ async def test_simultaneous_batches_naming_one_known_person_give_one_invitation(
         first = await intake.report_now(session, contact("known", email="known@example.org", do_not_survey=True))
     assert first.accepted.decision.reason == "do_not_survey"
 
+    # Two people new to everyone, named by every batch in a different order: the batches race to create them.
+    shared = [
+        {"email": "ann@example.org", "phone": "07911 123456"},
+        {"email": "bob@example.org", "phone": "07912 345678"},
+    ]
+
     async def batch(number: int) -> list[str]:
         events = [contact(f"b{number}-{n}", email="known@example.org") for n in range(3)]
         events.append(contact(f"b{number}-new", email=f"new.{number}@example.org"))
+        events += [contact(f"b{number}-s{n}", **person) for n, person in enumerate(shared[:: 1 if number % 2 else -1])]
         async with db.sessions() as session:
             outcomes = await intake.report_many(session, events)
         return [str(o.accepted.decision.reason) for o in outcomes]
@@ -87,4 +95,7 @@ async def test_simultaneous_batches_naming_one_known_person_give_one_invitation(
     assert sorted(known).count("invited") == 1, results
     assert set(known) <= {"invited", "frequency_cap"}
     assert [reasons[3] for reasons in results] == ["invited"] * 4
-    assert await db.count(Invitation) == 5
+    racing = [reason for reasons in results for reason in reasons[4:]]
+    assert sorted(racing) == ["frequency_cap"] * 6 + ["invited"] * 2, results
+    assert await db.count(Invitation) == 7
+    assert await db.count(DataSubject) == 1 + 4 + 2
