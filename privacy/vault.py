@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from advanced_alchemy.types import GUID
 from sqlalchemy import bindparam, insert, literal, select, union_all, update
@@ -36,6 +37,58 @@ def subject_owner(subject_id: uuid.UUID) -> str:
 
 def period_owner(period: str) -> str:
     return f"period:{period}"
+
+
+def _in(column: Any, name: str) -> Any:
+    return column.in_(bindparam(name, expanding=True))
+
+
+# Built once: these run for every batch of contacts.
+# The people owning blind indexes, and the suppression entries, among the values looked up. Filtering each
+# column with IN (rather than a row-value IN) lets both databases use the unique indexes; the exact triples are
+# checked in Python.
+_LOOKUP = union_all(
+    select(
+        literal("index").label("list"),
+        SubjectIndex.field,
+        SubjectIndex.key_version,
+        SubjectIndex.digest,
+        SubjectIndex.subject_id,
+    ).where(
+        _in(SubjectIndex.field, "fields"),
+        _in(SubjectIndex.key_version, "index_versions"),
+        _in(SubjectIndex.digest, "index_digests"),
+    ),
+    select(
+        literal("suppression").label("list"),
+        SuppressionEntry.kind,
+        SuppressionEntry.key_version,
+        SuppressionEntry.digest,
+        literal(None, GUID).label("subject_id"),
+    ).where(
+        _in(SuppressionEntry.kind, "kinds"),
+        _in(SuppressionEntry.key_version, "suppression_versions"),
+        _in(SuppressionEntry.digest, "suppression_digests"),
+    ),
+)
+# People found, with their keys, locked in one order by every writer (no deadlock between them).
+_LOCK_PEOPLE = (
+    select(
+        DataSubject.id,
+        DataSubject.identity_ciphertext,
+        DataSubject.opted_out_at,
+        DataSubject.erased_at,
+        DataSubject.do_not_survey,
+        DataKey.id,
+        DataKey.kek_version,
+        DataKey.wrapped,
+        DataKey.destroyed_at,
+    )
+    .outerjoin(DataKey, DataKey.subject_id == DataSubject.id)
+    .where(_in(DataSubject.id, "ids"))
+    .order_by(DataSubject.id)
+    .with_for_update(of=table(DataSubject))
+)
 
 
 @dataclass(frozen=True)
@@ -160,39 +213,21 @@ class Vault:
         wanted: Sequence[tuple[str, int, bytes]],
         blocked: Sequence[tuple[str, int, bytes]],
     ) -> tuple[dict[tuple[str, int, bytes], uuid.UUID], set[tuple[str, int, bytes]]]:
-        """Owners of the ``wanted`` blind indexes and the ``blocked`` values on the suppression list: one query.
-
-        Filtering by each column with IN (rather than a row-value IN) lets both databases use the unique
-        indexes; the exact (field, version, digest) triples are then checked here.
-        """
+        """Owners of the ``wanted`` blind indexes and the ``blocked`` values on the suppression list: one query."""
         if not wanted and not blocked:
             return {}, set()
-        owners = select(
-            literal("index").label("list"),
-            SubjectIndex.field,
-            SubjectIndex.key_version,
-            SubjectIndex.digest,
-            SubjectIndex.subject_id,
-        ).where(
-            SubjectIndex.field.in_({w[0] for w in wanted}),
-            SubjectIndex.key_version.in_({w[1] for w in wanted}),
-            SubjectIndex.digest.in_([w[2] for w in wanted]),
-        )
-        suppressed = select(
-            literal("suppression").label("list"),
-            SuppressionEntry.kind,
-            SuppressionEntry.key_version,
-            SuppressionEntry.digest,
-            literal(None, GUID).label("subject_id"),
-        ).where(
-            SuppressionEntry.kind.in_({b[0] for b in blocked}),
-            SuppressionEntry.key_version.in_({b[1] for b in blocked}),
-            SuppressionEntry.digest.in_([b[2] for b in blocked]),
-        )
         wanted_set, blocked_set = set(wanted), set(blocked)
         owner_of: dict[tuple[str, int, bytes], uuid.UUID] = {}
         found: set[tuple[str, int, bytes]] = set()
-        for which, name, version, digest, subject_id in (await session.execute(union_all(owners, suppressed))).all():
+        values = {
+            "fields": sorted({w[0] for w in wanted}),
+            "index_versions": sorted({w[1] for w in wanted}),
+            "index_digests": [w[2] for w in wanted],
+            "kinds": sorted({b[0] for b in blocked}),
+            "suppression_versions": sorted({b[1] for b in blocked}),
+            "suppression_digests": [b[2] for b in blocked],
+        }
+        for which, name, version, digest, subject_id in (await session.execute(_LOOKUP, values)).all():
             value = (name, version, digest)
             if which == "suppression":
                 if value in blocked_set:
@@ -327,23 +362,7 @@ class Vault:
         """The people named, locked, with their keys unwrapped and identities decrypted: one query."""
         if not subject_ids:
             return {}
-        rows = await session.execute(
-            select(
-                DataSubject.id,
-                DataSubject.identity_ciphertext,
-                DataSubject.opted_out_at,
-                DataSubject.erased_at,
-                DataSubject.do_not_survey,
-                DataKey.id,
-                DataKey.kek_version,
-                DataKey.wrapped,
-                DataKey.destroyed_at,
-            )
-            .outerjoin(DataKey, DataKey.subject_id == DataSubject.id)
-            .where(DataSubject.id.in_(subject_ids))
-            .order_by(DataSubject.id)  # one locking order for every writer: no deadlock between them
-            .with_for_update(of=table(DataSubject))
-        )
+        rows = await session.execute(_LOCK_PEOPLE, {"ids": subject_ids})
         people: dict[uuid.UUID, _Person] = {}
         for sid, ciphertext, opted_out_at, erased_at, dns, key_id, kek_version, wrapped, destroyed in rows:
             key: tuple[uuid.UUID, bytes] | None = None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import msgspec
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -211,6 +211,26 @@ def accepted_new(contact_id: uuid.UUID, decision: Decision, invitation_id: uuid.
             invitation_id=invitation_id,
         )
     )
+
+
+# Built once: these run for every batch of contacts.
+# Contacts stored under any of the references looked up, with their decisions and invitations.
+_STORED = (
+    select(Contact.ref_key_version, Contact.ref_digest, InvitationDecision, Invitation)
+    .join(InvitationDecision, InvitationDecision.contact_id == Contact.id)
+    .outerjoin(Invitation, Invitation.contact_id == Contact.id)
+    .where(
+        Contact.ref_key_version.in_(bindparam("versions", expanding=True)),
+        Contact.ref_digest.in_(bindparam("digests", expanding=True)),
+    )
+)
+# The due times of people's invitations that count towards the frequency cap, within a window.
+_INVITATION_TIMES = select(Invitation.subject_id, Invitation.due_at).where(
+    Invitation.subject_id.in_(bindparam("ids", expanding=True)),
+    Invitation.state != InvitationState.cancelled,
+    Invitation.due_at > bindparam("low"),
+    Invitation.due_at < bindparam("high"),
+)
 
 
 @dataclass(frozen=True)
@@ -506,13 +526,7 @@ class ContactIntake:
         if not digests:
             return {}
         rows = await session.execute(
-            select(Contact.ref_key_version, Contact.ref_digest, InvitationDecision, Invitation)
-            .join(InvitationDecision, InvitationDecision.contact_id == Contact.id)
-            .outerjoin(Invitation, Invitation.contact_id == Contact.id)
-            .where(
-                Contact.ref_key_version.in_({v for v, _ in digests}),
-                Contact.ref_digest.in_([d for _, d in digests]),
-            )
+            _STORED, {"versions": sorted({v for v, _ in digests}), "digests": [d for _, d in digests]}
         )
         found: dict[tuple[int, bytes], IntakeResult] = {}
         for version, digest, decision, invitation in rows:
@@ -545,14 +559,7 @@ class ContactIntake:
         window = policy.cap_window
         low = min(c.event.occurred_at for c in fresh) - 2 * window
         high = max(now, *(c.event.occurred_at for c in fresh)) + 2 * window
-        for subject_id, due_at in await session.execute(
-            select(Invitation.subject_id, Invitation.due_at).where(
-                Invitation.subject_id.in_(known),
-                Invitation.state != InvitationState.cancelled,
-                Invitation.due_at > low,
-                Invitation.due_at < high,
-            )
-        ):
+        for subject_id, due_at in await session.execute(_INVITATION_TIMES, {"ids": known, "low": low, "high": high}):
             times[subject_id].append(due_at)
         for subject_id in known:
             complaints[subject_id] = await self.has_open_complaint(session, subject_id)
