@@ -273,7 +273,7 @@ class ContactIntake:
         self.vault = vault
         self.reference = reference or ReferenceData()
         self.open_complaint_checks = open_complaint_checks if open_complaint_checks is not None else []
-        self._sqlite_turn = asyncio.Lock()
+        self._turn = asyncio.Lock()
         # Without a session factory (a script, a test) every report is its own transaction.
         self.group: GroupCommit[ContactEvent, Outcome] | None = None
         if sessions is not None:
@@ -343,12 +343,12 @@ class ContactIntake:
         raise AssertionError("unreachable")
 
     def _writer_turn(self, session: AsyncSession) -> contextlib.AbstractAsyncContextManager[object]:
-        """On SQLite, this process's transactions take turns here rather than in SQLite's busy handler, which
-        sleeps in steps of up to 100 ms and leaves the process idle after the writer lock is free. A session
-        already in a transaction holds SQLite's lock (BEGIN IMMEDIATE) and must not wait for another here."""
-        if session.get_bind().dialect.name == "sqlite" and not session.in_transaction():
-            return self._sqlite_turn
-        return contextlib.nullcontext()
+        """This process's own transactions take turns. Two batches naming the same new people would otherwise
+        collide on the blind index and run again, perhaps again and again under a steady stream of batches;
+        and on SQLite, waiting here beats SQLite's busy handler, which sleeps in steps of up to 100 ms after the
+        writer lock is free. A session already in a transaction may hold locks (on SQLite the writer lock, from
+        BEGIN IMMEDIATE) and must not wait for another transaction here."""
+        return contextlib.nullcontext() if session.in_transaction() else self._turn
 
     # --- the writer --------------------------------------------------------------------------------------
 
