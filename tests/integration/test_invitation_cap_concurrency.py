@@ -11,6 +11,7 @@ import pytest
 from civicvoice.app import build_services, features
 from civicvoice.core.settings import Settings
 from privacy.models import DataSubject
+from surveys.intake import ContactIntake
 from surveys.models import Contact, Invitation
 from surveys.schemas import ContactEvent
 from tests.integration.support import TestDatabase
@@ -30,21 +31,25 @@ def contact(external_id: str, **customer: object) -> ContactEvent:
     )
 
 
-# "grouped": one process's group-commit writer; "separate": every event in its own transaction, as events
-# reaching several processes are, so only the database's lock and unique indexes keep the cap.
-@pytest.mark.parametrize("path", ["grouped", "separate"])
+async def intakes(settings: Settings, db: TestDatabase, count: int) -> list[ContactIntake]:
+    """``count`` intakes that share nothing but the database, like intakes in as many server processes."""
+    return [(await build_services(settings, db.sessions, features()))["contact_intake"] for _ in range(count)]
+
+
+# "grouped": one process's group-commit writer; "processes": every event in its own transaction in its own
+# "process", so only the database's row lock and unique indexes keep the cap.
+@pytest.mark.parametrize("path", ["grouped", "processes"])
 async def test_simultaneous_contacts_for_one_person_give_one_invitation(
     settings: Settings, db: TestDatabase, catalogue: None, path: str
 ) -> None:
-    services = await build_services(settings, db.sessions, features())
-    intake = services["contact_intake"]
+    processes = await intakes(settings, db, 4)
 
-    async def report(event: ContactEvent) -> str:
+    async def report(number: int, event: ContactEvent) -> str:
         async with db.sessions() as session:
             if path == "grouped":
-                result = await intake.report(session, event)
+                result = await processes[0].report(session, event)
             else:
-                result = await intake.report_now(session, event)
+                result = await processes[number].report_now(session, event)
             return str(result.accepted.decision.reason)
 
     for round_ in range(4):
@@ -56,7 +61,7 @@ async def test_simultaneous_contacts_for_one_person_give_one_invitation(
             contact(f"r{round_}-c", email=email.upper()),
             contact(f"r{round_}-d", email=email),
         ]
-        reasons = await asyncio.gather(*(report(e) for e in events))
+        reasons = await asyncio.gather(*(report(n, e) for n, e in enumerate(events)))
         assert sorted(reasons).count("invited") == 1, reasons
         assert set(reasons) <= {"invited", "frequency_cap"}
 
@@ -66,14 +71,14 @@ async def test_simultaneous_contacts_for_one_person_give_one_invitation(
     assert await db.count(Contact) == 16
 
 
+# Batches from one process take turns; from several they race, and the database keeps them apart.
 async def test_simultaneous_batches_naming_one_known_person_give_one_invitation(
     settings: Settings, db: TestDatabase, catalogue: None
 ) -> None:
-    services = await build_services(settings, db.sessions, features())
-    intake = services["contact_intake"]
+    processes = await intakes(settings, db, 4)
     # Known already (and not invited: their first contact was flagged "do not survey").
     async with db.sessions() as session:
-        first = await intake.report_now(session, contact("known", email="known@example.org", do_not_survey=True))
+        first = await processes[0].report_now(session, contact("known", email="known@example.org", do_not_survey=True))
     assert first.accepted.decision.reason == "do_not_survey"
 
     # Two people new to everyone, named by every batch in a different order: the batches race to create them.
@@ -87,7 +92,7 @@ async def test_simultaneous_batches_naming_one_known_person_give_one_invitation(
         events.append(contact(f"b{number}-new", email=f"new.{number}@example.org"))
         events += [contact(f"b{number}-s{n}", **person) for n, person in enumerate(shared[:: 1 if number % 2 else -1])]
         async with db.sessions() as session:
-            outcomes = await intake.report_many(session, events)
+            outcomes = await processes[number].report_many(session, events)
         return [str(o.accepted.decision.reason) for o in outcomes]
 
     results = await asyncio.gather(*(batch(n) for n in range(4)))
