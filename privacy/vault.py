@@ -43,50 +43,45 @@ def _in(column: Any, name: str) -> Any:
     return column.in_(bindparam(name, expanding=True))
 
 
-# Built once: these run for every batch of contacts.
+# Built once, on the tables (not the ORM classes, whose statements cost more to run): these run for every batch.
 # The people owning blind indexes, and the suppression entries, among the values looked up. Filtering each
 # column with IN (rather than a row-value IN) lets both databases use the unique indexes; the exact triples are
 # checked in Python.
+_INDEX, _SUPPRESSION = table(SubjectIndex).c, table(SuppressionEntry).c
+_SUBJECT, _KEY = table(DataSubject).c, table(DataKey).c
 _LOOKUP = union_all(
-    select(
-        literal("index").label("list"),
-        SubjectIndex.field,
-        SubjectIndex.key_version,
-        SubjectIndex.digest,
-        SubjectIndex.subject_id,
-    ).where(
-        _in(SubjectIndex.field, "fields"),
-        _in(SubjectIndex.key_version, "index_versions"),
-        _in(SubjectIndex.digest, "index_digests"),
+    select(literal("index").label("list"), _INDEX.field, _INDEX.key_version, _INDEX.digest, _INDEX.subject_id).where(
+        _in(_INDEX.field, "fields"), _in(_INDEX.key_version, "index_versions"), _in(_INDEX.digest, "index_digests")
     ),
     select(
         literal("suppression").label("list"),
-        SuppressionEntry.kind,
-        SuppressionEntry.key_version,
-        SuppressionEntry.digest,
+        _SUPPRESSION.kind,
+        _SUPPRESSION.key_version,
+        _SUPPRESSION.digest,
         literal(None, GUID).label("subject_id"),
     ).where(
-        _in(SuppressionEntry.kind, "kinds"),
-        _in(SuppressionEntry.key_version, "suppression_versions"),
-        _in(SuppressionEntry.digest, "suppression_digests"),
+        _in(_SUPPRESSION.kind, "kinds"),
+        _in(_SUPPRESSION.key_version, "suppression_versions"),
+        _in(_SUPPRESSION.digest, "suppression_digests"),
     ),
 )
 # People found, with their keys, locked in one order by every writer (no deadlock between them).
 _LOCK_PEOPLE = (
     select(
-        DataSubject.id,
-        DataSubject.identity_ciphertext,
-        DataSubject.opted_out_at,
-        DataSubject.erased_at,
-        DataSubject.do_not_survey,
-        DataKey.id,
-        DataKey.kek_version,
-        DataKey.wrapped,
-        DataKey.destroyed_at,
+        _SUBJECT.id,
+        _SUBJECT.identity_ciphertext,
+        _SUBJECT.opted_out_at,
+        _SUBJECT.erased_at,
+        _SUBJECT.do_not_survey,
+        _KEY.id,
+        _KEY.kek_version,
+        _KEY.wrapped,
+        _KEY.destroyed_at,
     )
-    .outerjoin(DataKey, DataKey.subject_id == DataSubject.id)
-    .where(_in(DataSubject.id, "ids"))
-    .order_by(DataSubject.id)
+    .select_from(table(DataSubject))
+    .outerjoin(table(DataKey), _KEY.subject_id == _SUBJECT.id)
+    .where(_in(_SUBJECT.id, "ids"))
+    .order_by(_SUBJECT.id)
     .with_for_update(of=table(DataSubject))
 )
 
