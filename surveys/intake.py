@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -239,12 +240,12 @@ _INVITATION_TIMES = select(_INVITATION.subject_id, _INVITATION.due_at).where(
 class _Checked:
     """An event that passed its checks, normalised and ready to store."""
 
-    position: int
     event: ContactEvent
     claim: IdentityClaim
     service: ServiceRef
     ref: str  # the (source, external id) pair, normalised
     ref_digests: tuple[tuple[int, bytes], ...]  # under every index-key version; the active one first
+    position: int = 0  # its place in the batch being written
 
     @property
     def identified(self) -> bool:
@@ -257,10 +258,11 @@ Outcome = IntakeResult | CivicVoiceError  # the stored (or earlier) contact's an
 class ContactIntake:
     """Stores contact events and decides their invitations: one writer, `record`, for one event and for many.
 
-    `record` stores N events in the caller's transaction with one statement per table. Single contacts from
-    concurrent requests are grouped by `civicvoice.core.group_commit` and written by `record` together
-    (`report`); a batch that fails falls back to each event in its own transaction (`report_now`), and the API's
-    batches run `record` in their request's own transaction (`report_many`).
+    `record` checks N events and stores them in the caller's transaction with one statement per table (its
+    second half, `write`, stores events already checked). Single contacts from concurrent requests are checked
+    in their own requests, grouped by `civicvoice.core.group_commit` and stored by `write` together (`report`);
+    a batch that fails falls back to each event in its own transaction (`report_now`), and the API's batches
+    run `record` in their request's own transaction (`report_many`).
     """
 
     def __init__(
@@ -277,12 +279,13 @@ class ContactIntake:
         self.open_complaint_checks = open_complaint_checks if open_complaint_checks is not None else []
         self._turn = asyncio.Lock()
         # Without a session factory (a script, a test) every report is its own transaction.
-        self.group: GroupCommit[ContactEvent, Outcome] | None = None
+        self.sessions = sessions
+        self.group: GroupCommit[_Checked, Outcome] | None = None
         if sessions is not None:
-            # `record` is looked up at each batch, so a test can wrap it.
+            # `write` is looked up at each batch, so a test can wrap it.
             self.group = GroupCommit(
                 sessions,
-                lambda session, events: self.record(session, events),
+                lambda session, checked: self.write(session, checked),
                 name="contact-intake-writer",
                 max_batch=max_batch,
             )
@@ -305,9 +308,13 @@ class ContactIntake:
 
         ``session`` is used only when the group's batch failed and the event is stored on its own.
         """
-        if self.group is None:
+        if self.group is None or self.sessions is None:
             return await self.report_now(session, event)
-        outcome = await self.group.submit(event)
+        # Checked here, in the request's own task: a refusal goes to this request alone, and the checks (the
+        # costliest part of an event) run while the writer waits for the database with the batch before.
+        async with self.sessions() as lookup:  # a connection only if the service is not cached
+            checked = await self._check(lookup, event, utcnow())
+        outcome = await self.group.submit(checked)
         if outcome is FALLBACK:
             return await self.report_now(session, event)
         if isinstance(outcome, CivicVoiceError):
@@ -364,13 +371,23 @@ class ContactIntake:
         safely and the frequency cap holds however events arrive.
         """
         now = utcnow()
-        outcomes: list[Outcome | None] = [None] * len(events)
-        checked: list[_Checked] = []
-        for position, event in enumerate(events):
+        items: list[_Checked | CivicVoiceError] = []
+        for event in events:
             try:
-                checked.append(await self._check(session, position, event, now))
+                items.append(await self._check(session, event, now))
             except CivicVoiceError as exc:
-                outcomes[position] = exc
+                items.append(exc)
+        return await self.write(session, items)
+
+    async def write(self, session: AsyncSession, items: Sequence[_Checked | CivicVoiceError]) -> list[Outcome]:
+        """`record`'s second half: store events already checked; a refusal is passed through as the outcome."""
+        now = utcnow()
+        outcomes: list[Outcome | None] = [item if isinstance(item, CivicVoiceError) else None for item in items]
+        checked = [
+            dataclasses.replace(item, position=position)
+            for position, item in enumerate(items)
+            if not isinstance(item, CivicVoiceError)
+        ]
 
         # Contacts reported before: answered with their stored decision; repeats within the batch with the first.
         stored = await self._stored(session, {d for c in checked for d in c.ref_digests})
@@ -506,10 +523,10 @@ class ContactIntake:
                 await session.execute(insert(target), rows)
         await enqueue_many(session, job_rows)
         done = [outcome for outcome in outcomes if outcome is not None]
-        assert len(done) == len(events)
+        assert len(done) == len(items)
         return done
 
-    async def _check(self, session: AsyncSession, position: int, event: ContactEvent, now: datetime) -> _Checked:
+    async def _check(self, session: AsyncSession, event: ContactEvent, now: datetime) -> _Checked:
         """The event's own checks, each naming its field: the time, the identifiers, the service."""
         check_occurred_at(event, now)
         claim = claim_from_event(event)
@@ -519,7 +536,7 @@ class ContactIntake:
         active = indexer.active_version
         versions = [active, *(v for v in self.vault.keyring.index if v != active)]
         digests = tuple((v, indexer.digest("contact_ref", ref, version=v)) for v in versions)
-        return _Checked(position, event, claim, service, ref, digests)
+        return _Checked(event, claim, service, ref, digests)
 
     async def _stored(
         self, session: AsyncSession, digests: set[tuple[int, bytes]]

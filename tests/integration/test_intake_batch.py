@@ -197,18 +197,18 @@ async def test_invalid_events_are_refused_alone_and_store_nothing(batching: Cont
 async def test_a_failed_batch_leaves_nothing_behind_and_each_event_is_stored_on_its_own(
     batching: ContactIntake, db: TestDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = batching.record
+    real = batching.write
     failed = 0
 
-    async def failing_once(session: Any, events: Any) -> Any:
+    async def failing_once(session: Any, checked: Any) -> Any:
         nonlocal failed
-        outcomes = await real(session, events)  # every row written ...
+        outcomes = await real(session, checked)  # every row written ...
         if not failed:
             failed += 1
             raise RuntimeError("lost a race")  # ... then the batch fails before commit
         return outcomes
 
-    monkeypatch.setattr(batching, "record", failing_once)
+    monkeypatch.setattr(batching, "write", failing_once)
     events = [contact(f"f-{n % 4}", email=f"f{n % 4 % 3}@example.org") for n in range(8)]
     results = await asyncio.gather(*(report(batching, db, e) for e in events))
     assert group_of(batching).fallbacks == 1 and failed == 1
