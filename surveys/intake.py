@@ -301,7 +301,7 @@ class ContactIntake:
         if self.group is not None:
             await self.group.aclose()
 
-    # --- the three ways in, all through `record` ---------------------------------------------------------
+    # --- the three ways in, all through `record` (or `write`, its second half) ---------------------------
 
     async def report(self, session: AsyncSession, event: ContactEvent) -> IntakeResult:
         """Store one event and decide its invitation, grouped with concurrent ones; raises why it was refused.
