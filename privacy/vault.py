@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from advanced_alchemy.types import GUID
-from sqlalchemy import Select, insert, literal, select, union_all
+from sqlalchemy import bindparam, insert, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.clock import utcnow
@@ -39,28 +39,51 @@ def period_owner(period: str) -> str:
     return f"period:{period}"
 
 
-def identity_lookups(
-    wanted: Sequence[tuple[str, int, bytes]], blocked: Sequence[tuple[str, int, bytes]]
-) -> tuple[Select[Any], Select[Any]]:
-    """Two selects of (field, key version, digest, subject id) to UNION: the people owning the ``wanted``
-    blind indexes, and the suppression entries among ``blocked`` (field "suppressed", no subject). One
-    round trip finds a person and whether they may be contacted, for one event or a whole batch."""
-    owners = select(SubjectIndex.field, SubjectIndex.key_version, SubjectIndex.digest, SubjectIndex.subject_id).where(
-        SubjectIndex.field.in_({w[0] for w in wanted}),
-        SubjectIndex.key_version.in_({w[1] for w in wanted}),
-        SubjectIndex.digest.in_([w[2] for w in wanted]),
-    )
-    suppressed = select(
-        literal("suppressed").label("field"),
-        SuppressionEntry.key_version,
-        SuppressionEntry.digest,
+def _in(column: Any, name: str) -> Any:
+    return column.in_(bindparam(name, expanding=True))
+
+
+# Built once, on the tables (not the ORM classes, whose statements cost more to run): these run for every batch.
+# The people owning blind indexes, and the suppression entries, among the values looked up. Filtering each
+# column with IN (rather than a row-value IN) lets both databases use the unique indexes; the exact triples are
+# checked in Python.
+_INDEX, _SUPPRESSION = table(SubjectIndex).c, table(SuppressionEntry).c
+_SUBJECT, _KEY = table(DataSubject).c, table(DataKey).c
+_LOOKUP = union_all(
+    select(literal("index").label("list"), _INDEX.field, _INDEX.key_version, _INDEX.digest, _INDEX.subject_id).where(
+        _in(_INDEX.field, "fields"), _in(_INDEX.key_version, "index_versions"), _in(_INDEX.digest, "index_digests")
+    ),
+    select(
+        literal("suppression").label("list"),
+        _SUPPRESSION.kind,
+        _SUPPRESSION.key_version,
+        _SUPPRESSION.digest,
         literal(None, GUID).label("subject_id"),
     ).where(
-        SuppressionEntry.kind.in_({b[0] for b in blocked}),
-        SuppressionEntry.key_version.in_({b[1] for b in blocked}),
-        SuppressionEntry.digest.in_([b[2] for b in blocked]),
+        _in(_SUPPRESSION.kind, "kinds"),
+        _in(_SUPPRESSION.key_version, "suppression_versions"),
+        _in(_SUPPRESSION.digest, "suppression_digests"),
+    ),
+)
+# People found, with their keys, locked in one order by every writer (no deadlock between them).
+_LOCK_PEOPLE = (
+    select(
+        _SUBJECT.id,
+        _SUBJECT.identity_ciphertext,
+        _SUBJECT.opted_out_at,
+        _SUBJECT.erased_at,
+        _SUBJECT.do_not_survey,
+        _KEY.id,
+        _KEY.kek_version,
+        _KEY.wrapped,
+        _KEY.destroyed_at,
     )
-    return owners, suppressed
+    .select_from(table(DataSubject))
+    .outerjoin(table(DataKey), _KEY.subject_id == _SUBJECT.id)
+    .where(_in(_SUBJECT.id, "ids"))
+    .order_by(_SUBJECT.id)
+    .with_for_update(of=table(DataSubject))
+)
 
 
 @dataclass(frozen=True)
@@ -92,6 +115,8 @@ class Resolution:
     opted_out: bool
     suppressed: bool
     conflicts: list[tuple[str, uuid.UUID]] = field(default_factory=list)
+    # The person was erased (their key is gone): nothing about them was read or changed.
+    erased: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,16 +150,34 @@ class Identity:
         )
 
 
-@dataclass
-class NewSubject:
-    """A person about to be created: their rows and their data key, still only in memory."""
+@dataclass(frozen=True)
+class SubjectClaim:
+    """One event's claim on a person, for `Vault.resolve_many`: its identifiers and the flags it carries."""
 
-    subject_id: uuid.UUID
-    key_id: uuid.UUID
-    dek: bytes
+    claim: IdentityClaim
+    contact_id: uuid.UUID | None = None  # recorded with any conflict it raises
+    opted_out: bool = False  # sticky: sets the person's opt-out and suppresses the identifiers
+    do_not_survey: bool | None = None  # None leaves the person's flag as it is
+
+
+@dataclass
+class _Person:
+    """A person as one resolution sees them: loaded (and locked) or created in it; written once at the end."""
+
+    id: uuid.UUID
     identity: Identity
-    subject_row: dict[str, object]
-    key_row: dict[str, object]
+    opted_out_at: datetime | None
+    do_not_survey: bool
+    key: tuple[uuid.UUID, bytes] | None  # (key id, DEK); None when erased
+    ciphertext: bytes | None
+    created: bool
+    wrapped: WrappedKey | None = None  # a new person's key, to store
+    touched: bool = False
+    identity_changed: bool = False
+
+    @property
+    def erased(self) -> bool:
+        return self.key is None
 
 
 class Vault:
@@ -156,182 +199,283 @@ class Vault:
             for version in self.keyring.index
         ]
 
-    async def lookup(self, session: AsyncSession, claim: IdentityClaim) -> tuple[dict[str, uuid.UUID], bool]:
-        """Who each identifier belongs to (any index-key version), and whether any is suppressed: one query.
+    def _suppression_values(self, claim: IdentityClaim) -> list[tuple[str, int, bytes]]:
+        return [
+            (kind, version, self.suppression.digest(kind, value, version=version))
+            for kind, value in claim.identifiers().items()
+            for version in self.keyring.suppression
+        ]
 
-        Filtering by each column with IN (rather than a row-value IN) lets both databases use the unique
-        index; the exact (field, version, digest) pairs are then checked here.
-        """
-        wanted = self._index_values(claim)
-        if not wanted:
-            return {}, False
-        blocked = self._suppression_values(claim)
-        owners, suppressed = identity_lookups(wanted, blocked)
-        wanted_set, blocked_digests = set(wanted), {(b[1], b[2]) for b in blocked}
-        matches: dict[str, uuid.UUID] = {}
-        is_suppressed = False
-        for name, version, digest, subject_id in (await session.execute(union_all(owners, suppressed))).all():
-            if name == "suppressed":
-                is_suppressed = is_suppressed or (version, digest) in blocked_digests
-            elif (name, version, digest) in wanted_set:
-                matches[name] = subject_id
-        return matches, is_suppressed
-
-    async def find(self, session: AsyncSession, claim: IdentityClaim) -> dict[str, uuid.UUID]:
-        return (await self.lookup(session, claim))[0]
-
-    async def resolve(
+    async def _lookup(
         self,
         session: AsyncSession,
-        claim: IdentityClaim,
-        *,
-        contact_id: uuid.UUID | None = None,
-        opted_out: bool = False,
-        do_not_survey: bool | None = None,
-    ) -> Resolution:
-        """Find or create the person and apply the event's flags; an existing person's row stays locked.
+        wanted: Sequence[tuple[str, int, bytes]],
+        blocked: Sequence[tuple[str, int, bytes]],
+    ) -> tuple[dict[tuple[str, int, bytes], uuid.UUID], set[tuple[str, int, bytes]]]:
+        """Owners of the ``wanted`` blind indexes and the ``blocked`` values on the suppression list: one query."""
+        if not wanted and not blocked:
+            return {}, set()
+        wanted_set, blocked_set = set(wanted), set(blocked)
+        owner_of: dict[tuple[str, int, bytes], uuid.UUID] = {}
+        found: set[tuple[str, int, bytes]] = set()
+        values = {
+            "fields": sorted({w[0] for w in wanted}),
+            "index_versions": sorted({w[1] for w in wanted}),
+            "index_digests": [w[2] for w in wanted],
+            "kinds": sorted({b[0] for b in blocked}),
+            "suppression_versions": sorted({b[1] for b in blocked}),
+            "suppression_digests": [b[2] for b in blocked],
+        }
+        for which, name, version, digest, subject_id in (await session.execute(_LOOKUP, values)).all():
+            value = (name, version, digest)
+            if which == "suppression":
+                if value in blocked_set:
+                    found.add(value)
+            elif value in wanted_set:
+                owner_of[value] = subject_id
+        return owner_of, found
 
-        Two events creating the same new person at once collide on the blind index's unique constraint;
-        the caller retries its unit of work and then finds the person the other event created.
+    async def lookup(self, session: AsyncSession, claim: IdentityClaim) -> tuple[dict[str, uuid.UUID], bool]:
+        """Who each identifier belongs to (any index-key version), and whether any is suppressed: one query."""
+        owner_of, found = await self._lookup(session, self._index_values(claim), self._suppression_values(claim))
+        return {name: subject_id for (name, _, _), subject_id in owner_of.items()}, bool(found)
+
+    async def find(self, session: AsyncSession, claim: IdentityClaim) -> dict[str, uuid.UUID]:
+        """Who each identifier belongs to, without changing anything (the DPO's search)."""
+        return (await self.lookup(session, claim))[0]
+
+    async def resolve(self, session: AsyncSession, claim: IdentityClaim) -> Resolution:
+        """One claim: a batch of one through `resolve_many`."""
+        return (await self.resolve_many(session, [SubjectClaim(claim)]))[0]
+
+    async def resolve_many(self, session: AsyncSession, claims: Sequence[SubjectClaim]) -> list[Resolution]:
+        """Find or create the person behind each claim, in order, and apply its flags; one resolution per claim.
+
+        Claims are resolved as if one after another: a person created or given an identifier by an earlier
+        claim is found by a later one. Existing people are locked (FOR UPDATE on PostgreSQL, in id order so
+        writers never deadlock; SQLite's BEGIN IMMEDIATE already holds the writer lock) and stay locked until
+        the caller's transaction ends, which is what lets a caller count their invitations safely. A handful
+        of statements serves any number of claims; nothing is committed.
+
+        Two transactions creating the same new person at once collide on the blind index's unique constraint;
+        the caller retries its unit of work and then finds the person the other one created.
         """
-        matches, suppressed = await self.lookup(session, claim)
-        chosen_field = next((f for f in RESOLUTION_ORDER if f in matches), None)
         now = utcnow()
-        if chosen_field is None:
-            return await self._create(
-                session, claim, now, opted_out=opted_out, do_not_survey=bool(do_not_survey), suppressed=suppressed
-            )
+        wanted = [self._index_values(c.claim) for c in claims]
+        blocked = [self._suppression_values(c.claim) for c in claims]
+        owner_of, suppressed = await self._lookup(
+            session, [w for ws in wanted for w in ws], [b for bs in blocked for b in bs]
+        )
+        people = await self._load_locked(session, sorted(set(owner_of.values())))
 
-        subject_id = matches[chosen_field]
-        # The person's row and data key in one round trip; the row lock serialises their invitations.
-        row = (
-            await session.execute(
-                select(DataSubject, DataKey)
-                .outerjoin(DataKey, DataKey.subject_id == DataSubject.id)
-                .where(DataSubject.id == subject_id)
-                .with_for_update(of=DataSubject)
-            )
-        ).one()
-        subject, key = row
-        if key is not None and key.wrapped is not None and key.destroyed_at is None:
-            dek = unwrap_dek(self.keyring, WrappedKey(key.kek_version, key.wrapped), owner=subject_owner(subject_id))
-            self._remember_key(session, subject_id, key.id, dek)
-        conflicts = [(f, other) for f, other in matches.items() if other != subject_id]
-        if conflicts:
-            await session.execute(
-                insert(table(SubjectConflict)),
-                [
+        batch_owner: dict[tuple[str, str], uuid.UUID] = {}  # identifiers given to a person by an earlier claim
+        index_rows: list[dict[str, object]] = []
+        conflict_rows: list[dict[str, object]] = []
+        suppression_rows: list[dict[str, object]] = []
+        resolutions: list[Resolution] = []
+        for request, claim_wanted, claim_blocked in zip(claims, wanted, blocked, strict=True):
+            claim = request.claim
+            identifiers = claim.identifiers()
+            matches = {name: owner_of[(name, v, d)] for name, v, d in claim_wanted if (name, v, d) in owner_of}
+            for name, value in identifiers.items():
+                if (name, value) in batch_owner:
+                    matches[name] = batch_owner[(name, value)]
+            is_suppressed = any(b in suppressed for b in claim_blocked)
+            chosen_field = next((f for f in RESOLUTION_ORDER if f in matches), None)
+            conflicts: list[tuple[str, uuid.UUID]] = []
+            if chosen_field is None:
+                person = self._new_person(claim, request, now)
+                people[person.id] = person
+                new = identifiers
+            else:
+                person = people[matches[chosen_field]]
+                conflicts = [(f, other) for f, other in matches.items() if other != person.id]
+                conflict_rows.extend(
                     {
                         "id": new_id(),
-                        "chosen_subject_id": subject_id,
+                        "chosen_subject_id": person.id,
                         "other_subject_id": other,
                         "matched_on": chosen_field,
                         "conflicting_field": conflicting_field,
-                        "contact_id": contact_id,
+                        "contact_id": request.contact_id,
                         "detected_at": now,
                     }
                     for conflicting_field, other in conflicts
+                )
+                # New identifiers join the person found; identifiers that belong to someone else never move.
+                new = {f: v for f, v in identifiers.items() if f not in matches}
+                if not person.erased:  # an erased person's row is left as erasure left it
+                    person.touched = True
+                    if request.opted_out and person.opted_out_at is None:
+                        person.opted_out_at = now
+                    if request.do_not_survey is not None:
+                        person.do_not_survey = request.do_not_survey
+                    if new or claim.name:
+                        updated = person.identity.merged(claim, accept=set(new))
+                        if updated != person.identity:
+                            person.identity, person.identity_changed = updated, True
+                else:
+                    new = {}
+            for name, value in new.items():
+                batch_owner[(name, value)] = person.id
+            active = self.indexer.active_version
+            index_rows.extend(
+                {"id": new_id(), "subject_id": person.id, "field": name, "key_version": active, "digest": digest}
+                for name, version, digest in claim_wanted
+                if version == active and name in new
+            )
+            if request.opted_out:
+                # The objection outlives the person: it goes on the suppression list, under its own key.
+                for kind, value in identifiers.items():
+                    entry = (kind, self.suppression.active_version, self.suppression.digest(kind, value))
+                    if entry not in suppressed:
+                        suppressed.add(entry)
+                        suppression_rows.append(
+                            {
+                                "id": new_id(),
+                                "kind": kind,
+                                "key_version": entry[1],
+                                "digest": entry[2],
+                                "reason": "opt_out",
+                                "created_at": now,
+                            }
+                        )
+            resolutions.append(
+                Resolution(
+                    person.id,
+                    created=chosen_field is None,
+                    matched_on=chosen_field,
+                    identity=person.identity,
+                    opted_out=person.opted_out_at is not None,
+                    suppressed=is_suppressed,
+                    conflicts=conflicts,
+                    erased=person.erased,
+                )
+            )
+        await self._write_people(session, list(people.values()), now)
+        # Unique values in one order for every writer: two of them wait for each other rather than deadlock.
+        index_rows.sort(key=lambda row: (row["field"], row["digest"]))
+        suppression_rows.sort(key=lambda row: (row["kind"], row["digest"]))
+        for target, rows in (
+            (table(SubjectIndex), index_rows),
+            (table(SubjectConflict), conflict_rows),
+            (table(SuppressionEntry), suppression_rows),
+        ):
+            if rows:
+                await session.execute(insert(target), rows)
+        return resolutions
+
+    async def _load_locked(self, session: AsyncSession, subject_ids: list[uuid.UUID]) -> dict[uuid.UUID, _Person]:
+        """The people named, locked, with their keys unwrapped and identities decrypted: one query."""
+        if not subject_ids:
+            return {}
+        rows = await session.execute(_LOCK_PEOPLE, {"ids": subject_ids})
+        people: dict[uuid.UUID, _Person] = {}
+        for sid, ciphertext, opted_out_at, erased_at, dns, key_id, kek_version, wrapped, destroyed in rows:
+            key: tuple[uuid.UUID, bytes] | None = None
+            identity = Identity(None, (), (), ())
+            # No key row means erased too: a key is only ever made with its person.
+            if erased_at is None and key_id is not None and wrapped is not None and destroyed is None:
+                dek = unwrap_dek(self.keyring, WrappedKey(kek_version, wrapped), owner=subject_owner(sid))
+                key = (key_id, dek)
+                self._remember_key(session, sid, key_id, dek)
+                if ciphertext is not None:
+                    text = decrypt_text(dek, ciphertext, field=IDENTITY_FIELD, row_id=sid, owner=subject_owner(sid))
+                    identity = Identity.from_json(text)
+            people[sid] = _Person(
+                id=sid,
+                identity=identity,
+                opted_out_at=opted_out_at,
+                do_not_survey=dns,
+                key=key,
+                ciphertext=ciphertext,
+                created=False,
+            )
+        return people
+
+    def _new_person(self, claim: IdentityClaim, request: SubjectClaim, now: datetime) -> _Person:
+        """A new person with their own data key, in memory until `_write_people`."""
+        subject_id = new_id()
+        dek, key_id = new_dek(), new_id()
+        return _Person(
+            id=subject_id,
+            identity=Identity(None, (), (), ()).merged(claim, accept=set(claim.identifiers())),
+            opted_out_at=now if request.opted_out else None,
+            do_not_survey=bool(request.do_not_survey),
+            key=(key_id, dek),
+            ciphertext=None,
+            created=True,
+            wrapped=wrap_dek(self.keyring, dek, owner=subject_owner(subject_id)),
+            identity_changed=True,
+        )
+
+    async def _write_people(self, session: AsyncSession, people: list[_Person], now: datetime) -> None:
+        """New people, their keys and the changes to people found: one statement per kind."""
+        for person in people:
+            if person.identity_changed and person.key is not None:
+                key_id, dek = person.key
+                person.ciphertext = encrypt_field(
+                    dek,
+                    key_id,
+                    person.identity.to_json(),
+                    field=IDENTITY_FIELD,
+                    row_id=person.id,
+                    owner=subject_owner(person.id),
+                )
+                self._remember_key(session, person.id, key_id, dek)
+        created = [p for p in people if p.created]
+        if created:
+            await session.execute(
+                insert(table(DataSubject)),
+                [
+                    {
+                        "id": p.id,
+                        "identity_ciphertext": p.ciphertext,
+                        "created_at": now,
+                        "last_contact_at": now,
+                        "opted_out_at": p.opted_out_at,
+                        "do_not_survey": p.do_not_survey,
+                    }
+                    for p in created
                 ],
             )
-        # New identifiers join the person found; identifiers that belong to someone else never move.
-        new = {f: v for f, v in claim.identifiers().items() if f not in matches}
-        subject.last_contact_at = now
-        if opted_out and subject.opted_out_at is None:
-            subject.opted_out_at = now
-        if do_not_survey is not None:
-            subject.do_not_survey = do_not_survey
-        identity = await self.identity(session, subject)
-        if (new or claim.name) and subject.erased_at is None:
-            updated = identity.merged(claim, accept=set(new))
-            if updated != identity:
-                await self._store_identity(session, subject, updated)
-                identity = updated
-            await self._insert_indexes(session, subject_id, new)
-        return Resolution(
-            subject_id,
-            created=False,
-            matched_on=chosen_field,
-            identity=identity,
-            opted_out=subject.opted_out_at is not None,
-            suppressed=suppressed,
-            conflicts=conflicts,
-        )
-
-    async def _create(
-        self,
-        session: AsyncSession,
-        claim: IdentityClaim,
-        now: datetime,
-        *,
-        opted_out: bool,
-        do_not_survey: bool,
-        suppressed: bool,
-    ) -> Resolution:
-        # Everything about a new person is made in memory first, then written in foreign-key order.
-        made = self.new_subject(claim, now, opted_out=opted_out, do_not_survey=do_not_survey)
-        await session.execute(insert(table(DataSubject)), [made.subject_row])
-        await session.execute(insert(table(DataKey)), [made.key_row])
-        await self._insert_indexes(session, made.subject_id, claim.identifiers())
-        self._remember_key(session, made.subject_id, made.key_id, made.dek)
-        return Resolution(
-            made.subject_id,
-            created=True,
-            matched_on=None,
-            identity=made.identity,
-            opted_out=opted_out,
-            suppressed=suppressed,
-        )
-
-    def new_subject(self, claim: IdentityClaim, now: datetime, *, opted_out: bool, do_not_survey: bool) -> NewSubject:
-        """A new person's rows (data_subject, data_key), built in memory; nothing is written."""
-        subject_id = new_id()
-        owner = subject_owner(subject_id)
-        dek, key_id = new_dek(), new_id()
-        wrapped = wrap_dek(self.keyring, dek, owner=owner)
-        identity = Identity(None, (), (), ()).merged(claim, accept=set(claim.identifiers()))
-        ciphertext = encrypt_field(
-            dek, key_id, identity.to_json(), field=IDENTITY_FIELD, row_id=subject_id, owner=owner
-        )
-        return NewSubject(
-            subject_id=subject_id,
-            key_id=key_id,
-            dek=dek,
-            identity=identity,
-            subject_row={
-                "id": subject_id,
-                "identity_ciphertext": ciphertext,
-                "created_at": now,
-                "last_contact_at": now,
-                "opted_out_at": now if opted_out else None,
-                "do_not_survey": do_not_survey,
-            },
-            key_row={
-                "id": key_id,
-                "subject_id": subject_id,
-                "kek_version": wrapped.kek_version,
-                "wrapped": wrapped.blob,
-                "created_at": now,
-            },
-        )
-
-    def index_rows(self, subject_id: uuid.UUID, identifiers: dict[str, str]) -> list[dict[str, object]]:
-        """subject_index rows for identifiers joining a person, under the active index key."""
-        version = self.indexer.active_version
-        return [
-            {
-                "id": new_id(),
-                "subject_id": subject_id,
-                "field": name,
-                "key_version": version,
-                "digest": self.indexer.digest(name, value, version=version),
-            }
-            for name, value in identifiers.items()
-        ]
-
-    async def _insert_indexes(self, session: AsyncSession, subject_id: uuid.UUID, identifiers: dict[str, str]) -> None:
-        if not identifiers:
-            return
-        await session.execute(insert(table(SubjectIndex)), self.index_rows(subject_id, identifiers))
+            await session.execute(
+                insert(table(DataKey)),
+                [
+                    {
+                        "id": p.key[0],
+                        "subject_id": p.id,
+                        "kek_version": p.wrapped.kek_version,
+                        "wrapped": p.wrapped.blob,
+                        "created_at": now,
+                    }
+                    for p in created
+                    if p.key is not None and p.wrapped is not None
+                ],
+            )
+        touched = [p for p in people if p.touched and not p.created]
+        if touched:
+            subjects = table(DataSubject)
+            await session.execute(
+                update(subjects)
+                .where(subjects.c.id == bindparam("b_id"))
+                .values(
+                    identity_ciphertext=bindparam("b_ciphertext"),
+                    last_contact_at=bindparam("b_last"),
+                    opted_out_at=bindparam("b_opted_out"),
+                    do_not_survey=bindparam("b_dns"),
+                ),
+                [
+                    {
+                        "b_id": p.id,
+                        "b_ciphertext": p.ciphertext,
+                        "b_last": now,
+                        "b_opted_out": p.opted_out_at,
+                        "b_dns": p.do_not_survey,
+                    }
+                    for p in touched
+                ],
+            )
 
     @staticmethod
     def _remember_key(session: AsyncSession, subject_id: uuid.UUID, key_id: uuid.UUID, dek: bytes) -> None:
@@ -339,11 +483,6 @@ class Vault:
         session.info.setdefault("civicvoice.deks", {})[subject_id] = (key_id, dek)
 
     # --- identity ----------------------------------------------------------------------------------------
-
-    async def _store_identity(self, session: AsyncSession, subject: DataSubject, identity: Identity) -> None:
-        subject.identity_ciphertext = await self.encrypt(
-            session, subject.id, IDENTITY_FIELD, subject.id, identity.to_json()
-        )
 
     async def identity(self, session: AsyncSession, subject: DataSubject) -> Identity:
         if subject.identity_ciphertext is None:
@@ -353,36 +492,23 @@ class Vault:
 
     # --- keys and ciphertexts ----------------------------------------------------------------------------
 
-    async def _subject_key(
-        self, session: AsyncSession, subject_id: uuid.UUID, *, create: bool
-    ) -> tuple[uuid.UUID, bytes]:
+    async def _subject_key(self, session: AsyncSession, subject_id: uuid.UUID) -> tuple[uuid.UUID, bytes]:
         remembered = session.info.get("civicvoice.deks", {}).get(subject_id)
         if remembered is not None:
             return remembered  # type: ignore[no-any-return]
         row = await session.scalar(select(DataKey).where(DataKey.subject_id == subject_id))
-        owner = subject_owner(subject_id)
-        if row is None:
-            if not create:
-                raise KeyDestroyed("This person's data has been erased.")
-            dek = new_dek()
-            wrapped = wrap_dek(self.keyring, dek, owner=owner)
-            row = DataKey(
-                subject_id=subject_id, kek_version=wrapped.kek_version, wrapped=wrapped.blob, created_at=utcnow()
-            )
-            session.add(row)
-            await session.flush()
-            self._remember_key(session, subject_id, row.id, dek)
-            return row.id, dek
-        if row.wrapped is None or row.destroyed_at is not None:
+        # A person's key is made with the person (`resolve_many`) and never again: a missing row means the
+        # person was erased, and a fresh key would quietly re-identify them.
+        if row is None or row.wrapped is None or row.destroyed_at is not None:
             raise KeyDestroyed("This person's data has been erased.")
-        dek = unwrap_dek(self.keyring, WrappedKey(row.kek_version, row.wrapped), owner=owner)
+        dek = unwrap_dek(self.keyring, WrappedKey(row.kek_version, row.wrapped), owner=subject_owner(subject_id))
         self._remember_key(session, subject_id, row.id, dek)
         return row.id, dek
 
     async def load_subject_keys(self, session: AsyncSession, subject_ids: Iterable[uuid.UUID]) -> None:
         """Unwrap many people's keys for this unit of work with one query; `encrypt` and `decrypt` then use them.
 
-        People with no key row are left to `encrypt` (which makes one); a destroyed key still raises there.
+        People with no key, or a destroyed one, are erased: `encrypt` and `decrypt` raise `KeyDestroyed` for them.
         """
         cache = session.info.get("civicvoice.deks", {})
         wanted = {s for s in subject_ids if s not in cache}
@@ -400,19 +526,19 @@ class Vault:
     async def encrypt(
         self, session: AsyncSession, subject_id: uuid.UUID, field_id: str, row_id: uuid.UUID, plaintext: str | bytes
     ) -> bytes:
-        dek_id, dek = await self._subject_key(session, subject_id, create=True)
+        dek_id, dek = await self._subject_key(session, subject_id)
         return encrypt_field(dek, dek_id, plaintext, field=field_id, row_id=row_id, owner=subject_owner(subject_id))
 
     async def decrypt(
         self, session: AsyncSession, subject_id: uuid.UUID, field_id: str, row_id: uuid.UUID, ciphertext: bytes
     ) -> str:
-        _, dek = await self._subject_key(session, subject_id, create=False)
+        _, dek = await self._subject_key(session, subject_id)
         return decrypt_text(dek, ciphertext, field=field_id, row_id=row_id, owner=subject_owner(subject_id))
 
     async def decrypt_bytes(
         self, session: AsyncSession, subject_id: uuid.UUID, field_id: str, row_id: uuid.UUID, ciphertext: bytes
     ) -> bytes:
-        _, dek = await self._subject_key(session, subject_id, create=False)
+        _, dek = await self._subject_key(session, subject_id)
         return decrypt_field(dek, ciphertext, field=field_id, row_id=row_id, owner=subject_owner(subject_id))
 
     async def _period_key(self, session: AsyncSession, period: str, *, create: bool) -> tuple[uuid.UUID, bytes]:
@@ -461,13 +587,6 @@ class Vault:
         return decrypt_text(dek, ciphertext, field=field_id, row_id=row_id, owner=period_owner(period))
 
     # --- suppression -------------------------------------------------------------------------------------
-
-    def _suppression_values(self, claim: IdentityClaim) -> list[tuple[str, int, bytes]]:
-        values = []
-        for kind, value in claim.identifiers().items():
-            for version in self.keyring.suppression:
-                values.append((kind, version, self.suppression.digest(kind, value, version=version)))
-        return values
 
     async def is_suppressed(self, session: AsyncSession, claim: IdentityClaim) -> bool:
         return (await self.lookup(session, claim))[1]

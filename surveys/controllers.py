@@ -13,7 +13,6 @@ from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.http import problem_responses
 from civicvoice.core.services import Services
 from surveys.intake import ContactIntake
-from surveys.intake_batch import BatchingIntake
 from surveys.schemas import BatchItem, BatchResult, ContactAccepted, ContactBatch, ContactEvent, EventProblem
 
 CONTACTS_WRITE = "contacts:write"
@@ -24,17 +23,11 @@ def provide_intake(request: Request) -> ContactIntake:  # type: ignore[type-arg]
     return services.get(ContactIntake)
 
 
-def provide_writer(request: Request) -> BatchingIntake:  # type: ignore[type-arg]
-    services: Services = request.app.state.services
-    return services.get(BatchingIntake)
-
-
 class ContactController(Controller):
     path = "/api/v1/contacts"
     tags = ["Contacts"]  # noqa: RUF012 - Litestar's own attribute
     dependencies = {  # noqa: RUF012 - Litestar's own attribute
         "intake": Provide(provide_intake, sync_to_thread=False),
-        "writer": Provide(provide_writer, sync_to_thread=False),
     }
     opt = Access.api(CONTACTS_WRITE).opt()
 
@@ -53,9 +46,9 @@ class ContactController(Controller):
         self,
         data: JSONBody[ContactEvent],
         db_session: NamedDependency[AsyncSession],
-        writer: NamedDependency[BatchingIntake],
+        intake: NamedDependency[ContactIntake],
     ) -> ContactAccepted:
-        result = await writer.report(db_session, data)
+        result = await intake.report(db_session, data)
         return result.accepted
 
     @post(
@@ -72,15 +65,15 @@ class ContactController(Controller):
         intake: NamedDependency[ContactIntake],
     ) -> BatchResult:
         results: list[BatchItem] = []
-        for index, event in enumerate(data.events):
-            try:
-                outcome = await intake.report(db_session, event)
-            except CivicVoiceError as exc:
+        for index, outcome in enumerate(await intake.report_many(db_session, data.events)):
+            if isinstance(outcome, CivicVoiceError):
                 results.append(
                     BatchItem(
                         index=index,
                         status="rejected",
-                        error=EventProblem(title=exc.title, status=exc.status, detail=exc.detail, field=exc.field),
+                        error=EventProblem(
+                            title=outcome.title, status=outcome.status, detail=outcome.detail, field=outcome.field
+                        ),
                     )
                 )
                 continue

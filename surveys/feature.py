@@ -17,7 +17,6 @@ from surveys.channels.email import EmailChannel
 from surveys.controllers import API_SCOPES, ROUTES
 from surveys.extensions import OPEN_COMPLAINT_CHECKS, RESPONSE_SUBSCRIBERS
 from surveys.intake import ContactIntake
-from surveys.intake_batch import BatchingIntake
 from surveys.jobs import JOBS
 from surveys.pages import PAGES
 from surveys.responses import GroupedResponses, ResponseRecorder
@@ -32,9 +31,8 @@ def _services(services: Services, extensions: Extensions) -> None:
     signer = services.provide(TokenSigner(services.get(Keyring).token))
     channels = services.find(Channels) or services.provide(Channels({"email": EmailChannel(settings)}))
     recorder = services.provide(ResponseRecorder(vault, extensions.items(RESPONSE_SUBSCRIBERS)))
-    intake = services.provide(ContactIntake(vault, open_complaint_checks=extensions.items(OPEN_COMPLAINT_CHECKS)))
-    # Single contacts go through the group-commit writer; batches and fallbacks use the per-event intake.
-    services.provide(BatchingIntake(intake, sessions))
+    # One writer for one contact and many: concurrent single contacts are grouped into one transaction.
+    services.provide(ContactIntake(vault, sessions, open_complaint_checks=extensions.items(OPEN_COMPLAINT_CHECKS)))
     # Survey answers go through the group-commit writer; a failed batch falls back to the recorder.
     services.provide(GroupedResponses(recorder, sessions))
     services.provide(

@@ -1,29 +1,36 @@
-"""Contact intake: one contact event in, the person resolved, the contact stored and its invitation decided.
+"""Contact intake: contact events in, each person resolved, each contact stored and its invitation decided.
 
-Each event is one unit of work. The person's row is locked (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE
-holds the writer lock) while their invitations are counted, so the frequency cap holds under concurrency.
+One writer, `ContactIntake.record`, serves a single contact (a batch of one) and a thousand. Known people's rows
+are locked (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE holds the writer lock) while their invitations
+are counted, so the frequency cap holds under concurrency.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
 import uuid
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession
+import msgspec
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicvoice.core.cache import TtlCache
 from civicvoice.core.clock import utcnow
 from civicvoice.core.db import table
 from civicvoice.core.errors import CivicVoiceError, InvalidInput
+from civicvoice.core.group_commit import FALLBACK, GroupCommit
 from civicvoice.core.ids import new_id
-from civicvoice.core.jobs import enqueue
+from civicvoice.core.jobs import enqueue_many, job_row
 from privacy.blind_index import normalise_email, normalise_external_id, normalise_phone
 from privacy.exceptions import InvalidIdentifier
-from privacy.vault import Identity, IdentityClaim, Vault
+from privacy.vault import Identity, IdentityClaim, Resolution, SubjectClaim, Vault
 from surveys.models import (
     Contact,
     Invitation,
@@ -51,6 +58,18 @@ _RETRIES = 5
 
 # Higher layers (feedback) answer "does this person have an open complaint?"; surveys never imports them.
 OpenComplaintCheck = Callable[[AsyncSession, uuid.UUID], Awaitable[bool]]
+
+
+def lost_race(exc: DBAPIError) -> bool:
+    """Whether the same transaction run again can succeed: another one stored the same person or contact first,
+    PostgreSQL broke a deadlock between two writers, or SQLite's writer lock stayed busy."""
+    if isinstance(exc, IntegrityError):
+        return True
+    code = getattr(exc.orig, "sqlstate", None)
+    return code in _RETRY_STATES or "database is locked" in str(exc)
+
+
+_RETRY_STATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
 
 
 class UnknownService(InvalidInput):
@@ -131,18 +150,6 @@ def claim_from_event(event: ContactEvent) -> IdentityClaim:
     return IdentityClaim(external_id=external, email=email, phone=phone, name=name or None)
 
 
-def decision_out(decision: InvitationDecision, invitation: Invitation | None) -> DecisionOut:
-    return DecisionOut(
-        invite=decision.invite,
-        reason=decision.reason,
-        detail=decision.detail,
-        rules_version=decision.rules_version,
-        channel=invitation.channel if invitation else None,
-        due_at=invitation.due_at if invitation else None,
-        expires_at=invitation.expires_at if invitation else None,
-    )
-
-
 def contact_row(
     event: ContactEvent,
     *,
@@ -195,17 +202,93 @@ def accepted_new(contact_id: uuid.UUID, decision: Decision, invitation_id: uuid.
     )
 
 
+# Built once, on the tables (not the ORM classes, whose statements cost more to run): these run for every batch.
+_CONTACT, _DECISION, _INVITATION = table(Contact).c, table(InvitationDecision).c, table(Invitation).c
+# Contacts stored under any of the references looked up, with their decisions and invitations.
+_STORED = (
+    select(
+        _CONTACT.ref_key_version,
+        _CONTACT.ref_digest,
+        _DECISION.contact_id,
+        _DECISION.invite,
+        _DECISION.reason,
+        _DECISION.detail,
+        _DECISION.rules_version,
+        _INVITATION.id,
+        _INVITATION.channel,
+        _INVITATION.due_at,
+        _INVITATION.expires_at,
+    )
+    .select_from(table(Contact))
+    .join(table(InvitationDecision), _DECISION.contact_id == _CONTACT.id)
+    .outerjoin(table(Invitation), _INVITATION.contact_id == _CONTACT.id)
+    .where(
+        _CONTACT.ref_key_version.in_(bindparam("versions", expanding=True)),
+        _CONTACT.ref_digest.in_(bindparam("digests", expanding=True)),
+    )
+)
+# The due times of people's invitations that count towards the frequency cap, within a window.
+_INVITATION_TIMES = select(_INVITATION.subject_id, _INVITATION.due_at).where(
+    _INVITATION.subject_id.in_(bindparam("ids", expanding=True)),
+    _INVITATION.state != InvitationState.cancelled,
+    _INVITATION.due_at > bindparam("low"),
+    _INVITATION.due_at < bindparam("high"),
+)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """An event that passed its checks, normalised and ready to store."""
+
+    event: ContactEvent
+    claim: IdentityClaim
+    service: ServiceRef
+    ref: str  # the (source, external id) pair, normalised
+    ref_digests: tuple[tuple[int, bytes], ...]  # under every index-key version; the active one first
+    position: int = 0  # its place in the batch being written
+
+    @property
+    def identified(self) -> bool:
+        return self.event.customer is not None and not self.claim.is_empty
+
+
+Outcome = IntakeResult | CivicVoiceError  # the stored (or earlier) contact's answer, or why this event was refused
+
+
 class ContactIntake:
+    """Stores contact events and decides their invitations: one writer, `record`, for one event and for many.
+
+    `record` checks N events and stores them in the caller's transaction with one statement per table (its
+    second half, `write`, stores events already checked). Single contacts from concurrent requests are checked
+    in their own requests, grouped by `civicvoice.core.group_commit` and stored by `write` together (`report`);
+    a batch that fails falls back to each event in its own transaction (`report_now`), and the API's batches
+    run `record` in their request's own transaction (`report_many`).
+    """
+
     def __init__(
         self,
         vault: Vault,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
         *,
         open_complaint_checks: Sequence[OpenComplaintCheck] = (),
         reference: ReferenceData | None = None,
+        max_batch: int = 64,
     ) -> None:
         self.vault = vault
         self.reference = reference or ReferenceData()
         self.open_complaint_checks = open_complaint_checks
+        self._turn = asyncio.Lock()
+        # Without a session factory (a script, a test) every report is its own transaction.
+        self.sessions = sessions
+        self.group: GroupCommit[_Checked, Outcome] | None = None
+        if sessions is not None:
+            # `write` is looked up at each batch, so a test can wrap it.
+            self.group = GroupCommit(
+                sessions,
+                lambda session, checked: self.write(session, checked),
+                name="contact-intake-writer",
+                max_batch=max_batch,
+            )
 
     async def has_open_complaint(self, session: AsyncSession, subject_id: uuid.UUID) -> bool:
         for check in self.open_complaint_checks:
@@ -213,134 +296,173 @@ class ContactIntake:
                 return True
         return False
 
-    async def report(self, session: AsyncSession, event: ContactEvent) -> IntakeResult:
-        """Store one event and decide its invitation, committing on success; retried on a lost race.
+    async def aclose(self) -> None:
+        """Stop the group-commit writer (events still queued are stored one by one)."""
+        if self.group is not None:
+            await self.group.aclose()
 
-        The same (source, external id) twice is caught by the contact's unique constraint rather than a
-        look-up first: duplicates are rare, and every new contact saves a round trip.
+    # --- the three ways in, all through `record` (or `write`, its second half) ---------------------------
+
+    async def report(self, session: AsyncSession, event: ContactEvent) -> IntakeResult:
+        """Store one event and decide its invitation, grouped with concurrent ones; raises why it was refused.
+
+        ``session`` is used only when the group's batch failed and the event is stored on its own.
         """
-        check_occurred_at(event, utcnow())
-        claim = claim_from_event(event)
-        ref = normalise_external_id(event.source, event.external_id)
+        if self.group is None or self.sessions is None:
+            return await self.report_now(session, event)
+        # Checked here, in the request's own task: a refusal goes to this request alone, and the checks (the
+        # costliest part of an event) run while the writer waits for the database with the batch before.
+        async with self.sessions() as lookup:  # a connection only if the service is not cached
+            checked = await self._check(lookup, event, utcnow())
+        outcome = await self.group.submit(checked)
+        if outcome is FALLBACK:
+            return await self.report_now(session, event)
+        if isinstance(outcome, CivicVoiceError):
+            raise outcome
+        assert isinstance(outcome, IntakeResult)
+        return outcome
+
+    async def report_now(self, session: AsyncSession, event: ContactEvent) -> IntakeResult:
+        """Store one event in its own transaction (committed); raises why it was refused."""
+        [outcome] = await self.report_many(session, [event])
+        if isinstance(outcome, CivicVoiceError):
+            raise outcome
+        return outcome
+
+    async def report_many(self, session: AsyncSession, events: Sequence[ContactEvent]) -> list[Outcome]:
+        """Store many events in one transaction and commit; one outcome each, in order.
+
+        A transaction that lost a race with another (the same new person or the same contact reported at the
+        same moment elsewhere, SQLite busy) is rolled back and run again: `record` then finds what the other
+        one stored.
+        """
         for attempt in range(_RETRIES):
             try:
-                result = await self._report_once(session, event, claim, ref)
-                await session.commit()
-                return result
-            except (IntegrityError, OperationalError) as exc:
-                # Reported before, or another event created the same person first, or SQLite was busy.
+                async with self._writer_turn(session):
+                    outcomes = await self.record(session, events)
+                    await session.commit()
+                return outcomes
+            except DBAPIError as exc:
                 await session.rollback()
-                existing = await self._existing(session, ref)
-                await session.rollback()
-                if existing is not None:
-                    return existing
-                if attempt == _RETRIES - 1 or (isinstance(exc, OperationalError) and "locked" not in str(exc)):
+                if attempt == _RETRIES - 1 or not lost_race(exc):
                     raise
             except BaseException:
                 await session.rollback()
                 raise
         raise AssertionError("unreachable")
 
-    async def _existing(self, session: AsyncSession, ref: str) -> IntakeResult | None:
-        indexer = self.vault.indexer
-        for version in self.vault.keyring.index:
-            digest = indexer.digest("contact_ref", ref, version=version)
-            contact = await session.scalar(
-                select(Contact).where(Contact.ref_key_version == version, Contact.ref_digest == digest)
-            )
-            if contact is not None:
-                decision = await session.scalar(
-                    select(InvitationDecision).where(InvitationDecision.contact_id == contact.id)
-                )
-                invitation = await session.scalar(select(Invitation).where(Invitation.contact_id == contact.id))
-                assert decision is not None
-                return IntakeResult(
-                    ContactAccepted(
-                        contact_id=contact.id,
-                        duplicate=True,
-                        decision=decision_out(decision, invitation),
-                        invitation_id=invitation.id if invitation else None,
-                    )
-                )
-        return None
+    def _writer_turn(self, session: AsyncSession) -> contextlib.AbstractAsyncContextManager[object]:
+        """This process's own transactions take turns. Two batches naming the same new people would otherwise
+        collide on the blind index and run again, perhaps again and again under a steady stream of batches;
+        and on SQLite, waiting here beats SQLite's busy handler, which sleeps in steps of up to 100 ms after the
+        writer lock is free. A session already in a transaction may hold locks (on SQLite the writer lock, from
+        BEGIN IMMEDIATE) and must not wait for another transaction here."""
+        return contextlib.nullcontext() if session.in_transaction() else self._turn
 
-    async def _report_once(
-        self, session: AsyncSession, event: ContactEvent, claim: IdentityClaim, ref: str
-    ) -> IntakeResult:
-        service = await self.reference.active_service(session, event.service)
-        policy = await self.reference.policy(session)
+    # --- the writer --------------------------------------------------------------------------------------
+
+    async def record(self, session: AsyncSession, events: Sequence[ContactEvent]) -> list[Outcome]:
+        """Check and store each event in the caller's transaction; one outcome each, in order. Does not commit.
+
+        A refused event (unknown or inactive service, from the future, an invalid identifier) stores nothing
+        and does not affect the others. An event whose (source, external id) is stored already, or came
+        earlier in ``events``, is answered with that contact's decision (``duplicate``). People are resolved
+        in order by `Vault.resolve_many`, which locks those already known, so their invitations are counted
+        safely and the frequency cap holds however events arrive.
+        """
         now = utcnow()
-        contact_id = new_id()
-        customer = event.customer
-        person: PersonFacts | None = None
-        reachable: frozenset[InvitationChannel] = frozenset()
-        subject_id: uuid.UUID | None = None
-        has_open_complaint = False
+        items: list[_Checked | CivicVoiceError] = []
+        for event in events:
+            try:
+                items.append(await self._check(session, event, now))
+            except CivicVoiceError as exc:
+                items.append(exc)
+        return await self.write(session, items)
 
-        if customer is not None and not claim.is_empty:
-            resolution = await self.vault.resolve(
-                session,
-                claim,
-                contact_id=contact_id,
-                opted_out=customer.opted_out,
-                do_not_survey=customer.do_not_survey,
-            )
-            subject_id = resolution.subject_id
-            if customer.opted_out:
-                await self.vault.suppress(session, claim, reason="opt_out")
-            reachable = reachable_channels(resolution.identity)
-            times: tuple[datetime, ...] = ()
-            if not resolution.created:  # a person made just now has no invitations yet
-                window = policy.cap_window
-                times = tuple(
-                    (
-                        await session.scalars(
-                            select(Invitation.due_at).where(
-                                Invitation.subject_id == subject_id,
-                                Invitation.state != InvitationState.cancelled,
-                                Invitation.due_at > event.occurred_at - 2 * window,
-                                Invitation.due_at < max(now, event.occurred_at) + 2 * window,
-                            )
-                        )
-                    ).all()
-                )
-                has_open_complaint = await self.has_open_complaint(session, subject_id)
-            person = PersonFacts(
-                opted_out=resolution.opted_out,
-                suppressed=resolution.suppressed or customer.opted_out,
-                invitation_times=times,
-            )
+    async def write(self, session: AsyncSession, items: Sequence[_Checked | CivicVoiceError]) -> list[Outcome]:
+        """`record`'s second half: store events already checked; a refusal is passed through as the outcome."""
+        now = utcnow()
+        outcomes: list[Outcome | None] = [item if isinstance(item, CivicVoiceError) else None for item in items]
+        checked = [
+            dataclasses.replace(item, position=position)
+            for position, item in enumerate(items)
+            if not isinstance(item, CivicVoiceError)
+        ]
 
-        # Rows are written with single statements in foreign-key order; a duplicate contact fails here.
-        await session.execute(
-            insert(table(Contact)),
+        # Contacts reported before: answered with their stored decision; repeats within the batch with the first.
+        stored = await self._stored(session, {d for c in checked for d in c.ref_digests})
+        fresh: list[_Checked] = []
+        first_of: dict[str, int] = {}
+        repeats: list[tuple[int, int]] = []
+        for c in checked:
+            earlier = next((stored[d] for d in c.ref_digests if d in stored), None)
+            if earlier is not None:
+                outcomes[c.position] = earlier
+            elif c.ref in first_of:
+                repeats.append((c.position, first_of[c.ref]))
+            else:
+                first_of[c.ref] = c.position
+                fresh.append(c)
+
+        contact_ids = {c.position: new_id() for c in fresh}
+        identified = [c for c in fresh if c.identified]
+        resolutions = await self.vault.resolve_many(
+            session,
             [
+                SubjectClaim(
+                    c.claim,
+                    contact_id=contact_ids[c.position],
+                    opted_out=bool(c.event.customer and c.event.customer.opted_out),
+                    do_not_survey=bool(c.event.customer and c.event.customer.do_not_survey),
+                )
+                for c in identified
+            ],
+        )
+        resolution_of = {c.position: r for c, r in zip(identified, resolutions, strict=True)}
+        policy = await self.reference.policy(session)
+        times, complaints = await self._people_facts(session, fresh, resolutions, policy, now)
+
+        contact_rows: list[dict[str, object]] = []
+        decision_rows: list[dict[str, object]] = []
+        invitation_rows: list[dict[str, object]] = []
+        job_rows: list[dict[str, object]] = []
+        for c in fresh:
+            event, contact_id = c.event, contact_ids[c.position]
+            resolution = resolution_of.get(c.position)
+            subject_id: uuid.UUID | None = None
+            person: PersonFacts | None = None
+            reachable: frozenset[InvitationChannel] = frozenset()
+            if resolution is not None and not resolution.erased:  # an erased person is not linked again
+                subject_id = resolution.subject_id
+                reachable = reachable_channels(resolution.identity)
+                person = PersonFacts(
+                    opted_out=resolution.opted_out,
+                    suppressed=resolution.suppressed or bool(event.customer and event.customer.opted_out),
+                    invitation_times=tuple(times[subject_id]),
+                )
+            version, digest = c.ref_digests[0]
+            contact_rows.append(
                 contact_row(
                     event,
                     contact_id=contact_id,
-                    ref_key_version=self.vault.indexer.active_version,
-                    ref_digest=self.vault.indexer.digest("contact_ref", ref),
+                    ref_key_version=version,
+                    ref_digest=digest,
                     subject_id=subject_id,
-                    service_id=service.id,
+                    service_id=c.service.id,
                     received_at=now,
                 )
-            ],
-        )
-        facts = contact_facts(event, contact_id, service, has_open_complaint, reachable)
-        decision = decide(facts, person, policy, now=now)
-        version_id = None
-        if decision.invite:
-            version_id = await self.reference.survey_version(session)
-            if version_id is None:
+            )
+            facts = contact_facts(event, contact_id, c.service, complaints.get(subject_id, False), reachable)
+            decision = decide(facts, person, policy, now=now)
+            version_id = await self.reference.survey_version(session) if decision.invite else None
+            if decision.invite and version_id is None:
                 decision = Decision(
                     invite=False,
                     reason=Reason.no_published_survey,
                     detail="No post-contact survey is published, so nobody can be invited.",
                 )
-        decision_id = new_id()
-        await session.execute(
-            insert(table(InvitationDecision)),
-            [
+            decision_id = new_id()
+            decision_rows.append(
                 {
                     "id": decision_id,
                     "contact_id": contact_id,
@@ -351,15 +473,12 @@ class ContactIntake:
                     "rules_version": RULES_VERSION,
                     "decided_at": now,
                 }
-            ],
-        )
-        invitation_id = None
-        if decision.invite:
-            assert decision.channel and decision.due_at and decision.expires_at and version_id
-            invitation_id = new_id()
-            await session.execute(
-                insert(table(Invitation)),
-                [
+            )
+            invitation_id = None
+            if decision.invite:
+                assert decision.channel and decision.due_at and decision.expires_at and version_id and subject_id
+                invitation_id = new_id()
+                invitation_rows.append(
                     {
                         "id": invitation_id,
                         "contact_id": contact_id,
@@ -375,16 +494,92 @@ class ContactIntake:
                         "send_attempts": 0,
                         "created_at": now,
                     }
-                ],
-            )
-            await enqueue(
-                session,
-                SEND_INVITATION_JOB,
-                {"invitation_id": invitation_id},
-                key=f"{SEND_INVITATION_JOB}:{invitation_id}",
-                run_at=decision.due_at,
-            )
-        return accepted_new(contact_id, decision, invitation_id)
+                )
+                times[subject_id].append(decision.due_at)  # the cap counts it for this person's later events
+                job_rows.append(
+                    job_row(
+                        SEND_INVITATION_JOB,
+                        {"invitation_id": invitation_id},
+                        key=f"{SEND_INVITATION_JOB}:{invitation_id}",
+                        run_at=decision.due_at,
+                        now=now,
+                    )
+                )
+            outcomes[c.position] = accepted_new(contact_id, decision, invitation_id)
+        for position, first in repeats:
+            answer = outcomes[first]
+            assert isinstance(answer, IntakeResult)
+            outcomes[position] = IntakeResult(msgspec.structs.replace(answer.accepted, duplicate=True))
+
+        # One statement per table, in foreign-key order (the vault has written the people). Unique values go in
+        # sorted, so two writers meet them in the same order and wait for each other instead of deadlocking.
+        contact_rows.sort(key=lambda row: (row["ref_key_version"], row["ref_digest"]))
+        for target, rows in (
+            (table(Contact), contact_rows),
+            (table(InvitationDecision), decision_rows),
+            (table(Invitation), invitation_rows),
+        ):
+            if rows:
+                await session.execute(insert(target), rows)
+        await enqueue_many(session, job_rows)
+        done = [outcome for outcome in outcomes if outcome is not None]
+        assert len(done) == len(items)
+        return done
+
+    async def _check(self, session: AsyncSession, event: ContactEvent, now: datetime) -> _Checked:
+        """The event's own checks, each naming its field: the time, the identifiers, the service."""
+        check_occurred_at(event, now)
+        claim = claim_from_event(event)
+        ref = normalise_external_id(event.source, event.external_id)
+        service = await self.reference.active_service(session, event.service)
+        indexer = self.vault.indexer
+        active = indexer.active_version
+        versions = [active, *(v for v in self.vault.keyring.index if v != active)]
+        digests = tuple((v, indexer.digest("contact_ref", ref, version=v)) for v in versions)
+        return _Checked(event, claim, service, ref, digests)
+
+    async def _stored(
+        self, session: AsyncSession, digests: set[tuple[int, bytes]]
+    ) -> dict[tuple[int, bytes], IntakeResult]:
+        """Contacts already stored under any of these references, with their decisions: one query."""
+        if not digests:
+            return {}
+        rows = await session.execute(
+            _STORED, {"versions": sorted({v for v, _ in digests}), "digests": [d for _, d in digests]}
+        )
+        found: dict[tuple[int, bytes], IntakeResult] = {}
+        for version, digest, contact_id, invite, reason, detail, rules_version, invitation_id, *sending in rows:
+            if (version, digest) in digests:
+                channel, due_at, expires_at = sending
+                decision = DecisionOut(invite, reason, detail, rules_version, channel, due_at, expires_at)
+                found[(version, digest)] = IntakeResult(
+                    ContactAccepted(contact_id, duplicate=True, decision=decision, invitation_id=invitation_id)
+                )
+        return found
+
+    async def _people_facts(
+        self,
+        session: AsyncSession,
+        fresh: Sequence[_Checked],
+        resolutions: Sequence[Resolution],
+        policy: InvitationPolicy,
+        now: datetime,
+    ) -> tuple[defaultdict[uuid.UUID, list[datetime]], dict[uuid.UUID | None, bool]]:
+        """Invitation due times near these contacts (one query) and open complaints, for people known before."""
+        times: defaultdict[uuid.UUID, list[datetime]] = defaultdict(list)
+        complaints: dict[uuid.UUID | None, bool] = {}
+        created = {r.subject_id for r in resolutions if r.created}
+        known = sorted({r.subject_id for r in resolutions if not r.erased} - created)
+        if not known:
+            return times, complaints  # people made just now have no invitations yet
+        window = policy.cap_window
+        low = min(c.event.occurred_at for c in fresh) - 2 * window
+        high = max(now, *(c.event.occurred_at for c in fresh)) + 2 * window
+        for subject_id, due_at in await session.execute(_INVITATION_TIMES, {"ids": known, "low": low, "high": high}):
+            times[subject_id].append(due_at)
+        for subject_id in known:
+            complaints[subject_id] = await self.has_open_complaint(session, subject_id)
+        return times, complaints
 
 
 class ReferenceData:

@@ -1,4 +1,5 @@
-"""Group commit for contact intake: concurrent events stored in shared transactions decide exactly as one by one."""
+"""Contact intake's one writer: concurrent single contacts grouped into shared transactions, and batches of many,
+decide exactly as events stored one by one would."""
 
 from __future__ import annotations
 
@@ -11,15 +12,16 @@ from typing import Any
 
 import msgspec
 import pytest
+from sqlalchemy import delete, select
 
 from civicvoice.app import build_services, features
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.jobs import Job
 from civicvoice.core.settings import Settings
-from privacy.models import DataKey, DataSubject, SubjectIndex
+from privacy.exceptions import KeyDestroyed
+from privacy.models import DataKey, DataSubject, SubjectConflict, SubjectIndex, SuppressionEntry
 from surveys.intake import ContactIntake, IntakeResult
-from surveys.intake_batch import BatchingIntake
-from surveys.models import Contact, Invitation, InvitationDecision
+from surveys.models import Contact, Invitation, InvitationDecision, Service
 from surveys.rules import InvitationPolicy
 from surveys.schemas import ContactEvent
 from tests.integration.support import TestDatabase
@@ -50,10 +52,11 @@ def phone(person: int) -> str:
 
 
 @pytest.fixture
-async def batching(settings: Settings, db: TestDatabase) -> AsyncIterator[BatchingIntake]:
+async def batching(settings: Settings, db: TestDatabase) -> AsyncIterator[ContactIntake]:
     await db.load_catalogue(POLICY)
     services = await build_services(settings, db.sessions, features())
-    intake = BatchingIntake(services.get(ContactIntake), db.sessions)
+    intake: ContactIntake = services.get(ContactIntake)
+    assert intake.group is not None
     # Warm the reference-data cache, as in a running server: the events below then reach the writer together.
     await report(intake, db, contact("warm-up"))
     intake.group.batches = 0
@@ -63,20 +66,27 @@ async def batching(settings: Settings, db: TestDatabase) -> AsyncIterator[Batchi
         await intake.aclose()
 
 
-async def report(intake: Any, db: TestDatabase, event: ContactEvent) -> IntakeResult:
+def group_of(intake: ContactIntake) -> Any:
+    assert intake.group is not None
+    return intake.group
+
+
+async def report(intake: ContactIntake, db: TestDatabase, event: ContactEvent) -> IntakeResult:
     async with db.sessions() as session:
-        result: IntakeResult = await intake.report(session, event)
-        return result
+        return await intake.report(session, event)
+
+
+async def report_now(intake: ContactIntake, db: TestDatabase, event: ContactEvent) -> IntakeResult:
+    async with db.sessions() as session:
+        return await intake.report_now(session, event)
 
 
 async def test_concurrent_events_decide_as_sequential_processing_would(
-    batching: BatchingIntake, db: TestDatabase
+    batching: ContactIntake, db: TestDatabase
 ) -> None:
     rng = random.Random(20261123)  # noqa: S311 - a fixed, reproducible mix
     # Five returning people, known (email and phone) from an earlier contact stored one at a time.
-    earlier = {
-        p: await report(batching.intake, db, contact(f"old-{p}", email=email(p), phone=phone(p))) for p in range(5)
-    }
+    earlier = {p: await report_now(batching, db, contact(f"old-{p}", email=email(p), phone=phone(p))) for p in range(5)}
     assert all(r.accepted.decision.reason == "invited" for r in earlier.values())
 
     events: list[tuple[int, ContactEvent]] = []
@@ -100,8 +110,8 @@ async def test_concurrent_events_decide_as_sequential_processing_would(
         events.append((person, contact(f"new-{n}", **customer)))
 
     results = await asyncio.gather(*(report(batching, db, e) for _, e in events))
-    assert batching.group.fallbacks == 0, repr(batching.group.last_error)
-    assert 0 < batching.group.batches < len(events)  # events really were grouped
+    assert group_of(batching).fallbacks == 0, repr(group_of(batching).last_error)
+    assert 0 < group_of(batching).batches < len(events)  # events really were grouped
 
     # One contact per (source, external id); repeats answered with the first result.
     by_ref: dict[str, list[IntakeResult]] = defaultdict(list)
@@ -151,17 +161,17 @@ async def test_concurrent_events_decide_as_sequential_processing_would(
 
 
 async def test_same_new_person_twice_in_one_batch_is_one_person_and_the_cap_counts_the_first(
-    batching: BatchingIntake, db: TestDatabase
+    batching: ContactIntake, db: TestDatabase
 ) -> None:
     events = [contact(f"same-{n}", email="same@example.org") for n in range(CAP + 3)]
     results = await asyncio.gather(*(report(batching, db, e) for e in events))
-    assert batching.group.batches == 1
+    assert group_of(batching).batches == 1
     assert [r.accepted.decision.reason for r in results] == ["invited"] * CAP + ["frequency_cap"] * 3
     assert await db.count(DataSubject) == 1
     assert await db.count(Invitation) == CAP
 
 
-async def test_invalid_events_are_refused_alone_and_store_nothing(batching: BatchingIntake, db: TestDatabase) -> None:
+async def test_invalid_events_are_refused_alone_and_store_nothing(batching: ContactIntake, db: TestDatabase) -> None:
     events = [
         contact("ok-1", email="a@example.org"),
         contact("bad-service", service="no-such-service", email="b@example.org"),
@@ -185,35 +195,159 @@ async def test_invalid_events_are_refused_alone_and_store_nothing(batching: Batc
 
 
 async def test_a_failed_batch_leaves_nothing_behind_and_each_event_is_stored_on_its_own(
-    batching: BatchingIntake, db: TestDatabase, monkeypatch: pytest.MonkeyPatch
+    batching: ContactIntake, db: TestDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = batching._write_batch
-    calls = 0
+    real = batching.write
+    failed = 0
 
-    async def failing(session: Any, batch: Any) -> Any:
-        nonlocal calls
-        calls += 1
-        await real(session, batch)  # every row written ...
-        if calls == 1:
+    async def failing_once(session: Any, checked: Any) -> Any:
+        nonlocal failed
+        outcomes = await real(session, checked)  # every row written ...
+        if not failed:
+            failed += 1
             raise RuntimeError("lost a race")  # ... then the batch fails before commit
-        return await real(session, batch)
+        return outcomes
 
-    monkeypatch.setattr(batching, "_write_batch", failing)
+    monkeypatch.setattr(batching, "write", failing_once)
     events = [contact(f"f-{n % 4}", email=f"f{n % 4 % 3}@example.org") for n in range(8)]
     results = await asyncio.gather(*(report(batching, db, e) for e in events))
-    assert batching.group.fallbacks == 1 and calls == 1
+    assert group_of(batching).fallbacks == 1 and failed == 1
     assert await db.count(Contact) == 4 + 1
     assert await db.count(DataSubject) == 3
     assert sum(not r.duplicate for r in results) == 4
     assert await db.count(Invitation) == sum(r.accepted.decision.invite for r in results if not r.duplicate)
 
 
-async def test_opt_out_takes_the_per_event_path_and_sticks(batching: BatchingIntake, db: TestDatabase) -> None:
-    opted = await report(batching, db, contact("o-1", email="quiet@example.org", opted_out=True))
-    assert opted.accepted.decision.reason == "opted_out"
-    later = await asyncio.gather(
-        *(report(batching, db, contact(f"o-{n}", email="quiet@example.org")) for n in range(2, 5))
-    )
-    assert {r.accepted.decision.reason for r in later} <= {"opted_out", "suppressed"}
+async def test_opt_out_in_a_batch_sticks_for_the_events_after_it(batching: ContactIntake, db: TestDatabase) -> None:
+    events = [contact("o-1", email="quiet@example.org", phone=phone(7), opted_out=True)]
+    events += [contact(f"o-{n}", email="quiet@example.org") for n in range(2, 5)]
+    results = await asyncio.gather(*(report(batching, db, e) for e in events))
+    assert group_of(batching).batches == 1
+    assert [r.accepted.decision.reason for r in results] == ["opted_out"] * 4
     assert await db.count(Invitation) == 0
-    assert await db.count(DataSubject) == 1
+    [subject] = [s for s in await db.all(DataSubject)]
+    assert subject.opted_out_at is not None
+    assert {e.kind for e in await db.all(SuppressionEntry)} == {"email", "phone"}
+    assert await db.count(SuppressionEntry) == 2
+    # Sticky: a later event saying otherwise changes nothing.
+    later = await report(batching, db, contact("o-5", email="quiet@example.org", opted_out=False))
+    assert later.accepted.decision.reason == "opted_out"
+    assert await db.count(SuppressionEntry) == 2
+
+
+# --- many events in one transaction: the API's batches --------------------------------------------------------
+
+
+async def report_many(intake: ContactIntake, db: TestDatabase, events: list[ContactEvent]) -> list[Any]:
+    async with db.sessions() as session:
+        return await intake.report_many(session, events)
+
+
+async def test_a_batch_refuses_bad_events_alone_and_answers_duplicates_with_the_first_decision(
+    batching: ContactIntake, db: TestDatabase
+) -> None:
+    stored = await report_now(batching, db, contact("stored", email="stored@example.org"))
+    async with db.sessions() as session, session.begin():
+        library = await session.scalar(select(Service).where(Service.slug == "libraries"))
+        assert library is not None
+        library.active = False
+    future = msgspec.structs.replace(
+        contact("future", email="f@example.org"), occurred_at=datetime.now(UTC) + timedelta(days=1)
+    )
+    events = [
+        contact("b-1", email="one@example.org"),
+        contact("b-2", service="no-such-service", email="two@example.org"),
+        contact("b-3", service="libraries", email="three@example.org"),
+        future,
+        contact("b-4", email="not-an-email"),
+        contact("b-5", phone="0000 000000"),
+        contact("stored", email="stored@example.org"),
+        contact("b-1", email="one@example.org"),
+        contact("b-6", email="six@example.org"),
+        contact("b-7"),
+    ]
+    outcomes = await report_many(batching, db, events)
+    refused = {n: o.field for n, o in enumerate(outcomes) if isinstance(o, CivicVoiceError)}
+    assert refused == {1: "service", 2: "service", 3: "occurred_at", 4: "customer.email", 5: "customer.phone"}
+    answers = {n: o for n, o in enumerate(outcomes) if isinstance(o, IntakeResult)}
+    assert [answers[n].duplicate for n in (0, 6, 7, 8, 9)] == [False, True, True, False, False]
+    assert answers[6].accepted == msgspec.structs.replace(stored.accepted, duplicate=True)
+    assert answers[7].accepted == msgspec.structs.replace(answers[0].accepted, duplicate=True)
+    assert answers[0].accepted.decision.reason == "invited"
+    assert answers[9].accepted.decision.reason == "no_contact_details"
+    # Stored: the warm-up, the earlier contact, b-1, b-6 and b-7; nobody for the refused events.
+    assert await db.count(Contact) == 5
+    assert await db.count(DataSubject) == 3
+    decisions = {d.contact_id: d.reason for d in await db.all(InvitationDecision)}
+    for answer in answers.values():
+        assert decisions[answer.accepted.contact_id] == answer.accepted.decision.reason
+
+
+async def test_a_batch_resolves_people_in_order_and_records_conflicts_without_merging(
+    batching: ContactIntake, db: TestDatabase
+) -> None:
+    await report_now(batching, db, contact("a", email="ann@example.org"))
+    await report_now(batching, db, contact("b", phone=phone(1)))
+    events = [
+        # Stored people: the email's owner is chosen over the phone's, the conflict is recorded.
+        contact("c", email="ann@example.org", phone=phone(1)),
+        # New people made in this batch, then an event naming both of them.
+        contact("d", email="cat@example.org"),
+        contact("e", phone=phone(2)),
+        contact("f", email="CAT@example.org", phone=phone(2)),
+        # The source's customer id wins over the email, once the id is known.
+        contact("g", source_id="CRM-1", email="dan@example.org"),
+        contact("h", source_id="CRM-1", email="ann@example.org"),
+    ]
+    outcomes = await report_many(batching, db, events)
+    assert all(isinstance(o, IntakeResult) and not o.duplicate for o in outcomes)
+    subjects_of = {c.id: c.subject_id for c in await db.all(Contact)}
+    subject = [subjects_of[o.accepted.contact_id] for o in outcomes]
+    assert await db.count(DataSubject) == 5  # ann, the phone's owner, cat, the new phone's owner, dan
+    conflicts = {(c.matched_on, c.conflicting_field) for c in await db.all(SubjectConflict)}
+    assert conflicts == {("email", "phone"), ("external_id", "email")}
+    assert len(await db.all(SubjectConflict)) == 3
+    assert subject[3] == subject[1] != subject[2]
+    assert subject[5] == subject[4] != subject[0]
+    # Identifiers that belong to someone else never move.
+    indexes = await db.all(SubjectIndex)
+    assert len(indexes) == len({(i.field, i.key_version, i.digest) for i in indexes}) == 6
+
+
+async def test_a_batch_honours_stored_opt_outs_and_the_cap_for_known_people(
+    settings: Settings, batching: ContactIntake, db: TestDatabase
+) -> None:
+    await report_now(batching, db, contact("q-1", email="quiet@example.org", opted_out=True))
+    first = await report_now(batching, db, contact("k-1", email="known@example.org"))
+    assert first.accepted.decision.reason == "invited"
+    events = [contact(f"q-{n}", email="quiet@example.org") for n in range(2, 4)]
+    events += [contact(f"k-{n}", email="known@example.org") for n in range(2, 5)]
+    outcomes = await report_many(batching, db, events)
+    reasons = [o.accepted.decision.reason for o in outcomes]
+    assert reasons == ["opted_out", "opted_out", "invited", "frequency_cap", "frequency_cap"]
+    assert await db.count(Invitation) == CAP
+    assert await db.count(DataSubject) == 2
+
+
+async def test_an_erased_person_gets_no_new_key_and_is_not_linked_again(
+    batching: ContactIntake, db: TestDatabase
+) -> None:
+    await report_now(batching, db, contact("x-1", email="gone@example.org"))
+    [before] = await db.all(DataSubject)
+    async with db.sessions() as session, session.begin():
+        await session.execute(delete(DataKey).where(DataKey.subject_id == before.id))
+    [outcome] = await report_many(batching, db, [contact("x-2", email="gone@example.org", name="New Name")])
+    assert isinstance(outcome, IntakeResult)
+    assert outcome.accepted.decision.reason == "no_contact_details"
+    assert await db.count(DataKey) == 0
+    [after] = [c for c in await db.all(Contact) if c.id == outcome.accepted.contact_id]
+    assert after.subject_id is None
+    [subject] = await db.all(DataSubject)
+    assert (subject.identity_ciphertext, subject.last_contact_at) == (
+        before.identity_ciphertext,
+        before.last_contact_at,
+    )
+    with pytest.raises(KeyDestroyed):
+        async with db.sessions() as session:
+            await batching.vault.encrypt(session, subject.id, "answer.text", subject.id, "text")
+    assert await db.count(DataKey) == 0
