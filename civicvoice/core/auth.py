@@ -141,12 +141,15 @@ async def create_staff_user(
     *,
     email: str,
     display_name: str,
-    password: str,
     role: str,
     actor: Actor,
+    password: str = "",
+    password_hash: str | None = None,
     service_scope: Iterable[str] = (),
     agent_ref: str | None = None,
 ) -> StaffUser:
+    """Create an active staff account. The web pages hash in their password pool first and pass
+    ``password_hash`` (argon2 never runs inside their transaction); the CLI passes ``password``."""
     if role not in ROLES:
         raise InvalidInput(f"Role must be one of {', '.join(ROLES)}.", field="role")
     email = normalise_staff_email(email)
@@ -156,7 +159,7 @@ async def create_staff_user(
     user = StaffUser(
         email=email,
         display_name=display_name[:200],
-        password_hash=hash_password(password),
+        password_hash=password_hash or hash_password(password),
         role=role,
         service_scope=sorted(set(service_scope)),
         agent_ref=agent_ref,

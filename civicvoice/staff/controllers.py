@@ -22,7 +22,8 @@ from civicvoice.staff.accounts import (
     sign_out,
     staff_actor,
 )
-from civicvoice.staff.throttle import LoginThrottler, TooManyAttempts
+from civicvoice.staff.passwords import PasswordWorkers
+from civicvoice.staff.throttle import TooManyAttempts
 from civicvoice.staff.web import (
     CSRF_FIELD,
     HOME_PATH,
@@ -45,6 +46,11 @@ ROLE_NAMES = {
     "agent": "Agent",
     "dpo": "Data protection officer",
 }
+
+
+def passwords(request: Request[Any, Any, Any]) -> PasswordWorkers:
+    workers: PasswordWorkers = request.app.state.services["password_workers"]
+    return workers
 
 
 async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
@@ -99,27 +105,28 @@ class SignInPages(Controller):
                 status_code=403,
                 error="The sign-in form expired. Enter your email address and password again.",
             )
-        throttler: LoginThrottler = request.app.state.services["login_throttler"]
+        services = request.app.state.services
         address = request.client.host if request.client else "unknown"
-        async with request.app.state.sessions() as session:
-            try:
-                signed_in = await sign_in(
-                    session, throttler, email=email, password=form.get("password", "")[:1000], address=address
-                )
-            except TooManyAttempts as exc:
-                await session.commit()
-                return _sign_in_page(
-                    request,
-                    next_path=next_path,
-                    email=email,
-                    error=exc.detail,
-                    status_code=429,
-                    headers={"retry-after": str(exc.retry_after_seconds)},
-                )
-            except SignInFailed as exc:
-                await session.commit()
-                return _sign_in_page(request, next_path=next_path, email=email, error=exc.detail, status_code=401)
-            await session.commit()
+        try:
+            signed_in = await sign_in(
+                request.app.state.sessions,
+                services["login_throttler"],
+                services["password_workers"],
+                email=email,
+                password=form.get("password", "")[:1000],
+                address=address,
+            )
+        except TooManyAttempts as exc:
+            return _sign_in_page(
+                request,
+                next_path=next_path,
+                email=email,
+                error=exc.detail,
+                status_code=429,
+                headers={"retry-after": str(exc.retry_after_seconds)},
+            )
+        except SignInFailed as exc:
+            return _sign_in_page(request, next_path=next_path, email=email, error=exc.detail, status_code=401)
         response = Redirect(next_path, status_code=303)
         set_cookie(response, request, SESSION_COOKIE, signed_in.token, max_age=int(SESSION_LIFETIME.total_seconds()))
         response.delete_cookie(SIGN_IN_CSRF_COOKIE, path="/")
@@ -184,12 +191,13 @@ class UserPages(Controller):
         form = await _form(request)
         values = {k: form.get(k, "")[:300] for k in ("email", "display_name", "role", "service_scope", "agent_ref")}
         try:
+            password_hash = await passwords(request).hash(form.get("password", "")[:1000])
             async with unit_of_work(request.app.state.sessions) as session:
                 await create_staff_user(
                     session,
                     email=values["email"],
                     display_name=values["display_name"],
-                    password=form.get("password", "")[:1000],
+                    password_hash=password_hash,
                     role=values["role"],
                     actor=staff_actor(current_user(request)),
                     service_scope=[s.strip() for s in values["service_scope"].split(",") if s.strip()],
@@ -221,11 +229,12 @@ class UserPages(Controller):
     ) -> Template | Redirect:
         form = await _form(request)
         try:
+            password_hash = await passwords(request).hash(form.get("password", "")[:1000])
             async with unit_of_work(request.app.state.sessions) as session:
                 await reset_password(
                     session,
                     actor=staff_actor(current_user(request)),
-                    password=form.get("password", "")[:1000],
+                    password_hash=password_hash,
                     user_id=user_id,
                 )
         except CivicVoiceError as exc:

@@ -1,4 +1,5 @@
-"""The staff-access feature as the app factory sees it: sign-in pages, user pages and the login throttle."""
+"""The staff-access feature as the app factory sees it: sign-in pages, user pages, the login throttle and the
+password pool."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from civicvoice.core.features import Feature
 from civicvoice.staff.controllers import ROUTES
 from civicvoice.staff.jobs import JOBS
+from civicvoice.staff.passwords import PasswordWorkers
 from civicvoice.staff.throttle import LoginThrottler
 
 
@@ -19,7 +21,7 @@ def _services(built: Mapping[str, Any]) -> Mapping[str, Any]:
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"civicvoice staff login throttle").derive(
         built["keyring"].token
     )
-    return {"login_throttler": LoginThrottler(key)}
+    return {"login_throttler": LoginThrottler(key), "password_workers": PasswordWorkers()}
 
 
 FEATURE = Feature(name="staff", routes=ROUTES, jobs=JOBS, build_services=_services)
