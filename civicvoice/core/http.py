@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 import structlog
-from litestar import MediaType, Request, Response
+from litestar import Litestar, MediaType, Request, Response
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
@@ -223,16 +223,22 @@ SECURITY_HEADERS = {
 }
 
 
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 async def add_security_headers(message: Message, scope: Scope) -> None:
-    """A before-send hook: it sees every response, routed or not (a 404 for an unknown path included)."""
+    """A before-send hook: it sees every response, routed or not (a 404 for an unknown path included).
+
+    HSTS follows the configured base URL, not the request's scheme: behind a TLS-terminating proxy every
+    request arrives as plain http, and the proxy's forwarded scheme is not to be relied on."""
     if message["type"] != "http.response.start":
         return
     headers = MutableScopeHeaders.from_message(message)
     for name, value in SECURITY_HEADERS.items():
         if name not in headers:
             headers[name] = value
-    if scope.get("scheme") == "https":
-        headers["strict-transport-security"] = "max-age=31536000; includeSubDomains"
+    if Litestar.from_scope(scope).state.settings.serves_https:
+        headers["strict-transport-security"] = HSTS
 
 
 class AccessLogMiddleware:

@@ -31,7 +31,9 @@ from civicvoice.staff.web import (
     SIGN_IN_CSRF_COOKIE,
     SIGN_IN_PATH,
     current_user,
+    delete_cookie,
     new_sign_in_csrf,
+    read_cookie,
     safe_next,
     set_cookie,
     staff_context,
@@ -97,7 +99,7 @@ class SignInPages(Controller):
         form = await _form(request)
         next_path = safe_next(form.get("next"))
         email = form.get("email", "")[:254]
-        if not tokens_match(request.cookies.get(SIGN_IN_CSRF_COOKIE), form.get(CSRF_FIELD)):
+        if not tokens_match(read_cookie(request, SIGN_IN_CSRF_COOKIE), form.get(CSRF_FIELD)):
             return _sign_in_page(
                 request,
                 next_path=next_path,
@@ -129,7 +131,7 @@ class SignInPages(Controller):
             return _sign_in_page(request, next_path=next_path, email=email, error=exc.detail, status_code=401)
         response = Redirect(next_path, status_code=303)
         set_cookie(response, request, SESSION_COOKIE, signed_in.token, max_age=int(SESSION_LIFETIME.total_seconds()))
-        response.delete_cookie(SIGN_IN_CSRF_COOKIE, path="/")
+        delete_cookie(response, request, SIGN_IN_CSRF_COOKIE)
         return response
 
 
@@ -147,7 +149,7 @@ class StaffHome(Controller):
         async with unit_of_work(request.app.state.sessions) as session:
             await sign_out(session, request.state.staff_session_token, current_user(request))
         response = Redirect(SIGN_IN_PATH, status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        delete_cookie(response, request, SESSION_COOKIE)
         return response
 
 
