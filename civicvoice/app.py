@@ -24,7 +24,7 @@ from civicvoice import __version__
 from civicvoice.core.auth import Access, authorize
 from civicvoice.core.db import create_engine, session_factory, sqlalchemy_config, unit_of_work
 from civicvoice.core.features import Feature
-from civicvoice.core.http import EXCEPTION_HANDLERS, AccessLogMiddleware, add_security_headers
+from civicvoice.core.http import EXCEPTION_HANDLERS, AccessLogMiddleware, DrainUnreadBody, add_security_headers
 from civicvoice.core.jobs import JobRegistry, Worker
 from civicvoice.core.logging import configure_logging
 from civicvoice.core.settings import Settings
@@ -165,7 +165,7 @@ def create_app(
         plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine))],
         guards=[authorize],
         exception_handlers={**EXCEPTION_HANDLERS, **STAFF_EXCEPTION_HANDLERS},  # staff access (issue 5)
-        middleware=[AccessLogMiddleware],
+        middleware=[AccessLogMiddleware, DrainUnreadBody],
         before_send=[add_security_headers],
         lifespan=[lifespan],
         # staff_guard: staff access (issue 5); the core guard hands staff routes to it.

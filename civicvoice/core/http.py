@@ -3,6 +3,7 @@ without tokens."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import Any
@@ -16,7 +17,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.response import Template
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from civicvoice.core.errors import CivicVoiceError
 
@@ -241,6 +242,71 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
         headers["strict-transport-security"] = HSTS
 
 
+# What is read and thrown away at most after an early answer: a client that sends its whole body before it
+# reads (Python's urllib, many simple scripts) then gets the answer instead of a reset connection.
+DRAIN_BYTES = 16 * 1024 * 1024
+DRAIN_SECONDS = 10.0
+
+
+class DrainUnreadBody:
+    """Before an answer goes out while the request body is still arriving (a 413 for a body over the limit, a
+    401 for a bad key on a large POST), read the rest of the body, within a bound, and discard it.
+
+    Otherwise the server closes the connection with the body unread, the kernel answers the client's further
+    data with a reset, and a client still sending never sees the answer. Past the bound the connection closes
+    as before.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or not _has_body(scope):
+            await self.app(scope, receive, send)
+            return
+        received_all = False
+
+        async def tracking_receive() -> ReceiveMessage:
+            nonlocal received_all
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                received_all = True
+            return message
+
+        async def draining_send(message: Message) -> None:
+            nonlocal received_all
+            if message["type"] == "http.response.start" and not received_all:
+                received_all = True
+                await _drain(receive)
+            await send(message)
+
+        await self.app(scope, tracking_receive, draining_send)
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return value.strip() not in (b"", b"0")
+        if name == b"transfer-encoding":
+            return True
+    return False
+
+
+async def _drain(receive: Receive) -> None:
+    drained = 0
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            while drained <= DRAIN_BYTES:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                drained += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return
+    except TimeoutError:
+        return
+
+
 class AccessLogMiddleware:
     """Logs each request by route template, never by raw path (survey tokens live in paths)."""
 
@@ -275,6 +341,7 @@ __all__ = [
     "EXCEPTION_HANDLERS",
     "SECURITY_HEADERS",
     "AccessLogMiddleware",
+    "DrainUnreadBody",
     "MediaType",
     "Problem",
     "add_security_headers",
