@@ -108,6 +108,7 @@ def prepare_civicvoice(database_url: str, data_dir: Path) -> tuple[dict[str, str
                     scopes=[CONTACTS_WRITE],
                     known_scopes=[CONTACTS_WRITE],
                     actor=Actor.cli(),
+                    sources=["telephony"],
                 )
                 return issued.secret
         finally:

@@ -8,7 +8,7 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicvoice.core.auth import Access
+from civicvoice.core.auth import Access, ApiPrincipal
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.http import problem_responses
 from surveys.intake import ContactIntake
@@ -16,6 +16,11 @@ from surveys.intake_batch import BatchingIntake
 from surveys.schemas import BatchItem, BatchResult, ContactAccepted, ContactBatch, ContactEvent, EventProblem
 
 CONTACTS_WRITE = "contacts:write"
+
+
+def api_principal(request: Request) -> ApiPrincipal:  # type: ignore[type-arg]
+    principal: ApiPrincipal = request.state.api_principal
+    return principal
 
 
 def provide_intake(request: Request) -> ContactIntake:  # type: ignore[type-arg]
@@ -43,17 +48,20 @@ class ContactController(Controller):
         responses=problem_responses(400, 401, 403, 413, 422),
         summary="Report one contact",
         description=(
-            "Reports one finished contact. The same (source, external_id) reported again creates no new contact "
-            "and answers with the first result (duplicate: true). The answer carries the invitation decision "
-            "and its reason."
+            "Reports one finished contact. The API key must be bound to the event's `source` (403 otherwise), so "
+            "a contact system reports only its own contacts. The same (source, external_id) reported again "
+            "creates no new contact and answers with the first result (duplicate: true): only a key of that "
+            "source ever sees it. The answer carries the invitation decision and its reason."
         ),
     )
     async def report_contact(
         self,
+        request: Request,  # type: ignore[type-arg]
         data: JSONBody[ContactEvent],
         db_session: NamedDependency[AsyncSession],
         writer: NamedDependency[BatchingIntake],
     ) -> ContactAccepted:
+        api_principal(request).require_source(data.source)
         result = await writer.report(db_session, data)
         return result.accepted
 
@@ -62,17 +70,24 @@ class ContactController(Controller):
         status_code=HTTP_200_OK,
         responses=problem_responses(400, 401, 403, 413),
         summary="Report up to 1,000 contacts",
-        description="Each event is stored or refused on its own; the answer reports every event by its index.",
+        description=(
+            "Each event is stored or refused on its own; the answer reports every event by its index. An event "
+            "of a source the API key is not bound to is refused on its own (status 403 in its `error`)."
+        ),
     )
     async def report_batch(
         self,
+        request: Request,  # type: ignore[type-arg]
         data: JSONBody[ContactBatch],
         db_session: NamedDependency[AsyncSession],
         intake: NamedDependency[ContactIntake],
     ) -> BatchResult:
+        principal = api_principal(request)
         results: list[BatchItem] = []
         for index, event in enumerate(data.events):
             try:
+                # Checked per event, like every other refusal in a batch: the key's own events still go in.
+                principal.require_source(event.source)
                 outcome = await intake.report(db_session, event)
             except CivicVoiceError as exc:
                 results.append(
