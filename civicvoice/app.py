@@ -13,6 +13,7 @@ from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Response
 from litestar.static_files import create_static_files_router
@@ -21,7 +22,7 @@ from litestar.template.config import TemplateConfig
 from sqlalchemy import text
 
 from civicvoice import __version__
-from civicvoice.core.auth import Access, authorize
+from civicvoice.core.auth import API_KEY_SECURITY_SCHEMES, Access, authorize
 from civicvoice.core.db import create_engine, session_factory, sqlalchemy_config, unit_of_work
 from civicvoice.core.features import Feature
 from civicvoice.core.http import EXCEPTION_HANDLERS, AccessLogMiddleware, DrainUnreadBody, add_security_headers
@@ -180,6 +181,7 @@ def create_app(
             description="Contact events in, survey invitations out. Errors are RFC 9457 problem details.",
             path="/schema",
             render_plugins=[JsonRenderPlugin()],
+            components=Components(security_schemes=API_KEY_SECURITY_SCHEMES),
         ),
         logging_config=None,
         debug=False,

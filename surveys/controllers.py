@@ -1,19 +1,37 @@
-"""HTTP API for contact systems: report contacts one at a time or in batches."""
+"""HTTP API for contact systems: report contacts one at a time or in batches, and look up the services."""
 
 from __future__ import annotations
 
-from litestar import Controller, Request, post
+from typing import TypeVar
+
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import ValidationException
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicvoice.core.auth import Access, ApiPrincipal
+from civicvoice.core.auth import API_KEY_SECURITY, Access, ApiPrincipal
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.http import problem_responses
 from surveys.intake import ContactIntake
 from surveys.intake_batch import BatchingIntake
-from surveys.schemas import BatchItem, BatchResult, ContactAccepted, ContactBatch, ContactEvent, EventProblem
+from surveys.models import Service
+from surveys.schemas import (
+    BatchItem,
+    BatchResult,
+    ContactAccepted,
+    ContactBatch,
+    ContactEvent,
+    EventProblem,
+    InvalidBody,
+    ServiceList,
+    ServiceOut,
+    decode_strictly,
+)
+
+T = TypeVar("T")
 
 CONTACTS_WRITE = "contacts:write"
 
@@ -21,6 +39,15 @@ CONTACTS_WRITE = "contacts:write"
 def api_principal(request: Request) -> ApiPrincipal:  # type: ignore[type-arg]
     principal: ApiPrincipal = request.state.api_principal
     return principal
+
+
+async def strictly(request: Request, schema: type[T]) -> T:  # type: ignore[type-arg]
+    """The body again under strict decoding (Litestar's own is lax: it takes 0 for false), refused as Litestar
+    refuses any other body that does not match its schema: a 400 problem naming the field."""
+    try:
+        return decode_strictly(await request.body(), schema)
+    except InvalidBody as exc:
+        raise ValidationException(detail="Validation failed", extra=[{"message": str(exc), "key": "data"}]) from None
 
 
 def provide_intake(request: Request) -> ContactIntake:  # type: ignore[type-arg]
@@ -36,6 +63,7 @@ def provide_writer(request: Request) -> BatchingIntake:  # type: ignore[type-arg
 class ContactController(Controller):
     path = "/api/v1/contacts"
     tags = ["Contacts"]  # noqa: RUF012 - Litestar's own attribute
+    security = API_KEY_SECURITY
     dependencies = {  # noqa: RUF012 - Litestar's own attribute
         "intake": Provide(provide_intake, sync_to_thread=False),
         "writer": Provide(provide_writer, sync_to_thread=False),
@@ -61,8 +89,9 @@ class ContactController(Controller):
         db_session: NamedDependency[AsyncSession],
         writer: NamedDependency[BatchingIntake],
     ) -> ContactAccepted:
-        api_principal(request).require_source(data.source)
-        result = await writer.report(db_session, data)
+        event = await strictly(request, ContactEvent)
+        api_principal(request).require_source(event.source)
+        result = await writer.report(db_session, event)
         return result.accepted
 
     @post(
@@ -82,9 +111,10 @@ class ContactController(Controller):
         db_session: NamedDependency[AsyncSession],
         intake: NamedDependency[ContactIntake],
     ) -> BatchResult:
+        batch = await strictly(request, ContactBatch)
         principal = api_principal(request)
         results: list[BatchItem] = []
-        for index, event in enumerate(data.events):
+        for index, event in enumerate(batch.events):
             try:
                 # Checked per event, like every other refusal in a batch: the key's own events still go in.
                 principal.require_source(event.source)
@@ -116,5 +146,29 @@ class ContactController(Controller):
         )
 
 
-ROUTES = [ContactController]
+class ServiceController(Controller):
+    """The services a contact may name: the lookup behind the `service` field's pattern."""
+
+    path = "/api/v1/services"
+    tags = ["Contacts"]  # noqa: RUF012 - Litestar's own attribute
+    security = API_KEY_SECURITY
+    opt = Access.api(CONTACTS_WRITE).opt()
+
+    @get(
+        "/",
+        responses=problem_responses(401, 403),
+        summary="List the services a contact may name",
+        description=(
+            "The active services, by slug. A contact naming any other `service` is refused with a 422 problem "
+            "(unknown-service). Contacts about a service marked `survey_excluded` are stored but never surveyed."
+        ),
+    )
+    async def list_services(self, db_session: NamedDependency[AsyncSession]) -> ServiceList:
+        rows = await db_session.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.slug))
+        return ServiceList(
+            services=[ServiceOut(slug=row.slug, name=row.name, survey_excluded=row.survey_excluded) for row in rows]
+        )
+
+
+ROUTES = [ContactController, ServiceController]
 API_SCOPES = {CONTACTS_WRITE: "Report contact events"}

@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.spec import Reference, SecurityScheme
 from sqlalchemy import String, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
@@ -283,6 +284,18 @@ def source_refusal(principal: ApiPrincipal, source: str) -> str:
         "Use the key issued for that contact system, or bind this one with 'civicvoice apikey sources'."
     )
 
+
+# The OpenAPI description of how API routes authenticate (`security=API_KEY_SECURITY` on a controller; the app
+# declares the scheme once in its OpenAPI components).
+API_KEY_SCHEME = "apiKey"
+API_KEY_SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
+    API_KEY_SCHEME: SecurityScheme(
+        type="http",
+        scheme="bearer",
+        description="An API key from 'civicvoice apikey create', sent as 'Authorization: Bearer cvk_...'.",
+    )
+}
+API_KEY_SECURITY: list[dict[str, list[str]]] = [{API_KEY_SCHEME: []}]
 
 _LAST_USED_GRANULARITY = timedelta(minutes=5)
 # A key checked in the last few seconds is not looked up again: revocation takes effect within this time
