@@ -25,7 +25,13 @@ from civicvoice import __version__
 from civicvoice.core.auth import API_KEY_SECURITY_SCHEMES, Access, authorize
 from civicvoice.core.db import create_engine, session_factory, sqlalchemy_config, unit_of_work
 from civicvoice.core.features import Feature
-from civicvoice.core.http import EXCEPTION_HANDLERS, AccessLogMiddleware, DrainUnreadBody, add_security_headers
+from civicvoice.core.http import (
+    EXCEPTION_HANDLERS,
+    AccessLogMiddleware,
+    ClosedStructSchemaPlugin,
+    DrainUnreadBody,
+    add_security_headers,
+)
 from civicvoice.core.jobs import JobRegistry, Worker
 from civicvoice.core.logging import configure_logging
 from civicvoice.core.settings import Settings
@@ -163,7 +169,7 @@ def create_app(
 
     app = Litestar(
         route_handlers=route_handlers,
-        plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine))],
+        plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine)), ClosedStructSchemaPlugin()],
         guards=[authorize],
         exception_handlers={**EXCEPTION_HANDLERS, **STAFF_EXCEPTION_HANDLERS},  # staff access (issue 5)
         middleware=[AccessLogMiddleware, DrainUnreadBody],

@@ -11,13 +11,16 @@ from typing import Any
 import msgspec
 import structlog
 from litestar import Litestar, MediaType, Request, Response
+from litestar._openapi.schema_generation import SchemaCreator
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Example
+from litestar.openapi.spec import Example, Schema
 from litestar.response import Template
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
+from litestar.typing import FieldDefinition
 
 from civicvoice.core.errors import CivicVoiceError
 
@@ -211,6 +214,22 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
+class ClosedStructSchemaPlugin(StructSchemaPlugin):
+    """OpenAPI for a msgspec Struct that forbids unknown fields says so (``additionalProperties: false``), so
+    the published schema refuses what the decoder refuses. Litestar's own struct plugin leaves it open; this one
+    is consulted first and only adds that one keyword."""
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        return super().is_plugin_supported_field(field_definition) and bool(
+            field_definition.type_.__struct_config__.forbid_unknown_fields
+        )
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        schema.additional_properties = False
+        return schema
+
+
 SECURITY_HEADERS = {
     "content-security-policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -341,6 +360,7 @@ __all__ = [
     "EXCEPTION_HANDLERS",
     "SECURITY_HEADERS",
     "AccessLogMiddleware",
+    "ClosedStructSchemaPlugin",
     "DrainUnreadBody",
     "MediaType",
     "Problem",
