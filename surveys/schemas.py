@@ -93,7 +93,7 @@ class ContactEvent(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     channel: ContactChannel
     service: Slug
     occurred_at: Annotated[datetime, Meta(tz=True)]
-    agent_id: Annotated[str, Meta(min_length=1, max_length=100)] | None = None
+    agent_id: Annotated[str, Meta(min_length=1, max_length=100, pattern=_TRIMMED_TEXT)] | None = None
     wait_seconds: Seconds | None = None
     handling_seconds: Seconds | None = None
     transferred: bool = False

@@ -198,6 +198,8 @@ async def test_contact_without_details_is_stored_and_not_invited(
         ({"customer": {"email": "a@example.org", "do_not_survey": 0}}, 400, "customer.do_not_survey"),
         ({"transferred": 1}, 400, "transferred"),
         ({"wait_seconds": "95"}, 400, "wait_seconds"),
+        # Stored in clear: a NUL (which PostgreSQL cannot store) or any control character is refused.
+        ({"agent_id": "agent\u00007"}, 400, "agent_id"),
         ({"customer": {"phone": "12"}}, 400, "customer.phone"),
         ({"customer": {"phone": "0000 000000"}}, 422, "customer.phone"),
         ({"occurred_at": "2026-11-01T10:00:00"}, 400, "occurred_at"),
