@@ -133,6 +133,7 @@ def prepare_civicvoice(database_url: str, data_dir: Path, keys_json: str | None 
                     scopes=[CONTACTS_WRITE],
                     known_scopes=[CONTACTS_WRITE],
                     actor=Actor.cli(),
+                    sources=["telephony"],
                 )
                 return issued.secret
         finally:

@@ -13,6 +13,7 @@ from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Response
 from litestar.static_files import create_static_files_router
@@ -22,11 +23,17 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicvoice import __version__
-from civicvoice.core.auth import Access, authorize
+from civicvoice.core.auth import API_KEY_SECURITY_SCHEMES, Access, authorize
 from civicvoice.core.db import create_engine, session_factory, sqlalchemy_config, unit_of_work
 from civicvoice.core.extensions import FILE_STORES, SECRET_PATHS
 from civicvoice.core.features import Feature
-from civicvoice.core.http import EXCEPTION_HANDLERS, AccessLogMiddleware, add_security_headers
+from civicvoice.core.http import (
+    EXCEPTION_HANDLERS,
+    AccessLogMiddleware,
+    ClosedStructSchemaPlugin,
+    DrainUnreadBody,
+    add_security_headers,
+)
 from civicvoice.core.jobs import JobRegistry, Worker
 from civicvoice.core.logging import configure_logging, mask_secret_paths
 from civicvoice.core.services import Extensions, Services
@@ -187,10 +194,10 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
 
     app = Litestar(
         route_handlers=route_handlers,
-        plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine))],
+        plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine)), ClosedStructSchemaPlugin()],
         guards=[authorize],
         exception_handlers=exception_handlers,
-        middleware=[AccessLogMiddleware],
+        middleware=[AccessLogMiddleware, DrainUnreadBody],
         before_send=[add_security_headers],
         lifespan=[lifespan],
         state=State(
@@ -210,6 +217,7 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
             description="Contact events in, survey invitations out. Errors are RFC 9457 problem details.",
             path="/schema",
             render_plugins=[JsonRenderPlugin()],
+            components=Components(security_schemes=API_KEY_SECURITY_SCHEMES),
         ),
         logging_config=None,
         debug=False,

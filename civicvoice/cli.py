@@ -118,7 +118,7 @@ def run_command(host: str | None, port: int | None, workers: int) -> None:
 @cli.command("demo")
 def demo_command() -> None:
     """Load demo data once (services, a published survey, an admin user and an API key)."""
-    from civicvoice.demo import load_demo
+    from civicvoice.demo import DEMO_SOURCES, load_demo
 
     settings = settings_from_env()
     result = run_db(settings, lambda s: load_demo(s))
@@ -127,7 +127,7 @@ def demo_command() -> None:
         return
     click.echo("Demo data loaded. These are shown once; keep them safe:")
     click.echo(f"  Admin sign-in: {result.admin_email} / {result.admin_password}")
-    click.echo(f"  API key (contacts:write): {result.api_key}")
+    click.echo(f"  API key (contacts:write; sources {', '.join(DEMO_SOURCES)}): {result.api_key}")
 
 
 # --- API keys -------------------------------------------------------------------------------------------------
@@ -141,22 +141,47 @@ def apikey_group() -> None:
 @apikey_group.command("create")
 @click.option("--name", required=True, help="What the key is for, e.g. 'Telephony (Genesys)'.")
 @click.option("--scope", "scopes", multiple=True, required=True, help="A scope, e.g. contacts:write. Repeatable.")
-def apikey_create_command(name: str, scopes: tuple[str, ...]) -> None:
-    """Create a key; the key is shown once and stored only as a digest."""
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    required=True,
+    help="A contact system the key reports for (the events' 'source', e.g. crm). Repeatable.",
+)
+def apikey_create_command(name: str, scopes: tuple[str, ...], sources: tuple[str, ...]) -> None:
+    """Create a key bound to its sources; the key is shown once and stored only as a digest."""
     from civicvoice.app import api_scopes
     from civicvoice.core.auth import create_api_key
 
     settings = settings_from_env()
     issued = run_db(
-        settings, lambda s: create_api_key(s, name=name, scopes=scopes, known_scopes=api_scopes(), actor=Actor.cli())
+        settings,
+        lambda s: create_api_key(
+            s, name=name, scopes=scopes, known_scopes=api_scopes(), actor=Actor.cli(), sources=sources
+        ),
     )
-    click.echo(f"Created API key {issued.key.prefix} ({', '.join(issued.key.scopes)}). It is shown once:")
+    click.echo(
+        f"Created API key {issued.key.prefix} ({', '.join(issued.key.scopes)}; sources "
+        f"{', '.join(issued.key.sources)}). It is shown once:"
+    )
     click.echo(issued.secret)
+
+
+@apikey_group.command("sources")
+@click.argument("prefix")
+@click.option("--source", "sources", multiple=True, required=True, help="A source the key reports for. Repeatable.")
+def apikey_sources_command(prefix: str, sources: tuple[str, ...]) -> None:
+    """Set the sources an existing key may report (replacing its list), e.g. for a key made before sources."""
+    from civicvoice.core.auth import set_api_key_sources
+
+    settings = settings_from_env()
+    key = run_db(settings, lambda s: set_api_key_sources(s, prefix=prefix, sources=sources, actor=Actor.cli()))
+    click.echo(f"API key {key.prefix} ({key.name}) now reports for: {', '.join(key.sources)}.")
 
 
 @apikey_group.command("list")
 def apikey_list_command() -> None:
-    """List keys (prefix, name, scopes, state); secrets are never shown."""
+    """List keys (prefix, name, scopes, sources, state); secrets are never shown."""
     from civicvoice.core.auth import ApiKey
 
     settings = settings_from_env()
@@ -170,7 +195,8 @@ def apikey_list_command() -> None:
     for key in keys:
         state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
         used = f"last used {key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never used"
-        click.echo(f"{key.prefix}  {key.name}  [{', '.join(key.scopes)}]  {state}, {used}")
+        sources = ", ".join(key.sources) or "no sources"
+        click.echo(f"{key.prefix}  {key.name}  [{', '.join(key.scopes)}]  sources: {sources}  {state}, {used}")
 
 
 @apikey_group.command("revoke")

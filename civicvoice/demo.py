@@ -18,6 +18,8 @@ from surveys.rules import InvitationPolicy
 from surveys.versions import add_draft, publish
 
 DEMO_ADMIN_EMAIL = "admin@example.gov.uk"
+# The contact systems the demo key reports for (the README's example uses crm).
+DEMO_SOURCES = ("crm", "telephony", "webchat")
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,11 @@ async def load_demo(session: AsyncSession) -> DemoLogin | None:
         actor=Actor.cli(),
     )
     issued = await create_api_key(
-        session, name="Demo contact system", scopes=[CONTACTS_WRITE], known_scopes=[CONTACTS_WRITE], actor=Actor.cli()
+        session,
+        name="Demo contact system",
+        scopes=[CONTACTS_WRITE],
+        known_scopes=[CONTACTS_WRITE],
+        actor=Actor.cli(),
+        sources=DEMO_SOURCES,
     )
     return DemoLogin(DEMO_ADMIN_EMAIL, password, issued.secret)

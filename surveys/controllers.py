@@ -1,21 +1,53 @@
-"""HTTP API for contact systems: report contacts one at a time or in batches."""
+"""HTTP API for contact systems: report contacts one at a time or in batches, and look up the services."""
 
 from __future__ import annotations
 
-from litestar import Controller, Request, post
+from typing import TypeVar
+
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import ValidationException
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicvoice.core.auth import Access
+from civicvoice.core.auth import API_KEY_SECURITY, Access, ApiPrincipal
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.http import problem_responses
 from civicvoice.core.services import Services
-from surveys.intake import ContactIntake
-from surveys.schemas import BatchItem, BatchResult, ContactAccepted, ContactBatch, ContactEvent, EventProblem
+from surveys.intake import ContactIntake, Outcome
+from surveys.models import Service
+from surveys.schemas import (
+    BatchItem,
+    BatchResult,
+    ContactAccepted,
+    ContactBatch,
+    ContactEvent,
+    EventProblem,
+    InvalidBody,
+    ServiceList,
+    ServiceOut,
+    decode_strictly,
+)
+
+T = TypeVar("T")
 
 CONTACTS_WRITE = "contacts:write"
+
+
+def api_principal(request: Request) -> ApiPrincipal:  # type: ignore[type-arg]
+    principal: ApiPrincipal = request.state.api_principal
+    return principal
+
+
+async def strictly(request: Request, schema: type[T]) -> T:  # type: ignore[type-arg]
+    """The body again under strict decoding (Litestar's own is lax: it takes 0 for false), refused as Litestar
+    refuses any other body that does not match its schema: a 400 problem naming the field."""
+    try:
+        return decode_strictly(await request.body(), schema)
+    except InvalidBody as exc:
+        raise ValidationException(detail="Validation failed", extra=[{"message": str(exc), "key": "data"}]) from None
 
 
 def provide_intake(request: Request) -> ContactIntake:  # type: ignore[type-arg]
@@ -26,6 +58,7 @@ def provide_intake(request: Request) -> ContactIntake:  # type: ignore[type-arg]
 class ContactController(Controller):
     path = "/api/v1/contacts"
     tags = ["Contacts"]  # noqa: RUF012 - Litestar's own attribute
+    security = API_KEY_SECURITY
     dependencies = {  # noqa: RUF012 - Litestar's own attribute
         "intake": Provide(provide_intake, sync_to_thread=False),
     }
@@ -37,18 +70,22 @@ class ContactController(Controller):
         responses=problem_responses(400, 401, 403, 413, 422),
         summary="Report one contact",
         description=(
-            "Reports one finished contact. The same (source, external_id) reported again creates no new contact "
-            "and answers with the first result (duplicate: true). The answer carries the invitation decision "
-            "and its reason."
+            "Reports one finished contact. The API key must be bound to the event's `source` (403 otherwise), so "
+            "a contact system reports only its own contacts. The same (source, external_id) reported again "
+            "creates no new contact and answers with the first result (duplicate: true): only a key of that "
+            "source ever sees it. The answer carries the invitation decision and its reason."
         ),
     )
     async def report_contact(
         self,
+        request: Request,  # type: ignore[type-arg]
         data: JSONBody[ContactEvent],
         db_session: NamedDependency[AsyncSession],
         intake: NamedDependency[ContactIntake],
     ) -> ContactAccepted:
-        result = await intake.report(db_session, data)
+        event = await strictly(request, ContactEvent)
+        api_principal(request).require_source(event.source)
+        result = await intake.report(db_session, event)
         return result.accepted
 
     @post(
@@ -56,16 +93,35 @@ class ContactController(Controller):
         status_code=HTTP_200_OK,
         responses=problem_responses(400, 401, 403, 413),
         summary="Report up to 1,000 contacts",
-        description="Each event is stored or refused on its own; the answer reports every event by its index.",
+        description=(
+            "Each event is stored or refused on its own; the answer reports every event by its index. An event "
+            "of a source the API key is not bound to is refused on its own (status 403 in its `error`)."
+        ),
     )
     async def report_batch(
         self,
+        request: Request,  # type: ignore[type-arg]
         data: JSONBody[ContactBatch],
         db_session: NamedDependency[AsyncSession],
         intake: NamedDependency[ContactIntake],
     ) -> BatchResult:
+        batch = await strictly(request, ContactBatch)
+        principal = api_principal(request)
         results: list[BatchItem] = []
-        for index, outcome in enumerate(await intake.report_many(db_session, data.events)):
+        # A source the key is not bound to is refused per event, like every other refusal in a batch; the key's
+        # own events all go through the bulk writer together.
+        outcomes: dict[int, Outcome] = {}
+        allowed: list[tuple[int, ContactEvent]] = []
+        for index, event in enumerate(batch.events):
+            try:
+                principal.require_source(event.source)
+                allowed.append((index, event))
+            except CivicVoiceError as exc:
+                outcomes[index] = exc
+        stored = await intake.report_many(db_session, [event for _, event in allowed])
+        outcomes.update(zip([index for index, _ in allowed], stored, strict=True))
+        for index in range(len(batch.events)):
+            outcome = outcomes[index]
             if isinstance(outcome, CivicVoiceError):
                 results.append(
                     BatchItem(
@@ -95,5 +151,29 @@ class ContactController(Controller):
         )
 
 
-ROUTES = [ContactController]
+class ServiceController(Controller):
+    """The services a contact may name: the lookup behind the `service` field's pattern."""
+
+    path = "/api/v1/services"
+    tags = ["Contacts"]  # noqa: RUF012 - Litestar's own attribute
+    security = API_KEY_SECURITY
+    opt = Access.api(CONTACTS_WRITE).opt()
+
+    @get(
+        "/",
+        responses=problem_responses(401, 403),
+        summary="List the services a contact may name",
+        description=(
+            "The active services, by slug. A contact naming any other `service` is refused with a 422 problem "
+            "(unknown-service). Contacts about a service marked `survey_excluded` are stored but never surveyed."
+        ),
+    )
+    async def list_services(self, db_session: NamedDependency[AsyncSession]) -> ServiceList:
+        rows = await db_session.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.slug))
+        return ServiceList(
+            services=[ServiceOut(slug=row.slug, name=row.name, survey_excluded=row.survey_excluded) for row in rows]
+        )
+
+
+ROUTES = [ContactController, ServiceController]
 API_SCOPES = {CONTACTS_WRITE: "Report contact events"}

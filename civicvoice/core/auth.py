@@ -6,6 +6,7 @@ route without a decision cannot be reached.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.spec import Reference, SecurityScheme
 from sqlalchemy import String, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
@@ -45,6 +47,8 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16), unique=True)
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list[str]] = mapped_column(JsonB)
+    # The contact systems (the events' `source`) this key may report for; no other system's contacts.
+    sources: Mapped[list[str]] = mapped_column(JsonB, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
@@ -100,10 +104,34 @@ class IssuedKey:
     secret: str
 
 
+# The shape of a contact event's `source` (surveys' schema declares the same).
+SOURCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+def check_sources(sources: Iterable[str]) -> list[str]:
+    """The sources a key may report, sorted and without repeats; InvalidInput for a malformed one."""
+    checked = sorted({source.strip() for source in sources})
+    for source in checked:
+        if not SOURCE_PATTERN.match(source):
+            raise InvalidInput(
+                f"Source {source[:70]!r} is not a source name: 1 to 64 letters, digits, '_', '.' or '-'.",
+                field="sources",
+            )
+    return checked
+
+
 async def create_api_key(
-    session: AsyncSession, *, name: str, scopes: Iterable[str], known_scopes: Iterable[str], actor: Actor
+    session: AsyncSession,
+    *,
+    name: str,
+    scopes: Iterable[str],
+    known_scopes: Iterable[str],
+    actor: Actor,
+    sources: Iterable[str] = (),
 ) -> IssuedKey:
+    """A new key for the given scopes, bound to the sources (contact systems) it may report for."""
     scopes = sorted(set(scopes))
+    bound = check_sources(sources)
     known = set(known_scopes)
     unknown = [s for s in scopes if s not in known]
     if not scopes:
@@ -117,10 +145,31 @@ async def create_api_key(
         raise InvalidInput("Give the key a name of 1 to 100 characters.", field="name")
     prefix = secrets.token_hex(4)
     secret = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    key = ApiKey(name=name, prefix=prefix, digest=digest_secret(secret), scopes=scopes, created_at=utcnow())
+    key = ApiKey(
+        name=name, prefix=prefix, digest=digest_secret(secret), scopes=scopes, sources=bound, created_at=utcnow()
+    )
     session.add(key)
-    record(session, actor, "api_key.create", target_kind="api_key", target_id=key.id, detail={"scopes": scopes})
+    record(
+        session,
+        actor,
+        "api_key.create",
+        target_kind="api_key",
+        target_id=key.id,
+        detail={"scopes": scopes, "sources": bound},
+    )
     return IssuedKey(key, secret)
+
+
+async def set_api_key_sources(session: AsyncSession, *, prefix: str, sources: Iterable[str], actor: Actor) -> ApiKey:
+    """Bind an existing key to the sources it may report (keys made before sources existed report none)."""
+    bound = check_sources(sources)
+    key = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if key is None:
+        raise NotFound(f"No API key with prefix {prefix!r}.", field="prefix")
+    key.sources = bound
+    record(session, actor, "api_key.set_sources", target_kind="api_key", target_id=key.id, detail={"sources": bound})
+    _principals.clear()
+    return key
 
 
 async def revoke_api_key(session: AsyncSession, *, prefix: str, actor: Actor) -> ApiKey:
@@ -139,12 +188,15 @@ async def create_staff_user(
     *,
     email: str,
     display_name: str,
-    password: str,
     role: str,
     actor: Actor,
+    password: str = "",
+    password_hash: str | None = None,
     service_scope: Iterable[str] = (),
     agent_ref: str | None = None,
 ) -> StaffUser:
+    """Create an active staff account. The web pages hash in their password pool first and pass
+    ``password_hash`` (argon2 never runs inside their transaction); the CLI passes ``password``."""
     if role not in ROLES:
         raise InvalidInput(f"Role must be one of {', '.join(ROLES)}.", field="role")
     email = normalise_staff_email(email)
@@ -154,7 +206,7 @@ async def create_staff_user(
     user = StaffUser(
         email=email,
         display_name=display_name[:200],
-        password_hash=hash_password(password),
+        password_hash=password_hash or hash_password(password),
         role=role,
         service_scope=sorted(set(service_scope)),
         agent_ref=agent_ref,
@@ -197,16 +249,51 @@ class Access:
         return {"access": self}
 
 
+class SourceNotAllowed(PermissionDenied):
+    slug = "source-not-allowed"
+    title = "Source not allowed for this key"
+
+
 @dataclass(frozen=True)
 class ApiPrincipal:
     key_id: Any
     prefix: str
     scopes: tuple[str, ...]
+    sources: tuple[str, ...] = ()
 
     @property
     def actor(self) -> Actor:
         return Actor("api_key", str(self.key_id))
 
+    def may_report(self, source: str) -> bool:
+        return source in self.sources
+
+    def require_source(self, source: str) -> None:
+        """SourceNotAllowed unless this key may report for ``source``: one contact system never reports, or
+        learns the stored decisions, of another's contacts."""
+        if not self.may_report(source):
+            raise SourceNotAllowed(source_refusal(self, source), field="source")
+
+
+def source_refusal(principal: ApiPrincipal, source: str) -> str:
+    allowed = ", ".join(principal.sources) if principal.sources else "none"
+    return (
+        f"This API key may not report contacts of source {source[:64]!r} (its sources: {allowed}). "
+        "Use the key issued for that contact system, or bind this one with 'civicvoice apikey sources'."
+    )
+
+
+# The OpenAPI description of how API routes authenticate (`security=API_KEY_SECURITY` on a controller; the app
+# declares the scheme once in its OpenAPI components).
+API_KEY_SCHEME = "apiKey"
+API_KEY_SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
+    API_KEY_SCHEME: SecurityScheme(
+        type="http",
+        scheme="bearer",
+        description="An API key from 'civicvoice apikey create', sent as 'Authorization: Bearer cvk_...'.",
+    )
+}
+API_KEY_SECURITY: list[dict[str, list[str]]] = [{API_KEY_SCHEME: []}]
 
 _LAST_USED_GRANULARITY = timedelta(minutes=5)
 # A key checked in the last few seconds is not looked up again: revocation takes effect within this time
@@ -229,7 +316,7 @@ async def authenticate_api_key(sessions: async_sessionmaker[AsyncSession], autho
         key = await session.scalar(select(ApiKey).where(ApiKey.digest == digest))
         if key is None or key.revoked_at is not None:
             raise NotAuthenticated("The API key is not valid or has been revoked.")
-        principal = ApiPrincipal(key.id, key.prefix, tuple(key.scopes))
+        principal = ApiPrincipal(key.id, key.prefix, tuple(key.scopes), tuple(key.sources or ()))
         now = utcnow()
         if key.last_used_at is None or now - key.last_used_at > _LAST_USED_GRANULARITY:
             await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))

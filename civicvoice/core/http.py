@@ -3,20 +3,24 @@ without tokens."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import Any, Final
 
 import msgspec
 import structlog
-from litestar import MediaType, Request, Response
+from litestar import Litestar, MediaType, Request, Response
+from litestar._openapi.schema_generation import SchemaCreator
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Example
+from litestar.openapi.spec import Example, Schema
 from litestar.response import Template
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
+from litestar.typing import FieldDefinition
 
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.extensions import STAFF_AREA
@@ -220,6 +224,22 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
+class ClosedStructSchemaPlugin(StructSchemaPlugin):
+    """OpenAPI for a msgspec Struct that forbids unknown fields says so (``additionalProperties: false``), so
+    the published schema refuses what the decoder refuses. Litestar's own struct plugin leaves it open; this one
+    is consulted first and only adds that one keyword."""
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        return super().is_plugin_supported_field(field_definition) and bool(
+            field_definition.type_.__struct_config__.forbid_unknown_fields
+        )
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        schema.additional_properties = False
+        return schema
+
+
 SECURITY_HEADERS = {
     "content-security-policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -233,16 +253,87 @@ SECURITY_HEADERS = {
 }
 
 
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 async def add_security_headers(message: Message, scope: Scope) -> None:
-    """A before-send hook: it sees every response, routed or not (a 404 for an unknown path included)."""
+    """A before-send hook: it sees every response, routed or not (a 404 for an unknown path included).
+
+    HSTS follows the configured base URL, not the request's scheme: behind a TLS-terminating proxy every
+    request arrives as plain http, and the proxy's forwarded scheme is not to be relied on."""
     if message["type"] != "http.response.start":
         return
     headers = MutableScopeHeaders.from_message(message)
     for name, value in SECURITY_HEADERS.items():
         if name not in headers:
             headers[name] = value
-    if scope.get("scheme") == "https":
-        headers["strict-transport-security"] = "max-age=31536000; includeSubDomains"
+    if Litestar.from_scope(scope).state.settings.serves_https:
+        headers["strict-transport-security"] = HSTS
+
+
+# What is read and thrown away at most after an early answer: a client that sends its whole body before it
+# reads (Python's urllib, many simple scripts) then gets the answer instead of a reset connection.
+DRAIN_BYTES = 16 * 1024 * 1024
+DRAIN_SECONDS = 10.0
+
+
+class DrainUnreadBody:
+    """Before an answer goes out while the request body is still arriving (a 413 for a body over the limit, a
+    401 for a bad key on a large POST), read the rest of the body, within a bound, and discard it.
+
+    Otherwise the server closes the connection with the body unread, the kernel answers the client's further
+    data with a reset, and a client still sending never sees the answer. Past the bound the connection closes
+    as before.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or not _has_body(scope):
+            await self.app(scope, receive, send)
+            return
+        received_all = False
+
+        async def tracking_receive() -> ReceiveMessage:
+            nonlocal received_all
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                received_all = True
+            return message
+
+        async def draining_send(message: Message) -> None:
+            nonlocal received_all
+            if message["type"] == "http.response.start" and not received_all:
+                received_all = True
+                await _drain(receive)
+            await send(message)
+
+        await self.app(scope, tracking_receive, draining_send)
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return value.strip() not in (b"", b"0")
+        if name == b"transfer-encoding":
+            return True
+    return False
+
+
+async def _drain(receive: Receive) -> None:
+    drained = 0
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            while drained <= DRAIN_BYTES:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                drained += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return
+    except TimeoutError:
+        return
 
 
 class AccessLogMiddleware:
@@ -279,6 +370,8 @@ __all__ = [
     "EXCEPTION_HANDLERS",
     "SECURITY_HEADERS",
     "AccessLogMiddleware",
+    "ClosedStructSchemaPlugin",
+    "DrainUnreadBody",
     "MediaType",
     "Problem",
     "add_security_headers",

@@ -78,6 +78,12 @@ class Settings:
             )
 
     @property
+    def serves_https(self) -> bool:
+        """Whether people reach the site over https (the base URL says so, whatever a proxy forwards to us):
+        cookies are then Secure with the __Host- prefix, and HSTS is sent."""
+        return self.base_url.lower().startswith("https://")
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 

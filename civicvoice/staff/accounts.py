@@ -12,14 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicvoice.core.audit import Actor, record
-from civicvoice.core.auth import StaffUser, hash_password, verify_password
+from civicvoice.core.auth import StaffUser, hash_password
 from civicvoice.core.clock import utcnow
 from civicvoice.core.crypto import digest_secret
+from civicvoice.core.db import unit_of_work
 from civicvoice.core.errors import CivicVoiceError, NotFound
 from civicvoice.staff.models import StaffSession
+from civicvoice.staff.passwords import PasswordWorkers
 from civicvoice.staff.throttle import LoginThrottler, TooManyAttempts
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -46,42 +48,64 @@ class SignedIn:
 
 
 async def sign_in(
-    session: AsyncSession, throttler: LoginThrottler, *, email: str, password: str, address: str
+    sessions: async_sessionmaker[AsyncSession],
+    throttler: LoginThrottler,
+    passwords: PasswordWorkers,
+    *,
+    email: str,
+    password: str,
+    address: str,
 ) -> SignedIn:
-    """Check the password (after the throttle) and open a session. Commits nothing: the caller's unit of work does."""
+    """Count the attempt (after the throttle), check the password, and open a session.
+
+    Three steps, so the slow one holds nothing: a short transaction counts the attempt and reads the account;
+    the password is checked in the password pool outside any transaction (on SQLite a transaction holds the
+    writer lock); a second short transaction writes the outcome. Raises TooManyAttempts or SignInFailed.
+    """
     now = utcnow()
     email = email.strip().lower()[:254]
     try:
-        await throttler.check(session, email, address, now)
+        async with unit_of_work(sessions) as session:
+            await throttler.attempt(session, email, address, now)
+            user = await session.scalar(select(StaffUser).where(StaffUser.email == email)) if email else None
     except TooManyAttempts:
-        record(session, Actor("anonymous", "sign-in"), "staff.sign_in.throttled")
+        async with unit_of_work(sessions) as session:
+            record(session, Actor("anonymous", "sign-in"), "staff.sign_in.throttled")
         raise
-    user = await session.scalar(select(StaffUser).where(StaffUser.email == email)) if email else None
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
-    if user is None or not ok or not user.active:
-        await throttler.failed(session, email, address, now)
-        reason = "unknown_account" if user is None else ("inactive" if not user.active else "wrong_password")
-        record(
-            session,
-            Actor("anonymous", "sign-in"),
-            "staff.sign_in.failed",
-            target_kind="staff_user" if user else None,
-            target_id=user.id if user else None,
-            detail={"reason": reason},
-        )
+    checked_hash = user.password_hash if user else _DUMMY_HASH
+    ok = await passwords.verify(checked_hash, password)
+    async with unit_of_work(sessions) as session:
+        if user is not None and ok:
+            # The account as it is now: deactivated or given a new password while the check ran means no.
+            user = await session.scalar(select(StaffUser).where(StaffUser.id == user.id))
+            ok = user is not None and user.password_hash == checked_hash
+        if user is None or not ok or not user.active:
+            reason = "unknown_account" if user is None else ("inactive" if not user.active else "wrong_password")
+            record(
+                session,
+                Actor("anonymous", "sign-in"),
+                "staff.sign_in.failed",
+                target_kind="staff_user" if user else None,
+                target_id=user.id if user else None,
+                detail={"reason": reason},
+            )
+            failed = True
+        else:
+            failed = False
+            await throttler.succeeded(session, email, address, now)
+            token = secrets.token_urlsafe(32)
+            session.add(
+                StaffSession(
+                    user_id=user.id,
+                    token_digest=digest_secret(token),
+                    created_at=now,
+                    last_seen_at=now,
+                    expires_at=now + SESSION_LIFETIME,
+                )
+            )
+            record(session, staff_actor(user), "staff.sign_in", target_kind="staff_user", target_id=user.id)
+    if failed or user is None:
         raise SignInFailed("Enter a correct email address and password.", field="email")
-    await throttler.succeeded(session, email, now)
-    token = secrets.token_urlsafe(32)
-    session.add(
-        StaffSession(
-            user_id=user.id,
-            token_digest=digest_secret(token),
-            created_at=now,
-            last_seen_at=now,
-            expires_at=now + SESSION_LIFETIME,
-        )
-    )
-    record(session, staff_actor(user), "staff.sign_in", target_kind="staff_user", target_id=user.id)
     return SignedIn(user, token)
 
 
@@ -124,11 +148,19 @@ async def _user(session: AsyncSession, user_id: uuid.UUID | None = None, email: 
 
 
 async def reset_password(
-    session: AsyncSession, *, actor: Actor, password: str, user_id: uuid.UUID | None = None, email: str | None = None
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    password: str = "",
+    password_hash: str | None = None,
+    user_id: uuid.UUID | None = None,
+    email: str | None = None,
 ) -> StaffUser:
-    """Set a new password and end the user's sessions, so a stolen session dies with the old password."""
+    """Set a new password and end the user's sessions, so a stolen session dies with the old password.
+
+    The web pages hash in the password pool first and pass ``password_hash``; the CLI passes ``password``."""
     user = await _user(session, user_id, email)
-    user.password_hash = hash_password(password)
+    user.password_hash = password_hash or hash_password(password)
     user.password_changed_at = utcnow()
     await session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
     record(session, actor, "staff_user.reset_password", target_kind="staff_user", target_id=user.id)

@@ -14,6 +14,7 @@ from civicvoice.core.auth import Access, StaffUser, create_staff_user
 from civicvoice.core.db import unit_of_work
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.http import NO_STORE
+from civicvoice.core.services import Services
 from civicvoice.staff.accounts import (
     SESSION_LIFETIME,
     SignInFailed,
@@ -23,6 +24,7 @@ from civicvoice.staff.accounts import (
     sign_out,
     staff_actor,
 )
+from civicvoice.staff.passwords import PasswordWorkers
 from civicvoice.staff.throttle import LoginThrottler, TooManyAttempts
 from civicvoice.staff.web import (
     CSRF_FIELD,
@@ -31,7 +33,9 @@ from civicvoice.staff.web import (
     SIGN_IN_CSRF_COOKIE,
     SIGN_IN_PATH,
     current_user,
+    delete_cookie,
     new_sign_in_csrf,
+    read_cookie,
     safe_next,
     set_cookie,
     staff_context,
@@ -45,6 +49,11 @@ ROLE_NAMES = {
     "agent": "Agent",
     "dpo": "Data protection officer",
 }
+
+
+def passwords(request: Request[Any, Any, Any]) -> PasswordWorkers:
+    services: Services = request.app.state.services
+    return services.get(PasswordWorkers)
 
 
 async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
@@ -91,7 +100,7 @@ class SignInPages(Controller):
         form = await _form(request)
         next_path = safe_next(form.get("next"))
         email = form.get("email", "")[:254]
-        if not tokens_match(request.cookies.get(SIGN_IN_CSRF_COOKIE), form.get(CSRF_FIELD)):
+        if not tokens_match(read_cookie(request, SIGN_IN_CSRF_COOKIE), form.get(CSRF_FIELD)):
             return _sign_in_page(
                 request,
                 next_path=next_path,
@@ -99,30 +108,31 @@ class SignInPages(Controller):
                 status_code=403,
                 error="The sign-in form expired. Enter your email address and password again.",
             )
-        throttler = request.app.state.services.get(LoginThrottler)
+        services = request.app.state.services
         address = request.client.host if request.client else "unknown"
-        async with request.app.state.sessions() as session:
-            try:
-                signed_in = await sign_in(
-                    session, throttler, email=email, password=form.get("password", "")[:1000], address=address
-                )
-            except TooManyAttempts as exc:
-                await session.commit()
-                return _sign_in_page(
-                    request,
-                    next_path=next_path,
-                    email=email,
-                    error=exc.detail,
-                    status_code=429,
-                    headers={"retry-after": str(exc.retry_after_seconds)},
-                )
-            except SignInFailed as exc:
-                await session.commit()
-                return _sign_in_page(request, next_path=next_path, email=email, error=exc.detail, status_code=401)
-            await session.commit()
+        try:
+            signed_in = await sign_in(
+                request.app.state.sessions,
+                services.get(LoginThrottler),
+                services.get(PasswordWorkers),
+                email=email,
+                password=form.get("password", "")[:1000],
+                address=address,
+            )
+        except TooManyAttempts as exc:
+            return _sign_in_page(
+                request,
+                next_path=next_path,
+                email=email,
+                error=exc.detail,
+                status_code=429,
+                headers={"retry-after": str(exc.retry_after_seconds)},
+            )
+        except SignInFailed as exc:
+            return _sign_in_page(request, next_path=next_path, email=email, error=exc.detail, status_code=401)
         response = Redirect(next_path, status_code=303)
         set_cookie(response, request, SESSION_COOKIE, signed_in.token, max_age=int(SESSION_LIFETIME.total_seconds()))
-        response.delete_cookie(SIGN_IN_CSRF_COOKIE, path="/")
+        delete_cookie(response, request, SIGN_IN_CSRF_COOKIE)
         return response
 
 
@@ -140,7 +150,7 @@ class StaffHome(Controller):
         async with unit_of_work(request.app.state.sessions) as session:
             await sign_out(session, request.state.staff_session_token, current_user(request))
         response = Redirect(SIGN_IN_PATH, status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        delete_cookie(response, request, SESSION_COOKIE)
         return response
 
 
@@ -184,12 +194,13 @@ class UserPages(Controller):
         form = await _form(request)
         values = {k: form.get(k, "")[:300] for k in ("email", "display_name", "role", "service_scope", "agent_ref")}
         try:
+            password_hash = await passwords(request).hash(form.get("password", "")[:1000])
             async with unit_of_work(request.app.state.sessions) as session:
                 await create_staff_user(
                     session,
                     email=values["email"],
                     display_name=values["display_name"],
-                    password=form.get("password", "")[:1000],
+                    password_hash=password_hash,
                     role=values["role"],
                     actor=staff_actor(current_user(request)),
                     service_scope=[s.strip() for s in values["service_scope"].split(",") if s.strip()],
@@ -221,11 +232,12 @@ class UserPages(Controller):
     ) -> Template | Redirect:
         form = await _form(request)
         try:
+            password_hash = await passwords(request).hash(form.get("password", "")[:1000])
             async with unit_of_work(request.app.state.sessions) as session:
                 await reset_password(
                     session,
                     actor=staff_actor(current_user(request)),
-                    password=form.get("password", "")[:1000],
+                    password_hash=password_hash,
                     user_id=user_id,
                 )
         except CivicVoiceError as exc:

@@ -1,4 +1,5 @@
-"""The staff package as the app factory sees it: sign-in, staff accounts and the staff page layout.
+"""The staff package as the app factory sees it: sign-in, staff accounts, the login throttle, the password pool and
+the staff page layout.
 
 It sits above the features (composition root): features reach the signed-in user and the layout only through the
 kernel's extension points (STAFF_GUARD, STAFF_AREA, STAFF_NAV and `staff_template`).
@@ -13,6 +14,7 @@ from civicvoice.core.features import Feature
 from civicvoice.core.services import Extensions, Services, contribute
 from civicvoice.staff.controllers import ROUTES
 from civicvoice.staff.jobs import JOBS
+from civicvoice.staff.passwords import PasswordWorkers
 from civicvoice.staff.throttle import LoginThrottler
 from civicvoice.staff.web import EXCEPTION_HANDLERS, HOME_PATH, staff_guard
 from privacy.keyring import Keyring
@@ -21,6 +23,8 @@ from privacy.keyring import Keyring
 def _services(services: Services, _extensions: Extensions) -> None:
     # Its own key, derived from the token key, so throttle hashes share nothing with survey-link signatures.
     services.provide(LoginThrottler(derive_key(services.get(Keyring).token, b"civicvoice staff login throttle")))
+    # Password hashing off the event loop, in a bounded pool (closed with the app through its aclose).
+    services.provide(PasswordWorkers())
 
 
 FEATURE = Feature(

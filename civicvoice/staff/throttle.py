@@ -1,7 +1,8 @@
 """Login throttling: after a few free failures, each further failure doubles the wait before the next attempt.
 
-Counted per account and per client address, under keyed hashes. The wait is capped and expires on its own, so
-no one can lock the DPO out for good by typing wrong passwords; it only makes guessing slow.
+Counted per account and per client address, under keyed hashes, each count one atomic upsert. The wait is
+capped and expires on its own, so no one can lock the DPO out for good by typing wrong passwords; it only makes
+guessing slow.
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import case, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
+from civicvoice.core.db import table
 from civicvoice.core.errors import CivicVoiceError
+from civicvoice.core.ids import new_id
 from civicvoice.staff.models import LoginThrottle
 
 
@@ -59,45 +64,76 @@ def _duration(seconds: int) -> str:
 
 
 class LoginThrottler:
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, *, account: BackOff = ACCOUNT_BACK_OFF, address: BackOff = ADDRESS_BACK_OFF) -> None:
         self._key = key
+        self._account = account
+        self._address = address
 
     def _digest(self, kind: str, value: str) -> str:
         return hmac.new(self._key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
     def keys(self, email: str, address: str) -> list[tuple[str, BackOff]]:
         return [
-            (self._digest("account", email.strip().lower()), ACCOUNT_BACK_OFF),
-            (self._digest("address", address), ADDRESS_BACK_OFF),
+            (self._digest("account", email.strip().lower()), self._account),
+            (self._digest("address", address), self._address),
         ]
 
-    async def check(self, session: AsyncSession, email: str, address: str, now: datetime) -> None:
-        """Raise TooManyAttempts while either counter asks the caller to wait."""
-        digests = [digest for digest, _ in self.keys(email, address)]
-        rows = (await session.scalars(select(LoginThrottle).where(LoginThrottle.key_digest.in_(digests)))).all()
-        waits = [row.blocked_until - now for row in rows if row.blocked_until is not None and row.blocked_until > now]
-        if waits:
-            raise TooManyAttempts(max(waits))
+    async def attempt(self, session: AsyncSession, email: str, address: str, now: datetime) -> None:
+        """Count this attempt on both counters before its password is checked, or raise TooManyAttempts.
 
-    async def failed(self, session: AsyncSession, email: str, address: str, now: datetime) -> None:
+        Each counter is one atomic upsert that adds the attempt only while the counter asks for no wait, so
+        parallel guesses each get their own count and none slips past a wait another one set. Raising leaves
+        the caller to roll back, so an attempt refused by one counter is not counted on the other. A correct
+        password gives its count back (`succeeded`).
+        """
         for digest, back_off in self.keys(email, address):
-            row = await session.scalar(select(LoginThrottle).where(LoginThrottle.key_digest == digest))
-            if row is None:
-                row = LoginThrottle(key_digest=digest, failures=0, last_failure_at=now)
-                session.add(row)
-            elif now - row.last_failure_at > FORGET_AFTER:
-                row.failures = 0
-            row.failures += 1
-            row.last_failure_at = now
-            wait = back_off.wait_after(row.failures)
-            row.blocked_until = now + wait if wait else None
+            failures = await session.scalar(_count_attempt(session, digest, now))
+            if failures is None:
+                blocked_until = await session.scalar(
+                    select(LoginThrottle.blocked_until).where(LoginThrottle.key_digest == digest)
+                )
+                raise TooManyAttempts((blocked_until or now) - now)
+            wait = back_off.wait_after(failures)
+            if wait:
+                await session.execute(
+                    update(LoginThrottle).where(LoginThrottle.key_digest == digest).values(blocked_until=now + wait)
+                )
 
-    async def succeeded(self, session: AsyncSession, email: str, now: datetime) -> None:
-        """A correct password clears the account's counter (not the address's: one good account must not
-        let an attacker keep guessing others from the same address)."""
-        account_digest = self.keys(email, "")[0][0]
+    async def succeeded(self, session: AsyncSession, email: str, address: str, now: datetime) -> None:
+        """A correct password clears the account's counter and takes its attempt back from the address's (the
+        address keeps its other failures: one good account must not let an attacker keep guessing others from
+        the same address)."""
+        (account_digest, _), (address_digest, address_back_off) = self.keys(email, address)
         await session.execute(delete(LoginThrottle).where(LoginThrottle.key_digest == account_digest))
+        await session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.key_digest == address_digest, LoginThrottle.failures > 0)
+            .values(
+                failures=LoginThrottle.failures - 1,
+                blocked_until=case(
+                    (LoginThrottle.failures - 1 <= address_back_off.free, None), else_=LoginThrottle.blocked_until
+                ),
+            )
+        )
         await forget_old_counters(session, now)
+
+
+def _count_attempt(session: AsyncSession, digest: str, now: datetime) -> ReturningInsert[tuple[int]]:
+    """INSERT ... ON CONFLICT DO UPDATE ... RETURNING failures, in the session's dialect (PostgreSQL or SQLite).
+    No row comes back while the counter asks for a wait."""
+    throttle = table(LoginThrottle)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(throttle).values(id=new_id(), key_digest=digest, failures=1, last_failure_at=now, blocked_until=None)
+    return stmt.on_conflict_do_update(
+        index_elements=[throttle.c.key_digest],
+        set_={
+            # A counter idle past FORGET_AFTER starts again (the prune job may not have deleted it yet).
+            "failures": case((throttle.c.last_failure_at < now - FORGET_AFTER, 1), else_=throttle.c.failures + 1),
+            "last_failure_at": now,
+        },
+        where=or_(throttle.c.blocked_until.is_(None), throttle.c.blocked_until <= now),
+    ).returning(throttle.c.failures)
 
 
 async def forget_old_counters(session: AsyncSession, now: datetime) -> int:

@@ -25,6 +25,7 @@ from civicvoice.core.http import handle_civicvoice_error
 from civicvoice.core.services import Extensions
 from civicvoice.staff.accounts import session_user
 
+HOST_PREFIX = "__Host-"
 SESSION_COOKIE = "cv_staff_session"
 SIGN_IN_CSRF_COOKIE = "cv_sign_in_csrf"
 CSRF_FIELD = "csrf_token"
@@ -56,9 +57,20 @@ def tokens_match(expected: str | None, given: str | None) -> bool:
     return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
 
 
+def cookie_name(connection: ASGIConnection[Any, Any, Any, Any], name: str) -> str:
+    """On an https site a cookie's name carries the ``__Host-`` prefix: a browser then keeps it only if it is
+    Secure, for this host alone and path /, so no sibling subdomain or plain-http page can plant or read it."""
+    return HOST_PREFIX + name if connection.app.state.settings.serves_https else name
+
+
+def read_cookie(connection: ASGIConnection[Any, Any, Any, Any], name: str) -> str | None:
+    return connection.cookies.get(cookie_name(connection, name))
+
+
 def cookie_is_secure(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    # The base URL decides, never the request's scheme (behind a TLS proxy every request looks like http).
     settings = connection.app.state.settings
-    return bool(settings.secure_cookies) or connection.url.scheme == "https"
+    return bool(settings.secure_cookies) or bool(settings.serves_https)
 
 
 def set_cookie(
@@ -71,7 +83,7 @@ def set_cookie(
     samesite: Literal["lax", "strict", "none"] = "lax",
 ) -> None:
     response.set_cookie(
-        key=name,
+        key=cookie_name(connection, name),
         value=value,
         max_age=max_age,
         path="/",
@@ -79,6 +91,11 @@ def set_cookie(
         httponly=True,
         samesite=samesite,
     )
+
+
+def delete_cookie(response: Response[Any], connection: ASGIConnection[Any, Any, Any, Any], name: str) -> None:
+    # With the attributes it was set with: a browser ignores a __Host- cookie's deletion that is not Secure.
+    set_cookie(response, connection, name, "", max_age=0)
 
 
 def safe_next(target: str | None) -> str:
@@ -89,7 +106,7 @@ def safe_next(target: str | None) -> str:
 
 
 async def staff_guard(connection: ASGIConnection[Any, Any, Any, Any], access: Access) -> None:
-    token = connection.cookies.get(SESSION_COOKIE)
+    token = read_cookie(connection, SESSION_COOKIE)
     if not token or len(token) > 100:
         raise SignInRequired("Sign in to continue.")
     async with connection.app.state.sessions() as session, session.begin():

@@ -17,6 +17,9 @@ from civicvoice.models import Base
 from surveys.models import InvitationPolicyRecord
 from surveys.rules import InvitationPolicy
 
+# The contact systems the tests report for; a test key may report all of them unless a test says otherwise.
+TEST_SOURCES = ("crm", "telephony", "webchat")
+
 
 def migrate(settings: Settings) -> None:
     migrate_database(settings)
@@ -56,10 +59,15 @@ class TestDatabase:
             assert row is not None
             row.settings = policy.to_dict()
 
-    async def api_key(self, scopes: list[str]) -> str:
+    async def api_key(self, scopes: list[str], sources: tuple[str, ...] = TEST_SOURCES) -> str:
         async with unit_of_work(self.sessions) as session:
             issued = await create_api_key(
-                session, name="test", scopes=scopes, known_scopes=["contacts:write", *scopes], actor=Actor.cli()
+                session,
+                name="test",
+                scopes=scopes,
+                known_scopes=["contacts:write", *scopes],
+                actor=Actor.cli(),
+                sources=sources,
             )
             return issued.secret
 

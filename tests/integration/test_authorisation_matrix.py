@@ -53,6 +53,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/schema/{path:str}"): PUBLIC,
     ("POST", "/api/v1/contacts"): CONTACT_SYSTEMS,
     ("POST", "/api/v1/contacts/batch"): CONTACT_SYSTEMS,
+    ("GET", "/api/v1/services"): CONTACT_SYSTEMS,
     # Survey and unsubscribe links: the signed token in the path is the capability.
     ("GET", "/s/{token:str}"): PUBLIC,
     ("POST", "/s/{token:str}"): PUBLIC,

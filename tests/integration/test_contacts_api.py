@@ -122,7 +122,7 @@ async def test_same_external_id_from_another_source_is_another_contact(
 
 async def test_person_found_again_by_email_then_phone(client: Client, auth: dict[str, str], db: TestDatabase) -> None:
     await post(client, auth, event("a", customer={"email": "pat@example.org"}))
-    await post(client, auth, event("b", customer={"email": " PAT@example.org ", "phone": "020 7946 0958"}))
+    await post(client, auth, event("b", customer={"email": "PAT@Example.org", "phone": "020 7946 0958"}))
     await post(client, auth, event("c", customer={"phone": "+44 20 7946 0958"}))
     assert await db.count(DataSubject) == 1
     contacts = await db.all(Contact)
@@ -191,7 +191,15 @@ async def test_contact_without_details_is_stored_and_not_invited(
         ({"channel": "pigeon"}, 400, "channel"),
         ({"service": "no-such-service"}, 422, "service"),
         ({"service": "Bad Slug!"}, 400, "service"),
-        ({"customer": {"email": "not-an-email"}}, 422, "customer.email"),
+        ({"customer": {"email": "not-an-email"}}, 400, "customer.email"),
+        ({"customer": {"email": " pat@example.org"}}, 400, "customer.email"),
+        ({"customer": {"email": "a@example.org\n"}}, 400, "customer.email"),
+        ({"customer": {"phone": "07912 34567x"}}, 400, "customer.phone"),
+        ({"customer": {"email": "a@example.org", "do_not_survey": 0}}, 400, "customer.do_not_survey"),
+        ({"transferred": 1}, 400, "transferred"),
+        ({"wait_seconds": "95"}, 400, "wait_seconds"),
+        # Stored in clear: a NUL (which PostgreSQL cannot store) or any control character is refused.
+        ({"agent_id": "agent\u00007"}, 400, "agent_id"),
         ({"customer": {"phone": "12"}}, 400, "customer.phone"),
         ({"customer": {"phone": "0000 000000"}}, 422, "customer.phone"),
         ({"occurred_at": "2026-11-01T10:00:00"}, 400, "occurred_at"),
@@ -277,7 +285,7 @@ async def test_batch_reports_each_event(client: Client, auth: dict[str, str], db
         event("b1", customer={"email": "b1@example.org"}),
         event("b2", service="no-such-service"),
         event("b1", customer={"email": "b1@example.org"}),
-        event("b3", customer={"email": "broken"}),
+        event("b3", customer={"email": "b3@example.org", "phone": "0000 000000"}),
         event("b4", customer={"email": "b4@example.org"}),
     ]
     response = await client.post(f"{URL}/batch", json={"events": events}, headers=auth)
@@ -285,7 +293,7 @@ async def test_batch_reports_each_event(client: Client, auth: dict[str, str], db
     body = response.json()
     assert [r["status"] for r in body["results"]] == ["accepted", "rejected", "duplicate", "rejected", "accepted"]
     assert body["results"][1]["error"]["field"] == "service"
-    assert body["results"][3]["error"]["field"] == "customer.email"
+    assert body["results"][3]["error"]["field"] == "customer.phone"
     assert (body["accepted"], body["duplicates"], body["rejected"]) == (2, 1, 2)
     assert await db.count(Contact) == 2
 

@@ -111,31 +111,46 @@ def test_keys_init_never_overwrites_existing_data(settings: Settings, tmp_path: 
 
 
 def test_api_key_commands(settings: Settings) -> None:
-    code, out = invoke(settings, "apikey", "create", "--name", "Telephony", "--scope", "contacts:write")
+    code, out = invoke(
+        settings, "apikey", "create", "--name", "Telephony", "--scope", "contacts:write", "--source", "telephony"
+    )
     assert code == 0, out
+    assert "sources telephony" in out
     secret = out.strip().splitlines()[-1]
     assert secret.startswith("cvk_")
     code, out = invoke(settings, "apikey", "list")
-    assert "Telephony" in out and "active" in out and secret not in out
+    assert "Telephony" in out and "active" in out and secret not in out and "sources: telephony" in out
     prefix = secret.split("_")[1]
+    code, out = invoke(settings, "apikey", "sources", prefix, "--source", "telephony", "--source", "ivr")
+    assert code == 0 and "now reports for: ivr, telephony" in out, out
     code, out = invoke(settings, "apikey", "revoke", prefix)
     assert code == 0 and "Revoked" in out
     code, out = invoke(settings, "apikey", "list")
     assert "revoked" in out
-    code, out = invoke(settings, "apikey", "create", "--name", "x", "--scope", "everything")
+    code, out = invoke(settings, "apikey", "create", "--name", "x", "--scope", "everything", "--source", "crm")
     assert code != 0 and "Unknown scope" in out
+    # A key reports for named contact systems only: none given, or a malformed one, is refused.
+    code, out = invoke(settings, "apikey", "create", "--name", "x", "--scope", "contacts:write")
+    assert code != 0 and "--source" in out
+    code, out = invoke(
+        settings, "apikey", "create", "--name", "x", "--scope", "contacts:write", "--source", "crm system!"
+    )
+    assert code != 0 and "is not a source name" in out
+    code, out = invoke(settings, "apikey", "sources", "nope", "--source", "crm")
+    assert code != 0 and "No API key" in out
     code, out = invoke(settings, "apikey", "revoke", "nope")
     assert code != 0 and "No API key" in out
 
 
 async def test_api_key_is_stored_as_a_digest_and_audited(settings: Settings, db: TestDatabase) -> None:
     code, out = await asyncio.to_thread(
-        invoke, settings, "apikey", "create", "--name", "CRM", "--scope", "contacts:write"
+        invoke, settings, "apikey", "create", "--name", "CRM", "--scope", "contacts:write", "--source", "crm"
     )
     assert code == 0
     secret = out.strip().splitlines()[-1]
     [key] = await db.all(ApiKey)
     assert secret not in repr(vars(key)) and key.digest != secret and len(key.digest) == 64
+    assert key.sources == ["crm"]
     assert [e.action for e in await db.all(AuditEvent)] == ["api_key.create"]
 
 

@@ -94,24 +94,82 @@ async def test_sign_in_sets_a_secure_session_cookie_and_sign_out_ends_it(client:
     assert await audit_actions(db) == ["staff_user.create", "staff.sign_in", "staff.sign_out"]
 
 
-async def test_cookie_is_secure_when_configured_or_over_https(
-    settings: Settings, catalogue: None, db: TestDatabase
-) -> None:
+async def test_cookie_is_secure_when_configured(settings: Settings, catalogue: None, db: TestDatabase) -> None:
     from civicvoice.app import create_app
 
-    await make_user(db, "dpo")
-    # Behind a TLS-terminating proxy the app may see plain HTTP: the setting forces Secure anyway.
+    # An http base URL with the setting on: Secure, under the plain names (no HSTS: the site is not https).
     async with AsyncTestClient(
         app=create_app(settings.with_changes(secure_cookies=True), worker=False), base_url="http://testserver.local"
     ) as client:
         form = await client.get("/staff/sign-in")
-        assert "secure" in form.headers["set-cookie"].lower()
-    async with AsyncTestClient(app=create_app(settings, worker=False), base_url="https://testserver.local") as client:
-        done = await attempt(client, "dpo@council.gov.uk")
-        assert done.status_code == 303
-        cookie = next(c for c in done.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE + "="))
-        assert "secure" in cookie.lower()
+        cookie = form.headers["set-cookie"]
+        assert cookie.startswith("cv_sign_in_csrf=") and "secure" in cookie.lower()
+        assert "strict-transport-security" not in form.headers
+
+
+@pytest.mark.parametrize("forwarded", ["http", "https"])
+async def test_an_https_base_url_gives_host_prefixed_secure_cookies_and_hsts_whatever_the_proxy_forwards(
+    settings: Settings, catalogue: None, db: TestDatabase, forwarded: str
+) -> None:
+    from civicvoice.app import create_app
+
+    await make_user(db, "dpo")
+    app = create_app(settings.with_changes(base_url="https://feedback.example.gov.uk"), worker=False)
+    # A TLS-terminating proxy may hand the app plain http (or say https): the base URL decides either way.
+    async with AsyncTestClient(app=app, base_url=f"{forwarded}://testserver.local") as client:
+        form = await client.get("/staff/sign-in")
+        [csrf_cookie] = form.headers.get_list("set-cookie")
+        assert csrf_cookie.startswith("__Host-cv_sign_in_csrf=") and "secure" in csrf_cookie.lower()
+        assert "domain=" not in csrf_cookie.lower() and "path=/" in csrf_cookie.lower()
+        assert form.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+        # httpx keeps Secure cookies for https only; send them by hand so the plain-http case runs the same way.
+        client.cookies.clear()
+        headers = {"cookie": csrf_cookie.split(";")[0]}
+        done = await client.post(
+            "/staff/sign-in",
+            data={"email": "dpo@council.gov.uk", "password": PASSWORD, "csrf_token": csrf_from(form.text)},
+            headers=headers,
+            follow_redirects=False,
+        )
+        assert done.status_code == 303, done.text
+        cookies = done.headers.get_list("set-cookie")
+        session_cookie = next(c for c in cookies if c.startswith(f"__Host-{SESSION_COOKIE}="))
+        assert "secure" in session_cookie.lower() and "httponly" in session_cookie.lower()
+        # The sign-in form's cookie is deleted Secure too, or a browser would ignore the deletion.
+        [dropped] = [c for c in cookies if c.startswith("__Host-cv_sign_in_csrf=")]
+        assert "max-age=0" in dropped.lower() and "secure" in dropped.lower()
         assert done.headers["strict-transport-security"].startswith("max-age=")
+
+        # The staff pages read the prefixed cookie; the unprefixed name means nothing on an https site.
+        token = session_cookie.split(";")[0].split("=", 1)[1]
+        page = await client.get("/staff/feedback", headers={"cookie": f"__Host-{SESSION_COOKIE}={token}"})
+        assert page.status_code == 200
+        plain = await client.get(
+            "/staff/feedback", headers={"cookie": f"{SESSION_COOKIE}={token}"}, follow_redirects=False
+        )
+        assert plain.status_code == 303
+        out = await client.post(
+            "/staff/sign-out",
+            data={"csrf_token": csrf_from(page.text)},
+            headers={"cookie": f"__Host-{SESSION_COOKIE}={token}"},
+            follow_redirects=False,
+        )
+        assert out.status_code == 303
+        [ended] = out.headers.get_list("set-cookie")
+        assert ended.startswith(f"__Host-{SESSION_COOKIE}=") and "max-age=0" in ended.lower()
+        assert "secure" in ended.lower()
+
+
+async def test_an_http_base_url_sends_no_hsts_and_no_secure_cookie_even_if_the_request_was_https(
+    settings: Settings, catalogue: None, db: TestDatabase
+) -> None:
+    from civicvoice.app import create_app
+
+    async with AsyncTestClient(app=create_app(settings, worker=False), base_url="https://testserver.local") as client:
+        form = await client.get("/staff/sign-in")
+        cookie = form.headers["set-cookie"]
+        assert cookie.startswith("cv_sign_in_csrf=") and "secure" not in cookie.lower()
+        assert "strict-transport-security" not in form.headers
 
 
 async def test_wrong_password_is_refused_and_audited_without_the_email_or_password(
