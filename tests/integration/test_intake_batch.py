@@ -258,12 +258,18 @@ async def test_a_batch_refuses_bad_events_alone_and_answers_duplicates_with_the_
     future = msgspec.structs.replace(
         contact("future", email="f@example.org"), occurred_at=datetime.now(UTC) + timedelta(days=1)
     )
+    # The API schema refuses a malformed address before intake: built by hand, to show intake refuses it too.
+    well_formed = contact("b-4", email="four@example.org")
+    assert well_formed.customer is not None
+    malformed_email = msgspec.structs.replace(
+        well_formed, customer=msgspec.structs.replace(well_formed.customer, email="not-an-email")
+    )
     events = [
         contact("b-1", email="one@example.org"),
         contact("b-2", service="no-such-service", email="two@example.org"),
         contact("b-3", service="libraries", email="three@example.org"),
         future,
-        contact("b-4", email="not-an-email"),
+        malformed_email,
         contact("b-5", phone="0000 000000"),
         contact("stored", email="stored@example.org"),
         contact("b-1", email="one@example.org"),
