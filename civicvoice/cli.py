@@ -231,7 +231,7 @@ def user_create_command(
     email: str, display_name: str, role: str, services: tuple[str, ...], agent_ref: str | None, password: str | None
 ) -> None:
     """Create a staff user."""
-    from civicvoice.core.auth import create_staff_user
+    from civicvoice.staff.accounts import create_staff_user
 
     settings = settings_from_env()
     generated = password is None

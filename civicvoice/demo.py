@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.audit import Actor
-from civicvoice.core.auth import create_api_key, create_staff_user
+from civicvoice.core.auth import create_api_key
 from civicvoice.core.clock import utcnow
+from civicvoice.staff.accounts import create_staff_user
 from surveys.catalogue import POST_CONTACT_SURVEY, SERVICE_CATALOGUE
 from surveys.controllers import CONTACTS_WRITE
 from surveys.models import InvitationPolicyRecord, Service, ServiceGroup, Survey

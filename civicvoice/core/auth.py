@@ -1,4 +1,5 @@
-"""Who may call what: API keys for contact systems, staff accounts, and the one authorisation guard.
+"""Who may call what: API keys for contact systems, the staff principal (the staff_user table, roles, service
+scopes) and the one authorisation guard. Staff accounts, passwords and sign-in live in the staff package.
 
 Every route declares its access in ``opt["access"]``; the guard refuses a route that declares nothing, so a new
 route without a decision cannot be reached.
@@ -14,8 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from advanced_alchemy.types import DateTimeUTC, JsonB
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import Reference, SecurityScheme
@@ -29,13 +28,11 @@ from civicvoice.core.clock import utcnow
 from civicvoice.core.crypto import digest_secret
 from civicvoice.core.datamap import DataMapEntry
 from civicvoice.core.db import Base
-from civicvoice.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from civicvoice.core.errors import InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 from civicvoice.core.services import ExtensionPoint, Extensions
 
 API_KEY_PREFIX = "cvk"
 ROLES = ("admin", "quality_reviewer", "service_manager", "agent", "dpo")
-
-_hasher = PasswordHasher()
 
 
 class ApiKey(Base):
@@ -76,19 +73,6 @@ class StaffUser(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
-
-
-def hash_password(password: str) -> str:
-    if len(password) < 12:
-        raise InvalidInput("Passwords must be at least 12 characters long.", field="password")
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 def normalise_staff_email(email: str) -> str:
@@ -181,42 +165,6 @@ async def revoke_api_key(session: AsyncSession, *, prefix: str, actor: Actor) ->
         record(session, actor, "api_key.revoke", target_kind="api_key", target_id=key.id)
     _principals.clear()
     return key
-
-
-async def create_staff_user(
-    session: AsyncSession,
-    *,
-    email: str,
-    display_name: str,
-    role: str,
-    actor: Actor,
-    password: str = "",
-    password_hash: str | None = None,
-    service_scope: Iterable[str] = (),
-    agent_ref: str | None = None,
-) -> StaffUser:
-    """Create an active staff account. The web pages hash in their password pool first and pass
-    ``password_hash`` (argon2 never runs inside their transaction); the CLI passes ``password``."""
-    if role not in ROLES:
-        raise InvalidInput(f"Role must be one of {', '.join(ROLES)}.", field="role")
-    email = normalise_staff_email(email)
-    if await session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
-        raise Conflict("A staff user with that email already exists.", field="email")
-    display_name = display_name.strip() or email.split("@")[0]
-    user = StaffUser(
-        email=email,
-        display_name=display_name[:200],
-        password_hash=password_hash or hash_password(password),
-        role=role,
-        service_scope=sorted(set(service_scope)),
-        agent_ref=agent_ref,
-        active=True,
-        created_at=utcnow(),
-        password_changed_at=utcnow(),
-    )
-    session.add(user)
-    record(session, actor, "staff_user.create", target_kind="staff_user", target_id=user.id, detail={"role": role})
-    return user
 
 
 # --- the authorisation layer -------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,13 +16,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicvoice.core.audit import Actor, record
-from civicvoice.core.auth import StaffUser, hash_password
+from civicvoice.core.auth import ROLES, StaffUser, normalise_staff_email
 from civicvoice.core.clock import utcnow
 from civicvoice.core.crypto import digest_secret
 from civicvoice.core.db import unit_of_work
-from civicvoice.core.errors import CivicVoiceError, NotFound
+from civicvoice.core.errors import CivicVoiceError, Conflict, InvalidInput, NotFound
 from civicvoice.staff.models import StaffSession
-from civicvoice.staff.passwords import PasswordWorkers
+from civicvoice.staff.passwords import PasswordWorkers, hash_password
 from civicvoice.staff.throttle import LoginThrottler, TooManyAttempts
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -176,4 +177,40 @@ async def deactivate(
         user.active = False
         await session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
         record(session, actor, "staff_user.deactivate", target_kind="staff_user", target_id=user.id)
+    return user
+
+
+async def create_staff_user(
+    session: AsyncSession,
+    *,
+    email: str,
+    display_name: str,
+    role: str,
+    actor: Actor,
+    password: str = "",
+    password_hash: str | None = None,
+    service_scope: Iterable[str] = (),
+    agent_ref: str | None = None,
+) -> StaffUser:
+    """Create an active staff account. The web pages hash in their password pool first and pass
+    ``password_hash`` (argon2 never runs inside their transaction); the CLI passes ``password``."""
+    if role not in ROLES:
+        raise InvalidInput(f"Role must be one of {', '.join(ROLES)}.", field="role")
+    email = normalise_staff_email(email)
+    if await session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
+        raise Conflict("A staff user with that email already exists.", field="email")
+    display_name = display_name.strip() or email.split("@")[0]
+    user = StaffUser(
+        email=email,
+        display_name=display_name[:200],
+        password_hash=password_hash or hash_password(password),
+        role=role,
+        service_scope=sorted(set(service_scope)),
+        agent_ref=agent_ref,
+        active=True,
+        created_at=utcnow(),
+        password_changed_at=utcnow(),
+    )
+    session.add(user)
+    record(session, actor, "staff_user.create", target_kind="staff_user", target_id=user.id, detail={"role": role})
     return user

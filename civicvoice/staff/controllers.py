@@ -10,7 +10,7 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 
-from civicvoice.core.auth import Access, StaffUser, create_staff_user
+from civicvoice.core.auth import Access, StaffUser
 from civicvoice.core.db import unit_of_work
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.http import NO_STORE
@@ -18,6 +18,7 @@ from civicvoice.core.services import Services
 from civicvoice.staff.accounts import (
     SESSION_LIFETIME,
     SignInFailed,
+    create_staff_user,
     deactivate,
     reset_password,
     sign_in,

@@ -13,7 +13,26 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from civicvoice.core.auth import hash_password, verify_password
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from civicvoice.core.errors import InvalidInput
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    if len(password) < 12:
+        raise InvalidInput("Passwords must be at least 12 characters long.", field="password")
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
 
 # Two checks at once at most (the machines serving this have a few cores); the rest wait their turn.
 PASSWORD_WORKERS = 2

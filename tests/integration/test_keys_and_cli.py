@@ -14,8 +14,9 @@ from click.testing import CliRunner
 from civicvoice.app import build_services, features
 from civicvoice.cli import cli
 from civicvoice.core.audit import AuditEvent
-from civicvoice.core.auth import ApiKey, StaffUser, verify_password
+from civicvoice.core.auth import ApiKey, StaffUser
 from civicvoice.core.settings import Settings
+from civicvoice.staff.passwords import verify_password
 from privacy.exceptions import KeyProblem
 from privacy.keyring import Keyring
 from privacy.models import KeyCheck

@@ -15,10 +15,11 @@ from sqlalchemy import text
 
 from civicvoice.cli import cli
 from civicvoice.core.audit import Actor, AuditEvent
-from civicvoice.core.auth import StaffUser, create_staff_user
+from civicvoice.core.auth import StaffUser
 from civicvoice.core.clock import utcnow
 from civicvoice.core.db import unit_of_work
 from civicvoice.core.settings import Settings
+from civicvoice.staff.accounts import create_staff_user
 from civicvoice.staff.models import LoginThrottle, StaffSession
 from civicvoice.staff.web import SESSION_COOKIE
 from tests.integration.support import TestDatabase

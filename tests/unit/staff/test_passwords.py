@@ -8,10 +8,9 @@ import threading
 
 import pytest
 
-from civicvoice.core.auth import hash_password
 from civicvoice.core.errors import InvalidInput
 from civicvoice.staff import passwords
-from civicvoice.staff.passwords import PasswordWorkers
+from civicvoice.staff.passwords import PasswordWorkers, hash_password
 
 
 async def test_a_burst_queues_on_the_pool_threads(monkeypatch: pytest.MonkeyPatch) -> None:
