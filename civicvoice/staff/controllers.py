@@ -6,12 +6,13 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.auth import Access, StaffUser
-from civicvoice.core.db import unit_of_work
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.http import NO_STORE
 from civicvoice.core.services import Services
@@ -147,9 +148,8 @@ class StaffHome(Controller):
         return Redirect(HOME_PATH, status_code=303)
 
     @post("/sign-out", status_code=303)
-    async def sign_out(self, request: Request[Any, Any, Any]) -> Redirect:
-        async with unit_of_work(request.app.state.sessions) as session:
-            await sign_out(session, request.state.staff_session_token, current_user(request))
+    async def sign_out(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Redirect:
+        await sign_out(db_session, request.state.staff_session_token, current_user(request))
         response = Redirect(SIGN_IN_PATH, status_code=303)
         delete_cookie(response, request, SESSION_COOKIE)
         return response
@@ -177,9 +177,9 @@ class UserPages(Controller):
     opt = Access.staff("admin").opt()
 
     @get("/")
-    async def list_users(self, request: Request[Any, Any, Any]) -> Template:
-        async with request.app.state.sessions() as session:
-            users = (await session.scalars(select(StaffUser).order_by(StaffUser.active.desc(), StaffUser.email))).all()
+    async def list_users(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+        ordered = select(StaffUser).order_by(StaffUser.active.desc(), StaffUser.email)
+        users = (await db_session.scalars(ordered)).all()
         return Template(
             template_name="staff/users.html.j2",
             context=staff_context(request, users=users, roles=ROLE_NAMES, done=request.query_params.get("done")),
@@ -191,33 +191,37 @@ class UserPages(Controller):
         return _user_form_page(request, {}, None)
 
     @post("/new", status_code=303)
-    async def create_user(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+    async def create_user(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Template | Redirect:
         form = await _form(request)
         values = {k: form.get(k, "")[:300] for k in ("email", "display_name", "role", "service_scope", "agent_ref")}
         try:
             password_hash = await passwords(request).hash(form.get("password", "")[:1000])
-            async with unit_of_work(request.app.state.sessions) as session:
-                await create_staff_user(
-                    session,
-                    email=values["email"],
-                    display_name=values["display_name"],
-                    password_hash=password_hash,
-                    role=values["role"],
-                    actor=staff_actor(current_user(request)),
-                    service_scope=[s.strip() for s in values["service_scope"].split(",") if s.strip()],
-                    agent_ref=values["agent_ref"].strip() or None,
-                )
+            await create_staff_user(
+                db_session,
+                email=values["email"],
+                display_name=values["display_name"],
+                password_hash=password_hash,
+                role=values["role"],
+                actor=staff_actor(current_user(request)),
+                service_scope=[s.strip() for s in values["service_scope"].split(",") if s.strip()],
+                agent_ref=values["agent_ref"].strip() or None,
+            )
         except CivicVoiceError as exc:
             return _user_form_page(request, values, exc)
         return Redirect("/staff/users?done=created", status_code=303)
 
     @get("/{user_id:uuid}")
-    async def show_user(self, request: Request[Any, Any, Any], user_id: FromPath[uuid.UUID]) -> Template:
-        return await self._user_page(request, user_id, None)
+    async def show_user(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], user_id: FromPath[uuid.UUID]
+    ) -> Template:
+        return await self._user_page(request, db_session, user_id, None)
 
-    async def _user_page(self, request: Request[Any, Any, Any], user_id: uuid.UUID, error: str | None) -> Template:
-        async with request.app.state.sessions() as session:
-            user = await session.get(StaffUser, user_id)
+    async def _user_page(
+        self, request: Request[Any, Any, Any], session: AsyncSession, user_id: uuid.UUID, error: str | None
+    ) -> Template:
+        user = await session.get(StaffUser, user_id)
         if user is None:
             return Template(template_name="staff/not_found.html.j2", context=staff_context(request), status_code=404)
         return Template(
@@ -229,33 +233,30 @@ class UserPages(Controller):
 
     @post("/{user_id:uuid}/password", status_code=303)
     async def reset_user_password(
-        self, request: Request[Any, Any, Any], user_id: FromPath[uuid.UUID]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], user_id: FromPath[uuid.UUID]
     ) -> Template | Redirect:
         form = await _form(request)
         try:
             password_hash = await passwords(request).hash(form.get("password", "")[:1000])
-            async with unit_of_work(request.app.state.sessions) as session:
-                await reset_password(
-                    session,
-                    actor=staff_actor(current_user(request)),
-                    password_hash=password_hash,
-                    user_id=user_id,
-                )
+            await reset_password(
+                db_session, actor=staff_actor(current_user(request)), password_hash=password_hash, user_id=user_id
+            )
         except CivicVoiceError as exc:
-            return await self._user_page(request, user_id, exc.detail)
+            await db_session.rollback()
+            return await self._user_page(request, db_session, user_id, exc.detail)
         return Redirect("/staff/users?done=password", status_code=303)
 
     @post("/{user_id:uuid}/deactivate", status_code=303)
     async def deactivate_user(
-        self, request: Request[Any, Any, Any], user_id: FromPath[uuid.UUID]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], user_id: FromPath[uuid.UUID]
     ) -> Template | Redirect:
         if user_id == current_user(request).id:
-            return await self._user_page(request, user_id, "You cannot deactivate your own account.")
+            return await self._user_page(request, db_session, user_id, "You cannot deactivate your own account.")
         try:
-            async with unit_of_work(request.app.state.sessions) as session:
-                await deactivate(session, actor=staff_actor(current_user(request)), user_id=user_id)
+            await deactivate(db_session, actor=staff_actor(current_user(request)), user_id=user_id)
         except CivicVoiceError as exc:
-            return await self._user_page(request, user_id, exc.detail)
+            await db_session.rollback()
+            return await self._user_page(request, db_session, user_id, exc.detail)
         return Redirect("/staff/users?done=deactivated", status_code=303)
 
 
