@@ -25,8 +25,9 @@ from civicvoice.core.auth import Access, authorize
 from civicvoice.core.db import create_engine, session_factory, sqlalchemy_config, unit_of_work
 from civicvoice.core.features import Feature
 from civicvoice.core.http import EXCEPTION_HANDLERS, AccessLogMiddleware, add_security_headers
-from civicvoice.core.jobs import JobRegistry, Worker
+from civicvoice.core.jobs import JobRegistry, job_runner
 from civicvoice.core.logging import configure_logging
+from civicvoice.core.mail import Mailer
 from civicvoice.core.settings import Settings
 from civicvoice.pages import InformationPages
 from civicvoice.staff.web import EXCEPTION_HANDLERS as STAFF_EXCEPTION_HANDLERS  # staff access (issue 5)
@@ -55,7 +56,10 @@ async def health(state: State) -> Response[dict[str, str]]:
 
 
 def job_registry(feature_list: Sequence[Feature]) -> JobRegistry:
+    from civicvoice.core.upkeep import KERNEL_JOBS  # jobs (issue 9): pruning of jobs and file-backend mail
+
     registry = JobRegistry()
+    registry.merge(KERNEL_JOBS)
     for feature in feature_list:
         registry.merge(feature.jobs)
     return registry
@@ -77,6 +81,7 @@ async def build_services(
         await check_keys(session, keyring, record_new=True)
     services: dict[str, Any] = {
         "settings": settings,
+        "mailer": Mailer(settings),  # jobs (issue 9): the kernel's mail transport, for every feature
         "keyring": keyring,
         "sessions": sessions,
         "open_complaint_checks": [],
@@ -135,7 +140,8 @@ def create_app(
         app.state.services.update(services)
         task = None
         if run_worker:
-            app.state.worker = Worker(registry, sessions, app.state.services, poll_seconds=settings.worker_poll_seconds)
+            # jobs (issue 9): the embedded worker, or the relay to SAQ when CIVICVOICE_JOB_BACKEND=saq
+            app.state.worker = job_runner(settings, registry, sessions, app.state.services)
             task = asyncio.create_task(app.state.worker.run_forever())
         try:
             yield

@@ -21,7 +21,8 @@ def _services(built: Mapping[str, Any]) -> Mapping[str, Any]:
     settings = built["settings"]
     vault = built["vault"]
     signer = TokenSigner(built["keyring"].token)
-    channels = {"email": built.get("email_channel") or EmailChannel(settings)}
+    # The kernel's mailer when the app built one (every feature sends through the same transport).
+    channels = {"email": built.get("email_channel") or EmailChannel(settings, mailer=built.get("mailer"))}
     # Higher layers add their checks and subscribers to these shared lists after this feature is built.
     recorder = ResponseRecorder(vault, built["response_subscribers"])
     intake = ContactIntake(vault, open_complaint_checks=built["open_complaint_checks"])

@@ -19,7 +19,9 @@ class DataMapEntry:
     """What one table holds about people.
 
     ``holds`` names each personal-data item (empty and explicit when the table holds none);
-    ``subject_link`` names the column pointing at ``data_subject.id`` when rows belong to a person.
+    ``subject_link`` names the column pointing at ``data_subject.id`` when rows belong to a person;
+    ``scheduled_jobs`` names the cron jobs that keep the table to its retention (or move its rows on, as
+    expiry does), so a promise such as "30 days after done" is backed by a job that exists.
     """
 
     purpose: str
@@ -29,6 +31,7 @@ class DataMapEntry:
     retention: str = "indefinite"
     subject_link: str | None = None
     encrypted: tuple[str, ...] = ()
+    scheduled_jobs: tuple[str, ...] = ()
 
     @property
     def holds_personal_data(self) -> bool:
@@ -37,3 +40,24 @@ class DataMapEntry:
     @classmethod
     def no_personal_data(cls, purpose: str, retention: str = "indefinite") -> DataMapEntry:
         return cls(purpose=purpose, retention=retention)
+
+
+@dataclass(frozen=True)
+class FileStore:
+    """Personal data kept outside the database (files under the data directory), declared like a table."""
+
+    name: str
+    location: str
+    entry: DataMapEntry
+
+
+# Stores that are not tables; each module that writes such files registers its store when imported.
+FILE_STORES: dict[str, FileStore] = {}
+
+
+def declare_file_store(name: str, location: str, entry: DataMapEntry) -> FileStore:
+    store = FileStore(name, location, entry)
+    if FILE_STORES.get(name, store) != store:
+        raise ValueError(f"file store {name!r} is declared twice")
+    FILE_STORES[name] = store
+    return store
