@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from civicvoice.core.audit import Actor
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.settings import Settings
+from civicvoice.staff.jobs_cli import jobs_group
 
 T = TypeVar("T")
 APP_FACTORY = "civicvoice.app:create_app"
@@ -71,6 +72,7 @@ def cli(ctx: click.Context) -> None:
 cli.add_command(core.routes_command)
 cli.add_command(core.info_command)
 cli.add_command(schema.schema_group)
+cli.add_command(jobs_group)  # jobs (issue 9): civicvoice jobs list / retry
 
 
 @cli.command("migrate")
@@ -320,10 +322,10 @@ def user_deactivate_command(email: str) -> None:
 @cli.command("worker")
 @click.option("--once", is_flag=True, help="Run the jobs that are due now, then exit.")
 def worker_command(once: bool) -> None:
-    """Run a job worker outside the web process."""
+    """Run a job worker outside the web process (SAQ workers when CIVICVOICE_JOB_BACKEND=saq)."""
     from civicvoice.app import build_services, features, job_registry
     from civicvoice.core.db import create_engine, session_factory
-    from civicvoice.core.jobs import Worker
+    from civicvoice.core.jobs import serve_jobs
     from civicvoice.core.logging import configure_logging
 
     settings = settings_from_env()
@@ -334,11 +336,7 @@ def worker_command(once: bool) -> None:
         sessions = session_factory(engine)
         try:
             services = await build_services(settings, sessions, features())
-            worker = Worker(job_registry(features()), sessions, services, poll_seconds=settings.worker_poll_seconds)
-            if once:
-                return await worker.run_due()
-            await worker.run_forever()
-            return 0
+            return await serve_jobs(settings, job_registry(features()), sessions, services, once=once)
         finally:
             await engine.dispose()
 
@@ -346,6 +344,8 @@ def worker_command(once: bool) -> None:
         ran = asyncio.run(main())
     except CivicVoiceError as exc:
         raise click.ClickException(exc.detail) from None
+    except OSError as exc:
+        raise click.ClickException(f"Cannot reach the database or Redis: {exc.strerror or exc}.") from None
     if once:
         click.echo(json.dumps({"jobs_run": ran}))
 

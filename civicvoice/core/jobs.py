@@ -13,6 +13,7 @@ import contextlib
 import enum
 import random
 import re
+import signal
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -179,7 +180,7 @@ def _declared(values: Mapping[str, type[enum.Enum] | Iterable[str]] | None) -> d
         if isinstance(allowed, type) and issubclass(allowed, enum.Enum):
             declared[key] = frozenset(str(member.value) for member in allowed)
         else:
-            declared[key] = frozenset(str(v) for v in allowed)  # type: ignore[union-attr]
+            declared[key] = frozenset(str(v) for v in allowed)
     return declared
 
 
@@ -477,7 +478,14 @@ class Worker:
                 job.relayed_at = None
                 return [job]
 
-    async def _heartbeat(self, job: Job, lease: timedelta, handler: asyncio.Task[None], lost: list[bool]) -> None:
+    async def _heartbeat(
+        self,
+        job: Job,
+        lease: timedelta,
+        handler: asyncio.Task[None],
+        lost: list[bool],
+        on_beat: Callable[[], Awaitable[None]] | None,
+    ) -> None:
         """Keep the lease of a running job alive; cancel the handler if another worker has taken the job."""
         interval = max(0.05, lease.total_seconds() / 3)
         while True:
@@ -498,8 +506,11 @@ class Worker:
                 log.error("job_lease_lost", job=job.name, job_id=str(job.id), attempt=job.attempts)
                 handler.cancel()
                 return
+            if on_beat is not None:
+                with contextlib.suppress(Exception):
+                    await on_beat()
 
-    async def run_one(self, job: Job) -> str:
+    async def run_one(self, job: Job, *, on_beat: Callable[[], Awaitable[None]] | None = None) -> str:
         """Run a claimed job and record the outcome; returns the job's new state ("lost" if the lease was)."""
         spec = self.registry.jobs.get(job.name)
         outcome: dict[str, Any]
@@ -507,12 +518,14 @@ class Worker:
             outcome = {"state": DEAD, "last_error": f"UnknownJob: no handler registered for {job.name!r}"}
         else:
             limit = _attempt_limit(spec, job)
-            ctx = JobContext(
-                job.id, job.name, job.attempts, self.sessions, self.services, limit, worker=self.name or ""
-            )
+            ctx = JobContext(job.id, job.name, job.attempts, self.sessions, self.services, limit, worker=self.name)
             lost: list[bool] = []
-            handler = asyncio.create_task(spec.handler(ctx, dict(job.payload)))
-            beat = asyncio.create_task(self._heartbeat(job, self.lease_for(spec), handler, lost))
+
+            async def handle(spec: JobSpec = spec) -> None:
+                await spec.handler(ctx, dict(job.payload))
+
+            handler = asyncio.create_task(handle())
+            beat = asyncio.create_task(self._heartbeat(job, self.lease_for(spec), handler, lost, on_beat))
             try:
                 await handler
             except asyncio.CancelledError:
@@ -609,6 +622,40 @@ def job_runner(
 
         return SaqRelay(settings, registry, sessions, poll_seconds=settings.worker_poll_seconds)
     return Worker(registry, sessions, services, poll_seconds=settings.worker_poll_seconds, name=name, lease=lease)
+
+
+async def serve_jobs(
+    settings: Any,
+    registry: JobRegistry,
+    sessions: async_sessionmaker[AsyncSession],
+    services: Mapping[str, Any],
+    *,
+    once: bool = False,
+) -> int:
+    """`civicvoice worker`: the embedded worker, or SAQ workers and a relay, until SIGTERM or SIGINT (the job in
+    hand finishes first). With ``once``, runs what is due and returns how many jobs ran (or were handed to SAQ)."""
+    lease = timedelta(seconds=settings.job_lease_seconds) if settings.job_lease_seconds else None
+    saq = settings.job_backend == "saq"
+    if once:
+        if saq:
+            from civicvoice.core.jobs_saq import run_once
+
+            return await run_once(settings, registry, sessions, services)
+        return await Worker(registry, sessions, services, lease=lease).run_due()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    if saq:
+        from civicvoice.core.jobs_saq import run_workers
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run_workers(settings, registry, sessions, services, stop=stop)
+        return 0
+    worker = Worker(registry, sessions, services, poll_seconds=settings.worker_poll_seconds, lease=lease)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, worker.stop)
+    await worker.run_forever()
+    return 0
 
 
 # --- what administrators see and do ---------------------------------------------------------------------------

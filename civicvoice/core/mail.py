@@ -144,4 +144,3 @@ def delete_old_mail_files(directory: Path, now: datetime, kept_for: timedelta = 
         except FileNotFoundError:  # another worker pruned it first
             continue
     return deleted
-

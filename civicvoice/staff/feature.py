@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from civicvoice.core.features import Feature
 from civicvoice.staff.controllers import ROUTES
+from civicvoice.staff.job_pages import JOB_PAGES
 from civicvoice.staff.jobs import JOBS
 from civicvoice.staff.throttle import LoginThrottler
 
@@ -22,4 +23,4 @@ def _services(built: Mapping[str, Any]) -> Mapping[str, Any]:
     return {"login_throttler": LoginThrottler(key)}
 
 
-FEATURE = Feature(name="staff", routes=ROUTES, jobs=JOBS, build_services=_services)
+FEATURE = Feature(name="staff", routes=[*ROUTES, *JOB_PAGES], jobs=JOBS, build_services=_services)

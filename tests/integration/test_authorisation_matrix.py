@@ -67,6 +67,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/staff/users/{user_id:uuid}"): ADMIN,
     ("POST", "/staff/users/{user_id:uuid}/password"): ADMIN,
     ("POST", "/staff/users/{user_id:uuid}/deactivate"): ADMIN,
+    ("GET", "/staff/jobs"): ADMIN,
+    ("POST", "/staff/jobs/{job_id:uuid}/retry"): ADMIN,
 }
 
 PATH_VALUES = {
@@ -74,6 +76,7 @@ PATH_VALUES = {
     "{file_path:path}": "build/civicvoice.css",
     "{path:str}": "openapi.json",
     "{user_id:uuid}": str(uuid.UUID(int=1)),
+    "{job_id:uuid}": str(uuid.UUID(int=2)),
 }
 
 
