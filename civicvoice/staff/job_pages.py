@@ -28,9 +28,9 @@ class JobPages(Controller):
     async def list_page(
         self,
         request: Request[Any, Any, Any],
-        state: Annotated[str | None, QueryParameter(required=False)] = None,
+        shown: Annotated[str | None, QueryParameter(name="state", required=False)] = None,
     ) -> Template:
-        return await self._page(request, state or DEAD, done=request.query_params.get("done"))
+        return await self._page(request, shown or DEAD, done=request.query_params.get("done"))
 
     async def _page(
         self, request: Request[Any, Any, Any], state: str, *, done: str | None = None, error: str | None = None

@@ -25,6 +25,7 @@ class StaffSession(Base):
         category="staff activity",
         lawful_basis="legitimate_interests",
         retention="until sign-out or 12 hours",
+        scheduled_jobs=("staff.prune",),
     )
     __table_args__ = (Index("ix_staff_session_user", "user_id"),)
 
@@ -45,6 +46,7 @@ class LoginThrottle(Base):
         category="security",
         lawful_basis="legitimate_interests",
         retention="24 hours after the last failure",
+        scheduled_jobs=("staff.prune",),
     )
 
     key_digest: Mapped[str] = mapped_column(String(64), unique=True)

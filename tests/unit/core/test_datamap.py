@@ -49,3 +49,26 @@ def test_a_new_table_without_a_declaration_is_reported() -> None:
 
 def test_people_tables_are_known() -> None:
     assert {"data_subject", "contact", "invitation", "subject_index"} <= set(subject_tables(Base))
+
+
+def test_every_cron_is_declared_in_the_data_map() -> None:
+    """Retention promises ("30 days after done", "7 days") are kept by cron jobs that exist, and every cron
+    that changes or deletes stored data says which table or file store it acts on."""
+    from civicvoice.app import features, job_registry
+    from civicvoice.core.datamap import FILE_STORES
+
+    registry = job_registry(features())
+    entries = [e for e in data_map(Base).values() if e is not None] + [s.entry for s in FILE_STORES.values()]
+    declared = {job for entry in entries for job in entry.scheduled_jobs}
+    assert declared <= set(registry.crons), f"declared jobs that do not exist: {declared - set(registry.crons)}"
+    assert set(registry.crons) <= declared, f"crons no data-map entry declares: {set(registry.crons) - declared}"
+    assert {"jobs.prune", "mail.prune_files", "invitations.expire"} <= declared
+    assert data_map(Base)["job"].scheduled_jobs == ("jobs.prune",)  # type: ignore[union-attr]
+
+
+def test_file_backend_mail_is_a_declared_file_store() -> None:
+    from civicvoice.core.mail import MAIL_FILES
+
+    entry = MAIL_FILES.entry
+    assert entry.holds_personal_data and entry.lawful_basis != "none" and entry.retention == "7 days"
+    assert "mail.prune_files" in entry.scheduled_jobs
