@@ -64,7 +64,7 @@ def test_uuids_and_declared_values_are_accepted() -> None:
     ids=repr,
 )
 def test_anything_else_is_refused(payload: dict[str, Any]) -> None:
-    with pytest.raises(InvalidJobPayload, match="ids only|identifier"):
+    with pytest.raises(InvalidJobPayload, match=r"ids only|identifier"):
         validate_payload(payload, DECLARED)
 
 
