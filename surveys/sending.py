@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.clock import LONDON, utcnow
-from civicvoice.core.jobs import JobContext, describe_error, enqueue_once
+from civicvoice.core.jobs import JobContext, RetryLater, describe_error, enqueue_once
 from privacy.exceptions import KeyDestroyed
 from privacy.models import DataSubject
 from privacy.vault import IdentityClaim, Vault
@@ -161,6 +161,10 @@ class InvitationSender:
         async with ctx.sessions() as session, session.begin():
             prepared = await self.prepare(session, invitation_id, reminder=reminder, ctx=ctx)
         if isinstance(prepared, SendOutcome):
+            if prepared.state == "lease_lost":
+                # This run no longer owns its job (its lease lapsed, or another worker holds it): send nothing,
+                # and do not let the job count as done; the lease holder, or a later run, sends it.
+                raise RetryLater(timedelta(seconds=1))
             return prepared
         invitation, outgoing = prepared
         channel = self.channels[invitation.channel]

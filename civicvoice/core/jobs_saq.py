@@ -32,7 +32,8 @@ from civicvoice.core.settings import Settings
 log = structlog.get_logger("civicvoice.jobs.saq")
 
 RUNNER_KEY = "civicvoice_runner"
-# A relayed row still due after this long was lost by SAQ (a flushed Redis, a swept job): relay it again.
+# A relayed row still not started after this long is looked at again: SAQ may have lost it (a flushed Redis, a
+# worker killed between taking it and claiming the row).
 RESEND_AFTER = timedelta(minutes=1)
 
 
@@ -102,6 +103,8 @@ class SaqRelay:
         self.sessions = sessions
         self.poll_seconds = poll_seconds
         self.queue = queue or _queue(saq_config(settings), settings)
+        lease = settings.job_lease_seconds
+        self.resend_after = timedelta(seconds=max(1.0, 2 * lease)) if lease else RESEND_AFTER
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
 
@@ -121,7 +124,7 @@ class SaqRelay:
                 await session.scalars(
                     select(Job)
                     .where(_due_or_lapsed(now))
-                    .where(or_(Job.relayed_at.is_(None), Job.relayed_at < now - RESEND_AFTER))
+                    .where(or_(Job.relayed_at.is_(None), Job.relayed_at < now - self.resend_after))
                     .order_by(Job.run_at)
                     .limit(limit)
                     .with_for_update(skip_locked=True)
@@ -129,9 +132,15 @@ class SaqRelay:
             ).all()
             for job in rows:
                 # Keyed by row and attempt: SAQ refuses a key it still holds, and a new attempt gets a new key.
+                key = f"{job.id}.{job.attempts}"
+                if job.relayed_at is not None:
+                    # Handed over but not started within `resend_after`: SAQ lost it (a worker killed between
+                    # taking it and claiming the row leaves SAQ's copy stranded until its sweeper runs). Hand it
+                    # over again under a fresh key; if both copies run, the claim lets only one through.
+                    key = f"{key}.{int(now.timestamp() * 1000)}"
                 await self.queue.enqueue(
                     run_outbox_job.__qualname__,
-                    key=f"{job.id}.{job.attempts}",
+                    key=key,
                     timeout=0,  # the outbox lease, not SAQ, bounds a run
                     heartbeat=self._saq_heartbeat(job.name),
                     retries=1,  # the outbox counts attempts and backs off
