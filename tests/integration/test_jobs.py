@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from litestar.testing import AsyncTestClient
 from sqlalchemy import select, update
 
 from civicvoice.core.audit import Actor, AuditEvent, record
@@ -33,7 +35,8 @@ from civicvoice.core.jobs import (
     prune_jobs,
     retry_job,
 )
-from tests.integration.job_backends import JobBackend
+from civicvoice.core.settings import Settings
+from tests.integration.job_backends import JobBackend, saq_settings
 from tests.integration.support import TestDatabase
 
 
@@ -368,3 +371,47 @@ async def test_done_jobs_are_pruned_after_30_days(db: TestDatabase) -> None:
         assert await prune_jobs(session, now) == 2
     left = sorted((j.state, round((now - j.finished_at).days)) for j in await db.all(Job))
     assert left == [(DEAD, 31), (DONE, 29), (QUEUED, 400)]
+
+
+# --- the SAQ relay ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def saq(settings: Settings) -> Iterator[Settings]:
+    yield from saq_settings(settings)
+
+
+async def test_the_relay_hands_a_row_to_saq_once(db: TestDatabase, saq: Settings) -> None:
+    from civicvoice.core.jobs_saq import SaqRelay
+
+    async with unit_of_work(db.sessions) as session:
+        job_id = await enqueue(session, "test.work", {"thing_id": uuid.uuid4()})
+    relay = SaqRelay(saq, registry_with([]), db.sessions)
+    try:
+        assert await relay.relay_due() == 1
+        assert await relay.relay_due() == 0  # handed over already
+        assert await relay.queue.job(f"{job_id}.0") is not None
+        assert await relay.relay_due(utcnow() + timedelta(minutes=2)) == 1  # never started: SAQ lost it
+        info = await relay.queue.info()
+        assert info["queued"] == 2
+    finally:
+        await relay.queue.disconnect()
+
+
+async def test_the_web_process_relays_to_saq_when_the_backend_is_saq(
+    db: TestDatabase, saq: Settings, catalogue: None
+) -> None:
+    from civicvoice.app import create_app
+    from civicvoice.core.jobs_saq import SaqRelay
+
+    app = create_app(saq.with_changes(worker_poll_seconds=0.05), worker=True)
+    async with AsyncTestClient(app=app, base_url="http://testserver.local"):
+        assert isinstance(app.state.worker, SaqRelay)
+        async with unit_of_work(db.sessions) as session:
+            await enqueue(session, "test.work", {"thing_id": uuid.uuid4()})
+        for _ in range(100):
+            relayed = [j for j in await db.all(Job) if j.name == "test.work" and j.relayed_at is not None]
+            if relayed:
+                break
+            await asyncio.sleep(0.05)
+        assert relayed
