@@ -19,30 +19,36 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.template.config import TemplateConfig
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicvoice import __version__
 from civicvoice.core.auth import Access, authorize
 from civicvoice.core.db import create_engine, session_factory, sqlalchemy_config, unit_of_work
+from civicvoice.core.extensions import SECRET_PATHS
 from civicvoice.core.features import Feature
 from civicvoice.core.http import EXCEPTION_HANDLERS, AccessLogMiddleware, add_security_headers
 from civicvoice.core.jobs import JobRegistry, job_runner
-from civicvoice.core.logging import configure_logging
+from civicvoice.core.logging import configure_logging, mask_secret_paths
 from civicvoice.core.mail import Mailer
+from civicvoice.core.services import Extensions, Services
 from civicvoice.core.settings import Settings
 from civicvoice.pages import InformationPages
-from civicvoice.staff.web import EXCEPTION_HANDLERS as STAFF_EXCEPTION_HANDLERS  # staff access (issue 5)
-from civicvoice.staff.web import staff_guard
 from privacy.keys import check_keys, load_keyring
 
 
 def features() -> list[Feature]:
-    """Feature packages in layer order (lower first); each registers its own routes, jobs and services."""
-    from civicvoice.staff.feature import FEATURE as staff  # staff access (issue 5)
+    """Feature packages in layer order (lower first), then the staff package above them; each declares all it
+    brings (routes, jobs, templates, CLI, exception handlers, models, data-map entries, extensions, services)."""
+    from civicvoice.staff.feature import FEATURE as staff
     from feedback.feature import FEATURE as feedback
     from privacy.feature import FEATURE as privacy
     from surveys.feature import FEATURE as surveys
 
     return [privacy, surveys, feedback, staff]
+
+
+def extensions(feature_list: Sequence[Feature]) -> Extensions:
+    return Extensions([item for feature in feature_list for item in feature.extensions])
 
 
 @get("/health", opt=Access.public().opt(), tags=["Service"], summary="Liveness and database reachability")
@@ -73,31 +79,43 @@ def api_scopes(feature_list: Sequence[Feature] | None = None) -> dict[str, str]:
 
 
 async def build_services(
-    settings: Settings, sessions: Any, feature_list: Sequence[Feature], overrides: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Load and check the keys, then let each feature build its services. Raises KeyProblem on a bad key."""
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], feature_list: Sequence[Feature]
+) -> Services:
+    """Load and check the keys, then let each feature add its services. Raises KeyProblem on a bad key."""
     keyring = load_keyring(settings)
     async with unit_of_work(sessions) as session:
         await check_keys(session, keyring, record_new=True)
-    services: dict[str, Any] = {
-        "settings": settings,
-        "mailer": Mailer(settings),  # jobs (issue 9): the kernel's mail transport, for every feature
-        "keyring": keyring,
-        "sessions": sessions,
-        "open_complaint_checks": [],
-        "response_subscribers": [],
-        **(overrides or {}),
-    }
+    services = Services()
+    services.provide(settings)
+    services.provide(Mailer(settings))  # jobs (issue 9): the kernel's mail transport, for every feature
+    services.provide(keyring)
+    services.provide(sessions, as_type=async_sessionmaker)
+    contributions = services.provide(extensions(feature_list))
     for feature in feature_list:
         if feature.build_services is not None:
-            services.update(feature.build_services(services))
+            feature.build_services(services, contributions)
     return services
+
+
+def start_process_tasks(feature_list: Sequence[Feature], services: Services) -> list[asyncio.Task[None]]:
+    """The tasks every service process runs beside its work (web and `civicvoice worker` alike)."""
+    return [asyncio.create_task(task(services)) for feature in feature_list for task in feature.process_tasks]
+
+
+async def stop_tasks(tasks: Sequence[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
-def template_config(settings: Settings) -> TemplateConfig[JinjaTemplateEngine]:
+def template_config(
+    settings: Settings, feature_list: Sequence[Feature] | None = None
+) -> TemplateConfig[JinjaTemplateEngine]:
     """Jinja for the respondent and staff pages: autoescaped, translation-ready, council details as globals."""
 
     def configure(engine: JinjaTemplateEngine) -> None:
@@ -115,33 +133,32 @@ def template_config(settings: Settings) -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(
         directory=[
             PACKAGE_ROOT / "civicvoice" / "templates",
-            PACKAGE_ROOT / "surveys" / "templates",
-            PACKAGE_ROOT / "feedback" / "templates",  # staff access (issue 5): the recent-feedback page
+            *(folder for feature in feature_list or features() for folder in feature.templates),
         ],
         engine=JinjaTemplateEngine,
         engine_callback=configure,
     )
 
 
-def create_app(
-    settings: Settings | None = None, *, worker: bool | None = None, service_overrides: dict[str, Any] | None = None
-) -> Litestar:
+def create_app(settings: Settings | None = None, *, worker: bool | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, json=settings.log_json)
     engine = create_engine(settings)
     sessions = session_factory(engine)
     feature_list = features()
     registry = job_registry(feature_list)
+    contributions = extensions(feature_list)
+    mask_secret_paths(contributions.items(SECRET_PATHS))
     run_worker = settings.embedded_worker if worker is None else worker
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        services = await build_services(settings, sessions, feature_list, service_overrides)
-        app.state.services.update(services)
+        app.state.services = services = await build_services(settings, sessions, feature_list)
+        background = start_process_tasks(feature_list, services)
         task = None
         if run_worker:
             # jobs (issue 9): the embedded worker, or the relay to SAQ when CIVICVOICE_JOB_BACKEND=saq
-            app.state.worker = job_runner(settings, registry, sessions, app.state.services)
+            app.state.worker = job_runner(settings, registry, sessions, services)
             task = asyncio.create_task(app.state.worker.run_forever())
         try:
             yield
@@ -150,7 +167,8 @@ def create_app(
                 app.state.worker.stop()
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(task, timeout=10)
-            for service in app.state.services.values():
+            await stop_tasks(background)
+            for service in services:
                 closer = getattr(service, "aclose", None)
                 if closer is not None:
                     await closer()
@@ -163,23 +181,30 @@ def create_app(
         include_in_schema=False,
     )
     route_handlers: list[Any] = [health, static, InformationPages]
+    exception_handlers: dict[Any, Any] = dict(EXCEPTION_HANDLERS)
     for feature in feature_list:
         route_handlers.extend(feature.routes)
+        exception_handlers.update(feature.exception_handlers)
 
     app = Litestar(
         route_handlers=route_handlers,
         plugins=[SQLAlchemyPlugin(config=sqlalchemy_config(settings, engine))],
         guards=[authorize],
-        exception_handlers={**EXCEPTION_HANDLERS, **STAFF_EXCEPTION_HANDLERS},  # staff access (issue 5)
+        exception_handlers=exception_handlers,
         middleware=[AccessLogMiddleware],
         before_send=[add_security_headers],
         lifespan=[lifespan],
-        # staff_guard: staff access (issue 5); the core guard hands staff routes to it.
         state=State(
-            {"settings": settings, "sessions": sessions, "services": {}, "jobs": registry, "staff_guard": staff_guard}
+            {
+                "settings": settings,
+                "sessions": sessions,
+                "services": Services(),
+                "jobs": registry,
+                "extensions": contributions,
+            }
         ),
         request_max_body_size=settings.max_body_bytes,
-        template_config=template_config(settings),
+        template_config=template_config(settings, feature_list),
         openapi_config=OpenAPIConfig(
             title="civicvoice",
             version=__version__,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import click
 from litestar.cli._utils import LitestarEnv
@@ -15,39 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.audit import Actor
+from civicvoice.core.commands import EXTENSIONS_KEY, run_db, settings_from_env
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.settings import Settings
-from civicvoice.staff.jobs_cli import jobs_group
 
 T = TypeVar("T")
 APP_FACTORY = "civicvoice.app:create_app"
-
-
-def settings_from_env() -> Settings:
-    try:
-        return Settings.from_env()
-    except CivicVoiceError as exc:
-        raise click.ClickException(exc.detail) from None
-
-
-def run_db(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run one unit of work against the configured database; errors become one-line CLI messages."""
-    from civicvoice.core.db import create_engine, session_factory, unit_of_work
-
-    async def main() -> T:
-        engine = create_engine(settings)
-        try:
-            async with unit_of_work(session_factory(engine)) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except CivicVoiceError as exc:
-        raise click.ClickException(exc.detail) from None
-    except OSError as exc:
-        raise click.ClickException(f"Cannot reach the database: {exc.strerror or exc}.") from None
 
 
 def migrate_database(settings: Settings) -> None:
@@ -67,12 +40,18 @@ def cli(ctx: click.Context) -> None:
     if ctx.obj is None:
         # Litestar's own commands (routes, schema, info) find the app through this lazy environment.
         ctx.obj = lambda: LitestarEnv.from_env(APP_FACTORY)
+    from civicvoice.app import extensions, features
+    from civicvoice.core.logging import configure_logging
+
+    ctx.meta[EXTENSIONS_KEY] = extensions(features())
+    # Commands log to standard error, so what they print (JSON for scripts) stays clean on standard output.
+    level = os.environ.get("CIVICVOICE_LOG_LEVEL", "WARNING").upper()
+    configure_logging(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "WARNING", json=True)
 
 
 cli.add_command(core.routes_command)
 cli.add_command(core.info_command)
 cli.add_command(schema.schema_group)
-cli.add_command(jobs_group)  # jobs (issue 9): civicvoice jobs list / retry
 
 
 @cli.command("migrate")
@@ -149,48 +128,6 @@ def demo_command() -> None:
     click.echo("Demo data loaded. These are shown once; keep them safe:")
     click.echo(f"  Admin sign-in: {result.admin_email} / {result.admin_password}")
     click.echo(f"  API key (contacts:write): {result.api_key}")
-
-
-# --- keys -----------------------------------------------------------------------------------------------------
-
-
-@cli.group("keys")
-def keys_group() -> None:
-    """Encryption keys: status and first-time set-up."""
-
-
-@keys_group.command("init")
-def keys_init_command() -> None:
-    """Create a key file for a new, empty installation (never over existing data)."""
-    from privacy.keys import init_keys
-
-    settings = settings_from_env()
-    _, created = run_db(settings, lambda s: init_keys(s, settings))
-    if created:
-        click.echo(f"Created key file {settings.key_file} (mode 0600). Back it up separately from the database.")
-    else:
-        click.echo("Keys are already configured.")
-
-
-@keys_group.command("status")
-def keys_status_command() -> None:
-    """Show key versions and whether they match this database's check values."""
-    from privacy.keys import check_keys, load_keyring
-
-    settings = settings_from_env()
-
-    async def work(session: AsyncSession) -> list[Any]:
-        keyring = load_keyring(settings)
-        statuses = await check_keys(session, keyring, record_new=False)
-        click.echo(f"Source: {'CIVICVOICE_KEYS' if settings.keys_json else settings.key_file}")
-        click.echo(
-            f"Active versions: kek {keyring.kek_active}, index {keyring.index_active}, "
-            f"suppression {keyring.suppression_active}"
-        )
-        return statuses
-
-    for status in run_db(settings, work):
-        click.echo(f"  {status.purpose}: {status.state}")
 
 
 # --- API keys -------------------------------------------------------------------------------------------------
@@ -323,7 +260,7 @@ def user_deactivate_command(email: str) -> None:
 @click.option("--once", is_flag=True, help="Run the jobs that are due now, then exit.")
 def worker_command(once: bool) -> None:
     """Run a job worker outside the web process (SAQ workers when CIVICVOICE_JOB_BACKEND=saq)."""
-    from civicvoice.app import build_services, features, job_registry
+    from civicvoice.app import build_services, features, job_registry, start_process_tasks, stop_tasks
     from civicvoice.core.db import create_engine, session_factory
     from civicvoice.core.jobs import serve_jobs
     from civicvoice.core.logging import configure_logging
@@ -336,7 +273,13 @@ def worker_command(once: bool) -> None:
         sessions = session_factory(engine)
         try:
             services = await build_services(settings, sessions, features())
-            return await serve_jobs(settings, job_registry(features()), sessions, services, once=once)
+            if once:
+                return await serve_jobs(settings, job_registry(features()), sessions, services, once=True)
+            background = start_process_tasks(features(), services)
+            try:
+                return await serve_jobs(settings, job_registry(features()), sessions, services)
+            finally:
+                await stop_tasks(background)
         finally:
             await engine.dispose()
 
@@ -351,11 +294,12 @@ def worker_command(once: bool) -> None:
 
 
 def _attach_feature_commands() -> None:
-    try:
-        from feedback.cli import sentiment
-    except ImportError:  # pragma: no cover - the feedback package is always installed with civicvoice
-        return
-    cli.add_command(sentiment)
+    """Each feature's own command groups (declared in its `Feature`)."""
+    from civicvoice.app import features
+
+    for feature in features():
+        for command in feature.cli:
+            cli.add_command(command)
 
 
 _attach_feature_commands()

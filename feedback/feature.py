@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
 
+from civicvoice.core.extensions import STAFF_NAV, StaffNavItem
 from civicvoice.core.features import Feature
-from feedback.inbox import ROUTES as INBOX_ROUTES  # staff access (issue 5): the recent-feedback page
+from civicvoice.core.services import contribute
+from feedback.cli import sentiment
+from feedback.inbox import ROUTES as INBOX_ROUTES
 from feedback.scoring import JOBS, on_responses_submitted
+from surveys.extensions import RESPONSE_SUBSCRIBERS
 
-
-def _services(built: Mapping[str, Any]) -> Mapping[str, Any]:
-    # Subscribes to "response submitted" published by surveys, a lower layer.
-    built["response_subscribers"].append(on_responses_submitted)
-    return {}
-
-
-FEATURE = Feature(name="feedback", routes=INBOX_ROUTES, jobs=JOBS, build_services=_services)
+FEATURE = Feature(
+    name="feedback",
+    routes=INBOX_ROUTES,
+    jobs=JOBS,
+    templates=[Path(__file__).parent / "templates"],
+    cli=[sentiment],
+    models=["feedback.models"],
+    extensions=[
+        # Scores what surveys publishes as "response submitted", in the same transaction.
+        contribute(RESPONSE_SUBSCRIBERS, on_responses_submitted),
+        contribute(STAFF_NAV, StaffNavItem("Recent feedback", "/staff/feedback", position=10)),
+    ],
+)

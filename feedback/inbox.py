@@ -21,9 +21,11 @@ from sqlalchemy import Select, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.auth import Access, StaffUser
+from civicvoice.core.extensions import staff_template
 from feedback.models import CommentScore
 from privacy.exceptions import KeyDestroyed
 from privacy.redaction import redact
+from privacy.vault import Vault
 from surveys.models import Answer, Contact, Response, Service, SurveyVersion
 from surveys.responses import read_answer_text
 
@@ -197,7 +199,7 @@ class FeedbackInbox(Controller):
         viewer: StaffUser = request.state.staff_user
         filters = InboxFilters(service or None, channel or None, date_from, date_to, page)
         async with request.app.state.sessions() as session:
-            result = await recent_feedback(session, request.app.state.services["vault"], viewer, filters)
+            result = await recent_feedback(session, request.app.state.services.get(Vault), viewer, filters)
             services = await visible_services(session, viewer)
         query = {
             k: v
@@ -209,18 +211,14 @@ class FeedbackInbox(Controller):
             }.items()
             if v
         }
-        return Template(
-            template_name="feedback/recent.html.j2",
-            context={
-                "staff_user": viewer,
-                "csrf_token": request.state.csrf_token,
-                "result": result,
-                "filters": filters,
-                "services": services,
-                "channels": CHANNELS,
-                "query": query,
-            },
-            headers={"cache-control": "no-store"},
+        return staff_template(
+            request,
+            "feedback/recent.html.j2",
+            result=result,
+            filters=filters,
+            services=services,
+            channels=CHANNELS,
+            query=query,
         )
 
 

@@ -14,6 +14,7 @@ from civicvoice.core.jobs import JobContext, JobRegistry, enqueue_many, job_row
 from feedback.models import CommentScore
 from feedback.sentiment import QuestionKind, score
 from privacy.exceptions import KeyDestroyed
+from privacy.vault import Vault
 from surveys.models import Answer, Response, SurveyVersion
 from surveys.responses import ResponseSubmitted, read_answer_text
 
@@ -87,4 +88,4 @@ async def score_response(session: AsyncSession, vault: Any, response_id: uuid.UU
 @JOBS.job(SCORE_RESPONSE_JOB, max_attempts=5)
 async def score_response_job(ctx: JobContext, payload: dict[str, Any]) -> None:
     async with ctx.sessions() as session, session.begin():
-        await score_response(session, ctx.service("vault"), uuid.UUID(payload["response_id"]))
+        await score_response(session, ctx.service(Vault), uuid.UUID(payload["response_id"]))

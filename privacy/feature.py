@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from civicvoice.core.features import Feature
+from civicvoice.core.services import Extensions, Services
+from civicvoice.core.settings import Settings
+from privacy.audit_chain import HEAD_FILE_STORE
+from privacy.cli import audit, keys, privacy
+from privacy.erasure import LEDGER_FILE_STORE
+from privacy.jobs import JOBS
+from privacy.key_rotation import KeyringWatcher
+from privacy.keyring import Keyring
 from privacy.vault import Vault
 
 
-def _services(built: Mapping[str, Any]) -> Mapping[str, Any]:
-    return {"vault": Vault(built["keyring"])}
+def _services(services: Services, _extensions: Extensions) -> None:
+    vault = services.provide(Vault(services.get(Keyring)))
+    services.provide(KeyringWatcher(services.get(Settings), vault.keyring, on_reload=[vault.use_keyring]))
 
 
-FEATURE = Feature(name="privacy", build_services=_services)
+async def _watch_keys(services: Services) -> None:
+    """Reload the key file when a rotation changes it, and report which key versions this process holds."""
+    await services.get(KeyringWatcher).run(services.get(async_sessionmaker))
+
+
+FEATURE = Feature(
+    name="privacy",
+    jobs=JOBS,
+    cli=[audit, keys, privacy],
+    models=["privacy.models", "privacy.audit_chain", "privacy.key_rotation", "privacy.erasure", "privacy.retention"],
+    file_stores=[HEAD_FILE_STORE, LEDGER_FILE_STORE],
+    build_services=_services,
+    process_tasks=[_watch_keys],
+)

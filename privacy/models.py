@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from civicvoice.core.clock import utcnow
-from civicvoice.core.datamap import DataMapEntry
+from civicvoice.core.datamap import DataMapEntry, Link, RetentionRule
 from civicvoice.core.db import Base
 
 
@@ -26,6 +26,7 @@ class DataSubject(Base):
         retention="until erasure or 2 years after last contact",
         subject_link="id",
         encrypted=("identity_ciphertext",),
+        retention_rule=RetentionRule("identity", "last_contact_at", "shred"),
     )
 
     identity_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -107,6 +108,7 @@ class SubjectConflict(Base):
         lawful_basis="public_task",
         retention="until resolved + 1 year, or erasure of either person",
         subject_link="chosen_subject_id",
+        links=(Link("other_subject_id", "data_subject"), Link("contact_id", "contact")),
     )
 
     chosen_subject_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("data_subject.id", ondelete="CASCADE"))
@@ -128,6 +130,7 @@ class SuppressionEntry(Base):
         category="objection",
         lawful_basis="legal_obligation",
         retention="indefinite (needed to honour the objection)",
+        unlinked="keyed hashes of identifiers kept apart from any person, so the objection outlives erasure",
     )
     __table_args__ = (UniqueConstraint("kind", "key_version", "digest", name="uq_suppression_value"),)
 

@@ -139,6 +139,10 @@ class NewSubject:
 
 class Vault:
     def __init__(self, keyring: Keyring) -> None:
+        self.use_keyring(keyring)
+
+    def use_keyring(self, keyring: Keyring) -> None:
+        """Switch to a reloaded keyring (a key rotation added or activated a version)."""
         self.keyring = keyring
         self.indexer = BlindIndexer(keyring)
         self.suppression = SuppressionHasher(keyring)
@@ -420,6 +424,20 @@ class Vault:
         if row.wrapped is None or row.destroyed_at is not None:
             raise KeyDestroyed(f"The key for {period} has been destroyed by retention.")
         return row.id, unwrap_dek(self.keyring, WrappedKey(row.kek_version, row.wrapped), owner=owner)
+
+    async def encrypt_for_period(
+        self, session: AsyncSession, period: str, field_id: str, row_id: uuid.UUID, plaintext: str
+    ) -> bytes:
+        """Text owned by a period rather than a person (anonymous answers by month, audit reasons by year);
+        destroying the period's key erases it all."""
+        dek_id, dek = await self._period_key(session, period, create=True)
+        return encrypt_field(dek, dek_id, plaintext, field=field_id, row_id=row_id, owner=period_owner(period))
+
+    async def decrypt_for_period(
+        self, session: AsyncSession, period: str, field_id: str, row_id: uuid.UUID, ciphertext: bytes
+    ) -> str:
+        _, dek = await self._period_key(session, period, create=False)
+        return decrypt_text(dek, ciphertext, field=field_id, row_id=row_id, owner=period_owner(period))
 
     async def encrypt_anonymous(
         self, session: AsyncSession, moment: datetime, field_id: str, row_id: uuid.UUID, plaintext: str

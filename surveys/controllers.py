@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from civicvoice.core.auth import Access
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.http import problem_responses
+from civicvoice.core.services import Services
 from surveys.intake import ContactIntake
 from surveys.intake_batch import BatchingIntake
 from surveys.schemas import BatchItem, BatchResult, ContactAccepted, ContactBatch, ContactEvent, EventProblem
@@ -19,13 +20,13 @@ CONTACTS_WRITE = "contacts:write"
 
 
 def provide_intake(request: Request) -> ContactIntake:  # type: ignore[type-arg]
-    intake: ContactIntake = request.app.state.services["contact_intake"]
-    return intake
+    services: Services = request.app.state.services
+    return services.get(ContactIntake)
 
 
 def provide_writer(request: Request) -> BatchingIntake:  # type: ignore[type-arg]
-    writer: BatchingIntake = request.app.state.services["contact_writer"]
-    return writer
+    services: Services = request.app.state.services
+    return services.get(BatchingIntake)
 
 
 class ContactController(Controller):

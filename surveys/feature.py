@@ -2,43 +2,58 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from civicvoice.core.extensions import SECRET_PATHS
 from civicvoice.core.features import Feature
+from civicvoice.core.mail import MAIL_FILES, Mailer
+from civicvoice.core.services import Extensions, Services, contribute
+from civicvoice.core.settings import Settings
+from privacy.keyring import Keyring
+from privacy.vault import Vault
+from surveys.channels import Channels
 from surveys.channels.email import EmailChannel
 from surveys.controllers import API_SCOPES, ROUTES
+from surveys.extensions import OPEN_COMPLAINT_CHECKS, RESPONSE_SUBSCRIBERS
 from surveys.intake import ContactIntake
 from surveys.intake_batch import BatchingIntake
 from surveys.jobs import JOBS
 from surveys.pages import PAGES
 from surveys.responses import GroupedResponses, ResponseRecorder
 from surveys.sending import InvitationSender
-from surveys.tokens import TokenSigner
+from surveys.tokens import LINK_PATHS, TokenSigner
 
 
-def _services(built: Mapping[str, Any]) -> Mapping[str, Any]:
-    settings = built["settings"]
-    vault = built["vault"]
-    signer = TokenSigner(built["keyring"].token)
-    # The kernel's mailer when the app built one (every feature sends through the same transport).
-    channels = {"email": built.get("email_channel") or EmailChannel(settings, mailer=built.get("mailer"))}
-    # Higher layers add their checks and subscribers to these shared lists after this feature is built.
-    recorder = ResponseRecorder(vault, built["response_subscribers"])
-    intake = ContactIntake(vault, open_complaint_checks=built["open_complaint_checks"])
-    return {
-        "contact_intake": intake,
-        # Single contacts go through the group-commit writer; batches and fallbacks use the per-event intake.
-        "contact_writer": BatchingIntake(intake, built["sessions"]),
-        "response_recorder": recorder,
-        # Survey answers go through the group-commit writer; a failed batch falls back to the recorder.
-        "response_writer": GroupedResponses(recorder, built["sessions"]),
-        "token_signer": signer,
-        "channels": channels,
-        "invitation_sender": InvitationSender(
-            vault, signer, channels, base_url=settings.base_url, council_name=settings.council_name
-        ),
-    }
+def _services(services: Services, extensions: Extensions) -> None:
+    settings = services.get(Settings)
+    vault = services.get(Vault)
+    sessions: async_sessionmaker[AsyncSession] = services.get(async_sessionmaker)
+    signer = services.provide(TokenSigner(services.get(Keyring).token))
+    # Invitations go out through the kernel's mailer (every feature sends mail through the same transport).
+    mailer = services.find(Mailer)
+    channels = services.find(Channels) or services.provide(Channels({"email": EmailChannel(settings, mailer=mailer)}))
+    recorder = services.provide(ResponseRecorder(vault, extensions.items(RESPONSE_SUBSCRIBERS)))
+    intake = services.provide(ContactIntake(vault, open_complaint_checks=extensions.items(OPEN_COMPLAINT_CHECKS)))
+    # Single contacts go through the group-commit writer; batches and fallbacks use the per-event intake.
+    services.provide(BatchingIntake(intake, sessions))
+    # Survey answers go through the group-commit writer; a failed batch falls back to the recorder.
+    services.provide(GroupedResponses(recorder, sessions))
+    services.provide(
+        InvitationSender(vault, signer, channels, base_url=settings.base_url, council_name=settings.council_name)
+    )
 
 
-FEATURE = Feature(name="surveys", routes=[*ROUTES, *PAGES], jobs=JOBS, api_scopes=API_SCOPES, build_services=_services)
+FEATURE = Feature(
+    name="surveys",
+    routes=[*ROUTES, *PAGES],
+    jobs=JOBS,
+    api_scopes=API_SCOPES,
+    templates=[Path(__file__).parent / "templates"],
+    models=["surveys.models"],
+    # Invitations are what the file mail backend writes on a machine without a mail server.
+    file_stores=[MAIL_FILES],
+    extensions=[contribute(SECRET_PATHS, pattern) for pattern in LINK_PATHS],
+    build_services=_services,
+)

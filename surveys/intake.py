@@ -7,7 +7,7 @@ holds the writer lock) while their invitations are counted, so the frequency cap
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -200,12 +200,12 @@ class ContactIntake:
         self,
         vault: Vault,
         *,
-        open_complaint_checks: list[OpenComplaintCheck] | None = None,
+        open_complaint_checks: Sequence[OpenComplaintCheck] = (),
         reference: ReferenceData | None = None,
     ) -> None:
         self.vault = vault
         self.reference = reference or ReferenceData()
-        self.open_complaint_checks = open_complaint_checks if open_complaint_checks is not None else []
+        self.open_complaint_checks = open_complaint_checks
 
     async def has_open_complaint(self, session: AsyncSession, subject_id: uuid.UUID) -> bool:
         for check in self.open_complaint_checks:

@@ -12,7 +12,7 @@ from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from civicvoice.core.clock import utcnow
-from civicvoice.core.datamap import DataMapEntry
+from civicvoice.core.datamap import DataMapEntry, Link, RetentionRule
 from civicvoice.core.db import Base
 
 
@@ -88,6 +88,9 @@ class Contact(Base):
         lawful_basis="public_task",
         retention="2 years",
         subject_link="subject_id",
+        coarsen_on_erasure=("occurred_at", "received_at"),
+        scramble_on_erasure=("ref_digest",),
+        retention_rule=RetentionRule("contacts", "occurred_at", "anonymise"),
     )
     __table_args__ = (
         # Idempotency: the same (source, external id) reported twice is one contact. Kept as a keyed hash.
@@ -124,6 +127,7 @@ class InvitationDecision(Base):
         lawful_basis="public_task",
         retention="2 years",
         subject_link="subject_id",
+        retention_rule=RetentionRule("contacts", "decided_at", "anonymise"),
     )
     __table_args__ = (Index("ix_invitation_decision_reason", "reason", "decided_at"),)
 
@@ -164,6 +168,7 @@ class Invitation(Base):
         lawful_basis="public_task",
         retention="2 years",
         subject_link="subject_id",
+        retention_rule=RetentionRule("contacts", "created_at", "anonymise"),
         scheduled_jobs=("invitations.expire",),
     )
     __table_args__ = (
@@ -203,6 +208,8 @@ class Response(Base):
         lawful_basis="public_task",
         retention="2 years",
         subject_link="subject_id",
+        coarsen_on_erasure=("submitted_at",),
+        retention_rule=RetentionRule("responses", "submitted_at", "anonymise"),
     )
     __table_args__ = (Index("ix_response_service_submitted", "service_id", "submitted_at"),)
 
@@ -231,6 +238,7 @@ class Answer(Base):
         lawful_basis="public_task",
         retention="2 years",
         encrypted=("text_ciphertext",),
+        links=(Link("response_id", "response"),),
     )
     __table_args__ = (UniqueConstraint("response_id", "question_key", name="uq_answer_question"),)
 

@@ -6,7 +6,7 @@ POST that needs no cookie and no CSRF token: the signed token is the capability.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath
@@ -16,16 +16,20 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from civicvoice.core.auth import Access
 from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError
+from civicvoice.core.services import Services
+from privacy.vault import Vault
 from surveys.responses import GroupedResponses, InvalidAnswers, ResponseRecorder, open_invitation
 from surveys.tokens import UNSUBSCRIBE_LIFETIME, BadToken, ExpiredToken, Purpose, TokenSigner
 from surveys.unsubscribe import unsubscribe
 
+T = TypeVar("T")
+
 NO_STORE = {"cache-control": "no-store"}
 
 
-def _services(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    services: dict[str, Any] = request.app.state.services
-    return services
+def _service(request: Request[Any, Any, Any], kind: type[T]) -> T:
+    services: Services = request.app.state.services
+    return services.get(kind)
 
 
 def link_problem(exc: CivicVoiceError) -> Template:
@@ -49,7 +53,7 @@ class SurveyPages(Controller):
     opt = Access.public().opt()
 
     def _claims(self, request: Request[Any, Any, Any], token: str, purpose: Purpose) -> Any:
-        signer: TokenSigner = _services(request)["token_signer"]
+        signer = _service(request, TokenSigner)
         return signer.verify(token, purpose)
 
     @get("/s/{token:str}")
@@ -58,7 +62,7 @@ class SurveyPages(Controller):
             claims = self._claims(request, token, Purpose.survey)
             async with request.app.state.sessions() as session:
                 invitation = await open_invitation(session, claims.invitation_id)
-                recorder: ResponseRecorder = _services(request)["response_recorder"]
+                recorder = _service(request, ResponseRecorder)
                 definition = dict(await recorder.definition(session, invitation.survey_version_id))
         except (BadToken, ExpiredToken, CivicVoiceError) as exc:
             return link_problem(exc)
@@ -73,7 +77,7 @@ class SurveyPages(Controller):
         values: dict[str, str],
         errors: list[dict[str, str]],
     ) -> Template:
-        signer: TokenSigner = _services(request)["token_signer"]
+        signer = _service(request, TokenSigner)
         unsubscribe_token = signer.sign(invitation_id, Purpose.unsubscribe, utcnow() + UNSUBSCRIBE_LIFETIME)
         return Template(
             template_name="survey/form.html.j2",
@@ -97,7 +101,7 @@ class SurveyPages(Controller):
             return link_problem(exc)
         form = await request.form()
         values = {key: str(value) for key, value in form.items() if isinstance(value, str)}
-        writer: GroupedResponses = _services(request)["response_writer"]
+        writer = _service(request, GroupedResponses)
         async with request.app.state.sessions() as session:
             try:
                 await writer.submit(session, claims.invitation_id, values)
@@ -131,7 +135,7 @@ class SurveyPages(Controller):
         except CivicVoiceError as exc:
             return link_problem(exc)
         async with request.app.state.sessions() as session, session.begin():
-            await unsubscribe(session, _services(request)["vault"], claims.invitation_id)
+            await unsubscribe(session, _service(request, Vault), claims.invitation_id)
         return Template(
             template_name="survey/unsubscribe.html.j2",
             context={"page_title": "You have unsubscribed", "state": "done", "action": f"/u/{token}"},

@@ -127,7 +127,7 @@ class ResponseRecorder:
     same code.
     """
 
-    def __init__(self, vault: Vault, subscribers: list[Subscriber]) -> None:
+    def __init__(self, vault: Vault, subscribers: Sequence[Subscriber]) -> None:
         self.vault = vault
         self.subscribers = subscribers
         # A published survey version is never edited (a change is a new version), so its definition is kept.

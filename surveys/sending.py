@@ -226,8 +226,7 @@ class InvitationSender:
 
 
 def sender_from(ctx: JobContext) -> InvitationSender:
-    sender: InvitationSender = ctx.service("invitation_sender")
-    return sender
+    return ctx.service(InvitationSender)
 
 
 async def send_invitation(ctx: JobContext, payload: dict[str, Any]) -> None:

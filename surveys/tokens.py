@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import struct
 import uuid
 from dataclasses import dataclass
@@ -92,3 +93,7 @@ class TokenSigner:
         if (now or datetime.now(UTC)) >= expires_at:
             raise ExpiredToken("This link has expired.")
         return TokenClaims(uuid.UUID(bytes=invitation), purpose, expires_at)
+
+
+# Survey and unsubscribe links carry their token in the path: logs mask it (declared through SECRET_PATHS).
+LINK_PATHS = (re.compile(r"(/(?:s|u|unsubscribe))/[^/\s?\"']+"),)

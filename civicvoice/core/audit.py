@@ -1,4 +1,8 @@
-"""The audit table: every privileged action, written in the same transaction as the action itself."""
+"""The audit table: every privileged action, written in the same transaction as the action itself.
+
+Writers only insert; one sealing job (privacy's audit chain) later gives each committed entry its place in a
+SHA-256 chain, so no writer ever waits on a chain head.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,12 @@ from datetime import datetime
 from typing import Any
 
 from advanced_alchemy.types import DateTimeUTC, JsonB
-from sqlalchemy import Index, String
+from sqlalchemy import Index, LargeBinary, String
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from civicvoice.core.clock import utcnow
-from civicvoice.core.datamap import DataMapEntry
+from civicvoice.core.datamap import DataMapEntry, RetentionRule
 from civicvoice.core.db import Base
 
 
@@ -40,8 +44,14 @@ class AuditEvent(Base):
         category="staff activity",
         lawful_basis="legal_obligation",
         retention="6 years",
+        subject_kind="staff",
+        subject_link="actor_id",
+        retention_rule=RetentionRule("audit_log", "occurred_at", "delete"),
     )
-    __table_args__ = (Index("ix_audit_event_occurred_at", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_audit_event_occurred_at", "occurred_at"),
+        Index("ix_audit_event_seq", "seq", unique=True),
+    )
 
     occurred_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
     actor_kind: Mapped[str] = mapped_column(String(20))
@@ -51,6 +61,12 @@ class AuditEvent(Base):
     target_id: Mapped[str | None] = mapped_column(String(64))
     # Detail is ids, counts and names of settings only; no personal data, no secrets.
     detail: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
+    # Why, as the operator typed it: encrypted under a yearly audit key that retention destroys (never in clear).
+    reason_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The chain, filled in by the sealing job: position, the previous entry's hash and this entry's hash.
+    seq: Mapped[int | None]
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    entry_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 def record(
@@ -61,6 +77,7 @@ def record(
     target_kind: str | None = None,
     target_id: object | None = None,
     detail: dict[str, Any] | None = None,
+    reason_ciphertext: bytes | None = None,
 ) -> AuditEvent:
     event = AuditEvent(
         occurred_at=utcnow(),
@@ -70,6 +87,7 @@ def record(
         target_kind=target_kind,
         target_id=None if target_id is None else str(target_id),
         detail=detail or {},
+        reason_ciphertext=reason_ciphertext,
     )
     session.add(event)
     return event

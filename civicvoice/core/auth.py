@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +28,7 @@ from civicvoice.core.clock import utcnow
 from civicvoice.core.datamap import DataMapEntry
 from civicvoice.core.db import Base
 from civicvoice.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from civicvoice.core.services import ExtensionPoint, Extensions
 
 API_KEY_PREFIX = "cvk"
 ROLES = ("admin", "quality_reviewer", "service_manager", "agent", "dpo")
@@ -57,6 +58,8 @@ class StaffUser(Base):
         category="staff",
         lawful_basis="contract",
         retention="account lifetime + 1 year",
+        subject_kind="staff",
+        subject_link="id",
     )
 
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -239,6 +242,11 @@ async def authenticate_api_key(sessions: async_sessionmaker[AsyncSession], autho
         return _principals.put(digest, principal)
 
 
+# The staff package checks staff sessions, roles and CSRF tokens; the kernel's guard hands staff routes to it.
+StaffGuard = Callable[[ASGIConnection[Any, Any, Any, Any], Access], Awaitable[None]]
+STAFF_GUARD: ExtensionPoint[StaffGuard] = ExtensionPoint("core.staff_guard", "checks a staff route's session and role")
+
+
 async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """The single authorisation guard, registered on the app: every route passes through it."""
     access = handler.opt.get("access")
@@ -255,9 +263,10 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
         connection.state.api_principal = principal
         return
     if access.kind == "staff":
-        staff_guard = connection.app.state.get("staff_guard")
-        if staff_guard is None:
+        extensions: Extensions = connection.app.state.extensions
+        guards = extensions.items(STAFF_GUARD)
+        if not guards:
             raise NotAuthenticated("Sign in to continue.")
-        await staff_guard(connection, access)
+        await guards[0](connection, access)
         return
     raise PermissionDenied("This route has no access decision.")

@@ -15,11 +15,39 @@ LawfulBasis = Literal[
 
 
 @dataclass(frozen=True)
+class Link:
+    """A column of this table that points at a row of another table: the data map's search follows it, so a
+    row with no subject column of its own (an answer) is still found from its person (through its response)."""
+
+    column: str
+    table: str
+
+
+RetentionAction = Literal["anonymise", "delete", "shred"]
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    """How long a table's rows are kept, in machine-readable form; privacy's retention job enforces it.
+
+    ``retention_class`` names the period (the DPO sets its months; defaults in privacy.retention); ``counts_from``
+    is the column the period runs from; ``action`` says what happens after it: anonymise (the clear facts stay
+    for the reports, the person and their words go), delete, or shred (a person's key and indexes are destroyed).
+    """
+
+    retention_class: str
+    counts_from: str
+    action: RetentionAction
+
+
+@dataclass(frozen=True)
 class DataMapEntry:
     """What one table holds about people.
 
     ``holds`` names each personal-data item (empty and explicit when the table holds none);
-    ``subject_link`` names the column pointing at ``data_subject.id`` when rows belong to a person;
+    ``subject_link`` names the column pointing at ``data_subject.id`` (or at ``staff_user.id`` for staff data)
+    when rows belong to a person; ``links`` are further columns pointing at other tables' rows. A table holding
+    personal data must be reachable from a person through these, or say in ``unlinked`` why it is not.
     ``scheduled_jobs`` names the cron jobs that keep the table to its retention (or move its rows on, as
     expiry does), so a promise such as "30 days after done" is backed by a job that exists.
     """
@@ -31,6 +59,17 @@ class DataMapEntry:
     retention: str = "indefinite"
     subject_link: str | None = None
     encrypted: tuple[str, ...] = ()
+    links: tuple[Link, ...] = ()
+    # Whose personal data: customers (data_subject) or staff (staff_user), who are data subjects too.
+    subject_kind: Literal["customer", "staff"] = "customer"
+    # Why a table holding personal data is deliberately not linked to a person (e.g. keyed hashes kept to honour
+    # an objection after erasure); an empty string means it must be linked.
+    unlinked: str = ""
+    # Timestamps cut to the day when the person is erased (the time of day could single them out).
+    coarsen_on_erasure: tuple[str, ...] = ()
+    # Keyed hashes of other systems' ids, replaced by random bytes on erasure (they would lead back to the person).
+    scramble_on_erasure: tuple[str, ...] = ()
+    retention_rule: RetentionRule | None = None
     scheduled_jobs: tuple[str, ...] = ()
 
     @property
@@ -44,20 +83,17 @@ class DataMapEntry:
 
 @dataclass(frozen=True)
 class FileStore:
-    """Personal data kept outside the database (files under the data directory), declared like a table."""
+    """A store outside the database that holds personal data (mail files, access packages, exports).
+
+    Declared by the feature that writes it, beside its tables, so the record of processing and retention see it.
+    """
 
     name: str
+    purpose: str
     location: str
-    entry: DataMapEntry
-
-
-# Stores that are not tables; each module that writes such files registers its store when imported.
-FILE_STORES: dict[str, FileStore] = {}
-
-
-def declare_file_store(name: str, location: str, entry: DataMapEntry) -> FileStore:
-    store = FileStore(name, location, entry)
-    if FILE_STORES.get(name, store) != store:
-        raise ValueError(f"file store {name!r} is declared twice")
-    FILE_STORES[name] = store
-    return store
+    holds: tuple[str, ...]
+    category: str
+    lawful_basis: LawfulBasis
+    retention: str
+    # The cron jobs that keep the store to its retention (see DataMapEntry.scheduled_jobs).
+    scheduled_jobs: tuple[str, ...] = ()

@@ -19,6 +19,8 @@ from litestar.response import Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from civicvoice.core.errors import CivicVoiceError
+from civicvoice.core.extensions import STAFF_AREA
+from civicvoice.core.services import Extensions
 
 log = structlog.get_logger("civicvoice.http")
 PROBLEM_JSON = "application/problem+json"
@@ -59,17 +61,23 @@ def wants_page(request: Request[Any, Any, Any]) -> bool:
     return "text/html" in accept
 
 
+def back_link(request: Request[Any, Any, Any]) -> str:
+    """Where an error page sends people back to: the staff home for staff pages (the staff package says which)."""
+    path = str(request.scope.get("path", ""))
+    extensions: Extensions | None = request.app.state.get("extensions")
+    for area in extensions.items(STAFF_AREA) if extensions is not None else ():
+        if path.startswith(area.prefix):
+            return area.home
+    return "/"
+
+
 def error_response(
     request: Request[Any, Any, Any], problem: Problem, headers: dict[str, str] | None = None
 ) -> Response[Any]:
     """The problem as RFC 9457 JSON, or as a page with the same status for a browser (`wants_page`)."""
     if not wants_page(request):
         return problem_response(problem, headers)
-    context = {
-        "page_title": problem.title,
-        "problem": problem,
-        "back_to": "/staff/feedback" if str(request.scope.get("path", "")).startswith("/staff") else "/",
-    }
+    context = {"page_title": problem.title, "problem": problem, "back_to": back_link(request)}
     return Template(
         template_name=ERROR_PAGE,
         context=context,

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import structlog
 from advanced_alchemy.types import DateTimeUTC, JsonB
@@ -35,6 +35,9 @@ from civicvoice.core.db import Base, table
 from civicvoice.core.errors import CivicVoiceError, Conflict, InvalidInput, NotFound
 from civicvoice.core.ids import new_id
 from civicvoice.core.logging import scrub
+from civicvoice.core.services import Services
+
+T = TypeVar("T")
 
 log = structlog.get_logger("civicvoice.jobs")
 
@@ -92,6 +95,7 @@ class Job(Base):
         category="service operation records",
         lawful_basis="legitimate_interests",
         retention="30 days after done; dead jobs 90 days after they died unless retried",
+        unlinked="a scrubbed error message is not about a person; the payload's ids lead to the rows that are",
         scheduled_jobs=(PRUNE_JOBS_JOB,),
     )
     __table_args__ = (Index("ix_job_due", "state", "run_at"),)
@@ -120,7 +124,7 @@ class JobContext:
     name: str
     attempt: int
     sessions: async_sessionmaker[AsyncSession]
-    services: Mapping[str, Any]
+    services: Services
     max_attempts: int = 8
     worker: str = ""
 
@@ -129,8 +133,8 @@ class JobContext:
         """No retry follows this run: a handler records a lasting failure instead of raising."""
         return self.attempt >= self.max_attempts
 
-    def service(self, name: str) -> Any:
-        return self.services[name]
+    def service(self, kind: type[T]) -> T:
+        return self.services.get(kind)
 
     async def holds_lease(self, session: AsyncSession) -> bool:
         """True while this run still owns its job (running, this worker, lease not lapsed); the row stays locked
@@ -423,7 +427,7 @@ class Worker:
         self,
         registry: JobRegistry,
         sessions: async_sessionmaker[AsyncSession],
-        services: Mapping[str, Any],
+        services: Services,
         *,
         poll_seconds: float = 1.0,
         batch: int = 1,
@@ -611,7 +615,7 @@ def job_runner(
     settings: Any,
     registry: JobRegistry,
     sessions: async_sessionmaker[AsyncSession],
-    services: Mapping[str, Any],
+    services: Services,
     *,
     name: str | None = None,
 ) -> JobRunner:
@@ -628,7 +632,7 @@ async def serve_jobs(
     settings: Any,
     registry: JobRegistry,
     sessions: async_sessionmaker[AsyncSession],
-    services: Mapping[str, Any],
+    services: Services,
     *,
     once: bool = False,
 ) -> int:

@@ -13,9 +13,8 @@ import asyncio
 import contextlib
 import math
 import uuid
-from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 import structlog
 from litestar_saq import QueueConfig, SAQConfig, SAQPlugin
@@ -27,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicvoice.core.clock import utcnow
 from civicvoice.core.jobs import Job, JobRegistry, Worker, _due_or_lapsed, schedule_crons, wakeup
+from civicvoice.core.services import Services
 from civicvoice.core.settings import Settings
 
 log = structlog.get_logger("civicvoice.jobs.saq")
@@ -186,7 +186,7 @@ async def run_once(
     settings: Settings,
     registry: JobRegistry,
     sessions: async_sessionmaker[AsyncSession],
-    services: Mapping[str, Any],
+    services: Services,
     *,
     now: datetime | None = None,
     runner: Worker | None = None,
@@ -217,7 +217,7 @@ async def run_workers(
     settings: Settings,
     registry: JobRegistry,
     sessions: async_sessionmaker[AsyncSession],
-    services: Mapping[str, Any],
+    services: Services,
     *,
     stop: asyncio.Event,
     name: str | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 import structlog
@@ -40,14 +40,24 @@ _PHONE = re.compile(r"(?<![\w\-])\+?\d[\d ()\-]{8,}\d(?![\w\-])")
 _SAFE_KEYS = frozenset({"timestamp", "level", "logger", "route", "method", "status", "ms", "worker"})
 _BEARER = re.compile(r"(?i)(bearer\s+)\S+")
 _API_KEY = re.compile(r"cvk_[A-Za-z0-9_\-]+")
-_SURVEY_PATH = re.compile(r"/(s|u|unsubscribe)/[^/\s?\"']+")
+# Paths whose last segment is a secret (survey and unsubscribe links): features declare them (SECRET_PATHS), the
+# app registers them here at start-up. Group 1 (the path before the secret) is kept.
+_secret_paths: list[re.Pattern[str]] = []
+
+
+def mask_secret_paths(patterns: Iterable[re.Pattern[str]]) -> None:
+    """Mask these paths' secrets in every log line from now on (called by the app factory with each feature's)."""
+    for pattern in patterns:
+        if pattern.pattern not in {known.pattern for known in _secret_paths}:
+            _secret_paths.append(pattern)
 
 
 def scrub(value: str) -> str:
     value = _EMAIL.sub("[email]", value)
     value = _API_KEY.sub("[api-key]", value)
     value = _BEARER.sub(r"\1[redacted]", value)
-    value = _SURVEY_PATH.sub(r"/\1/[token]", value)
+    for pattern in _secret_paths:
+        value = pattern.sub(r"\1/[token]", value)
     # Ten or more digits is a phone, card or account number; dates and durations have fewer.
     return _PHONE.sub(lambda m: "[number]" if sum(c.isdigit() for c in m.group()) >= 10 else m.group(), value)
 

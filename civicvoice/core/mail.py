@@ -17,7 +17,7 @@ from typing import Protocol
 import aiosmtplib
 import structlog
 
-from civicvoice.core.datamap import DataMapEntry, declare_file_store
+from civicvoice.core.datamap import FileStore
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.settings import Settings
 
@@ -26,17 +26,15 @@ log = structlog.get_logger("civicvoice.mail")
 PRUNE_MAIL_FILES_JOB = "mail.prune_files"
 MAIL_FILES_KEPT_FOR = timedelta(days=7)
 
-MAIL_FILES = declare_file_store(
-    "mail_files",
-    "<data dir>/mail/*.eml",
-    DataMapEntry(
-        purpose="Outgoing mail written to files on a machine without a mail server (first runs, demos)",
-        holds=("recipient email address", "message text with working survey and unsubscribe links"),
-        category="contact details",
-        lawful_basis="public_task",
-        retention="7 days",
-        scheduled_jobs=(PRUNE_MAIL_FILES_JOB,),
-    ),
+MAIL_FILES = FileStore(
+    name="mail_files",
+    purpose="Outgoing mail written to files on a machine without a mail server (first runs, demos)",
+    location="<data dir>/mail/*.eml",
+    holds=("recipient email address", "message text with working survey and unsubscribe links"),
+    category="contact details",
+    lawful_basis="public_task",
+    retention="7 days",
+    scheduled_jobs=(PRUNE_MAIL_FILES_JOB,),
 )
 
 

@@ -66,6 +66,8 @@ class Settings:
     log_json: bool = True
     max_body_bytes: int = 2 * 1024 * 1024
     secure_cookies: bool = False
+    # Retired key-encryption keys are destroyed this long after their last use: the backup retention period.
+    key_backup_window_days: int = 35
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -172,4 +174,6 @@ class Settings:
             kwargs["max_body_bytes"] = _int(v, "CIVICVOICE_MAX_BODY_BYTES", low=1024, high=64 * 1024 * 1024)
         if (v := get("SECURE_COOKIES")) is not None:
             kwargs["secure_cookies"] = _bool(v, "CIVICVOICE_SECURE_COOKIES")
+        if (v := get("KEY_BACKUP_WINDOW_DAYS")) is not None:
+            kwargs["key_backup_window_days"] = _int(v, "CIVICVOICE_KEY_BACKUP_WINDOW_DAYS", low=0, high=3650)
         return cls(**kwargs)

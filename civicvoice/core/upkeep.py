@@ -8,6 +8,7 @@ from typing import Any
 from civicvoice.core.clock import utcnow
 from civicvoice.core.jobs import PRUNE_JOBS_JOB, JobContext, JobRegistry, prune_jobs
 from civicvoice.core.mail import PRUNE_MAIL_FILES_JOB, delete_old_mail_files
+from civicvoice.core.settings import Settings
 
 KERNEL_JOBS = JobRegistry()
 
@@ -20,4 +21,4 @@ async def prune_jobs_job(ctx: JobContext, payload: dict[str, Any]) -> None:
 
 @KERNEL_JOBS.cron(PRUNE_MAIL_FILES_JOB, every=timedelta(hours=1), max_attempts=3)
 async def prune_mail_files_job(ctx: JobContext, payload: dict[str, Any]) -> None:
-    delete_old_mail_files(ctx.service("settings").mail_dir, utcnow())
+    delete_old_mail_files(ctx.service(Settings).mail_dir, utcnow())

@@ -99,7 +99,7 @@ class SignInPages(Controller):
                 status_code=403,
                 error="The sign-in form expired. Enter your email address and password again.",
             )
-        throttler: LoginThrottler = request.app.state.services["login_throttler"]
+        throttler = request.app.state.services.get(LoginThrottler)
         address = request.client.host if request.client else "unknown"
         async with request.app.state.sessions() as session:
             try:

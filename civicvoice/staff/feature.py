@@ -1,26 +1,47 @@
-"""The staff-access feature as the app factory sees it: sign-in pages, user pages and the login throttle."""
+"""The staff package as the app factory sees it: sign-in, staff accounts and the staff page layout.
+
+It sits above the features (composition root): features reach the signed-in user and the layout only through the
+kernel's extension points (STAFF_GUARD, STAFF_AREA, STAFF_NAV and `staff_template`).
+"""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from civicvoice.core.auth import STAFF_GUARD
+from civicvoice.core.extensions import STAFF_AREA, STAFF_NAV, StaffArea, StaffNavItem
 from civicvoice.core.features import Feature
+from civicvoice.core.services import Extensions, Services, contribute
 from civicvoice.staff.controllers import ROUTES
 from civicvoice.staff.job_pages import JOB_PAGES
 from civicvoice.staff.jobs import JOBS
+from civicvoice.staff.jobs_cli import jobs_group
 from civicvoice.staff.throttle import LoginThrottler
+from civicvoice.staff.web import EXCEPTION_HANDLERS, HOME_PATH, staff_guard
+from privacy.keyring import Keyring
 
 
-def _services(built: Mapping[str, Any]) -> Mapping[str, Any]:
+def _services(services: Services, _extensions: Extensions) -> None:
     # Its own key, derived from the token key, so throttle hashes share nothing with survey-link signatures.
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"civicvoice staff login throttle").derive(
-        built["keyring"].token
+        services.get(Keyring).token
     )
-    return {"login_throttler": LoginThrottler(key)}
+    services.provide(LoginThrottler(key))
 
 
-FEATURE = Feature(name="staff", routes=[*ROUTES, *JOB_PAGES], jobs=JOBS, build_services=_services)
+FEATURE = Feature(
+    name="staff",
+    routes=[*ROUTES, *JOB_PAGES],
+    jobs=JOBS,
+    cli=[jobs_group],  # jobs (issue 9): civicvoice jobs list / retry
+    exception_handlers=EXCEPTION_HANDLERS,
+    models=["civicvoice.staff.models"],
+    extensions=[
+        contribute(STAFF_GUARD, staff_guard),
+        contribute(STAFF_AREA, StaffArea(prefix="/staff", home=HOME_PATH)),
+        contribute(STAFF_NAV, StaffNavItem("Staff users", "/staff/users", roles=("admin",), position=90)),
+        contribute(STAFF_NAV, StaffNavItem("Background jobs", "/staff/jobs", roles=("admin",), position=95)),
+    ],
+    build_services=_services,
+)

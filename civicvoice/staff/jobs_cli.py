@@ -9,6 +9,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.audit import Actor
+from civicvoice.core.commands import run_db, settings_from_env
 from civicvoice.core.jobs import STATES, Job, list_jobs, parse_job_id, retry_job
 
 
@@ -39,7 +40,6 @@ def jobs_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts.")
 def jobs_list_command(state: str | None, limit: int, as_json: bool) -> None:
     """List jobs, newest first."""
-    from civicvoice.cli import run_db, settings_from_env
 
     async def work(session: AsyncSession) -> list[dict[str, Any]]:
         return [job_summary(job) for job in await list_jobs(session, state=state, limit=limit)]
@@ -61,7 +61,6 @@ def jobs_list_command(state: str | None, limit: int, as_json: bool) -> None:
 def jobs_retry_command(job_id: str) -> None:
     """Queue a dead job again with a fresh set of attempts (audited)."""
     from civicvoice.app import features, job_registry
-    from civicvoice.cli import run_db, settings_from_env
 
     settings = settings_from_env()
     try:

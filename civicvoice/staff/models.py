@@ -25,6 +25,8 @@ class StaffSession(Base):
         category="staff activity",
         lawful_basis="legitimate_interests",
         retention="until sign-out or 12 hours",
+        subject_kind="staff",
+        subject_link="user_id",
         scheduled_jobs=("staff.prune",),
     )
     __table_args__ = (Index("ix_staff_session_user", "user_id"),)
@@ -46,6 +48,8 @@ class LoginThrottle(Base):
         category="security",
         lawful_basis="legitimate_interests",
         retention="24 hours after the last failure",
+        subject_kind="staff",
+        unlinked="keyed hashes of an email or client address, deleted 24 hours after the last failure",
         scheduled_jobs=("staff.prune",),
     )
 

@@ -20,7 +20,9 @@ from litestar.response import Redirect
 
 from civicvoice.core.auth import Access, StaffUser
 from civicvoice.core.errors import NotAuthenticated, PermissionDenied
+from civicvoice.core.extensions import STAFF_NAV
 from civicvoice.core.http import handle_civicvoice_error
+from civicvoice.core.services import Extensions
 from civicvoice.staff.accounts import session_user
 
 SESSION_COOKIE = "cv_staff_session"
@@ -110,6 +112,13 @@ async def staff_guard(connection: ASGIConnection[Any, Any, Any, Any], access: Ac
     connection.state.staff_user = user
     connection.state.staff_session_token = token
     connection.state.csrf_token = csrf
+    # What every staff page's layout needs (read by feature pages through core's `staff_template`).
+    extensions: Extensions = connection.app.state.extensions
+    nav = sorted(
+        (item for item in extensions.items(STAFF_NAV) if not item.roles or user.role in item.roles),
+        key=lambda item: (item.position, item.label),
+    )
+    connection.state.staff_page = {"staff_user": user, "csrf_token": csrf, "staff_nav": nav}
 
 
 def current_user(request: Request[Any, Any, Any]) -> StaffUser:
@@ -119,7 +128,7 @@ def current_user(request: Request[Any, Any, Any]) -> StaffUser:
 
 def staff_context(request: Request[Any, Any, Any], **context: Any) -> dict[str, Any]:
     """What every staff page template needs besides its own data: who is signed in, the CSRF token."""
-    return {"staff_user": request.state.staff_user, "csrf_token": request.state.csrf_token, **context}
+    return {**request.state.staff_page, **context}
 
 
 def handle_sign_in_required(request: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:

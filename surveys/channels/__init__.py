@@ -44,3 +44,7 @@ class Channel(Protocol):
     async def parse_inbound(self, payload: Any) -> Any: ...
 
     async def status_callback(self, payload: Any) -> Any: ...
+
+
+class Channels(dict[str, Channel]):
+    """The channels this deployment can send on, by name (a service: tests and deployments supply their own)."""

@@ -17,7 +17,7 @@ from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.jobs import Job
 from civicvoice.core.settings import Settings
 from privacy.models import DataKey, DataSubject, SubjectIndex
-from surveys.intake import IntakeResult
+from surveys.intake import ContactIntake, IntakeResult
 from surveys.intake_batch import BatchingIntake
 from surveys.models import Contact, Invitation, InvitationDecision
 from surveys.rules import InvitationPolicy
@@ -53,7 +53,7 @@ def phone(person: int) -> str:
 async def batching(settings: Settings, db: TestDatabase) -> AsyncIterator[BatchingIntake]:
     await db.load_catalogue(POLICY)
     services = await build_services(settings, db.sessions, features())
-    intake = BatchingIntake(services["contact_intake"], db.sessions)
+    intake = BatchingIntake(services.get(ContactIntake), db.sessions)
     # Warm the reference-data cache, as in a running server: the events below then reach the writer together.
     await report(intake, db, contact("warm-up"))
     intake.group.batches = 0

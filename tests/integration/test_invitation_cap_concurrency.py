@@ -9,6 +9,7 @@ import msgspec
 
 from civicvoice.app import build_services, features
 from civicvoice.core.settings import Settings
+from surveys.intake import ContactIntake
 from surveys.models import Contact, Invitation
 from surveys.schemas import ContactEvent
 from tests.integration.support import TestDatabase
@@ -32,7 +33,7 @@ async def test_simultaneous_contacts_for_one_person_give_one_invitation(
     settings: Settings, db: TestDatabase, catalogue: None
 ) -> None:
     services = await build_services(settings, db.sessions, features())
-    intake = services["contact_intake"]
+    intake = services.get(ContactIntake)
 
     async def report(event: ContactEvent) -> str:
         async with db.sessions() as session:

@@ -18,12 +18,15 @@ from civicvoice.core.jobs import Job
 from civicvoice.core.settings import Settings
 from feedback.scoring import SCORE_RESPONSE_JOB
 from privacy.models import DataKey
+from privacy.vault import Vault
+from surveys.intake import ContactIntake
 from surveys.models import Answer, Invitation, Response
 from surveys.responses import (
     AlreadyAnswered,
     GroupedResponses,
     InvalidAnswers,
     InvitationClosed,
+    ResponseRecorder,
     read_answer_text,
 )
 from tests.integration.support import TestDatabase
@@ -45,7 +48,7 @@ def answers(n: int, **overrides: str) -> dict[str, str]:
 async def setup(settings: Settings, db: TestDatabase) -> AsyncIterator[tuple[GroupedResponses, dict[str, Any]]]:
     await db.load_catalogue(POLICY)
     services = await build_services(settings, db.sessions, features())
-    writer = GroupedResponses(services["response_recorder"], db.sessions)
+    writer = GroupedResponses(services.get(ResponseRecorder), db.sessions)
     try:
         yield writer, services
     finally:
@@ -57,7 +60,7 @@ async def invite(services: dict[str, Any], db: TestDatabase, count: int, prefix:
     ids = []
     for n in range(count):
         async with db.sessions() as session:
-            result = await services["contact_intake"].report(
+            result = await services.get(ContactIntake).report(
                 session, contact(f"{prefix}-{n}", email=f"{prefix}.{n}@example.org")
             )
         assert result.accepted.invitation_id is not None
@@ -121,7 +124,7 @@ async def test_concurrent_answers_are_grouped_and_each_refused_or_stored_on_its_
         if isinstance(outcome, uuid.UUID):
             sent[outcome] = form
     async with db.sessions() as session:
-        vault = services["vault"]
+        vault = services.get(Vault)
         for response in responses:
             rows = (await session.scalars(select(Answer).where(Answer.response_id == response.id))).all()
             assert {a.question_key for a in rows} == {"satisfaction", "resolved", "improve", "praise"}

@@ -21,6 +21,7 @@ from sqlalchemy import update
 
 from civicvoice.core.settings import Settings
 from privacy.models import DataSubject
+from privacy.vault import Vault
 from surveys.answers import check_answers
 from surveys.catalogue import POST_CONTACT_SURVEY
 from surveys.models import Answer, Invitation, Response
@@ -82,7 +83,7 @@ class Site(LiveSite):
         """The one stored response and its answers by question: numbers, choices and decrypted text."""
         [response] = await self.db.all(Response)
         stored: dict[str, Any] = {}
-        vault = self.app.state.services["vault"]
+        vault = self.app.state.services.get(Vault)
         async with self.db.sessions() as session:
             for answer in await self.db.all(Answer):
                 if answer.text_ciphertext is not None:

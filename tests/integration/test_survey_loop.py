@@ -17,6 +17,7 @@ from civicvoice.core.jobs import Job, Worker
 from civicvoice.core.settings import Settings
 from feedback.models import CommentScore
 from privacy.models import DataSubject, SuppressionEntry
+from privacy.vault import Vault
 from surveys.models import Answer, Invitation, Response
 from surveys.rules import InvitationPolicy
 from surveys.sending import InvitationSender
@@ -169,7 +170,7 @@ async def test_odd_text_is_stored_safely(
     [response] = await db.all(Response)
     [answer] = [a for a in await db.all(Answer) if a.question_key == "improve"]
     async with db.sessions() as session:
-        stored = await read_answer_text(session, loop_app.state.services["vault"], response, answer)
+        stored = await read_answer_text(session, loop_app.state.services.get(Vault), response, answer)
     assert stored == value.replace("\x00", "").strip()
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 
 import pytest
 import structlog
 
 from civicvoice.core.errors import ConfigurationError
-from civicvoice.core.logging import configure_logging, scrub
+from civicvoice.core.logging import configure_logging, mask_secret_paths, scrub
 from civicvoice.core.settings import Settings
 
 
@@ -51,11 +52,17 @@ def test_bad_settings_say_what_to_fix(env: dict[str, str], message: str) -> None
         ("mail to jo.bloggs@example.org failed", "jo.bloggs@example.org"),
         ("call 07912 345678", "07912 345678"),
         ("Bearer cvk_abc_def123", "cvk_abc_def123"),
-        ("GET /s/AQGiCCU4DXWLoqpT9kN7x and /u/ZZZ123", "AQGiCCU4DXWLoqpT9kN7x"),
+        ("GET /secret-link/AQGiCCU4DXWLoqpT9kN7x?x=1", "AQGiCCU4DXWLoqpT9kN7x"),
     ],
 )
 def test_scrub_masks_personal_data_and_secrets(raw: str, leak: str) -> None:
+    mask_secret_paths([re.compile(r"(/secret-link)/[^/\s?]+")])
     assert leak not in scrub(raw)
+
+
+def test_scrub_keeps_the_path_before_a_registered_secret() -> None:
+    mask_secret_paths([re.compile(r"(/secret-link)/[^/\s?]+")])
+    assert scrub("GET /secret-link/abc123?x=1") == "GET /secret-link/[token]?x=1"
 
 
 def test_scrub_keeps_ids_and_dates() -> None:

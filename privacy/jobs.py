@@ -1,0 +1,59 @@
+"""Background jobs of the privacy feature."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from civicvoice.core.audit import Actor
+from civicvoice.core.jobs import JobContext, JobRegistry, RetryLater
+from civicvoice.core.services import Extensions
+from civicvoice.core.settings import Settings
+from privacy.audit_chain import publish_head, seal_once
+from privacy.erasure import PURGE_JOB, purge
+from privacy.holds import LEGAL_HOLDS
+from privacy.key_rotation import REWRAP_BATCH, REWRAP_JOB, KeyringWatcher, rewrap_batch
+from privacy.keyring import Keyring
+from privacy.retention import RETENTION_JOB
+from privacy.retention import run as retention_run
+
+AUDIT_SEAL_JOB = "audit.seal"
+JOBS = JobRegistry()
+
+
+@JOBS.cron(AUDIT_SEAL_JOB, every=timedelta(minutes=1), max_attempts=3)
+async def seal_audit_log(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Chain what was committed since the last run, then publish the head outside the database."""
+    async with ctx.sessions() as session, session.begin():
+        result = await seal_once(session, ctx.service(Keyring))
+    if result is not None:
+        publish_head(ctx.service(Settings), result.head)
+
+
+@JOBS.job(REWRAP_JOB, max_attempts=20)
+async def rewrap_data_keys(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """One bounded batch per transaction, so the service never waits on a long lock; runs again until done."""
+    keyring = ctx.service(KeyringWatcher).keyring
+    async with ctx.sessions() as session, session.begin():
+        done = await rewrap_batch(session, keyring)
+    if done is None:  # this process has not loaded the activated key yet: its watcher will within a minute
+        raise RetryLater(timedelta(seconds=30))
+    if done >= REWRAP_BATCH:
+        raise RetryLater(timedelta(0))
+
+
+@JOBS.job(PURGE_JOB, max_attempts=10)
+async def purge_erased(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """The erased person's ciphertext and links go; their clear, non-identifying facts stay for the reports."""
+    async with ctx.sessions() as session, session.begin():
+        await purge(session, uuid.UUID(payload["subject_id"]))
+
+
+@JOBS.cron(RETENTION_JOB, every=timedelta(days=1), max_attempts=3)
+async def enforce_retention(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Daily, in bounded batches; a run that has more to do hands over to the next job run at once."""
+    holds = ctx.services.get(Extensions).items(LEGAL_HOLDS)
+    result = await retention_run(ctx.sessions, ctx.service(Settings), holds, actor=Actor.system(), max_batches=20)
+    if not result.finished:
+        raise RetryLater(timedelta(seconds=1))

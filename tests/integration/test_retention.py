@@ -1,0 +1,163 @@
+"""Retention: a dry-run report first, then anonymisation in bounded batches that keeps the reports' facts, people
+shredded after their last contact, period keys destroyed, legal holds respected, every run audited."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select, update
+
+from civicvoice.cli import cli
+from civicvoice.core.audit import Actor, AuditEvent
+from civicvoice.core.clock import utcnow
+from civicvoice.core.db import unit_of_work
+from civicvoice.core.errors import InvalidInput
+from civicvoice.core.services import Services
+from civicvoice.core.settings import Settings
+from privacy.holds import LegalHold, LegalHoldSource
+from privacy.keys import load_keyring
+from privacy.models import DataKey, DataSubject
+from privacy.retention import report, run, run_batch, set_retention_months
+from privacy.vault import Vault
+from surveys.models import Answer, Contact, Invitation, InvitationDecision, Response
+from tests.integration.support import TestDatabase
+from tests.integration.test_erasure import answered, comments_of, facts
+from tests.integration.test_keys_and_cli import env_for
+
+__all__ = ["answered"]  # the fixture, shared with the erasure tests
+
+OLD = timedelta(days=800)  # past the 24-month default
+
+
+async def age(db: TestDatabase, subject_id: uuid.UUID, by: timedelta = OLD) -> None:
+    """Make everything of one person old, as if it had happened ``by`` ago."""
+    async with unit_of_work(db.sessions) as session:
+        then = utcnow() - by
+        await session.execute(update(Response).where(Response.subject_id == subject_id).values(submitted_at=then))
+        await session.execute(update(Contact).where(Contact.subject_id == subject_id).values(occurred_at=then))
+        await session.execute(update(Invitation).where(Invitation.subject_id == subject_id).values(created_at=then))
+        await session.execute(
+            update(InvitationDecision).where(InvitationDecision.subject_id == subject_id).values(decided_at=then)
+        )
+        await session.execute(
+            update(DataSubject).where(DataSubject.id == subject_id).values(last_contact_at=then, created_at=then)
+        )
+
+
+def due(rows: list[Any]) -> dict[str, int]:
+    return {row.table: row.due for row in rows if row.due}
+
+
+async def test_the_dry_run_reports_and_changes_nothing_then_the_run_anonymises(
+    answered: tuple[Services, list[uuid.UUID]], db: TestDatabase, settings: Settings
+) -> None:
+    services, (old, recent, _) = answered
+    await age(db, old)
+    before = await facts(db)
+    async with db.sessions() as session:
+        dry = await report(session, [])
+    assert due(dry) == {"contact": 1, "data_subject": 1, "invitation": 1, "invitation_decision": 1, "response": 1}
+    vault = services.get(Vault)
+    assert len(await comments_of(db, vault, old)) == 2  # the dry run changed nothing
+
+    result = await run(db.sessions, settings, [], actor=Actor.cli())
+    assert result.finished and result.counts["response"] == 1 and result.counts["answer"] >= 2
+    assert result.counts["data_subject"] == 1
+    async with db.sessions() as session:
+        # The person and their words are gone; the response keeps its closed answers and scores.
+        assert await session.scalar(select(func.count()).where(Response.subject_id == old)) == 0
+        texts = (await session.scalars(select(Answer.text_ciphertext).where(Answer.text_ciphertext.is_not(None)))).all()
+        assert len(texts) == 4  # the two recent people's comments
+        key = await session.scalar(select(DataKey).where(DataKey.subject_id == old))
+        assert key is not None and key.wrapped is None
+        event = await session.scalar(select(AuditEvent).where(AuditEvent.action == "privacy.retention_run"))
+        assert event is not None and event.detail["counts"]["response"] == 1
+    assert await facts(db) == before
+    assert len(await comments_of(db, vault, recent)) == 2
+    async with db.sessions() as session:
+        assert due(await report(session, [])) == {}  # nothing left to do; a second run is a no-op
+    again = await run(db.sessions, settings, [], actor=Actor.cli())
+    assert again.counts == {}
+
+
+async def test_a_legal_hold_keeps_a_persons_rows(
+    answered: tuple[Services, list[uuid.UUID]], db: TestDatabase, settings: Settings
+) -> None:
+    services, (old, other, _) = answered
+    await age(db, old)
+    await age(db, other)
+
+    async def on_person(_session: Any, subject_id: uuid.UUID) -> list[LegalHold]:
+        return [LegalHold("litigation", "a claim in the county court")] if subject_id == old else []
+
+    async def everyone(_session: Any) -> set[uuid.UUID]:
+        return {old}
+
+    litigation = LegalHoldSource("litigation hold", on_person, everyone)
+    async with db.sessions() as session:
+        rows = {row.table: row for row in await report(session, [litigation])}
+    assert rows["response"].due == 1 and rows["response"].held == 1
+    assert rows["response"].held_by == {"litigation hold": 1}
+    await run(db.sessions, settings, [litigation], actor=Actor.cli())
+    vault = services.get(Vault)
+    assert len(await comments_of(db, vault, old)) == 2
+    async with db.sessions() as session:
+        assert await session.scalar(select(func.count()).where(Response.subject_id == other)) == 0
+
+
+async def test_runs_in_bounded_batches(
+    answered: tuple[Services, list[uuid.UUID]], db: TestDatabase, settings: Settings
+) -> None:
+    _, people = answered
+    for person in people:
+        await age(db, person)
+    async with unit_of_work(db.sessions) as session:
+        first = await run_batch(session, settings, [], batch=2)
+    assert not first.finished and first.counts["response"] == 2
+    result = await run(db.sessions, settings, [], actor=Actor.cli(), batch=2)
+    assert result.finished and result.counts["response"] == 1
+
+
+async def test_period_keys_are_destroyed_after_the_period(db: TestDatabase, settings: Settings) -> None:
+    async with unit_of_work(db.sessions) as session:
+        vault = Vault(load_keyring(settings))
+        old_month = (utcnow() - OLD).strftime("%Y-%m")
+        this_month = utcnow().strftime("%Y-%m")
+        for period in (old_month, this_month, "A-2015", f"A-{utcnow().year}"):
+            await vault.encrypt_for_period(session, period, "answer.text", uuid.uuid4(), "anonymous words")
+    result = await run(db.sessions, settings, [], actor=Actor.cli())
+    assert result.keys_destroyed == 2
+    async with db.sessions() as session:
+        alive = set((await session.scalars(select(DataKey.period).where(DataKey.wrapped.is_not(None)))).all())
+    assert alive == {this_month, f"A-{utcnow().year}"}
+
+
+async def test_the_dpo_sets_the_periods(db: TestDatabase) -> None:
+    async with unit_of_work(db.sessions) as session:
+        await set_retention_months(session, "responses", 36, actor=Actor.cli())
+        rows = {row.table: row for row in await report(session, [])}
+    assert rows["response"].months == 36 and rows["contact"].months == 24
+    with pytest.raises(InvalidInput, match="Unknown retention class"):
+        async with unit_of_work(db.sessions) as session:
+            await set_retention_months(session, "everything", 12, actor=Actor.cli())
+    with pytest.raises(InvalidInput, match="1 to 1200"):
+        async with unit_of_work(db.sessions) as session:
+            await set_retention_months(session, "responses", 0, actor=Actor.cli())
+
+
+def test_the_dry_run_command(settings: Settings) -> None:
+    result = CliRunner().invoke(
+        cli, ["privacy", "retention", "--dry-run", "--json"], env=env_for(settings), catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    classes = {row["table"]: row for row in document["classes"]}
+    assert document["dry_run"] and classes["response"]["months"] == 24 and classes["response"]["action"] == "anonymise"
+    assert classes["data_subject"]["action"] == "shred" and classes["audit_event"]["action"] == "delete"
+    run_now = CliRunner().invoke(cli, ["privacy", "retention", "--json"], env=env_for(settings), catch_exceptions=False)
+    assert run_now.exit_code == 0 and json.loads(run_now.output)["dry_run"] is False
