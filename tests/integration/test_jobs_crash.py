@@ -58,7 +58,7 @@ class SlowSink(Sink):
 @pytest.fixture
 def sink_server() -> Iterator[SmtpServer]:
     server = SmtpServer()
-    server.sink = SlowSink(delay=0.01)
+    server.sink = SlowSink()
     server.controller.handler = server.sink
     server.start()
     yield server
