@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from civicvoice import __version__
 from civicvoice.core.auth import Access, authorize
 from civicvoice.core.db import create_engine, session_factory, sqlalchemy_config, unit_of_work
-from civicvoice.core.extensions import SECRET_PATHS
+from civicvoice.core.extensions import FILE_STORES, SECRET_PATHS
 from civicvoice.core.features import Feature
 from civicvoice.core.http import EXCEPTION_HANDLERS, AccessLogMiddleware, add_security_headers
 from civicvoice.core.jobs import JobRegistry, job_runner
@@ -48,7 +48,11 @@ def features() -> list[Feature]:
 
 
 def extensions(feature_list: Sequence[Feature]) -> Extensions:
-    return Extensions([item for feature in feature_list for item in feature.extensions])
+    found = Extensions([item for feature in feature_list for item in feature.extensions])
+    for feature in feature_list:
+        for store in feature.file_stores:
+            found.add(FILE_STORES, store)
+    return found
 
 
 @get("/health", opt=Access.public().opt(), tags=["Service"], summary="Liveness and database reachability")

@@ -13,8 +13,9 @@ from civicvoice.core.auth import create_api_key, create_staff_user
 from civicvoice.core.clock import utcnow
 from surveys.catalogue import POST_CONTACT_SURVEY, SERVICE_CATALOGUE
 from surveys.controllers import CONTACTS_WRITE
-from surveys.models import InvitationPolicyRecord, Service, ServiceGroup, Survey, SurveyVersion
+from surveys.models import InvitationPolicyRecord, Service, ServiceGroup, Survey
 from surveys.rules import InvitationPolicy
+from surveys.versions import add_draft, publish
 
 DEMO_ADMIN_EMAIL = "admin@example.gov.uk"
 
@@ -43,11 +44,7 @@ async def load_catalogue(session: AsyncSession) -> None:
             )
     survey = Survey(slug="post-contact", name="Post-contact satisfaction", is_post_contact_default=True)
     session.add(survey)
-    session.add(
-        SurveyVersion(
-            survey_id=survey.id, number=1, status="published", definition=POST_CONTACT_SURVEY, published_at=utcnow()
-        )
-    )
+    await publish(session, (await add_draft(session, survey.id, POST_CONTACT_SURVEY)).id)
 
 
 async def load_demo(session: AsyncSession) -> DemoLogin | None:

@@ -1,13 +1,17 @@
-"""`sentiment` commands: measure the comment scorer against a labelled TSV file."""
+"""`sentiment` commands: measure the comment scorer against a labelled TSV file, and re-score stored comments
+in the background when a new scorer version becomes the default."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
+from civicvoice.core.commands import run_db, settings_from_env
 from feedback.evaluation import EvaluationInputError, EvaluationReport, evaluate, read_labelled_tsv
-from feedback.sentiment import SCORER_VERSION
+from feedback.scoring import MAX_RESCORE_BATCH, RESCORE_BATCH, enqueue_rescore
+from feedback.sentiment import SCORER_VERSION, VERSIONS
 
 
 @click.group(name="sentiment")
@@ -29,6 +33,33 @@ def evaluate_command(file: Path) -> None:
         raise click.ClickException(error.detail) from None
     click.echo(_table(report, file.name))
     click.echo(report.to_json())
+
+
+@sentiment.command(name="rescore")
+@click.option(
+    "--version",
+    "version",
+    type=click.Choice(VERSIONS),
+    default=SCORER_VERSION,
+    show_default=True,
+    help="Scorer version to re-score with.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, MAX_RESCORE_BATCH),
+    default=RESCORE_BATCH,
+    show_default=True,
+    help="Comments per background job.",
+)
+def rescore_command(version: str, batch_size: int) -> None:
+    """Queue background jobs that re-score every stored comment another scorer version made.
+
+    Each job re-scores one batch; every score keeps the version that made it. Run the worker to do the work.
+    Prints what was queued as one JSON object.
+    """
+    settings = settings_from_env()
+    plan = run_db(settings, lambda session: enqueue_rescore(session, version, batch_size=batch_size))
+    click.echo(json.dumps({"version": plan.version, "comments": plan.comments, "jobs": plan.jobs}))
 
 
 def _table(report: EvaluationReport, name: str) -> str:

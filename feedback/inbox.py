@@ -12,7 +12,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, get
 from litestar.params import QueryParameter
@@ -21,16 +20,17 @@ from sqlalchemy import Select, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.auth import Access, StaffUser
-from civicvoice.core.extensions import staff_template
+from civicvoice.core.clock import LONDON
+from civicvoice.core.http import staff_template
 from feedback.models import CommentScore
 from privacy.exceptions import KeyDestroyed
 from privacy.redaction import redact
 from privacy.vault import Vault
+from surveys.definitions import ENGLISH, stored_definition
 from surveys.models import Answer, Contact, Response, Service, SurveyVersion
 from surveys.responses import read_answer_text
 
 PAGE_SIZE = 25
-LONDON = ZoneInfo("Europe/London")
 SEES_EVERY_SERVICE = frozenset({"admin", "quality_reviewer", "dpo"})
 
 
@@ -98,6 +98,8 @@ def _filtered(stmt: Select[Any], filters: InboxFilters) -> Select[Any]:
 
 
 def _overall(labels: list[str]) -> str | None:
+    # A comment not scored (Welsh, for one) says nothing about the overall sentiment.
+    labels = [label for label in labels if label != "not_scored"]
     if not labels:
         return None
     if "negative" in labels and "positive" in labels:
@@ -134,9 +136,7 @@ async def recent_feedback(session: AsyncSession, vault: Any, viewer: StaffUser, 
             labels[score.answer_id] = score.label
         version_ids = {response.survey_version_id for response, _ in found}
         for version in (await session.scalars(select(SurveyVersion).where(SurveyVersion.id.in_(version_ids)))).all():
-            questions[version.id] = {
-                q.get("key"): q.get("text", q.get("key")) for q in version.definition.get("questions", [])
-            }
+            questions[version.id] = {q.id: q.text_in(ENGLISH) for q in stored_definition(version.definition).questions}
     rows: list[InboxRow] = []
     for response, service_name in found:
         row = InboxRow(

@@ -12,9 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_engine_from_config
 import civicvoice.models  # noqa: F401 - registers every table on the metadata
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-
     from advanced_alchemy.alembic.commands import AlembicCommandConfig
+    from sqlalchemy.engine import Connection
 
 config: "AlembicCommandConfig" = context.config  # type: ignore[assignment]
 writer = rewriter.Rewriter()

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from civicvoice.core.audit import AuditEvent
 from civicvoice.core.clock import utcnow
+from civicvoice.core.crypto import content_digest, derive_key
 from civicvoice.core.datamap import DataMapEntry, FileStore
 from civicvoice.core.db import Base
 from civicvoice.core.settings import Settings
@@ -70,7 +71,7 @@ class AuditCheckpoint(Base):
 
 def checkpoint_key(keyring: Keyring) -> bytes:
     """The checkpoint-signing key, derived from the token key under its own label (shares nothing usable)."""
-    return hmac.new(keyring.token, b"civicvoice audit checkpoint key v1", hashlib.sha256).digest()
+    return derive_key(keyring.token, b"civicvoice audit checkpoint key v1")
 
 
 def sign_checkpoint(key: bytes, seq: int, entry_hash: str) -> str:
@@ -93,7 +94,7 @@ def entry_digest(entry: AuditEvent, seq: int, prev_hash: str) -> str:
         base64.b64encode(entry.reason_ciphertext).decode() if entry.reason_ciphertext is not None else None,
     ]
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return content_digest(canonical)
 
 
 @dataclass(frozen=True)

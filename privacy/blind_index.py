@@ -11,9 +11,8 @@ import unicodedata
 from collections.abc import Mapping
 
 import phonenumbers
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from civicvoice.core.crypto import derive_key
 from privacy.exceptions import InvalidIdentifier, KeyProblem
 from privacy.keyring import Keyring
 
@@ -152,8 +151,7 @@ class _KeyedHasher:
                 f"{self._what} key version {version} is not in the keyring; restore the key file or "
                 "CIVICVOICE_KEYS value that holds it."
             )
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=self._label + field.encode("ascii"))
-        derived = hkdf.derive(root)
+        derived = derive_key(root, self._label + field.encode("ascii"))
         self._derived[(field, version)] = derived
         return derived
 

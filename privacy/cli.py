@@ -6,25 +6,37 @@ import asyncio
 import json
 import sys
 import uuid
+from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicvoice.core.audit import Actor
+from civicvoice.core.audit import Actor, record
 from civicvoice.core.clock import utcnow
 from civicvoice.core.commands import extensions, read_identifier, run_db, settings_from_env
 from civicvoice.core.db import create_engine, session_factory
+from civicvoice.core.extensions import FILE_STORES
+from civicvoice.core.settings import Settings
+from privacy.access import PersonRecord, gather, prepare, release
 from privacy.audit_chain import SealResult, Verification, publish_head, read_published_heads, seal_once, verify
 from privacy.audit_reasons import operator, record_with_reason
 from privacy.blind_index import normalise_email, normalise_external_id, normalise_phone
+from privacy.closures import working_calendar
+from privacy.deadlines import Region, WorkingCalendar
 from privacy.erasure import ErasureResult, UnknownPerson, erase, reapply_erasures
 from privacy.exceptions import InvalidIdentifier
+from privacy.fulfilment import fulfil, link_person
 from privacy.holds import LEGAL_HOLDS
 from privacy.key_rotation import RotationStatus, RotationStep, active_since, advance_rotation, rotation_status
 from privacy.keys import KeyStatus, check_keys, init_keys, load_keyring
+from privacy.request_states import RequestKind, RequestState
+from privacy.requests import QueueItem, Requester, find_request, move, open_request, queue
 from privacy.retention import RunResult as RetentionResult
 from privacy.retention import report as retention_report
 from privacy.retention import run as retention_run
+from privacy.ropa import ropa_html, write_ropa_xlsx
+from privacy.ropa import rows as ropa_rows
 from privacy.vault import IdentityClaim, Vault
 
 
@@ -206,13 +218,7 @@ def erase_command(
     async def work(session: AsyncSession) -> ErasureResult:
         vault = Vault(load_keyring(settings))
         actor = await operator(session, operator_email)
-        target = subject_id
-        if claim is not None:
-            matches = await vault.find(session, claim)
-            if not matches:
-                raise UnknownPerson("No person matches that identifier (or they were erased already).")
-            target = next(iter(matches.values()))
-        assert target is not None
+        target = await _one_person(session, vault, claim, subject_id)
         result = await erase(session, settings, target, actor=actor, holds=holds)
         await record_with_reason(
             session, vault, actor, "privacy.erase.reason", reason=reason, target_kind="data_subject", target_id=target
@@ -285,3 +291,261 @@ def retention_command(dry_run: bool, operator_email: str | None, as_json: bool) 
     else:
         done = ", ".join(f"{table} {count}" for table, count in sorted(result.counts.items())) or "nothing was due"
         click.echo(f"Retention run: {done}; {result.keys_destroyed} period keys destroyed.")
+
+
+# --- subject requests -----------------------------------------------------------------------------------------
+
+
+@privacy.group("requests")
+def requests_group() -> None:
+    """Subject requests: the queue with ICO deadlines, opening and moving requests."""
+
+
+async def _calendar(session: AsyncSession, settings: Settings) -> WorkingCalendar:
+    return await working_calendar(session, Region.from_setting(settings.bank_holiday_region))
+
+
+@requests_group.command("list")
+@click.option("--all", "include_closed", is_flag=True, help="Closed requests too.")
+@click.option("--json", "as_json", is_flag=True, help="Print the queue as one JSON object.")
+def requests_list_command(include_closed: bool, as_json: bool) -> None:
+    """The DPO's queue: soonest due first, with days left and overdue requests."""
+    settings = settings_from_env()
+
+    async def work(session: AsyncSession) -> list[QueueItem]:
+        return await queue(session, await _calendar(session, settings), include_closed=include_closed)
+
+    items = run_db(settings, work)
+    if as_json:
+        click.echo(json.dumps({"requests": [item.as_dict() for item in items]}))
+        return
+    if not items:
+        click.echo("No open subject requests.")
+    for item in items:
+        due = f"due {item.due_on:%d %b %Y}" if item.due_on else "no due date yet"
+        flag = "OVERDUE " if item.overdue else ""
+        click.echo(f"{flag}{item.reference}  {item.kind.label}  {item.state.label}  {due}  ({item.label})")
+
+
+@requests_group.command("open")
+@click.option("--kind", type=click.Choice([k.value for k in RequestKind]), required=True)
+@click.option("--name", required=True, help="The requester's name ('-' reads it from standard input).")
+@click.option("--email", default=None, help="Their email address ('-' reads it from standard input).")
+@click.option("--phone", default=None, help="Their phone number ('-' reads it from standard input).")
+@click.option("--details", default="", help="What they asked for, in their words (stored encrypted).")
+@click.option("--identity-check", is_flag=True, help="Identity must be proved first; the clock waits for it.")
+@click.option("--received", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Day received (default today).")
+@click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
+@click.option("--json", "as_json", is_flag=True, help="Print the new request as one JSON object.")
+def requests_open_command(
+    kind: str,
+    name: str,
+    email: str | None,
+    phone: str | None,
+    details: str,
+    identity_check: bool,
+    received: datetime | None,
+    operator_email: str,
+    as_json: bool,
+) -> None:
+    """Record a request received by letter, phone or in person."""
+    settings = settings_from_env()
+    requester = Requester(
+        name=read_identifier(name, "name"),
+        email=read_identifier(email, "email address") if email else None,
+        phone=read_identifier(phone, "phone number") if phone else None,
+        details=details,
+    )
+
+    async def work(session: AsyncSession) -> dict[str, str | None]:
+        actor = await operator(session, operator_email)
+        vault = Vault(load_keyring(settings))
+        request = await open_request(
+            session,
+            vault,
+            await _calendar(session, settings),
+            kind=RequestKind(kind),
+            requester=requester,
+            channel="staff",
+            actor=actor,
+            identity_required=identity_check,
+            received_at=received.replace(hour=12, tzinfo=UTC) if received else None,
+        )
+        await link_person(session, vault, request, actor=actor)
+        return {
+            "reference": request.reference,
+            "state": request.state,
+            "due_on": request.due_on.isoformat() if request.due_on else None,
+        }
+
+    opened = run_db(settings, work)
+    if as_json:
+        click.echo(json.dumps(opened))
+    else:
+        due = f", due {opened['due_on']}" if opened["due_on"] else "; the clock starts once identity is proved"
+        click.echo(f"Opened {opened['reference']}{due}.")
+
+
+@requests_group.command("move")
+@click.argument("reference")
+@click.option("--to", "target", type=click.Choice([s.value for s in RequestState]), required=True)
+@click.option("--reason", default=None, help="Required to refuse or extend (stored encrypted).")
+@click.option("--months", type=click.IntRange(1, 2), default=None, help="For an extension: 1 or 2 months.")
+@click.option("--identity-method", default=None, help="How identity was checked, when moving it on from that.")
+@click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
+def requests_move_command(
+    reference: str,
+    target: str,
+    reason: str | None,
+    months: int | None,
+    identity_method: str | None,
+    operator_email: str,
+) -> None:
+    """Move a request on: in_progress, on_hold (waiting for clarification), extended, completed, refused, ..."""
+    settings = settings_from_env()
+
+    async def work(session: AsyncSession) -> tuple[str, str | None]:
+        actor = await operator(session, operator_email)
+        request = await find_request(session, reference, lock=True)
+        await move(
+            session,
+            Vault(load_keyring(settings)),
+            await _calendar(session, settings),
+            request,
+            RequestState(target),
+            actor=actor,
+            reason=reason,
+            months=months,
+            identity_method=identity_method,
+        )
+        return request.state, request.due_on.isoformat() if request.due_on else None
+
+    state, due = run_db(settings, work)
+    click.echo(f"{reference.upper()} is now {state.replace('_', ' ')}" + (f", due {due}." if due else "."))
+
+
+# --- finding a person and giving them their information -------------------------------------------------------
+
+
+async def _one_person(
+    session: AsyncSession, vault: Vault, claim: IdentityClaim | None, subject_id: uuid.UUID | None
+) -> uuid.UUID:
+    if subject_id is not None:
+        return subject_id
+    assert claim is not None
+    matches = await vault.find(session, claim)
+    if not matches:
+        raise UnknownPerson("No person matches that identifier (or they were erased).")
+    people = set(matches.values())
+    if len(people) > 1:
+        raise UnknownPerson("That identifier matches more than one record; give --subject with the right id.")
+    return people.pop()
+
+
+@privacy.command("find")
+@click.option("--email", default=None, help="Email address ('-' reads it from standard input).")
+@click.option("--phone", default=None, help="Phone number ('-' reads it from standard input).")
+@click.option("--ref", default=None, help="SOURCE:ID in a contact system ('-' reads it from standard input).")
+@click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
+@click.option("--json", "as_json", is_flag=True, help="Print what is held as one JSON object.")
+def find_command(email: str | None, phone: str | None, ref: str | None, operator_email: str, as_json: bool) -> None:
+    """Everything held about a person, found through the data map (their comments decrypted)."""
+    settings = settings_from_env()
+    claim = _claim(email, phone, ref)
+
+    async def work(session: AsyncSession) -> PersonRecord:
+        vault = Vault(load_keyring(settings))
+        actor = await operator(session, operator_email)
+        subject_id = await _one_person(session, vault, claim, None)
+        found = await gather(session, vault, subject_id)
+        record(session, actor, "privacy.find", target_kind="data_subject", target_id=subject_id)
+        return found
+
+    found = run_db(settings, work)
+    if as_json:
+        click.echo(json.dumps(found.as_json(), default=str))
+        return
+    click.echo(f"Person {found.subject_id}: {found.identity.get('name') or 'name not recorded'}")
+    for section in found.sections:
+        click.echo(f"  {section.table}: {len(section.rows)} record(s)")
+    if found.flagged:
+        click.echo(f"  {len(found.flagged)} comment(s) may name other people: review before release.")
+
+
+@privacy.command("access")
+@click.argument("subject_id", required=False, type=click.UUID)
+@click.option("--email", default=None, help="Find the person by email ('-' reads it from standard input).")
+@click.option("--phone", default=None, help="Find the person by phone ('-' reads it from standard input).")
+@click.option("--ref", default=None, help="Find the person by SOURCE:ID ('-' reads it from standard input).")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=True)
+@click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
+def access_command(
+    subject_id: uuid.UUID | None,
+    email: str | None,
+    phone: str | None,
+    ref: str | None,
+    output: Path,
+    operator_email: str,
+) -> None:
+    """Prepare a person's access package (report, JSON, workbook) and write it to --output (the release is audited)."""
+    settings = settings_from_env()
+    claim = None if subject_id is not None else _claim(email, phone, ref)
+    if output.exists():
+        raise click.ClickException(f"{output} exists; choose a new file name (nothing was written).")
+
+    async def work(session: AsyncSession) -> tuple[bytes, int]:
+        vault = Vault(load_keyring(settings))
+        actor = await operator(session, operator_email)
+        person = await _one_person(session, vault, claim, subject_id)
+        prepared = await prepare(session, settings, vault, person, actor=actor)
+        content = await release(session, settings, vault, prepared.package.id, actor=actor)
+        return content, len(prepared.flagged)
+
+    content, flagged = run_db(settings, work)
+    output.write_bytes(content)
+    output.chmod(0o600)
+    click.echo(f"Wrote {output} ({len(content):,} bytes).")
+    if flagged:
+        click.echo(f"{flagged} comment(s) may name other people: the report lists them; redact before sending.")
+
+
+@privacy.command("ropa")
+@click.option("--format", "kind", type=click.Choice(["xlsx", "html"]), default="xlsx", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=True)
+def ropa_command(kind: str, output: Path) -> None:
+    """Write the record of processing activities (Art. 30), generated from the data map."""
+    from civicvoice.core.db import Base
+
+    stores = extensions().items(FILE_STORES)
+    now = utcnow()
+    if kind == "xlsx":
+        count = write_ropa_xlsx(output, Base, stores, created_by="civicvoice privacy ropa", now=now)
+    else:
+        output.write_text(ropa_html(Base, stores, now=now), encoding="utf-8")
+        count = len(ropa_rows(Base, stores))
+    click.echo(f"Wrote {output}: {count} processing activities.")
+
+
+@requests_group.command("fulfil")
+@click.argument("reference")
+@click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
+def requests_fulfil_command(reference: str, operator_email: str) -> None:
+    """Carry out an erasure, objection, access or portability request and complete it."""
+    settings = settings_from_env()
+    holds = extensions().items(LEGAL_HOLDS)
+
+    async def work(session: AsyncSession) -> str:
+        actor = await operator(session, operator_email)
+        request = await find_request(session, reference, lock=True)
+        done = await fulfil(
+            session,
+            Vault(load_keyring(settings)),
+            await _calendar(session, settings),
+            settings,
+            request,
+            actor=actor,
+            holds=holds,
+        )
+        return done.did
+
+    click.echo(f"{reference.upper()} completed. {run_db(settings, work)}")

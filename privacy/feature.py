@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from civicvoice.core.extensions import STAFF_NAV, StaffNavItem
 from civicvoice.core.features import Feature
-from civicvoice.core.services import Extensions, Services
+from civicvoice.core.services import Extensions, Services, contribute
 from civicvoice.core.settings import Settings
+from privacy.access import PACKAGE_STORE
 from privacy.audit_chain import HEAD_FILE_STORE
 from privacy.cli import audit, keys, privacy
 from privacy.erasure import LEDGER_FILE_STORE
 from privacy.jobs import JOBS
 from privacy.key_rotation import KeyringWatcher
 from privacy.keyring import Keyring
+from privacy.pages import PAGES
 from privacy.vault import Vault
 
 
@@ -28,10 +33,25 @@ async def _watch_keys(services: Services) -> None:
 
 FEATURE = Feature(
     name="privacy",
+    routes=PAGES,
+    templates=[Path(__file__).parent / "templates"],
     jobs=JOBS,
     cli=[audit, keys, privacy],
-    models=["privacy.models", "privacy.audit_chain", "privacy.key_rotation", "privacy.erasure", "privacy.retention"],
-    file_stores=[HEAD_FILE_STORE, LEDGER_FILE_STORE],
+    models=[
+        "privacy.models",
+        "privacy.audit_chain",
+        "privacy.key_rotation",
+        "privacy.erasure",
+        "privacy.retention",
+        "privacy.closures",
+        "privacy.requests",
+        "privacy.access",
+    ],
+    file_stores=[HEAD_FILE_STORE, LEDGER_FILE_STORE, PACKAGE_STORE],
     build_services=_services,
     process_tasks=[_watch_keys],
+    extensions=[
+        contribute(STAFF_NAV, StaffNavItem("Subject requests", "/staff/privacy/requests", roles=("dpo",), position=40)),
+        contribute(STAFF_NAV, StaffNavItem("Retention", "/staff/privacy/retention", roles=("dpo",), position=41)),
+    ],
 )

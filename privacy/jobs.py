@@ -10,6 +10,7 @@ from civicvoice.core.audit import Actor
 from civicvoice.core.jobs import JobContext, JobRegistry, RetryLater
 from civicvoice.core.services import Extensions
 from civicvoice.core.settings import Settings
+from privacy.access import delete_expired
 from privacy.audit_chain import publish_head, seal_once
 from privacy.erasure import PURGE_JOB, purge
 from privacy.holds import LEGAL_HOLDS
@@ -19,6 +20,7 @@ from privacy.retention import RETENTION_JOB
 from privacy.retention import run as retention_run
 
 AUDIT_SEAL_JOB = "audit.seal"
+EXPIRE_PACKAGES_JOB = "privacy.expire_access_packages"
 JOBS = JobRegistry()
 
 
@@ -57,3 +59,10 @@ async def enforce_retention(ctx: JobContext, payload: dict[str, Any]) -> None:
     result = await retention_run(ctx.sessions, ctx.service(Settings), holds, actor=Actor.system(), max_batches=20)
     if not result.finished:
         raise RetryLater(timedelta(seconds=1))
+
+
+@JOBS.cron(EXPIRE_PACKAGES_JOB, every=timedelta(hours=1), max_attempts=3)
+async def expire_access_packages(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Access packages are downloadable for a limited time; their files go when it ends."""
+    async with ctx.sessions() as session, session.begin():
+        await delete_expired(session, ctx.service(Settings))

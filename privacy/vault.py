@@ -21,7 +21,7 @@ from civicvoice.core.clock import utcnow
 from civicvoice.core.db import table
 from civicvoice.core.ids import new_id
 from privacy.blind_index import BlindIndexer, SuppressionHasher
-from privacy.crypto import WrappedKey, decrypt_text, encrypt_field, new_dek, unwrap_dek, wrap_dek
+from privacy.crypto import WrappedKey, decrypt_field, decrypt_text, encrypt_field, new_dek, unwrap_dek, wrap_dek
 from privacy.exceptions import KeyDestroyed
 from privacy.keyring import Keyring
 from privacy.models import DataKey, DataSubject, SubjectConflict, SubjectIndex, SuppressionEntry
@@ -398,7 +398,7 @@ class Vault:
             self._remember_key(session, subject_id, key_id, dek)
 
     async def encrypt(
-        self, session: AsyncSession, subject_id: uuid.UUID, field_id: str, row_id: uuid.UUID, plaintext: str
+        self, session: AsyncSession, subject_id: uuid.UUID, field_id: str, row_id: uuid.UUID, plaintext: str | bytes
     ) -> bytes:
         dek_id, dek = await self._subject_key(session, subject_id, create=True)
         return encrypt_field(dek, dek_id, plaintext, field=field_id, row_id=row_id, owner=subject_owner(subject_id))
@@ -408,6 +408,12 @@ class Vault:
     ) -> str:
         _, dek = await self._subject_key(session, subject_id, create=False)
         return decrypt_text(dek, ciphertext, field=field_id, row_id=row_id, owner=subject_owner(subject_id))
+
+    async def decrypt_bytes(
+        self, session: AsyncSession, subject_id: uuid.UUID, field_id: str, row_id: uuid.UUID, ciphertext: bytes
+    ) -> bytes:
+        _, dek = await self._subject_key(session, subject_id, create=False)
+        return decrypt_field(dek, ciphertext, field=field_id, row_id=row_id, owner=subject_owner(subject_id))
 
     async def _period_key(self, session: AsyncSession, period: str, *, create: bool) -> tuple[uuid.UUID, bytes]:
         row = await session.scalar(select(DataKey).where(DataKey.period == period))

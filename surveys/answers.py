@@ -5,7 +5,9 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Final
+
+from surveys.definitions import ENGLISH, Question, QuestionKind, SurveyDefinition, in_language
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,9 @@ class CheckedAnswers:
         return not self.problems
 
 
+_DEFAULT_LIMIT: Final = 1200  # a published free-text question always has its own
+
+
 def clean_text(raw: str) -> str:
     """Line breaks count once ("\\r\\n" is one); control characters other than line breaks and tabs go."""
     text = raw.replace("\r\n", "\n").replace("\r", "\n")
@@ -33,45 +38,44 @@ def clean_text(raw: str) -> str:
     return text.strip()
 
 
-def _required_message(question: Mapping[str, Any]) -> str:
-    if question["key"] == "satisfaction":
-        return "Select how satisfied you were with the service"
-    if question["key"] == "resolved":
-        return "Select whether your issue was resolved"
-    return f"Answer the question: {question['text']}"
+def _required_message(question: Question, language: str) -> str:
+    return in_language(question.error_message, language) or f"Answer the question: {question.text_in(language)}"
 
 
-def check_answers(definition: Mapping[str, Any], form: Mapping[str, str]) -> CheckedAnswers:
+def check_answers(definition: SurveyDefinition, form: Mapping[str, str], *, language: str = ENGLISH) -> CheckedAnswers:
+    """The answers the version asks for, checked; a question skipped by its condition is neither required nor kept."""
     checked = CheckedAnswers()
-    for question in definition["questions"]:
-        key = question["key"]
+    given: dict[str, int | str] = {}
+    for question in definition.questions:
+        key = question.id
+        if question.show_if is not None and not question.show_if.holds(given.get(question.show_if.question)):
+            continue
         raw = form.get(key, "")
-        kind = question["kind"]
-        if kind in ("scale", "choice"):
-            allowed = {str(option["value"]): option["value"] for option in question["options"]}
-            value = raw.strip()
-            if not value:
-                if question.get("required"):
-                    checked.problems.append(FieldProblem(key, _required_message(question)))
-                continue
-            if value not in allowed:
-                checked.problems.append(FieldProblem(key, _required_message(question)))
-                continue
-            if kind == "scale":
-                checked.numbers[key] = int(allowed[value])
-            else:
-                checked.choices[key] = str(allowed[value])
-        elif kind == "text":
+        if question.kind is QuestionKind.free_text:
             text = clean_text(raw)
-            limit = int(question.get("max_length", 1200))
+            limit = question.max_length or _DEFAULT_LIMIT
             if len(text) > limit:
                 checked.problems.append(
-                    FieldProblem(key, f"{str(question['text']).rstrip('?')} must be {limit:,} characters or fewer")
+                    FieldProblem(key, f"{question.text_in(language).rstrip('?')} must be {limit:,} characters or fewer")
                 )
                 continue
             if not text:
-                if question.get("required"):
-                    checked.problems.append(FieldProblem(key, _required_message(question)))
+                if question.required:
+                    checked.problems.append(FieldProblem(key, _required_message(question, language)))
                 continue
             checked.texts[key] = text
+            continue
+        allowed = {option.value for option in question.options()}
+        value = raw.strip()
+        if not value:
+            if question.required:
+                checked.problems.append(FieldProblem(key, _required_message(question, language)))
+            continue
+        if value not in allowed:
+            checked.problems.append(FieldProblem(key, _required_message(question, language)))
+            continue
+        if question.kind.scale is not None:
+            given[key] = checked.numbers[key] = int(value)
+        else:
+            given[key] = checked.choices[key] = value
     return checked

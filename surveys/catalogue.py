@@ -2,57 +2,56 @@
 
 from __future__ import annotations
 
-from typing import Any
+from surveys.definitions import Choice, CommentPrompt, Question, QuestionKind, SurveyDefinition
 
-SATISFACTION_OPTIONS = [
-    {"value": 5, "label": "Very satisfied"},
-    {"value": 4, "label": "Satisfied"},
-    {"value": 3, "label": "Neither satisfied nor dissatisfied"},
-    {"value": 2, "label": "Dissatisfied"},
-    {"value": 1, "label": "Very dissatisfied"},
-]
+SATISFACTION_CHOICES = tuple(
+    Choice(value=str(value), label={"en": label})
+    for value, label in [
+        (5, "Very satisfied"),
+        (4, "Satisfied"),
+        (3, "Neither satisfied nor dissatisfied"),
+        (2, "Dissatisfied"),
+        (1, "Very dissatisfied"),
+    ]
+)
 
-POST_CONTACT_SURVEY: dict[str, Any] = {
-    "title": "Tell us about your recent contact",
-    "intro": "It takes about a minute. Your answers help us improve our services.",
-    "questions": [
-        {
-            "key": "satisfaction",
-            "kind": "scale",
-            "text": "Overall, how satisfied were you with the service you received?",
-            "required": True,
-            "options": SATISFACTION_OPTIONS,
-        },
-        {
-            "key": "resolved",
-            "kind": "choice",
-            "text": "Was your issue resolved?",
-            "required": True,
-            "options": [
-                {"value": "yes", "label": "Yes"},
-                {"value": "partly", "label": "Partly"},
-                {"value": "no", "label": "No"},
-            ],
-        },
-        {
-            "key": "improve",
-            "kind": "text",
-            "text": "What could we do better?",
-            "hint": "Do not include personal details such as your name, address or phone number.",
-            "required": False,
-            "max_length": 1200,
-            "sentiment_context": "improve",
-        },
-        {
-            "key": "praise",
-            "kind": "text",
-            "text": "What went well?",
-            "required": False,
-            "max_length": 1200,
-            "sentiment_context": "praise",
-        },
-    ],
-}
+POST_CONTACT_SURVEY = SurveyDefinition(
+    title={"en": "Tell us about your recent contact"},
+    intro={"en": "It takes about a minute. Your answers help us improve our services."},
+    questions=(
+        Question(
+            id="satisfaction",
+            kind=QuestionKind.csat,
+            text={"en": "Overall, how satisfied were you with the service you received?"},
+            error_message={"en": "Select how satisfied you were with the service"},
+            required=True,
+            choices=SATISFACTION_CHOICES,
+        ),
+        Question(
+            id="resolved",
+            kind=QuestionKind.yes_partly_no,
+            text={"en": "Was your issue resolved?"},
+            error_message={"en": "Select whether your issue was resolved"},
+            required=True,
+            resolution=True,
+        ),
+        Question(
+            id="improve",
+            kind=QuestionKind.free_text,
+            text={"en": "What could we do better?"},
+            hint={"en": "Do not include personal details such as your name, address or phone number."},
+            max_length=1200,
+            comment_prompt=CommentPrompt.improve,
+        ),
+        Question(
+            id="praise",
+            kind=QuestionKind.free_text,
+            text={"en": "What went well?"},
+            max_length=1200,
+            comment_prompt=CommentPrompt.praise,
+        ),
+    ),
+)
 
 # (group slug, group name, [(service slug, service name, excluded reason or None)])
 SERVICE_CATALOGUE: list[tuple[str, str, list[tuple[str, str, str | None]]]] = [

@@ -51,6 +51,12 @@ class Survey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
 
 
+class VersionStatus(StrEnum):
+    draft = "draft"  # being edited; never sent
+    published = "published"  # immutable: invitations and answers reference it
+    retired = "retired"  # no longer sent; still read for the answers it has
+
+
 class SurveyVersion(Base):
     """A version of a survey. Once published it is immutable: answers reference the version answered."""
 
@@ -60,7 +66,8 @@ class SurveyVersion(Base):
 
     survey_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("survey.id"))
     number: Mapped[int]
-    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | published | retired
+    status: Mapped[str] = mapped_column(String(16), default=VersionStatus.draft)
+    # The JSON form of a `surveys.definitions.SurveyDefinition`, checked when the version is published.
     definition: Mapped[dict[str, Any]] = mapped_column(JsonB)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
@@ -239,6 +246,10 @@ class Answer(Base):
         retention="2 years",
         encrypted=("text_ciphertext",),
         links=(Link("response_id", "response"),),
+        article9=(
+            "Art. 9(2)(g) substantial public interest, DPA 2018 Sch. 1 para. 6 (statutory and government "
+            "purposes): comments may mention health, disability or beliefs"
+        ),
     )
     __table_args__ = (UniqueConstraint("response_id", "question_key", name="uq_answer_question"),)
 

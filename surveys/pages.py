@@ -16,15 +16,15 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from civicvoice.core.auth import Access
 from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError
+from civicvoice.core.http import NO_STORE
 from civicvoice.core.services import Services
 from privacy.vault import Vault
+from surveys.definitions import ENGLISH, SurveyDefinition
 from surveys.responses import GroupedResponses, InvalidAnswers, ResponseRecorder, open_invitation
 from surveys.tokens import UNSUBSCRIBE_LIFETIME, BadToken, ExpiredToken, Purpose, TokenSigner
 from surveys.unsubscribe import unsubscribe
 
 T = TypeVar("T")
-
-NO_STORE = {"cache-control": "no-store"}
 
 
 def _service(request: Request[Any, Any, Any], kind: type[T]) -> T:
@@ -63,7 +63,7 @@ class SurveyPages(Controller):
             async with request.app.state.sessions() as session:
                 invitation = await open_invitation(session, claims.invitation_id)
                 recorder = _service(request, ResponseRecorder)
-                definition = dict(await recorder.definition(session, invitation.survey_version_id))
+                definition = await recorder.definition(session, invitation.survey_version_id)
         except (BadToken, ExpiredToken, CivicVoiceError) as exc:
             return link_problem(exc)
         return self._form(request, token, claims.invitation_id, definition, {}, [])
@@ -73,7 +73,7 @@ class SurveyPages(Controller):
         request: Request[Any, Any, Any],
         token: str,
         invitation_id: Any,
-        definition: dict[str, Any],
+        definition: SurveyDefinition,
         values: dict[str, str],
         errors: list[dict[str, str]],
     ) -> Template:
@@ -82,8 +82,10 @@ class SurveyPages(Controller):
         return Template(
             template_name="survey/form.html.j2",
             context={
-                "page_title": str(definition.get("title", "Survey")),
+                "page_title": definition.title_in(ENGLISH),
                 "survey": definition,
+                # English until the pages follow the respondent's language (the definition already holds Welsh).
+                "language": ENGLISH,
                 "values": values,
                 "errors": errors,
                 "action": f"/s/{token}",
@@ -107,7 +109,7 @@ class SurveyPages(Controller):
                 await writer.submit(session, claims.invitation_id, values)
             except InvalidAnswers as invalid:
                 errors = [{"key": p.key, "message": p.message} for p in invalid.checked.problems]
-                return self._form(request, token, claims.invitation_id, dict(invalid.definition), values, errors)
+                return self._form(request, token, claims.invitation_id, invalid.definition, values, errors)
             except CivicVoiceError as exc:
                 return link_problem(exc)
         return Redirect("/survey/thank-you", status_code=HTTP_303_SEE_OTHER)

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,9 +24,11 @@ from civicvoice.core.ids import new_id
 from privacy.exceptions import KeyDestroyed
 from privacy.vault import Vault
 from surveys.answers import CheckedAnswers, check_answers
-from surveys.models import Answer, Contact, Invitation, InvitationState, Response, SurveyVersion
+from surveys.definitions import Question, SurveyDefinition, stored_definition
+from surveys.models import Answer, Contact, Invitation, InvitationState, Response, SurveyVersion, VersionStatus
 
 ANSWER_TEXT_FIELD = "answer.text"
+_A = TypeVar("_A", int, str)
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class InvalidAnswers(CivicVoiceError):
     slug = "invalid-answers"
     title = "There is a problem with your answers"
 
-    def __init__(self, checked: CheckedAnswers, definition: Mapping[str, Any]) -> None:
+    def __init__(self, checked: CheckedAnswers, definition: SurveyDefinition) -> None:
         super().__init__("Some answers need changing.")
         self.checked = checked
         self.definition = definition  # the version answered, to show the form again with the problems
@@ -131,7 +133,7 @@ class ResponseRecorder:
         self.vault = vault
         self.subscribers = subscribers
         # A published survey version is never edited (a change is a new version), so its definition is kept.
-        self._definitions: dict[uuid.UUID, Mapping[str, Any]] = {}
+        self._definitions: dict[uuid.UUID, SurveyDefinition] = {}
 
     async def submit(self, session: AsyncSession, invitation_id: uuid.UUID, form: Mapping[str, str]) -> uuid.UUID:
         """Store one submission and commit; returns the response id or raises why it was refused."""
@@ -161,7 +163,7 @@ class ResponseRecorder:
         definitions = await self._definitions_for(session, {row.survey_version_id for row in invitations.values()})
 
         outcomes: list[Outcome | None] = []
-        accepted: list[tuple[int, Any, CheckedAnswers]] = []
+        accepted: list[tuple[int, Any, SurveyDefinition, CheckedAnswers]] = []
         taken: set[uuid.UUID] = set()
         for position, submission in enumerate(submissions):
             invitation = invitations.get(submission.invitation_id)
@@ -176,17 +178,17 @@ class ResponseRecorder:
                     problem = InvalidAnswers(checked, definition)
                 else:
                     taken.add(submission.invitation_id)
-                    accepted.append((position, invitation, checked))
+                    accepted.append((position, invitation, definition, checked))
             outcomes.append(problem)
 
         # Every respondent's key unwrapped with one query; the texts are then encrypted without another.
         await self.vault.load_subject_keys(
-            session, {inv.subject_id for _, inv, checked in accepted if checked.texts and inv.subject_id}
+            session, {inv.subject_id for _, inv, _, checked in accepted if checked.texts and inv.subject_id}
         )
         response_rows: list[dict[str, Any]] = []
         answer_rows: list[dict[str, Any]] = []
         events: list[ResponseSubmitted] = []
-        for position, invitation, checked in accepted:
+        for position, invitation, definition, checked in accepted:
             response_id = new_id()
             try:
                 answers = await self._answer_rows(session, invitation, response_id, checked, now)
@@ -206,8 +208,8 @@ class ResponseRecorder:
                     "channel": invitation.channel,
                     "anonymous": invitation.subject_id is None,
                     "submitted_at": now,
-                    "satisfaction": checked.numbers.get("satisfaction"),
-                    "resolved": checked.choices.get("resolved"),
+                    "satisfaction": _answer_to(definition.csat_question, checked.numbers),
+                    "resolved": _answer_to(definition.resolution_question, checked.choices),
                 }
             )
             events.append(ResponseSubmitted(response_id, has_text=bool(checked.texts)))
@@ -256,22 +258,32 @@ class ResponseRecorder:
         # One executemany needs every row to name the same columns.
         return [{column: row.get(column) for column in _ANSWER_COLUMNS} for row in rows]
 
-    async def definition(self, session: AsyncSession, version_id: uuid.UUID) -> Mapping[str, Any]:
+    async def definition(self, session: AsyncSession, version_id: uuid.UUID) -> SurveyDefinition:
         """The definition of a survey version, to show its form."""
         return (await self._definitions_for(session, {version_id}))[version_id]
 
     async def _definitions_for(
         self, session: AsyncSession, version_ids: set[uuid.UUID]
-    ) -> dict[uuid.UUID, Mapping[str, Any]]:
-        missing = version_ids - self._definitions.keys()
+    ) -> dict[uuid.UUID, SurveyDefinition]:
+        found = {version_id: self._definitions[version_id] for version_id in version_ids & self._definitions.keys()}
+        missing = version_ids - found.keys()
         if missing:
             if len(self._definitions) > _DEFINITIONS_KEPT:
                 self._definitions.clear()
             rows = await session.execute(
-                select(SurveyVersion.id, SurveyVersion.definition).where(SurveyVersion.id.in_(missing))
+                select(SurveyVersion.id, SurveyVersion.status, SurveyVersion.definition).where(
+                    SurveyVersion.id.in_(missing)
+                )
             )
-            self._definitions.update({version_id: definition for version_id, definition in rows})
-        return {version_id: self._definitions[version_id] for version_id in version_ids}
+            for version_id, status, stored in rows:
+                found[version_id] = stored_definition(stored)
+                if status != VersionStatus.draft:  # a draft can still change; a published version never does
+                    self._definitions[version_id] = found[version_id]
+        return found
+
+
+def _answer_to(question: Question | None, answers: Mapping[str, _A]) -> _A | None:
+    return answers.get(question.id) if question is not None else None
 
 
 _ANSWER_COLUMNS = ("id", "response_id", "question_key", "number", "choice", "text_ciphertext", "text_length")

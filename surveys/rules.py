@@ -16,11 +16,10 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final, Self
 from uuid import UUID
-from zoneinfo import ZoneInfo
+
+from civicvoice.core.clock import LONDON
 
 RULES_VERSION: Final = "2026-11.1"
-
-LONDON: Final = ZoneInfo("Europe/London")
 
 
 class ContactChannel(StrEnum):

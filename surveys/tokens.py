@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
+from civicvoice.core.crypto import derive_key
 from civicvoice.core.errors import CivicVoiceError
 
 _VERSION = 1
@@ -61,10 +59,7 @@ def _unb64(text: str) -> bytes:
 class TokenSigner:
     def __init__(self, token_key: bytes) -> None:
         self._keys = {
-            purpose: HKDF(
-                algorithm=hashes.SHA256(), length=32, salt=None, info=b"civicvoice token v1|" + purpose.value.encode()
-            ).derive(token_key)
-            for purpose in Purpose
+            purpose: derive_key(token_key, b"civicvoice token v1|" + purpose.value.encode()) for purpose in Purpose
         }
 
     def sign(self, invitation_id: uuid.UUID, purpose: Purpose, expires_at: datetime) -> str:

@@ -6,7 +6,6 @@ route without a decision cannot be reached.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from civicvoice.core.audit import Actor, record
 from civicvoice.core.cache import TtlCache
 from civicvoice.core.clock import utcnow
+from civicvoice.core.crypto import digest_secret
 from civicvoice.core.datamap import DataMapEntry
 from civicvoice.core.db import Base
 from civicvoice.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
@@ -72,11 +72,6 @@ class StaffUser(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
-
-
-def digest_secret(secret: str) -> str:
-    # API keys are 256-bit random: a fast digest is enough and keeps per-request checks cheap (argon2 is for passwords).
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def hash_password(password: str) -> str:

@@ -70,6 +70,8 @@ class DataMapEntry:
     # Keyed hashes of other systems' ids, replaced by random bytes on erasure (they would lead back to the person).
     scramble_on_erasure: tuple[str, ...] = ()
     retention_rule: RetentionRule | None = None
+    # The Art. 9 condition, where what people write may reveal health or other special-category data.
+    article9: str = ""
     scheduled_jobs: tuple[str, ...] = ()
 
     @property

@@ -74,7 +74,9 @@ def sqlalchemy_config(settings: Settings, engine: AsyncEngine | None = None) -> 
         engine_instance=engine or create_engine(settings),
         session_config=AsyncSessionConfig(expire_on_commit=False),
         session_dependency_key="db_session",
-        before_send_handler="autocommit",
+        # Handlers never commit: the injected session commits when the answer is a success or a redirect
+        # (post, redirect, get) and rolls back on any error answer.
+        before_send_handler="autocommit_include_redirects",
         create_all=False,
         alembic_config=AlembicAsyncConfig(
             script_location=MIGRATIONS_DIR,

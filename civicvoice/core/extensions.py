@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
-from litestar import Request
-from litestar.response import Template
-
+from civicvoice.core.datamap import FileStore
 from civicvoice.core.services import ExtensionPoint
 
 
@@ -34,23 +31,9 @@ class StaffNavItem:
 STAFF_AREA: ExtensionPoint[StaffArea] = ExtensionPoint("core.staff_area", "the staff pages' prefix and home")
 # Feature staff pages appear in the staff layout's navigation through this.
 STAFF_NAV: ExtensionPoint[StaffNavItem] = ExtensionPoint("core.staff_nav", "links in the staff navigation")
+# Stores outside the database that hold personal data (each feature's `Feature.file_stores`), for the ROPA.
+FILE_STORES: ExtensionPoint[FileStore] = ExtensionPoint("core.file_stores", "file stores holding personal data")
 # Paths that carry a secret (survey and unsubscribe tokens) and are masked in logs; group 1 is kept.
 SECRET_PATHS: ExtensionPoint[re.Pattern[str]] = ExtensionPoint(
     "core.secret_paths", "URL paths whose last segment is a secret and is masked in logs"
 )
-
-
-NO_STORE = {"cache-control": "no-store"}
-
-
-def staff_template(
-    request: Request[Any, Any, Any], template_name: str, *, status_code: int = 200, **context: Any
-) -> Template:
-    """A feature's staff page: the layout's context (who is signed in, the CSRF token, the navigation), which the
-    staff package's guard puts on the request when it admits it, plus the page's own. Never cached."""
-    return Template(
-        template_name=template_name,
-        context={**request.state.staff_page, **context},
-        status_code=status_code,
-        headers=NO_STORE,
-    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 import structlog
@@ -24,6 +24,8 @@ from civicvoice.core.services import Extensions
 
 log = structlog.get_logger("civicvoice.http")
 PROBLEM_JSON = "application/problem+json"
+# Pages with personal data, one-time links or form tokens in them: kept by no browser or shared cache.
+NO_STORE: Final[dict[str, str]] = {"cache-control": "no-store"}
 
 
 class FieldError(msgspec.Struct):
@@ -82,7 +84,7 @@ def error_response(
         template_name=ERROR_PAGE,
         context=context,
         status_code=problem.status,
-        headers={**(headers or {}), "cache-control": "no-store"},
+        headers={**(headers or {}), **NO_STORE},
     )
 
 
@@ -282,3 +284,16 @@ __all__ = [
     "add_security_headers",
     "problem_responses",
 ]
+
+
+def staff_template(
+    request: Request[Any, Any, Any], template_name: str, *, status_code: int = 200, **context: Any
+) -> Template:
+    """A feature's staff page: the layout's context (who is signed in, the CSRF token, the navigation), which the
+    staff package's guard puts on the request when it admits it, plus the page's own. Never cached."""
+    return Template(
+        template_name=template_name,
+        context={**request.state.staff_page, **context},
+        status_code=status_code,
+        headers=NO_STORE,
+    )

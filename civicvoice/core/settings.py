@@ -68,6 +68,8 @@ class Settings:
     secure_cookies: bool = False
     # Retired key-encryption keys are destroyed this long after their last use: the backup retention period.
     key_backup_window_days: int = 35
+    # Whose bank holidays count for deadlines: england-and-wales, scotland or northern-ireland.
+    bank_holiday_region: str = "england-and-wales"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -174,6 +176,8 @@ class Settings:
             kwargs["max_body_bytes"] = _int(v, "CIVICVOICE_MAX_BODY_BYTES", low=1024, high=64 * 1024 * 1024)
         if (v := get("SECURE_COOKIES")) is not None:
             kwargs["secure_cookies"] = _bool(v, "CIVICVOICE_SECURE_COOKIES")
+        if (v := get("BANK_HOLIDAY_REGION")) is not None:
+            kwargs["bank_holiday_region"] = v
         if (v := get("KEY_BACKUP_WINDOW_DAYS")) is not None:
             kwargs["key_backup_window_days"] = _int(v, "CIVICVOICE_KEY_BACKUP_WINDOW_DAYS", low=0, high=3650)
         return cls(**kwargs)

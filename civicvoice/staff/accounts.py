@@ -6,7 +6,6 @@ account exists (never the email typed, never the password).
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from civicvoice.core.audit import Actor, record
 from civicvoice.core.auth import StaffUser, hash_password, verify_password
 from civicvoice.core.clock import utcnow
+from civicvoice.core.crypto import digest_secret
 from civicvoice.core.errors import CivicVoiceError, NotFound
 from civicvoice.staff.models import StaffSession
 from civicvoice.staff.throttle import LoginThrottler, TooManyAttempts
@@ -37,10 +37,6 @@ class SignInFailed(CivicVoiceError):
 
 def staff_actor(user: StaffUser) -> Actor:
     return Actor("staff", str(user.id))
-
-
-def digest_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -79,7 +75,7 @@ async def sign_in(
     session.add(
         StaffSession(
             user_id=user.id,
-            token_digest=digest_token(token),
+            token_digest=digest_secret(token),
             created_at=now,
             last_seen_at=now,
             expires_at=now + SESSION_LIFETIME,
@@ -96,7 +92,7 @@ async def session_user(session: AsyncSession, token: str, now: datetime | None =
         await session.execute(
             select(StaffSession, StaffUser)
             .join(StaffUser, StaffUser.id == StaffSession.user_id)
-            .where(StaffSession.token_digest == digest_token(token))
+            .where(StaffSession.token_digest == digest_secret(token))
         )
     ).first()
     if found is None:
@@ -111,7 +107,7 @@ async def session_user(session: AsyncSession, token: str, now: datetime | None =
 
 
 async def sign_out(session: AsyncSession, token: str, user: StaffUser) -> None:
-    await session.execute(delete(StaffSession).where(StaffSession.token_digest == digest_token(token)))
+    await session.execute(delete(StaffSession).where(StaffSession.token_digest == digest_secret(token)))
     record(session, staff_actor(user), "staff.sign_out", target_kind="staff_user", target_id=user.id)
 
 

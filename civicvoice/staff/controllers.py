@@ -13,6 +13,7 @@ from sqlalchemy import select
 from civicvoice.core.auth import Access, StaffUser, create_staff_user
 from civicvoice.core.db import unit_of_work
 from civicvoice.core.errors import CivicVoiceError
+from civicvoice.core.http import NO_STORE
 from civicvoice.staff.accounts import (
     SESSION_LIFETIME,
     SignInFailed,
@@ -37,7 +38,6 @@ from civicvoice.staff.web import (
     tokens_match,
 )
 
-NO_STORE = {"cache-control": "no-store"}
 ROLE_NAMES = {
     "admin": "Administrator",
     "quality_reviewer": "Quality reviewer",

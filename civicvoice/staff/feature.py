@@ -6,10 +6,8 @@ kernel's extension points (STAFF_GUARD, STAFF_AREA, STAFF_NAV and `staff_templat
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from civicvoice.core.auth import STAFF_GUARD
+from civicvoice.core.crypto import derive_key
 from civicvoice.core.extensions import STAFF_AREA, STAFF_NAV, StaffArea, StaffNavItem
 from civicvoice.core.features import Feature
 from civicvoice.core.services import Extensions, Services, contribute
@@ -24,10 +22,7 @@ from privacy.keyring import Keyring
 
 def _services(services: Services, _extensions: Extensions) -> None:
     # Its own key, derived from the token key, so throttle hashes share nothing with survey-link signatures.
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"civicvoice staff login throttle").derive(
-        services.get(Keyring).token
-    )
-    services.provide(LoginThrottler(key))
+    services.provide(LoginThrottler(derive_key(services.get(Keyring).token, b"civicvoice staff login throttle")))
 
 
 FEATURE = Feature(

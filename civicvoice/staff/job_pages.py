@@ -12,11 +12,10 @@ from litestar.response import Redirect, Template
 from civicvoice.core.auth import Access
 from civicvoice.core.db import unit_of_work
 from civicvoice.core.errors import CivicVoiceError
+from civicvoice.core.http import NO_STORE
 from civicvoice.core.jobs import DEAD, STATES, list_jobs, retry_job
 from civicvoice.staff.accounts import staff_actor
 from civicvoice.staff.web import current_user, staff_context
-
-NO_STORE = {"cache-control": "no-store"}
 
 
 class JobPages(Controller):

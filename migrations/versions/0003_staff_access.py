@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
 from alembic import op
 
-
 sa.GUID = GUID  # type: ignore[attr-defined]
 sa.DateTimeUTC = DateTimeUTC  # type: ignore[attr-defined]
 sa.JsonB = JsonB  # type: ignore[attr-defined]

@@ -1,7 +1,7 @@
-"""privacy: audit chain (sequence and hashes, signed checkpoints), staged key rotation, erasure ledger, retention policy
+"""privacy: audit chain, staged key rotation, erasure ledger, retention policy, subject requests
 
 Revision ID: 0012
-Revises: 0003
+Revises: 0011
 Create Date: 2026-12-01 10:30:00.000000
 """
 
@@ -10,7 +10,7 @@ from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
 from alembic import op
 
 revision = "0012"
-down_revision = "0003"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
@@ -82,9 +82,81 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_retention_policy")),
         sa.UniqueConstraint("retention_class", name=op.f("uq_retention_policy_retention_class")),
     )
+    op.create_table(
+        "subject_request",
+        sa.Column("id", GUID(length=16), nullable=False),
+        sa.Column("reference", sa.String(length=20), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("channel", sa.String(length=10), nullable=False),
+        sa.Column("received_at", DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("received_on", sa.Date(), nullable=False),
+        sa.Column("identity_required", sa.Boolean(), nullable=False),
+        sa.Column("identity_verified_on", sa.Date(), nullable=True),
+        sa.Column("identity_method", sa.String(length=100), nullable=True),
+        sa.Column("clock_started_on", sa.Date(), nullable=True),
+        sa.Column("pauses", JsonB, nullable=False),
+        sa.Column("extension_months", sa.Integer(), nullable=True),
+        sa.Column("extension_notified_on", sa.Date(), nullable=True),
+        sa.Column("due_on", sa.Date(), nullable=True),
+        sa.Column("original_due_on", sa.Date(), nullable=True),
+        sa.Column("subject_id", GUID(length=16), nullable=True),
+        sa.Column("requester_ciphertext", sa.LargeBinary(), nullable=True),
+        sa.Column("closed_at", DateTimeUTC(timezone=True), nullable=True),
+        sa.Column("created_by", sa.String(length=64), nullable=False),
+        sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["subject_id"], ["data_subject.id"], name=op.f("fk_subject_request_subject_id_data_subject"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_subject_request")),
+        sa.UniqueConstraint("reference", name=op.f("uq_subject_request_reference")),
+    )
+    with op.batch_alter_table("subject_request", schema=None) as batch_op:
+        batch_op.create_index("ix_subject_request_state_due", ["state", "due_on"], unique=False)
+    op.create_table(
+        "subject_request_event",
+        sa.Column("id", GUID(length=16), nullable=False),
+        sa.Column("request_id", GUID(length=16), nullable=False),
+        sa.Column("at", DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("actor_kind", sa.String(length=20), nullable=False),
+        sa.Column("actor_id", sa.String(length=64), nullable=False),
+        sa.Column("from_state", sa.String(length=20), nullable=True),
+        sa.Column("to_state", sa.String(length=20), nullable=False),
+        sa.Column("note_ciphertext", sa.LargeBinary(), nullable=True),
+        sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["request_id"], ["subject_request.id"],
+            name=op.f("fk_subject_request_event_request_id_subject_request"), ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_subject_request_event")),
+    )
+    with op.batch_alter_table("subject_request_event", schema=None) as batch_op:
+        batch_op.create_index("ix_subject_request_event_request", ["request_id", "at"], unique=False)
+    op.create_table(
+        "access_package",
+        sa.Column("id", GUID(length=16), nullable=False),
+        sa.Column("subject_id", GUID(length=16), nullable=True),
+        sa.Column("request_id", GUID(length=16), nullable=True),
+        sa.Column("created_at", DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("expires_at", DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=False),
+        sa.Column("flagged", sa.Integer(), nullable=False),
+        sa.Column("releases", sa.Integer(), nullable=False),
+        sa.Column("file_name", sa.String(length=80), nullable=True),
+        sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["subject_id"], ["data_subject.id"], name=op.f("fk_access_package_subject_id_data_subject"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_access_package")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("access_package")
+    op.drop_table("subject_request_event")
+    op.drop_table("subject_request")
     op.drop_table("retention_policy")
     op.drop_table("erasure_ledger")
     op.drop_table("kek_version")

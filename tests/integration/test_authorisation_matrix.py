@@ -17,8 +17,8 @@ from litestar.testing import AsyncTestClient
 
 from civicvoice.core.auth import ROLES
 from civicvoice.core.clock import utcnow
+from civicvoice.core.crypto import digest_secret
 from civicvoice.core.db import unit_of_work
-from civicvoice.staff.accounts import digest_token
 from civicvoice.staff.models import StaffSession
 from civicvoice.staff.web import SESSION_COOKIE, csrf_token_for
 from tests.integration.support import TestDatabase
@@ -33,6 +33,7 @@ IDENTITIES = (ANONYMOUS, API_KEY, *ROLES)
 PUBLIC = frozenset(IDENTITIES)
 STAFF = frozenset(ROLES)
 ADMIN = frozenset({"admin"})
+DPO = frozenset({"dpo"})
 CONTACT_SYSTEMS = frozenset({API_KEY})
 NOBODY: frozenset[str] = frozenset()
 
@@ -67,6 +68,14 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/staff/users/{user_id:uuid}"): ADMIN,
     ("POST", "/staff/users/{user_id:uuid}/password"): ADMIN,
     ("POST", "/staff/users/{user_id:uuid}/deactivate"): ADMIN,
+    ("GET", "/staff/privacy/requests"): DPO,
+    ("GET", "/staff/privacy/requests/new"): DPO,
+    ("POST", "/staff/privacy/requests/new"): DPO,
+    ("GET", "/staff/privacy/requests/{reference:str}"): DPO,
+    ("POST", "/staff/privacy/requests/{reference:str}/move"): DPO,
+    ("POST", "/staff/privacy/requests/{reference:str}/fulfil"): DPO,
+    ("GET", "/staff/privacy/retention"): DPO,
+    ("POST", "/staff/privacy/retention"): DPO,
     ("GET", "/staff/jobs"): ADMIN,
     ("POST", "/staff/jobs/{job_id:uuid}/retry"): ADMIN,
 }
@@ -76,6 +85,7 @@ PATH_VALUES = {
     "{file_path:path}": "build/civicvoice.css",
     "{path:str}": "openapi.json",
     "{user_id:uuid}": str(uuid.UUID(int=1)),
+    "{reference:str}": "SR-2026-000000",
     "{job_id:uuid}": str(uuid.UUID(int=2)),
 }
 
@@ -126,7 +136,7 @@ async def session_cookie(db: TestDatabase, user_id: uuid.UUID) -> str:
         session.add(
             StaffSession(
                 user_id=user_id,
-                token_digest=digest_token(token),
+                token_digest=digest_secret(token),
                 created_at=now,
                 last_seen_at=now,
                 expires_at=now + timedelta(hours=1),

@@ -19,6 +19,7 @@ from litestar.static_files import create_static_files_router
 from playwright.async_api import Browser, ConsoleMessage, Page, expect
 
 from civicvoice.core.http import SECURITY_HEADERS, FieldError, Problem, error_response
+from surveys.definitions import Choice, Question, QuestionKind, SurveyDefinition
 from tests.integration.browser import (
     REPO,
     LiveServer,
@@ -43,39 +44,33 @@ SCALE = [
     ("2", "Dissatisfied"),
     ("1", "Very dissatisfied"),
 ]
-SURVEY: dict[str, Any] = {
-    "title": "How was your call with Waste and Recycling?",
-    "intro": "It takes about 2 minutes. Your answers help us improve the service.",
-    "questions": [
-        {
-            "key": "satisfaction",
-            "kind": "scale",
-            "text": "Overall, how satisfied were you with the service you received?",
-            "required": True,
-            "options": [{"value": value, "label": label} for value, label in SCALE],
-        },
-        {
-            "key": "resolved",
-            "kind": "choice",
-            "text": "Did we do what you needed?",
-            "hint": "Think about the main reason you contacted us.",
-            "required": True,
-            "options": [
-                {"value": "yes", "label": "Yes"},
-                {"value": "partly", "label": "Partly"},
-                {"value": "no", "label": "No"},
-            ],
-        },
-        {
-            "key": "comment",
-            "kind": "text",
-            "text": "What could we do better?",
-            "hint": "Do not include personal details such as your name, address or phone number.",
-            "required": False,
-            "max_length": 1200,
-        },
-    ],
-}
+SURVEY = SurveyDefinition(
+    title={"en": "How was your call with Waste and Recycling?"},
+    intro={"en": "It takes about 2 minutes. Your answers help us improve the service."},
+    questions=(
+        Question(
+            id="satisfaction",
+            kind=QuestionKind.csat,
+            text={"en": "Overall, how satisfied were you with the service you received?"},
+            required=True,
+            choices=tuple(Choice(value=value, label={"en": label}) for value, label in SCALE),
+        ),
+        Question(
+            id="resolved",
+            kind=QuestionKind.yes_partly_no,
+            text={"en": "Did we do what you needed?"},
+            hint={"en": "Think about the main reason you contacted us."},
+            required=True,
+        ),
+        Question(
+            id="comment",
+            kind=QuestionKind.free_text,
+            text={"en": "What could we do better?"},
+            hint={"en": "Do not include personal details such as your name, address or phone number."},
+            max_length=1200,
+        ),
+    ),
+)
 ERRORS = [
     {"key": "resolved", "message": "Select whether we did what you needed"},
     {"key": "comment", "message": "What could we do better must be 1,200 characters or fewer"},

@@ -108,7 +108,7 @@ async def test_concurrent_answers_are_grouped_and_each_refused_or_stored_on_its_
     assert isinstance(bad_satisfaction, InvalidAnswers) and isinstance(too_long, InvalidAnswers)
     assert [p.key for p in bad_satisfaction.checked.problems] == ["satisfaction"]
     assert [p.key for p in too_long.checked.problems] == ["improve"]
-    assert too_long.definition["questions"]
+    assert too_long.definition.questions
     assert isinstance(outcomes[17], InvitationClosed) and isinstance(outcomes[18], InvitationClosed)
 
     responses = await db.all(Response)

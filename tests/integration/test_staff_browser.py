@@ -22,9 +22,9 @@ from playwright.async_api import Browser, Page, Request, expect
 from playwright.async_api import Response as PageResponse
 
 from civicvoice.core.auth import StaffUser
+from civicvoice.core.clock import LONDON
 from civicvoice.core.settings import Settings
 from civicvoice.staff.web import SESSION_COOKIE
-from feedback.inbox import LONDON
 from feedback.models import CommentScore
 from surveys.models import Response
 from tests.integration.browser import axe_violations, browser_context, describe_violations, needs_chromium

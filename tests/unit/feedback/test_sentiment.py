@@ -1,4 +1,7 @@
-"""Sentiment of survey comments, as a council's quality reviewer would read them."""
+"""Sentiment of survey comments by `cv-sentiment-1` (the rules), as a council's quality reviewer would read them.
+
+The version is named in every call: stored scores keep the version that made them, and this one is frozen
+(`test_sentiment_pinned.py`); `cv-sentiment-2` has its own tests (`test_sentiment_v2.py`)."""
 
 from __future__ import annotations
 
@@ -10,13 +13,20 @@ from hypothesis import strategies as st
 
 from feedback.sentiment import (
     NEUTRAL_BAND,
-    SCORER_VERSION,
+    V1,
     Label,
     QuestionKind,
     Sentiment,
     question_kind,
-    score,
 )
+from feedback.sentiment import score as score_by_version
+
+SCORER_VERSION = V1
+
+
+def score(text: str, *, question: QuestionKind | None = None) -> Sentiment:
+    return score_by_version(text, question=question, version=V1)
+
 
 IMPROVE = QuestionKind.IMPROVE
 PRAISE = QuestionKind.PRAISE

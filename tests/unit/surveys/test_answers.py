@@ -5,8 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from surveys.answers import check_answers, clean_text
+from surveys.answers import FieldProblem, check_answers, clean_text
 from surveys.catalogue import POST_CONTACT_SURVEY
+from surveys.definitions import Choice, Question, QuestionKind, ShowIf, SurveyDefinition
 
 VALID = {"satisfaction": "4", "resolved": "yes"}
 
@@ -45,3 +46,55 @@ def test_clean_text_keeps_what_people_type(text: str) -> None:
 @given(st.dictionaries(st.text(max_size=20), st.text(max_size=50)))
 def test_any_form_is_checked_without_error(form: dict[str, str]) -> None:
     check_answers(POST_CONTACT_SURVEY, form)
+
+
+CSAT_AND_FOLLOW_UP = SurveyDefinition(
+    title={"en": "Your contact"},
+    questions=(
+        Question(
+            id="csat",
+            kind=QuestionKind.csat,
+            text={"en": "How satisfied were you?"},
+            required=True,
+            choices=tuple(Choice(value=str(p), label={"en": str(p)}) for p in range(1, 6)),
+        ),
+        Question(
+            id="what_went_wrong",
+            kind=QuestionKind.free_text,
+            text={"en": "What went wrong?"},
+            required=True,
+            max_length=200,
+            show_if=ShowIf(question="csat", at_most=2),
+        ),
+        Question(id="nps", kind=QuestionKind.nps, text={"en": "Would you recommend us?"}),
+        Question(id="effort", kind=QuestionKind.effort, text={"en": "How easy was it?"}),
+        Question(
+            id="channel",
+            kind=QuestionKind.single_choice,
+            text={"en": "How did you contact us?"},
+            choices=(Choice(value="phone", label={"en": "Phone"}), Choice(value="web", label={"en": "Online"})),
+        ),
+    ),
+)
+
+
+def test_a_question_skipped_by_its_condition_is_neither_required_nor_kept() -> None:
+    satisfied = check_answers(CSAT_AND_FOLLOW_UP, {"csat": "4", "what_went_wrong": "Nothing really"})
+    assert satisfied.ok
+    assert satisfied.numbers == {"csat": 4} and satisfied.texts == {}
+
+
+def test_a_question_shown_by_its_condition_is_checked() -> None:
+    [problem] = check_answers(CSAT_AND_FOLLOW_UP, {"csat": "2"}).problems
+    assert problem == FieldProblem("what_went_wrong", "Answer the question: What went wrong?")
+    shown = check_answers(CSAT_AND_FOLLOW_UP, {"csat": "1", "what_went_wrong": "Long wait"})
+    assert shown.texts == {"what_went_wrong": "Long wait"}
+
+
+def test_scales_and_choices_are_checked_against_their_points() -> None:
+    checked = check_answers(CSAT_AND_FOLLOW_UP, {"csat": "5", "nps": "0", "effort": "7", "channel": "web"})
+    assert checked.ok
+    assert checked.numbers == {"csat": 5, "nps": 0, "effort": 7}
+    assert checked.choices == {"channel": "web"}
+    wrong = check_answers(CSAT_AND_FOLLOW_UP, {"csat": "5", "nps": "11", "effort": "0", "channel": "post"})
+    assert [p.key for p in wrong.problems] == ["nps", "effort", "channel"]

@@ -8,12 +8,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from civicvoice.core.clock import LONDON
 from surveys.rules import (
     RULES_VERSION,
     ContactChannel,
@@ -31,7 +31,6 @@ from surveys.rules import (
     within_cap,
 )
 
-LONDON = ZoneInfo("Europe/London")
 EMAIL, SMS, PAPER = InvitationChannel.email, InvitationChannel.sms, InvitationChannel.paper
 NOW = datetime(2026, 6, 10, 11, 0, tzinfo=UTC)  # 12:00 in London (BST)
 EVENING_SMS = QuietHours(time(20, 0), time(9, 0))

@@ -1,0 +1,1 @@
+"""The balanced scorecard: the council's measures in four perspectives, their formulas, forecasts and charts."""
