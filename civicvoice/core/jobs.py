@@ -178,7 +178,7 @@ class CronSpec:
     every: timedelta
 
 
-def _declared(values: Mapping[str, type[enum.Enum] | Iterable[str]] | None) -> dict[str, frozenset[str]]:
+def _declared(values: Mapping[str, type[enum.Enum] | Iterable[str | int]] | None) -> dict[str, frozenset[str]]:
     declared: dict[str, frozenset[str]] = {}
     for key, allowed in (values or {}).items():
         if isinstance(allowed, type) and issubclass(allowed, enum.Enum):
@@ -202,10 +202,11 @@ class JobRegistry:
         base_backoff: timedelta = timedelta(seconds=10),
         on_dead: DeadHandler | None = None,
         on_retry: RetryHandler | None = None,
-        payload_values: Mapping[str, type[enum.Enum] | Iterable[str]] | None = None,
+        payload_values: Mapping[str, type[enum.Enum] | Iterable[str | int]] | None = None,
     ) -> Callable[[Handler], Handler]:
-        """Register a handler. ``payload_values`` declares the enum values a payload field may take besides
-        UUIDs (an Enum class or the values themselves); anything else is refused at enqueue."""
+        """Register a handler. ``payload_values`` declares the values a payload field may take besides UUIDs:
+        an Enum class, or the values themselves (names of versions, a range of batch sizes); anything else is
+        refused at enqueue."""
         declared = _declared(payload_values)
 
         def register(handler: Handler) -> Handler:
@@ -263,10 +264,11 @@ def validate_payload(
             clean[key] = str(value)
         elif isinstance(value, str) and _UUID.fullmatch(value):
             clean[key] = value.lower()
-        elif isinstance(value, str) and value in allowed:
+        elif isinstance(value, str | int) and not isinstance(value, bool) and str(value) in allowed:
             clean[key] = value
         else:
-            hint = f" or one of {sorted(allowed)}" if allowed else ""
+            shown = sorted(allowed)[:8]
+            hint = f" or one of {shown}{' ...' if len(allowed) > len(shown) else ''}" if allowed else ""
             raise InvalidJobPayload(
                 f"job payload {key!r} must be a UUID{hint}: payloads carry ids only; put anything richer in a row "
                 "of its own and pass its id"

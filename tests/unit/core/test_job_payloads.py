@@ -93,3 +93,11 @@ def test_a_job_declares_its_enum_values_at_registration() -> None:
     # Another job did not declare the field, so the same value is refused there.
     with pytest.raises(InvalidJobPayload):
         job_row("test.other", {"kind": "erasure"})
+
+
+def test_a_job_may_declare_a_range_of_counts() -> None:
+    declared = {"limit": frozenset(str(n) for n in range(1, 101))}
+    assert validate_payload({"limit": 50}, declared) == {"limit": 50}
+    for refused in (0, 101, 7700900123, True, 50.0):
+        with pytest.raises(InvalidJobPayload):
+            validate_payload({"limit": refused}, declared)
