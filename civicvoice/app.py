@@ -40,11 +40,12 @@ def features() -> list[Feature]:
     """Feature packages in layer order (lower first), then the staff package above them; each declares all it
     brings (routes, jobs, templates, CLI, exception handlers, models, data-map entries, extensions, services)."""
     from civicvoice.staff.feature import FEATURE as staff
+    from exports.feature import FEATURE as exports
     from feedback.feature import FEATURE as feedback
     from privacy.feature import FEATURE as privacy
     from surveys.feature import FEATURE as surveys
 
-    return [privacy, surveys, feedback, staff]
+    return [privacy, surveys, feedback, exports, staff]
 
 
 def extensions(feature_list: Sequence[Feature]) -> Extensions:

@@ -6,22 +6,57 @@ from pathlib import Path
 
 from civicvoice.core.extensions import STAFF_NAV, StaffNavItem
 from civicvoice.core.features import Feature
+from civicvoice.core.jobs import JobRegistry
 from civicvoice.core.services import contribute
+from feedback.action_pages import ACTION_ROLES
+from feedback.action_pages import ROUTES as ACTION_ROUTES
+from feedback.callback_pages import ROUTES as CALLBACK_ROUTES
+from feedback.callbacks import JOBS as CALLBACK_JOBS
+from feedback.case_pages import CASE_ROLES
+from feedback.case_pages import ROUTES as CASE_ROUTES
+from feedback.cases import OPEN_CASES_HOLD, has_open_complaint
 from feedback.cli import sentiment
+from feedback.inbox import REVIEWERS
 from feedback.inbox import ROUTES as INBOX_ROUTES
+from feedback.quality_pages import ROUTES as QUALITY_ROUTES
+from feedback.quality_pages import SCORE_ROLES
 from feedback.scoring import JOBS, on_responses_submitted
-from surveys.extensions import RESPONSE_SUBSCRIBERS
+from privacy.holds import LEGAL_HOLDS
+from surveys.extensions import OPEN_COMPLAINT_CHECKS, RESPONSE_SUBSCRIBERS
+
+
+def jobs() -> JobRegistry:
+    registry = JobRegistry()
+    registry.merge(JOBS)
+    registry.merge(CALLBACK_JOBS)
+    return registry
+
 
 FEATURE = Feature(
     name="feedback",
-    routes=INBOX_ROUTES,
-    jobs=JOBS,
+    routes=[*INBOX_ROUTES, *CASE_ROUTES, *ACTION_ROUTES, *CALLBACK_ROUTES, *QUALITY_ROUTES],
+    jobs=jobs(),
     templates=[Path(__file__).parent / "templates"],
     cli=[sentiment],
-    models=["feedback.models"],
+    models=["feedback.models", "feedback.cases", "feedback.actions", "feedback.callbacks", "feedback.quality"],
     extensions=[
         # Scores what surveys publishes as "response submitted", in the same transaction.
         contribute(RESPONSE_SUBSCRIBERS, on_responses_submitted),
+        # An open complaint case: its complainant is not surveyed, and their records are held, until it closes.
+        contribute(OPEN_COMPLAINT_CHECKS, has_open_complaint),
+        contribute(LEGAL_HOLDS, OPEN_CASES_HOLD),
+        contribute(STAFF_NAV, StaffNavItem("Complaint cases", "/staff/cases", roles=CASE_ROLES, position=20)),
+        contribute(STAFF_NAV, StaffNavItem("Callbacks", "/staff/callbacks", roles=CASE_ROLES, position=18)),
+        contribute(STAFF_NAV, StaffNavItem("Contact quality", "/staff/quality", roles=REVIEWERS, position=30)),
+        contribute(
+            STAFF_NAV,
+            StaffNavItem("Quality scores", "/staff/quality/scores", roles=SCORE_ROLES, position=30),
+        ),
         contribute(STAFF_NAV, StaffNavItem("Recent feedback", "/staff/feedback", position=10)),
+        contribute(STAFF_NAV, StaffNavItem("Improvement actions", "/staff/actions", roles=ACTION_ROLES, position=25)),
+        contribute(
+            STAFF_NAV,
+            StaffNavItem("Classifier", "/staff/feedback/classifier", roles=REVIEWERS, position=15),
+        ),
     ],
 )

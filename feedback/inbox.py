@@ -13,16 +13,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get
-from litestar.params import QueryParameter
-from litestar.response import Template
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Redirect, Template
 from sqlalchemy import Select, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from civicvoice.core.audit import Actor
 from civicvoice.core.auth import Access, StaffUser
 from civicvoice.core.clock import LONDON
 from civicvoice.core.http import staff_template
-from feedback.models import CommentScore
+from feedback.classification import CommentClass, Theme
+from feedback.models import CommentClassification, CommentScore
+from feedback.review import classifier_report, review
 from privacy.exceptions import KeyDestroyed
 from privacy.redaction import redact
 from privacy.vault import Vault
@@ -32,6 +36,8 @@ from surveys.responses import read_answer_text
 
 PAGE_SIZE = 25
 SEES_EVERY_SERVICE = frozenset({"admin", "quality_reviewer", "dpo"})
+# Who confirms or corrects a comment's class and themes.
+REVIEWERS = ("quality_reviewer", "admin")
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,11 @@ class Comment:
     question: str
     text: str
     sentiment: str | None
+    answer_id: uuid.UUID | None = None
+    comment_class: str | None = None  # the reviewer's when reviewed, else the classifier's
+    confidence: float | None = None
+    themes: tuple[str, ...] = ()
+    reviewed: bool = False
 
 
 @dataclass
@@ -125,6 +136,7 @@ async def recent_feedback(session: AsyncSession, vault: Any, viewer: StaffUser, 
     answers: dict[uuid.UUID, list[Answer]] = defaultdict(list)
     labels: dict[uuid.UUID, str] = {}
     questions: dict[uuid.UUID, dict[str, str]] = {}
+    classes: dict[uuid.UUID, CommentClassification] = {}
     if ids:
         for answer in (
             await session.scalars(
@@ -134,6 +146,10 @@ async def recent_feedback(session: AsyncSession, vault: Any, viewer: StaffUser, 
             answers[answer.response_id].append(answer)
         for score in (await session.scalars(select(CommentScore).where(CommentScore.response_id.in_(ids)))).all():
             labels[score.answer_id] = score.label
+        for found_class in (
+            await session.scalars(select(CommentClassification).where(CommentClassification.response_id.in_(ids)))
+        ).all():
+            classes[found_class.answer_id] = found_class
         version_ids = {response.survey_version_id for response, _ in found}
         for version in (await session.scalars(select(SurveyVersion).where(SurveyVersion.id.in_(version_ids)))).all():
             questions[version.id] = {q.id: q.text_in(ENGLISH) for q in stored_definition(version.definition).questions}
@@ -155,7 +171,18 @@ async def recent_feedback(session: AsyncSession, vault: Any, viewer: StaffUser, 
             if not text:
                 continue
             question = questions.get(response.survey_version_id, {}).get(answer.question_key, answer.question_key)
-            row.comments.append(Comment(question, redact(text), labels.get(answer.id)))
+            comment = Comment(question, redact(text), labels.get(answer.id), answer.id)
+            classified = classes.get(answer.id)
+            if classified is not None:
+                comment.comment_class = classified.final_class
+                comment.reviewed = classified.reviewed_class is not None
+                comment.confidence = None if comment.reviewed else classified.confidence
+                comment.themes = tuple(
+                    classified.reviewed_themes
+                    if classified.reviewed_themes is not None
+                    else [t["theme"] for t in classified.themes or []]
+                )
+            row.comments.append(comment)
         row.sentiment = _overall([c.sentiment for c in row.comments if c.sentiment])
         rows.append(row)
     return InboxPage(rows, total, page, pages)
@@ -190,6 +217,7 @@ class FeedbackInbox(Controller):
     async def recent(
         self,
         request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
         service: Annotated[str | None, QueryParameter(name="service", required=False, max_length=64)] = None,
         channel: Annotated[str | None, QueryParameter(name="channel", required=False, max_length=20)] = None,
         date_from: Annotated[date | None, QueryParameter(name="from", required=False)] = None,
@@ -198,9 +226,8 @@ class FeedbackInbox(Controller):
     ) -> Template:
         viewer: StaffUser = request.state.staff_user
         filters = InboxFilters(service or None, channel or None, date_from, date_to, page)
-        async with request.app.state.sessions() as session:
-            result = await recent_feedback(session, request.app.state.services.get(Vault), viewer, filters)
-            services = await visible_services(session, viewer)
+        result = await recent_feedback(db_session, request.app.state.services.get(Vault), viewer, filters)
+        services = await visible_services(db_session, viewer)
         query = {
             k: v
             for k, v in {
@@ -219,7 +246,41 @@ class FeedbackInbox(Controller):
             services=services,
             channels=CHANNELS,
             query=query,
+            classes=list(CommentClass),
+            themes=list(Theme),
+            may_review=viewer.role in REVIEWERS,
+            may_open_case=viewer.role in ("quality_reviewer", "admin", "service_manager"),
+            back=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         )
 
 
-ROUTES = [FeedbackInbox]
+class CommentReview(Controller):
+    """Confirming or correcting comments' classes, and the classifier's measured accuracy: reviewers only."""
+
+    path = "/staff/feedback"
+    include_in_schema = False
+    opt = Access.staff(*REVIEWERS).opt()
+
+    @post("/comments/{answer_id:uuid}/review", status_code=303)
+    async def review_comment(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], answer_id: FromPath[uuid.UUID]
+    ) -> Redirect:
+        form = await request.form()
+        await review(
+            db_session,
+            answer_id,
+            comment_class=str(form.get("comment_class", "")),
+            themes=[str(theme) for theme in form.getall("themes", [])],
+            actor=Actor("staff", str(request.state.staff_user.id)),
+        )
+        back = str(form.get("back", ""))
+        safe = back if back.startswith("/staff/feedback") and "//" not in back else "/staff/feedback"
+        return Redirect(safe, status_code=303)
+
+    @get("/classifier")
+    async def classifier(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+        found = await classifier_report(db_session)
+        return staff_template(request, "feedback/classifier.html.j2", report=found)
+
+
+ROUTES = [FeedbackInbox, CommentReview]

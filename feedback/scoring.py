@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import InvalidInput
 from civicvoice.core.jobs import Job, JobContext, JobRegistry, enqueue_many, job_row
-from feedback.models import CommentScore
+from feedback.classification import classify
+from feedback.models import CommentClassification, CommentScore
 from feedback.sentiment import SCORER_VERSION, VERSIONS, QuestionKind, Sentiment, score
 from privacy.exceptions import KeyDestroyed
 from privacy.vault import Vault
@@ -54,6 +55,22 @@ def question_context(definition: SurveyDefinition | None, key: str) -> QuestionK
     if question is None or question.comment_prompt is None:
         return None
     return QuestionKind(question.comment_prompt.value)
+
+
+def classification_row(
+    text: str, response: Response, definition: SurveyDefinition | None, answer: Answer
+) -> CommentClassification:
+    """The comment's class and themes, read against the question it answered."""
+    found = classify(text, question=question_context(definition, answer.question_key))
+    return CommentClassification(
+        answer_id=answer.id,
+        response_id=response.id,
+        comment_class=found.comment_class.value,
+        confidence=round(found.confidence, 4),
+        themes=[{"theme": t.theme.value, "confidence": round(t.confidence, 4)} for t in found.themes],
+        classifier_version=found.classifier_version,
+        classified_at=utcnow(),
+    )
 
 
 def page_language(response: Response) -> str | None:
@@ -99,6 +116,7 @@ async def score_response(session: AsyncSession, vault: Any, response_id: uuid.UU
         if text is None:
             continue
         sentiment = _score(text, response, definition, answer, SCORER_VERSION)
+        session.add(classification_row(text, response, definition, answer))
         session.add(
             CommentScore(
                 answer_id=answer.id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from surveys.definitions import Choice, CommentPrompt, Question, QuestionKind, SurveyDefinition
+from surveys.definitions import CONTACT_REQUEST, Choice, CommentPrompt, Question, QuestionKind, SurveyDefinition
 
 SATISFACTION_CHOICES = tuple(
     Choice(value=str(value), label={"en": label})
@@ -49,6 +49,12 @@ POST_CONTACT_SURVEY = SurveyDefinition(
             text={"en": "What went well?"},
             max_length=1200,
             comment_prompt=CommentPrompt.praise,
+        ),
+        Question(
+            id=CONTACT_REQUEST,
+            kind=QuestionKind.single_choice,
+            text={"en": "Would you like someone from the council to contact you about this?"},
+            choices=(Choice(value="yes", label={"en": "Yes"}), Choice(value="no", label={"en": "No"})),
         ),
     ),
 )

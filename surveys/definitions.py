@@ -30,6 +30,10 @@ Text = dict[LanguageTag, Annotated[str, Meta(max_length=2000)]]
 LengthLimit = Annotated[int, Meta(ge=1, le=10_000)]
 
 
+# The question by which a respondent asks to be contacted ("close the loop"); a "yes" raises a callback.
+CONTACT_REQUEST = "contact_me"
+
+
 class QuestionKind(StrEnum):
     rating = "rating"  # 1-5, every point labelled
     csat = "csat"  # customer satisfaction 1-5, every point labelled: the response's `satisfaction`

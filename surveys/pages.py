@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.auth import Access
 from civicvoice.core.clock import utcnow
@@ -57,13 +59,14 @@ class SurveyPages(Controller):
         return signer.verify(token, purpose)
 
     @get("/s/{token:str}")
-    async def show_survey(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
+    async def show_survey(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], token: FromPath[str]
+    ) -> Template:
         try:
             claims = self._claims(request, token, Purpose.survey)
-            async with request.app.state.sessions() as session:
-                invitation = await open_invitation(session, claims.invitation_id)
-                recorder = _service(request, ResponseRecorder)
-                definition = await recorder.definition(session, invitation.survey_version_id)
+            invitation = await open_invitation(db_session, claims.invitation_id)
+            recorder = _service(request, ResponseRecorder)
+            definition = await recorder.definition(db_session, invitation.survey_version_id)
         except (BadToken, ExpiredToken, CivicVoiceError) as exc:
             return link_problem(exc)
         return self._form(request, token, claims.invitation_id, definition, {}, [])
@@ -96,7 +99,9 @@ class SurveyPages(Controller):
         )
 
     @post("/s/{token:str}", status_code=HTTP_303_SEE_OTHER)
-    async def answer_survey(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Template | Redirect:
+    async def answer_survey(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], token: FromPath[str]
+    ) -> Template | Redirect:
         try:
             claims = self._claims(request, token, Purpose.survey)
         except CivicVoiceError as exc:
@@ -104,14 +109,13 @@ class SurveyPages(Controller):
         form = await request.form()
         values = {key: str(value) for key, value in form.items() if isinstance(value, str)}
         writer = _service(request, GroupedResponses)
-        async with request.app.state.sessions() as session:
-            try:
-                await writer.submit(session, claims.invitation_id, values)
-            except InvalidAnswers as invalid:
-                errors = [{"key": p.key, "message": p.message} for p in invalid.checked.problems]
-                return self._form(request, token, claims.invitation_id, invalid.definition, values, errors)
-            except CivicVoiceError as exc:
-                return link_problem(exc)
+        try:
+            await writer.submit(db_session, claims.invitation_id, values)
+        except InvalidAnswers as invalid:
+            errors = [{"key": p.key, "message": p.message} for p in invalid.checked.problems]
+            return self._form(request, token, claims.invitation_id, invalid.definition, values, errors)
+        except CivicVoiceError as exc:
+            return link_problem(exc)
         return Redirect("/survey/thank-you", status_code=HTTP_303_SEE_OTHER)
 
     @get("/survey/thank-you")
@@ -131,13 +135,14 @@ class SurveyPages(Controller):
         )
 
     @post("/u/{token:str}", status_code=200)
-    async def unsubscribe(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
+    async def unsubscribe(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], token: FromPath[str]
+    ) -> Template:
         try:
             claims = self._claims(request, token, Purpose.unsubscribe)
         except CivicVoiceError as exc:
             return link_problem(exc)
-        async with request.app.state.sessions() as session, session.begin():
-            await unsubscribe(session, _service(request, Vault), claims.invitation_id)
+        await unsubscribe(db_session, _service(request, Vault), claims.invitation_id)
         return Template(
             template_name="survey/unsubscribe.html.j2",
             context={"page_title": "You have unsubscribed", "state": "done", "action": f"/u/{token}"},

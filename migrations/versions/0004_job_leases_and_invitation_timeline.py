@@ -1,7 +1,7 @@
 """jobs: SAQ relay mark on the outbox, the time an invitation's state last changed
 
 Revision ID: 0004
-Revises: 0007
+Revises: 0017
 Create Date: 2026-12-01 10:30:00.000000
 """
 
@@ -10,7 +10,7 @@ from advanced_alchemy.types import DateTimeUTC
 from alembic import op
 
 revision = "0004"
-down_revision = "0007"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

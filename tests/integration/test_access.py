@@ -134,15 +134,33 @@ def test_find_and_access_commands(settings: Settings, tmp_path: Path) -> None:
 
     assert run("user", "create", "--email", "dpo@council.example", "--role", "dpo", "--password", "y" * 14)[0] == 0
     opened = run(
-        "privacy", "requests", "open", "--kind", "access", "--name", "Sam", "--email", "sam@example.org",
-        "--as", "dpo@council.example",
-    )  # fmt: skip
+        "privacy",
+        "requests",
+        "open",
+        "--kind",
+        "access",
+        "--name",
+        "Sam",
+        "--email",
+        "sam@example.org",
+        "--as",
+        "dpo@council.example",
+    )
     assert opened[0] == 0
     code, out = run("privacy", "find", "--email", "-", "--as", "dpo@council.example", stdin="nobody@example.org\n")
     assert code != 0 and "No person matches" in out
     output = tmp_path / "package.zip"
-    code, out = run("privacy", "access", "--email", "-", "--output", str(output), "--as", "dpo@council.example",
-                    stdin="nobody@example.org\n")  # fmt: skip
+    code, out = run(
+        "privacy",
+        "access",
+        "--email",
+        "-",
+        "--output",
+        str(output),
+        "--as",
+        "dpo@council.example",
+        stdin="nobody@example.org\n",
+    )
     assert code != 0 and not output.exists()
     output.write_bytes(b"already here")
     code, out = run("privacy", "access", str(uuid.uuid4()), "--output", str(output), "--as", "dpo@council.example")

@@ -34,6 +34,8 @@ PUBLIC = frozenset(IDENTITIES)
 STAFF = frozenset(ROLES)
 ADMIN = frozenset({"admin"})
 DPO = frozenset({"dpo"})
+REVIEWERS = frozenset({"quality_reviewer", "admin"})
+CASE_HANDLERS = frozenset({"quality_reviewer", "admin", "service_manager"})
 CONTACT_SYSTEMS = frozenset({API_KEY})
 NOBODY: frozenset[str] = frozenset()
 
@@ -62,6 +64,24 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/staff"): STAFF,
     ("POST", "/staff/sign-out"): STAFF,
     ("GET", "/staff/feedback"): STAFF,
+    ("POST", "/staff/feedback/comments/{answer_id:uuid}/review"): REVIEWERS,
+    ("GET", "/staff/feedback/classifier"): REVIEWERS,
+    ("GET", "/staff/cases"): CASE_HANDLERS,
+    ("POST", "/staff/cases/new"): CASE_HANDLERS,
+    ("GET", "/staff/cases/{reference:str}"): CASE_HANDLERS,
+    ("POST", "/staff/cases/{reference:str}/{action:str}"): CASE_HANDLERS,
+    ("GET", "/staff/actions"): REVIEWERS,
+    ("POST", "/staff/actions"): REVIEWERS,
+    ("GET", "/staff/actions/{reference:str}"): REVIEWERS,
+    ("POST", "/staff/actions/{reference:str}"): REVIEWERS,
+    ("GET", "/you-said-we-did"): PUBLIC,
+    ("GET", "/staff/callbacks"): CASE_HANDLERS,
+    ("POST", "/staff/callbacks/{callback_id:uuid}/contact"): CASE_HANDLERS,
+    ("POST", "/staff/callbacks/{callback_id:uuid}/done"): CASE_HANDLERS,
+    ("GET", "/staff/quality"): REVIEWERS,
+    ("GET", "/staff/quality/contacts/{contact_id:uuid}"): REVIEWERS,
+    ("POST", "/staff/quality/contacts/{contact_id:uuid}"): REVIEWERS,
+    ("GET", "/staff/quality/scores"): frozenset({"agent", "service_manager", "quality_reviewer", "admin"}),
     ("GET", "/staff/users"): ADMIN,
     ("GET", "/staff/users/new"): ADMIN,
     ("POST", "/staff/users/new"): ADMIN,
@@ -86,7 +106,11 @@ PATH_VALUES = {
     "{path:str}": "openapi.json",
     "{user_id:uuid}": str(uuid.UUID(int=1)),
     "{reference:str}": "SR-2026-000000",
-    "{job_id:uuid}": str(uuid.UUID(int=2)),
+    "{answer_id:uuid}": str(uuid.UUID(int=2)),
+    "{action:str}": "acknowledge",
+    "{callback_id:uuid}": str(uuid.UUID(int=3)),
+    "{contact_id:uuid}": str(uuid.UUID(int=4)),
+    "{job_id:uuid}": str(uuid.UUID(int=5)),
 }
 
 

@@ -185,9 +185,20 @@ def test_the_requests_commands(settings: Settings) -> None:
 
     assert run("user", "create", "--email", "dpo@council.example", "--role", "dpo", "--password", "x" * 14)[0] == 0
     code, out = run(
-        "privacy", "requests", "open", "--kind", "access", "--name", "Jo Bloggs", "--email", "-",
-        "--as", "dpo@council.example", "--json", stdin="jo@example.org\n",
-    )  # fmt: skip
+        "privacy",
+        "requests",
+        "open",
+        "--kind",
+        "access",
+        "--name",
+        "Jo Bloggs",
+        "--email",
+        "-",
+        "--as",
+        "dpo@council.example",
+        "--json",
+        stdin="jo@example.org\n",
+    )
     assert code == 0, out
     opened = json.loads(out)
     assert opened["state"] == "in_progress" and opened["due_on"]

@@ -191,7 +191,7 @@ async def send_empty_survey(page: Page, site: Site, invited: Invited) -> PageRes
 async def send_too_long_answer(page: Page, site: Site, invited: Invited) -> PageResponse | None:
     await page.goto(invited.survey_url)
     await page.get_by_label("Satisfied", exact=True).check()
-    await page.get_by_label("Yes", exact=True).check()
+    await page.get_by_role("group", name="Was your issue resolved?").get_by_label("Yes", exact=True).check()
     await page.locator("#improve").fill("x" * 1201)
     return await submit_by_keyboard(page)
 
@@ -344,7 +344,7 @@ async def test_without_javascript_the_limit_is_stated_and_the_server_enforces_it
         assert await page.locator(".govuk-character-count__status").count() == 0
 
         await page.get_by_label("Very dissatisfied").check()
-        await page.get_by_label("No", exact=True).check()
+        await page.get_by_role("group", name="Was your issue resolved?").get_by_label("No", exact=True).check()
         await page.locator("#improve").fill(typed)
         reply = await submit_by_keyboard(page)
         assert reply is not None
@@ -365,7 +365,9 @@ async def test_without_javascript_the_limit_is_stated_and_the_server_enforces_it
         # What was typed and chosen is all still there, to shorten rather than retype.
         await expect(page.locator("#improve")).to_have_value(typed)
         await expect(page.get_by_label("Very dissatisfied")).to_be_checked()
-        await expect(page.get_by_label("No", exact=True)).to_be_checked()
+        await expect(
+            page.get_by_role("group", name="Was your issue resolved?").get_by_label("No", exact=True)
+        ).to_be_checked()
         await expect(page.locator("#improve-info")).to_have_text(LIMIT_HINT)
         assert await watch.problems(400) == []
     assert await site.db.count(Response) == 0

@@ -22,7 +22,7 @@ from surveys.models import Survey, SurveyVersion, VersionStatus
 from surveys.responses import ResponseRecorder
 from surveys.versions import VersionNotDraft, add_draft, publish
 from tests.integration.support import TestDatabase
-from tests.unit.surveys.test_definition_migration import FIRST_RELEASE
+from tests.unit.surveys.test_definition_migration import FIRST_RELEASE, FIRST_RELEASE_TYPED
 
 
 async def new_survey(db: TestDatabase) -> uuid.UUID:
@@ -44,7 +44,13 @@ async def test_a_good_version_is_published_and_read_back(db: TestDatabase) -> No
     assert published.status == VersionStatus.published and published.published_at is not None
     assert still_draft.status == VersionStatus.draft
     # The database holds the JSON form, with its questions by id.
-    assert [q["id"] for q in published.definition["questions"]] == ["satisfaction", "resolved", "improve", "praise"]
+    assert [q["id"] for q in published.definition["questions"]] == [
+        "satisfaction",
+        "resolved",
+        "improve",
+        "praise",
+        "contact_me",
+    ]
     assert stored_definition(published.definition) == POST_CONTACT_SURVEY
 
 
@@ -135,7 +141,7 @@ async def test_migration_0011_rewrites_a_first_release_version(db: TestDatabase)
         await connection.run_sync(run("upgrade"))
     async with db.sessions() as session:
         stored = await session.scalar(select(SurveyVersion.definition).where(SurveyVersion.id == old_id))
-    assert stored is not None and stored_definition(stored) == POST_CONTACT_SURVEY
+    assert stored is not None and stored_definition(stored) == FIRST_RELEASE_TYPED
 
     async with db.engine.begin() as connection:
         await connection.run_sync(run("upgrade"))  # running again changes nothing

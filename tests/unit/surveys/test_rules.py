@@ -74,10 +74,20 @@ def a_person(**changes: Any) -> PersonFacts:
 
 def test_reason_values_are_the_stored_ones() -> None:
     assert {reason.value for reason in Reason} == {
-        "invited", "opted_out", "suppressed", "do_not_survey", "excluded_service", "open_complaint",
-        "no_contact_details", "no_enabled_channel", "contact_preference_none", "frequency_cap", "not_sampled",
-        "too_old", "no_published_survey",
-    }  # fmt: skip
+        "invited",
+        "opted_out",
+        "suppressed",
+        "do_not_survey",
+        "excluded_service",
+        "open_complaint",
+        "no_contact_details",
+        "no_enabled_channel",
+        "contact_preference_none",
+        "frequency_cap",
+        "not_sampled",
+        "too_old",
+        "no_published_survey",
+    }
     assert RULES_VERSION == "2026-11.1"
 
 
@@ -237,11 +247,13 @@ def _fixes() -> list[tuple[Fix, Reason]]:
         (with_contact(has_open_complaint=False), Reason.too_old),
         (with_contact(occurred_at=NOW), Reason.contact_preference_none),
         (with_contact(preference=ContactPreference.sms), Reason.no_enabled_channel),
-        (lambda c, p, pol: (c, p, dataclasses.replace(pol, enabled_channels=frozenset({EMAIL, SMS}))),
-         Reason.not_sampled),
+        (
+            lambda c, p, pol: (c, p, dataclasses.replace(pol, enabled_channels=frozenset({EMAIL, SMS}))),
+            Reason.not_sampled,
+        ),
         (lambda c, p, pol: (c, p, dataclasses.replace(pol, default_sampling_rate=1.0)), Reason.frequency_cap),
         (with_person(invitation_times=[]), Reason.invited),
-    ]  # fmt: skip
+    ]
 
 
 def test_the_first_rule_that_applies_wins() -> None:
@@ -290,7 +302,7 @@ BOTH = frozenset({EMAIL, SMS})
         (ContactPreference.email, frozenset({SMS}), BOTH, SMS),
         (ContactPreference.sms, frozenset({SMS, PAPER}), frozenset({PAPER}), PAPER),
     ],
-)  # fmt: skip
+)
 def test_the_preferred_channel_is_used_when_enabled_and_reachable_else_email_then_sms(
     preference: ContactPreference | None,
     reachable: frozenset[InvitationChannel],

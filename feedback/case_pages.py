@@ -1,0 +1,201 @@
+"""Staff pages for complaint cases: the open cases with their next deadline (overdue flagged), opening a case
+from a complaint in the inbox, and a case's page where it is acknowledged, answered, escalated or closed.
+
+Quality reviewers and administrators see every case; a service manager sees the cases of their services only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from civicvoice.core.audit import Actor
+from civicvoice.core.auth import Access, StaffUser, normalise_staff_email
+from civicvoice.core.clock import utcnow
+from civicvoice.core.errors import CivicVoiceError, InvalidInput, NotFound
+from civicvoice.core.http import staff_template
+from civicvoice.core.services import Services
+from civicvoice.core.settings import Settings
+from feedback.cases import (
+    CaseNote,
+    CaseStatus,
+    ComplaintCase,
+    Outcome,
+    acknowledge,
+    add_note,
+    answer_stage,
+    close,
+    escalate,
+    find_case,
+    open_case,
+    open_cases,
+    read_note,
+)
+from privacy.closures import working_calendar
+from privacy.deadlines import Region, WorkingCalendar, london_day
+from privacy.vault import Vault
+from surveys.models import Service
+
+CASE_ROLES = ("quality_reviewer", "admin", "service_manager")
+
+
+def _actor(request: Request[Any, Any, Any]) -> Actor:
+    return Actor("staff", str(request.state.staff_user.id))
+
+
+async def _calendar(request: Request[Any, Any, Any], session: AsyncSession) -> WorkingCalendar:
+    settings: Settings = request.app.state.settings
+    return await working_calendar(session, Region.from_setting(settings.bank_holiday_region))
+
+
+async def _scope(session: AsyncSession, viewer: StaffUser) -> list[uuid.UUID] | None:
+    """The services a viewer's cases are limited to (None: every service)."""
+    if viewer.role != "service_manager":
+        return None
+    slugs = list(viewer.service_scope or [])
+    return list((await session.scalars(select(Service.id).where(Service.slug.in_(slugs)))).all())
+
+
+async def _visible(request: Request[Any, Any, Any], session: AsyncSession, reference: str) -> ComplaintCase:
+    case = await find_case(session, reference, lock=request.method == "POST")
+    scope = await _scope(session, request.state.staff_user)
+    if scope is not None and case.service_id not in scope:
+        raise NotFound(f"No complaint case {reference!r}.", field="reference")
+    return case
+
+
+async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
+    form = await request.form()
+    return {key: value[:20000] for key, value in form.items() if isinstance(value, str)}
+
+
+class CasePages(Controller):
+    path = "/staff/cases"
+    include_in_schema = False
+    opt = Access.staff(*CASE_ROLES).opt()
+
+    @get("/")
+    async def cases(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+        found = await open_cases(db_session, service_ids=await _scope(db_session, request.state.staff_user))
+        today = london_day(utcnow())
+        names = dict((await db_session.execute(select(Service.id, Service.name))).tuples().all())
+        rows = sorted(found, key=lambda c: (not c.overdue(today), c.due or c.received_on))
+        return staff_template(
+            request, "feedback/cases.html.j2", cases=rows, today=today, services=names, statuses=CaseStatus
+        )
+
+    @post("/new", status_code=303)
+    async def new_case(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Redirect:
+        form = await _form(request)
+        try:
+            answer_id = uuid.UUID(form.get("answer_id", ""))
+        except ValueError:
+            raise InvalidInput("Choose the comment the case is about.", field="answer_id") from None
+        case = await open_case(
+            db_session,
+            await _calendar(request, db_session),
+            answer_id=answer_id,
+            owner_id=str(request.state.staff_user.id),
+            actor=_actor(request),
+        )
+        return Redirect(f"/staff/cases/{case.reference}", status_code=303)
+
+    @get("/{reference:str}")
+    async def show(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], reference: FromPath[str]
+    ) -> Template:
+        return await self._page(request, db_session, reference, [])
+
+    async def _page(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        reference: str,
+        errors: list[dict[str, str]],
+        status_code: int = 200,
+    ) -> Template:
+        case = await _visible(request, session, reference)
+        vault = _services(request).get(Vault)
+        notes = (await session.scalars(select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.at))).all()
+        shown = [(note, await read_note(session, vault, case, note)) for note in notes]
+        owners = {
+            str(user.id): user.display_name
+            for user in (await session.scalars(select(StaffUser))).all()
+            if str(user.id) in {case.owner_id, case.stage2_owner_id}
+        }
+        return staff_template(
+            request,
+            "feedback/case.html.j2",
+            status_code=status_code,
+            case=case,
+            status=CaseStatus(case.status),
+            notes=shown,
+            owners=owners,
+            outcomes=list(Outcome),
+            today=london_day(utcnow()),
+            errors=errors,
+        )
+
+    @post("/{reference:str}/{action:str}", status_code=303)
+    async def act(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        reference: FromPath[str],
+        action: FromPath[str],
+    ) -> Template | Redirect:
+        form = await _form(request)
+        case = await _visible(request, db_session, reference)
+        actor = _actor(request)
+        try:
+            if action == "acknowledge":
+                await acknowledge(db_session, await _calendar(request, db_session), case, actor=actor)
+            elif action == "answer":
+                await answer_stage(
+                    db_session,
+                    _services(request).get(Vault),
+                    case,
+                    outcome=form.get("outcome", ""),
+                    letter=form.get("letter", ""),
+                    actor=actor,
+                )
+            elif action == "escalate":
+                officer = await _officer(db_session, form.get("stage2_owner", ""))
+                await escalate(
+                    db_session, await _calendar(request, db_session), case, stage2_owner_id=officer, actor=actor
+                )
+            elif action == "close":
+                await close(db_session, case, actor=actor)
+            elif action == "notes":
+                await add_note(db_session, _services(request).get(Vault), case, form.get("text", ""), actor=actor)
+            else:
+                raise NotFound("No such action on a case.", field="action")
+        except CivicVoiceError as exc:
+            if exc.status == 404:
+                raise
+            await db_session.rollback()
+            errors = [{"field": exc.field or "status", "message": exc.detail}]
+            return await self._page(request, db_session, reference, errors, exc.status)
+        return Redirect(f"/staff/cases/{case.reference}", status_code=303)
+
+
+def _services(request: Request[Any, Any, Any]) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def _officer(session: AsyncSession, email: str) -> str:
+    user = await session.scalar(select(StaffUser).where(StaffUser.email == normalise_staff_email(email)))
+    if user is None or not user.active or user.role not in CASE_ROLES:
+        raise InvalidInput("Give the email of an active officer who handles complaints.", field="stage2_owner")
+    return str(user.id)
+
+
+ROUTES = [CasePages]
