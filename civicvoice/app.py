@@ -34,8 +34,9 @@ from civicvoice.core.http import (
     DrainUnreadBody,
     add_security_headers,
 )
-from civicvoice.core.jobs import JobRegistry, Worker
+from civicvoice.core.jobs import JobRegistry, job_runner
 from civicvoice.core.logging import configure_logging, mask_secret_paths
+from civicvoice.core.mail import Mailer
 from civicvoice.core.services import Extensions, Services
 from civicvoice.core.settings import Settings
 from civicvoice.pages import InformationPages
@@ -73,7 +74,10 @@ async def health(state: State) -> Response[dict[str, str]]:
 
 
 def job_registry(feature_list: Sequence[Feature]) -> JobRegistry:
+    from civicvoice.core.upkeep import KERNEL_JOBS  # jobs (issue 9): pruning of jobs and file-backend mail
+
     registry = JobRegistry()
+    registry.merge(KERNEL_JOBS)
     for feature in feature_list:
         registry.merge(feature.jobs)
     return registry
@@ -95,6 +99,7 @@ async def build_services(
         await check_keys(session, keyring, record_new=True)
     services = Services()
     services.provide(settings)
+    services.provide(Mailer(settings))  # jobs (issue 9): the kernel's mail transport, for every feature
     services.provide(keyring)
     services.provide(sessions, as_type=async_sessionmaker)
     contributions = services.provide(extensions(feature_list))
@@ -164,7 +169,8 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
         background = start_process_tasks(feature_list, services)
         task = None
         if run_worker:
-            app.state.worker = Worker(registry, sessions, services, poll_seconds=settings.worker_poll_seconds)
+            # jobs (issue 9): the embedded worker, or the relay to SAQ when CIVICVOICE_JOB_BACKEND=saq
+            app.state.worker = job_runner(settings, registry, sessions, services)
             task = asyncio.create_task(app.state.worker.run_forever())
         try:
             yield

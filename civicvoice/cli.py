@@ -285,10 +285,10 @@ def user_deactivate_command(email: str) -> None:
 @cli.command("worker")
 @click.option("--once", is_flag=True, help="Run the jobs that are due now, then exit.")
 def worker_command(once: bool) -> None:
-    """Run a job worker outside the web process."""
+    """Run a job worker outside the web process (SAQ workers when CIVICVOICE_JOB_BACKEND=saq)."""
     from civicvoice.app import build_services, features, job_registry, start_process_tasks, stop_tasks
     from civicvoice.core.db import create_engine, session_factory
-    from civicvoice.core.jobs import Worker
+    from civicvoice.core.jobs import serve_jobs
     from civicvoice.core.logging import configure_logging
 
     settings = settings_from_env()
@@ -299,15 +299,13 @@ def worker_command(once: bool) -> None:
         sessions = session_factory(engine)
         try:
             services = await build_services(settings, sessions, features())
-            worker = Worker(job_registry(features()), sessions, services, poll_seconds=settings.worker_poll_seconds)
             if once:
-                return await worker.run_due()
+                return await serve_jobs(settings, job_registry(features()), sessions, services, once=True)
             background = start_process_tasks(features(), services)
             try:
-                await worker.run_forever()
+                return await serve_jobs(settings, job_registry(features()), sessions, services)
             finally:
                 await stop_tasks(background)
-            return 0
         finally:
             await engine.dispose()
 
@@ -315,6 +313,8 @@ def worker_command(once: bool) -> None:
         ran = asyncio.run(main())
     except CivicVoiceError as exc:
         raise click.ClickException(exc.detail) from None
+    except OSError as exc:
+        raise click.ClickException(f"Cannot reach the database or Redis: {exc.strerror or exc}.") from None
     if once:
         click.echo(json.dumps({"jobs_run": ran}))
 

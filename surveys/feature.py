@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicvoice.core.extensions import SECRET_PATHS
 from civicvoice.core.features import Feature
+from civicvoice.core.mail import MAIL_FILES, Mailer
 from civicvoice.core.services import Extensions, Services, contribute
 from civicvoice.core.settings import Settings
 from privacy.keyring import Keyring
@@ -29,7 +30,9 @@ def _services(services: Services, extensions: Extensions) -> None:
     vault = services.get(Vault)
     sessions: async_sessionmaker[AsyncSession] = services.get(async_sessionmaker)
     signer = services.provide(TokenSigner(services.get(Keyring).token))
-    channels = services.find(Channels) or services.provide(Channels({"email": EmailChannel(settings)}))
+    # Invitations go out through the kernel's mailer (every feature sends mail through the same transport).
+    mailer = services.find(Mailer)
+    channels = services.find(Channels) or services.provide(Channels({"email": EmailChannel(settings, mailer=mailer)}))
     recorder = services.provide(ResponseRecorder(vault, extensions.items(RESPONSE_SUBSCRIBERS)))
     # One writer for one contact and many: concurrent single contacts are grouped into one transaction.
     services.provide(ContactIntake(vault, sessions, open_complaint_checks=extensions.items(OPEN_COMPLAINT_CHECKS)))
@@ -47,6 +50,8 @@ FEATURE = Feature(
     api_scopes=API_SCOPES,
     templates=[Path(__file__).parent / "templates"],
     models=["surveys.models"],
+    # Invitations are what the file mail backend writes on a machine without a mail server.
+    file_stores=[MAIL_FILES],
     extensions=[contribute(SECRET_PATHS, pattern) for pattern in LINK_PATHS],
     build_services=_services,
 )

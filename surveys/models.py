@@ -176,6 +176,7 @@ class Invitation(Base):
         retention="2 years",
         subject_link="subject_id",
         retention_rule=RetentionRule("contacts", "created_at", "anonymise"),
+        scheduled_jobs=("invitations.expire",),
     )
     __table_args__ = (
         Index("ix_invitation_subject_due", "subject_id", "due_at"),
@@ -199,6 +200,8 @@ class Invitation(Base):
     responded_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     failure: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+    # When `state` last changed (sending, sent, failed, expired, ...): the invitation's timeline in one column.
+    state_changed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
 
 
 class Response(Base):

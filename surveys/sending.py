@@ -11,15 +11,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.clock import LONDON, utcnow
-from civicvoice.core.jobs import JobContext, enqueue_once
+from civicvoice.core.jobs import JobContext, RetryLater, describe_error, enqueue_once
 from privacy.exceptions import KeyDestroyed
 from privacy.models import DataSubject
 from privacy.vault import IdentityClaim, Vault
@@ -31,6 +31,7 @@ log = structlog.get_logger("civicvoice.sending")
 
 SEND_INVITATION_JOB = "invitations.send"
 SEND_REMINDER_JOB = "invitations.remind"
+EXPIRE_INVITATIONS_JOB = "invitations.expire"
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,18 @@ class InvitationSender:
         return None
 
     async def prepare(
-        self, session: AsyncSession, invitation_id: uuid.UUID, *, reminder: bool
+        self, session: AsyncSession, invitation_id: uuid.UUID, *, reminder: bool, ctx: JobContext
     ) -> tuple[Invitation, OutgoingInvitation] | SendOutcome:
-        """First transaction: re-check, mark "sending" and build the message (never stored)."""
+        """First transaction: re-check, mark "sending" and build the message (never stored).
+
+        Only the run that holds its job's live lease may send: the job row is locked first (the same order as
+        a reclaim takes), so no other worker can take the job until "sending" is committed. An invitation
+        already in "sending" is therefore only ever resent by a later attempt of its own job, after the run
+        that marked it lost its lease: the crash window DESIGN.md allows, with the same Message-ID.
+        """
         now = utcnow()
+        if not await ctx.holds_lease(session):
+            return SendOutcome("lease_lost", "another worker holds this job")
         invitation = await session.scalar(select(Invitation).where(Invitation.id == invitation_id).with_for_update())
         if invitation is None:
             return SendOutcome("missing")
@@ -118,6 +127,7 @@ class InvitationSender:
             if not reminder:
                 invitation.state = InvitationState.expired if reason == "expired" else InvitationState.cancelled
                 invitation.failure = reason
+                invitation.state_changed_at = now
             log.info("invitation_not_sent", invitation_id=str(invitation.id), reason=reason)
             return SendOutcome(invitation.state, reason)
 
@@ -140,6 +150,7 @@ class InvitationSender:
         )
         if not reminder:
             invitation.state = InvitationState.sending
+            invitation.state_changed_at = now
             invitation.send_attempts += 1
             invitation.message_ref = channel.reference_for(outgoing)
         return invitation, outgoing
@@ -148,8 +159,12 @@ class InvitationSender:
         self, ctx: JobContext, invitation_id: uuid.UUID, *, reminder: bool = False, final_attempt: bool = False
     ) -> SendOutcome:
         async with ctx.sessions() as session, session.begin():
-            prepared = await self.prepare(session, invitation_id, reminder=reminder)
+            prepared = await self.prepare(session, invitation_id, reminder=reminder, ctx=ctx)
         if isinstance(prepared, SendOutcome):
+            if prepared.state == "lease_lost":
+                # This run no longer owns its job (its lease lapsed, or another worker holds it): send nothing,
+                # and do not let the job count as done; the lease holder, or a later run, sends it.
+                raise RetryLater(timedelta(seconds=1))
             return prepared
         invitation, outgoing = prepared
         channel = self.channels[invitation.channel]
@@ -157,20 +172,35 @@ class InvitationSender:
             delivery = await channel.send(outgoing)
         except ChannelError as exc:
             if final_attempt:
-                async with ctx.sessions() as session, session.begin():
-                    row = await session.get(Invitation, invitation_id)
-                    if row is not None and not reminder:
-                        row.state, row.failure = InvitationState.failed, str(exc)[:300]
+                # The provider refused every attempt: a lasting failure, recorded on the invitation.
+                await self._close(ctx, invitation_id, f"delivery: {exc}", reminder=reminder)
                 log.error("invitation_failed", invitation_id=str(invitation_id))
                 return SendOutcome("failed", str(exc))
             # Not accepted: back to the queue; the job retries with back-off, nothing is lost.
-            async with ctx.sessions() as session, session.begin():
-                row = await session.get(Invitation, invitation_id)
-                if row is not None and not reminder and row.state == InvitationState.sending:
-                    row.state, row.failure = InvitationState.queued, str(exc)[:300]
+            await self._requeue(ctx, invitation_id, f"delivery: {exc}", reminder=reminder)
+            raise
+        except Exception as exc:
+            # Anything else is a fault of ours; the job retries it, and on the last attempt it dies and
+            # `invitation_dead` closes the invitation as failed.
+            if not final_attempt:
+                await self._requeue(ctx, invitation_id, f"technical: {describe_error(exc)}", reminder=reminder)
             raise
         await self.mark_sent(ctx, invitation_id, delivery.reference, reminder=reminder)
         return SendOutcome("sent")
+
+    async def _requeue(self, ctx: JobContext, invitation_id: uuid.UUID, reason: str, *, reminder: bool) -> None:
+        if reminder:
+            return
+        async with ctx.sessions() as session, session.begin():
+            row = await session.get(Invitation, invitation_id)
+            if row is not None and row.state == InvitationState.sending:
+                row.state, row.failure, row.state_changed_at = InvitationState.queued, reason[:300], utcnow()
+
+    async def _close(self, ctx: JobContext, invitation_id: uuid.UUID, reason: str, *, reminder: bool) -> None:
+        if reminder:
+            return
+        async with ctx.sessions() as session, session.begin():
+            await fail_invitation(session, invitation_id, reason)
 
     async def mark_sent(self, ctx: JobContext, invitation_id: uuid.UUID, reference: str, *, reminder: bool) -> None:
         """Second transaction: record the provider's acceptance, and queue the reminder."""
@@ -182,7 +212,7 @@ class InvitationSender:
                 row.reminders_sent += 1
                 return
             row.state = InvitationState.sent
-            row.sent_at = utcnow()
+            row.sent_at = row.state_changed_at = utcnow()
             row.message_ref = reference
             row.failure = None
             if row.reminder_at is not None:
@@ -207,3 +237,48 @@ async def send_reminder(ctx: JobContext, payload: dict[str, Any]) -> None:
     await sender_from(ctx).send(
         ctx, uuid.UUID(payload["invitation_id"]), reminder=True, final_attempt=ctx.final_attempt
     )
+
+
+async def fail_invitation(session: AsyncSession, invitation_id: uuid.UUID, reason: str) -> None:
+    """Close an invitation that was never accepted by the provider as failed, with its reason."""
+    row = await session.scalar(select(Invitation).where(Invitation.id == invitation_id).with_for_update())
+    if row is not None and row.state in (InvitationState.queued, InvitationState.sending):
+        row.state, row.failure, row.state_changed_at = InvitationState.failed, reason[:300], utcnow()
+
+
+async def invitation_dead(session: AsyncSession, payload: dict[str, Any], reason: str) -> None:
+    """Dead-letter hook of the send job (last attempt failed, or its worker died during it): the invitation
+    is closed as failed with the reason, in the transaction that records the job dead."""
+    await fail_invitation(session, uuid.UUID(payload["invitation_id"]), f"technical: {reason}")
+    log.error("invitation_failed", invitation_id=payload["invitation_id"], reason="job_dead")
+
+
+async def invitation_retried(session: AsyncSession, payload: dict[str, Any]) -> None:
+    """An administrator retried the dead send job: an invitation the provider never accepted is queued again."""
+    row = await session.scalar(
+        select(Invitation).where(Invitation.id == uuid.UUID(payload["invitation_id"])).with_for_update()
+    )
+    if row is not None and row.state == InvitationState.failed and row.sent_at is None:
+        row.state, row.failure, row.state_changed_at = InvitationState.queued, None, utcnow()
+
+
+async def expire_invitations(session: AsyncSession, now: datetime) -> int:
+    """Invitations past `expires_at` that were never answered are expired (unless a send is in flight: its
+    job settles it); returns how many."""
+    result = await session.execute(
+        update(Invitation)
+        .where(
+            Invitation.state.in_([InvitationState.queued, InvitationState.sent, InvitationState.delivered]),
+            Invitation.expires_at <= now,
+            Invitation.responded_at.is_(None),
+        )
+        .values(state=InvitationState.expired, state_changed_at=now)
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+async def expire_invitations_job(ctx: JobContext, payload: dict[str, Any]) -> None:
+    async with ctx.sessions() as session, session.begin():
+        expired = await expire_invitations(session, utcnow())
+    if expired:
+        log.info("invitations_expired", count=expired)

@@ -48,6 +48,8 @@ class DataMapEntry:
     ``subject_link`` names the column pointing at ``data_subject.id`` (or at ``staff_user.id`` for staff data)
     when rows belong to a person; ``links`` are further columns pointing at other tables' rows. A table holding
     personal data must be reachable from a person through these, or say in ``unlinked`` why it is not.
+    ``scheduled_jobs`` names the cron jobs that keep the table to its retention (or move its rows on, as
+    expiry does), so a promise such as "30 days after done" is backed by a job that exists.
     """
 
     purpose: str
@@ -70,6 +72,7 @@ class DataMapEntry:
     retention_rule: RetentionRule | None = None
     # The Art. 9 condition, where what people write may reveal health or other special-category data.
     article9: str = ""
+    scheduled_jobs: tuple[str, ...] = ()
 
     @property
     def holds_personal_data(self) -> bool:
@@ -94,3 +97,5 @@ class FileStore:
     category: str
     lawful_basis: LawfulBasis
     retention: str
+    # The cron jobs that keep the store to its retention (see DataMapEntry.scheduled_jobs).
+    scheduled_jobs: tuple[str, ...] = ()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -51,7 +52,14 @@ class Settings:
     smtp_username: str | None = None
     smtp_password: str | None = None
     mail_from: str = "feedback@example.gov.uk"
-    job_backend: Literal["embedded"] = "embedded"
+    # embedded: the worker inside the web process claims from the outbox; saq: due outbox rows are relayed to
+    # SAQ on Redis and `civicvoice worker` processes (on any number of machines) run them.
+    job_backend: Literal["embedded", "saq"] = "embedded"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    saq_queue: str = "civicvoice"
+    saq_concurrency: int = 4
+    # Overrides every job's own lease (seconds); the heartbeat renews a lease at a third of its length.
+    job_lease_seconds: float | None = None
     embedded_worker: bool = True
     worker_poll_seconds: float = 1.0
     log_level: str = "INFO"
@@ -144,6 +152,28 @@ class Settings:
                 kwargs["worker_poll_seconds"] = max(0.05, float(v))
             except ValueError:
                 raise ConfigurationError("CIVICVOICE_WORKER_POLL_SECONDS must be a number.") from None
+        if (v := get("JOB_BACKEND")) is not None:
+            if v not in ("embedded", "saq"):
+                raise ConfigurationError("CIVICVOICE_JOB_BACKEND must be embedded or saq.")
+            kwargs["job_backend"] = v
+        if (v := get("REDIS_URL")) is not None:
+            if not v.startswith(("redis://", "rediss://", "unix://")):
+                raise ConfigurationError("CIVICVOICE_REDIS_URL must start with redis://, rediss:// or unix://.")
+            kwargs["redis_url"] = v
+        if (v := get("SAQ_QUEUE")) is not None:
+            if not re.fullmatch(r"[A-Za-z0-9_\-]{1,60}", v):
+                raise ConfigurationError("CIVICVOICE_SAQ_QUEUE must be letters, digits, - or _ (at most 60).")
+            kwargs["saq_queue"] = v
+        if (v := get("SAQ_CONCURRENCY")) is not None:
+            kwargs["saq_concurrency"] = _int(v, "CIVICVOICE_SAQ_CONCURRENCY", low=1, high=100)
+        if (v := get("JOB_LEASE_SECONDS")) is not None:
+            try:
+                lease = float(v)
+            except ValueError:
+                raise ConfigurationError("CIVICVOICE_JOB_LEASE_SECONDS must be a number of seconds.") from None
+            if not 0.3 <= lease <= 86400:
+                raise ConfigurationError("CIVICVOICE_JOB_LEASE_SECONDS must be between 0.3 and 86400.")
+            kwargs["job_lease_seconds"] = lease
         if (v := get("LOG_LEVEL")) is not None:
             kwargs["log_level"] = v.upper()
         if (v := get("LOG_JSON")) is not None:

@@ -13,7 +13,9 @@ from civicvoice.core.extensions import STAFF_AREA, STAFF_NAV, StaffArea, StaffNa
 from civicvoice.core.features import Feature
 from civicvoice.core.services import Extensions, Services, contribute
 from civicvoice.staff.controllers import ROUTES
+from civicvoice.staff.job_pages import JOB_PAGES
 from civicvoice.staff.jobs import JOBS
+from civicvoice.staff.jobs_cli import jobs_group
 from civicvoice.staff.passwords import PasswordWorkers
 from civicvoice.staff.throttle import LoginThrottler
 from civicvoice.staff.web import EXCEPTION_HANDLERS, HOME_PATH, staff_guard
@@ -29,14 +31,16 @@ def _services(services: Services, _extensions: Extensions) -> None:
 
 FEATURE = Feature(
     name="staff",
-    routes=ROUTES,
+    routes=[*ROUTES, *JOB_PAGES],
     jobs=JOBS,
+    cli=[jobs_group],  # jobs (issue 9): civicvoice jobs list / retry
     exception_handlers=EXCEPTION_HANDLERS,
     models=["civicvoice.staff.models"],
     extensions=[
         contribute(STAFF_GUARD, staff_guard),
         contribute(STAFF_AREA, StaffArea(prefix="/staff", home=HOME_PATH)),
         contribute(STAFF_NAV, StaffNavItem("Staff users", "/staff/users", roles=("admin",), position=90)),
+        contribute(STAFF_NAV, StaffNavItem("Background jobs", "/staff/jobs", roles=("admin",), position=95)),
     ],
     build_services=_services,
 )

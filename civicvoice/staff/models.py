@@ -27,6 +27,7 @@ class StaffSession(Base):
         retention="until sign-out or 12 hours",
         subject_kind="staff",
         subject_link="user_id",
+        scheduled_jobs=("staff.prune",),
     )
     __table_args__ = (Index("ix_staff_session_user", "user_id"),)
 
@@ -49,6 +50,7 @@ class LoginThrottle(Base):
         retention="24 hours after the last failure",
         subject_kind="staff",
         unlinked="keyed hashes of an email or client address, deleted 24 hours after the last failure",
+        scheduled_jobs=("staff.prune",),
     )
 
     key_digest: Mapped[str] = mapped_column(String(64), unique=True)

@@ -35,7 +35,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("seq", name=op.f("uq_audit_checkpoint_seq")),
     )
 
-
     op.create_table(
         "key_holder",
         sa.Column("id", GUID(length=16), nullable=False),

@@ -22,6 +22,7 @@ from civicvoice.app import create_app
 from civicvoice.core.settings import Settings
 from privacy.keyring import Keyring
 from tests.conftest import BACKENDS, PG_URL
+from tests.integration.job_backends import JOB_BACKENDS, JobBackend, saq_settings
 from tests.integration.smtp import SmtpServer
 from tests.integration.support import TestDatabase, migrate, truncate_all
 
@@ -71,6 +72,16 @@ def settings(backend: str, tmp_path: Path, keyring: Keyring, request: pytest.Fix
         log_json=True,
         base_url="http://testserver.local",
     )
+
+
+@pytest.fixture(params=JOB_BACKENDS)
+def job_backend(request: pytest.FixtureRequest, settings: Settings) -> Iterator[JobBackend]:
+    """Each job test runs on the embedded worker and on SAQ (skipped, saying so, when no Redis answers)."""
+    if request.param == "saq":
+        for saq in saq_settings(settings):
+            yield JobBackend("saq", saq)
+        return
+    yield JobBackend("embedded", settings)
 
 
 @pytest.fixture

@@ -97,6 +97,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/staff/privacy/requests/{reference:str}/fulfil"): DPO,
     ("GET", "/staff/privacy/retention"): DPO,
     ("POST", "/staff/privacy/retention"): DPO,
+    ("GET", "/staff/jobs"): ADMIN,
+    ("POST", "/staff/jobs/{job_id:uuid}/retry"): ADMIN,
 }
 
 PATH_VALUES = {
@@ -109,6 +111,7 @@ PATH_VALUES = {
     "{action:str}": "acknowledge",
     "{callback_id:uuid}": str(uuid.UUID(int=3)),
     "{contact_id:uuid}": str(uuid.UUID(int=4)),
+    "{job_id:uuid}": str(uuid.UUID(int=5)),
 }
 
 

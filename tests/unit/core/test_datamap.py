@@ -83,3 +83,28 @@ def test_an_unlinked_table_holding_personal_data_fails() -> None:
         id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
     assert unreachable(Other) == ["note"]
+
+
+def test_every_cron_is_declared_in_the_data_map() -> None:
+    """Retention promises ("30 days after done", "7 days") are kept by cron jobs that exist, and every cron
+    that changes or deletes stored data says which table or file store it acts on."""
+    from civicvoice.app import features, job_registry
+
+    feature_list = features()
+    registry = job_registry(feature_list)
+    stores = [store for feature in feature_list for store in feature.file_stores]
+    declared = {job for entry in data_map(Base).values() if entry is not None for job in entry.scheduled_jobs}
+    declared |= {job for store in stores for job in store.scheduled_jobs}
+    assert declared <= set(registry.crons), f"declared jobs that do not exist: {declared - set(registry.crons)}"
+    # privacy.retention is driven by every entry's retention_rule, so it needs no naming here.
+    assert {"jobs.prune", "mail.prune_files", "invitations.expire", "staff.prune"} <= declared
+    assert data_map(Base)["job"].scheduled_jobs == ("jobs.prune",)  # type: ignore[union-attr]
+
+
+def test_file_backend_mail_is_a_declared_file_store() -> None:
+    from civicvoice.app import features
+    from civicvoice.core.mail import MAIL_FILES
+
+    assert MAIL_FILES in [store for feature in features() for store in feature.file_stores]
+    assert MAIL_FILES.holds and MAIL_FILES.lawful_basis != "none" and MAIL_FILES.retention == "7 days"
+    assert "mail.prune_files" in MAIL_FILES.scheduled_jobs

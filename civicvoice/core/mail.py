@@ -1,0 +1,144 @@
+"""Mail transport for every feature: SMTP (aiosmtplib), or .eml files under the data directory where no mail
+server is configured. Features compose their own messages (surveys its invitations, privacy its request codes).
+
+File-backend messages hold a recipient address and working links: they are declared in the data map as a file
+store and deleted after seven days by the `mail.prune_files` cron.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Protocol
+
+import aiosmtplib
+import structlog
+
+from civicvoice.core.datamap import FileStore
+from civicvoice.core.errors import CivicVoiceError
+from civicvoice.core.settings import Settings
+
+log = structlog.get_logger("civicvoice.mail")
+
+PRUNE_MAIL_FILES_JOB = "mail.prune_files"
+MAIL_FILES_KEPT_FOR = timedelta(days=7)
+
+MAIL_FILES = FileStore(
+    name="mail_files",
+    purpose="Outgoing mail written to files on a machine without a mail server (first runs, demos)",
+    location="<data dir>/mail/*.eml",
+    holds=("recipient email address", "message text with working survey and unsubscribe links"),
+    category="contact details",
+    lawful_basis="public_task",
+    retention="7 days",
+    scheduled_jobs=(PRUNE_MAIL_FILES_JOB,),
+)
+
+
+class MailNotAccepted(CivicVoiceError):
+    """The mail server refused the message or could not be reached; the caller may try again later."""
+
+    status = 503
+    slug = "mail-not-accepted"
+    title = "Mail not accepted"
+
+
+class MailTransport(Protocol):
+    async def deliver(self, message: EmailMessage) -> None: ...
+
+
+class SmtpTransport:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def deliver(self, message: EmailMessage) -> None:
+        s = self.settings
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=s.smtp_host,
+                port=s.smtp_port,
+                username=s.smtp_username,
+                password=s.smtp_password,
+                use_tls=s.smtp_security == "tls",
+                start_tls=s.smtp_security == "starttls",
+                timeout=30,
+            )
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            # The server's words can quote the recipient; keep only what kind of failure it was.
+            raise MailNotAccepted(f"SMTP delivery failed: {type(exc).__name__}") from None
+
+
+class FileTransport:
+    """Writes each message as an .eml file; for machines without a mail server."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    async def deliver(self, message: EmailMessage) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ref = str(message["Message-ID"]).strip("<>").split("@")[0]
+        path = self.directory / f"{ref}.eml"
+        # Written whole then renamed, so a reader never sees half a message; mode 0600, it holds an address.
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(message.as_bytes())
+        os.replace(tmp, path)
+        log.info("mail_written_to_file", path=path.name)
+
+
+def mail_transport(settings: Settings) -> MailTransport:
+    """SMTP when a server is configured, files under the data directory otherwise."""
+    return SmtpTransport(settings) if settings.smtp_host else FileTransport(settings.mail_dir)
+
+
+class Mailer:
+    """What a feature sends through: fills the envelope headers it did not set, then hands the message over."""
+
+    def __init__(self, settings: Settings, transport: MailTransport | None = None) -> None:
+        self.settings = settings
+        self.transport = transport or mail_transport(settings)
+        self.domain = settings.mail_from.rsplit("@", 1)[-1] or "civicvoice.invalid"
+
+    def message(self, *, to: str, subject: str, text: str, html: str | None = None) -> EmailMessage:
+        email = EmailMessage()
+        email["Subject"] = subject
+        email["From"] = f"{self.settings.council_name} <{self.settings.mail_from}>"
+        email["To"] = to
+        email.set_content(text)
+        if html is not None:
+            email.add_alternative(html, subtype="html")
+        return email
+
+    async def send(self, message: EmailMessage) -> str:
+        """Deliver; returns the Message-ID (kept if the caller derived one, e.g. from a row id)."""
+        if message["Date"] is None:
+            message["Date"] = formatdate(localtime=False, usegmt=True)
+        if message["Message-ID"] is None:
+            message["Message-ID"] = make_msgid(domain=self.domain)
+        if message["Auto-Submitted"] is None:
+            message["Auto-Submitted"] = "auto-generated"
+        await self.transport.deliver(message)
+        return str(message["Message-ID"])
+
+
+def delete_old_mail_files(directory: Path, now: datetime, kept_for: timedelta = MAIL_FILES_KEPT_FOR) -> int:
+    """Delete file-backend messages (and any half-written ones) older than ``kept_for``; returns how many."""
+    if not directory.is_dir():
+        return 0
+    cutoff = now.timestamp() - kept_for.total_seconds()
+    deleted = 0
+    for path in directory.iterdir():
+        if path.suffix not in (".eml", ".tmp") or not path.is_file():
+            continue
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                deleted += 1
+        except FileNotFoundError:  # another worker pruned it first
+            continue
+    return deleted
