@@ -74,7 +74,7 @@ async def health(state: State) -> Response[dict[str, str]]:
 
 
 def job_registry(feature_list: Sequence[Feature]) -> JobRegistry:
-    from civicvoice.core.upkeep import KERNEL_JOBS  # jobs (issue 9): pruning of jobs and file-backend mail
+    from civicvoice.core.upkeep import KERNEL_JOBS  # pruning of jobs and file-backend mail
 
     registry = JobRegistry()
     registry.merge(KERNEL_JOBS)
@@ -99,7 +99,7 @@ async def build_services(
         await check_keys(session, keyring, record_new=True)
     services = Services()
     services.provide(settings)
-    services.provide(Mailer(settings))  # jobs (issue 9): the kernel's mail transport, for every feature
+    services.provide(Mailer(settings))  # the kernel's mail transport, for every feature
     services.provide(keyring)
     services.provide(sessions, as_type=async_sessionmaker)
     contributions = services.provide(extensions(feature_list))
@@ -169,7 +169,7 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
         background = start_process_tasks(feature_list, services)
         task = None
         if run_worker:
-            # jobs (issue 9): the embedded worker, or the relay to SAQ when CIVICVOICE_JOB_BACKEND=saq
+            # The embedded worker, or the relay to SAQ when CIVICVOICE_JOB_BACKEND=saq
             app.state.worker = job_runner(settings, registry, sessions, services)
             task = asyncio.create_task(app.state.worker.run_forever())
         try:

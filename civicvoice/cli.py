@@ -254,7 +254,7 @@ def user_create_command(
         click.echo(f"Initial password (shown once): {password}")
 
 
-# staff access (issue 5): password reset and deactivation from the command line.
+# Password reset and deactivation from the command line.
 @user_group.command("reset-password")
 @click.option("--email", required=True)
 @click.option("--password", default=None, help="New password; a strong one is generated and shown once if omitted.")

@@ -15,10 +15,9 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicvoice.core.audit import Actor
 from civicvoice.core.auth import Access
 from civicvoice.core.errors import CivicVoiceError, InvalidInput
-from civicvoice.core.http import NO_STORE, staff_template
+from civicvoice.core.http import NO_STORE, acting_staff, form_values, staff_template
 from feedback.actions import (
     ActionStatus,
     create_action,
@@ -33,15 +32,6 @@ from feedback.cases import find_case
 from surveys.models import Service
 
 ACTION_ROLES = ("quality_reviewer", "admin")
-
-
-def _actor(request: Request[Any, Any, Any]) -> Actor:
-    return Actor("staff", str(request.state.staff_user.id))
-
-
-async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    form = await request.form()
-    return {key: value[:5000] for key, value in form.items() if isinstance(value, str)}
 
 
 def _due(raw: str) -> date | None:
@@ -74,7 +64,7 @@ class ActionPages(Controller):
     async def create(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
     ) -> Template | Redirect:
-        form = await _form(request)
+        form = await form_values(request, limit=5000)
         services = (await db_session.execute(select(Service.id, Service.name).order_by(Service.name))).tuples().all()
         try:
             chosen = {str(service_id): service_id for service_id, _ in services}.get(form.get("service", ""))
@@ -83,7 +73,7 @@ class ActionPages(Controller):
                 title=form.get("title", ""),
                 description=form.get("description", ""),
                 owner_id=str(request.state.staff_user.id),
-                actor=_actor(request),
+                actor=acting_staff(request),
                 service_id=chosen,
                 due_on=_due(form.get("due_on", "")),
             )
@@ -129,11 +119,13 @@ class ActionPages(Controller):
     async def update(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], reference: FromPath[str]
     ) -> Template | Redirect:
-        form = await _form(request)
+        form = await form_values(request, limit=5000)
         action = await find_action(db_session, reference, lock=True)
         try:
             if form.get("case"):
-                await link_case(db_session, action, await find_case(db_session, form["case"]), actor=_actor(request))
+                await link_case(
+                    db_session, action, await find_case(db_session, form["case"]), actor=acting_staff(request)
+                )
             else:
                 await update_action(
                     db_session,
@@ -143,7 +135,7 @@ class ActionPages(Controller):
                     you_said=form.get("you_said"),
                     we_did=form.get("we_did"),
                     published=form.get("published") == "yes",
-                    actor=_actor(request),
+                    actor=acting_staff(request),
                 )
         except CivicVoiceError as exc:
             await db_session.rollback()

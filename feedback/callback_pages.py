@@ -13,27 +13,17 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicvoice.core.audit import Actor, record
+from civicvoice.core.audit import record
 from civicvoice.core.auth import Access
 from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError, NotFound
-from civicvoice.core.http import staff_template
-from civicvoice.core.services import Services
+from civicvoice.core.http import acting_staff, service, staff_template
 from feedback.callbacks import Callback, CallbackOutcome, CallbackReason, complete
 from feedback.case_pages import CASE_ROLES, _scope
 from privacy.exceptions import KeyDestroyed
 from privacy.models import DataSubject
 from privacy.vault import Vault
 from surveys.models import Response, Service
-
-
-def _actor(request: Request[Any, Any, Any]) -> Actor:
-    return Actor("staff", str(request.state.staff_user.id))
-
-
-def _vault(request: Request[Any, Any, Any]) -> Vault:
-    services: Services = request.app.state.services
-    return services.get(Vault)
 
 
 class CallbackPages(Controller):
@@ -99,7 +89,7 @@ class CallbackPages(Controller):
         person = await db_session.get(DataSubject, callback.subject_id) if callback.subject_id else None
         if person is not None:
             try:
-                identity = await _vault(request).identity(db_session, person)
+                identity = await service(request, Vault).identity(db_session, person)
                 details = [*identity.phones, *identity.emails]
                 shown = (f"{identity.name}: " if identity.name else "") + (
                     ", ".join(details) or "no phone or email held"
@@ -108,7 +98,7 @@ class CallbackPages(Controller):
                 pass
         record(
             db_session,
-            _actor(request),
+            acting_staff(request),
             "feedback.callback.contact_viewed",
             target_kind="callback",
             target_id=callback.id,
@@ -127,11 +117,11 @@ class CallbackPages(Controller):
         try:
             await complete(
                 db_session,
-                _vault(request),
+                service(request, Vault),
                 callback_id,
                 outcome=str(form.get("outcome", "")),
                 note=str(form.get("note", ""))[:4000],
-                actor=_actor(request),
+                actor=acting_staff(request),
             )
         except CivicVoiceError as exc:
             await db_session.rollback()

@@ -24,8 +24,8 @@ from civicvoice.core.db import Base
 from civicvoice.core.errors import Conflict, InvalidInput, NotFound
 from civicvoice.core.jobs import JobContext, JobRegistry
 from civicvoice.core.settings import Settings
-from privacy.closures import working_calendar
-from privacy.deadlines import Region, WorkingCalendar
+from privacy.closures import council_calendar
+from privacy.deadlines import WorkingCalendar
 from privacy.vault import Vault
 from surveys.definitions import CONTACT_REQUEST
 from surveys.models import Answer, Response
@@ -143,5 +143,5 @@ JOBS = JobRegistry()
 async def raise_callbacks_job(ctx: JobContext, payload: dict[str, Any]) -> None:
     settings = ctx.service(Settings)
     async with ctx.sessions() as session, session.begin():
-        calendar = await working_calendar(session, Region.from_setting(settings.bank_holiday_region))
+        calendar = await council_calendar(session, settings)
         await raise_callbacks(session, calendar)

@@ -16,13 +16,10 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicvoice.core.audit import Actor
 from civicvoice.core.auth import Access, StaffUser, normalise_staff_email
 from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError, InvalidInput, NotFound
-from civicvoice.core.http import staff_template
-from civicvoice.core.services import Services
-from civicvoice.core.settings import Settings
+from civicvoice.core.http import acting_staff, form_values, service, staff_template
 from feedback.cases import (
     CaseNote,
     CaseStatus,
@@ -38,21 +35,12 @@ from feedback.cases import (
     open_cases,
     read_note,
 )
-from privacy.closures import working_calendar
-from privacy.deadlines import Region, WorkingCalendar, london_day
+from privacy.closures import council_calendar
+from privacy.deadlines import london_day
 from privacy.vault import Vault
 from surveys.models import Service
 
 CASE_ROLES = ("quality_reviewer", "admin", "service_manager")
-
-
-def _actor(request: Request[Any, Any, Any]) -> Actor:
-    return Actor("staff", str(request.state.staff_user.id))
-
-
-async def _calendar(request: Request[Any, Any, Any], session: AsyncSession) -> WorkingCalendar:
-    settings: Settings = request.app.state.settings
-    return await working_calendar(session, Region.from_setting(settings.bank_holiday_region))
 
 
 async def _scope(session: AsyncSession, viewer: StaffUser) -> list[uuid.UUID] | None:
@@ -69,11 +57,6 @@ async def _visible(request: Request[Any, Any, Any], session: AsyncSession, refer
     if scope is not None and case.service_id not in scope:
         raise NotFound(f"No complaint case {reference!r}.", field="reference")
     return case
-
-
-async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    form = await request.form()
-    return {key: value[:20000] for key, value in form.items() if isinstance(value, str)}
 
 
 class CasePages(Controller):
@@ -93,17 +76,17 @@ class CasePages(Controller):
 
     @post("/new", status_code=303)
     async def new_case(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Redirect:
-        form = await _form(request)
+        form = await form_values(request, limit=20000)
         try:
             answer_id = uuid.UUID(form.get("answer_id", ""))
         except ValueError:
             raise InvalidInput("Choose the comment the case is about.", field="answer_id") from None
         case = await open_case(
             db_session,
-            await _calendar(request, db_session),
+            await council_calendar(db_session, request.app.state.settings),
             answer_id=answer_id,
             owner_id=str(request.state.staff_user.id),
-            actor=_actor(request),
+            actor=acting_staff(request),
         )
         return Redirect(f"/staff/cases/{case.reference}", status_code=303)
 
@@ -122,7 +105,7 @@ class CasePages(Controller):
         status_code: int = 200,
     ) -> Template:
         case = await _visible(request, session, reference)
-        vault = _services(request).get(Vault)
+        vault = service(request, Vault)
         notes = (await session.scalars(select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.at))).all()
         shown = [(note, await read_note(session, vault, case, note)) for note in notes]
         owners = {
@@ -151,16 +134,17 @@ class CasePages(Controller):
         reference: FromPath[str],
         action: FromPath[str],
     ) -> Template | Redirect:
-        form = await _form(request)
+        form = await form_values(request, limit=20000)
         case = await _visible(request, db_session, reference)
-        actor = _actor(request)
+        actor = acting_staff(request)
+        calendar = await council_calendar(db_session, request.app.state.settings)
         try:
             if action == "acknowledge":
-                await acknowledge(db_session, await _calendar(request, db_session), case, actor=actor)
+                await acknowledge(db_session, calendar, case, actor=actor)
             elif action == "answer":
                 await answer_stage(
                     db_session,
-                    _services(request).get(Vault),
+                    service(request, Vault),
                     case,
                     outcome=form.get("outcome", ""),
                     letter=form.get("letter", ""),
@@ -169,12 +153,16 @@ class CasePages(Controller):
             elif action == "escalate":
                 officer = await _officer(db_session, form.get("stage2_owner", ""))
                 await escalate(
-                    db_session, await _calendar(request, db_session), case, stage2_owner_id=officer, actor=actor
+                    db_session,
+                    calendar,
+                    case,
+                    stage2_owner_id=officer,
+                    actor=actor,
                 )
             elif action == "close":
                 await close(db_session, case, actor=actor)
             elif action == "notes":
-                await add_note(db_session, _services(request).get(Vault), case, form.get("text", ""), actor=actor)
+                await add_note(db_session, service(request, Vault), case, form.get("text", ""), actor=actor)
             else:
                 raise NotFound("No such action on a case.", field="action")
         except CivicVoiceError as exc:
@@ -184,11 +172,6 @@ class CasePages(Controller):
             errors = [{"field": exc.field or "status", "message": exc.detail}]
             return await self._page(request, db_session, reference, errors, exc.status)
         return Redirect(f"/staff/cases/{case.reference}", status_code=303)
-
-
-def _services(request: Request[Any, Any, Any]) -> Services:
-    services: Services = request.app.state.services
-    return services
 
 
 async def _officer(session: AsyncSession, email: str) -> str:

@@ -256,7 +256,7 @@ async def rescore_comments(
     return count
 
 
-# jobs (issue 9): payloads carry ids only, so the version and batch size a rescore job takes are declared.
+# Payloads carry ids only, so the version and batch size a rescore job takes are declared.
 @JOBS.job(RESCORE_JOB, max_attempts=5, payload_values={"version": VERSIONS, "limit": range(1, MAX_RESCORE_BATCH + 1)})
 async def rescore_comments_job(ctx: JobContext, payload: dict[str, Any]) -> None:
     async with ctx.sessions() as session, session.begin():

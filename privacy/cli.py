@@ -17,13 +17,11 @@ from civicvoice.core.clock import utcnow
 from civicvoice.core.commands import extensions, read_identifier, run_db, settings_from_env
 from civicvoice.core.db import create_engine, session_factory
 from civicvoice.core.extensions import FILE_STORES
-from civicvoice.core.settings import Settings
 from privacy.access import PersonRecord, gather, prepare, release
 from privacy.audit_chain import SealResult, Verification, publish_head, read_published_heads, seal_once, verify
 from privacy.audit_reasons import operator, record_with_reason
 from privacy.blind_index import normalise_email, normalise_external_id, normalise_phone
-from privacy.closures import working_calendar
-from privacy.deadlines import Region, WorkingCalendar
+from privacy.closures import council_calendar
 from privacy.erasure import ErasureResult, UnknownPerson, erase, reapply_erasures
 from privacy.exceptions import InvalidIdentifier
 from privacy.fulfilment import fulfil, link_person
@@ -301,10 +299,6 @@ def requests_group() -> None:
     """Subject requests: the queue with ICO deadlines, opening and moving requests."""
 
 
-async def _calendar(session: AsyncSession, settings: Settings) -> WorkingCalendar:
-    return await working_calendar(session, Region.from_setting(settings.bank_holiday_region))
-
-
 @requests_group.command("list")
 @click.option("--all", "include_closed", is_flag=True, help="Closed requests too.")
 @click.option("--json", "as_json", is_flag=True, help="Print the queue as one JSON object.")
@@ -313,7 +307,7 @@ def requests_list_command(include_closed: bool, as_json: bool) -> None:
     settings = settings_from_env()
 
     async def work(session: AsyncSession) -> list[QueueItem]:
-        return await queue(session, await _calendar(session, settings), include_closed=include_closed)
+        return await queue(session, await council_calendar(session, settings), include_closed=include_closed)
 
     items = run_db(settings, work)
     if as_json:
@@ -363,7 +357,7 @@ def requests_open_command(
         request = await open_request(
             session,
             vault,
-            await _calendar(session, settings),
+            await council_calendar(session, settings),
             kind=RequestKind(kind),
             requester=requester,
             channel="staff",
@@ -410,7 +404,7 @@ def requests_move_command(
         await move(
             session,
             Vault(load_keyring(settings)),
-            await _calendar(session, settings),
+            await council_calendar(session, settings),
             request,
             RequestState(target),
             actor=actor,
@@ -540,7 +534,7 @@ def requests_fulfil_command(reference: str, operator_email: str) -> None:
         done = await fulfil(
             session,
             Vault(load_keyring(settings)),
-            await _calendar(session, settings),
+            await council_calendar(session, settings),
             settings,
             request,
             actor=actor,

@@ -23,6 +23,7 @@ from civicvoice.core.clock import utcnow
 from civicvoice.core.datamap import DataMapEntry
 from civicvoice.core.db import Base
 from civicvoice.core.errors import Conflict, InvalidInput, NotFound
+from civicvoice.core.settings import Settings
 from privacy.deadlines import Region, WorkingCalendar
 
 MAX_REASON = 200
@@ -148,3 +149,9 @@ async def working_calendar(session: AsyncSession, region: Region = Region.ENGLAN
     """The calendar deadlines are computed on: the region's bank holidays and every stored closure day."""
     days = (await session.scalars(select(ClosureDay.day))).all()
     return WorkingCalendar.of(region, days)
+
+
+async def council_calendar(session: AsyncSession, settings: Settings) -> WorkingCalendar:
+    """The council's working calendar: its nation's bank holidays (CIVICVOICE_BANK_HOLIDAY_REGION) and its own
+    closure days; every deadline, privacy's and the complaint cases', is counted on it."""
+    return await working_calendar(session, Region.from_setting(settings.bank_holiday_region))

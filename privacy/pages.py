@@ -16,14 +16,11 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicvoice.core.audit import Actor
 from civicvoice.core.auth import Access
 from civicvoice.core.errors import CivicVoiceError, InvalidInput
-from civicvoice.core.http import staff_template
-from civicvoice.core.services import Extensions, Services
-from civicvoice.core.settings import Settings
-from privacy.closures import working_calendar
-from privacy.deadlines import Region, WorkingCalendar
+from civicvoice.core.http import acting_staff, form_values, service, staff_template
+from civicvoice.core.services import Extensions
+from privacy.closures import council_calendar
 from privacy.fulfilment import AUTOMATIC, fulfil, link_person
 from privacy.holds import LEGAL_HOLDS
 from privacy.request_states import RequestKind, RequestState, allowed_moves
@@ -32,25 +29,6 @@ from privacy.retention import CLASS_LABELS, report, retention_months, set_retent
 from privacy.vault import Vault
 
 DPO = Access.staff("dpo")
-
-
-def _actor(request: Request[Any, Any, Any]) -> Actor:
-    return Actor("staff", str(request.state.staff_user.id))
-
-
-def _services(request: Request[Any, Any, Any]) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
-async def _calendar(request: Request[Any, Any, Any], session: AsyncSession) -> WorkingCalendar:
-    settings: Settings = request.app.state.settings
-    return await working_calendar(session, Region.from_setting(settings.bank_holiday_region))
-
-
-async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    form = await request.form()
-    return {key: value[:4000] for key, value in form.items() if isinstance(value, str)}
 
 
 def _errors(exc: CivicVoiceError) -> list[dict[str, str]]:
@@ -66,7 +44,7 @@ class PrivacyPages(Controller):
     async def request_queue(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
     ) -> Template:
-        items = await queue(db_session, await _calendar(request, db_session))
+        items = await queue(db_session, await council_calendar(db_session, request.app.state.settings))
         return staff_template(request, "privacy/queue.html.j2", items=items, overdue=sum(i.overdue for i in items))
 
     @get("/requests/new")
@@ -77,14 +55,14 @@ class PrivacyPages(Controller):
     async def create_request(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
     ) -> Template | Redirect:
-        form = await _form(request)
+        form = await form_values(request)
         try:
             kind = _kind(form.get("kind", ""))
             received_at = _received(form.get("received", ""))
             created = await open_request(
                 db_session,
-                _services(request).get(Vault),
-                await _calendar(request, db_session),
+                service(request, Vault),
+                await council_calendar(db_session, request.app.state.settings),
                 kind=kind,
                 requester=Requester(
                     name=form.get("name", "").strip()[:200],
@@ -94,7 +72,7 @@ class PrivacyPages(Controller):
                     details=form.get("details", "").strip(),
                 ),
                 channel="staff",
-                actor=_actor(request),
+                actor=acting_staff(request),
                 identity_required=form.get("identity_required") == "yes",
                 received_at=received_at,
             )
@@ -107,7 +85,7 @@ class PrivacyPages(Controller):
                 values=form,
                 errors=_errors(exc),
             )
-        await link_person(db_session, _services(request).get(Vault), created, actor=_actor(request))
+        await link_person(db_session, service(request, Vault), created, actor=acting_staff(request))
         return Redirect(f"/staff/privacy/requests/{created.reference}", status_code=303)
 
     @get("/requests/{reference:str}")
@@ -125,7 +103,7 @@ class PrivacyPages(Controller):
         status_code: int = 200,
     ) -> Template:
         found = await find_request(session, reference)
-        vault = _services(request).get(Vault)
+        vault = service(request, Vault)
         steps = await history(session, found)
         state = RequestState(found.state)
         return staff_template(
@@ -148,7 +126,7 @@ class PrivacyPages(Controller):
     async def move_request(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], reference: FromPath[str]
     ) -> Template | Redirect:
-        form = await _form(request)
+        form = await form_values(request)
         found = await find_request(db_session, reference, lock=True)
         try:
             target = RequestState(form.get("state", ""))
@@ -160,11 +138,11 @@ class PrivacyPages(Controller):
             months = int(form["months"]) if form.get("months") else None
             await move(
                 db_session,
-                _services(request).get(Vault),
-                await _calendar(request, db_session),
+                service(request, Vault),
+                await council_calendar(db_session, request.app.state.settings),
                 found,
                 target,
-                actor=_actor(request),
+                actor=acting_staff(request),
                 reason=form.get("reason") or None,
                 months=months,
                 identity_method=form.get("identity_method") or None,
@@ -189,11 +167,11 @@ class PrivacyPages(Controller):
         try:
             await fulfil(
                 db_session,
-                _services(request).get(Vault),
-                await _calendar(request, db_session),
+                service(request, Vault),
+                await council_calendar(db_session, request.app.state.settings),
                 request.app.state.settings,
                 found,
-                actor=_actor(request),
+                actor=acting_staff(request),
                 holds=extensions.items(LEGAL_HOLDS),
             )
         except CivicVoiceError as exc:
@@ -230,7 +208,7 @@ class PrivacyPages(Controller):
     async def set_retention(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
     ) -> Template | Redirect:
-        form = await _form(request)
+        form = await form_values(request)
         try:
             months = int(form.get("months", "").strip())
         except ValueError:
@@ -238,7 +216,7 @@ class PrivacyPages(Controller):
                 request, db_session, [{"field": "months", "message": "Give a whole number of months."}], None, 422
             )
         try:
-            await set_retention_months(db_session, form.get("retention_class", ""), months, actor=_actor(request))
+            await set_retention_months(db_session, form.get("retention_class", ""), months, actor=acting_staff(request))
         except CivicVoiceError as exc:
             return await self._retention_page(request, db_session, _errors(exc), None, 422)
         return Redirect("/staff/privacy/retention", status_code=303)

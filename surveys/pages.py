@@ -18,8 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from civicvoice.core.auth import Access
 from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError
-from civicvoice.core.http import NO_STORE
-from civicvoice.core.services import Services
+from civicvoice.core.http import NO_STORE, service
 from privacy.vault import Vault
 from surveys.definitions import ENGLISH, SurveyDefinition
 from surveys.responses import GroupedResponses, InvalidAnswers, ResponseRecorder, open_invitation
@@ -27,11 +26,6 @@ from surveys.tokens import UNSUBSCRIBE_LIFETIME, BadToken, ExpiredToken, Purpose
 from surveys.unsubscribe import unsubscribe
 
 T = TypeVar("T")
-
-
-def _service(request: Request[Any, Any, Any], kind: type[T]) -> T:
-    services: Services = request.app.state.services
-    return services.get(kind)
 
 
 def link_problem(exc: CivicVoiceError) -> Template:
@@ -55,7 +49,7 @@ class SurveyPages(Controller):
     opt = Access.public().opt()
 
     def _claims(self, request: Request[Any, Any, Any], token: str, purpose: Purpose) -> Any:
-        signer = _service(request, TokenSigner)
+        signer = service(request, TokenSigner)
         return signer.verify(token, purpose)
 
     @get("/s/{token:str}")
@@ -65,7 +59,7 @@ class SurveyPages(Controller):
         try:
             claims = self._claims(request, token, Purpose.survey)
             invitation = await open_invitation(db_session, claims.invitation_id)
-            recorder = _service(request, ResponseRecorder)
+            recorder = service(request, ResponseRecorder)
             definition = await recorder.definition(db_session, invitation.survey_version_id)
         except (BadToken, ExpiredToken, CivicVoiceError) as exc:
             return link_problem(exc)
@@ -80,7 +74,7 @@ class SurveyPages(Controller):
         values: dict[str, str],
         errors: list[dict[str, str]],
     ) -> Template:
-        signer = _service(request, TokenSigner)
+        signer = service(request, TokenSigner)
         unsubscribe_token = signer.sign(invitation_id, Purpose.unsubscribe, utcnow() + UNSUBSCRIBE_LIFETIME)
         return Template(
             template_name="survey/form.html.j2",
@@ -108,7 +102,7 @@ class SurveyPages(Controller):
             return link_problem(exc)
         form = await request.form()
         values = {key: str(value) for key, value in form.items() if isinstance(value, str)}
-        writer = _service(request, GroupedResponses)
+        writer = service(request, GroupedResponses)
         try:
             await writer.submit(db_session, claims.invitation_id, values)
         except InvalidAnswers as invalid:
@@ -142,7 +136,7 @@ class SurveyPages(Controller):
             claims = self._claims(request, token, Purpose.unsubscribe)
         except CivicVoiceError as exc:
             return link_problem(exc)
-        await unsubscribe(db_session, _service(request, Vault), claims.invitation_id)
+        await unsubscribe(db_session, service(request, Vault), claims.invitation_id)
         return Template(
             template_name="survey/unsubscribe.html.j2",
             context={"page_title": "You have unsubscribed", "state": "done", "action": f"/u/{token}"},

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import msgspec
 import structlog
@@ -22,10 +22,12 @@ from litestar.response import Template
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 from litestar.typing import FieldDefinition
 
+from civicvoice.core.audit import Actor
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.extensions import STAFF_AREA
-from civicvoice.core.services import Extensions
+from civicvoice.core.services import Extensions, Services
 
+T = TypeVar("T")
 log = structlog.get_logger("civicvoice.http")
 PROBLEM_JSON = "application/problem+json"
 # Pages with personal data, one-time links or form tokens in them: kept by no browser or shared cache.
@@ -390,3 +392,23 @@ def staff_template(
         status_code=status_code,
         headers=NO_STORE,
     )
+
+
+# --- what every staff page handler needs ----------------------------------------------------------------------
+
+
+def acting_staff(request: Request[Any, Any, Any]) -> Actor:
+    """The signed-in staff member as the audit log records them (by id, never by name or email)."""
+    return Actor("staff", str(request.state.staff_user.id))
+
+
+def service(request: Request[Any, Any, Any], kind: type[T]) -> T:
+    """One of the app's services, by type."""
+    services: Services = request.app.state.services
+    return services.get(kind)
+
+
+async def form_values(request: Request[Any, Any, Any], *, limit: int = 4000) -> dict[str, str]:
+    """A posted form's text fields, each cut to ``limit`` characters (files and repeated fields are not read)."""
+    form = await request.form()
+    return {key: value[:limit] for key, value in form.items() if isinstance(value, str)}

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.auth import Access, StaffUser
 from civicvoice.core.errors import CivicVoiceError
-from civicvoice.core.http import NO_STORE
+from civicvoice.core.http import NO_STORE, form_values
 from civicvoice.core.services import Services
 from civicvoice.staff.accounts import (
     SESSION_LIFETIME,
@@ -58,11 +58,6 @@ def passwords(request: Request[Any, Any, Any]) -> PasswordWorkers:
     return services.get(PasswordWorkers)
 
 
-async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    form = await request.form()
-    return {key: value for key, value in form.items() if isinstance(value, str)}
-
-
 def _sign_in_page(
     request: Request[Any, Any, Any],
     *,
@@ -99,7 +94,7 @@ class SignInPages(Controller):
 
     @post("/sign-in", status_code=303)
     async def submit_sign_in(self, request: Request[Any, Any, Any]) -> Template | Redirect:
-        form = await _form(request)
+        form = await form_values(request, limit=10_000)
         next_path = safe_next(form.get("next"))
         email = form.get("email", "")[:254]
         if not tokens_match(read_cookie(request, SIGN_IN_CSRF_COOKIE), form.get(CSRF_FIELD)):
@@ -194,7 +189,7 @@ class UserPages(Controller):
     async def create_user(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
     ) -> Template | Redirect:
-        form = await _form(request)
+        form = await form_values(request, limit=10_000)
         values = {k: form.get(k, "")[:300] for k in ("email", "display_name", "role", "service_scope", "agent_ref")}
         try:
             password_hash = await passwords(request).hash(form.get("password", "")[:1000])
@@ -235,7 +230,7 @@ class UserPages(Controller):
     async def reset_user_password(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], user_id: FromPath[uuid.UUID]
     ) -> Template | Redirect:
-        form = await _form(request)
+        form = await form_values(request, limit=10_000)
         try:
             password_hash = await passwords(request).hash(form.get("password", "")[:1000])
             await reset_password(

@@ -1,6 +1,6 @@
 """Every measure of the balanced scorecard: what it is called, where its figure comes from and how it rolls up.
 
-The four perspectives and their measures follow Sunderland's Customer Service and Access Strategy (issue 12),
+The four perspectives and their measures follow Sunderland's Customer Service and Access Strategy,
 plus the figures civicvoice computes from its own data (response rate, callbacks on time, sentiment trend).
 """
 
