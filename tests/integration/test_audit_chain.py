@@ -180,7 +180,7 @@ def test_the_command_names_the_first_broken_entry(settings: Settings) -> None:
         return result.exit_code, result.output
 
     for name in ("one", "two", "three"):  # each key creation is an audited action
-        assert run("apikey", "create", "--name", name, "--scope", "contacts:write")[0] == 0
+        assert run("apikey", "create", "--name", name, "--scope", "contacts:write", "--source", "crm")[0] == 0
     code, out = run("audit", "seal")
     assert code == 0 and "chain is at entry 3" in out
     assert read_published_heads(settings)[-1]["seq"] == 3
