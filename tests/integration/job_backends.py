@@ -40,10 +40,10 @@ def require_redis() -> None:
     """Skip (or, in CI, fail) a SAQ test when no Redis answers."""
     if redis_answers():
         return
-    reason = f"SAQ backend not tested: no Redis answers at {REDIS_URL} (set CIVICVOICE_REDIS_URL)"
+    no_redis = f"SAQ backend not tested: no Redis answers at {REDIS_URL} (set CIVICVOICE_REDIS_URL)"
     if os.environ.get("CIVICVOICE_REQUIRE_REDIS") == "1":
-        pytest.fail(reason + "; CIVICVOICE_REQUIRE_REDIS=1 says it must", pytrace=False)
-    pytest.skip(reason)
+        pytest.fail(no_redis + "; CIVICVOICE_REQUIRE_REDIS=1 says it must", pytrace=False)
+    pytest.skip(no_redis)
 
 
 def delete_queue_keys(queue: str) -> None:
