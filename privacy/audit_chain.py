@@ -173,14 +173,32 @@ def publish_head(settings: Settings, head: ChainHead, *, now: datetime | None = 
     path = head_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps({"seq": head.seq, "hash": head.entry_hash, "at": (now or utcnow()).isoformat()})
-    last = read_published_heads(settings)[-1:] if path.exists() else []
-    if last and last[0]["seq"] == head.seq and last[0]["hash"] == head.entry_hash:
+    last = _last_published(path)
+    if last is not None and last.get("seq") == head.seq and last.get("hash") == head.entry_hash:
         return
     with path.open("a", encoding="utf-8") as handle:
         handle.write(line + "\n")
         handle.flush()
         os.fsync(handle.fileno())
     log.info("audit_head", seq=head.seq, hash=head.entry_hash)
+
+
+def _last_published(path: Path) -> dict[str, Any] | None:
+    """The file's last head, read from its end: the sealer runs every minute and the file only grows."""
+    if not path.exists():
+        return None
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, handle.tell() - 4096))
+        lines = handle.read().decode("utf-8", errors="replace").splitlines()
+    for line in reversed(lines):
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a torn line, or the partial first line of the tail
+        if isinstance(value, dict):
+            return value
+    return None
 
 
 def read_published_heads(settings: Settings) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ from civicvoice.core.clock import utcnow
 from civicvoice.core.datamap import DataMapEntry, FileStore
 from civicvoice.core.db import Base
 from civicvoice.core.errors import CivicVoiceError
+from civicvoice.core.jobs import enqueue_once
 from civicvoice.core.settings import Settings
 from privacy.datamap import data_map
 from privacy.holds import LegalHold, LegalHoldSource, holds_on
@@ -147,8 +148,6 @@ async def erase(
     await shred(session, subject_id, now)
     session.add(ErasureLedger(erased_subject_id=subject_id, erased_on=erased_on, request_id=request_id))
     record(session, actor, "privacy.erase", target_kind="data_subject", target_id=subject_id)
-    from civicvoice.core.jobs import enqueue_once
-
     await enqueue_once(session, PURGE_JOB, {"subject_id": subject_id}, key=f"{PURGE_JOB}:{subject_id}:{erased_on}")
     return ErasureResult(subject_id, True, erased_on)
 
@@ -202,8 +201,6 @@ async def reapply_erasures(
         entries.setdefault(row.erased_subject_id, row.erased_on)
     reapplied = 0
     now = utcnow()
-    from civicvoice.core.jobs import enqueue_once
-
     for subject_id, erased_on in sorted(entries.items()):
         subject = await session.scalar(select(DataSubject).where(DataSubject.id == subject_id).with_for_update())
         key = await session.scalar(

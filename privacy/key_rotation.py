@@ -34,6 +34,7 @@ from civicvoice.core.audit import Actor, record
 from civicvoice.core.clock import utcnow
 from civicvoice.core.datamap import DataMapEntry
 from civicvoice.core.db import Base
+from civicvoice.core.jobs import enqueue_once
 from civicvoice.core.settings import Settings
 from privacy.crypto import WrappedKey, rewrap
 from privacy.exceptions import KeyProblem
@@ -267,14 +268,10 @@ async def advance_rotation(
         replace_key_file(path, new)
         (await _version_row(session, version)).activated_at = now
         record(session, actor, "keys.kek_activated", detail={"version": version, "previous": keyring.kek_active})
-        from civicvoice.core.jobs import enqueue_once
-
         await enqueue_once(session, REWRAP_JOB, {}, key=f"{REWRAP_JOB}:{version}")
         return RotationStep("activated", f"KEK {version} is active; data keys are being re-wrapped under it.", new)
     if status.to_rewrap:
         # Also data keys a process wrapped under the old key before it reloaded the file: the job picks them up.
-        from civicvoice.core.jobs import enqueue_once
-
         slot = now.strftime("%Y%m%d%H")
         await enqueue_once(session, REWRAP_JOB, {}, key=f"{REWRAP_JOB}:{keyring.kek_active}:{slot}")
         return RotationStep("rewrapping", f"{status.to_rewrap} data keys are still to be re-wrapped.", keyring)

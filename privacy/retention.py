@@ -30,7 +30,7 @@ from civicvoice.core.errors import InvalidInput
 from civicvoice.core.settings import Settings
 from privacy.audit_chain import prune_before
 from privacy.datamap import data_map
-from privacy.erasure import ErasureLedger, append_to_ledger_file, shred
+from privacy.erasure import ErasureLedger, append_to_ledger_file, purge, shred
 from privacy.holds import LegalHoldSource, held_people
 from privacy.models import DataKey
 from privacy.scrubbing import scrub_rows
@@ -284,8 +284,6 @@ async def run_batch(
 async def _expire_person(session: AsyncSession, settings: Settings, subject_id: uuid.UUID, now: datetime) -> None:
     """A person past their identity period is shredded like an erasure (and recorded in the same ledger, so a
     restore from backup does not bring them back), then their remaining rows are scrubbed."""
-    from privacy.erasure import purge
-
     append_to_ledger_file(settings, subject_id, now.date())
     await shred(session, subject_id, now)
     if await session.scalar(select(ErasureLedger.id).where(ErasureLedger.erased_subject_id == subject_id)) is None:
