@@ -24,6 +24,8 @@ from surveys.responses import GroupedResponses, ResponseRecorder
 from surveys.sending import InvitationSender
 from surveys.tokens import LINK_PATHS, TokenSigner
 
+INTAKE_WRITERS_POSTGRESQL = 3  # concurrent intake batches per process on PostgreSQL
+
 
 def _services(services: Services, extensions: Extensions) -> None:
     settings = services.get(Settings)
@@ -34,8 +36,16 @@ def _services(services: Services, extensions: Extensions) -> None:
     mailer = services.find(Mailer)
     channels = services.find(Channels) or services.provide(Channels({"email": EmailChannel(settings, mailer=mailer)}))
     recorder = services.provide(ResponseRecorder(vault, extensions.items(RESPONSE_SUBSCRIBERS)))
-    # One writer for one contact and many: concurrent single contacts are grouped into one transaction.
-    services.provide(ContactIntake(vault, sessions, open_complaint_checks=extensions.items(OPEN_COMPLAINT_CHECKS)))
+    # One writer for one contact and many: concurrent single contacts are grouped into one transaction. SQLite has
+    # one writer whatever we do; PostgreSQL overlaps a few batches' round trips (their row locks keep the cap).
+    services.provide(
+        ContactIntake(
+            vault,
+            sessions,
+            open_complaint_checks=extensions.items(OPEN_COMPLAINT_CHECKS),
+            writers=1 if settings.is_sqlite else INTAKE_WRITERS_POSTGRESQL,
+        )
+    )
     # Survey answers go through the group-commit writer; a failed batch falls back to the recorder.
     services.provide(GroupedResponses(recorder, sessions))
     services.provide(
