@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import secrets
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 from litestar.cli._utils import LitestarEnv
@@ -18,6 +18,10 @@ from civicvoice.core.audit import Actor
 from civicvoice.core.commands import EXTENSIONS_KEY, run_db, settings_from_env
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.settings import Settings
+
+if TYPE_CHECKING:
+    from civicvoice.demo import DemoLogin
+    from civicvoice.demo_history import HistoryCounts
 
 T = TypeVar("T")
 APP_FACTORY = "civicvoice.app:create_app"
@@ -116,18 +120,56 @@ def run_command(host: str | None, port: int | None, workers: int) -> None:
 
 
 @cli.command("demo")
-def demo_command() -> None:
-    """Load demo data once (services, a published survey, an admin user and an API key)."""
-    from civicvoice.demo import DEMO_SOURCES, load_demo
+@click.option("--no-history", is_flag=True, help="Only the catalogue, survey, admin and API key: no past months.")
+def demo_command(no_history: bool) -> None:
+    """Load demo data once: services, a published survey, an admin user, an API key and 13 months of history."""
+    from civicvoice.demo import DEMO_SOURCES
 
     settings = settings_from_env()
-    result = run_db(settings, lambda s: load_demo(s))
-    if result is None:
+    try:
+        loaded = asyncio.run(_load_demo(settings, with_history=not no_history))
+    except CivicVoiceError as exc:
+        raise click.ClickException(exc.detail) from None
+    except OSError as exc:
+        raise click.ClickException(f"Cannot reach the database: {exc.strerror or exc}.") from None
+    if loaded is None:
         click.echo("Demo data is already loaded.")
         return
+    login, history = loaded
+    if history is not None:
+        click.echo(
+            f"Demo history loaded: {history.contacts} contacts over 13 months, {history.responses} survey responses, "
+            f"{history.comments} comments, {history.cases} complaint cases, {history.actions} improvement actions, "
+            f"{history.evaluations} contact evaluations."
+        )
     click.echo("Demo data loaded. These are shown once; keep them safe:")
-    click.echo(f"  Admin sign-in: {result.admin_email} / {result.admin_password}")
-    click.echo(f"  API key (contacts:write; sources {', '.join(DEMO_SOURCES)}): {result.api_key}")
+    click.echo(f"  Admin sign-in: {login.admin_email} / {login.admin_password}")
+    click.echo(f"  API key (contacts:write; sources {', '.join(DEMO_SOURCES)}): {login.api_key}")
+
+
+async def _load_demo(settings: Settings, *, with_history: bool) -> tuple[DemoLogin, HistoryCounts | None] | None:
+    """The demo's catalogue and logins in one transaction, then its history (built by the features' own services)
+    in another; None when the demo is there already."""
+    from civicvoice.app import build_services, features
+    from civicvoice.core.db import create_engine, session_factory, unit_of_work
+    from civicvoice.demo import load_demo
+    from civicvoice.demo_history import load_history
+
+    engine = create_engine(settings)
+    try:
+        sessions = session_factory(engine)
+        async with unit_of_work(sessions) as session:
+            login = await load_demo(session)
+        if login is None:
+            return None
+        if not with_history:
+            return login, None
+        services = await build_services(settings, sessions, features())
+        async with unit_of_work(sessions) as session:
+            history = await load_history(session, services)
+        return login, history
+    finally:
+        await engine.dispose()
 
 
 # --- API keys -------------------------------------------------------------------------------------------------
