@@ -121,13 +121,19 @@ def run_command(host: str | None, port: int | None, workers: int) -> None:
 
 @cli.command("demo")
 @click.option("--no-history", is_flag=True, help="Only the catalogue, survey, admin and API key: no past months.")
-def demo_command(no_history: bool) -> None:
+@click.option(
+    "--history-size",
+    type=click.IntRange(1, 100_000),
+    default=None,
+    help="Contacts in an average month of the history (default 700).",
+)
+def demo_command(no_history: bool, history_size: int | None) -> None:
     """Load demo data once: services, a published survey, an admin user, an API key and 13 months of history."""
     from civicvoice.demo import DEMO_SOURCES
 
     settings = settings_from_env()
     try:
-        loaded = asyncio.run(_load_demo(settings, with_history=not no_history))
+        loaded = asyncio.run(_load_demo(settings, with_history=not no_history, size=history_size))
     except CivicVoiceError as exc:
         raise click.ClickException(exc.detail) from None
     except OSError as exc:
@@ -147,13 +153,15 @@ def demo_command(no_history: bool) -> None:
     click.echo(f"  API key (contacts:write; sources {', '.join(DEMO_SOURCES)}): {login.api_key}")
 
 
-async def _load_demo(settings: Settings, *, with_history: bool) -> tuple[DemoLogin, HistoryCounts | None] | None:
+async def _load_demo(
+    settings: Settings, *, with_history: bool, size: int | None
+) -> tuple[DemoLogin, HistoryCounts | None] | None:
     """The demo's catalogue and logins in one transaction, then its history (built by the features' own services)
     in another; None when the demo is there already."""
     from civicvoice.app import build_services, features
     from civicvoice.core.db import create_engine, session_factory, unit_of_work
     from civicvoice.demo import load_demo
-    from civicvoice.demo_history import load_history
+    from civicvoice.demo_history import PER_MONTH, load_history
 
     engine = create_engine(settings)
     try:
@@ -166,7 +174,7 @@ async def _load_demo(settings: Settings, *, with_history: bool) -> tuple[DemoLog
             return login, None
         services = await build_services(settings, sessions, features())
         async with unit_of_work(sessions) as session:
-            history = await load_history(session, services)
+            history = await load_history(session, services, per_month=size or PER_MONTH)
         return login, history
     finally:
         await engine.dispose()

@@ -176,10 +176,16 @@ async def test_user_create(settings: Settings, db: TestDatabase) -> None:
 
 
 def test_demo_loads_once(settings: Settings) -> None:
-    code, out = invoke(settings, "demo")
+    code, out = invoke(settings, "demo", "--history-size", "8")
     assert code == 0 and "Admin sign-in" in out and "cvk_" in out
+    assert "Demo history loaded:" in out and "over 13 months" in out
     code, out = invoke(settings, "demo")
     assert code == 0 and "already loaded" in out
+
+
+def test_demo_history_size_must_be_a_positive_number(settings: Settings) -> None:
+    code, out = invoke(settings, "demo", "--history-size", "0")
+    assert code != 0 and "history-size" in out and "Traceback" not in out
 
 
 def test_bad_settings_are_one_line(settings: Settings) -> None:
