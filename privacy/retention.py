@@ -63,7 +63,15 @@ class RetentionPolicy(Base):
     """The months a retention class is kept, as the DPO set them."""
 
     __tablename__ = "retention_policy"
-    __datamap__ = DataMapEntry.no_personal_data("How long each class of personal data is kept")
+    __datamap__ = DataMapEntry(
+        purpose="How long each class of personal data is kept, and who last changed it",
+        holds=("staff id of who last changed it",),
+        category="staff activity",
+        lawful_basis="legal_obligation",
+        retention="while the setting stands",
+        subject_kind="staff",
+        subject_link="updated_by",
+    )
 
     retention_class: Mapped[str] = mapped_column(String(40), unique=True)
     months: Mapped[int]

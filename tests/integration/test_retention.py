@@ -138,7 +138,9 @@ async def test_a_run_reads_the_holds_and_months_once_for_all_its_batches(
         asked.append("held_people")
         return {people[0]}
 
-    result = await run(db.sessions, settings, [LegalHoldSource("litigation", on_person, everyone)], actor=Actor.cli(), batch=1)
+    result = await run(
+        db.sessions, settings, [LegalHoldSource("litigation", on_person, everyone)], actor=Actor.cli(), batch=1
+    )
     assert result.finished and result.counts["response"] == 2  # the held person's response is kept
     assert asked == ["held_people"]  # three batches or more, one question to the hold source
 
