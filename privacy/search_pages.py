@@ -60,13 +60,6 @@ def _errors(exc: CivicVoiceError, default_field: str) -> list[dict[str, str]]:
     ]
 
 
-def _parse_id(raw: str, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise NotFound(f"No {what} with that id.", field="id") from None
-
-
 def _sources(request: Request[Any, Any, Any]) -> tuple[LegalHoldSource, ...]:
     extensions: Extensions = request.app.state.extensions
     return extensions.items(LEGAL_HOLDS)
@@ -133,11 +126,14 @@ class PrivacySearchPages(Controller):
 
     # --- a customer ----------------------------------------------------------------------------------------
 
-    @get("/people/{subject_id:str}")
+    @get("/people/{subject_id:uuid}")
     async def person(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], subject_id: FromPath[str]
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        subject_id: FromPath[uuid.UUID],
     ) -> Template:
-        return await self._person_page(request, db_session, _parse_id(subject_id, "person"), [])
+        return await self._person_page(request, db_session, subject_id, [])
 
     async def _person_page(
         self,
@@ -178,11 +174,14 @@ class PrivacySearchPages(Controller):
             errors=errors,
         )
 
-    @post("/people/{subject_id:str}/mentions", status_code=303)
+    @post("/people/{subject_id:uuid}/mentions", status_code=303)
     async def scan_person(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], subject_id: FromPath[str]
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        subject_id: FromPath[uuid.UUID],
     ) -> Template | Redirect:
-        target = _parse_id(subject_id, "person")
+        target = subject_id
         form = await form_values(request)
         request_id = None
         if form.get("request", "").strip():
@@ -194,11 +193,14 @@ class PrivacySearchPages(Controller):
             return await self._person_page(request, db_session, target, _errors(exc, "mentions"), 409)
         return Redirect(f"/staff/privacy/people/{target}", status_code=303)
 
-    @post("/people/{subject_id:str}/holds", status_code=303)
+    @post("/people/{subject_id:uuid}/holds", status_code=303)
     async def hold_person(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], subject_id: FromPath[str]
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        subject_id: FromPath[uuid.UUID],
     ) -> Template | Redirect:
-        target = _parse_id(subject_id, "person")
+        target = subject_id
         form = await form_values(request)
         try:
             await add_hold(
@@ -216,11 +218,11 @@ class PrivacySearchPages(Controller):
 
     # --- a staff member ------------------------------------------------------------------------------------
 
-    @get("/staff/{staff_id:str}")
+    @get("/staff/{staff_id:uuid}")
     async def staff_member(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], staff_id: FromPath[str]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], staff_id: FromPath[uuid.UUID]
     ) -> Template:
-        return await self._staff_page(request, db_session, _parse_id(staff_id, "staff member"), [])
+        return await self._staff_page(request, db_session, staff_id, [])
 
     async def _staff_page(
         self,
@@ -247,21 +249,21 @@ class PrivacySearchPages(Controller):
             errors=errors,
         )
 
-    @post("/staff/{staff_id:str}/mentions", status_code=303)
+    @post("/staff/{staff_id:uuid}/mentions", status_code=303)
     async def scan_staff(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], staff_id: FromPath[str]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], staff_id: FromPath[uuid.UUID]
     ) -> Redirect:
-        target = _parse_id(staff_id, "staff member")
+        target = staff_id
         await start_scan(db_session, actor=acting_staff(request), staff_user_id=target)
         return Redirect(f"/staff/privacy/staff/{target}", status_code=303)
 
     # --- reviewing flagged comments -------------------------------------------------------------------------
 
-    @post("/mentions/{hit_id:str}", status_code=303)
+    @post("/mentions/{hit_id:uuid}", status_code=303)
     async def review(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], hit_id: FromPath[str]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], hit_id: FromPath[uuid.UUID]
     ) -> Redirect:
-        hit_key = _parse_id(hit_id, "flagged comment")
+        hit_key = hit_id
         form = await form_values(request)
         hit = await review_hit(db_session, hit_key, form.get("outcome", ""), actor=acting_staff(request))
         scan = await db_session.get(MentionScan, hit.scan_id)
@@ -281,11 +283,11 @@ class PrivacySearchPages(Controller):
             request, "privacy/holds.html.j2", holds=await all_holds(db_session, _sources(request)), kinds=HOLD_KINDS
         )
 
-    @post("/holds/{hold_id:str}/release", status_code=303)
+    @post("/holds/{hold_id:uuid}/release", status_code=303)
     async def release(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], hold_id: FromPath[str]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], hold_id: FromPath[uuid.UUID]
     ) -> Template | Redirect:
-        key = _parse_id(hold_id, "legal hold")
+        key = hold_id
         form = await form_values(request)
         hold = await db_session.get(DpoHold, key)
         if hold is None:
