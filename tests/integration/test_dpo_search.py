@@ -490,3 +490,45 @@ def test_keys_rotate_index_from_the_command_line(file_settings: Settings) -> Non
     assert "Index key rotation: reindexing" in text.output and "people re-indexed: 0 of 0" in text.output
     scheduled = runner.invoke(cli, ["keys", "rotate", "--index", "--scheduled"], env=env)
     assert scheduled.exit_code == 2
+
+
+def test_find_with_mentions_starts_a_scan_and_reports_it_later(settings: Settings) -> None:
+    runner, env = CliRunner(), env_for(settings)
+    created = runner.invoke(
+        cli, ["user", "create", "--email", DPO_EMAIL, "--role", "dpo", "--password", "a long password 1"], env=env
+    )
+    assert created.exit_code == 0
+
+    async def person() -> uuid.UUID:
+        database = TestDatabase(settings)
+        try:
+            # Built first, as the app starts: the key check values are recorded before any data exists.
+            vault = (await build_services(settings, database.sessions, features())).get(Vault)
+            async with unit_of_work(database.sessions) as session:
+                return (
+                    await vault.resolve(session, IdentityClaim(email="men@example.org", name="Men Tion"))
+                ).subject_id
+        finally:
+            await database.close()
+
+    subject_id = asyncio.run(person())
+    args = ["privacy", "find", "--email", "-", "--as", DPO_EMAIL, "--json"]
+    started = runner.invoke(cli, [*args, "--mentions"], input="men@example.org\n", env=env)
+    assert started.exit_code == 0, started.output
+    document = json.loads(started.output)
+    assert document["person"]["id"] == str(subject_id)
+    assert [m["state"] for m in document["mentions"]] == ["queued"]
+
+    async def run_jobs() -> None:
+        database = TestDatabase(settings)
+        try:
+            services = await build_services(settings, database.sessions, features())
+            await Worker(job_registry(features()), database.sessions, services).run_due()
+        finally:
+            await database.close()
+
+    asyncio.run(run_jobs())
+    later = json.loads(runner.invoke(cli, args, input="men@example.org\n", env=env).output)
+    assert [(m["state"], m["flagged"]) for m in later["mentions"]] == [("done", 0)]
+    text = runner.invoke(cli, args[:-1], input="men@example.org\n", env=env)
+    assert "Mentions scan" in text.output and "done, 0 comment(s)" in text.output
