@@ -8,6 +8,7 @@ to the search redirects to the person's page by their id. Opening a person's pag
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -41,6 +42,8 @@ from privacy.search import (
 from privacy.vault import Vault
 
 DPO = Access.staff("dpo")
+# A subject request's reference (SR-2026-0A1B2C), carried from its page to the person's so a scan belongs to it.
+_REFERENCE = re.compile(r"[A-Za-z0-9-]{1,20}")
 ROWS_SHOWN = 50
 FIELD_LABELS = {
     "email": "Email address",
@@ -107,7 +110,7 @@ class PrivacySearchPages(Controller):
             query = Query.parse(values["field"], values["value"])
         except CivicVoiceError as exc:
             return self._form(request, values, _errors(exc, "value"), status_code=422)
-        suffix = f"?request={form['request']}" if form.get("request", "").isalnum() else ""
+        suffix = f"?request={form['request']}" if _REFERENCE.fullmatch(form.get("request", "")) else ""
         if query.field == "staff":
             user = await find_staff(db_session, query)
             if user is None:
@@ -169,7 +172,7 @@ class PrivacySearchPages(Controller):
             hold_kinds=HOLD_KINDS,
             scans=await _scans(session, vault, await scans_for(session, subject_id=subject_id)),
             outcomes=OUTCOMES,
-            request_reference=reference if reference.isalnum() else "",
+            request_reference=reference if _REFERENCE.fullmatch(reference) else "",
             back=f"/staff/privacy/people/{subject_id}",
             errors=errors,
         )

@@ -14,6 +14,7 @@ from civicvoice.core.db import unit_of_work
 from civicvoice.core.settings import Settings
 from privacy.holds import DpoHold
 from privacy.mentions import MentionHit, MentionScan
+from privacy.requests import SubjectRequest
 from privacy.vault import IdentityClaim, Vault
 from tests.integration.conftest import Client
 from tests.integration.support import TestDatabase
@@ -160,3 +161,32 @@ async def test_a_staff_member_and_a_mention_scan_from_the_pages(
     assert bad_review.status_code == 404
     async with db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(MentionHit)) == 0
+
+
+async def test_a_scan_started_from_a_request_belongs_to_it(
+    client: Client, db: TestDatabase, settings: Settings
+) -> None:
+    found = await people(settings, db)
+    await signed_in_dpo(client, db)
+    form = await client.get("/staff/privacy/requests/new")
+    created = await client.post(
+        "/staff/privacy/requests/new",
+        data={"csrf_token": csrf_from(form.text), "kind": "access", "name": "Ann", "email": "ann@example.org"},
+        follow_redirects=False,
+    )
+    reference = created.headers["location"].rsplit("/", 1)[1]
+    request_page = await client.get(created.headers["location"])
+    link = f"/staff/privacy/people/{found['ann']}?request={reference}"
+    assert link in request_page.text
+    person = await client.get(link)
+    assert f'name="request" value="{reference}"' in person.text
+    started = await client.post(
+        f"/staff/privacy/people/{found['ann']}/mentions",
+        data={"csrf_token": csrf_from(person.text), "request": reference},
+        follow_redirects=False,
+    )
+    assert started.status_code == 303
+    async with db.sessions() as session:
+        scan = await session.scalar(select(MentionScan).where(MentionScan.subject_id == found["ann"]))
+        request_id = await session.scalar(select(SubjectRequest.id).where(SubjectRequest.reference == reference))
+    assert scan is not None and scan.request_id == request_id
