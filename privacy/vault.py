@@ -356,7 +356,10 @@ class Vault:
                 )
             )
         await self._write_people(session, list(people.values()), now)
-        await self._write_names(session, {p.id: p.identity.name for p in people.values() if p.name_changed})
+        renamed = [p for p in people.values() if p.name_changed]
+        await self._write_names(
+            session, {p.id: p.identity.name for p in renamed}, replace=[p.id for p in renamed if not p.created]
+        )
         # Unique values in one order for every writer: two of them wait for each other rather than deadlock.
         index_rows.sort(key=lambda row: (row["field"], row["digest"]))
         suppression_rows.sort(key=lambda row: (row["kind"], row["digest"]))
@@ -491,13 +494,17 @@ class Vault:
             return []
         return [(v, self.indexer.digest("name", normalised, version=v)) for v in self.keyring.index]
 
-    async def _write_names(self, session: AsyncSession, names: dict[uuid.UUID, str | None]) -> None:
-        """Replace these people's name index with their current name, under the active index key. A name too
-        long or with nothing indexable in it leaves the person unindexed by name rather than refuse the event."""
+    async def _write_names(
+        self, session: AsyncSession, names: dict[uuid.UUID, str | None], *, replace: Sequence[uuid.UUID]
+    ) -> None:
+        """Index these people's current names under the active index key, first dropping the old name of those
+        in ``replace`` (people created now have none). A name too long or with nothing indexable in it leaves the
+        person unindexed by name rather than refuse the event."""
         if not names:
             return
         names_table = table(SubjectNameIndex)
-        await session.execute(delete(names_table).where(names_table.c.subject_id.in_(list(names))))
+        if replace:
+            await session.execute(delete(names_table).where(names_table.c.subject_id.in_(list(replace))))
         rows = []
         active = self.indexer.active_version
         for subject_id, name in sorted(names.items()):
@@ -513,7 +520,7 @@ class Vault:
 
     async def index_name(self, session: AsyncSession, subject_id: uuid.UUID, name: str | None) -> None:
         """Re-index one person's name after it changed outside intake (rectification): the same writer."""
-        await self._write_names(session, {subject_id: name})
+        await self._write_names(session, {subject_id: name}, replace=[subject_id])
 
     async def find_by_name(self, session: AsyncSession, name: str) -> list[uuid.UUID]:
         """Everyone whose current name matches ``name`` once normalised, under any index-key version held."""

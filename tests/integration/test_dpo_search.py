@@ -112,6 +112,12 @@ async def test_a_name_finds_the_person_however_it_is_typed(
     async with db.sessions() as session:
         assert await find_subjects(session, vault, Query.parse("name", "jose o'brien")) == [other]
         assert await find_subjects(session, vault, Query.parse("name", "José Murphy")) == [jose]
+    # A rectified name goes through the same writer (what rectification calls).
+    async with unit_of_work(db.sessions) as session:
+        await vault.index_name(session, other, "Josie Brown")
+    async with db.sessions() as session:
+        assert await find_subjects(session, vault, Query.parse("name", "josie brown")) == [other]
+        assert await find_subjects(session, vault, Query.parse("name", "jose o'brien")) == []
     # Erasure takes the name index with the rest.
     async with unit_of_work(db.sessions) as session:
         await erase(session, settings, jose, actor=Actor.cli(), holds=[])
