@@ -28,6 +28,7 @@ from privacy.access import gather
 from privacy.erasure import ErasureBlocked, erase
 from privacy.holds import DPO_HOLDS, LegalHold, LegalHoldSource, add_hold, holds_of, release_hold
 from privacy.index_rotation import IndexRotation, advance_index_rotation, index_status, reindex_batch
+from privacy.key_rotation import KeyringWatcher
 from privacy.keyring import Keyring
 from privacy.keys import load_keyring
 from privacy.mentions import MentionHit, MentionScan, Needles, scan_batch, start_scan
@@ -423,15 +424,24 @@ async def test_the_index_key_rotates_while_search_keeps_working(
         vault.use_keyring(keyring)
         return keyring
 
+    # A running process: it reloads the key file when it changes and reports the versions it holds.
+    watcher = KeyringWatcher(settings, vault.keyring, on_reload=[vault.use_keyring])
+    await watcher.heartbeat(db.sessions)
     async with unit_of_work(db.sessions) as session:
         step = await advance_index_rotation(session, settings, actor=Actor.cli())
-    assert step.did == "added" and reload().index_active == 1 and sorted(reload().index) == [1, 2]
+    assert step.did == "added"
+    async with unit_of_work(db.sessions) as session:
+        step = await advance_index_rotation(session, settings, actor=Actor.cli())
+    assert step.did == "waiting" and watcher.process in step.detail  # it has not loaded the new key yet
+    assert watcher.reload_if_changed() and sorted(vault.keyring.index) == [1, 2] and vault.keyring.index_active == 1
+    await watcher.heartbeat(db.sessions)
     await findable(0)
     async with unit_of_work(db.sessions) as session:
         step = await advance_index_rotation(session, settings, actor=Actor.cli())
         rotation = await session.scalar(select(IndexRotation))
         assert rotation is not None
-    assert step.did == "activated" and reload().index_active == 2
+    assert step.did == "activated"
+    assert watcher.reload_if_changed() and vault.keyring.index_active == 2  # activation alone is a change
     # New people are indexed under the new key at once; the others are found under the old key meanwhile.
     people[5], _ = await report(world, db, "r-5", email="r5@example.org", name="Rota Person5")
     for n in range(6):
