@@ -256,9 +256,8 @@ class PrivacySearchPages(Controller):
     async def scan_staff(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], staff_id: FromPath[uuid.UUID]
     ) -> Redirect:
-        target = staff_id
-        await start_scan(db_session, actor=acting_staff(request), staff_user_id=target)
-        return Redirect(f"/staff/privacy/staff/{target}", status_code=303)
+        await start_scan(db_session, actor=acting_staff(request), staff_user_id=staff_id)
+        return Redirect(f"/staff/privacy/staff/{staff_id}", status_code=303)
 
     # --- reviewing flagged comments -------------------------------------------------------------------------
 
@@ -266,16 +265,16 @@ class PrivacySearchPages(Controller):
     async def review(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], hit_id: FromPath[uuid.UUID]
     ) -> Redirect:
-        hit_key = hit_id
         form = await form_values(request)
-        hit = await review_hit(db_session, hit_key, form.get("outcome", ""), actor=acting_staff(request))
+        hit = await review_hit(db_session, hit_id, form.get("outcome", ""), actor=acting_staff(request))
         scan = await db_session.get(MentionScan, hit.scan_id)
         assert scan is not None
-        page = (
-            f"/staff/privacy/people/{scan.subject_id}"
-            if scan.subject_id
-            else f"/staff/privacy/staff/{scan.staff_user_id}"
-        )
+        if scan.subject_id is not None:
+            page = f"/staff/privacy/people/{scan.subject_id}"
+        elif scan.staff_user_id is not None:
+            page = f"/staff/privacy/staff/{scan.staff_user_id}"
+        else:  # the person was erased since: nothing left to show
+            page = "/staff/privacy/search"
         return Redirect(f"{page}#scan-{scan.id}", status_code=303)
 
     # --- legal holds ----------------------------------------------------------------------------------------

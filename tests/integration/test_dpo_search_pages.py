@@ -8,9 +8,10 @@ import uuid
 
 from sqlalchemy import func, select
 
-from civicvoice.app import build_services, features
+from civicvoice.app import build_services, features, job_registry
 from civicvoice.core.audit import AuditEvent
 from civicvoice.core.db import unit_of_work
+from civicvoice.core.jobs import Worker
 from civicvoice.core.settings import Settings
 from privacy.holds import DpoHold
 from privacy.mentions import MentionHit, MentionScan
@@ -18,6 +19,8 @@ from privacy.requests import SubjectRequest
 from privacy.vault import IdentityClaim, Vault
 from tests.integration.conftest import Client
 from tests.integration.support import TestDatabase
+from tests.integration.test_dpo_search import answer, report
+from tests.integration.test_intake_batch import POLICY
 from tests.integration.test_privacy_pages import signed_in_dpo
 from tests.integration.test_staff_login import csrf_from, make_user
 
@@ -190,3 +193,39 @@ async def test_a_scan_started_from_a_request_belongs_to_it(
         scan = await session.scalar(select(MentionScan).where(MentionScan.subject_id == found["ann"]))
         request_id = await session.scalar(select(SubjectRequest.id).where(SubjectRequest.reference == reference))
     assert scan is not None and scan.request_id == request_id
+
+
+async def test_the_dpo_reviews_what_a_scan_flagged(client: Client, db: TestDatabase, settings: Settings) -> None:
+    await db.set_policy(POLICY)  # the client's app loaded the catalogue; these rules invite at once
+    services = await build_services(settings, db.sessions, features())
+    priya, _ = await report(services, db, "p-1", email="priya@example.org", name="Priya Shah")
+    _, writer = await report(services, db, "p-2", email="writer@example.org")
+    await answer(services, db, writer, "Priya Shah on reception was brilliant")
+    await signed_in_dpo(client, db)
+    page = await client.get(f"/staff/privacy/people/{priya}")
+    await client.post(f"/staff/privacy/people/{priya}/mentions", data={"csrf_token": csrf_from(page.text)})
+    await Worker(job_registry(features()), db.sessions, services).run_due()
+    page = await client.get(f"/staff/privacy/people/{priya}")
+    assert "Scan finished" in page.text and "Priya Shah on reception was brilliant" in page.text
+    assert "To review" in page.text
+    async with db.sessions() as session:
+        hit = await session.scalar(select(MentionHit))
+    assert hit is not None and hit.matched == "name"
+    bad = await client.post(
+        f"/staff/privacy/mentions/{hit.id}", data={"csrf_token": csrf_from(page.text), "outcome": "maybe"}
+    )
+    assert 400 <= bad.status_code < 500
+    reviewed = await client.post(
+        f"/staff/privacy/mentions/{hit.id}",
+        data={"csrf_token": csrf_from(page.text), "outcome": "relevant"},
+        follow_redirects=False,
+    )
+    assert reviewed.status_code == 303 and reviewed.headers["location"].startswith(
+        f"/staff/privacy/people/{priya}#scan-"
+    )
+    page = await client.get(f"/staff/privacy/people/{priya}")
+    assert "To review" not in page.text and "Is about them" in page.text
+    async with db.sessions() as session:
+        stored = await session.get(MentionHit, hit.id)
+        audited = await session.scalar(select(func.count()).where(AuditEvent.action == "privacy.mentions.review"))
+    assert stored is not None and stored.outcome == "relevant" and stored.reviewed_by and audited == 1
