@@ -534,11 +534,9 @@ def find_command(
     account, the contacts and evaluations naming them as agent, and their audit entries with --staff. A name
     several people share lists them: run again with --subject."""
     settings = settings_from_env()
-    query = (
-        None
-        if subject_id is not None and not any((email, phone, ref, name, staff))
-        else _query(email, phone, ref, name, staff)
-    )
+    if subject_id is not None and any((email, phone, ref, name, staff)):
+        raise click.UsageError("Give exactly one of --email, --phone, --ref, --name, --staff or --subject.")
+    query = None if subject_id is not None else _query(email, phone, ref, name, staff)
 
     async def work(session: AsyncSession) -> dict[str, Any]:
         vault = Vault(load_keyring(settings))
@@ -551,15 +549,11 @@ def find_command(
             scan = await start_scan(session, actor=actor, staff_user_id=user.id) if mentions else None
             record(session, actor, "privacy.find", target_kind="staff_user", target_id=user.id)
             return {"staff": found_staff, "scan": scan, "scans": await scans_for(session, staff_user_id=user.id)}
-        people = (
-            [subject_id]
-            if query is None and subject_id is not None
-            else await find_subjects(
-                session,
-                vault,
-                query,  # type: ignore[arg-type]
-            )
-        )
+        if query is None:
+            assert subject_id is not None
+            people = [subject_id]
+        else:
+            people = await find_subjects(session, vault, query)
         if not people:
             raise UnknownPerson("No person matches that identifier (or they were erased).")
         if len(people) > 1:
