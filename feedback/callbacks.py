@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from civicvoice.core.audit import Actor, record
 from civicvoice.core.clock import utcnow
-from civicvoice.core.datamap import DataMapEntry
+from civicvoice.core.datamap import DataMapEntry, Link
 from civicvoice.core.db import Base
 from civicvoice.core.errors import Conflict, InvalidInput, NotFound
 from civicvoice.core.jobs import JobContext, JobRegistry
@@ -59,6 +59,7 @@ class Callback(Base):
         retention="2 years",
         subject_link="subject_id",
         encrypted=("note_ciphertext",),
+        links=(Link("done_by", "staff_user"),),
     )
     __table_args__ = (Index("ix_callback_open_due", "done_at", "due_at"),)
 

@@ -76,7 +76,11 @@ class ComplaintCase(Base):
         lawful_basis="public_task",
         retention="6 years after closure",
         subject_link="subject_id",
-        links=(Link("response_id", "response"),),
+        links=(
+            Link("response_id", "response"),
+            Link("owner_id", "staff_user"),
+            Link("stage2_owner_id", "staff_user"),
+        ),
         retention_rule=RetentionRule("complaint_cases", "closed_at", "delete"),
     )
     __table_args__ = (Index("ix_complaint_case_status", "status", "service_id"),)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from civicvoice.core.audit import Actor, record
 from civicvoice.core.clock import utcnow
-from civicvoice.core.datamap import DataMapEntry
+from civicvoice.core.datamap import DataMapEntry, Link
 from civicvoice.core.db import Base
 from civicvoice.core.errors import Conflict, InvalidInput, NotFound
 from surveys.models import Contact
@@ -61,6 +61,8 @@ class Evaluation(Base):
         retention="2 years",
         subject_kind="staff",
         subject_link="reviewer_id",
+        # The agent evaluated, as well as the reviewer: both find the evaluation from their account.
+        links=(Link("agent_ref", "staff_user", to="agent_ref"),),
     )
     __table_args__ = (
         UniqueConstraint("contact_id", "reviewer_id", name="uq_contact_evaluation_reviewer"),

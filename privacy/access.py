@@ -16,7 +16,7 @@ import uuid
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +29,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from civicvoice.core.audit import Actor, record
 from civicvoice.core.clock import LONDON, utcnow
-from civicvoice.core.datamap import DataMapEntry, FileStore
+from civicvoice.core.datamap import DataMapEntry, FileStore, Link
 from civicvoice.core.db import Base
 from civicvoice.core.errors import NotFound
 from civicvoice.core.settings import Settings
 from exports.cells import safe_cell
-from privacy.datamap import data_map
 from privacy.exceptions import KeyDestroyed
 from privacy.models import DataSubject
 from privacy.redaction import DEFAULT_RULES, find_identifiers
+from privacy.search import HIDDEN, collect, jsonable
 from privacy.vault import Vault
 
 PACKAGE_FIELD = "access.package"
@@ -50,11 +50,11 @@ PERSON_FIELDS: dict[tuple[str, str], str] = {
 # Free text people typed: it may name someone else, which the DPO must redact before release.
 FREE_TEXT = frozenset({("answer", "text_ciphertext")})
 # Columns that mean nothing to the person (keyed hashes, key material, internal markers).
-HIDDEN = frozenset({"sa_orm_sentinel", "ref_digest", "ref_key_version", "digest", "key_version", "wrapped"})
 # Tables whose rows are the machinery of protecting the data, described rather than listed.
 DESCRIBED = {
     "subject_index": "Keyed hashes of your email address, phone number and contact-system references, so we can "
     "find your record without storing them in clear.",
+    "subject_name_index": "A keyed hash of your name, so we can find your record when you ask us about it.",
     "data_key": "The encryption key that protects your information. Destroying it erases your information.",
 }
 RECIPIENTS = (
@@ -96,6 +96,7 @@ class AccessPackage(Base):
         lawful_basis="legal_obligation",
         retention="30 days for the file; the record with the request",
         subject_link="subject_id",
+        links=(Link("created_by", "staff_user"),),
     )
 
     subject_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("data_subject.id", ondelete="SET NULL"))
@@ -127,44 +128,22 @@ class PersonRecord:
     def as_json(self) -> dict[str, Any]:
         return {
             "person": {"id": str(self.subject_id), **self.identity},
-            "records": {s.table: [_jsonable(r) for r in s.rows] for s in self.sections if s.rows},
+            "records": {s.table: [jsonable(r) for r in s.rows] for s in self.sections if s.rows},
             "flagged_for_review": self.flagged,
         }
 
 
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: (v.isoformat() if isinstance(v, datetime | date) else str(v) if isinstance(v, uuid.UUID) else v)
-        for k, v in row.items()
-    }
-
-
 async def gather(session: AsyncSession, vault: Vault, subject_id: uuid.UUID, *, base: Any = Base) -> PersonRecord:
-    """Everything held about one person, their free text decrypted with their key."""
+    """Everything held about one person, their free text decrypted with their key: every table the data map's
+    customer search steps reach (`privacy.search.collect`), so what the data-map test checks is what is read."""
     person = await session.get(DataSubject, subject_id)
     if person is None:
         raise NotFound("No person with that id.", field="subject_id")
     if person.erased_at is not None:
         raise KeyDestroyed("This person's data has been erased; nothing is held to give them.")
     identity = await vault.identity(session, person)
-    tables = base.metadata.tables
-    entries = {name: e for name, e in data_map(base).items() if e is not None and e.subject_kind == "customer"}
-    sections: dict[str, Section] = {}
-    ids: dict[str, list[Any]] = {}
-    for name, entry in sorted(entries.items()):
-        if entry.subject_link and entry.holds_personal_data:
-            table = tables[name]
-            rows = (await session.execute(select(table).where(table.c[entry.subject_link] == subject_id))).mappings()
-            sections[name] = Section(name, entry, [dict(r) for r in rows])
-            ids[name] = [r["id"] for r in sections[name].rows]
-    for name, entry in sorted(entries.items()):
-        for link in entry.links:
-            if name not in sections and link.table in ids and ids[link.table] and not entry.subject_link:
-                table = tables[name]
-                rows = (
-                    await session.execute(select(table).where(table.c[link.column].in_(ids[link.table])))
-                ).mappings()
-                sections[name] = Section(name, entry, [dict(r) for r in rows])
+    found = await collect(session, "customer", subject_id, base=base)
+    sections = {name: Section(name, f.entry, f.rows) for name, f in found.items()}
     flagged: list[dict[str, Any]] = []
     for section in sections.values():
         for row in section.rows:

@@ -20,7 +20,9 @@ EMAIL_MAX_LENGTH = 254
 EXTERNAL_ID_MAX_LENGTH = 200
 EXTERNAL_ID_SEPARATOR = "\x1f"
 
-INDEX_FIELDS = frozenset({"email", "phone", "external_id", "contact_ref"})
+NAME_MAX_LENGTH = 200
+
+INDEX_FIELDS = frozenset({"email", "phone", "external_id", "contact_ref", "name"})
 SUPPRESSION_KINDS = frozenset({"email", "phone", "external_id"})
 
 # Characters that cannot appear unquoted in an address; seeing one usually means a pasted "Name <a@b>".
@@ -122,6 +124,43 @@ def normalise_external_id(source: str, value: str) -> str:
         if any(unicodedata.category(ch) == "Cc" for ch in part):
             raise InvalidIdentifier(f"The {what} contains control characters; remove them.", field="external_id")
     return f"{source}{EXTERNAL_ID_SEPARATOR}{value}"
+
+
+# Letters that carry no combining accent in Unicode, so NFKD alone would keep them apart from their plain forms.
+_FOLDED_LETTERS = str.maketrans(
+    {"ø": "o", "ł": "l", "đ": "d", "ħ": "h", "\u0131": "i", "æ": "ae", "œ": "oe", "þ": "th", "ð": "d"}
+)
+# Apostrophes and hyphens as people and keyboards type them, each to one form ("O\u2019Brien" is "O'Brien").
+_APOSTROPHES = str.maketrans({c: "'" for c in "\u2018\u2019\u201b\u02bc\u02b9\u0060\u00b4\uff07"})
+_DROPPED = frozenset({"Cf", "Cc", "Co", "Cs", "Cn"})
+_HYPHENS = str.maketrans({c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2212\ufe63\uff0d"})
+
+
+def normalise_name(value: str) -> str:
+    """A person's full name as indexed, so "  JOSÉ   o\u2019brien" finds "José O'Brien". The rule:
+
+    1. NFKC (full-width and other compatibility forms become plain letters), then case-folded ("ß" -> "ss");
+    2. accents removed: NFKD, then combining marks dropped ("é" -> "e", "ñ" -> "n"), and the few letters
+       Unicode does not decompose folded by hand ("ø" -> "o", "ł" -> "l", "æ" -> "ae");
+    3. the result is the same however the name was composed (precomposed "é" or "e" + accent);
+    4. typographic apostrophes and hyphens made plain (U+2019 -> "'", U+2013 -> "-");
+    5. invisible characters (zero-width spaces, controls) dropped, whitespace of any kind collapsed to single
+       spaces, and trimmed.
+
+    Word order, hyphens, apostrophes and full stops are kept: "Smith, John" is not "John Smith". Returns "" when
+    nothing indexable is left; InvalidIdentifier for a value longer than any name."""
+    if len(value) > NAME_MAX_LENGTH * 2:
+        raise InvalidIdentifier(f"This name is longer than {NAME_MAX_LENGTH} characters.", field="name")
+    # Case-folded before the accents go, since folding can itself add a combining mark ("İ" -> "i̇").
+    text = unicodedata.normalize("NFKC", value).casefold()
+    text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    text = text.translate(_FOLDED_LETTERS).translate(_APOSTROPHES).translate(_HYPHENS)
+    # Invisible format and control characters (zero-width spaces) go; separators become spaces.
+    kept = (" " if ch.isspace() else ch for ch in text if ch.isspace() or unicodedata.category(ch) not in _DROPPED)
+    text = " ".join("".join(kept).split())
+    if len(text) > NAME_MAX_LENGTH:
+        raise InvalidIdentifier(f"This name is longer than {NAME_MAX_LENGTH} characters.", field="name")
+    return text
 
 
 class _KeyedHasher:

@@ -8,6 +8,7 @@ import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,7 @@ from civicvoice.core.audit import Actor, record
 from civicvoice.core.clock import utcnow
 from civicvoice.core.commands import extensions, read_identifier, run_db, settings_from_env
 from civicvoice.core.db import create_engine, session_factory
+from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.extensions import FILE_STORES
 from privacy.access import PersonRecord, gather, prepare, release
 from privacy.audit_chain import SealResult, Verification, publish_head, read_published_heads, seal_once, verify
@@ -25,9 +27,11 @@ from privacy.closures import council_calendar
 from privacy.erasure import ErasureResult, UnknownPerson, erase, reapply_erasures
 from privacy.exceptions import InvalidIdentifier
 from privacy.fulfilment import fulfil, link_person
-from privacy.holds import LEGAL_HOLDS
+from privacy.holds import HOLD_KINDS, LEGAL_HOLDS, HoldView, add_hold, all_holds, holds_of, release_hold
+from privacy.index_rotation import IndexStatus, IndexStep, advance_index_rotation, index_status
 from privacy.key_rotation import RotationStatus, RotationStep, active_since, advance_rotation, rotation_status
 from privacy.keys import KeyStatus, check_keys, init_keys, load_keyring
+from privacy.mentions import MentionScan, scan_summary, scans_for, start_scan
 from privacy.request_states import RequestKind, RequestState
 from privacy.requests import QueueItem, Requester, find_request, move, open_request, queue
 from privacy.retention import RunResult as RetentionResult
@@ -35,6 +39,7 @@ from privacy.retention import report as retention_report
 from privacy.retention import run as retention_run
 from privacy.ropa import ropa_html, write_ropa_xlsx
 from privacy.ropa import rows as ropa_rows
+from privacy.search import Query, StaffRecord, find_staff, find_subjects, gather_staff, subject_summary
 from privacy.vault import IdentityClaim, Vault
 
 
@@ -108,13 +113,17 @@ def keys_status_command(as_json: bool) -> None:
     settings = settings_from_env()
     keyring = load_keyring(settings)
 
-    async def work(session: AsyncSession) -> tuple[list[KeyStatus], RotationStatus]:
+    async def work(session: AsyncSession) -> tuple[list[KeyStatus], RotationStatus, IndexStatus]:
         checks = await check_keys(session, keyring, record_new=False)
-        return checks, await rotation_status(session, keyring, settings)
+        return checks, await rotation_status(session, keyring, settings), await index_status(session, keyring)
 
-    checks, rotation = run_db(settings, work)
+    checks, rotation, index = run_db(settings, work)
     if as_json:
-        document = {"checks": {c.purpose: c.state for c in checks}, "rotation": rotation.as_dict()}
+        document = {
+            "checks": {c.purpose: c.state for c in checks},
+            "rotation": rotation.as_dict(),
+            "index_rotation": index.as_dict(),
+        }
         click.echo(json.dumps(document))
         return
     click.echo(f"Source: {'CIVICVOICE_KEYS' if settings.keys_json else settings.key_file}")
@@ -134,6 +143,18 @@ def keys_status_command(as_json: bool) -> None:
         click.echo(
             f"  {holder.process} ({holder.role}): kek {list(holder.kek_versions)}, index {list(holder.index_versions)}"
         )
+    click.echo(
+        f"Index key rotation: {index.stage}" + (f" (to index key {index.rotating_to})" if index.rotating_to else "")
+    )
+    if index.rotating_to:
+        click.echo(f"  people re-indexed: {index.reindexed} of {index.people}")
+        if index.lacking:
+            click.echo(f"  processes without the new index key: {', '.join(index.lacking)}")
+        if index.contacts_under_old:
+            click.echo(
+                f"  contacts still found under the old index key: {index.contacts_under_old} "
+                f"(past retention after {index.contacts_clear_after})"
+            )
 
 
 @keys.command("rotate")
@@ -144,13 +165,41 @@ def keys_status_command(as_json: bool) -> None:
 )
 @click.option("--as", "operator", default=None, help="The operator's staff email, recorded in the audit log.")
 @click.option("--json", "as_json", is_flag=True, help="Print the step taken as one JSON object.")
-def keys_rotate_command(scheduled: bool, operator: str | None, as_json: bool) -> None:
+@click.option(
+    "--index",
+    "index_key",
+    is_flag=True,
+    help="Rotate the blind-index key instead: add -> (every process loads it) -> activate and re-index everyone in "
+    "the background -> (once contacts under the old key have expired) retire the old key.",
+)
+def keys_rotate_command(scheduled: bool, operator: str | None, as_json: bool, index_key: bool) -> None:
     """Rotate the key-encryption key in stages; run it again to move on (each run does the step that is due):
     add a new KEK -> (every process loads it) -> activate it and re-wrap every data key -> (after the backup
-    window) destroy the retired KEK."""
+    window) destroy the retired KEK. With --index, the blind-index key the same way."""
     settings = settings_from_env()
     keyring = load_keyring(settings)
     actor = Actor("cli", operator) if operator else Actor.cli()
+    if index_key:
+        if scheduled:
+            raise click.UsageError("--scheduled rotates the key-encryption key; rotate the index key by hand.")
+
+        async def index_work(session: AsyncSession) -> IndexStep:
+            return await advance_index_rotation(session, settings, actor=actor)
+
+        index_step = run_db(settings, index_work)
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "step": index_step.did,
+                        "detail": index_step.detail,
+                        "index_active": index_step.keyring.index_active,
+                    }
+                )
+            )
+        else:
+            click.echo(index_step.detail)
+        return
 
     async def work(session: AsyncSession) -> RotationStep:
         start = True
@@ -436,34 +485,132 @@ async def _one_person(
     return people.pop()
 
 
+def _query(email: str | None, phone: str | None, ref: str | None, name: str | None, staff: str | None) -> Query:
+    given = {k: v for k, v in {"email": email, "phone": phone, "ref": ref, "name": name, "staff": staff}.items() if v}
+    if len(given) != 1:
+        raise click.UsageError("Give exactly one of --email, --phone, --ref, --name, --staff or --subject.")
+    ((field_name, raw),) = given.items()
+    what = {"email": "email address", "phone": "phone number", "ref": "reference", "name": "name", "staff": "email"}
+    try:
+        return Query.parse(field_name, read_identifier(raw, what[field_name]))
+    except CivicVoiceError as exc:
+        raise click.ClickException(exc.detail) from None
+
+
+def _scan_line(scan: MentionScan) -> str:
+    if scan.state == "done":
+        return (
+            f"Mentions scan {scan.id}: done, {scan.flagged} comment(s) by others flagged for review of {scan.scanned}."
+        )
+    return f"Mentions scan {scan.id}: {scan.state}, {scan.scanned} comments scanned so far ({scan.flagged} flagged)."
+
+
 @privacy.command("find")
 @click.option("--email", default=None, help="Email address ('-' reads it from standard input).")
 @click.option("--phone", default=None, help="Phone number ('-' reads it from standard input).")
 @click.option("--ref", default=None, help="SOURCE:ID in a contact system ('-' reads it from standard input).")
+@click.option("--name", default=None, help="Full name, any case, accents or spacing ('-': standard input).")
+@click.option("--staff", default=None, help="A staff member's email: their account and activity ('-': stdin).")
+@click.option("--subject", "subject_id", default=None, type=click.UUID, help="The person's civicvoice id.")
+@click.option(
+    "--mentions",
+    is_flag=True,
+    help="Also start a background scan of comments by other people that mention them (reported when done).",
+)
 @click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
 @click.option("--json", "as_json", is_flag=True, help="Print what is held as one JSON object.")
-def find_command(email: str | None, phone: str | None, ref: str | None, operator_email: str, as_json: bool) -> None:
-    """Everything held about a person, found through the data map (their comments decrypted)."""
+def find_command(
+    email: str | None,
+    phone: str | None,
+    ref: str | None,
+    name: str | None,
+    staff: str | None,
+    subject_id: uuid.UUID | None,
+    mentions: bool,
+    operator_email: str,
+    as_json: bool,
+) -> None:
+    """Everything held about a person, found through the data map (their comments decrypted); a staff member's
+    account, the contacts and evaluations naming them as agent, and their audit entries with --staff. A name
+    several people share lists them: run again with --subject."""
     settings = settings_from_env()
-    claim = _claim(email, phone, ref)
+    if subject_id is not None and any((email, phone, ref, name, staff)):
+        raise click.UsageError("Give exactly one of --email, --phone, --ref, --name, --staff or --subject.")
+    query = None if subject_id is not None else _query(email, phone, ref, name, staff)
 
-    async def work(session: AsyncSession) -> PersonRecord:
+    async def work(session: AsyncSession) -> dict[str, Any]:
         vault = Vault(load_keyring(settings))
         actor = await operator(session, operator_email)
-        subject_id = await _one_person(session, vault, claim, None)
-        found = await gather(session, vault, subject_id)
-        record(session, actor, "privacy.find", target_kind="data_subject", target_id=subject_id)
-        return found
+        if query is not None and query.field == "staff":
+            user = await find_staff(session, query)
+            if user is None:
+                raise UnknownPerson("No staff account has that email.")
+            found_staff = await gather_staff(session, user)
+            scan = await start_scan(session, actor=actor, staff_user_id=user.id) if mentions else None
+            record(session, actor, "privacy.find", target_kind="staff_user", target_id=user.id)
+            return {"staff": found_staff, "scan": scan, "scans": await scans_for(session, staff_user_id=user.id)}
+        if query is None:
+            assert subject_id is not None
+            people = [subject_id]
+        else:
+            people = await find_subjects(session, vault, query)
+        if not people:
+            raise UnknownPerson("No person matches that identifier (or they were erased).")
+        if len(people) > 1:
+            record(session, actor, "privacy.find", detail={"candidates": len(people)})
+            return {"candidates": [await subject_summary(session, vault, p) for p in people]}
+        found = await gather(session, vault, people[0])
+        scan = await start_scan(session, actor=actor, subject_id=people[0]) if mentions else None
+        record(session, actor, "privacy.find", target_kind="data_subject", target_id=people[0])
+        return {"person": found, "scan": scan, "scans": await scans_for(session, subject_id=people[0])}
 
-    found = run_db(settings, work)
-    if as_json:
-        click.echo(json.dumps(found.as_json(), default=str))
-        return
-    click.echo(f"Person {found.subject_id}: {found.identity.get('name') or 'name not recorded'}")
-    for section in found.sections:
-        click.echo(f"  {section.table}: {len(section.rows)} record(s)")
-    if found.flagged:
-        click.echo(f"  {len(found.flagged)} comment(s) may name other people: review before release.")
+    result = run_db(settings, work)
+    scans: list[MentionScan] = [s for s in result.get("scans", []) if s is not result.get("scan")]
+    if "candidates" in result:
+        if as_json:
+            click.echo(json.dumps({"candidates": result["candidates"]}))
+        else:
+            click.echo(f"{len(result['candidates'])} people match; run again with --subject ID:")
+            for candidate in result["candidates"]:
+                if candidate.get("erased"):
+                    click.echo(f"  {candidate['id']}  (erased)")
+                else:
+                    contact = ", ".join(candidate["emails"] + candidate["phones"]) or "no contact details"
+                    seen = candidate["first_seen"]
+                    click.echo(f"  {candidate['id']}  {candidate['name'] or ''}  ({contact}; first seen {seen})")
+        sys.exit(2)
+    scan: MentionScan | None = result.get("scan")
+    if "staff" in result:
+        staff_record: StaffRecord = result["staff"]
+        if as_json:
+            document = staff_record.as_json()
+            document["mentions"] = [scan_summary(s) for s in ([scan] if scan else []) + scans]
+            click.echo(json.dumps(document, default=str))
+            return
+        click.echo(
+            f"Staff member {staff_record.staff_id}: {staff_record.identity['name']} ({staff_record.identity['role']})"
+        )
+        for section in staff_record.sections:
+            click.echo(f"  {section.table}: {section.total} record(s)")
+    else:
+        found: PersonRecord = result["person"]
+        if as_json:
+            document = found.as_json()
+            document["mentions"] = [scan_summary(s) for s in ([scan] if scan else []) + scans]
+            click.echo(json.dumps(document, default=str))
+            return
+        click.echo(f"Person {found.subject_id}: {found.identity.get('name') or 'name not recorded'}")
+        for person_section in found.sections:
+            click.echo(f"  {person_section.table}: {len(person_section.rows)} record(s)")
+        if found.flagged:
+            click.echo(f"  {len(found.flagged)} comment(s) may name other people: review before release.")
+    if scan is not None:
+        click.echo(
+            f"Mentions scan {scan.id} started: comments by others are scanned in the background; "
+            "the search page and 'privacy find' show what it flags."
+        )
+    for earlier in scans:
+        click.echo(_scan_line(earlier))
 
 
 @privacy.command("access")
@@ -543,3 +690,105 @@ def requests_fulfil_command(reference: str, operator_email: str) -> None:
         return done.did
 
     click.echo(f"{reference.upper()} completed. {run_db(settings, work)}")
+
+
+# --- legal holds ----------------------------------------------------------------------------------------------
+
+
+@privacy.group("holds")
+def holds_group() -> None:
+    """Legal holds: the DPO's own (add, release) and those features place (an open complaint case), read-only."""
+
+
+def _hold_line(hold: HoldView) -> str:
+    who = f"hold {hold.hold_id}" if hold.hold_id else "read-only"
+    return f"{hold.subject_id}  {hold.kind}  {hold.reason}  [{hold.source}; {who}]"
+
+
+@holds_group.command("list")
+@click.option("--email", default=None, help="Only this person's holds ('-' reads the email from standard input).")
+@click.option("--phone", default=None, help="Only this person's holds ('-': standard input).")
+@click.option("--ref", default=None, help="Only this person's holds, by SOURCE:ID ('-': standard input).")
+@click.option("--subject", "subject_id", default=None, type=click.UUID, help="Only this person's holds, by id.")
+@click.option("--json", "as_json", is_flag=True, help="Print the holds as one JSON object.")
+def holds_list_command(
+    email: str | None, phone: str | None, ref: str | None, subject_id: uuid.UUID | None, as_json: bool
+) -> None:
+    """Every hold standing now (or one person's), with its reason; features' holds are shown read-only."""
+    settings = settings_from_env()
+    sources = extensions().items(LEGAL_HOLDS)
+    claim = None if subject_id is not None or not any((email, phone, ref)) else _claim(email, phone, ref)
+
+    async def work(session: AsyncSession) -> list[HoldView]:
+        if claim is None and subject_id is None:
+            return await all_holds(session, sources)
+        target = await _one_person(session, Vault(load_keyring(settings)), claim, subject_id)
+        return await holds_of(session, target, sources)
+
+    holds = run_db(settings, work)
+    if as_json:
+        click.echo(json.dumps({"holds": [h.as_dict() for h in holds]}))
+        return
+    if not holds:
+        click.echo("No legal holds.")
+    for hold in holds:
+        click.echo(_hold_line(hold))
+
+
+@holds_group.command("add")
+@click.option("--email", default=None, help="The person's email address ('-' reads it from standard input).")
+@click.option("--phone", default=None, help="The person's phone number ('-' reads it from standard input).")
+@click.option("--ref", default=None, help="SOURCE:ID, the person's id in a contact system ('-': standard input).")
+@click.option("--subject", "subject_id", default=None, type=click.UUID, help="The person's civicvoice id.")
+@click.option("--kind", type=click.Choice(sorted(HOLD_KINDS)), required=True, help="What the hold is for.")
+@click.option("--reason", required=True, help="A case or claim reference; no personal details ('-': stdin).")
+@click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
+@click.option("--json", "as_json", is_flag=True, help="Print the new hold as one JSON object.")
+def holds_add_command(
+    email: str | None,
+    phone: str | None,
+    ref: str | None,
+    subject_id: uuid.UUID | None,
+    kind: str,
+    reason: str,
+    operator_email: str,
+    as_json: bool,
+) -> None:
+    """Hold a person's records: erasure is refused with this reason and retention leaves them until released."""
+    settings = settings_from_env()
+    claim = None if subject_id is not None else _claim(email, phone, ref)
+    text = read_identifier(reason, "reason")
+
+    async def work(session: AsyncSession) -> dict[str, str]:
+        actor = await operator(session, operator_email)
+        target = await _one_person(session, Vault(load_keyring(settings)), claim, subject_id)
+        hold = await add_hold(session, target, kind=kind, reason=text, actor=actor)
+        return {"hold_id": str(hold.id), "subject_id": str(target), "kind": kind}
+
+    added = run_db(settings, work)
+    if as_json:
+        click.echo(json.dumps(added))
+    else:
+        click.echo(f"Hold {added['hold_id']} placed on person {added['subject_id']} ({kind}).")
+
+
+@holds_group.command("release")
+@click.argument("hold_id", type=click.UUID)
+@click.option("--reason", required=True, help="Why it is released (stored encrypted in the audit log).")
+@click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
+@click.option("--json", "as_json", is_flag=True, help="Print the released hold as one JSON object.")
+def holds_release_command(hold_id: uuid.UUID, reason: str, operator_email: str, as_json: bool) -> None:
+    """Release one of the DPO's holds (features' holds end with what placed them, such as the case closing)."""
+    settings = settings_from_env()
+    text = read_identifier(reason, "reason")
+
+    async def work(session: AsyncSession) -> dict[str, str]:
+        actor = await operator(session, operator_email)
+        hold = await release_hold(session, Vault(load_keyring(settings)), hold_id, reason=text, actor=actor)
+        return {"hold_id": str(hold.id), "subject_id": str(hold.subject_id)}
+
+    released = run_db(settings, work)
+    if as_json:
+        click.echo(json.dumps(released))
+    else:
+        click.echo(f"Hold {released['hold_id']} released.")

@@ -34,7 +34,7 @@ from civicvoice.core.jobs import enqueue_once
 from civicvoice.core.settings import Settings
 from privacy.datamap import data_map
 from privacy.holds import LegalHold, LegalHoldSource, holds_on
-from privacy.models import DataKey, DataSubject, SubjectConflict, SubjectIndex
+from privacy.models import DataKey, DataSubject, SubjectConflict, SubjectIndex, SubjectNameIndex
 from privacy.scrubbing import scrub_rows
 
 log = structlog.get_logger("civicvoice.erasure")
@@ -158,6 +158,7 @@ async def shred(session: AsyncSession, subject_id: uuid.UUID, now: datetime) -> 
         update(DataKey).where(DataKey.subject_id == subject_id).values(wrapped=None, destroyed_at=now)
     )
     await session.execute(delete(SubjectIndex).where(SubjectIndex.subject_id == subject_id))
+    await session.execute(delete(SubjectNameIndex).where(SubjectNameIndex.subject_id == subject_id))
     await session.execute(
         delete(SubjectConflict).where(
             (SubjectConflict.chosen_subject_id == subject_id) | (SubjectConflict.other_subject_id == subject_id)
@@ -174,7 +175,7 @@ async def shred(session: AsyncSession, subject_id: uuid.UUID, now: datetime) -> 
 # --- the background purge --------------------------------------------------------------------------------
 
 # Kept by the erasure itself: the person's tombstone, their destroyed key; indexes and conflicts are gone already.
-_KEEP = frozenset({"data_subject", "data_key", "subject_index", "subject_conflict"})
+_KEEP = frozenset({"data_subject", "data_key", "subject_index", "subject_name_index", "subject_conflict"})
 
 
 async def purge(session: AsyncSession, subject_id: uuid.UUID, *, base: Any = Base) -> dict[str, int]:

@@ -14,10 +14,12 @@ from privacy.access import PACKAGE_STORE
 from privacy.audit_chain import HEAD_FILE_STORE
 from privacy.cli import audit, keys, privacy
 from privacy.erasure import LEDGER_FILE_STORE
+from privacy.holds import DPO_HOLDS, LEGAL_HOLDS
 from privacy.jobs import JOBS
 from privacy.key_rotation import KeyringWatcher
 from privacy.keyring import Keyring
 from privacy.pages import PAGES
+from privacy.search_pages import PAGES as SEARCH_PAGES
 from privacy.vault import Vault
 
 
@@ -33,7 +35,7 @@ async def _watch_keys(services: Services) -> None:
 
 FEATURE = Feature(
     name="privacy",
-    routes=PAGES,
+    routes=[*PAGES, *SEARCH_PAGES],
     templates=[Path(__file__).parent / "templates"],
     jobs=JOBS,
     cli=[audit, keys, privacy],
@@ -46,6 +48,9 @@ FEATURE = Feature(
         "privacy.closures",
         "privacy.requests",
         "privacy.access",
+        "privacy.holds",
+        "privacy.mentions",
+        "privacy.index_rotation",
     ],
     file_stores=[HEAD_FILE_STORE, LEDGER_FILE_STORE, PACKAGE_STORE],
     build_services=_services,
@@ -53,5 +58,8 @@ FEATURE = Feature(
     extensions=[
         contribute(STAFF_NAV, StaffNavItem("Subject requests", "/staff/privacy/requests", roles=("dpo",), position=40)),
         contribute(STAFF_NAV, StaffNavItem("Retention", "/staff/privacy/retention", roles=("dpo",), position=41)),
+        contribute(STAFF_NAV, StaffNavItem("Find a person", "/staff/privacy/search", roles=("dpo",), position=42)),
+        contribute(STAFF_NAV, StaffNavItem("Legal holds", "/staff/privacy/holds", roles=("dpo",), position=43)),
+        contribute(LEGAL_HOLDS, DPO_HOLDS),
     ],
 )

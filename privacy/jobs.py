@@ -14,10 +14,13 @@ from privacy.access import delete_expired
 from privacy.audit_chain import publish_head, seal_once
 from privacy.erasure import PURGE_JOB, purge
 from privacy.holds import LEGAL_HOLDS
+from privacy.index_rotation import REINDEX_JOB, reindex_batch
 from privacy.key_rotation import REWRAP_BATCH, REWRAP_JOB, KeyringWatcher, rewrap_batch
 from privacy.keyring import Keyring
+from privacy.mentions import MENTION_SCAN_JOB, scan_batch
 from privacy.retention import RETENTION_JOB
 from privacy.retention import run as retention_run
+from privacy.vault import Vault
 
 AUDIT_SEAL_JOB = "audit.seal"
 EXPIRE_PACKAGES_JOB = "privacy.expire_access_packages"
@@ -66,3 +69,24 @@ async def expire_access_packages(ctx: JobContext, payload: dict[str, Any]) -> No
     """Access packages are downloadable for a limited time; their files go when it ends."""
     async with ctx.sessions() as session, session.begin():
         await delete_expired(session, ctx.service(Settings))
+
+
+@JOBS.job(REINDEX_JOB, max_attempts=20)
+async def reindex_people(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Blind-index key rotation: one bounded batch of people per transaction, the cursor committed with it, so a
+    crash resumes where the last batch ended; runs again at once until everyone is indexed under the new key."""
+    async with ctx.sessions() as session, session.begin():
+        done = await reindex_batch(session, ctx.service(Vault), uuid.UUID(payload["rotation_id"]))
+    if done is None:  # this process has not loaded the new index key yet: its watcher will within a minute
+        raise RetryLater(timedelta(seconds=30))
+    if not done:
+        raise RetryLater(timedelta(0))
+
+
+@JOBS.job(MENTION_SCAN_JOB, max_attempts=10)
+async def scan_for_mentions(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Comments by others that mention a person: one bounded batch per transaction, until the scan is done."""
+    async with ctx.sessions() as session, session.begin():
+        progress = await scan_batch(session, ctx.service(Vault), uuid.UUID(payload["scan_id"]))
+    if not progress.done:
+        raise RetryLater(timedelta(0))

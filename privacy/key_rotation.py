@@ -448,4 +448,9 @@ class KeyringWatcher:
 
 
 def keyring_fingerprint(keyring: Keyring) -> tuple[tuple[str, str], ...]:
-    return (*sorted(keyring.check_values().items()), ("kek_active", str(keyring.kek_active)))
+    # The active index version too: activating a new index key changes nothing else in the file.
+    return (
+        *sorted(keyring.check_values().items()),
+        ("kek_active", str(keyring.kek_active)),
+        ("index_active", str(keyring.index_active)),
+    )

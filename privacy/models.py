@@ -63,6 +63,31 @@ class SubjectIndex(Base):
     digest: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
+class SubjectNameIndex(Base):
+    """Blind index of a person's normalised full name (`normalise_name`), for the DPO's search only.
+
+    Kept apart from `SubjectIndex` because a name is not an identifier: many people share one, so it is never
+    unique, and it never decides who an event is about."""
+
+    __tablename__ = "subject_name_index"
+    __datamap__ = DataMapEntry(
+        purpose="Find a customer by name for a data-protection request without storing the name in clear",
+        holds=("keyed hash of full name",),
+        category="identity",
+        lawful_basis="public_task",
+        retention="until erasure, or the person's name changes",
+        subject_link="subject_id",
+    )
+    __table_args__ = (
+        Index("ix_subject_name_index_digest", "key_version", "digest"),
+        Index("ix_subject_name_index_subject", "subject_id"),
+    )
+
+    subject_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("data_subject.id", ondelete="CASCADE"))
+    key_version: Mapped[int]
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
 class DataKey(Base):
     """A data key (DEK), wrapped by a KEK. Owned by a person, or by a month for anonymous responses."""
 

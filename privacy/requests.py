@@ -54,6 +54,7 @@ class SubjectRequest(Base):
         retention="6 years after receipt",
         subject_link="subject_id",
         encrypted=("requester_ciphertext",),
+        links=(Link("created_by", "staff_user"),),
         retention_rule=RetentionRule("subject_requests", "received_at", "delete"),
     )
     __table_args__ = (Index("ix_subject_request_state_due", "state", "due_on"),)
@@ -91,7 +92,7 @@ class SubjectRequestEvent(Base):
         lawful_basis="legal_obligation",
         retention="6 years after receipt",
         encrypted=("note_ciphertext",),
-        links=(Link("request_id", "subject_request"),),
+        links=(Link("request_id", "subject_request"), Link("actor_id", "staff_user")),
     )
     __table_args__ = (Index("ix_subject_request_event_request", "request_id", "at"),)
 

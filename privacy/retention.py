@@ -63,7 +63,15 @@ class RetentionPolicy(Base):
     """The months a retention class is kept, as the DPO set them."""
 
     __tablename__ = "retention_policy"
-    __datamap__ = DataMapEntry.no_personal_data("How long each class of personal data is kept")
+    __datamap__ = DataMapEntry(
+        purpose="How long each class of personal data is kept, and who last changed it",
+        holds=("staff id of who last changed it",),
+        category="staff activity",
+        lawful_basis="legal_obligation",
+        retention="while the setting stands",
+        subject_kind="staff",
+        subject_link="updated_by",
+    )
 
     retention_class: Mapped[str] = mapped_column(String(40), unique=True)
     months: Mapped[int]
@@ -235,6 +243,18 @@ class RunResult:
             self.counts[table] = self.counts.get(table, 0) + count
 
 
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run reads once and every batch uses: the months per class and the people under a legal hold."""
+
+    months: dict[str, int]
+    held: frozenset[uuid.UUID]
+
+
+async def plan_run(session: AsyncSession, holds: Iterable[LegalHoldSource]) -> RunPlan:
+    return RunPlan(await retention_months(session), frozenset(await held_people(session, holds)))
+
+
 async def run_batch(
     session: AsyncSession,
     settings: Settings,
@@ -243,12 +263,14 @@ async def run_batch(
     now: datetime | None = None,
     batch: int = BATCH,
     base: Any = Base,
+    plan: RunPlan | None = None,
 ) -> RunResult:
     """One bounded step of every rule, in the caller's (short) transaction. ``finished`` is False while any rule
-    still had a full batch, so the caller runs another step in a new transaction."""
+    still had a full batch, so the caller runs another step in a new transaction. ``plan`` is what the run read
+    once (`run` passes it); without it the months and held people are read here."""
     now = now or utcnow()
-    months = await retention_months(session)
-    held = set(await held_people(session, holds))
+    plan = plan or await plan_run(session, holds)
+    months, held = plan.months, plan.held
     result = RunResult()
     for target in targets(base):
         table = base.metadata.tables[target.table]
@@ -324,13 +346,16 @@ async def run(
     batch: int = BATCH,
     max_batches: int | None = None,
 ) -> RunResult:
-    """Whole run in bounded batches, each its own transaction; audited with the totals."""
+    """Whole run in bounded batches, each its own transaction; audited with the totals. The months and the held
+    people are read once, before the first batch, and passed to each."""
     holds = list(holds)
     total = RunResult()
     steps = 0
+    async with sessions() as session, session.begin():
+        plan = await plan_run(session, holds)
     while True:
         async with sessions() as session, session.begin():
-            step = await run_batch(session, settings, holds, now=now, batch=batch)
+            step = await run_batch(session, settings, holds, now=now, batch=batch, plan=plan)
         for table, count in step.counts.items():
             total.add(table, count)
         total.keys_destroyed += step.keys_destroyed

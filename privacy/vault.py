@@ -14,17 +14,17 @@ from datetime import datetime
 from typing import Any
 
 from advanced_alchemy.types import GUID
-from sqlalchemy import bindparam, insert, literal, select, union_all, update
+from sqlalchemy import bindparam, delete, insert, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.clock import utcnow
 from civicvoice.core.db import table
 from civicvoice.core.ids import new_id
-from privacy.blind_index import BlindIndexer, SuppressionHasher
+from privacy.blind_index import BlindIndexer, SuppressionHasher, normalise_name
 from privacy.crypto import WrappedKey, decrypt_field, decrypt_text, encrypt_field, new_dek, unwrap_dek, wrap_dek
-from privacy.exceptions import KeyDestroyed
+from privacy.exceptions import InvalidIdentifier, KeyDestroyed
 from privacy.keyring import Keyring
-from privacy.models import DataKey, DataSubject, SubjectConflict, SubjectIndex, SuppressionEntry
+from privacy.models import DataKey, DataSubject, SubjectConflict, SubjectIndex, SubjectNameIndex, SuppressionEntry
 
 IDENTITY_FIELD = "subject.identity"
 # Resolution order: the strongest identifier first.
@@ -174,6 +174,7 @@ class _Person:
     wrapped: WrappedKey | None = None  # a new person's key, to store
     touched: bool = False
     identity_changed: bool = False
+    name_changed: bool = False
 
     @property
     def erased(self) -> bool:
@@ -313,6 +314,8 @@ class Vault:
                     if new or claim.name:
                         updated = person.identity.merged(claim, accept=set(new))
                         if updated != person.identity:
+                            if updated.name != person.identity.name:
+                                person.name_changed = True
                             person.identity, person.identity_changed = updated, True
                 else:
                     new = {}
@@ -353,6 +356,10 @@ class Vault:
                 )
             )
         await self._write_people(session, list(people.values()), now)
+        renamed = [p for p in people.values() if p.name_changed]
+        await self._write_names(
+            session, {p.id: p.identity.name for p in renamed}, replace=[p.id for p in renamed if not p.created]
+        )
         # Unique values in one order for every writer: two of them wait for each other rather than deadlock.
         index_rows.sort(key=lambda row: (row["field"], row["digest"]))
         suppression_rows.sort(key=lambda row: (row["kind"], row["digest"]))
@@ -407,6 +414,7 @@ class Vault:
             created=True,
             wrapped=wrap_dek(self.keyring, dek, owner=subject_owner(subject_id)),
             identity_changed=True,
+            name_changed=bool(claim.name),
         )
 
     async def _write_people(self, session: AsyncSession, people: list[_Person], now: datetime) -> None:
@@ -476,6 +484,58 @@ class Vault:
                     for p in touched
                 ],
             )
+
+    # --- names -------------------------------------------------------------------------------------------
+
+    def name_digests(self, name: str | None) -> list[tuple[int, bytes]]:
+        """The name's blind index under every index-key version held (a rotation consults old and new)."""
+        normalised = normalise_name(name or "")
+        if not normalised:
+            return []
+        return [(v, self.indexer.digest("name", normalised, version=v)) for v in self.keyring.index]
+
+    async def _write_names(
+        self, session: AsyncSession, names: dict[uuid.UUID, str | None], *, replace: Sequence[uuid.UUID]
+    ) -> None:
+        """Index these people's current names under the active index key, first dropping the old name of those
+        in ``replace`` (people created now have none). A name too long or with nothing indexable in it leaves the
+        person unindexed by name rather than refuse the event."""
+        if not names:
+            return
+        names_table = table(SubjectNameIndex)
+        if replace:
+            await session.execute(delete(names_table).where(names_table.c.subject_id.in_(list(replace))))
+        rows = []
+        active = self.indexer.active_version
+        for subject_id, name in sorted(names.items()):
+            try:
+                normalised = normalise_name(name or "")
+            except InvalidIdentifier:
+                continue
+            if normalised:
+                digest = self.indexer.digest("name", normalised, version=active)
+                rows.append({"id": new_id(), "subject_id": subject_id, "key_version": active, "digest": digest})
+        if rows:
+            await session.execute(insert(names_table), rows)
+
+    async def index_name(self, session: AsyncSession, subject_id: uuid.UUID, name: str | None) -> None:
+        """Re-index one person's name after it changed outside intake (rectification): the same writer."""
+        await self._write_names(session, {subject_id: name}, replace=[subject_id])
+
+    async def find_by_name(self, session: AsyncSession, name: str) -> list[uuid.UUID]:
+        """Everyone whose current name matches ``name`` once normalised, under any index-key version held."""
+        digests = self.name_digests(name)
+        if not digests:
+            return []
+        rows = await session.scalars(
+            select(SubjectNameIndex.subject_id)
+            .where(
+                SubjectNameIndex.key_version.in_({v for v, _ in digests}),
+                SubjectNameIndex.digest.in_([d for _, d in digests]),
+            )
+            .distinct()
+        )
+        return sorted(set(rows.all()))
 
     @staticmethod
     def _remember_key(session: AsyncSession, subject_id: uuid.UUID, key_id: uuid.UUID, dek: bytes) -> None:

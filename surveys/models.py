@@ -95,6 +95,8 @@ class Contact(Base):
         lawful_basis="public_task",
         retention="2 years",
         subject_link="subject_id",
+        # The agent who handled it is a data subject too: their contacts are found from their account.
+        links=(Link("agent_ref", "staff_user", to="agent_ref"),),
         coarsen_on_erasure=("occurred_at", "received_at"),
         scramble_on_erasure=("ref_digest",),
         retention_rule=RetentionRule("contacts", "occurred_at", "anonymise"),

@@ -21,6 +21,8 @@ class Link:
 
     column: str
     table: str
+    # The column of ``table`` it matches: the row id, or another key such as a staff member's agent reference.
+    to: str = "id"
 
 
 RetentionAction = Literal["anonymise", "delete", "shred"]

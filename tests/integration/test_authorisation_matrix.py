@@ -97,6 +97,16 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/staff/privacy/requests/{reference:str}/fulfil"): DPO,
     ("GET", "/staff/privacy/retention"): DPO,
     ("POST", "/staff/privacy/retention"): DPO,
+    ("GET", "/staff/privacy/search"): DPO,
+    ("POST", "/staff/privacy/search"): DPO,
+    ("GET", "/staff/privacy/people/{subject_id:uuid}"): DPO,
+    ("POST", "/staff/privacy/people/{subject_id:uuid}/mentions"): DPO,
+    ("POST", "/staff/privacy/people/{subject_id:uuid}/holds"): DPO,
+    ("GET", "/staff/privacy/staff/{staff_id:uuid}"): DPO,
+    ("POST", "/staff/privacy/staff/{staff_id:uuid}/mentions"): DPO,
+    ("POST", "/staff/privacy/mentions/{hit_id:uuid}"): DPO,
+    ("GET", "/staff/privacy/holds"): DPO,
+    ("POST", "/staff/privacy/holds/{hold_id:uuid}/release"): DPO,
     ("GET", "/staff/jobs"): ADMIN,
     ("POST", "/staff/jobs/{job_id:uuid}/retry"): ADMIN,
 }
@@ -112,6 +122,10 @@ PATH_VALUES = {
     "{callback_id:uuid}": str(uuid.UUID(int=3)),
     "{contact_id:uuid}": str(uuid.UUID(int=4)),
     "{job_id:uuid}": str(uuid.UUID(int=5)),
+    "{subject_id:uuid}": str(uuid.UUID(int=6)),
+    "{staff_id:uuid}": str(uuid.UUID(int=7)),
+    "{hit_id:uuid}": str(uuid.UUID(int=8)),
+    "{hold_id:uuid}": str(uuid.UUID(int=9)),
 }
 
 

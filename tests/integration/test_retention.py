@@ -123,6 +123,28 @@ async def test_runs_in_bounded_batches(
     assert result.finished and result.counts["response"] == 1
 
 
+async def test_a_run_reads_the_holds_and_months_once_for_all_its_batches(
+    answered: tuple[Services, list[uuid.UUID]], db: TestDatabase, settings: Settings
+) -> None:
+    _, people = answered
+    for person in people:
+        await age(db, person)
+    asked: list[str] = []
+
+    async def on_person(_session: Any, _subject_id: uuid.UUID) -> list[LegalHold]:
+        return []
+
+    async def everyone(_session: Any) -> set[uuid.UUID]:
+        asked.append("held_people")
+        return {people[0]}
+
+    result = await run(
+        db.sessions, settings, [LegalHoldSource("litigation", on_person, everyone)], actor=Actor.cli(), batch=1
+    )
+    assert result.finished and result.counts["response"] == 2  # the held person's response is kept
+    assert asked == ["held_people"]  # three batches or more, one question to the hold source
+
+
 async def test_period_keys_are_destroyed_after_the_period(db: TestDatabase, settings: Settings) -> None:
     async with unit_of_work(db.sessions) as session:
         vault = Vault(load_keyring(settings))

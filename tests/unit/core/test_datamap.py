@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from sqlalchemy import Integer
+from sqlalchemy import ForeignKey, Integer
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from civicvoice.core.datamap import DataMapEntry
+from civicvoice.core.datamap import DataMapEntry, Link
 from civicvoice.models import Base
-from privacy.datamap import data_map, reachable, subject_tables, undeclared, unreachable
+from privacy.datamap import ROOTS, data_map, reachable, search_steps, subject_tables, undeclared, unreachable
 
 
 def test_no_table_is_undeclared() -> None:
@@ -56,6 +58,82 @@ def test_every_table_holding_personal_data_is_reachable_from_a_person() -> None:
     paths = reachable(Base)
     assert paths["answer"] == "answer.response_id -> response"
     assert paths["staff_session"].endswith("-> staff_user")
+
+
+def test_the_search_follows_every_declared_link() -> None:
+    """The steps the search takes (the same function the search runs) include the links that have no subject
+    column of their own: an answer through its response, the second person of an identity conflict, a staff
+    member's contacts as agent and the cases they own."""
+    customer = {(s.table, s.column, s.source, s.source_column) for s in search_steps(Base, "customer")}
+    staff = {(s.table, s.column, s.source, s.source_column) for s in search_steps(Base, "staff")}
+    assert ("answer", "response_id", "response", "id") in customer
+    assert ("subject_conflict", "chosen_subject_id", "data_subject", "id") in customer
+    assert ("subject_conflict", "other_subject_id", "data_subject", "id") in customer
+    assert ("contact", "agent_ref", "staff_user", "agent_ref") in staff
+    assert ("contact_evaluation", "agent_ref", "staff_user", "agent_ref") in staff
+    assert ("complaint_case", "owner_id", "staff_user", "id") in staff
+    assert ("audit_event", "actor_id", "staff_user", "id") in staff
+    # Customers' rows hanging off a staff member's contacts are not the staff member's data.
+    assert not any(table in ("answer", "response") for table, *_ in staff)
+    for steps in (search_steps(Base, "customer"), search_steps(Base, "staff")):
+        reached = {"data_subject", "staff_user"}
+        for step in steps:
+            assert step.source in reached, f"{step.describe()} runs before {step.source} is found"
+            reached.add(step.table)
+
+
+# Columns that hold a person's id or a staff member's reference without a foreign key saying so.
+_STAFF_REFERENCE = re.compile(r"(^|_)(owner_id|actor_id|reviewer_id|agent_ref)$|_by$")
+
+
+@pytest.mark.parametrize("table", sorted(Base.metadata.tables))
+def test_every_column_pointing_at_a_person_is_followed(table: str) -> None:
+    """A column that points at a person (a foreign key to data_subject or staff_user, or a staff id or agent
+    reference kept as text) must be the table's subject column or a declared link to that person, or the search
+    would miss the rows it marks. Fails for any new such column left undeclared."""
+    entry = data_map(Base)[table]
+    assert entry is not None
+    if table in ROOTS.values():
+        return  # the person's own row
+    followed = {entry.subject_link} | {link.column for link in entry.links if link.table in ROOTS.values()}
+    for column in Base.metadata.tables[table].columns:
+        points_at_person = any(fk.column.table.name in ROOTS.values() for fk in column.foreign_keys)
+        if points_at_person or _STAFF_REFERENCE.search(column.name):
+            assert column.name in followed, f"{table}.{column.name} points at a person but the data map ignores it"
+
+
+def test_a_column_pointing_at_a_person_but_undeclared_fails_the_check() -> None:
+    class Other(DeclarativeBase):
+        pass
+
+    class Person(Other):
+        __tablename__ = "data_subject"
+        __datamap__ = DataMapEntry(
+            "people", holds=("name",), category="identity", lawful_basis="public_task", subject_link="id"
+        )
+        id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+    class Letter(Other):
+        __tablename__ = "letter"
+        __datamap__ = DataMapEntry(
+            "letters", holds=("text",), category="feedback", lawful_basis="public_task", subject_link="sender_id"
+        )
+        id: Mapped[int] = mapped_column(Integer, primary_key=True)
+        sender_id: Mapped[int] = mapped_column(ForeignKey("data_subject.id"))
+        recipient_id: Mapped[int] = mapped_column(ForeignKey("data_subject.id"))
+
+    steps = {(s.table, s.column) for s in search_steps(Other, "customer")}
+    assert ("letter", "sender_id") in steps and ("letter", "recipient_id") not in steps
+    Letter.__datamap__ = DataMapEntry(
+        "letters",
+        holds=("text",),
+        category="feedback",
+        lawful_basis="public_task",
+        subject_link="sender_id",
+        links=(Link("recipient_id", "data_subject"),),
+    )
+    steps = {(s.table, s.column) for s in search_steps(Other, "customer")}
+    assert ("letter", "recipient_id") in steps  # the recipient finds the letter too
 
 
 def test_links_are_real_columns_pointing_at_known_tables() -> None:

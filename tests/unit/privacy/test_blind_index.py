@@ -13,13 +13,14 @@ from privacy.blind_index import (
     SuppressionHasher,
     normalise_email,
     normalise_external_id,
+    normalise_name,
     normalise_phone,
 )
 from privacy.exceptions import InvalidIdentifier, KeyProblem
 from privacy.keyring import Keyring
 
 KEYRING = Keyring.generate()
-INDEX_FIELDS = ["email", "phone", "external_id", "contact_ref"]
+INDEX_FIELDS = ["email", "phone", "external_id", "contact_ref", "name"]
 SUPPRESSION_KINDS = ["email", "phone", "external_id"]
 
 
@@ -329,7 +330,7 @@ def test_the_index_is_hmac_under_an_hkdf_key_per_field() -> None:
     assert BlindIndexer(KEYRING).digest("email", "jo@example.org") == expected
 
 
-@pytest.mark.parametrize("field", ["name", "Email", "suppression", ""])
+@pytest.mark.parametrize("field", ["full_name", "Email", "suppression", ""])
 def test_only_known_fields_are_indexed(field: str) -> None:
     with pytest.raises(ValueError, match="is not one of"):
         BlindIndexer(KEYRING).digest(field, "x")
@@ -399,3 +400,47 @@ def test_normalised_values_index_alike_however_they_were_typed() -> None:
     assert indexer.digest("email", typed[0]) == indexer.digest("email", typed[1])
     phones = [normalise_phone("07911 123456"), normalise_phone("+44 (0)7911-123-456")]
     assert indexer.digest("phone", phones[0]) == indexer.digest("phone", phones[1])
+
+
+# --- names ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "indexed"),
+    [
+        ("José O'Brien", "jose o'brien"),
+        ("  JOSÉ \t O\u2019BRIEN\n", "jose o'brien"),
+        ("Jose\u0301 O\u02bcBrien", "jose o'brien"),  # "é" typed as "e" + a combining accent
+        ("\uff2a\uff2f\uff33\uff25 O'Brien", "jose o'brien"),  # full-width letters
+        ("Jo\u200bsé\u00a0O'Brien", "jose o'brien"),  # a zero-width space inside, a no-break space between
+        ("Straße", "strasse"),
+        ("Søren Kierkegård", "soren kierkegard"),
+        ("Łukasz Żółć", "lukasz zolc"),
+        ("Mary\u2013Jane Smith", "mary-jane smith"),
+        ("Smith, John", "smith, john"),  # word order and punctuation are kept
+        ("   ", ""),
+    ],
+)
+def test_names_are_indexed_by_the_documented_rule(typed: str, indexed: str) -> None:
+    assert normalise_name(typed) == indexed
+
+
+def test_a_name_longer_than_any_name_is_refused() -> None:
+    with pytest.raises(InvalidIdentifier, match="longer than 200"):
+        normalise_name("a" * 201)
+
+
+@given(st.text(max_size=60))
+def test_normalising_a_name_twice_changes_nothing(text: str) -> None:
+    once = normalise_name(text)
+    assert normalise_name(once) == once
+    assert once == once.strip() and "  " not in once
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=0x41, max_codepoint=0x24F, categories=("Lu", "Ll")), max_size=30))
+def test_case_accents_and_spacing_never_change_the_index(text: str) -> None:
+    """Latin letters with or without accents, in either case, padded: one index."""
+    name = normalise_name(text)
+    assume(name)
+    indexer = BlindIndexer(KEYRING)
+    assert indexer.digest("name", name) == indexer.digest("name", normalise_name(f"  {text.upper()}  "))
