@@ -27,6 +27,7 @@ STAND_INS = [
     "civicvoice/demo.py",
     "civicvoice/models.py",
     "civicvoice/pages.py",
+    "civicvoice/demo_history.py",
     "civicvoice/staff/__init__.py",
     "civicvoice/core/__init__.py",
     "civicvoice/core/clock.py",
