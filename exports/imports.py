@@ -209,30 +209,29 @@ def _xlsx_rows(content: bytes) -> Iterator[tuple[int, list[object]]]:
         raise NotASpreadsheet("The file is a zip archive, not an Excel workbook (.xlsx).", field="file")
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except DefusedXmlException:
-        raise ImportRefused(
-            "The workbook contains XML that is not allowed (entity or DTD declarations); it was not read.",
-            field="file",
-        ) from None
-    except Exception:
-        raise ImportRefused("The workbook is damaged: it could not be read.", field="file") from None
+    except Exception as exc:  # whatever a damaged workbook makes openpyxl raise, the answer is the same
+        raise _unreadable(exc, "it could not be read") from None
     try:
         sheet = workbook.worksheets[0]
         for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
-            if len(cells) > MAX_COLUMNS:
-                cells = cells[:MAX_COLUMNS]
-            yield number, list(cells)
-    except DefusedXmlException:
-        raise ImportRefused(
-            "The workbook contains XML that is not allowed (entity or DTD declarations); it was not read.",
-            field="file",
-        ) from None
-    except ImportRefused:
-        raise
-    except Exception:
-        raise ImportRefused("The workbook is damaged: its first sheet could not be read.", field="file") from None
+            yield number, list(cells[:MAX_COLUMNS])
+    except Exception as exc:
+        raise _unreadable(exc, "its first sheet could not be read") from None
     finally:
         workbook.close()
+
+
+def _unreadable(exc: BaseException, what: str) -> ImportRefused:
+    """Why a workbook could not be read: an XML attack stopped by defusedxml (openpyxl wraps it), or damage."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, DefusedXmlException):
+            return ImportRefused(
+                "The workbook contains XML that is not allowed (entity or DTD declarations); it was not read.",
+                field="file",
+            )
+        seen = seen.__cause__ or seen.__context__
+    return ImportRefused(f"The workbook is damaged: {what}.", field="file")
 
 
 # --- mapping rows to events ----------------------------------------------------------------------------
