@@ -67,7 +67,13 @@ async def test_a_small_export_streams_filtered_and_is_recorded(
     assert form.status_code == 200 and "Export data" in form.text and "/staff/exports/identified" in form.text
     answer = await client.post(
         "/staff/exports",
-        data={"csrf_token": token, "dataset": "contacts", "format": "csv", "service": "council-tax", "channel": "phone"},
+        data={
+            "csrf_token": token,
+            "dataset": "contacts",
+            "format": "csv",
+            "service": "council-tax",
+            "channel": "phone",
+        },
     )
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
     assert answer.headers["content-disposition"].startswith('attachment; filename="contacts-')
@@ -86,7 +92,9 @@ async def test_a_small_export_streams_filtered_and_is_recorded(
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:I5"
     assert isinstance(sheet["B2"].value, datetime) and sheet["F2"].value == 30
     about = {row[0]: row[1] for row in book["About this export"].iter_rows(values_only=True) if row[0]}
-    assert about["Rows"] == 4 and about["Filter: From"] == "2020-01-01" and about["Created by"] == "Test quality_reviewer"
+    assert (
+        about["Rows"] == 4 and about["Filter: From"] == "2020-01-01" and about["Created by"] == "Test quality_reviewer"
+    )
 
     async with db.sessions() as session:
         recorded = (await session.scalars(select(ExportRun).order_by(ExportRun.created_at))).all()
