@@ -37,6 +37,8 @@ DPO = frozenset({"dpo"})
 REVIEWERS = frozenset({"quality_reviewer", "admin"})
 CASE_HANDLERS = frozenset({"quality_reviewer", "admin", "service_manager"})
 CONTACT_SYSTEMS = frozenset({API_KEY})
+EXPORTERS = frozenset({"admin", "quality_reviewer", "dpo"})
+IDENTIFIED_EXPORTERS = frozenset({"quality_reviewer", "dpo"})
 NOBODY: frozenset[str] = frozenset()
 
 EXPECTED: dict[tuple[str, str], frozenset[str]] = {
@@ -99,6 +101,14 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/staff/privacy/retention"): DPO,
     ("GET", "/staff/jobs"): ADMIN,
     ("POST", "/staff/jobs/{job_id:uuid}/retry"): ADMIN,
+    ("GET", "/staff/exports"): EXPORTERS,
+    ("POST", "/staff/exports"): EXPORTERS,
+    ("GET", "/staff/exports/{export_id:uuid}"): EXPORTERS,
+    ("GET", "/staff/exports/{export_id:uuid}/download"): EXPORTERS,
+    ("GET", "/staff/exports/identified"): IDENTIFIED_EXPORTERS,
+    ("POST", "/staff/exports/identified"): IDENTIFIED_EXPORTERS,
+    ("GET", "/staff/imports/contacts"): ADMIN,
+    ("POST", "/staff/imports/contacts"): ADMIN,
 }
 
 PATH_VALUES = {
@@ -112,6 +122,7 @@ PATH_VALUES = {
     "{callback_id:uuid}": str(uuid.UUID(int=3)),
     "{contact_id:uuid}": str(uuid.UUID(int=4)),
     "{job_id:uuid}": str(uuid.UUID(int=5)),
+    "{export_id:uuid}": str(uuid.UUID(int=6)),
 }
 
 
