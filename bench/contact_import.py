@@ -145,7 +145,7 @@ def main() -> int:
     print(f"rows per run: {args.rows:,} (scale {SCALE}), {args.rounds} alternating rounds, SQLite, medians")
     print(f"batch API (POST /api/v1/contacts/batch, 1,000 a request): {api:,.0f} rows/s")
     print(f"import (CSV through exports.imports): {imported:,.0f} rows/s")
-    print(f"import rows/s ratio import/batch API: {imported / api:.2f} (target: near 1; same writer plus reading the file)")
+    print(f"import rows/s ratio import/batch API: {imported / api:.2f} (target: near 1: the same writer, plus reading)")
     return 0
 
 

@@ -150,7 +150,7 @@ def main() -> int:
         "--rows", type=int, default=int(1_000_000 * SCALE), help="rows for the timed runs (default 1,000,000 x scale)"
     )
     parser.add_argument(
-        "--small", type=int, default=int(100_000 * SCALE), help="the smaller size for peak RSS (default 100,000 x scale)"
+        "--small", type=int, default=int(100_000 * SCALE), help="smaller size for peak RSS (100,000 x scale)"
     )
     parser.add_argument("--repeat", type=int, default=1, help="alternating repetitions per pair (default 1)")
     parser.add_argument("--child", choices=sorted(WRITERS), help=argparse.SUPPRESS)
