@@ -1,6 +1,6 @@
 """Export writers: XLSX time against xlsxwriter (constant_memory), peak memory at two sizes, CSV against csv.writer.
 
-    python bench/export_writer.py [--rows N] [--small N] [--repeat R]
+    python bench/export_writer.py [--rows N] [--small N] [--repeat R]    (CIVICVOICE_BENCH_SCALE=0.1 shrinks both)
 
 Every measurement runs in a fresh subprocess writing the same generated responses (date, service, channel,
 score, comment), so peak RSS belongs to one writer and one size only. The two XLSX writers alternate (which
@@ -23,6 +23,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# Shrinks the default sizes (1,000,000 and 100,000 rows) for a quick run; the ratios keep their meaning.
+SCALE = float(os.environ.get("CIVICVOICE_BENCH_SCALE", "1"))
 sys.path.insert(0, str(REPO))
 
 SERVICES = ("Council Tax", "Waste and recycling", "Parking", "Housing repairs", "Planning", "Libraries")
@@ -144,8 +146,12 @@ def alternate(a: str, b: str, count: int, repeat: int) -> tuple[list[dict[str, f
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000, help="rows for the timed runs (default 1,000,000)")
-    parser.add_argument("--small", type=int, default=100_000, help="the smaller size for peak RSS (default 100,000)")
+    parser.add_argument(
+        "--rows", type=int, default=int(1_000_000 * SCALE), help="rows for the timed runs (default 1,000,000 x scale)"
+    )
+    parser.add_argument(
+        "--small", type=int, default=int(100_000 * SCALE), help="smaller size for peak RSS (100,000 x scale)"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="alternating repetitions per pair (default 1)")
     parser.add_argument("--child", choices=sorted(WRITERS), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -164,7 +170,10 @@ def main() -> int:
     csv_ours_rate = args.rows / statistics.median(m["seconds"] for m in csv_ours)
     csv_base_rate = args.rows / statistics.median(m["seconds"] for m in csv_base)
 
-    print(f"rows: {args.rows:,} (peak RSS also at {args.small:,}), {repeat} alternating repetition(s), medians")
+    print(
+        f"rows: {args.rows:,} (peak RSS also at {args.small:,}; scale {SCALE}), {repeat} alternating repetition(s), "
+        "medians"
+    )
     print(
         f"XLSX exports.spreadsheet: {ours_s:.1f} s ({args.rows / ours_s:,.0f} rows/s, {ours[0]['bytes'] / 1e6:.0f} MB)"
     )

@@ -1,7 +1,9 @@
-"""`civicvoice export ...`: the staff exports from the command line, for scheduled use."""
+"""`civicvoice export ...`: the staff exports from the command line, for scheduled use; and
+`civicvoice import contacts FILE`: contact events from a spreadsheet."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from pathlib import Path
@@ -9,12 +11,17 @@ from pathlib import Path
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civicvoice.core.commands import read_identifier, run_db, settings_from_env
+from civicvoice.core.commands import extensions, read_identifier, run_db, settings_from_env
+from civicvoice.core.db import create_engine, session_factory
+from civicvoice.core.errors import CivicVoiceError
 from exports.datasets import DATASETS, ExportFilter, dataset
+from exports.imports import MAX_FILE_BYTES, ImportReport, import_contacts
 from exports.runs import ExportResult, run_export
 from privacy.audit_reasons import operator
 from privacy.keys import load_keyring
 from privacy.vault import Vault
+from surveys.extensions import OPEN_COMPLAINT_CHECKS
+from surveys.intake import ContactIntake
 
 
 @click.command("export")
@@ -72,3 +79,54 @@ def export(
         output.unlink(missing_ok=True)
         raise
     click.echo(json.dumps({"export": name, "format": kind, "rows": result.rows, "output": str(result.path)}))
+
+
+@click.group("import")
+def import_() -> None:
+    """Import records from spreadsheets."""
+
+
+@import_.command("contacts")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
+@click.option("--source", required=True, help="The contact system the rows come from (as an API key's source).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--as", "operator_email", default=None, help="Your staff email, recorded in the audit log.")
+def import_contacts_command(file: Path, source: str, as_json: bool, operator_email: str | None) -> None:
+    """Import contact events from an XLSX or CSV file, validated as the API validates them.
+
+    Columns are matched by header. Good rows are imported, each rejected row is reported with its row number
+    and reason; a row already imported (same source and external id) is a duplicate and adds nothing."""
+    settings = settings_from_env()
+    if file.stat().st_size > MAX_FILE_BYTES:
+        raise click.ClickException(
+            f"{file} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split it (nothing was imported)."
+        )
+    content = file.read_bytes()
+
+    async def main() -> ImportReport:
+        engine = create_engine(settings)
+        try:
+            async with session_factory(engine)() as session:
+                actor = await operator(session, operator_email)
+                intake = ContactIntake(
+                    Vault(load_keyring(settings)), open_complaint_checks=extensions().items(OPEN_COMPLAINT_CHECKS)
+                )
+                report = await import_contacts(session, intake, content, source=source, actor=actor)
+                await session.commit()
+                return report
+        finally:
+            await engine.dispose()
+
+    try:
+        report = asyncio.run(main())
+    except CivicVoiceError as exc:
+        raise click.ClickException(f"{exc.detail} Nothing was imported.") from None
+    if as_json:
+        click.echo(json.dumps(report.as_json()))
+        return
+    click.echo(
+        f"{report.rows} rows: {report.accepted} imported, {report.duplicates} already imported, "
+        f"{len(report.rejected)} rejected."
+    )
+    for rejected in report.rejected:
+        click.echo(f"  row {rejected.row}: {rejected.reason}")

@@ -2,7 +2,28 @@
 
 from __future__ import annotations
 
-from civicvoice.core.features import Feature
-from exports.cli import export
+from pathlib import Path
 
-FEATURE = Feature(name="exports", cli=[export])
+from civicvoice.core.extensions import STAFF_NAV, StaffNavItem
+from civicvoice.core.features import Feature
+from civicvoice.core.services import contribute
+from exports.cli import export, import_
+from exports.jobs import JOBS
+from exports.models import EXPORT_FILES
+from exports.pages import EXPORT_ROLES, IMPORT_ROLES, PAGES
+
+FEATURE = Feature(
+    name="exports",
+    routes=PAGES,
+    jobs=JOBS,
+    templates=[Path(__file__).parent / "templates"],
+    cli=[export, import_],
+    models=["exports.models"],
+    file_stores=[EXPORT_FILES],
+    extensions=[
+        contribute(STAFF_NAV, StaffNavItem("Exports", "/staff/exports", roles=EXPORT_ROLES, position=60)),
+        contribute(
+            STAFF_NAV, StaffNavItem("Import contacts", "/staff/imports/contacts", roles=IMPORT_ROLES, position=61)
+        ),
+    ],
+)

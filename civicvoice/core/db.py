@@ -66,7 +66,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A long read (an export streaming a million rows) takes no writer lock: WAL gives it a snapshot.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def sqlalchemy_config(settings: Settings, engine: AsyncEngine | None = None) -> SQLAlchemyAsyncConfig:
@@ -84,6 +85,15 @@ def sqlalchemy_config(settings: Settings, engine: AsyncEngine | None = None) -> 
             render_as_batch=True,
         ),
     )
+
+
+READ_ONLY = "civicvoice_read_only"
+
+
+async def read_only(session: AsyncSession) -> None:
+    """Make a fresh session's transaction a reader: on SQLite it then holds no writer lock (it would stall every
+    write for as long as a long read runs); PostgreSQL readers never block writers anyway. Call it first."""
+    await session.connection(execution_options={READ_ONLY: True})
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

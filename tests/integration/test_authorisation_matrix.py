@@ -37,6 +37,8 @@ DPO = frozenset({"dpo"})
 REVIEWERS = frozenset({"quality_reviewer", "admin"})
 CASE_HANDLERS = frozenset({"quality_reviewer", "admin", "service_manager"})
 CONTACT_SYSTEMS = frozenset({API_KEY})
+EXPORTERS = frozenset({"admin", "quality_reviewer", "dpo"})
+IDENTIFIED_EXPORTERS = frozenset({"quality_reviewer", "dpo"})
 NOBODY: frozenset[str] = frozenset()
 
 EXPECTED: dict[tuple[str, str], frozenset[str]] = {
@@ -109,6 +111,14 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/staff/privacy/holds/{hold_id:uuid}/release"): DPO,
     ("GET", "/staff/jobs"): ADMIN,
     ("POST", "/staff/jobs/{job_id:uuid}/retry"): ADMIN,
+    ("GET", "/staff/exports"): EXPORTERS,
+    ("POST", "/staff/exports"): EXPORTERS,
+    ("GET", "/staff/exports/{export_id:uuid}"): EXPORTERS,
+    ("GET", "/staff/exports/{export_id:uuid}/download"): EXPORTERS,
+    ("GET", "/staff/exports/identified"): IDENTIFIED_EXPORTERS,
+    ("POST", "/staff/exports/identified"): IDENTIFIED_EXPORTERS,
+    ("GET", "/staff/imports/contacts"): ADMIN,
+    ("POST", "/staff/imports/contacts"): ADMIN,
 }
 
 PATH_VALUES = {
@@ -126,6 +136,7 @@ PATH_VALUES = {
     "{staff_id:uuid}": str(uuid.UUID(int=7)),
     "{hit_id:uuid}": str(uuid.UUID(int=8)),
     "{hold_id:uuid}": str(uuid.UUID(int=9)),
+    "{export_id:uuid}": str(uuid.UUID(int=10)),
 }
 
 

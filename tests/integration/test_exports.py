@@ -18,6 +18,7 @@ from sqlalchemy import select
 from civicvoice.cli import cli
 from civicvoice.core.audit import AuditEvent
 from civicvoice.core.settings import Settings
+from exports.models import ExportRun
 from tests.integration.smtp import SmtpServer
 from tests.integration.support import TestDatabase
 from tests.integration.test_keys_and_cli import env_for
@@ -90,6 +91,11 @@ async def test_exports_of_every_dataset(
     assert code != 0 and "before --from" in out
     async with db.sessions() as session:
         runs = (await session.scalars(select(AuditEvent).where(AuditEvent.action.like("exports.%")))).all()
+        recorded = (await session.scalars(select(ExportRun))).all()
+    # Each export made is recorded with its filter and row count (the command line's has no staff id without --as).
+    assert len(recorded) == 8 and {r.created_by for r in recorded} == {None}
+    assert {(r.dataset, r.service, r.rows) for r in recorded if r.service} == {("responses", "parking", 0)}
+    assert {str(r.id) for r in recorded} == {e.detail["export"] for e in runs}
     identified = [r for r in runs if r.action == "exports.identified"]
     assert (
         len(runs) == 8 and len(identified) == 1
