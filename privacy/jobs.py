@@ -14,6 +14,7 @@ from privacy.access import delete_expired
 from privacy.audit_chain import publish_head, seal_once
 from privacy.erasure import PURGE_JOB, purge
 from privacy.holds import LEGAL_HOLDS
+from privacy.public_requests import prune_confirmations
 from privacy.key_rotation import REWRAP_BATCH, REWRAP_JOB, KeyringWatcher, rewrap_batch
 from privacy.keyring import Keyring
 from privacy.retention import RETENTION_JOB
@@ -21,6 +22,7 @@ from privacy.retention import run as retention_run
 
 AUDIT_SEAL_JOB = "audit.seal"
 EXPIRE_PACKAGES_JOB = "privacy.expire_access_packages"
+PRUNE_CONFIRMATIONS_JOB = "privacy.prune_request_confirmations"
 JOBS = JobRegistry()
 
 
@@ -66,3 +68,11 @@ async def expire_access_packages(ctx: JobContext, payload: dict[str, Any]) -> No
     """Access packages are downloadable for a limited time; their files go when it ends."""
     async with ctx.sessions() as session, session.begin():
         await delete_expired(session, ctx.service(Settings))
+
+
+@JOBS.cron(PRUNE_CONFIRMATIONS_JOB, every=timedelta(hours=1), max_attempts=3)
+async def prune_request_confirmations(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """What the public request page kept (a request waiting for its code, the keyed hashes that ration codes)
+    goes a day after it was started."""
+    async with ctx.sessions() as session, session.begin():
+        await prune_confirmations(session)
