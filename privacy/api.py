@@ -114,6 +114,7 @@ class SubjectRequestOut(msgspec.Struct):
     reference: str
     kind: RequestKind
     state: RequestState
+    channel: str  # how it arrived: api, public (the request page) or staff
     received_on: date
     due_on: date | None
     identity_required: bool
@@ -130,6 +131,7 @@ def request_out(request: SubjectRequest) -> SubjectRequestOut:
         reference=request.reference,
         kind=RequestKind(request.kind),
         state=RequestState(request.state),
+        channel=request.channel,
         received_on=request.received_on,
         due_on=request.due_on,
         identity_required=request.identity_required,

@@ -19,7 +19,8 @@ from uuid import UUID
 
 from civicvoice.core.clock import LONDON
 
-RULES_VERSION: Final = "2026-11.1"
+# 2026-12.1: a restriction of processing (Art. 18) stops invitations.
+RULES_VERSION: Final = "2026-12.1"
 
 
 class ContactChannel(StrEnum):

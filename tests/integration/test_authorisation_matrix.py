@@ -28,7 +28,8 @@ Client = AsyncTestClient[Litestar]
 
 ANONYMOUS = "anonymous"
 API_KEY = "api:contacts:write"
-IDENTITIES = (ANONYMOUS, API_KEY, *ROLES)
+PRIVACY_KEY = "api:privacy:requests"
+IDENTITIES = (ANONYMOUS, API_KEY, PRIVACY_KEY, *ROLES)
 
 PUBLIC = frozenset(IDENTITIES)
 STAFF = frozenset(ROLES)
@@ -37,6 +38,7 @@ DPO = frozenset({"dpo"})
 REVIEWERS = frozenset({"quality_reviewer", "admin"})
 CASE_HANDLERS = frozenset({"quality_reviewer", "admin", "service_manager"})
 CONTACT_SYSTEMS = frozenset({API_KEY})
+PRIVACY_SYSTEMS = frozenset({PRIVACY_KEY})
 NOBODY: frozenset[str] = frozenset()
 
 EXPECTED: dict[tuple[str, str], frozenset[str]] = {
@@ -54,6 +56,15 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/contacts"): CONTACT_SYSTEMS,
     ("POST", "/api/v1/contacts/batch"): CONTACT_SYSTEMS,
     ("GET", "/api/v1/services"): CONTACT_SYSTEMS,
+    ("POST", "/api/v1/privacy/requests"): PRIVACY_SYSTEMS,
+    ("GET", "/api/v1/privacy/requests/{request_id:uuid}"): PRIVACY_SYSTEMS,
+    # The public request page: anyone may ask; the secret token in the path is the capability for the rest.
+    ("GET", "/your-data/request"): PUBLIC,
+    ("POST", "/your-data/request"): PUBLIC,
+    ("GET", "/your-data/request/confirm/{token:str}"): PUBLIC,
+    ("POST", "/your-data/request/confirm/{token:str}"): PUBLIC,
+    ("POST", "/your-data/request/confirm/{token:str}/resend"): PUBLIC,
+    ("GET", "/your-data/request/done/{token:str}"): PUBLIC,
     # Survey and unsubscribe links: the signed token in the path is the capability.
     ("GET", "/s/{token:str}"): PUBLIC,
     ("POST", "/s/{token:str}"): PUBLIC,
@@ -95,6 +106,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/staff/privacy/requests/{reference:str}"): DPO,
     ("POST", "/staff/privacy/requests/{reference:str}/move"): DPO,
     ("POST", "/staff/privacy/requests/{reference:str}/fulfil"): DPO,
+    ("POST", "/staff/privacy/requests/{reference:str}/acknowledge"): DPO,
+    ("POST", "/staff/privacy/requests/{reference:str}/lift-restriction"): DPO,
     ("GET", "/staff/privacy/retention"): DPO,
     ("POST", "/staff/privacy/retention"): DPO,
     ("GET", "/staff/jobs"): ADMIN,
@@ -112,6 +125,7 @@ PATH_VALUES = {
     "{callback_id:uuid}": str(uuid.UUID(int=3)),
     "{contact_id:uuid}": str(uuid.UUID(int=4)),
     "{job_id:uuid}": str(uuid.UUID(int=5)),
+    "{request_id:uuid}": str(uuid.UUID(int=6)),
 }
 
 
@@ -175,6 +189,7 @@ async def test_each_identity_reaches_exactly_its_routes(
     client: Client, app: Litestar, db: TestDatabase, auth: dict[str, str], identity: str
 ) -> None:
     user = await make_user(db, identity, service_scope=["parking"], agent_ref="A1") if identity in ROLES else None
+    privacy_auth = {"Authorization": f"Bearer {await db.api_key(['privacy:requests'])}"}
     wrong: list[str] = []
     for (method, path), _handler in sorted(real_routes(app).items()):
         allowed = expected_for(method, path)
@@ -183,6 +198,8 @@ async def test_each_identity_reaches_exactly_its_routes(
         client.cookies.clear()
         if identity == API_KEY:
             headers.update(auth)
+        elif identity == PRIVACY_KEY:
+            headers.update(privacy_auth)
         elif user is not None:
             # A fresh session per request: signing out or a deactivation must not spoil the next row.
             token = await session_cookie(db, user.id)
