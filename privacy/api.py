@@ -8,7 +8,7 @@ requester's details (the system that sent them has them already).
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
@@ -87,7 +87,10 @@ class SubjectRequestIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     requester: RequesterIn
     details: Annotated[str, Meta(max_length=4000, description="What they asked for, in their words.")] = ""
     received_on: (
-        Annotated[date, Meta(description="The day the request was received (default today); not in the future.")]
+        Annotated[
+            date,
+            Meta(description="The day the request was received (default today): within the last year, not ahead."),
+        ]
         | None
     ) = None
     identity_required: Annotated[
@@ -200,8 +203,11 @@ class SubjectRequestController(Controller):
         received_at = None
         if body.received_on is not None:
             day = body.received_on
-            if day > london_day(utcnow()):
+            today = london_day(utcnow())
+            if day > today:
                 raise InvalidInput("The day received cannot be in the future.", field="received_on")
+            if day < today - timedelta(days=366):
+                raise InvalidInput("The day received must be within the last year.", field="received_on")
             received_at = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
             received_at = min(received_at, datetime.now(UTC))
         vault = service(request, Vault)

@@ -11,8 +11,11 @@ from sqlalchemy import func, select
 
 from civicvoice.app import build_services, features
 from civicvoice.core.audit import AuditEvent
+from civicvoice.core.clock import utcnow
 from civicvoice.core.db import unit_of_work
 from civicvoice.core.settings import Settings
+from privacy.closures import council_calendar
+from privacy.deadlines import RequestClock, deadline, london_day
 from privacy.requests import SubjectRequest, requester_of
 from privacy.restriction import is_restricted
 from privacy.vault import IdentityClaim, Vault
@@ -44,11 +47,15 @@ async def test_a_system_records_a_request_and_reads_how_it_stands(
     client: Client, db: TestDatabase, settings: Settings
 ) -> None:
     headers = await privacy_key(db)
-    created = await client.post(URL, json=body(received_on="2026-01-31"), headers=headers)
+    received = london_day(utcnow()) - timedelta(days=40)
+    created = await client.post(URL, json=body(received_on=received.isoformat()), headers=headers)
     assert created.status_code == 201, created.text
     answer = created.json()
     assert answer["kind"] == "access" and answer["state"] == "in_progress" and answer["channel"] == "api"
-    assert answer["received_on"] == "2026-01-31" and answer["due_on"] == "2026-03-02"  # 28 Feb is a Saturday
+    async with db.sessions() as session:
+        calendar = await council_calendar(session, settings)
+    expected = deadline(RequestClock(received), calendar).due
+    assert answer["received_on"] == received.isoformat() and answer["due_on"] == expected.isoformat()
     assert "Jo" not in created.text and "jo@example.org" not in created.text
     shown = await client.get(f"{URL}/{answer['id']}", headers=headers)
     assert shown.status_code == 200 and shown.json() == answer
@@ -101,6 +108,7 @@ async def test_bad_requests_are_problems_naming_the_field_and_store_nothing(clie
         (body(requester={"name": "Jo", "phone": "01234"}), 422, "requester.phone"),
         (body(requester={"name": "Jo"}), 422, "requester"),
         (body(received_on=tomorrow), 422, "received_on"),
+        (body(received_on="2001-01-01"), 422, "received_on"),
         (body(identity_required=1), 400, "identity_required"),
         (body(surprise=True), 400, None),
         ("[]", 400, None),
