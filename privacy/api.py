@@ -196,10 +196,14 @@ class SubjectRequestController(Controller):
         try:
             body = decode_strictly(await request.body(), SubjectRequestIn)
         except InvalidBody as exc:
-            raise ValidationException(detail="Validation failed", extra=[{"message": str(exc), "key": "data"}]) from None
+            raise ValidationException(
+                detail="Validation failed", extra=[{"message": str(exc), "key": "data"}]
+            ) from None
         requester = _requester(body)
         if not (requester.email or requester.phone or requester.address):
-            raise InvalidInput("Give at least one way to reach the requester: email, phone or address.", field="requester")
+            raise InvalidInput(
+                "Give at least one way to reach the requester: email, phone or address.", field="requester"
+            )
         received_at = None
         if body.received_on is not None:
             day = body.received_on
@@ -236,7 +240,10 @@ class SubjectRequestController(Controller):
         description="The state and time limits of a request this API key recorded (404 for any other).",
     )
     async def show_request(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], request_id: FromPath[uuid.UUID]
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        request_id: FromPath[uuid.UUID],
     ) -> SubjectRequestOut:
         found = await db_session.scalar(
             select(SubjectRequest).where(

@@ -28,8 +28,8 @@ from privacy.fulfilment import fulfil, link_person
 from privacy.holds import LEGAL_HOLDS
 from privacy.key_rotation import RotationStatus, RotationStep, active_since, advance_rotation, rotation_status
 from privacy.keys import KeyStatus, check_keys, init_keys, load_keyring
-from privacy.request_states import RequestKind, RequestState
 from privacy.rectification import Correction
+from privacy.request_states import RequestKind, RequestState
 from privacy.requests import QueueItem, Requester, acknowledge, find_request, move, open_request, queue
 from privacy.restriction import lift, restrict, restrictions_of
 from privacy.retention import RunResult as RetentionResult
@@ -622,7 +622,8 @@ def restrictions_list_command(as_json: bool) -> None:
         click.echo("No restriction stands.")
     for item in standing:
         why = f"request {item['request_id']}" if item["request_id"] else "placed by the DPO"
-        click.echo(f"{item['id']}  person {item['subject_id']}  since {item['placed_at'][:10]}  ({why})")
+        since = (item["placed_at"] or "")[:10]
+        click.echo(f"{item['id']}  person {item['subject_id']}  since {since}  ({why})")
 
 
 @restrictions_group.command("add")

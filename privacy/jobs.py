@@ -14,9 +14,9 @@ from privacy.access import delete_expired
 from privacy.audit_chain import publish_head, seal_once
 from privacy.erasure import PURGE_JOB, purge
 from privacy.holds import LEGAL_HOLDS
-from privacy.public_requests import prune_confirmations
 from privacy.key_rotation import REWRAP_BATCH, REWRAP_JOB, KeyringWatcher, rewrap_batch
 from privacy.keyring import Keyring
+from privacy.public_requests import prune_confirmations
 from privacy.retention import RETENTION_JOB
 from privacy.retention import run as retention_run
 

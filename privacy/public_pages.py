@@ -75,9 +75,7 @@ def _page(name: str, *, status_code: int = 200, **context: Any) -> Template:
 
 
 def _gone(exc: CivicVoiceError) -> Template:
-    return _page(
-        "link_gone.html.j2", status_code=exc.status, page_title=exc.title, message=exc.detail, start=BASE
-    )
+    return _page("link_gone.html.j2", status_code=exc.status, page_title=exc.title, message=exc.detail, start=BASE)
 
 
 class PublicRequestPages(Controller):
@@ -173,7 +171,9 @@ class PublicRequestPages(Controller):
         if isinstance(outcome, CodeProblem):
             # The counted attempt is kept (the plugin commits a redirect, not an error page).
             await db_session.commit()
-            return await self._code_page(request, db_session, token, [{"field": "code", "message": outcome.detail}], 400)
+            return await self._code_page(
+                request, db_session, token, [{"field": "code", "message": outcome.detail}], 400
+            )
         return Redirect(f"{BASE}/done/{token}", status_code=HTTP_303_SEE_OTHER)
 
     @post("/confirm/{token:str}/resend", status_code=HTTP_303_SEE_OTHER)

@@ -171,9 +171,7 @@ def check_form(form: PublicRequestForm) -> tuple[CheckedForm | None, list[tuple[
         errors.append(("details", "Tell us what your complaint is about"))
     if errors or kind is None:
         return None, errors
-    requester = Requester(
-        name=name, email=email, phone=phone, details=details, contact_reference=reference or None
-    )
+    requester = Requester(name=name, email=email, phone=phone, details=details, contact_reference=reference or None)
     return CheckedForm(kind, requester, email), []
 
 

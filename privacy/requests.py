@@ -32,8 +32,8 @@ from privacy.deadlines import (
     Extension,
     RequestClock,
     WorkingCalendar,
-    deadline,
     complaint_acknowledgement_due,
+    deadline,
     extend,
     london_day,
     queue_label,
@@ -341,9 +341,7 @@ async def acknowledge(
     if RequestState(request.state).closed:
         raise InvalidInput("The complaint is closed.", field="state")
     if request.acknowledged_on is not None:
-        raise InvalidInput(
-            f"The complaint was acknowledged on {request.acknowledged_on:%-d %B %Y}.", field="state"
-        )
+        raise InvalidInput(f"The complaint was acknowledged on {request.acknowledged_on:%-d %B %Y}.", field="state")
     request.acknowledged_on = london_day(utcnow())
     await record_step(session, vault, request, actor=actor, action="acknowledged", note=note)
     return request

@@ -45,9 +45,7 @@ class ProcessingRestriction(Base):
     __table_args__ = (Index("ix_processing_restriction_subject", "subject_id", "lifted_at"),)
 
     subject_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("data_subject.id", ondelete="CASCADE"))
-    request_id: Mapped[uuid.UUID | None] = mapped_column(
-        GUID, ForeignKey("subject_request.id", ondelete="SET NULL")
-    )
+    request_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("subject_request.id", ondelete="SET NULL"))
     placed_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
     placed_by: Mapped[str] = mapped_column(String(64))
     lifted_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))

@@ -28,9 +28,9 @@ from civicvoice.core.errors import CivicVoiceError, InvalidInput
 from civicvoice.core.group_commit import FALLBACK, GroupCommit
 from civicvoice.core.ids import new_id
 from civicvoice.core.jobs import enqueue_many, job_row
-from privacy.restriction import restricted_among
 from privacy.blind_index import normalise_email, normalise_external_id, normalise_phone
 from privacy.exceptions import InvalidIdentifier
+from privacy.restriction import restricted_among
 from privacy.vault import Identity, IdentityClaim, Resolution, SubjectClaim, Vault
 from surveys.models import (
     Contact,

@@ -180,7 +180,9 @@ async def test_a_portability_package_holds_what_they_provided_machine_readable(
     assert {"your-data.json", "csv/you.csv", "csv/response.csv", "csv/answer.csv", "your-data.xlsx"} <= names
     assert "report.html" not in names and not any("contact" in n or "invitation" in n for n in names)
     document = json.loads(archive.read("your-data.json"))
-    assert set(document["records"]) == {"response", "answer"} and document["person"]["emails"] == ["erase.0@example.org"]
+    assert set(document["records"]) == {"response", "answer"} and document["person"]["emails"] == [
+        "erase.0@example.org"
+    ]
     assert any("Comment number 0" in (a.get("text") or "") for a in document["records"]["answer"])
     answers_csv = archive.read("csv/answer.csv").decode("utf-8-sig").splitlines()
     assert answers_csv[0].split(",")[0] == "id" and len(answers_csv) == 1 + len(document["records"]["answer"])

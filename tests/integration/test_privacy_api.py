@@ -76,7 +76,9 @@ async def test_a_system_records_a_request_and_reads_how_it_stands(
     assert (await client.post(URL, json=body())).status_code == 401
 
 
-async def test_identity_checks_complaints_and_restrictions(client: Client, db: TestDatabase, settings: Settings) -> None:
+async def test_identity_checks_complaints_and_restrictions(
+    client: Client, db: TestDatabase, settings: Settings
+) -> None:
     headers = await privacy_key(db)
     pending = (await client.post(URL, json=body(identity_required=True), headers=headers)).json()
     assert pending["state"] == "identity_pending" and pending["due_on"] is None

@@ -254,7 +254,9 @@ PAGE_STATES: dict[str, PageState] = {
     "code page": PageState(lambda p, s: _code_page(p, s), "Check your email"),
     "code page with an error": PageState(_code_with_error, "Check your email", 400),
     "confirmation": PageState(lambda p, s: _done(p, s), "Request received"),
-    "expired link": PageState(lambda p, s: _goto(p, s.url + START + "/confirm/not-a-token"), "This link has expired", 404),
+    "expired link": PageState(
+        lambda p, s: _goto(p, s.url + START + "/confirm/not-a-token"), "This link has expired", 404
+    ),
     "DPO queue": PageState(lambda p, s: _queue(p, s), "Subject requests", staff=True),
     "DPO rectification request": PageState(
         lambda p, s: _staff_request(p, s, "rectification", "fix@example.org"), "", staff=True

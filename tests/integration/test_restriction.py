@@ -74,7 +74,9 @@ async def test_a_restricted_person_is_not_invited_sent_to_or_exported_until_it_i
     refused = await report(client, auth, "c3", "held@example.org")
     assert refused["decision"]["invite"] is False and refused["decision"]["reason"] == "restricted"
     async with db.sessions() as session:
-        stored = await session.scalar(select(InvitationDecision).where(InvitationDecision.contact_id == refused["contact_id"]))
+        stored = await session.scalar(
+            select(InvitationDecision).where(InvitationDecision.contact_id == refused["contact_id"])
+        )
     assert stored is not None and stored.reason == "restricted" and not stored.invite
     # Sending: the invitation queued before the restriction is cancelled at send time; the other goes out.
     await Worker(app.state.jobs, db.sessions, app.state.services).run_due()

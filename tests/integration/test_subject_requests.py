@@ -249,10 +249,11 @@ async def test_a_complaint_is_acknowledged_within_30_days_and_closed_with_its_ou
         [late] = await queue(session, CALENDAR, today=date(2026, 12, 3))
         assert late.overdue and late.label == "Not acknowledged: overdue by 2 days"
     # No outcome, no completion.
-    with pytest.raises(RefusalNeedsReason, match="outcome"):
-        async with unit_of_work(db.sessions) as session:
-            found = await find_request(session, reference, lock=True)
+    async with db.sessions() as session:
+        found = await find_request(session, reference, lock=True)
+        with pytest.raises(RefusalNeedsReason, match="outcome"):
             await move(session, vault, CALENDAR, found, RequestState.completed, actor=DPO)
+        await session.rollback()
     async with unit_of_work(db.sessions) as session:
         found = await find_request(session, reference, lock=True)
         await acknowledge(session, vault, found, actor=DPO, note="Letter sent")

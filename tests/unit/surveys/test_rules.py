@@ -842,7 +842,11 @@ def test_an_opted_out_person_is_never_invited(
 
 
 @settings(max_examples=100, deadline=None)
-@given(contact=contact_facts, policy=policies(), lag=st.timedeltas(min_value=timedelta(hours=-1), max_value=timedelta(days=20)))
+@given(
+    contact=contact_facts,
+    policy=policies(),
+    lag=st.timedeltas(min_value=timedelta(hours=-1), max_value=timedelta(days=20)),
+)
 def test_a_person_whose_processing_is_restricted_is_never_invited(
     contact: ContactFacts, policy: InvitationPolicy, lag: timedelta
 ) -> None:
