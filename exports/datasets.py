@@ -24,6 +24,7 @@ from feedback.cases import ComplaintCase
 from feedback.models import CommentClassification, CommentScore
 from privacy.exceptions import KeyDestroyed
 from privacy.redaction import redact
+from privacy.restriction import unrestricted
 from privacy.vault import Vault
 from surveys.models import Answer, Contact, Response, Service
 from surveys.responses import read_answer_text
@@ -96,7 +97,9 @@ async def _stream(session: AsyncSession, stmt: Select[Any]) -> AsyncIterator[Any
 async def response_rows(session: AsyncSession, vault: Vault, found: ExportFilter, identified: bool) -> Rows:
     stmt = _scoped(
         _dated(
-            select(Response, Service.name).join(Service, Service.id == Response.service_id),
+            select(Response, Service.name)
+            .join(Service, Service.id == Response.service_id)
+            .where(unrestricted(Response.subject_id)),  # Art. 18: restricted people are left out
             Response.submitted_at,
             found,
         ),
@@ -123,7 +126,7 @@ async def comment_rows(session: AsyncSession, vault: Vault, found: ExportFilter,
             .join(Service, Service.id == Response.service_id)
             .outerjoin(CommentScore, CommentScore.answer_id == Answer.id)
             .outerjoin(CommentClassification, CommentClassification.answer_id == Answer.id)
-            .where(Answer.text_ciphertext.is_not(None)),
+            .where(Answer.text_ciphertext.is_not(None), unrestricted(Response.subject_id)),
             Response.submitted_at,
             found,
         ),
@@ -150,7 +153,11 @@ async def comment_rows(session: AsyncSession, vault: Vault, found: ExportFilter,
 async def contact_rows(session: AsyncSession, vault: Vault, found: ExportFilter, identified: bool) -> Rows:
     stmt = _scoped(
         _dated(
-            select(Contact, Service.name).join(Service, Service.id == Contact.service_id), Contact.occurred_at, found
+            select(Contact, Service.name)
+            .join(Service, Service.id == Contact.service_id)
+            .where(unrestricted(Contact.subject_id)),
+            Contact.occurred_at,
+            found,
         ),
         Contact.channel,
         found,
@@ -172,7 +179,9 @@ async def contact_rows(session: AsyncSession, vault: Vault, found: ExportFilter,
 async def case_rows(session: AsyncSession, vault: Vault, found: ExportFilter, identified: bool) -> Rows:
     stmt = _scoped(
         _dated(
-            select(ComplaintCase, Service.name).outerjoin(Service, Service.id == ComplaintCase.service_id),
+            select(ComplaintCase, Service.name)
+            .outerjoin(Service, Service.id == ComplaintCase.service_id)
+            .where(unrestricted(ComplaintCase.subject_id)),
             ComplaintCase.created_at,
             found,
         ),

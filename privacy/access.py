@@ -34,6 +34,7 @@ from civicvoice.core.db import Base
 from civicvoice.core.errors import NotFound
 from civicvoice.core.settings import Settings
 from exports.cells import safe_cell
+from exports.spreadsheet import Column, write_csv
 from privacy.exceptions import KeyDestroyed
 from privacy.models import DataSubject
 from privacy.redaction import DEFAULT_RULES, find_identifiers
@@ -41,6 +42,9 @@ from privacy.search import HIDDEN, collect, jsonable
 from privacy.vault import Vault
 
 PACKAGE_FIELD = "access.package"
+# Data portability (Art. 20) covers what the person provided: who they said they are and their survey answers
+# (contacts, invitations and decisions are the council's own records of them, which access covers).
+PROVIDED_BY_PERSON = frozenset({"response", "answer"})
 PACKAGE_LIFETIME = timedelta(days=30)
 # Ciphertext columns under the person's own key, and the field each was encrypted as.
 PERSON_FIELDS: dict[tuple[str, str], str] = {
@@ -285,6 +289,55 @@ def build_zip(record_: PersonRecord, *, council: str, prepared: datetime) -> byt
     return out.getvalue()
 
 
+def portable_record(record_: PersonRecord) -> PersonRecord:
+    """The part of a person's record they provided, for data portability."""
+    return PersonRecord(
+        record_.subject_id,
+        record_.identity,
+        [s for s in record_.sections if s.table in PROVIDED_BY_PERSON],
+        [f for f in record_.flagged if f["table"] in PROVIDED_BY_PERSON],
+    )
+
+
+def _csv(columns: list[str], rows: list[list[Any]]) -> bytes:
+    out = io.BytesIO()
+    write_csv(out, [Column(c) for c in columns], rows)
+    return out.getvalue()
+
+
+def build_portable_zip(record_: PersonRecord, *, council: str, prepared: datetime) -> bytes:
+    """Data portability (Art. 20): what they provided, machine-readable: one JSON document, a CSV per kind of
+    record (UTF-8) and the same as a workbook, with a short note on the format. No report: it is for a machine."""
+    provided = portable_record(record_)
+    document = {
+        "format": "civicvoice portable data, version 1",
+        "controller": council,
+        "prepared_at": prepared.isoformat(),
+        **provided.as_json(),
+    }
+    you = [[key, ", ".join(v) if isinstance(v, list) else v] for key, v in provided.identity.items()]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "README.txt",
+            f"Your information from {council}, as you provided it, in machine-readable form (UK GDPR Article 20).\n"
+            "your-data.json holds all of it; the csv folder holds the same, one file per kind of record (UTF-8, "
+            "comma-separated, first row the column names); your-data.xlsx holds the same as a workbook.\n"
+            "Flagged comments may name other people: the council reviews them before sending.\n",
+        )
+        archive.writestr("your-data.json", json.dumps(document, indent=2, ensure_ascii=False))
+        archive.writestr("csv/you.csv", _csv(["field", "value"], you))
+        for section in provided.sections:
+            if section.rows:
+                columns = list(section.rows[0])
+                archive.writestr(
+                    f"csv/{section.table}.csv",
+                    _csv(columns, [[_cell(row.get(c)) for c in columns] for row in section.rows]),
+                )
+        archive.writestr("your-data.xlsx", _workbook(provided))
+    return out.getvalue()
+
+
 def package_dir(settings: Settings) -> Path:
     return settings.data_dir / "access"
 
@@ -304,11 +357,17 @@ async def prepare(
     *,
     actor: Actor,
     request_id: uuid.UUID | None = None,
+    portable: bool = False,
 ) -> Prepared:
-    """Gather, build and keep the package encrypted under the person's key until it expires."""
+    """Gather, build and keep the package encrypted under the person's key until it expires; ``portable`` makes
+    the data-portability package (what they provided, machine-readable) instead of the access package."""
     now = utcnow()
     found = await gather(session, vault, subject_id)
-    content = build_zip(found, council=settings.council_name, prepared=now)
+    if portable:
+        found = portable_record(found)
+        content = build_portable_zip(found, council=settings.council_name, prepared=now)
+    else:
+        content = build_zip(found, council=settings.council_name, prepared=now)
     package = AccessPackage(
         subject_id=subject_id,
         request_id=request_id,
@@ -330,7 +389,7 @@ async def prepare(
         "privacy.access.prepare",
         target_kind="data_subject",
         target_id=subject_id,
-        detail={"package": str(package.id), "flagged": len(found.flagged)},
+        detail={"package": str(package.id), "flagged": len(found.flagged), "portable": portable},
     )
     return Prepared(package, content, found.flagged)
 

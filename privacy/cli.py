@@ -32,8 +32,10 @@ from privacy.index_rotation import IndexStatus, IndexStep, advance_index_rotatio
 from privacy.key_rotation import RotationStatus, RotationStep, active_since, advance_rotation, rotation_status
 from privacy.keys import KeyStatus, check_keys, init_keys, load_keyring
 from privacy.mentions import MentionScan, scan_summary, scans_for, start_scan
+from privacy.rectification import Correction
 from privacy.request_states import RequestKind, RequestState
-from privacy.requests import QueueItem, Requester, find_request, move, open_request, queue
+from privacy.requests import QueueItem, Requester, acknowledge, find_request, move, open_request, queue
+from privacy.restriction import lift, restrict, restrictions_of
 from privacy.retention import RunResult as RetentionResult
 from privacy.retention import report as retention_report
 from privacy.retention import run as retention_run
@@ -669,13 +671,38 @@ def ropa_command(kind: str, output: Path) -> None:
 
 @requests_group.command("fulfil")
 @click.argument("reference")
+@click.option("--name", default=None, help="Rectification: the correct name ('-' reads it from standard input).")
+@click.option("--old-email", default=None, help="Rectification: the wrong email address ('-': standard input).")
+@click.option("--new-email", default=None, help="Rectification: the correct email address ('-': standard input).")
+@click.option("--old-phone", default=None, help="Rectification: the wrong phone number ('-': standard input).")
+@click.option("--new-phone", default=None, help="Rectification: the correct phone number ('-': standard input).")
 @click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
-def requests_fulfil_command(reference: str, operator_email: str) -> None:
-    """Carry out an erasure, objection, access or portability request and complete it."""
+def requests_fulfil_command(
+    reference: str,
+    name: str | None,
+    old_email: str | None,
+    new_email: str | None,
+    old_phone: str | None,
+    new_phone: str | None,
+    operator_email: str,
+) -> None:
+    """Carry out an erasure, objection, access, portability or rectification request and complete it; for a
+    restriction request, restrict the person's processing (completing the request later lifts it)."""
     settings = settings_from_env()
     holds = extensions().items(LEGAL_HOLDS)
 
-    async def work(session: AsyncSession) -> str:
+    def given(value: str | None, what: str) -> str | None:
+        return read_identifier(value, what) if value else None
+
+    correction = Correction(
+        name=given(name, "name"),
+        old_email=given(old_email, "wrong email address"),
+        new_email=given(new_email, "correct email address"),
+        old_phone=given(old_phone, "wrong phone number"),
+        new_phone=given(new_phone, "correct phone number"),
+    )
+
+    async def work(session: AsyncSession) -> tuple[str, str]:
         actor = await operator(session, operator_email)
         request = await find_request(session, reference, lock=True)
         done = await fulfil(
@@ -686,10 +713,101 @@ def requests_fulfil_command(reference: str, operator_email: str) -> None:
             request,
             actor=actor,
             holds=holds,
+            correction=correction,
         )
-        return done.did
+        return request.state, done.did
 
-    click.echo(f"{reference.upper()} completed. {run_db(settings, work)}")
+    state, did = run_db(settings, work)
+    click.echo(f"{reference.upper()} {'completed' if state == 'completed' else 'is ' + state.replace('_', ' ')}. {did}")
+
+
+@requests_group.command("acknowledge")
+@click.argument("reference")
+@click.option("--note", default=None, help="How it was acknowledged (stored encrypted).")
+@click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
+def requests_acknowledge_command(reference: str, note: str | None, operator_email: str) -> None:
+    """Record that a data-protection complaint was acknowledged (due within 30 days of receipt)."""
+    settings = settings_from_env()
+
+    async def work(session: AsyncSession) -> str:
+        actor = await operator(session, operator_email)
+        request = await find_request(session, reference, lock=True)
+        await acknowledge(session, Vault(load_keyring(settings)), request, actor=actor, note=note)
+        assert request.acknowledged_on is not None
+        return request.acknowledged_on.isoformat()
+
+    click.echo(f"{reference.upper()} acknowledged on {run_db(settings, work)}.")
+
+
+@privacy.group("restrictions")
+def restrictions_group() -> None:
+    """Restrictions of processing (Art. 18): while one stands the person is not invited, sent to or exported."""
+
+
+@restrictions_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as one JSON object.")
+def restrictions_list_command(as_json: bool) -> None:
+    """The restrictions standing now, oldest first (ids only: find the person with their request)."""
+    settings = settings_from_env()
+
+    async def work(session: AsyncSession) -> list[dict[str, str | None]]:
+        return [
+            {
+                "id": str(r.id),
+                "subject_id": str(r.subject_id),
+                "request_id": str(r.request_id) if r.request_id else None,
+                "placed_at": r.placed_at.isoformat(),
+            }
+            for r in await restrictions_of(session)
+        ]
+
+    standing = run_db(settings, work)
+    if as_json:
+        click.echo(json.dumps({"restrictions": standing}))
+        return
+    if not standing:
+        click.echo("No restriction stands.")
+    for item in standing:
+        why = f"request {item['request_id']}" if item["request_id"] else "placed by the DPO"
+        since = (item["placed_at"] or "")[:10]
+        click.echo(f"{item['id']}  person {item['subject_id']}  since {since}  ({why})")
+
+
+@restrictions_group.command("add")
+@click.option("--email", default=None, help="The person's email address ('-' reads it from standard input).")
+@click.option("--phone", default=None, help="The person's phone number ('-' reads it from standard input).")
+@click.option("--ref", default=None, help="SOURCE:ID, the person's id in a contact system ('-': standard input).")
+@click.option("--subject", "subject_id", default=None, type=click.UUID, help="The person's civicvoice id.")
+@click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
+def restrictions_add_command(
+    email: str | None, phone: str | None, ref: str | None, subject_id: uuid.UUID | None, operator_email: str
+) -> None:
+    """Restrict a person's processing until it is lifted (without a request, e.g. while an objection is decided)."""
+    settings = settings_from_env()
+    claim = None if subject_id is not None else _claim(email, phone, ref)
+
+    async def work(session: AsyncSession) -> str:
+        actor = await operator(session, operator_email)
+        target = await _one_person(session, Vault(load_keyring(settings)), claim, subject_id)
+        return str((await restrict(session, target, actor=actor)).id)
+
+    click.echo(f"Restriction {run_db(settings, work)} placed: no invitations, sends or exports for this person.")
+
+
+@restrictions_group.command("lift")
+@click.argument("restriction_id", type=click.UUID)
+@click.option("--reason", required=True, help="Why it is lifted, without personal details (recorded).")
+@click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
+def restrictions_lift_command(restriction_id: uuid.UUID, reason: str, operator_email: str) -> None:
+    """Lift a restriction: the person is processed again (tell them first, Art. 18(3))."""
+    settings = settings_from_env()
+
+    async def work(session: AsyncSession) -> None:
+        actor = await operator(session, operator_email)
+        await lift(session, restriction_id, actor=actor, reason=reason)
+
+    run_db(settings, work)
+    click.echo(f"Restriction {restriction_id} lifted.")
 
 
 # --- legal holds ----------------------------------------------------------------------------------------------

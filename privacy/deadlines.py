@@ -319,3 +319,13 @@ def queue_label(current: Deadline, today: date) -> str:
     if left == 0:
         return "Due today"
     return f"{left} day{'' if left == 1 else 's'} left"
+
+
+# A data-protection complaint is acknowledged "within the period of 30 days beginning with the day on which the
+# complaint is received" (DPA 2018 s. 164A, inserted by the Data (Use and Access) Act 2025): day 1 is receipt.
+COMPLAINT_ACKNOWLEDGEMENT_DAYS = 30
+
+
+def complaint_acknowledgement_due(received: date) -> date:
+    """The last day to acknowledge a data-protection complaint received on ``received`` (calendar days)."""
+    return received + timedelta(days=COMPLAINT_ACKNOWLEDGEMENT_DAYS - 1)

@@ -1,8 +1,11 @@
 """Carrying out a subject request: find the person it is about, then do what was asked (erase them, stop
-surveying them for good, prepare their access package) and complete it, all in one transaction and audited.
+surveying them for good, prepare their access or portability package, correct their details) and complete it,
+all in one transaction and audited.
 
-What cannot be carried out automatically (rectification of fields only the requester can give, a complaint)
-is completed by the DPO by hand with a note; the page says so.
+A restriction request restricts the person's processing as soon as it is linked to them, and the restriction
+stands while the request is open: carrying it out only makes sure it is in place (it is lifted when the
+request is completed, refused or withdrawn, or by the DPO). A complaint is handled by hand: acknowledged, then
+completed with its outcome.
 """
 
 from __future__ import annotations
@@ -25,12 +28,23 @@ from privacy.erasure import erase
 from privacy.exceptions import InvalidIdentifier, KeyDestroyed
 from privacy.holds import LegalHoldSource
 from privacy.models import DataSubject
+from privacy.rectification import Correction, rectify
 from privacy.request_states import RequestKind, RequestState
-from privacy.requests import SubjectRequest, move, requester_of
+from privacy.requests import SubjectRequest, move, record_step, requester_of
+from privacy.restriction import restrict
 from privacy.vault import IdentityClaim, Vault
 
 # What civicvoice does itself when a request of this kind is carried out.
-AUTOMATIC = frozenset({RequestKind.erasure, RequestKind.objection, RequestKind.access, RequestKind.portability})
+AUTOMATIC = frozenset(
+    {
+        RequestKind.erasure,
+        RequestKind.objection,
+        RequestKind.access,
+        RequestKind.portability,
+        RequestKind.rectification,
+        RequestKind.restriction,
+    }
+)
 
 
 class NotLinked(Conflict):
@@ -67,8 +81,19 @@ async def link_person(
         record(
             session, actor, "privacy.request.link", target_kind="subject_request", target_id=request.id, detail=detail
         )
+        await restrict_while_open(session, vault, request, actor=actor)
         return request.subject_id
     return None
+
+
+async def restrict_while_open(session: AsyncSession, vault: Vault, request: SubjectRequest, *, actor: Actor) -> bool:
+    """An open restriction request linked to its person restricts their processing at once (Art. 18 applies
+    while the request is considered); returns whether a restriction now stands for it."""
+    if request.kind != RequestKind.restriction or request.subject_id is None or RequestState(request.state).closed:
+        return False
+    await restrict(session, request.subject_id, actor=actor, request_id=request.id)
+    await record_step(session, vault, request, actor=actor, action="restricted")
+    return True
 
 
 @dataclass(frozen=True)
@@ -86,8 +111,12 @@ async def fulfil(
     *,
     actor: Actor,
     holds: Iterable[LegalHoldSource],
+    correction: Correction | None = None,
 ) -> Fulfilment:
-    """Do what the request asks and complete it; refused with the reason when it cannot be done."""
+    """Do what the request asks and complete it; refused with the reason when it cannot be done.
+
+    A rectification needs the ``correction`` the DPO checked; a restriction is put in place and stays open
+    (completing the request lifts it)."""
     kind = RequestKind(request.kind)
     state = RequestState(request.state)
     if state not in (RequestState.in_progress, RequestState.extended):
@@ -101,6 +130,23 @@ async def fulfil(
             "find' and check; if we hold nothing about them, complete the request saying so."
         )
     package_id = None
+    if kind is RequestKind.restriction:
+        await restrict_while_open(session, vault, request, actor=actor)
+        return Fulfilment(
+            "Processing is restricted: no invitations, no exports. Complete the request (or lift the restriction) "
+            "when it ends, and tell them before it is lifted."
+        )
+    if kind is RequestKind.rectification:
+        if correction is None or correction.is_empty:
+            raise InvalidInput("Give the corrected name, email address or phone number.", field="name")
+        try:
+            changed = await rectify(session, vault, subject_id, correction, actor=actor, request_id=request.id)
+        except KeyDestroyed:
+            raise Conflict("This person has been erased: there is nothing to correct.") from None
+        did = f"Corrected: {', '.join(changed)}." if changed else "Nothing needed correcting: the record was right."
+        await record_step(session, vault, request, actor=actor, action="rectified", detail={"fields": changed})
+        await move(session, vault, calendar, request, RequestState.completed, actor=actor, reason=did)
+        return Fulfilment(did)
     if kind is RequestKind.erasure:
         await erase(session, settings, subject_id, actor=actor, holds=holds, request_id=request.id)
         did = "Erased: their data key is destroyed and their records are being purged."
@@ -108,12 +154,16 @@ async def fulfil(
         await _object(session, vault, subject_id)
         did = "They will never be surveyed again, on any channel; the objection outlives any erasure."
     else:
+        portable = kind is RequestKind.portability
         try:
-            prepared = await prepare(session, settings, vault, subject_id, actor=actor, request_id=request.id)
+            prepared = await prepare(
+                session, settings, vault, subject_id, actor=actor, request_id=request.id, portable=portable
+            )
         except KeyDestroyed:
             raise Conflict("This person has been erased: there is nothing to give them.") from None
         package_id = prepared.package.id
-        did = "Their package is ready to download for 30 days" + (
+        what = "Their machine-readable package (JSON and CSV)" if portable else "Their package"
+        did = f"{what} is ready to download for 30 days" + (
             f"; {len(prepared.flagged)} comment(s) may name others: review before release." if prepared.flagged else "."
         )
     await move(session, vault, calendar, request, RequestState.completed, actor=actor, reason=did)

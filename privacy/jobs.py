@@ -18,12 +18,14 @@ from privacy.index_rotation import REINDEX_JOB, reindex_batch
 from privacy.key_rotation import REWRAP_BATCH, REWRAP_JOB, KeyringWatcher, rewrap_batch
 from privacy.keyring import Keyring
 from privacy.mentions import MENTION_SCAN_JOB, scan_batch
+from privacy.public_requests import prune_confirmations
 from privacy.retention import RETENTION_JOB
 from privacy.retention import run as retention_run
 from privacy.vault import Vault
 
 AUDIT_SEAL_JOB = "audit.seal"
 EXPIRE_PACKAGES_JOB = "privacy.expire_access_packages"
+PRUNE_CONFIRMATIONS_JOB = "privacy.prune_request_confirmations"
 JOBS = JobRegistry()
 
 
@@ -90,3 +92,11 @@ async def scan_for_mentions(ctx: JobContext, payload: dict[str, Any]) -> None:
         progress = await scan_batch(session, ctx.service(Vault), uuid.UUID(payload["scan_id"]))
     if not progress.done:
         raise RetryLater(timedelta(0))
+
+
+@JOBS.cron(PRUNE_CONFIRMATIONS_JOB, every=timedelta(hours=1), max_attempts=3)
+async def prune_request_confirmations(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """What the public request page kept (a request waiting for its code, the keyed hashes that ration codes)
+    goes a day after it was started."""
+    async with ctx.sessions() as session, session.begin():
+        await prune_confirmations(session)

@@ -23,8 +23,20 @@ from civicvoice.core.services import Extensions
 from privacy.closures import council_calendar
 from privacy.fulfilment import AUTOMATIC, fulfil, link_person
 from privacy.holds import LEGAL_HOLDS
+from privacy.rectification import Correction
 from privacy.request_states import RequestKind, RequestState, allowed_moves
-from privacy.requests import Requester, find_request, history, move, open_request, queue, requester_of
+from privacy.requests import (
+    Requester,
+    acknowledge,
+    acknowledgement_due,
+    find_request,
+    history,
+    move,
+    open_request,
+    queue,
+    requester_of,
+)
+from privacy.restriction import lift, restrictions_for_request
 from privacy.retention import CLASS_LABELS, report, retention_months, set_retention_months
 from privacy.vault import Vault
 
@@ -106,6 +118,7 @@ class PrivacyPages(Controller):
         vault = service(request, Vault)
         steps = await history(session, found)
         state = RequestState(found.state)
+        restrictions = await restrictions_for_request(session, found.id)
         return staff_template(
             request,
             "privacy/request.html.j2",
@@ -120,6 +133,9 @@ class PrivacyPages(Controller):
             and state in (RequestState.in_progress, RequestState.extended),
             errors=errors,
             done=request.query_params.get("done"),
+            restrictions=restrictions,
+            standing=[r for r in restrictions if r.lifted_at is None],
+            acknowledge_by=acknowledgement_due(found) if found.acknowledged_on is None else None,
         )
 
     @post("/requests/{reference:str}/move", status_code=303)
@@ -164,6 +180,14 @@ class PrivacyPages(Controller):
     ) -> Template | Redirect:
         found = await find_request(db_session, reference, lock=True)
         extensions: Extensions = request.app.state.extensions
+        form = await form_values(request)
+        correction = Correction(
+            name=form.get("name") or None,
+            old_email=form.get("old_email") or None,
+            new_email=form.get("new_email") or None,
+            old_phone=form.get("old_phone") or None,
+            new_phone=form.get("new_phone") or None,
+        )
         try:
             await fulfil(
                 db_session,
@@ -173,11 +197,47 @@ class PrivacyPages(Controller):
                 found,
                 actor=acting_staff(request),
                 holds=extensions.items(LEGAL_HOLDS),
+                correction=correction,
             )
         except CivicVoiceError as exc:
             await db_session.rollback()
             return await self._request_page(request, db_session, reference, _errors(exc), exc.status)
-        return Redirect(f"/staff/privacy/requests/{found.reference}?done=fulfilled", status_code=303)
+        done = "restricted" if found.kind == RequestKind.restriction else "fulfilled"
+        return Redirect(f"/staff/privacy/requests/{found.reference}?done={done}", status_code=303)
+
+    @post("/requests/{reference:str}/acknowledge", status_code=303)
+    async def acknowledge_complaint(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], reference: FromPath[str]
+    ) -> Template | Redirect:
+        """A data-protection complaint's acknowledgement, sent by the DPO, is recorded (due within 30 days)."""
+        form = await form_values(request)
+        found = await find_request(db_session, reference, lock=True)
+        try:
+            await acknowledge(
+                db_session, service(request, Vault), found, actor=acting_staff(request), note=form.get("note")
+            )
+        except CivicVoiceError as exc:
+            await db_session.rollback()
+            return await self._request_page(request, db_session, reference, _errors(exc), 422)
+        return Redirect(f"/staff/privacy/requests/{found.reference}?done=acknowledged", status_code=303)
+
+    @post("/requests/{reference:str}/lift-restriction", status_code=303)
+    async def lift_restriction(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], reference: FromPath[str]
+    ) -> Template | Redirect:
+        """Lift the restriction placed for this request (the request stays open); the reason is recorded."""
+        form = await form_values(request)
+        found = await find_request(db_session, reference, lock=True)
+        standing = [r for r in await restrictions_for_request(db_session, found.id) if r.lifted_at is None]
+        try:
+            if not standing:
+                raise InvalidInput("No restriction stands for this request.", field="lift_reason")
+            for restriction in standing:
+                await lift(db_session, restriction.id, actor=acting_staff(request), reason=form.get("lift_reason", ""))
+        except CivicVoiceError as exc:
+            await db_session.rollback()
+            return await self._request_page(request, db_session, reference, _errors(exc), 422)
+        return Redirect(f"/staff/privacy/requests/{found.reference}?done=lifted", status_code=303)
 
     @get("/retention")
     async def retention(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:

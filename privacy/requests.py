@@ -32,12 +32,14 @@ from privacy.deadlines import (
     Extension,
     RequestClock,
     WorkingCalendar,
+    complaint_acknowledgement_due,
     deadline,
     extend,
     london_day,
     queue_label,
 )
-from privacy.request_states import RequestKind, RequestState, check_transition
+from privacy.request_states import RefusalNeedsReason, RequestKind, RequestState, check_transition
+from privacy.restriction import lift_for_request
 from privacy.vault import Vault
 
 REQUESTER_FIELD = "subject_request.requester"
@@ -79,6 +81,9 @@ class SubjectRequest(Base):
     requester_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     closed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     created_by: Mapped[str] = mapped_column(String(64))
+    # A data-protection complaint is acknowledged within 30 days of receipt (DUA Act 2025), then tracked to its
+    # outcome (the note of the move to completed).
+    acknowledged_on: Mapped[date | None] = mapped_column(Date)
 
 
 class SubjectRequestEvent(Base):
@@ -102,6 +107,8 @@ class SubjectRequestEvent(Base):
     actor_id: Mapped[str] = mapped_column(String(64))
     from_state: Mapped[str | None] = mapped_column(String(20))
     to_state: Mapped[str] = mapped_column(String(20))
+    # What happened besides a move ("acknowledged", "restricted", "rectified"); None for a move.
+    action: Mapped[str | None] = mapped_column(String(20))
     note_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
@@ -114,6 +121,7 @@ class Requester:
     phone: str | None = None
     address: str | None = None
     details: str = ""  # what they asked for, in their words
+    contact_reference: str | None = None  # a reference from their contact with the council, to find it
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
@@ -201,9 +209,13 @@ async def open_request(
     identity_required: bool,
     received_at: datetime | None = None,
     subject_id: uuid.UUID | None = None,
+    identity_checked: str | None = None,
 ) -> SubjectRequest:
     """Record a new request. Without an identity check the clock starts on the day of receipt; with one it starts
-    the day identity is verified (ICO: the time limit starts once the information needed is received)."""
+    the day identity is verified (ICO: the time limit starts once the information needed is received).
+
+    ``identity_checked`` records a check already made at intake (the public page's "email control confirmed"):
+    the request starts in progress with the check, what was checked and the day it was made on record."""
     if not requester.name.strip():
         raise InvalidInput("Give the requester's name.", field="name")
     if not (requester.email or requester.phone or requester.address):
@@ -225,6 +237,9 @@ async def open_request(
         subject_id=subject_id,
         created_by=actor.id,
     )
+    if identity_checked and not identity_required:
+        request.identity_verified_on = london_day(utcnow())
+        request.identity_method = identity_checked.strip()[:100]
     request.requester_ciphertext = await vault.encrypt_for_period(
         session, _period(request), REQUESTER_FIELD, request.id, requester.to_json()
     )
@@ -270,6 +285,9 @@ async def move(
     today = on or london_day(now)
     current = RequestState(request.state)
     check_transition(current, target, reason=reason)
+    kind = RequestKind(request.kind)
+    if kind is RequestKind.complaint and target is RequestState.completed and not (reason or "").strip():
+        raise RefusalNeedsReason("Record the outcome of the complaint; the complainant is told it.", field="reason")
     clock = request_clock(request)
     if current is RequestState.identity_pending and target is RequestState.in_progress:
         method = (identity_method or "").strip()
@@ -298,8 +316,35 @@ async def move(
     request.state = target
     if target.closed:
         request.closed_at = now
+        if kind is RequestKind.complaint and target is RequestState.completed and request.acknowledged_on is None:
+            request.acknowledged_on = today  # telling them the outcome acknowledges it too
+        # A restriction placed for this request stands only while the request does.
+        await lift_for_request(session, request.id, actor=actor, reason=f"request {target.value}")
     _refresh_due(request, calendar)
     await _history(session, vault, request, actor, current, target, reason, now)
+    return request
+
+
+def acknowledgement_due(request: SubjectRequest) -> date | None:
+    """When a data-protection complaint must be acknowledged by: within the 30 days beginning with the day it
+    was received (DUA Act 2025, s. 103, inserting s. 164A into the DPA 2018). None for other requests."""
+    if request.kind != RequestKind.complaint:
+        return None
+    return complaint_acknowledgement_due(request.received_on)
+
+
+async def acknowledge(
+    session: AsyncSession, vault: Vault, request: SubjectRequest, *, actor: Actor, note: str | None = None
+) -> SubjectRequest:
+    """Record that a data-protection complaint was acknowledged (once; audited, with any note encrypted)."""
+    if request.kind != RequestKind.complaint:
+        raise InvalidInput("Only a data-protection complaint is acknowledged.", field="state")
+    if RequestState(request.state).closed:
+        raise InvalidInput("The complaint is closed.", field="state")
+    if request.acknowledged_on is not None:
+        raise InvalidInput(f"The complaint was acknowledged on {request.acknowledged_on:%-d %B %Y}.", field="state")
+    request.acknowledged_on = london_day(utcnow())
+    await record_step(session, vault, request, actor=actor, action="acknowledged", note=note)
     return request
 
 
@@ -313,9 +358,11 @@ class QueueItem:
     label: str
     overdue: bool
     request_id: uuid.UUID
+    acknowledge_by: date | None = None  # a complaint not yet acknowledged
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "acknowledge_by": self.acknowledge_by.isoformat() if self.acknowledge_by else None,
             "reference": self.reference,
             "kind": self.kind.value,
             "state": self.state.value,
@@ -345,6 +392,18 @@ async def queue(
         else:
             label = queue_label(current, today)
         due = current.due if current else None
+        overdue = bool(due and not state.closed and today > due)
+        acknowledge_by = None
+        if request.acknowledged_on is None and not state.closed:
+            acknowledge_by = acknowledgement_due(request)
+        if acknowledge_by is not None:
+            left = (acknowledge_by - today).days
+            label = (
+                f"Not acknowledged: overdue by {-left} day{'' if left == -1 else 's'}"
+                if left < 0
+                else f"Acknowledge by {acknowledge_by:%-d %B %Y} ({left} day{'' if left == 1 else 's'} left); {label}"
+            )
+            overdue = overdue or left < 0
         items.append(
             QueueItem(
                 request.reference,
@@ -353,8 +412,9 @@ async def queue(
                 request.received_on,
                 due,
                 label,
-                bool(due and not state.closed and today > due),
+                overdue,
                 request.id,
+                acknowledge_by,
             )
         )
     return sorted(items, key=lambda i: (i.state.closed, i.due_on or date.max, i.received_on))
@@ -368,3 +428,39 @@ async def history(session: AsyncSession, request: SubjectRequest) -> Sequence[Su
             .order_by(SubjectRequestEvent.at, SubjectRequestEvent.id)
         )
     ).all()
+
+
+async def record_step(
+    session: AsyncSession,
+    vault: Vault,
+    request: SubjectRequest,
+    *,
+    actor: Actor,
+    action: str,
+    note: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> SubjectRequestEvent:
+    """A step in a request's history that is not a move (acknowledged, restricted, rectified): a history row
+    and an audit entry ``privacy.request.<action>``; the note is stored only encrypted."""
+    now = utcnow()
+    event = SubjectRequestEvent(
+        request_id=request.id,
+        at=now,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        from_state=request.state,
+        to_state=request.state,
+        action=action,
+    )
+    if note and note.strip():
+        event.note_ciphertext = await _note(session, vault, request, event.id, note)
+    session.add(event)
+    record(
+        session,
+        actor,
+        f"privacy.request.{action}",
+        target_kind="subject_request",
+        target_id=request.id,
+        detail={"reference": request.reference, "kind": request.kind, **(detail or {})},
+    )
+    return event

@@ -30,6 +30,7 @@ from civicvoice.core.ids import new_id
 from civicvoice.core.jobs import enqueue_many, job_row
 from privacy.blind_index import normalise_email, normalise_external_id, normalise_phone
 from privacy.exceptions import InvalidIdentifier
+from privacy.restriction import restricted_among
 from privacy.vault import Identity, IdentityClaim, Resolution, SubjectClaim, Vault
 from surveys.models import (
     Contact,
@@ -428,7 +429,7 @@ class ContactIntake:
         )
         resolution_of = {c.position: r for c, r in zip(identified, resolutions, strict=True)}
         policy = await self.reference.policy(session)
-        times, complaints = await self._people_facts(session, fresh, resolutions, policy, now)
+        times, complaints, restricted = await self._people_facts(session, fresh, resolutions, policy, now)
 
         contact_rows: list[dict[str, object]] = []
         decision_rows: list[dict[str, object]] = []
@@ -447,6 +448,7 @@ class ContactIntake:
                     opted_out=resolution.opted_out,
                     suppressed=resolution.suppressed or bool(event.customer and event.customer.opted_out),
                     invitation_times=tuple(times[subject_id]),
+                    restricted=subject_id in restricted,
                 )
             version, digest = c.ref_digests[0]
             contact_rows.append(
@@ -572,14 +574,15 @@ class ContactIntake:
         resolutions: Sequence[Resolution],
         policy: InvitationPolicy,
         now: datetime,
-    ) -> tuple[defaultdict[uuid.UUID, list[datetime]], dict[uuid.UUID | None, bool]]:
-        """Invitation due times near these contacts (one query) and open complaints, for people known before."""
+    ) -> tuple[defaultdict[uuid.UUID, list[datetime]], dict[uuid.UUID | None, bool], set[uuid.UUID]]:
+        """Invitation due times near these contacts (one query), open complaints and restrictions of processing
+        (one query), for people known before."""
         times: defaultdict[uuid.UUID, list[datetime]] = defaultdict(list)
         complaints: dict[uuid.UUID | None, bool] = {}
         created = {r.subject_id for r in resolutions if r.created}
         known = sorted({r.subject_id for r in resolutions if not r.erased} - created)
         if not known:
-            return times, complaints  # people made just now have no invitations yet
+            return times, complaints, set()  # people made just now have no invitations or restrictions yet
         window = policy.cap_window
         low = min(c.event.occurred_at for c in fresh) - 2 * window
         high = max(now, *(c.event.occurred_at for c in fresh)) + 2 * window
@@ -587,7 +590,7 @@ class ContactIntake:
             times[subject_id].append(due_at)
         for subject_id in known:
             complaints[subject_id] = await self.has_open_complaint(session, subject_id)
-        return times, complaints
+        return times, complaints, await restricted_among(session, known)
 
 
 class ReferenceData:

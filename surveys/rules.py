@@ -19,7 +19,8 @@ from uuid import UUID
 
 from civicvoice.core.clock import LONDON
 
-RULES_VERSION: Final = "2026-11.1"
+# 2026-12.1: a restriction of processing (Art. 18) stops invitations.
+RULES_VERSION: Final = "2026-12.1"
 
 
 class ContactChannel(StrEnum):
@@ -72,6 +73,8 @@ class Reason(StrEnum):
     frequency_cap = "frequency_cap"
     not_sampled = "not_sampled"
     too_old = "too_old"
+    # The person's processing is restricted (UK GDPR Art. 18) while a restriction stands.
+    restricted = "restricted"
     # Decided outside the pure rules: the contact qualified but no post-contact survey is published.
     no_published_survey = "no_published_survey"
 
@@ -453,6 +456,7 @@ class PersonFacts:
     opted_out: bool
     suppressed: bool
     invitation_times: Sequence[datetime] = ()
+    restricted: bool = False  # a restriction of processing stands (privacy.restriction)
 
     def __post_init__(self) -> None:
         times = tuple(self.invitation_times)
@@ -553,7 +557,7 @@ def decide(contact: ContactFacts, person: PersonFacts | None, policy: Invitation
     """Decide whether to invite the customer after ``contact``; the first rule that applies gives the reason.
 
     Precedence: no identifiable person or no contact details -> opted out (sticky) -> suppressed ->
-    "do not survey" on the contact -> excluded service -> open complaint -> too old
+    restricted -> "do not survey" on the contact -> excluded service -> open complaint -> too old
     (``now - occurred_at >= expiry``) -> contact preference "none" -> no channel both enabled and reachable
     -> not sampled -> frequency cap -> invited.
 
@@ -571,6 +575,8 @@ def decide(contact: ContactFacts, person: PersonFacts | None, policy: Invitation
         return _no(Reason.opted_out, "The person has opted out of surveys.")
     if person.suppressed:
         return _no(Reason.suppressed, "The person is on the suppression list (objection or do-not-survey request).")
+    if person.restricted:
+        return _no(Reason.restricted, "Processing of the person's data is restricted (Article 18) while it stands.")
     if contact.do_not_survey:
         return _no(Reason.do_not_survey, "The contact was marked 'do not survey' by the contact system.")
     if contact.service_excluded:

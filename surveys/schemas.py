@@ -12,21 +12,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
 
+from privacy.schemas import EMAIL_PATTERN, END, PHONE_PATTERN, TRIMMED_TEXT, InvalidBody, decode_strictly
 from surveys.rules import ContactChannel, ContactPreference
 
-# The end of the text in both dialects (Python's "$" also matches before a final newline; JSON Schema's does not).
-_END = r"(?![\s\S])"
 Source = Annotated[
     str,
     Meta(
         min_length=1,
         max_length=64,
-        pattern=rf"^[A-Za-z0-9][A-Za-z0-9_.\-]*{_END}",
+        pattern=rf"^[A-Za-z0-9][A-Za-z0-9_.\-]*{END}",
         description="The contact system reporting (e.g. crm); the API key must be bound to it.",
     ),
 ]
@@ -35,19 +34,11 @@ Slug = Annotated[
     Meta(
         min_length=1,
         max_length=64,
-        pattern=rf"^[a-z0-9][a-z0-9\-]*{_END}",
+        pattern=rf"^[a-z0-9][a-z0-9\-]*{END}",
         description="A service slug from GET /api/v1/services; an unknown or inactive one is a 422.",
     ),
 ]
-# Printable, without spaces at either end (no control characters anywhere).
-_EDGE = r"[^\x00-\x20\x7f\u0085\u00a0\u2028\u2029]"
-_TRIMMED_TEXT = rf"^{_EDGE}(?:[^\x00-\x1f\x7f\u2028\u2029]*{_EDGE})?{_END}"
-ExternalId = Annotated[str, Meta(min_length=1, max_length=200, pattern=_TRIMMED_TEXT)]
-# An address as mail systems write it: a dot-atom before the '@' (ASCII), a domain of two or more labels whose
-# last is not all digits. Internationalised domains are sent in their xn-- form.
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]+"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
-EMAIL_PATTERN = rf"^(?=[^@]{{1,64}}@){_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+(?=[A-Za-z0-9\-]*[A-Za-z\-]){_LABEL}{_END}"
+ExternalId = Annotated[str, Meta(min_length=1, max_length=200, pattern=TRIMMED_TEXT)]
 Email = Annotated[
     str,
     Meta(
@@ -59,7 +50,6 @@ Email = Annotated[
     ),
 ]
 # Digits with the usual separators, optionally after '+'; a number no numbering plan has is a 422.
-PHONE_PATTERN = rf"^\+?[0-9 ().\-]*[0-9][0-9 ().\-]*{_END}"
 Phone = Annotated[
     str,
     Meta(
@@ -76,7 +66,7 @@ Seconds = Annotated[int, Meta(ge=0, le=7 * 24 * 3600, extra_json_schema={"extra"
 class Customer(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Who the contact was with, as far as the contact system knows. Every field is optional."""
 
-    source_id: Annotated[str, Meta(min_length=1, max_length=200, pattern=_TRIMMED_TEXT)] | None = None
+    source_id: Annotated[str, Meta(min_length=1, max_length=200, pattern=TRIMMED_TEXT)] | None = None
     email: Email | None = None
     phone: Phone | None = None
     name: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
@@ -93,7 +83,7 @@ class ContactEvent(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     channel: ContactChannel
     service: Slug
     occurred_at: Annotated[datetime, Meta(tz=True)]
-    agent_id: Annotated[str, Meta(min_length=1, max_length=100, pattern=_TRIMMED_TEXT)] | None = None
+    agent_id: Annotated[str, Meta(min_length=1, max_length=100, pattern=TRIMMED_TEXT)] | None = None
     wait_seconds: Seconds | None = None
     handling_seconds: Seconds | None = None
     transferred: bool = False
@@ -156,27 +146,4 @@ class BatchResult(msgspec.Struct):
     results: list[BatchItem]
 
 
-T = TypeVar("T")
-
-
-def _number(literal: str) -> int | float:
-    # JSON Schema counts 1.0 as an integer, so the API does too; 1.5 stays a float (and an integer field refuses it).
-    value = float(literal)
-    return int(value) if value.is_integer() else value
-
-
-_JSON = msgspec.json.Decoder(float_hook=_number)
-
-
-def decode_strictly(body: bytes, schema: type[T]) -> T:
-    """The request body as ``schema``, with msgspec's strict rules: a JSON value of another type than the schema's
-    (0 for a boolean, "12" for an integer, a number for a date) is refused rather than converted. InvalidBody
-    names the field."""
-    try:
-        return msgspec.convert(_JSON.decode(body), type=schema, strict=True)
-    except msgspec.DecodeError as exc:
-        raise InvalidBody(str(exc)) from None
-
-
-class InvalidBody(ValueError):
-    """The body does not match the schema under strict decoding; the message is msgspec's, naming the field."""
+__all__ = ["EMAIL_PATTERN", "PHONE_PATTERN", "InvalidBody", "decode_strictly"]

@@ -2,8 +2,8 @@
 
 queued -> sending (committed before the provider is called) -> sent | failed. A crash between the provider's
 acceptance and the final commit leaves the row in "sending"; the job runs again and sends a message with the
-same reference (Message-ID), the only possible duplicate. Opt-out, suppression, "do not survey" and erasure
-are checked again at send time.
+same reference (Message-ID), the only possible duplicate. Opt-out, suppression, "do not survey", a restriction
+of processing and erasure are checked again at send time.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from civicvoice.core.clock import LONDON, utcnow
 from civicvoice.core.jobs import JobContext, RetryLater, describe_error, enqueue_once
 from privacy.exceptions import KeyDestroyed
 from privacy.models import DataSubject
+from privacy.restriction import RESTRICTED, is_restricted
 from privacy.vault import IdentityClaim, Vault
 from surveys.channels import Channel, ChannelError, OutgoingInvitation
 from surveys.models import Contact, Invitation, InvitationState, Service
@@ -72,6 +73,8 @@ class InvitationSender:
             return "opted_out"
         if subject.do_not_survey:
             return "do_not_survey"
+        if await is_restricted(session, subject.id):
+            return RESTRICTED
         if invitation.expires_at <= now:
             return "expired"
         return None

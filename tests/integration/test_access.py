@@ -165,3 +165,29 @@ def test_find_and_access_commands(settings: Settings, tmp_path: Path) -> None:
     output.write_bytes(b"already here")
     code, out = run("privacy", "access", str(uuid.uuid4()), "--output", str(output), "--as", "dpo@council.example")
     assert code != 0 and "exists" in out and output.read_bytes() == b"already here"
+
+
+async def test_a_portability_package_holds_what_they_provided_machine_readable(
+    answered: tuple[Services, list[uuid.UUID]], db: TestDatabase, settings: Settings
+) -> None:
+    """Art. 20: JSON and CSV (and a workbook) of their identity and answers; not the council's own records."""
+    services, (person, _, _) = answered
+    vault = services.get(Vault)
+    async with unit_of_work(db.sessions) as session:
+        prepared = await prepare(session, settings, vault, person, actor=Actor.cli(), portable=True)
+    archive = zipfile.ZipFile(io.BytesIO(prepared.content))
+    names = set(archive.namelist())
+    assert {"your-data.json", "csv/you.csv", "csv/response.csv", "csv/answer.csv", "your-data.xlsx"} <= names
+    assert "report.html" not in names and not any("contact" in n or "invitation" in n for n in names)
+    document = json.loads(archive.read("your-data.json"))
+    assert set(document["records"]) == {"response", "answer"} and document["person"]["emails"] == [
+        "erase.0@example.org"
+    ]
+    assert any("Comment number 0" in (a.get("text") or "") for a in document["records"]["answer"])
+    answers_csv = archive.read("csv/answer.csv").decode("utf-8-sig").splitlines()
+    assert answers_csv[0].split(",")[0] == "id" and len(answers_csv) == 1 + len(document["records"]["answer"])
+    assert "erase.0@example.org" in archive.read("csv/you.csv").decode("utf-8-sig")
+    assert load_workbook(io.BytesIO(archive.read("your-data.xlsx"))).sheetnames == ["You", "answer", "response"]
+    async with db.sessions() as session:
+        audit = await session.scalar(select(AuditEvent).where(AuditEvent.action == "privacy.access.prepare"))
+    assert audit is not None and audit.detail["portable"] is True

@@ -54,7 +54,7 @@ async def _prepare(settings: Settings) -> str:
     database = TestDatabase(settings)
     try:
         await database.load_catalogue()
-        return await database.api_key(["contacts:write"])
+        return await database.api_key(["contacts:write", "privacy:requests"])
     finally:
         await database.close()
 
@@ -83,7 +83,13 @@ def test_every_api_operation_survives_fuzzing(settings: Settings) -> None:
         services = [service["slug"] for service in listed]
         schema = schemathesis.openapi.from_url(f"{server.url}/schema/openapi.json")
         operations = [result.ok() for result in schema.get_all_operations()]
-        assert {op.path for op in operations} >= {"/api/v1/contacts", "/api/v1/contacts/batch", "/api/v1/services"}
+        assert {op.path for op in operations} >= {
+            "/api/v1/contacts",
+            "/api/v1/contacts/batch",
+            "/api/v1/services",
+            "/api/v1/privacy/requests",
+            "/api/v1/privacy/requests/{request_id}",
+        }
         for operation in operations:
             # An operation without a body or parameters (GET /health) has nothing to
             # violate: Hypothesis would report its negative cases unsatisfiable.

@@ -66,3 +66,18 @@ async def test_schema_declares_formats_patterns_and_the_api_key(client: Client) 
     }
     service = schema["components"]["schemas"]["ContactEvent"]["properties"]["service"]
     assert "/api/v1/services" in service["description"]
+
+
+async def test_schema_documents_the_subject_request_api(client: Client) -> None:
+    requests_url = "/api/v1/privacy/requests"
+    schema = (await client.get("/schema/openapi.json")).json()
+    post = schema["paths"][requests_url]["post"]
+    assert post["security"] == [{"apiKey": []}] and {"201", "400", "401", "403", "422"} <= set(post["responses"])
+    assert "404" in schema["paths"][requests_url + "/{request_id}"]["get"]["responses"]
+    requester = schema["components"]["schemas"]["RequesterIn"]
+    assert requester["properties"]["email"]["format"] == "email" and requester["additionalProperties"] is False
+    assert schema["components"]["schemas"]["SubjectRequestIn"]["properties"]["kind"]["allOf"] == [
+        {"$ref": "#/components/schemas/RequestKind"}
+    ]
+    kinds = set(schema["components"]["schemas"]["RequestKind"]["enum"])
+    assert kinds == {"access", "erasure", "rectification", "restriction", "objection", "portability", "complaint"}

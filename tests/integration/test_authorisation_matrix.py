@@ -28,7 +28,8 @@ Client = AsyncTestClient[Litestar]
 
 ANONYMOUS = "anonymous"
 API_KEY = "api:contacts:write"
-IDENTITIES = (ANONYMOUS, API_KEY, *ROLES)
+PRIVACY_KEY = "api:privacy:requests"
+IDENTITIES = (ANONYMOUS, API_KEY, PRIVACY_KEY, *ROLES)
 
 PUBLIC = frozenset(IDENTITIES)
 STAFF = frozenset(ROLES)
@@ -39,6 +40,7 @@ CASE_HANDLERS = frozenset({"quality_reviewer", "admin", "service_manager"})
 CONTACT_SYSTEMS = frozenset({API_KEY})
 EXPORTERS = frozenset({"admin", "quality_reviewer", "dpo"})
 IDENTIFIED_EXPORTERS = frozenset({"quality_reviewer", "dpo"})
+PRIVACY_SYSTEMS = frozenset({PRIVACY_KEY})
 NOBODY: frozenset[str] = frozenset()
 
 EXPECTED: dict[tuple[str, str], frozenset[str]] = {
@@ -56,6 +58,15 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/contacts"): CONTACT_SYSTEMS,
     ("POST", "/api/v1/contacts/batch"): CONTACT_SYSTEMS,
     ("GET", "/api/v1/services"): CONTACT_SYSTEMS,
+    ("POST", "/api/v1/privacy/requests"): PRIVACY_SYSTEMS,
+    ("GET", "/api/v1/privacy/requests/{request_id:uuid}"): PRIVACY_SYSTEMS,
+    # The public request page: anyone may ask; the secret token in the path is the capability for the rest.
+    ("GET", "/your-data/request"): PUBLIC,
+    ("POST", "/your-data/request"): PUBLIC,
+    ("GET", "/your-data/request/confirm/{token:str}"): PUBLIC,
+    ("POST", "/your-data/request/confirm/{token:str}"): PUBLIC,
+    ("POST", "/your-data/request/confirm/{token:str}/resend"): PUBLIC,
+    ("GET", "/your-data/request/done/{token:str}"): PUBLIC,
     # Survey and unsubscribe links: the signed token in the path is the capability.
     ("GET", "/s/{token:str}"): PUBLIC,
     ("POST", "/s/{token:str}"): PUBLIC,
@@ -97,6 +108,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/staff/privacy/requests/{reference:str}"): DPO,
     ("POST", "/staff/privacy/requests/{reference:str}/move"): DPO,
     ("POST", "/staff/privacy/requests/{reference:str}/fulfil"): DPO,
+    ("POST", "/staff/privacy/requests/{reference:str}/acknowledge"): DPO,
+    ("POST", "/staff/privacy/requests/{reference:str}/lift-restriction"): DPO,
     ("GET", "/staff/privacy/retention"): DPO,
     ("POST", "/staff/privacy/retention"): DPO,
     ("GET", "/staff/privacy/search"): DPO,
@@ -137,6 +150,7 @@ PATH_VALUES = {
     "{hit_id:uuid}": str(uuid.UUID(int=8)),
     "{hold_id:uuid}": str(uuid.UUID(int=9)),
     "{export_id:uuid}": str(uuid.UUID(int=10)),
+    "{request_id:uuid}": str(uuid.UUID(int=11)),
 }
 
 
@@ -200,6 +214,7 @@ async def test_each_identity_reaches_exactly_its_routes(
     client: Client, app: Litestar, db: TestDatabase, auth: dict[str, str], identity: str
 ) -> None:
     user = await make_user(db, identity, service_scope=["parking"], agent_ref="A1") if identity in ROLES else None
+    privacy_auth = {"Authorization": f"Bearer {await db.api_key(['privacy:requests'])}"}
     wrong: list[str] = []
     for (method, path), _handler in sorted(real_routes(app).items()):
         allowed = expected_for(method, path)
@@ -208,6 +223,8 @@ async def test_each_identity_reaches_exactly_its_routes(
         client.cookies.clear()
         if identity == API_KEY:
             headers.update(auth)
+        elif identity == PRIVACY_KEY:
+            headers.update(privacy_auth)
         elif user is not None:
             # A fresh session per request: signing out or a deactivation must not spoil the next row.
             token = await session_cookie(db, user.id)

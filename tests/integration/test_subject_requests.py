@@ -17,8 +17,18 @@ from civicvoice.core.errors import InvalidInput
 from civicvoice.core.settings import Settings
 from privacy.deadlines import ExtensionRefused, WorkingCalendar
 from privacy.keyring import Keyring
-from privacy.request_states import IllegalTransition, RequestKind, RequestState
-from privacy.requests import Requester, find_request, history, move, open_request, queue, requester_of
+from privacy.request_states import IllegalTransition, RefusalNeedsReason, RequestKind, RequestState
+from privacy.requests import (
+    Requester,
+    acknowledge,
+    acknowledgement_due,
+    find_request,
+    history,
+    move,
+    open_request,
+    queue,
+    requester_of,
+)
 from privacy.vault import Vault
 from tests.integration.support import TestDatabase
 from tests.integration.test_keys_and_cli import env_for
@@ -214,3 +224,80 @@ def test_the_requests_commands(settings: Settings) -> None:
     assert code != 0 and "closed request cannot be changed" in out
     code, out = run("privacy", "requests", "move", "SR-0000-NOPE", "--to", "completed", "--as", "dpo@council.example")
     assert code != 0 and "No subject request" in out
+
+
+async def test_a_complaint_is_acknowledged_within_30_days_and_closed_with_its_outcome(
+    db: TestDatabase, keyring: Keyring
+) -> None:
+    vault = Vault(keyring)
+    async with unit_of_work(db.sessions) as session:
+        complaint = await open_request(
+            session,
+            vault,
+            CALENDAR,
+            kind=RequestKind.complaint,
+            requester=Requester(name="Jo", email="jo@example.org", details="You sent my letter to a neighbour"),
+            channel="staff",
+            actor=DPO,
+            identity_required=False,
+            received_at=at(date(2026, 11, 2)),
+        )
+        reference = complaint.reference
+        assert acknowledgement_due(complaint) == date(2026, 12, 1)  # day 1 is the day of receipt
+        [item] = await queue(session, CALENDAR, today=date(2026, 11, 20))
+        assert item.acknowledge_by == date(2026, 12, 1) and item.label.startswith("Acknowledge by 1 December 2026")
+        [late] = await queue(session, CALENDAR, today=date(2026, 12, 3))
+        assert late.overdue and late.label == "Not acknowledged: overdue by 2 days"
+    # No outcome, no completion.
+    async with db.sessions() as session:
+        found = await find_request(session, reference, lock=True)
+        with pytest.raises(RefusalNeedsReason, match="outcome"):
+            await move(session, vault, CALENDAR, found, RequestState.completed, actor=DPO)
+        await session.rollback()
+    async with unit_of_work(db.sessions) as session:
+        found = await find_request(session, reference, lock=True)
+        await acknowledge(session, vault, found, actor=DPO, note="Letter sent")
+        with pytest.raises(InvalidInput, match="acknowledged on"):
+            await acknowledge(session, vault, found, actor=DPO)
+        [item] = await queue(session, CALENDAR, today=date(2026, 12, 3))
+        assert item.acknowledge_by is None and "Acknowledge" not in item.label
+        await move(session, vault, CALENDAR, found, RequestState.completed, actor=DPO, reason="Upheld; staff retrained")
+    async with db.sessions() as session:
+        found = await find_request(session, reference)
+        steps = await history(session, found)
+        actions = [e.action for e in (await session.scalars(select(AuditEvent))).all()]
+    assert found.state == "completed" and found.acknowledged_on is not None
+    assert [s.action for s in steps] == [None, "acknowledged", None]
+    assert "privacy.request.acknowledged" in actions
+
+
+def test_the_acknowledge_fulfil_and_restrictions_commands(settings: Settings) -> None:
+    runner = CliRunner()
+    env = env_for(settings)
+
+    def run(*args: str, stdin: str | None = None) -> tuple[int, str]:
+        result = runner.invoke(cli, list(args), env=env, input=stdin, catch_exceptions=False)
+        return result.exit_code, result.output
+
+    assert run("user", "create", "--email", "dpo@council.example", "--role", "dpo", "--password", "x" * 14)[0] == 0
+    as_dpo = ("--as", "dpo@council.example")
+
+    def opened(kind: str, email: str) -> str:
+        code, out = run(
+            "privacy", "requests", "open", "--kind", kind, "--name", "Jo", "--email", email, *as_dpo, "--json"
+        )
+        assert code == 0, out
+        return str(json.loads(out)["reference"])
+
+    complaint = opened("complaint", "jo@example.org")
+    code, out = run("privacy", "requests", "acknowledge", complaint, *as_dpo)
+    assert code == 0 and "acknowledged on" in out
+    code, out = run("privacy", "requests", "acknowledge", opened("access", "jo@example.org"), *as_dpo)
+    assert code != 0 and "Only a data-protection complaint" in out
+    # A restriction request for nobody we hold cannot restrict anyone; the DPO restricts by hand and lifts.
+    code, out = run("privacy", "restrictions", "list", "--json")
+    assert code == 0 and json.loads(out) == {"restrictions": []}
+    code, out = run("privacy", "restrictions", "add", "--email", "-", *as_dpo, stdin="nobody@example.org\n")
+    assert code != 0 and "No person matches" in out
+    code, out = run("privacy", "requests", "fulfil", opened("rectification", "jo@example.org"), *as_dpo)
+    assert code != 0

@@ -20,6 +20,7 @@ from privacy.deadlines import (
     WorkingHours,
     add_calendar_months,
     clock_start,
+    complaint_acknowledgement_due,
     days_left,
     deadline,
     extend,
@@ -318,3 +319,9 @@ def test_due_times_fall_within_opening_hours_of_a_working_day(start: datetime, h
     if hours > 0 or not (ENGLAND.is_working_day(start.date()) and opening.opens <= start.time() <= opening.closes):
         assert ENGLAND.is_working_day(local.date())
         assert opening.opens <= local.time().replace(tzinfo=None) <= opening.closes
+
+
+def test_a_complaint_is_acknowledged_within_30_days_counting_the_day_of_receipt() -> None:
+    assert complaint_acknowledgement_due(date(2026, 1, 1)) == date(2026, 1, 30)
+    assert complaint_acknowledgement_due(date(2026, 2, 15)) == date(2026, 3, 16)  # calendar days, weekends count
+    assert complaint_acknowledgement_due(date(2024, 2, 1)) == date(2024, 3, 1)  # a leap year's 29 February counts

@@ -86,9 +86,10 @@ def test_reason_values_are_the_stored_ones() -> None:
         "frequency_cap",
         "not_sampled",
         "too_old",
+        "restricted",
         "no_published_survey",
     }
-    assert RULES_VERSION == "2026-11.1"
+    assert RULES_VERSION == "2026-12.1"
 
 
 def test_a_reachable_person_is_invited_by_email_after_the_delay() -> None:
@@ -838,6 +839,21 @@ def test_an_opted_out_person_is_never_invited(
 
     assert not decision.invite
     assert decision.reason is (Reason.opted_out if contact.reachable else Reason.no_contact_details)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    contact=contact_facts,
+    policy=policies(),
+    lag=st.timedeltas(min_value=timedelta(hours=-1), max_value=timedelta(days=20)),
+)
+def test_a_person_whose_processing_is_restricted_is_never_invited(
+    contact: ContactFacts, policy: InvitationPolicy, lag: timedelta
+) -> None:
+    decision = decide(contact, a_person(restricted=True), policy, now=contact.occurred_at + lag)
+
+    assert not decision.invite
+    assert decision.reason is (Reason.restricted if contact.reachable else Reason.no_contact_details)
 
 
 @settings(max_examples=150, deadline=None)
