@@ -101,10 +101,11 @@ class LinearModel:
     ngrams: dict[str, tuple[float, float, float]]
 
     @classmethod
-    def load(cls) -> LinearModel:
-        document = read_data_file(MODEL_FILE)
-        if tuple(document["classes"]) != CLASSES or tuple(document["dense_features"]) != DENSE_FEATURES:
-            raise ValueError(f"{MODEL_FILE} does not match this code's classes and features")
+    def load(cls, name: str = MODEL_FILE, dense_features: tuple[str, ...] = DENSE_FEATURES) -> LinearModel:
+        """The weights of ``name`` in ``feedback/data``, which must list ``dense_features`` in that order."""
+        document = read_data_file(name)
+        if tuple(document["classes"]) != CLASSES or tuple(document["dense_features"]) != dense_features:
+            raise ValueError(f"{name} does not match this code's classes and features")
         return cls(
             intercept=_triple(document["intercept"]),
             dense=tuple(_triple(weights) for weights in document["dense"]),
