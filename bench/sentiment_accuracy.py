@@ -4,8 +4,8 @@ or tuned on) and on the team's hand-written council comments, against TextBlob a
     python bench/sentiment_accuracy.py [--data DIR]
 
 Each shared file is split by ``bench/sentiment_data.py``: the first 70% in file order trains `cv-sentiment-2` and
-`cv-sentiment-3`, the last 30% is measured here. Conventions of the data's README: two-label files force a choice (0 counts as
-negative); three-label files score neutral as a class and report macro-F1. VADER is measured when
+`cv-sentiment-3`, the last 30% is measured here. Conventions of the data's README: two-label files force a choice
+(0 counts as negative); three-label files score neutral as a class and report macro-F1. VADER is measured when
 ``vaderSentiment`` is installed (the ``training`` extra); otherwise it is left out. Prints "skipped" and exits 0
 when the labelled data is not there.
 """
@@ -100,8 +100,10 @@ def main() -> int:
         three_label = any(row.label is Label.NEUTRAL for row in split.test)
         key = "macro_f1" if three_label else "accuracy"
         target = 0.65 if three_label else 0.88
-        targets.append(f"{split.name} {key} {getattr(reports[V3], key):.3f} (>= {target}: "
-                       f"{'yes' if getattr(reports[V3], key) >= target else 'NO'})")
+        targets.append(
+            f"{split.name} {key} {getattr(reports[V3], key):.3f} (>= {target}: "
+            f"{'yes' if getattr(reports[V3], key) >= target else 'NO'})"
+        )
         v3_holds = v3_holds and getattr(reports[V3], key) >= getattr(reports[V2], key)
     council = _measure("council comments written by the team (tests/fixtures)", read_labelled_tsv(COUNCIL), found)
     council_holds = council[V3].macro_f1 >= council[V2].macro_f1

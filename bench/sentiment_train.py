@@ -201,7 +201,9 @@ def calibrate(train: dict[str, Rows], settings: Settings, folds_run: Sequence[in
                 held += rows[lo:hi]
         model, vocabulary = fit(fitting, settings)
         order = [list(model.classes_).index(name) for name in CLASSES]
-        for (row, _, _), p in zip(held, model.predict_proba(_matrix([i for _, _, i in held], vocabulary, settings)), strict=True):
+        for (row, _, _), p in zip(
+            held, model.predict_proba(_matrix([i for _, _, i in held], vocabulary, settings)), strict=True
+        ):
             gold.append(str(row.label))
             logits.append([math.log(max(p[k], 1e-12)) for k in order])
     for bias in (-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0):

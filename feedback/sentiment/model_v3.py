@@ -42,6 +42,7 @@ _SCOPE_BREAK: Final = frozenset(("but", "and", "although", "though", "however", 
 _CONTRAST: Final = frozenset(("but", "however", "although", "though", "yet"))
 _SUFFIXES: Final = ("ingly", "edly", "ness", "ment", "ing", "ful", "ed", "ly", "es", "s")
 _SHORT: Final = 3
+_COMMA: Final = ","
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -75,7 +76,7 @@ def features_of_v3(tokens: list[str], emphasised: list[bool] | None) -> Features
     for token in tokens:
         if not token[0].isalnum():
             negation = 0
-            contrast = contrast and token == ","  # a comma does not end what "but" opened
+            contrast = contrast and token == _COMMA  # a comma does not end what "but" opened
             boosted = False
             continue
         words += 1
@@ -101,7 +102,11 @@ def features_of_v3(tokens: list[str], emphasised: list[bool] | None) -> Features
                 grams.add(">" + mark)
         valence = VADER.get(token)
         if valence is not None:
-            mark = ("++vad" if valence >= _STRONG else "+vad") if valence > 0 else ("--vad" if valence <= -_STRONG else "-vad")
+            mark = (
+                ("++vad" if valence >= _STRONG else "+vad")
+                if valence > 0
+                else ("--vad" if valence <= -_STRONG else "-vad")
+            )
             grams.add(mark + "!" if negation else mark)
             vader += valence * _VADER_NEGATED if negation else valence
         if negation:

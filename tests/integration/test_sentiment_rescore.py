@@ -46,7 +46,7 @@ async def test_rescore_moves_every_score_to_the_new_version_in_batches(
     before = await answered_and_scored(loop_client, loop_app, auth, smtp, db)
     assert {s.scorer_version for s in before.values()} == {SCORER_VERSION}
     # to the newest version unless it is the default already (a new version is re-scored to just like an old one)
-    old, new = SCORER_VERSION, VERSIONS[-1] if SCORER_VERSION != VERSIONS[-1] else V1
+    old, new = SCORER_VERSION, VERSIONS[-1] if VERSIONS[-1] != SCORER_VERSION else V1
     for key, stored in before.items():
         assert stored.polarity == score(ANSWERS[key], question=QUESTIONS[key], version=old).polarity
 
@@ -87,7 +87,7 @@ async def test_rescore_command_queues_the_jobs_and_refuses_bad_input(
     mail_settings: Settings,
 ) -> None:
     await answered_and_scored(loop_client, loop_app, auth, smtp, db)
-    other = VERSIONS[-1] if SCORER_VERSION != VERSIONS[-1] else V1
+    other = VERSIONS[-1] if VERSIONS[-1] != SCORER_VERSION else V1
     runner = CliRunner()
     env = env_for(mail_settings)
     # The command runs its own event loop, as it does in a shell: call it from a thread without one.
