@@ -62,11 +62,52 @@ def features_v3(text: str) -> Features:
     return features_of_v3(*tokenise(text))
 
 
+# How a token takes part in the reading, worked out once per distinct token (see `_role`).
+_MARK, _COMMA_MARK, _NEGATOR, _BREAK, _CONTRAST_BREAK, _INTENSIFIER, _WORD = range(7)
+_ROLES: dict[str, tuple[int, str | None, str | None, float, str | None]] = {}
+_MOST_ROLES: Final = 200_000  # the cache is cleared past this many distinct tokens
+
+
+def _role(token: str) -> tuple[int, str | None, str | None, float, str | None]:
+    """(role, lexicon class, VADER class, VADER valence, stem feature) of a token."""
+    found = _ROLES.get(token)
+    if found is not None:
+        return found
+    lexicon_mark = vader_mark = stem_gram = None
+    valence = 0.0
+    if not token[0].isalnum():
+        role = _COMMA_MARK if token == _COMMA else _MARK
+    elif token in WORDS.negators or token.endswith("n't"):
+        role = _NEGATOR
+    elif token in _SCOPE_BREAK:
+        role = _CONTRAST_BREAK if token in _CONTRAST else _BREAK
+    elif token in WORDS.intensifiers:
+        role = _INTENSIFIER
+    else:
+        role = _WORD
+        value = LEXICON.get(token)
+        if value is not None:
+            lexicon_mark = "+lex" if value > 0 else "-lex"
+        vader = VADER.get(token)
+        if vader is not None:
+            valence = vader
+            if vader > 0:
+                vader_mark = "++vad" if vader >= _STRONG else "+vad"
+            else:
+                vader_mark = "--vad" if vader <= -_STRONG else "-vad"
+        if token[0].isalpha():
+            stem_gram = "~" + stem(token)
+    found = (role, lexicon_mark, vader_mark, valence, stem_gram)
+    if len(_ROLES) >= _MOST_ROLES:
+        _ROLES.clear()
+    _ROLES[token] = found
+    return found
+
+
 def features_of_v3(tokens: list[str], emphasised: list[bool] | None) -> Features:
     base = features_of(tokens, emphasised)
     grams = set(base.ngrams)
-    negators = WORDS.negators
-    intensifiers = WORDS.intensifiers
+    add = grams.add
     negation = 0
     contrast = False
     boosted = False
@@ -74,49 +115,42 @@ def features_of_v3(tokens: list[str], emphasised: list[bool] | None) -> Features
     lexicon_words = 0
     vader = 0.0
     for token in tokens:
-        if not token[0].isalnum():
+        role, lexicon_mark, vader_mark, valence, stem_gram = _ROLES.get(token) or _role(token)
+        if role <= _COMMA_MARK:
             negation = 0
-            contrast = contrast and token == _COMMA  # a comma does not end what "but" opened
+            contrast = contrast and role == _COMMA_MARK  # a comma does not end what "but" opened
             boosted = False
             continue
         words += 1
-        if token in negators or token.endswith("n't"):
+        if role == _NEGATOR:
             negation = NEGATION_SCOPE
             continue
-        if token in _SCOPE_BREAK:
+        if role in (_BREAK, _CONTRAST_BREAK):
             negation = 0
-            contrast = token in _CONTRAST
+            contrast = role == _CONTRAST_BREAK
             continue
-        if token in intensifiers:
+        if role == _INTENSIFIER:
             boosted = True
-            grams.add("~" + token)
+            add("~" + token)
             continue
-        value = LEXICON.get(token)
-        if value is not None:
+        if lexicon_mark is not None:
             lexicon_words += 1
-            mark = "+lex" if value > 0 else "-lex"
-            grams.add(mark + "!" if negation else mark)
+            add(lexicon_mark + "!" if negation else lexicon_mark)
             if boosted and not negation:
-                grams.add("^" + mark)
+                add("^" + lexicon_mark)
             if contrast:
-                grams.add(">" + mark)
-        valence = VADER.get(token)
-        if valence is not None:
-            mark = (
-                ("++vad" if valence >= _STRONG else "+vad")
-                if valence > 0
-                else ("--vad" if valence <= -_STRONG else "-vad")
-            )
-            grams.add(mark + "!" if negation else mark)
+                add(">" + lexicon_mark)
+        if vader_mark is not None:
+            add(vader_mark + "!" if negation else vader_mark)
             vader += valence * _VADER_NEGATED if negation else valence
         if negation:
-            grams.add("!" + token)
+            add("!" + token)
             negation -= 1
         if contrast:
-            grams.add(">" + token)
+            add(">" + token)
         boosted = False
-        if token[0].isalpha():
-            grams.add("~" + stem(token))
+        if stem_gram is not None:
+            add(stem_gram)
     dense = (
         *base.dense,
         1.0 if 0 < words <= _SHORT else 0.0,
