@@ -211,7 +211,7 @@ def _v3_polarity(
 
 def v3_polarity_of(found: Features, question: QuestionKind | None) -> float:
     """`cv-sentiment-3`'s polarity of what its model reads of a comment, the question shifting the odds."""
-    logits = _model_v3().logits(found)
+    logits = _model_v3().summed_logits(found)
     logits[1] += _V3_NEUTRAL_BIAS
     if question is QuestionKind.IMPROVE:
         logits[0] += _QUESTION_SHIFT

@@ -129,6 +129,23 @@ class LinearModel:
                 positive += weights[2]
         return [negative, neutral, positive]
 
+    def summed_logits(self, found: Features) -> list[float]:
+        """`logits` with the n-gram weights summed column by column in C (`cv-sentiment-3`; the order of the
+        additions differs from `logits`, which `cv-sentiment-2`'s pinned scores keep)."""
+        negative, neutral, positive = self.intercept
+        for value, (w_negative, w_neutral, w_positive) in zip(found.dense, self.dense, strict=True):
+            if value:
+                negative += w_negative * value
+                neutral += w_neutral * value
+                positive += w_positive * value
+        weights = [weights for weights in map(self.ngrams.get, found.ngrams) if weights is not None]
+        if weights:
+            negatives, neutrals, positives = zip(*weights, strict=True)
+            negative += sum(negatives)
+            neutral += sum(neutrals)
+            positive += sum(positives)
+        return [negative, neutral, positive]
+
 
 def probabilities(logits: Sequence[float]) -> list[float]:
     top = max(logits)
