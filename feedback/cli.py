@@ -3,6 +3,7 @@ in the background when a new scorer version becomes the default."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import click
 from civicvoice.core.commands import run_db, settings_from_env
 from feedback.evaluation import EvaluationInputError, EvaluationReport, evaluate, read_labelled_tsv
 from feedback.scoring import MAX_RESCORE_BATCH, RESCORE_BATCH, enqueue_rescore
-from feedback.sentiment import SCORER_VERSION, VERSIONS
+from feedback.sentiment import SCORER_VERSION, VERSIONS, score
 
 
 @click.group(name="sentiment")
@@ -21,17 +22,25 @@ def sentiment() -> None:
 
 @sentiment.command(name="evaluate")
 @click.argument("file", type=click.Path(dir_okay=True, path_type=Path))
-def evaluate_command(file: Path) -> None:
+@click.option(
+    "--version",
+    "version",
+    type=click.Choice(VERSIONS),
+    default=SCORER_VERSION,
+    show_default=True,
+    help="Scorer version to measure.",
+)
+def evaluate_command(file: Path, version: str) -> None:
     """Score FILE (TSV: text, label[, question]) and compare with its labels.
 
     Prints a table, then, as the last line, the figures as one JSON object.
     """
     try:
         rows = read_labelled_tsv(file)
-        report = evaluate(rows)
+        report = evaluate(rows, scorer=functools.partial(score, version=version))
     except EvaluationInputError as error:
         raise click.ClickException(error.detail) from None
-    click.echo(_table(report, file.name))
+    click.echo(_table(report, file.name, version))
     click.echo(report.to_json())
 
 
@@ -62,9 +71,9 @@ def rescore_command(version: str, batch_size: int) -> None:
     click.echo(json.dumps({"version": plan.version, "comments": plan.comments, "jobs": plan.jobs}))
 
 
-def _table(report: EvaluationReport, name: str) -> str:
+def _table(report: EvaluationReport, name: str, version: str) -> str:
     lines = [
-        f"{name}: {report.rows} rows, scorer {SCORER_VERSION}",
+        f"{name}: {report.rows} rows, scorer {version}",
         f"{'label':<10} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}",
     ]
     for label, stats in report.per_label.items():

@@ -3,7 +3,9 @@
 Every stored score records the version that produced it, and a version never changes once scores carry its
 name. `cv-sentiment-1`: rules over TextBlob's lexicon (`rules.py`), kept exactly as it was. `cv-sentiment-2`:
 a linear model over words, word pairs and those rules' reading (`model.py`), with non-answers read as neutral,
-the question asked shifting the odds, and comments not in English marked not scored.
+the question asked shifting the odds, and comments not in English marked not scored. `cv-sentiment-3`: the same
+shape with features chosen to carry over to comments unlike the training data (`model_v3.py`: negation scope,
+contrast, lexicon classes, word stems), more no-opinion answers read as neutral, and a calibrated neutral band.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from typing import Final
 from feedback.sentiment import rules
 from feedback.sentiment.answers import QuestionKind, answer_polarity, has_words, question_kind, short_answer
 from feedback.sentiment.lexicon import WORDS
-from feedback.sentiment.model import LinearModel, features, features_of, probabilities
+from feedback.sentiment.model import Features, LinearModel, features, features_of, probabilities
+from feedback.sentiment.model_v3 import DENSE_FEATURES_V3, MODEL_FILE_V3, features_of_v3
 from feedback.sentiment.tokens import tokenise
 
 V1: Final = "cv-sentiment-1"
 V2: Final = "cv-sentiment-2"
-VERSIONS: Final = (V1, V2)
+V3: Final = "cv-sentiment-3"
+VERSIONS: Final = (V1, V2, V3)
 # The version new scores are made with (see the README's Sentiment section for why).
 SCORER_VERSION: Final = V2
 
@@ -85,7 +89,7 @@ def score(
         tokens = tokenise(text)
         if _welsh(tokens[0]):
             return Sentiment(polarity=0.0, label=Label.NOT_SCORED, scorer_version=version)
-        polarity = _model_polarity(text, question, tokens)
+        polarity = _model_polarity(text, question, tokens) if version == V2 else _v3_polarity(text, question, tokens)
     polarity = _stored(polarity)
     return Sentiment(polarity=polarity, label=label_for(polarity), scorer_version=version)
 
@@ -166,11 +170,69 @@ def _model_polarity(
     return sign * (NEUTRAL_BAND + 1e-6 + (1.0 - NEUTRAL_BAND - 1e-6) * abs(lean))
 
 
+# --- cv-sentiment-3 ---------------------------------------------------------------------------------------
+
+# Added to the neutral log-odds before the labels are compared: the neutral band's calibration, chosen by
+# cross-validation on the first 70% of the airline tweets (bench/sentiment_train.py --select).
+_V3_NEUTRAL_BIAS: Final = 0.0
+
+
+@functools.cache
+def _model_v3() -> LinearModel:
+    return LinearModel.load(MODEL_FILE_V3, DENSE_FEATURES_V3)
+
+
+def _v3_polarity(
+    text: str, question: QuestionKind | None, tokens: tuple[list[str], list[bool] | None] | None = None
+) -> float:
+    answer = short_answer(text)
+    if answer is not None:
+        head, rest = answer
+        says_more = rest is not None and has_words(rest)
+        if head in WORDS.non_answers and not says_more:
+            return 0.0  # "N/A", "No", "Nothing to add": no view of the contact, whatever was asked
+        asked = question is QuestionKind.IMPROVE or question is QuestionKind.PRAISE
+        if asked and (head in WORDS.nothing_answers or head in WORDS.everything_answers):
+            if says_more:  # "Nothing, the staff were great": what follows decides, if it takes a side
+                following = _v3_polarity(rest or "", None)
+                if label_for(following) is not Label.NEUTRAL:
+                    return following
+            side = 1.0 if question is QuestionKind.PRAISE else -1.0
+            if head in WORDS.everything_answers:
+                return side * _EVERYTHING
+            return _NOTHING_AFTER_PRAISE if question is QuestionKind.PRAISE else _NOTHING_AFTER_IMPROVE
+        if head in WORDS.v3_non_answers and not says_more:
+            return 0.0  # "Nothing" to "Any other comments?", "Fine", "OK": no opinion given
+    if not has_words(text):
+        return 0.0
+    found = features_of_v3(*(tokens if tokens is not None else tokenise(text)))
+    return v3_polarity_of(found, question)
+
+
+def v3_polarity_of(found: Features, question: QuestionKind | None) -> float:
+    """`cv-sentiment-3`'s polarity of what its model reads of a comment, the question shifting the odds."""
+    logits = _model_v3().summed_logits(found)
+    logits[1] += _V3_NEUTRAL_BIAS
+    if question is QuestionKind.IMPROVE:
+        logits[0] += _QUESTION_SHIFT
+        logits[2] -= _QUESTION_SHIFT
+    elif question is QuestionKind.PRAISE:
+        logits[0] -= _QUESTION_SHIFT
+        logits[2] += _QUESTION_SHIFT
+    negative, neutral, positive = probabilities(logits)
+    lean = positive - negative
+    if neutral >= negative and neutral >= positive:
+        return NEUTRAL_BAND * lean  # neutral, leaning as the odds do (a forced choice reads the sign)
+    sign = 1.0 if lean > 0 else -1.0
+    return sign * (NEUTRAL_BAND + 1e-6 + (1.0 - NEUTRAL_BAND - 1e-6) * abs(lean))
+
+
 __all__ = [
     "NEUTRAL_BAND",
     "SCORER_VERSION",
     "V1",
     "V2",
+    "V3",
     "VERSIONS",
     "Label",
     "QuestionKind",

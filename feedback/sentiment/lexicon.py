@@ -50,6 +50,8 @@ class WordLists:
     # cv-sentiment-2 only
     non_answers: frozenset[str]
     welsh_words: frozenset[str]
+    # cv-sentiment-3 only
+    v3_non_answers: frozenset[str]
 
 
 def load_word_lists() -> WordLists:
@@ -85,6 +87,7 @@ def load_word_lists() -> WordLists:
         everything_answers=frozenset(document["everything_answers"]["answers"]),
         non_answers=frozenset(document["v2_non_answers"]["answers"]),
         welsh_words=words("welsh_words"),
+        v3_non_answers=frozenset(document["v3_non_answers"]["answers"]),
     )
 
 

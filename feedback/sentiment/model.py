@@ -101,10 +101,11 @@ class LinearModel:
     ngrams: dict[str, tuple[float, float, float]]
 
     @classmethod
-    def load(cls) -> LinearModel:
-        document = read_data_file(MODEL_FILE)
-        if tuple(document["classes"]) != CLASSES or tuple(document["dense_features"]) != DENSE_FEATURES:
-            raise ValueError(f"{MODEL_FILE} does not match this code's classes and features")
+    def load(cls, name: str = MODEL_FILE, dense_features: tuple[str, ...] = DENSE_FEATURES) -> LinearModel:
+        """The weights of ``name`` in ``feedback/data``, which must list ``dense_features`` in that order."""
+        document = read_data_file(name)
+        if tuple(document["classes"]) != CLASSES or tuple(document["dense_features"]) != dense_features:
+            raise ValueError(f"{name} does not match this code's classes and features")
         return cls(
             intercept=_triple(document["intercept"]),
             dense=tuple(_triple(weights) for weights in document["dense"]),
@@ -126,6 +127,23 @@ class LinearModel:
                 negative += weights[0]
                 neutral += weights[1]
                 positive += weights[2]
+        return [negative, neutral, positive]
+
+    def summed_logits(self, found: Features) -> list[float]:
+        """`logits` with the n-gram weights summed column by column in C (`cv-sentiment-3`; the order of the
+        additions differs from `logits`, which `cv-sentiment-2`'s pinned scores keep)."""
+        negative, neutral, positive = self.intercept
+        for value, (w_negative, w_neutral, w_positive) in zip(found.dense, self.dense, strict=True):
+            if value:
+                negative += w_negative * value
+                neutral += w_neutral * value
+                positive += w_positive * value
+        weights = [weights for weights in map(self.ngrams.get, found.ngrams) if weights is not None]
+        if weights:
+            negatives, neutrals, positives = zip(*weights, strict=True)
+            negative += sum(negatives)
+            neutral += sum(neutrals)
+            positive += sum(positives)
         return [negative, neutral, positive]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from feedback.evaluation import (
     evaluate,
     read_labelled_tsv,
 )
-from feedback.sentiment import Label, QuestionKind, Sentiment
+from feedback.sentiment import VERSIONS, Label, QuestionKind, Sentiment, score
 
 SAMPLE = Path(__file__).parents[2] / "fixtures" / "sentiment_sample.tsv"
 POSITIVE, NEUTRAL, NEGATIVE = Label.POSITIVE, Label.NEUTRAL, Label.NEGATIVE
@@ -217,6 +218,18 @@ def test_evaluate_command_prints_a_table_then_json_last() -> None:
     assert figures["accuracy"] >= 0.85  # the sample's comments are the kind the scorer is built for
     assert any(line.startswith("negative") for line in lines[:-1])
     assert "macro-F1" in result.output
+
+
+def test_evaluate_command_measures_the_version_asked_for() -> None:
+    rows = read_labelled_tsv(SAMPLE)
+    for version in VERSIONS:
+        result = CliRunner().invoke(sentiment, ["evaluate", str(SAMPLE), "--version", version])
+        assert result.exit_code == 0, result.output
+        assert f"rows, scorer {version}" in result.output
+        expected = evaluate(rows, scorer=functools.partial(score, version=version))
+        assert json.loads(result.output.strip().splitlines()[-1])["accuracy"] == round(expected.accuracy, 4)
+    refused = CliRunner().invoke(sentiment, ["evaluate", str(SAMPLE), "--version", "cv-sentiment-9"])
+    assert refused.exit_code == 2 and "Traceback" not in refused.output
 
 
 def test_evaluate_command_reports_bad_input_without_a_traceback(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ to every text for good. A change that moves a score is a new version.
 and of ``sentiment_sample.tsv`` (with its question), each with the polarity `cv-sentiment-1` gave it before the
 scorer was split into named steps and a data file. ``sentiment_v2_pinned.tsv.gz`` holds `cv-sentiment-2`'s
 polarity and label of the same lines and of ``council_comments.tsv``, as shipped. Never regenerate either.
+``sentiment_v3_pinned.tsv.gz`` holds the same for `cv-sentiment-3`, written once when it shipped; never regenerate it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import gzip
 from pathlib import Path
 
 from feedback.evaluation import read_labelled_tsv
-from feedback.sentiment import V1, V2, QuestionKind, question_kind, score
+from feedback.sentiment import V1, V2, V3, QuestionKind, question_kind, score
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 
@@ -67,6 +68,20 @@ def test_cv_sentiment_2_scores_every_pinned_line_as_it_shipped() -> None:
         question, text = texts[source, line]
         sentiment = score(text, question=question, version=V2)
         assert sentiment.scorer_version == V2
+        if abs(sentiment.polarity - float(expected)) > 1e-6 or sentiment.label.value != label:
+            moved.append(f"{source}:{line} expected {expected} {label}, got {sentiment.polarity!r} {sentiment.label}")
+    assert not moved, f"{len(moved)} scores moved, first: {moved[:5]}"
+
+
+def test_cv_sentiment_3_scores_every_pinned_line_as_it_shipped() -> None:
+    texts = pinned_texts()
+    pinned = _rows("sentiment_v3_pinned.tsv.gz")
+    assert len(pinned) == len(texts)
+    moved: list[str] = []
+    for source, line, expected, label in pinned:
+        question, text = texts[source, line]
+        sentiment = score(text, question=question, version=V3)
+        assert sentiment.scorer_version == V3
         if abs(sentiment.polarity - float(expected)) > 1e-6 or sentiment.label.value != label:
             moved.append(f"{source}:{line} expected {expected} {label}, got {sentiment.polarity!r} {sentiment.label}")
     assert not moved, f"{len(moved)} scores moved, first: {moved[:5]}"
