@@ -27,7 +27,7 @@ V2: Final = "cv-sentiment-2"
 V3: Final = "cv-sentiment-3"
 VERSIONS: Final = (V1, V2, V3)
 # The version new scores are made with (see the README's Sentiment section for why).
-SCORER_VERSION: Final = V2
+SCORER_VERSION: Final = V3
 
 # A polarity whose magnitude is at most this is neutral (the cut VADER uses for its compound score).
 NEUTRAL_BAND: Final = 0.05
