@@ -14,10 +14,12 @@ from feedback.callback_pages import ROUTES as CALLBACK_ROUTES
 from feedback.callbacks import JOBS as CALLBACK_JOBS
 from feedback.case_pages import CASE_ROLES
 from feedback.case_pages import ROUTES as CASE_ROUTES
+from feedback.demand_pages import ROUTES as DEMAND_ROUTES
 from feedback.cases import OPEN_CASES_HOLD, has_open_complaint
-from feedback.cli import sentiment
+from feedback.cli import feedback_commands, sentiment
 from feedback.inbox import REVIEWERS
 from feedback.inbox import ROUTES as INBOX_ROUTES
+from feedback.original_pages import ROUTES as ORIGINAL_ROUTES
 from feedback.quality_pages import ROUTES as QUALITY_ROUTES
 from feedback.quality_pages import SCORE_ROLES
 from feedback.scoring import JOBS, on_responses_submitted
@@ -34,11 +36,27 @@ def jobs() -> JobRegistry:
 
 FEATURE = Feature(
     name="feedback",
-    routes=[*INBOX_ROUTES, *CASE_ROUTES, *ACTION_ROUTES, *CALLBACK_ROUTES, *QUALITY_ROUTES],
+    routes=[
+        *INBOX_ROUTES,
+        *DEMAND_ROUTES,
+        *ORIGINAL_ROUTES,
+        *CASE_ROUTES,
+        *ACTION_ROUTES,
+        *CALLBACK_ROUTES,
+        *QUALITY_ROUTES,
+    ],
     jobs=jobs(),
     templates=[Path(__file__).parent / "templates"],
-    cli=[sentiment],
-    models=["feedback.models", "feedback.cases", "feedback.actions", "feedback.callbacks", "feedback.quality"],
+    cli=[sentiment, feedback_commands],
+    models=[
+        "feedback.models",
+        "feedback.cases",
+        "feedback.actions",
+        "feedback.callbacks",
+        "feedback.quality",
+        "feedback.demand",
+        "feedback.originals",
+    ],
     extensions=[
         # Scores what surveys publishes as "response submitted", in the same transaction.
         contribute(RESPONSE_SUBSCRIBERS, on_responses_submitted),

@@ -25,8 +25,13 @@ from civicvoice.core.auth import Access, StaffUser
 from civicvoice.core.clock import LONDON
 from civicvoice.core.http import staff_template
 from feedback.classification import CommentClass, Theme
+from feedback.demand import HINTS as DEMAND_HINTS
+from feedback.demand import LABELS as DEMAND_LABELS
+from feedback.demand import DemandTag, tags_for
+from feedback.originals import may_see_originals
 from feedback.models import CommentClassification, CommentScore
 from feedback.review import classifier_report, review
+from feedback.scorecard.formulas import DemandType
 from privacy.exceptions import KeyDestroyed
 from privacy.redaction import redact
 from privacy.vault import Vault
@@ -35,6 +40,9 @@ from surveys.models import Answer, Contact, Response, Service, SurveyVersion
 from surveys.responses import read_answer_text
 
 PAGE_SIZE = 25
+# Counting stops here: a count over a million responses would cost more than the page itself. Past it the page
+# says "more than", and asks for narrower filters to reach further back.
+COUNT_CAP = 10_000
 SEES_EVERY_SERVICE = frozenset({"admin", "quality_reviewer", "dpo"})
 # Who confirms or corrects a comment's class and themes.
 REVIEWERS = ("quality_reviewer", "admin")
@@ -59,6 +67,7 @@ class Comment:
     confidence: float | None = None
     themes: tuple[str, ...] = ()
     reviewed: bool = False
+    demand: DemandTag | None = None  # a complaint's own demand tag
 
 
 @dataclass
@@ -69,15 +78,19 @@ class InboxRow:
     satisfaction: int | None
     resolved: str | None
     sentiment: str | None
+    response_id: uuid.UUID | None = None
+    contact_id: uuid.UUID | None = None
+    demand: DemandTag | None = None  # the contact's demand tag
     comments: list[Comment] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class InboxPage:
     rows: list[InboxRow]
-    total: int
+    total: int  # at most COUNT_CAP
     page: int
     pages: int
+    more: bool = False  # more than COUNT_CAP responses match
 
 
 def scoped(stmt: Select[Any], viewer: StaffUser) -> Select[Any]:
@@ -122,7 +135,10 @@ async def recent_feedback(session: AsyncSession, vault: Any, viewer: StaffUser, 
     base = _filtered(
         scoped(select(Response, Service.name).join(Service, Service.id == Response.service_id), viewer), filters
     )
-    total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    counted = base.with_only_columns(Response.id).order_by(None).limit(COUNT_CAP + 1)
+    total = await session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    more = total > COUNT_CAP
+    total = min(total, COUNT_CAP)
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, filters.page), pages)
     found = (
@@ -153,6 +169,11 @@ async def recent_feedback(session: AsyncSession, vault: Any, viewer: StaffUser, 
         version_ids = {response.survey_version_id for response, _ in found}
         for version in (await session.scalars(select(SurveyVersion).where(SurveyVersion.id.in_(version_ids)))).all():
             questions[version.id] = {q.id: q.text_in(ENGLISH) for q in stored_definition(version.definition).questions}
+    contact_tags, answer_tags = await tags_for(
+        session,
+        contact_ids=[response.contact_id for response, _ in found if response.contact_id],
+        answer_ids=[answer.id for listed in answers.values() for answer in listed],
+    )
     rows: list[InboxRow] = []
     for response, service_name in found:
         row = InboxRow(
@@ -162,6 +183,9 @@ async def recent_feedback(session: AsyncSession, vault: Any, viewer: StaffUser, 
             response.satisfaction,
             response.resolved,
             None,
+            response.id,
+            response.contact_id,
+            contact_tags.get(response.contact_id) if response.contact_id else None,
         )
         for answer in sorted(answers[response.id], key=lambda a: a.question_key):
             try:
@@ -171,7 +195,7 @@ async def recent_feedback(session: AsyncSession, vault: Any, viewer: StaffUser, 
             if not text:
                 continue
             question = questions.get(response.survey_version_id, {}).get(answer.question_key, answer.question_key)
-            comment = Comment(question, redact(text), labels.get(answer.id), answer.id)
+            comment = Comment(question, redact(text), labels.get(answer.id), answer.id, demand=answer_tags.get(answer.id))
             classified = classes.get(answer.id)
             if classified is not None:
                 comment.comment_class = classified.final_class
@@ -185,7 +209,7 @@ async def recent_feedback(session: AsyncSession, vault: Any, viewer: StaffUser, 
             row.comments.append(comment)
         row.sentiment = _overall([c.sentiment for c in row.comments if c.sentiment])
         rows.append(row)
-    return InboxPage(rows, total, page, pages)
+    return InboxPage(rows, total, page, pages, more)
 
 
 async def visible_services(session: AsyncSession, viewer: StaffUser) -> list[tuple[str, str]]:
@@ -249,6 +273,10 @@ class FeedbackInbox(Controller):
             classes=list(CommentClass),
             themes=list(Theme),
             may_review=viewer.role in REVIEWERS,
+            may_see_originals=await may_see_originals(db_session, viewer),
+            demand_types=list(DemandType),
+            demand_labels=DEMAND_LABELS,
+            demand_hints=DEMAND_HINTS,
             may_open_case=viewer.role in ("quality_reviewer", "admin", "service_manager"),
             back=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         )

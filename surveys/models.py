@@ -104,6 +104,7 @@ class Contact(Base):
         UniqueConstraint("ref_key_version", "ref_digest", name="uq_contact_ref"),
         Index("ix_contact_subject", "subject_id"),
         Index("ix_contact_service_occurred", "service_id", "occurred_at"),
+        Index("ix_contact_agent_occurred", "agent_ref", "occurred_at"),
     )
 
     source: Mapped[str] = mapped_column(String(64))
@@ -218,7 +219,12 @@ class Response(Base):
         coarsen_on_erasure=("submitted_at",),
         retention_rule=RetentionRule("responses", "submitted_at", "anonymise"),
     )
-    __table_args__ = (Index("ix_response_service_submitted", "service_id", "submitted_at"),)
+    __table_args__ = (
+        Index("ix_response_service_submitted", "service_id", "submitted_at"),
+        # The staff inbox: newest first over every service, and by channel.
+        Index("ix_response_submitted", "submitted_at", "id"),
+        Index("ix_response_channel_submitted", "channel", "submitted_at"),
+    )
 
     invitation_id: Mapped[uuid.UUID | None] = mapped_column(
         GUID, ForeignKey("invitation.id", ondelete="SET NULL"), unique=True
