@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import click
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 

@@ -148,7 +148,9 @@ async def tag_contact(session: AsyncSession, contact: Contact, choice: DemandCho
     )
 
 
-async def tag_complaint(session: AsyncSession, answer_id: uuid.UUID, choice: DemandChoice, *, actor: Actor) -> DemandTag:
+async def tag_complaint(
+    session: AsyncSession, answer_id: uuid.UUID, choice: DemandChoice, *, actor: Actor
+) -> DemandTag:
     """Tag a complaint comment; one classified (or reviewed) as anything else is refused."""
     found = (
         await session.execute(
@@ -162,7 +164,9 @@ async def tag_complaint(session: AsyncSession, answer_id: uuid.UUID, choice: Dem
         raise NotFound("No such comment.", field="answer_id")
     response, classified = found
     if classified is None or classified.final_class != CommentClass.COMPLAINT:
-        raise InvalidInput("Only a complaint comment can be tagged on its own; tag the contact instead.", field="answer_id")
+        raise InvalidInput(
+            "Only a complaint comment can be tagged on its own; tag the contact instead.", field="answer_id"
+        )
     return await _store(
         session,
         choice,

@@ -110,7 +110,7 @@ async def _visible_response(session: AsyncSession, viewer: StaffUser, response_i
     stmt = scoped(
         select(Response).join(Service, Service.id == Response.service_id).where(Response.id == response_id), viewer
     )
-    found = await session.scalar(stmt)
+    found: Response | None = await session.scalar(stmt)
     if found is None:
         raise NotFound("No such response.", field="response")
     return found

@@ -14,9 +14,9 @@ from feedback.callback_pages import ROUTES as CALLBACK_ROUTES
 from feedback.callbacks import JOBS as CALLBACK_JOBS
 from feedback.case_pages import CASE_ROLES
 from feedback.case_pages import ROUTES as CASE_ROUTES
-from feedback.demand_pages import ROUTES as DEMAND_ROUTES
 from feedback.cases import OPEN_CASES_HOLD, has_open_complaint
 from feedback.cli import feedback_commands, sentiment
+from feedback.demand_pages import ROUTES as DEMAND_ROUTES
 from feedback.inbox import REVIEWERS
 from feedback.inbox import ROUTES as INBOX_ROUTES
 from feedback.original_pages import ROUTES as ORIGINAL_ROUTES

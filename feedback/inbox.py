@@ -28,8 +28,8 @@ from feedback.classification import CommentClass, Theme
 from feedback.demand import HINTS as DEMAND_HINTS
 from feedback.demand import LABELS as DEMAND_LABELS
 from feedback.demand import DemandTag, tags_for
-from feedback.originals import may_see_originals
 from feedback.models import CommentClassification, CommentScore
+from feedback.originals import may_see_originals
 from feedback.review import classifier_report, review
 from feedback.scorecard.formulas import DemandType
 from privacy.exceptions import KeyDestroyed
@@ -195,7 +195,9 @@ async def recent_feedback(session: AsyncSession, vault: Any, viewer: StaffUser, 
             if not text:
                 continue
             question = questions.get(response.survey_version_id, {}).get(answer.question_key, answer.question_key)
-            comment = Comment(question, redact(text), labels.get(answer.id), answer.id, demand=answer_tags.get(answer.id))
+            comment = Comment(
+                question, redact(text), labels.get(answer.id), answer.id, demand=answer_tags.get(answer.id)
+            )
             classified = classes.get(answer.id)
             if classified is not None:
                 comment.comment_class = classified.final_class

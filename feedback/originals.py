@@ -43,9 +43,7 @@ class OriginalTextGrant(Base):
         subject_link="staff_user_id",
     )
 
-    staff_user_id: Mapped[uuid.UUID] = mapped_column(
-        GUID, ForeignKey("staff_user.id", ondelete="CASCADE"), unique=True
-    )
+    staff_user_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("staff_user.id", ondelete="CASCADE"), unique=True)
     granted_by: Mapped[str] = mapped_column(String(64))
     granted_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
 

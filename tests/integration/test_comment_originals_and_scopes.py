@@ -26,7 +26,7 @@ from privacy.vault import Vault
 from surveys.models import Answer, Contact, Response, Service
 from tests.integration.support import TestDatabase
 from tests.integration.test_keys_and_cli import env_for
-from tests.integration.test_staff_login import csrf_from, make_user, sign_in
+from tests.integration.test_staff_login import make_user, sign_in
 from tests.integration.test_staff_recent_feedback import IDENTIFYING, rows
 
 # isort: split
@@ -78,7 +78,11 @@ async def test_the_original_needs_its_own_permission_a_reason_and_is_audited(
     assert code != 0 and "administrator" in output
     code, output = await cli_run(settings, "feedback", "originals", "grant", REVIEWER, "--as", ADMIN)
     assert code == 0, output
-    assert json.loads(output.strip().splitlines()[-1]) == {"email": REVIEWER, "may_see_originals": True, "changed": True}
+    assert json.loads(output.strip().splitlines()[-1]) == {
+        "email": REVIEWER,
+        "may_see_originals": True,
+        "changed": True,
+    }
     assert len(await db.all(OriginalTextGrant)) == 1
 
     # The inbox still shows the comment redacted; the link asks for a reason first.
@@ -134,21 +138,31 @@ async def test_nothing_leaks_across_services_or_agents(
         for user in (manager, agent):
             session.add(OriginalTextGrant(staff_user_id=user.id, granted_by=str(admin.id)))
         case = await open_case(
-            session, WorkingCalendar.of(), answer_id=waste.id, owner_id=str(admin.id), actor=Actor.cli(),
+            session,
+            WorkingCalendar.of(),
+            answer_id=waste.id,
+            owner_id=str(admin.id),
+            actor=Actor.cli(),
             today=date(2026, 12, 1),
         )
         response = await session.get(Response, waste.response_id)
         assert response is not None
         callback = Callback(
-            response_id=response.id, subject_id=response.subject_id, service_id=response.service_id,
-            reason="asked", due_at=response.submitted_at,
+            response_id=response.id,
+            subject_id=response.subject_id,
+            service_id=response.service_id,
+            reason="asked",
+            due_at=response.submitted_at,
         )
         session.add(callback)
         contact = await session.get(Contact, response.contact_id)
         assert contact is not None
         await evaluate(
-            session, contact.id, {"greeting": 4, "accuracy": 1, "resolution": 1, "courtesy": 1, "data_protection": 4},
-            reviewer_id="r1", actor=Actor.cli(),
+            session,
+            contact.id,
+            {"greeting": 4, "accuracy": 1, "resolution": 1, "courtesy": 1, "data_protection": 4},
+            reviewer_id="r1",
+            actor=Actor.cli(),
         )
         case_ref, callback_id, contact_id = case.reference, callback.id, contact.id
 
@@ -158,7 +172,8 @@ async def test_nothing_leaks_across_services_or_agents(
     assert (await feedback.get(f"/staff/feedback/comments/{waste.id}/original")).status_code == 404
     assert (
         await feedback.post(
-            f"/staff/feedback/comments/{waste.id}/original", data={"csrf_token": csrf, "reason": "Just curious, honestly"}
+            f"/staff/feedback/comments/{waste.id}/original",
+            data={"csrf_token": csrf, "reason": "Just curious, honestly"},
         )
     ).status_code == 404
     assert (await feedback.get(f"/staff/cases/{case_ref}")).status_code == 404

@@ -9,14 +9,13 @@ from sqlalchemy import select
 
 from civicvoice.core.audit import AuditEvent
 from civicvoice.core.clock import utcnow
-from civicvoice.core.db import unit_of_work
 from feedback.demand import DemandTag, demand_counts
 from feedback.models import CommentClassification
 from feedback.scorecard.formulas import london_month
 from surveys.models import Contact, Response
 from tests.integration.smtp import SmtpServer
 from tests.integration.support import TestDatabase
-from tests.integration.test_staff_login import csrf_from, make_user, sign_in
+from tests.integration.test_staff_login import make_user, sign_in
 from tests.integration.test_staff_recent_feedback import give_feedback
 from tests.integration.test_survey_loop import contact, worker_for
 
@@ -89,9 +88,7 @@ async def test_a_reviewer_tags_a_contact_and_a_complaint_in_one_action_each(
     )
     assert again.status_code == 303
     async with db.sessions() as session:
-        events = (
-            await session.scalars(select(AuditEvent).where(AuditEvent.action == "feedback.demand_tagged"))
-        ).all()
+        events = (await session.scalars(select(AuditEvent).where(AuditEvent.action == "feedback.demand_tagged"))).all()
         counts = await demand_counts(session)
     assert sorted((e.detail or {}).get("replaced") or "" for e in events) == ["", "", "failure"]
     month = london_month(utcnow())
@@ -107,8 +104,16 @@ async def test_only_reviewers_tag_and_only_complaints_are_tagged_on_their_own(
     loop_client: Client, loop_app: Litestar, auth: dict[str, str], db: TestDatabase, smtp: SmtpServer
 ) -> None:
     await give_feedback(
-        loop_client, loop_app, auth, db, smtp, 1, service="waste-and-recycling", agent="A1",
-        improve="Lovely staff, thank you so much, brilliant.", satisfaction=5,
+        loop_client,
+        loop_app,
+        auth,
+        db,
+        smtp,
+        1,
+        service="waste-and-recycling",
+        agent="A1",
+        improve="Lovely staff, thank you so much, brilliant.",
+        satisfaction=5,
     )
     await worker_for(loop_app, db).run_due()
     classified = (await db.all(CommentClassification))[0]
@@ -145,7 +150,9 @@ async def test_a_contact_system_tags_its_own_contacts_through_the_api(
     )
     assert tagged.status_code == 200, tagged.text
     body = tagged.json()
-    assert body["type"] == "excess" and body["replaced"] is False and body["month"] == london_month(utcnow()).isoformat()
+    assert (
+        body["type"] == "excess" and body["replaced"] is False and body["month"] == london_month(utcnow()).isoformat()
+    )
     stored = await db.all(DemandTag)
     contacts = await db.all(Contact)
     assert len(stored) == 1 and stored[0].contact_id == contacts[0].id and stored[0].tagged_by_kind == "api_key"
@@ -178,11 +185,14 @@ async def test_a_contact_system_tags_its_own_contacts_through_the_api(
     # Another system's key cannot tag (or learn of) this contact.
     other = {"Authorization": f"Bearer {await db.api_key(['contacts:write'], sources=('telephony',))}"}
     foreign = await client.put(
-        "/api/v1/contacts/demand", json={"source": "crm", "external_id": "call-77", "type": "failure", "reason": "x"},
+        "/api/v1/contacts/demand",
+        json={"source": "crm", "external_id": "call-77", "type": "failure", "reason": "x"},
         headers=other,
     )
     assert foreign.status_code == 403 and problem(foreign)["type"] == "/problems/source-not-allowed"
-    no_key = await client.put("/api/v1/contacts/demand", json={"source": "crm", "external_id": "call-77", "type": "value"})
+    no_key = await client.put(
+        "/api/v1/contacts/demand", json={"source": "crm", "external_id": "call-77", "type": "value"}
+    )
     assert no_key.status_code == 401
 
 
