@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
@@ -17,12 +18,13 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
-from sqlalchemy import Select, false, func, select
+from sqlalchemy import Row, Select, exists, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.audit import Actor
 from civicvoice.core.auth import Access, StaffUser
 from civicvoice.core.clock import LONDON
+from civicvoice.core.errors import InvalidInput
 from civicvoice.core.http import staff_template
 from feedback.classification import CommentClass, Theme
 from feedback.demand import HINTS as DEMAND_HINTS
@@ -40,6 +42,8 @@ from surveys.models import Answer, Contact, Response, Service, SurveyVersion
 from surveys.responses import read_answer_text
 
 PAGE_SIZE = 25
+# A text search reads at most this many responses' comments (the newest matching the other filters).
+SEARCH_WINDOW = 500
 # Counting stops here: a count over a million responses would cost more than the page itself. Past it the page
 # says "more than", and asks for narrower filters to reach further back.
 COUNT_CAP = 10_000
@@ -55,6 +59,8 @@ class InboxFilters:
     date_from: date | None = None
     date_to: date | None = None
     page: int = 1
+    comment_class: str | None = None  # the reviewer's class when reviewed, else the classifier's
+    text: str | None = None  # words every shown comment must contain (searched in the redacted text)
 
 
 @dataclass
@@ -91,6 +97,7 @@ class InboxPage:
     page: int
     pages: int
     more: bool = False  # more than COUNT_CAP responses match
+    searched: int | None = None  # with a text search: how many of the newest matching responses were searched
 
 
 def scoped(stmt: Select[Any], viewer: StaffUser) -> Select[Any]:
@@ -118,7 +125,22 @@ def _filtered(stmt: Select[Any], filters: InboxFilters) -> Select[Any]:
         stmt = stmt.where(Response.submitted_at >= _local_midnight(filters.date_from))
     if filters.date_to:
         stmt = stmt.where(Response.submitted_at < _local_midnight(filters.date_to + timedelta(days=1)))
+    if filters.comment_class:
+        stmt = stmt.where(
+            exists().where(
+                CommentClassification.response_id == Response.id,
+                func.coalesce(CommentClassification.reviewed_class, CommentClassification.comment_class)
+                == filters.comment_class,
+            )
+        )
+    if filters.text:
+        stmt = stmt.where(exists().where(Answer.response_id == Response.id, Answer.text_ciphertext.is_not(None)))
     return stmt
+
+
+def _matches(row: InboxRow, words: list[str]) -> bool:
+    text = " ".join(comment.text for comment in row.comments).casefold()
+    return all(word in text for word in words)
 
 
 def _overall(labels: list[str]) -> str | None:
@@ -135,19 +157,29 @@ async def recent_feedback(session: AsyncSession, vault: Any, viewer: StaffUser, 
     base = _filtered(
         scoped(select(Response, Service.name).join(Service, Service.id == Response.service_id), viewer), filters
     )
+    newest = base.order_by(Response.submitted_at.desc(), Response.id.desc())
+    if filters.text:
+        # Comments are stored encrypted, so words are searched in the decrypted, redacted text of the newest
+        # SEARCH_WINDOW responses that match the other filters (dates reach further back).
+        words = filters.text.casefold().split()
+        window = (await session.execute(newest.limit(SEARCH_WINDOW))).all()
+        matched = [row for row in await _rows(session, vault, window) if _matches(row, words)]
+        pages = max(1, -(-len(matched) // PAGE_SIZE))
+        page = min(max(1, filters.page), pages)
+        shown = matched[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        return InboxPage(shown, len(matched), page, pages, searched=len(window))
     counted = base.with_only_columns(Response.id).order_by(None).limit(COUNT_CAP + 1)
     total = await session.scalar(select(func.count()).select_from(counted.subquery())) or 0
     more = total > COUNT_CAP
     total = min(total, COUNT_CAP)
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, filters.page), pages)
-    found = (
-        await session.execute(
-            base.order_by(Response.submitted_at.desc(), Response.id.desc())
-            .limit(PAGE_SIZE)
-            .offset((page - 1) * PAGE_SIZE)
-        )
-    ).all()
+    found = (await session.execute(newest.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))).all()
+    return InboxPage(await _rows(session, vault, found), total, page, pages, more)
+
+
+async def _rows(session: AsyncSession, vault: Any, found: Sequence[Row[Any]]) -> list[InboxRow]:
+    """The page's rows: each response with its comments decrypted for this page only, and redacted."""
     ids = [response.id for response, _ in found]
     answers: dict[uuid.UUID, list[Answer]] = defaultdict(list)
     labels: dict[uuid.UUID, str] = {}
@@ -211,7 +243,7 @@ async def recent_feedback(session: AsyncSession, vault: Any, viewer: StaffUser, 
             row.comments.append(comment)
         row.sentiment = _overall([c.sentiment for c in row.comments if c.sentiment])
         rows.append(row)
-    return InboxPage(rows, total, page, pages, more)
+    return rows
 
 
 async def visible_services(session: AsyncSession, viewer: StaffUser) -> list[tuple[str, str]]:
@@ -249,9 +281,14 @@ class FeedbackInbox(Controller):
         date_from: Annotated[date | None, QueryParameter(name="from", required=False)] = None,
         date_to: Annotated[date | None, QueryParameter(name="to", required=False)] = None,
         page: Annotated[int, QueryParameter(name="page", ge=1, le=100_000)] = 1,
+        comment_class: Annotated[str | None, QueryParameter(name="class", required=False, max_length=12)] = None,
+        text: Annotated[str | None, QueryParameter(name="q", required=False, max_length=200)] = None,
     ) -> Template:
         viewer: StaffUser = request.state.staff_user
-        filters = InboxFilters(service or None, channel or None, date_from, date_to, page)
+        if comment_class and comment_class not in {item.value for item in CommentClass}:
+            raise InvalidInput("Choose complaint, compliment, suggestion or other.", field="class")
+        text = " ".join((text or "").split()) or None
+        filters = InboxFilters(service or None, channel or None, date_from, date_to, page, comment_class or None, text)
         result = await recent_feedback(db_session, request.app.state.services.get(Vault), viewer, filters)
         services = await visible_services(db_session, viewer)
         query = {
@@ -261,6 +298,8 @@ class FeedbackInbox(Controller):
                 "channel": channel,
                 "from": date_from.isoformat() if date_from else None,
                 "to": date_to.isoformat() if date_to else None,
+                "class": comment_class,
+                "q": text,
             }.items()
             if v
         }
