@@ -26,6 +26,7 @@ from civicvoice.core.clock import utcnow
 from civicvoice.core.datamap import DataMapEntry, Link, RetentionRule
 from civicvoice.core.db import Base
 from civicvoice.core.errors import Conflict, InvalidInput, NotFound
+from civicvoice.core.settings import Settings
 from privacy.deadlines import WorkingCalendar, london_day
 from privacy.holds import LegalHold, LegalHoldSource
 from privacy.vault import Vault
@@ -41,6 +42,10 @@ class CasePolicy:
     acknowledge_days: int = 5
     stage1_days: int = 10
     stage2_days: int = 20
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CasePolicy:
+        return cls(settings.case_acknowledge_days, settings.case_stage1_days, settings.case_stage2_days)
 
 
 class CaseStatus(StrEnum):

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
+from litestar.exceptions import ValidationException
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy import Row, Select, exists, false, func, select
@@ -266,6 +267,17 @@ CHANNELS = {
 }
 
 
+def _day(raw: str | None, name: str) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationException(
+            detail="Validation failed", extra=[{"key": name, "message": "Enter a date as YYYY-MM-DD."}]
+        ) from None
+
+
 class FeedbackInbox(Controller):
     path = "/staff/feedback"
     include_in_schema = False
@@ -278,13 +290,15 @@ class FeedbackInbox(Controller):
         db_session: NamedDependency[AsyncSession],
         service: Annotated[str | None, QueryParameter(name="service", required=False, max_length=64)] = None,
         channel: Annotated[str | None, QueryParameter(name="channel", required=False, max_length=20)] = None,
-        date_from: Annotated[date | None, QueryParameter(name="from", required=False)] = None,
-        date_to: Annotated[date | None, QueryParameter(name="to", required=False)] = None,
+        raw_from: Annotated[str | None, QueryParameter(name="from", required=False, max_length=10)] = None,
+        raw_to: Annotated[str | None, QueryParameter(name="to", required=False, max_length=10)] = None,
         page: Annotated[int, QueryParameter(name="page", ge=1, le=100_000)] = 1,
         comment_class: Annotated[str | None, QueryParameter(name="class", required=False, max_length=12)] = None,
         text: Annotated[str | None, QueryParameter(name="q", required=False, max_length=200)] = None,
     ) -> Template:
         viewer: StaffUser = request.state.staff_user
+        # The filter form sends every field, empty ones too: an empty date is no date.
+        date_from, date_to = _day(raw_from, "from"), _day(raw_to, "to")
         if comment_class and comment_class not in {item.value for item in CommentClass}:
             raise InvalidInput("Choose complaint, compliment, suggestion or other.", field="class")
         text = " ".join((text or "").split()) or None

@@ -35,7 +35,9 @@ class QualityPages(Controller):
 
     @get("/")
     async def queue(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
-        contacts = await evaluation_queue(db_session, since=utcnow() - timedelta(days=31))
+        contacts = await evaluation_queue(
+            db_session, since=utcnow() - timedelta(days=31), rate=request.app.state.settings.evaluation_sample_rate
+        )
         names = dict((await db_session.execute(select(Service.id, Service.name))).tuples().all())
         return staff_template(request, "feedback/quality_queue.html.j2", contacts=contacts, services=names)
 

@@ -211,3 +211,12 @@ async def test_search_and_the_kind_of_comment(feedback: Client, db: TestDatabase
     # The search and the kind are kept in the page links.
     page = await feedback.get("/staff/feedback?class=complaint&q=the")
     assert 'value="the"' in page.text and '<option value="complaint" selected>' in page.text
+
+
+async def test_the_filter_form_as_a_browser_sends_it(feedback: Client, db: TestDatabase) -> None:
+    # Every field is sent, the empty ones empty: that is no filter, not an error.
+    await page_as(feedback, db, "quality_reviewer")
+    page = await feedback.get("/staff/feedback?service=&channel=&from=&to=&class=&q=")
+    assert page.status_code == 200 and rows(page.text) == 3
+    bad = await feedback.get("/staff/feedback?from=2026-13-01", headers={"accept": "application/json"})
+    assert bad.status_code == 400 and bad.json()["field"] == "from"
