@@ -61,9 +61,9 @@ INSERT INTO contact (id, source, ref_key_version, ref_digest, subject_id, servic
     SELECT contact_id, 'history', {index_version}, sha256(convert_to(contact_id::text, 'UTF8')), NULL, service_id,
            (ARRAY['phone', 'email', 'web_chat', 'face_to_face'])[1 + i % 4], at - interval '1 hour', at,
            'agent-' || (i % {agents}), 60, 300, false, true, NULL, false FROM r;
-INSERT INTO response (id, invitation_id, survey_version_id, subject_id, service_id, contact_id, channel, anonymous,
-                      submitted_at, satisfaction, resolved)
-    SELECT id, NULL, '{version}', NULL, service_id, contact_id,
+INSERT INTO response (id, invitation_id, survey_version_id, subject_id, service_id, contact_id, agent_ref, channel,
+                      anonymous, submitted_at, satisfaction, resolved)
+    SELECT id, NULL, '{version}', NULL, service_id, contact_id, 'agent-' || (i % {agents}),
            (ARRAY['email', 'sms', 'web_link', 'kiosk', 'email'])[1 + i % 5], true, at, 1 + i % 5,
            (ARRAY['yes', 'partly', 'no'])[1 + i % 3] FROM r;
 INSERT INTO answer (id, response_id, question_key, number, choice, text_ciphertext, text_length)

@@ -39,7 +39,7 @@ from privacy.exceptions import KeyDestroyed
 from privacy.redaction import redact
 from privacy.vault import Vault
 from surveys.definitions import ENGLISH, stored_definition
-from surveys.models import Answer, Contact, Response, Service, SurveyVersion
+from surveys.models import Answer, Response, Service, SurveyVersion
 from surveys.responses import read_answer_text
 
 PAGE_SIZE = 25
@@ -109,7 +109,7 @@ def scoped(stmt: Select[Any], viewer: StaffUser) -> Select[Any]:
         scope = list(viewer.service_scope or [])
         return stmt.where(Service.slug.in_(scope)) if scope else stmt.where(false())
     if viewer.role == "agent" and viewer.agent_ref:
-        return stmt.join(Contact, Contact.id == Response.contact_id).where(Contact.agent_ref == viewer.agent_ref)
+        return stmt.where(Response.agent_ref == viewer.agent_ref)
     return stmt.where(false())
 
 

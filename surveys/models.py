@@ -211,7 +211,7 @@ class Response(Base):
     __tablename__ = "response"
     __datamap__ = DataMapEntry(
         purpose="Measure satisfaction and learn from comments",
-        holds=("link to customer", "survey answers"),
+        holds=("link to customer", "survey answers", "agent reference"),
         category="feedback",
         lawful_basis="public_task",
         retention="2 years",
@@ -224,6 +224,9 @@ class Response(Base):
         # The staff inbox: newest first over every service, and by channel.
         Index("ix_response_submitted", "submitted_at", "id"),
         Index("ix_response_channel_submitted", "channel", "submitted_at"),
+        Index("ix_response_contact", "contact_id"),
+        # An agent's inbox: their contacts' responses, newest first, without reading the contacts.
+        Index("ix_response_agent_submitted", "agent_ref", "submitted_at"),
     )
 
     invitation_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -233,6 +236,8 @@ class Response(Base):
     subject_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("data_subject.id", ondelete="SET NULL"))
     service_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("service.id"))
     contact_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("contact.id", ondelete="SET NULL"))
+    # The agent who handled the contact (the contact's own reference, copied so an agent's view needs no join).
+    agent_ref: Mapped[str | None] = mapped_column(String(100))
     channel: Mapped[str] = mapped_column(String(20))
     anonymous: Mapped[bool] = mapped_column(default=False)
     submitted_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)

@@ -60,10 +60,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_original_text_grant")),
         sa.UniqueConstraint("staff_user_id", name=op.f("uq_original_text_grant_staff_user_id")),
     )
-    # The inbox at scale: newest first over every service, by channel, and an agent's own contacts.
+    # The inbox at scale: newest first over every service, by channel, and an agent's own contacts (the agent
+    # reference copied onto the response, so an agent's view reads no contacts).
     with op.batch_alter_table("response", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("agent_ref", sa.String(length=100), nullable=True))
+    op.execute(
+        "UPDATE response SET agent_ref = "
+        "(SELECT contact.agent_ref FROM contact WHERE contact.id = response.contact_id) WHERE contact_id IS NOT NULL"
+    )
+    with op.batch_alter_table("response", schema=None) as batch_op:
+        batch_op.create_index("ix_response_agent_submitted", ["agent_ref", "submitted_at"], unique=False)
         batch_op.create_index("ix_response_submitted", ["submitted_at", "id"], unique=False)
         batch_op.create_index("ix_response_channel_submitted", ["channel", "submitted_at"], unique=False)
+        batch_op.create_index("ix_response_contact", ["contact_id"], unique=False)
     with op.batch_alter_table("contact", schema=None) as batch_op:
         batch_op.create_index("ix_contact_agent_occurred", ["agent_ref", "occurred_at"], unique=False)
 
@@ -72,7 +81,11 @@ def downgrade() -> None:
     with op.batch_alter_table("contact", schema=None) as batch_op:
         batch_op.drop_index("ix_contact_agent_occurred")
     with op.batch_alter_table("response", schema=None) as batch_op:
+        batch_op.drop_index("ix_response_agent_submitted")
+        batch_op.drop_index("ix_response_contact")
         batch_op.drop_index("ix_response_channel_submitted")
         batch_op.drop_index("ix_response_submitted")
+    with op.batch_alter_table("response", schema=None) as batch_op:
+        batch_op.drop_column("agent_ref")
     op.drop_table("original_text_grant")
     op.drop_table("demand_tag")
