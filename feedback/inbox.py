@@ -26,7 +26,8 @@ from civicvoice.core.audit import Actor
 from civicvoice.core.auth import Access, StaffUser
 from civicvoice.core.clock import LONDON
 from civicvoice.core.errors import InvalidInput
-from civicvoice.core.http import staff_template
+from civicvoice.core.http import acting_staff, form_values, staff_template
+from feedback.actions import find_action, link_comment, open_actions
 from feedback.classification import CommentClass, Theme
 from feedback.demand import HINTS as DEMAND_HINTS
 from feedback.demand import LABELS as DEMAND_LABELS
@@ -328,6 +329,7 @@ class FeedbackInbox(Controller):
             classes=list(CommentClass),
             themes=list(Theme),
             may_review=viewer.role in REVIEWERS,
+            open_actions=await open_actions(db_session) if viewer.role in REVIEWERS else [],
             may_see_originals=await may_see_originals(db_session, viewer),
             demand_types=list(DemandType),
             demand_labels=DEMAND_LABELS,
@@ -357,6 +359,20 @@ class CommentReview(Controller):
             actor=Actor("staff", str(request.state.staff_user.id)),
         )
         back = str(form.get("back", ""))
+        safe = back if back.startswith("/staff/feedback") and "//" not in back else "/staff/feedback"
+        return Redirect(safe, status_code=303)
+
+    @post("/comments/{answer_id:uuid}/action", status_code=303)
+    async def link_to_action(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], answer_id: FromPath[uuid.UUID]
+    ) -> Redirect:
+        """The comment prompted an improvement action: linked in one action from the inbox."""
+        form = await form_values(request, limit=2000)
+        if not form.get("action", "").strip():
+            raise InvalidInput("Choose the improvement action this comment prompted.", field="action")
+        action = await find_action(db_session, form["action"], lock=True)
+        await link_comment(db_session, action, answer_id, actor=acting_staff(request))
+        back = form.get("back", "")
         safe = back if back.startswith("/staff/feedback") and "//" not in back else "/staff/feedback"
         return Redirect(safe, status_code=303)
 

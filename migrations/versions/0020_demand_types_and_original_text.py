@@ -1,4 +1,4 @@
-"""demand types, the permission to see comments as written, and indexes for the inbox at scale
+"""demand types, the permission to see comments as written, comments linked to actions, the inbox at scale
 
 Revision ID: 0020
 Revises: 0004
@@ -60,6 +60,27 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_original_text_grant")),
         sa.UniqueConstraint("staff_user_id", name=op.f("uq_original_text_grant_staff_user_id")),
     )
+    op.create_table(
+        "improvement_action_comment",
+        sa.Column("id", GUID(length=16), nullable=False),
+        sa.Column("action_id", GUID(length=16), nullable=False),
+        sa.Column("answer_id", GUID(length=16), nullable=False),
+        sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["action_id"],
+            ["improvement_action.id"],
+            name=op.f("fk_improvement_action_comment_action_id_improvement_action"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["answer_id"],
+            ["answer.id"],
+            name=op.f("fk_improvement_action_comment_answer_id_answer"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_improvement_action_comment")),
+        sa.UniqueConstraint("action_id", "answer_id", name="uq_improvement_action_comment"),
+    )
     # The inbox at scale: newest first over every service, by channel, and an agent's own contacts (the agent
     # reference copied onto the response, so an agent's view reads no contacts).
     with op.batch_alter_table("response", schema=None) as batch_op:
@@ -87,5 +108,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_response_submitted")
     with op.batch_alter_table("response", schema=None) as batch_op:
         batch_op.drop_column("agent_ref")
+    op.drop_table("improvement_action_comment")
     op.drop_table("original_text_grant")
     op.drop_table("demand_tag")

@@ -70,6 +70,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/staff/feedback/classifier"): REVIEWERS,
     ("POST", "/staff/feedback/responses/{response_id:uuid}/demand"): REVIEWERS,
     ("POST", "/staff/feedback/comments/{answer_id:uuid}/demand"): REVIEWERS,
+    ("POST", "/staff/feedback/comments/{answer_id:uuid}/action"): REVIEWERS,
     # Every role passes the guard; the page then asks for the separate permission (its own 403 problem type).
     ("GET", "/staff/feedback/comments/{answer_id:uuid}/original"): STAFF,
     ("POST", "/staff/feedback/comments/{answer_id:uuid}/original"): STAFF,
