@@ -78,6 +78,8 @@ class Settings:
     case_stage1_days: int = 10
     case_stage2_days: int = 20
     callback_hours: int = 16
+    # The council's own quality form as JSON ([{"key", "label", "weight"}, ...]); unset: the default form.
+    quality_form_json: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -205,6 +207,8 @@ class Settings:
         for name in ("CASE_ACKNOWLEDGE_DAYS", "CASE_STAGE1_DAYS", "CASE_STAGE2_DAYS"):
             if (v := get(name)) is not None:
                 kwargs[name.lower()] = _int(v, f"CIVICVOICE_{name}", low=1, high=120)
+        if (v := get("QUALITY_FORM")) is not None:
+            kwargs["quality_form_json"] = v
         if (v := get("CALLBACK_HOURS")) is not None:
             kwargs["callback_hours"] = _int(v, "CIVICVOICE_CALLBACK_HOURS", low=1, high=400)
         return cls(**kwargs)

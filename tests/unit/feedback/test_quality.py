@@ -8,8 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from civicvoice.core.errors import InvalidInput
-from feedback.quality import DEFAULT_FORM, MAX_MARK, Calibration, Criterion, in_sample, weighted_score
+from civicvoice.core.errors import ConfigurationError, InvalidInput
+from feedback.quality import (
+    DEFAULT_FORM,
+    MAX_MARK,
+    Calibration,
+    Criterion,
+    in_sample,
+    quality_form,
+    weighted_score,
+)
 
 
 def test_the_default_form_by_hand() -> None:
@@ -53,3 +61,29 @@ def test_the_sample_is_stable_and_near_its_rate() -> None:
 def test_calibration_spread_between_two_reviewers() -> None:
     assert Calibration(uuid.UUID(int=1), (61.4, 86.4)).spread == 25.0
     assert Calibration(uuid.UUID(int=1), (70.0, 70.0, 52.3)).spread == 17.7
+
+
+def test_a_council_sets_its_form_in_the_settings() -> None:
+    raw = (
+        '[{"key": "greeting", "label": "Greeting", "weight": 1}, {"key": "outcome", "label": "Outcome", "weight": 2.5}]'
+    )
+    assert quality_form(raw) == (Criterion("greeting", "Greeting", 1.0), Criterion("outcome", "Outcome", 2.5))
+    assert quality_form(None) == DEFAULT_FORM
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("not json", "not valid JSON"),
+        ("[]", "at least one criterion"),
+        ('[{"key": "a", "label": "A"}]', "exactly those three"),
+        ('[{"key": "A b", "label": "A", "weight": 1}]', "lower-case"),
+        ('[{"key": "a", "label": "", "weight": 1}]', "1 to 100 characters"),
+        ('[{"key": "a", "label": "A", "weight": 0}]', "above 0"),
+        ('[{"key": "a", "label": "A", "weight": true}]', "above 0"),
+        ('[{"key": "a", "label": "A", "weight": 1}, {"key": "a", "label": "B", "weight": 1}]', "each key once"),
+    ],
+)
+def test_a_form_that_cannot_be_used_stops_the_start(raw: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        quality_form(raw)
