@@ -266,8 +266,9 @@ def measure_civicvoice(
 
 def measure_backend(
     backend: str, civicvoice_url: str, baseline_url: str, workdir: Path, args: argparse.Namespace
-) -> None:
-    """Run both servers on one backend and print the rounds, any failures and the ratio."""
+) -> dict[str, list[harness.LoadResult]]:
+    """Run both servers on one backend and print the rounds, any failures and the ratio; returns the rounds
+    (bench/classification_cost.py sets its figure against them)."""
     label = f"response submission throughput {backend}"
     cv_dir, base_dir = harness.data_dir(workdir, backend, "civicvoice"), harness.data_dir(workdir, backend, "baseline")
     env, api_key = prepare_civicvoice(civicvoice_url, cv_dir)
@@ -328,6 +329,7 @@ def measure_backend(
     harness.print_errors(f"{label} sizing run", {"civicvoice": [sizing]})
     harness.print_errors(label, results)
     harness.print_ratio(label, "civicvoice", "baseline", results, TARGET_RATIO)
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:

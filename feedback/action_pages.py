@@ -17,19 +17,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.auth import Access
 from civicvoice.core.errors import CivicVoiceError, InvalidInput
-from civicvoice.core.http import NO_STORE, acting_staff, form_values, staff_template
+from civicvoice.core.http import NO_STORE, acting_staff, form_values, service, staff_template
 from feedback.actions import (
     ActionStatus,
+    ImprovementAction,
     create_action,
     find_action,
     link_case,
     linked_cases,
+    linked_comments,
     published_actions,
     register,
     update_action,
 )
 from feedback.cases import find_case
+from privacy.exceptions import KeyDestroyed
+from privacy.redaction import redact
+from privacy.vault import Vault
 from surveys.models import Service
+from surveys.responses import read_answer_text
 
 ACTION_ROLES = ("quality_reviewer", "admin")
 
@@ -41,6 +47,20 @@ def _due(raw: str) -> date | None:
         return date.fromisoformat(raw.strip())
     except ValueError:
         raise InvalidInput("Enter the due date as YYYY-MM-DD.", field="due_on") from None
+
+
+async def _comment_texts(
+    request: Request[Any, Any, Any], session: AsyncSession, action: ImprovementAction
+) -> list[str]:
+    """The linked comments, decrypted for this page only and redacted like every list of comments."""
+    texts = []
+    for answer, response in await linked_comments(session, action):
+        try:
+            text = await read_answer_text(session, service(request, Vault), response, answer)
+        except KeyDestroyed:
+            text = None
+        texts.append(redact(text) if text else "(removed: its writer's data was erased)")
+    return texts
 
 
 class ActionPages(Controller):
@@ -112,6 +132,7 @@ class ActionPages(Controller):
             status=ActionStatus(action.status),
             statuses=list(ActionStatus),
             cases=await linked_cases(session, action),
+            comments=await _comment_texts(request, session, action),
             errors=errors,
         )
 

@@ -21,6 +21,7 @@ from civicvoice.core.db import Base
 from civicvoice.core.errors import Conflict, InvalidInput, NotFound
 from feedback.cases import ComplaintCase
 from privacy.deadlines import london_day
+from surveys.models import Answer, Response
 
 
 class ActionStatus(StrEnum):
@@ -72,6 +73,17 @@ class ActionLink(Base):
 
     action_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("improvement_action.id", ondelete="CASCADE"))
     case_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("complaint_case.id", ondelete="CASCADE"))
+
+
+class ActionComment(Base):
+    """A comment that prompted an action (ids only): one action answers many comments, a comment can lead to several."""
+
+    __tablename__ = "improvement_action_comment"
+    __datamap__ = DataMapEntry.no_personal_data("Which comments prompted which improvement actions")
+    __table_args__ = (UniqueConstraint("action_id", "answer_id", name="uq_improvement_action_comment"),)
+
+    action_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("improvement_action.id", ondelete="CASCADE"))
+    answer_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("answer.id", ondelete="CASCADE"))
 
 
 def _text(value: str, field: str, what: str, limit: int) -> str:
@@ -163,6 +175,48 @@ async def link_case(session: AsyncSession, action: ImprovementAction, case: Comp
     )
 
 
+async def link_comment(session: AsyncSession, action: ImprovementAction, answer_id: uuid.UUID, *, actor: Actor) -> None:
+    """Record that a comment prompted the action."""
+    comment = await session.scalar(select(Answer.id).where(Answer.id == answer_id, Answer.text_ciphertext.is_not(None)))
+    if comment is None:
+        raise NotFound("No such comment.", field="answer_id")
+    exists = await session.scalar(
+        select(ActionComment.id).where(ActionComment.action_id == action.id, ActionComment.answer_id == answer_id)
+    )
+    if exists is not None:
+        raise Conflict(f"This comment is already linked to {action.reference}.", field="action")
+    session.add(ActionComment(action_id=action.id, answer_id=answer_id))
+    record(
+        session,
+        actor,
+        "feedback.action.link_comment",
+        target_kind="improvement_action",
+        target_id=action.id,
+        detail={"answer": str(answer_id)},
+    )
+
+
+async def linked_comments(session: AsyncSession, action: ImprovementAction) -> list[tuple[Answer, Response]]:
+    stmt = (
+        select(Answer, Response)
+        .join(ActionComment, ActionComment.answer_id == Answer.id)
+        .join(Response, Response.id == Answer.response_id)
+        .where(ActionComment.action_id == action.id)
+        .order_by(Response.submitted_at)
+    )
+    return [(answer, response) for answer, response in (await session.execute(stmt)).tuples().all()]
+
+
+async def open_actions(session: AsyncSession) -> list[ImprovementAction]:
+    """Actions a comment can still be linked to: planned or in progress."""
+    stmt = (
+        select(ImprovementAction)
+        .where(ImprovementAction.status.in_([ActionStatus.planned, ActionStatus.in_progress]))
+        .order_by(ImprovementAction.title)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
 async def find_action(session: AsyncSession, reference: str, *, lock: bool = False) -> ImprovementAction:
     stmt = select(ImprovementAction).where(ImprovementAction.reference == reference.strip().upper())
     found = await session.scalar(stmt.with_for_update() if lock else stmt)
@@ -190,15 +244,17 @@ async def actions_for_case(session: AsyncSession, case: ComplaintCase) -> list[I
     return list((await session.scalars(stmt)).all())
 
 
-async def register(session: AsyncSession) -> list[tuple[ImprovementAction, int]]:
-    """Every action with how many complaints prompted it, open ones first."""
-    counts = select(ActionLink.action_id, func.count().label("complaints")).group_by(ActionLink.action_id).subquery()
+async def register(session: AsyncSession) -> list[tuple[ImprovementAction, int, int]]:
+    """Every action with how many complaint cases and comments prompted it, open ones first."""
+    cases = select(ActionLink.action_id, func.count().label("n")).group_by(ActionLink.action_id).subquery()
+    comments = select(ActionComment.action_id, func.count().label("n")).group_by(ActionComment.action_id).subquery()
     rows = await session.execute(
-        select(ImprovementAction, func.coalesce(counts.c.complaints, 0))
-        .outerjoin(counts, counts.c.action_id == ImprovementAction.id)
+        select(ImprovementAction, func.coalesce(cases.c.n, 0), func.coalesce(comments.c.n, 0))
+        .outerjoin(cases, cases.c.action_id == ImprovementAction.id)
+        .outerjoin(comments, comments.c.action_id == ImprovementAction.id)
         .order_by(ImprovementAction.status.in_([ActionStatus.done, ActionStatus.dropped]), ImprovementAction.due_on)
     )
-    return [(action, int(count)) for action, count in rows.tuples().all()]
+    return [(action, int(n_cases), int(n_comments)) for action, n_cases, n_comments in rows.tuples().all()]
 
 
 async def published_actions(session: AsyncSession) -> list[ImprovementAction]:

@@ -145,4 +145,4 @@ async def raise_callbacks_job(ctx: JobContext, payload: dict[str, Any]) -> None:
     settings = ctx.service(Settings)
     async with ctx.sessions() as session, session.begin():
         calendar = await council_calendar(session, settings)
-        await raise_callbacks(session, calendar)
+        await raise_callbacks(session, calendar, hours=settings.callback_hours)

@@ -22,6 +22,7 @@ from civicvoice.core.errors import CivicVoiceError, InvalidInput, NotFound
 from civicvoice.core.http import acting_staff, form_values, service, staff_template
 from feedback.cases import (
     CaseNote,
+    CasePolicy,
     CaseStatus,
     ComplaintCase,
     Outcome,
@@ -87,6 +88,7 @@ class CasePages(Controller):
             answer_id=answer_id,
             owner_id=str(request.state.staff_user.id),
             actor=acting_staff(request),
+            policy=CasePolicy.from_settings(request.app.state.settings),
         )
         return Redirect(f"/staff/cases/{case.reference}", status_code=303)
 
@@ -138,9 +140,10 @@ class CasePages(Controller):
         case = await _visible(request, db_session, reference)
         actor = acting_staff(request)
         calendar = await council_calendar(db_session, request.app.state.settings)
+        policy = CasePolicy.from_settings(request.app.state.settings)
         try:
             if action == "acknowledge":
-                await acknowledge(db_session, calendar, case, actor=actor)
+                await acknowledge(db_session, calendar, case, actor=actor, policy=policy)
             elif action == "answer":
                 await answer_stage(
                     db_session,
@@ -158,6 +161,7 @@ class CasePages(Controller):
                     case,
                     stage2_owner_id=officer,
                     actor=actor,
+                    policy=policy,
                 )
             elif action == "close":
                 await close(db_session, case, actor=actor)

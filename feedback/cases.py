@@ -26,6 +26,7 @@ from civicvoice.core.clock import utcnow
 from civicvoice.core.datamap import DataMapEntry, Link, RetentionRule
 from civicvoice.core.db import Base
 from civicvoice.core.errors import Conflict, InvalidInput, NotFound
+from civicvoice.core.settings import Settings
 from privacy.deadlines import WorkingCalendar, london_day
 from privacy.holds import LegalHold, LegalHoldSource
 from privacy.vault import Vault
@@ -41,6 +42,34 @@ class CasePolicy:
     acknowledge_days: int = 5
     stage1_days: int = 10
     stage2_days: int = 20
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CasePolicy:
+        return cls(settings.case_acknowledge_days, settings.case_stage1_days, settings.case_stage2_days)
+
+
+@dataclass(frozen=True)
+class StageDeadlines:
+    acknowledge: date
+    stage1: date | None  # once acknowledged
+    stage2: date | None  # once escalated
+
+
+def stage_deadlines(
+    calendar: WorkingCalendar,
+    policy: CasePolicy,
+    *,
+    received: date,
+    acknowledged: date | None = None,
+    escalated: date | None = None,
+) -> StageDeadlines:
+    """A case's deadlines in working days: acknowledgement from receipt, stage 1 from acknowledgement, stage 2
+    from escalation (the day itself not counted, as in "within 10 working days of acknowledgement")."""
+    return StageDeadlines(
+        calendar.add_working_days(received, policy.acknowledge_days),
+        calendar.add_working_days(acknowledged, policy.stage1_days) if acknowledged is not None else None,
+        calendar.add_working_days(escalated, policy.stage2_days) if escalated is not None else None,
+    )
 
 
 class CaseStatus(StrEnum):
@@ -197,7 +226,7 @@ async def open_case(
         stage=1,
         owner_id=owner_id,
         received_on=received,
-        acknowledge_due=calendar.add_working_days(received, policy.acknowledge_days),
+        acknowledge_due=stage_deadlines(calendar, policy, received=received).acknowledge,
     )
     session.add(case)
     record(
@@ -235,7 +264,7 @@ async def acknowledge(
     _expect(case, CaseStatus.received, "acknowledged")
     day = today or london_day(utcnow())
     case.acknowledged_on = day
-    case.stage1_due = calendar.add_working_days(day, policy.stage1_days)
+    case.stage1_due = stage_deadlines(calendar, policy, received=case.received_on, acknowledged=day).stage1
     case.status = CaseStatus.stage1
     record(session, actor, "feedback.case.acknowledge", target_kind="complaint_case", target_id=case.id)
 
@@ -291,7 +320,7 @@ async def escalate(
         raise InvalidInput("Stage 2 must be handled by a different officer from stage 1.", field="stage2_owner")
     day = today or london_day(utcnow())
     case.stage, case.status, case.stage2_owner_id = 2, CaseStatus.stage2, stage2_owner_id
-    case.stage2_due = calendar.add_working_days(day, policy.stage2_days)
+    case.stage2_due = stage_deadlines(calendar, policy, received=case.received_on, escalated=day).stage2
     record(session, actor, "feedback.case.escalate", target_kind="complaint_case", target_id=case.id)
 
 

@@ -8,8 +8,14 @@ import json
 from pathlib import Path
 
 import click
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from civicvoice.core.audit import Actor
+from civicvoice.core.auth import StaffUser, normalise_staff_email
 from civicvoice.core.commands import run_db, settings_from_env
+from civicvoice.core.errors import NotFound, PermissionDenied
+from feedback import originals
 from feedback.evaluation import EvaluationInputError, EvaluationReport, evaluate, read_labelled_tsv
 from feedback.scoring import MAX_RESCORE_BATCH, RESCORE_BATCH, enqueue_rescore
 from feedback.sentiment import SCORER_VERSION, VERSIONS, score
@@ -82,3 +88,55 @@ def _table(report: EvaluationReport, name: str, version: str) -> str:
         )
     lines.append(f"accuracy {report.accuracy:.4f}   macro-F1 {report.macro_f1:.4f}")
     return "\n".join(lines)
+
+
+@click.group(name="feedback")
+def feedback_commands() -> None:
+    """The quality workspace: who may see comments as written."""
+
+
+@feedback_commands.group(name="originals")
+def originals_group() -> None:
+    """The separate permission to see comments as written (unredacted), always with a recorded reason."""
+
+
+async def _staff(session: AsyncSession, email: str) -> StaffUser:
+    user = await session.scalar(select(StaffUser).where(StaffUser.email == normalise_staff_email(email)))
+    if user is None or not user.active:
+        raise NotFound(f"No active staff user {email!r}.", field="email")
+    return user
+
+
+async def _admin(session: AsyncSession, email: str) -> Actor:
+    admin = await _staff(session, email)
+    if admin.role != "admin":
+        raise PermissionDenied("Only an administrator may grant or revoke this permission; give yours with --as.")
+    return Actor("staff", str(admin.id))
+
+
+@originals_group.command(name="grant")
+@click.argument("email")
+@click.option("--as", "as_email", required=True, help="The administrator's staff email, recorded in the audit log.")
+def grant_command(email: str, as_email: str) -> None:
+    """Allow the staff member EMAIL to see comments as written (each viewing asks a reason and is audited)."""
+
+    async def work(session: AsyncSession) -> bool:
+        actor = await _admin(session, as_email)
+        return await originals.grant(session, await _staff(session, email), actor=actor)
+
+    changed = run_db(settings_from_env(), work)
+    click.echo(json.dumps({"email": email, "may_see_originals": True, "changed": changed}))
+
+
+@originals_group.command(name="revoke")
+@click.argument("email")
+@click.option("--as", "as_email", required=True, help="The administrator's staff email, recorded in the audit log.")
+def revoke_command(email: str, as_email: str) -> None:
+    """Withdraw the permission from EMAIL."""
+
+    async def work(session: AsyncSession) -> bool:
+        actor = await _admin(session, as_email)
+        return await originals.revoke(session, await _staff(session, email), actor=actor)
+
+    changed = run_db(settings_from_env(), work)
+    click.echo(json.dumps({"email": email, "may_see_originals": False, "changed": changed}))

@@ -7,7 +7,8 @@ from pathlib import Path
 from civicvoice.core.extensions import STAFF_NAV, StaffNavItem
 from civicvoice.core.features import Feature
 from civicvoice.core.jobs import JobRegistry
-from civicvoice.core.services import contribute
+from civicvoice.core.services import Extensions, Services, contribute
+from civicvoice.core.settings import Settings
 from feedback.action_pages import ACTION_ROLES
 from feedback.action_pages import ROUTES as ACTION_ROUTES
 from feedback.callback_pages import ROUTES as CALLBACK_ROUTES
@@ -15,14 +16,22 @@ from feedback.callbacks import JOBS as CALLBACK_JOBS
 from feedback.case_pages import CASE_ROLES
 from feedback.case_pages import ROUTES as CASE_ROUTES
 from feedback.cases import OPEN_CASES_HOLD, has_open_complaint
-from feedback.cli import sentiment
+from feedback.cli import feedback_commands, sentiment
+from feedback.demand_pages import ROUTES as DEMAND_ROUTES
 from feedback.inbox import REVIEWERS
 from feedback.inbox import ROUTES as INBOX_ROUTES
+from feedback.original_pages import ROUTES as ORIGINAL_ROUTES
+from feedback.quality import QualityForm, quality_form
 from feedback.quality_pages import ROUTES as QUALITY_ROUTES
 from feedback.quality_pages import SCORE_ROLES
 from feedback.scoring import JOBS, on_responses_submitted
 from privacy.holds import LEGAL_HOLDS
 from surveys.extensions import OPEN_COMPLAINT_CHECKS, RESPONSE_SUBSCRIBERS
+
+
+def _services(services: Services, extensions: Extensions) -> None:
+    # The council's quality form, checked once: a bad CIVICVOICE_QUALITY_FORM stops the start with its reason.
+    services.provide(QualityForm(quality_form(services.get(Settings).quality_form_json)))
 
 
 def jobs() -> JobRegistry:
@@ -34,11 +43,28 @@ def jobs() -> JobRegistry:
 
 FEATURE = Feature(
     name="feedback",
-    routes=[*INBOX_ROUTES, *CASE_ROUTES, *ACTION_ROUTES, *CALLBACK_ROUTES, *QUALITY_ROUTES],
+    routes=[
+        *INBOX_ROUTES,
+        *DEMAND_ROUTES,
+        *ORIGINAL_ROUTES,
+        *CASE_ROUTES,
+        *ACTION_ROUTES,
+        *CALLBACK_ROUTES,
+        *QUALITY_ROUTES,
+    ],
     jobs=jobs(),
+    build_services=_services,
     templates=[Path(__file__).parent / "templates"],
-    cli=[sentiment],
-    models=["feedback.models", "feedback.cases", "feedback.actions", "feedback.callbacks", "feedback.quality"],
+    cli=[sentiment, feedback_commands],
+    models=[
+        "feedback.models",
+        "feedback.cases",
+        "feedback.actions",
+        "feedback.callbacks",
+        "feedback.quality",
+        "feedback.demand",
+        "feedback.originals",
+    ],
     extensions=[
         # Scores what surveys publishes as "response submitted", in the same transaction.
         contribute(RESPONSE_SUBSCRIBERS, on_responses_submitted),

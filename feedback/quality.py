@@ -11,6 +11,8 @@ far apart reviewers are.
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -26,7 +28,7 @@ from civicvoice.core.audit import Actor, record
 from civicvoice.core.clock import utcnow
 from civicvoice.core.datamap import DataMapEntry, Link
 from civicvoice.core.db import Base
-from civicvoice.core.errors import Conflict, InvalidInput, NotFound
+from civicvoice.core.errors import ConfigurationError, Conflict, InvalidInput, NotFound
 from surveys.models import Contact
 
 
@@ -45,6 +47,47 @@ DEFAULT_FORM: tuple[Criterion, ...] = (
     Criterion("data_protection", "Data protection check", 2.0),
 )
 MAX_MARK = 4
+
+
+@dataclass(frozen=True)
+class QualityForm:
+    """The form in use, read from the settings once at start-up (a bad one stops the start with its reason)."""
+
+    criteria: tuple[Criterion, ...] = DEFAULT_FORM
+
+
+def quality_form(raw: str | None) -> tuple[Criterion, ...]:
+    """The council's quality form from its JSON setting (CIVICVOICE_QUALITY_FORM), or the default form.
+
+    ConfigurationError, naming what to fix, for a form that is not a list of criteria with a key, a label and a
+    positive weight, or that repeats a key. Each evaluation stores the weights it was scored with, so changing the
+    form never changes a score already given."""
+    if raw is None:
+        return DEFAULT_FORM
+    problem = 'CIVICVOICE_QUALITY_FORM must be a JSON list of {"key", "label", "weight"} objects'
+    try:
+        items = json.loads(raw)
+    except ValueError:
+        raise ConfigurationError(f"{problem}; it is not valid JSON.") from None
+    if not isinstance(items, list) or not items:
+        raise ConfigurationError(f"{problem}, with at least one criterion.")
+    form: list[Criterion] = []
+    for item in items:
+        if not isinstance(item, dict) or set(item) != {"key", "label", "weight"}:
+            raise ConfigurationError(f"{problem}; each needs exactly those three.")
+        key, label, weight = item["key"], item["label"], item["weight"]
+        if not (isinstance(key, str) and re.fullmatch(r"[a-z][a-z0-9_]{0,39}", key)):
+            raise ConfigurationError(f"{problem}; a key is 1 to 40 lower-case letters, digits or _ (got {key!r}).")
+        if not (isinstance(label, str) and 0 < len(label.strip()) <= 100):
+            raise ConfigurationError(f"{problem}; the label of {key!r} must be 1 to 100 characters.")
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight <= 100:
+            raise ConfigurationError(f"{problem}; the weight of {key!r} must be a number above 0, at most 100.")
+        form.append(Criterion(key, label.strip(), float(weight)))
+    if len({c.key for c in form}) != len(form):
+        raise ConfigurationError(f"{problem}; each key once.")
+    return tuple(form)
+
+
 # Share of each agent's contacts per service drawn for evaluation.
 DEFAULT_SAMPLE_RATE = 0.05
 

@@ -18,9 +18,9 @@ from civicvoice.core.audit import Actor
 from civicvoice.core.auth import Access
 from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError, NotFound
-from civicvoice.core.http import staff_template
+from civicvoice.core.http import service, staff_template
 from feedback.case_pages import _scope
-from feedback.quality import DEFAULT_FORM, MAX_MARK, averages, calibrations, evaluate, evaluation_queue
+from feedback.quality import MAX_MARK, QualityForm, averages, calibrations, evaluate, evaluation_queue
 from surveys.models import Contact, Response, Service
 
 REVIEWERS = ("quality_reviewer", "admin")
@@ -35,7 +35,9 @@ class QualityPages(Controller):
 
     @get("/")
     async def queue(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
-        contacts = await evaluation_queue(db_session, since=utcnow() - timedelta(days=31))
+        contacts = await evaluation_queue(
+            db_session, since=utcnow() - timedelta(days=31), rate=request.app.state.settings.evaluation_sample_rate
+        )
         names = dict((await db_session.execute(select(Service.id, Service.name))).tuples().all())
         return staff_template(request, "feedback/quality_queue.html.j2", contacts=contacts, services=names)
 
@@ -60,15 +62,15 @@ class QualityPages(Controller):
         if contact is None:
             raise NotFound("No such contact.", field="contact")
         response = await session.scalar(select(Response).where(Response.contact_id == contact_id))
-        service = await session.get(Service, contact.service_id)
+        contact_service = await session.get(Service, contact.service_id)
         return staff_template(
             request,
             "feedback/quality_form.html.j2",
             status_code=status_code,
             contact=contact,
             response=response,
-            service=service,
-            form=DEFAULT_FORM,
+            service=contact_service,
+            form=service(request, QualityForm).criteria,
             marks=range(MAX_MARK + 1),
             errors=errors,
         )
@@ -82,18 +84,21 @@ class QualityPages(Controller):
     ) -> Template | Redirect:
         form = await request.form()
         marks: dict[str, int] = {}
-        for criterion in DEFAULT_FORM:
+        form_in_use = service(request, QualityForm).criteria
+        for criterion in form_in_use:
             raw = str(form.get(criterion.key, ""))
             if raw.isdigit():
                 marks[criterion.key] = int(raw)
         reviewer = str(request.state.staff_user.id)
         try:
-            await evaluate(db_session, contact_id, marks, reviewer_id=reviewer, actor=Actor("staff", reviewer))
+            await evaluate(
+                db_session, contact_id, marks, reviewer_id=reviewer, actor=Actor("staff", reviewer), form=form_in_use
+            )
         except CivicVoiceError as exc:
             if exc.status == 404:
                 raise
             await db_session.rollback()
-            errors = [{"field": exc.field or DEFAULT_FORM[0].key, "message": exc.detail}]
+            errors = [{"field": exc.field or form_in_use[0].key, "message": exc.detail}]
             return await self._form(request, db_session, contact_id, errors, exc.status)
         return Redirect("/staff/quality", status_code=303)
 

@@ -663,3 +663,17 @@ async def published_post_contact_version(session: AsyncSession) -> uuid.UUID | N
 
 def problem_of(exc: CivicVoiceError) -> dict[str, object]:
     return {"title": exc.title, "status": exc.status, "detail": exc.detail, "field": exc.field}
+
+
+async def find_contact(session: AsyncSession, vault: Vault, source: str, external_id: str) -> Contact | None:
+    """The stored contact a contact system reported as (source, external id), under any index-key version."""
+    ref = normalise_external_id(source, external_id)
+    indexer = vault.indexer
+    digests = [(v, indexer.digest("contact_ref", ref, version=v)) for v in vault.keyring.index]
+    for version, digest in digests:
+        found = await session.scalar(
+            select(Contact).where(Contact.ref_key_version == version, Contact.ref_digest == digest)
+        )
+        if found is not None:
+            return found
+    return None

@@ -106,6 +106,7 @@ class Contact(Base):
         UniqueConstraint("ref_key_version", "ref_digest", name="uq_contact_ref"),
         Index("ix_contact_subject", "subject_id"),
         Index("ix_contact_service_occurred", "service_id", "occurred_at"),
+        Index("ix_contact_agent_occurred", "agent_ref", "occurred_at"),
     )
 
     source: Mapped[str] = mapped_column(String(64))
@@ -212,7 +213,7 @@ class Response(Base):
     __tablename__ = "response"
     __datamap__ = DataMapEntry(
         purpose="Measure satisfaction and learn from comments",
-        holds=("link to customer", "survey answers"),
+        holds=("link to customer", "survey answers", "agent reference"),
         category="feedback",
         lawful_basis="public_task",
         retention="2 years",
@@ -220,7 +221,15 @@ class Response(Base):
         coarsen_on_erasure=("submitted_at",),
         retention_rule=RetentionRule("responses", "submitted_at", "anonymise"),
     )
-    __table_args__ = (Index("ix_response_service_submitted", "service_id", "submitted_at"),)
+    __table_args__ = (
+        Index("ix_response_service_submitted", "service_id", "submitted_at"),
+        # The staff inbox: newest first over every service, and by channel.
+        Index("ix_response_submitted", "submitted_at", "id"),
+        Index("ix_response_channel_submitted", "channel", "submitted_at"),
+        Index("ix_response_contact", "contact_id"),
+        # An agent's inbox: their contacts' responses, newest first, without reading the contacts.
+        Index("ix_response_agent_submitted", "agent_ref", "submitted_at"),
+    )
 
     invitation_id: Mapped[uuid.UUID | None] = mapped_column(
         GUID, ForeignKey("invitation.id", ondelete="SET NULL"), unique=True
@@ -229,6 +238,8 @@ class Response(Base):
     subject_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("data_subject.id", ondelete="SET NULL"))
     service_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("service.id"))
     contact_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("contact.id", ondelete="SET NULL"))
+    # The agent who handled the contact (the contact's own reference, copied so an agent's view needs no join).
+    agent_ref: Mapped[str | None] = mapped_column(String(100))
     channel: Mapped[str] = mapped_column(String(20))
     anonymous: Mapped[bool] = mapped_column(default=False)
     submitted_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)

@@ -113,6 +113,7 @@ _INVITATIONS = (
         Invitation.expires_at,
         Invitation.responded_at,
         Contact.service_id,
+        Contact.agent_ref,
     )
     .outerjoin(Contact, Contact.id == Invitation.contact_id)
     .order_by(Invitation.id)  # rows locked in one order by every writer: no deadlock between them
@@ -205,6 +206,7 @@ class ResponseRecorder:
                     "subject_id": invitation.subject_id,
                     "service_id": invitation.service_id,
                     "contact_id": invitation.contact_id,
+                    "agent_ref": invitation.agent_ref,
                     "channel": invitation.channel,
                     "anonymous": invitation.subject_id is None,
                     "submitted_at": now,

@@ -70,6 +70,16 @@ class Settings:
     key_backup_window_days: int = 35
     # Whose bank holidays count for deadlines: england-and-wales, scotland or northern-ireland.
     bank_holiday_region: str = "england-and-wales"
+    # The quality workspace: the share of each agent's contacts per service drawn for evaluation; working days
+    # to acknowledge a complaint and to answer it at stage 1 and stage 2 (the Complaint Handling Code's
+    # defaults); working hours to call back a very dissatisfied respondent or one who asked.
+    evaluation_sample_rate: float = 0.05
+    case_acknowledge_days: int = 5
+    case_stage1_days: int = 10
+    case_stage2_days: int = 20
+    callback_hours: int = 16
+    # The council's own quality form as JSON ([{"key", "label", "weight"}, ...]); unset: the default form.
+    quality_form_json: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -186,4 +196,19 @@ class Settings:
             kwargs["bank_holiday_region"] = v
         if (v := get("KEY_BACKUP_WINDOW_DAYS")) is not None:
             kwargs["key_backup_window_days"] = _int(v, "CIVICVOICE_KEY_BACKUP_WINDOW_DAYS", low=0, high=3650)
+        if (v := get("EVALUATION_SAMPLE_RATE")) is not None:
+            try:
+                rate = float(v)
+            except ValueError:
+                raise ConfigurationError("CIVICVOICE_EVALUATION_SAMPLE_RATE must be a number.") from None
+            if not 0 < rate <= 1:
+                raise ConfigurationError("CIVICVOICE_EVALUATION_SAMPLE_RATE must be above 0 and at most 1 (0.05: 5%).")
+            kwargs["evaluation_sample_rate"] = rate
+        for name in ("CASE_ACKNOWLEDGE_DAYS", "CASE_STAGE1_DAYS", "CASE_STAGE2_DAYS"):
+            if (v := get(name)) is not None:
+                kwargs[name.lower()] = _int(v, f"CIVICVOICE_{name}", low=1, high=120)
+        if (v := get("QUALITY_FORM")) is not None:
+            kwargs["quality_form_json"] = v
+        if (v := get("CALLBACK_HOURS")) is not None:
+            kwargs["callback_hours"] = _int(v, "CIVICVOICE_CALLBACK_HOURS", low=1, high=400)
         return cls(**kwargs)

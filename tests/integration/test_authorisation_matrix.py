@@ -67,6 +67,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/your-data/request/confirm/{token:str}"): PUBLIC,
     ("POST", "/your-data/request/confirm/{token:str}/resend"): PUBLIC,
     ("GET", "/your-data/request/done/{token:str}"): PUBLIC,
+    ("PUT", "/api/v1/contacts/demand"): CONTACT_SYSTEMS,
     # Survey and unsubscribe links: the signed token in the path is the capability.
     ("GET", "/s/{token:str}"): PUBLIC,
     ("POST", "/s/{token:str}"): PUBLIC,
@@ -80,6 +81,12 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/staff/feedback"): STAFF,
     ("POST", "/staff/feedback/comments/{answer_id:uuid}/review"): REVIEWERS,
     ("GET", "/staff/feedback/classifier"): REVIEWERS,
+    ("POST", "/staff/feedback/responses/{response_id:uuid}/demand"): REVIEWERS,
+    ("POST", "/staff/feedback/comments/{answer_id:uuid}/demand"): REVIEWERS,
+    ("POST", "/staff/feedback/comments/{answer_id:uuid}/action"): REVIEWERS,
+    # Every role passes the guard; the page then asks for the separate permission (its own 403 problem type).
+    ("GET", "/staff/feedback/comments/{answer_id:uuid}/original"): STAFF,
+    ("POST", "/staff/feedback/comments/{answer_id:uuid}/original"): STAFF,
     ("GET", "/staff/cases"): CASE_HANDLERS,
     ("POST", "/staff/cases/new"): CASE_HANDLERS,
     ("GET", "/staff/cases/{reference:str}"): CASE_HANDLERS,
@@ -141,6 +148,7 @@ PATH_VALUES = {
     "{user_id:uuid}": str(uuid.UUID(int=1)),
     "{reference:str}": "SR-2026-000000",
     "{answer_id:uuid}": str(uuid.UUID(int=2)),
+    "{response_id:uuid}": str(uuid.UUID(int=6)),
     "{action:str}": "acknowledge",
     "{callback_id:uuid}": str(uuid.UUID(int=3)),
     "{contact_id:uuid}": str(uuid.UUID(int=4)),

@@ -74,3 +74,40 @@ async def test_an_action_from_complaint_to_the_public_page(
     public = await loop_client.get("/you-said-we-did")
     assert public.status_code == 200 and "We now text you the evening before" in public.text
     assert case_reference not in public.text and "Texts went out" not in public.text
+
+
+async def test_comments_that_prompted_an_action_are_linked_from_the_inbox(
+    loop_client: Client, loop_app: Litestar, auth: dict[str, str], db: TestDatabase, smtp: SmtpServer
+) -> None:
+    answer = await a_complaint(loop_client, loop_app, auth, db, smtp)
+    await make_user(db, "quality_reviewer")
+    token = await sign_in(loop_client, "quality_reviewer@council.gov.uk")
+    # No open action: the inbox offers no link.
+    assert "Link to an improvement action" not in (await loop_client.get("/staff/feedback")).text
+    created = await loop_client.post(
+        "/staff/actions",
+        data={"csrf_token": token, "title": "Repair bins within a week", "description": "A repair rota."},
+        follow_redirects=False,
+    )
+    reference = created.headers["location"].rsplit("/", 1)[1]
+    inbox = await loop_client.get("/staff/feedback")
+    assert "Link to an improvement action" in inbox.text and reference in inbox.text
+    unchosen = await loop_client.post(
+        f"/staff/feedback/comments/{answer.id}/action", data={"csrf_token": token, "action": ""}
+    )
+    assert unchosen.status_code == 422
+    linked = await loop_client.post(
+        f"/staff/feedback/comments/{answer.id}/action",
+        data={"csrf_token": token, "action": reference, "back": "/staff/feedback?page=1"},
+        follow_redirects=False,
+    )
+    assert linked.status_code == 303 and linked.headers["location"] == "/staff/feedback?page=1"
+    again = await loop_client.post(
+        f"/staff/feedback/comments/{answer.id}/action", data={"csrf_token": token, "action": reference}
+    )
+    assert again.status_code == 409
+    page = await loop_client.get(f"/staff/actions/{reference}")
+    # The comment shows on the action's page, redacted like every list of comments.
+    assert "Nobody came to fix the broken bin" in page.text
+    register = await loop_client.get("/staff/actions")
+    assert "Comments" in register.text

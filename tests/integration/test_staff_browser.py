@@ -245,7 +245,8 @@ async def test_keyboard_only_sign_in_filter_page_through_and_sign_out(
         assert newest == ["Quick and kind."]
 
         # Pagination keeps the filters.
-        await tab_to(page, "the next page link", lambda el: el["rel"] == "next")
+        # Past each row's review and demand forms (closed details: one stop each).
+        await tab_to(page, "the next page link", lambda el: el["rel"] == "next", limit=40)
         second = await enter_and_wait(page)
         assert second is not None
         assert second.status == 200
@@ -253,7 +254,7 @@ async def test_keyboard_only_sign_in_filter_page_through_and_sign_out(
         assert query_of(page.url)["service"] == ["waste-and-recycling"]
         await expect(page.locator(".govuk-pagination__item--current")).to_have_text("Page 2 of 2")
         assert await page.locator(".cv-comment").all_inner_texts() == ["The bin was missed twice."]
-        await tab_to(page, "the previous page link", lambda el: el["rel"] == "prev")
+        await tab_to(page, "the previous page link", lambda el: el["rel"] == "prev", limit=40)
         first = await enter_and_wait(page)
         assert first is not None
         assert query_of(page.url)["page"] == ["1"]

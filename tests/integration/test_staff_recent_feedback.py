@@ -193,3 +193,30 @@ async def test_filters_and_pagination(feedback: Client, db: TestDatabase, monkey
     assert rows(second.text) == 1 and "Page 2 of 2" in second.text and 'rel="prev"' in second.text
     # Newest first: the first response given is on the last page.
     assert "bin was missed" in second.text
+
+
+async def test_search_and_the_kind_of_comment(feedback: Client, db: TestDatabase) -> None:
+    await page_as(feedback, db, "quality_reviewer")
+    found = await feedback.get("/staff/feedback?q=BIN+missed")
+    assert rows(found.text) == 1 and "bin was missed" in found.text
+    assert "1 of the newest 3 responses match the search" in found.text
+    # Words are searched in the redacted text: what was removed cannot be found.
+    assert rows((await feedback.get("/staff/feedback?q=07700")).text) == 0
+    assert rows((await feedback.get("/staff/feedback?q=rude&service=council-tax")).text) == 0
+    complaints = await feedback.get("/staff/feedback?class=complaint")
+    compliments = await feedback.get("/staff/feedback?class=compliment")
+    assert "Great help" in compliments.text and "Great help" not in complaints.text
+    assert rows(complaints.text) + rows(compliments.text) <= 3
+    assert (await feedback.get("/staff/feedback?class=rant")).status_code == 422
+    # The search and the kind are kept in the page links.
+    page = await feedback.get("/staff/feedback?class=complaint&q=the")
+    assert 'value="the"' in page.text and '<option value="complaint" selected>' in page.text
+
+
+async def test_the_filter_form_as_a_browser_sends_it(feedback: Client, db: TestDatabase) -> None:
+    # Every field is sent, the empty ones empty: that is no filter, not an error.
+    await page_as(feedback, db, "quality_reviewer")
+    page = await feedback.get("/staff/feedback?service=&channel=&from=&to=&class=&q=")
+    assert page.status_code == 200 and rows(page.text) == 3
+    bad = await feedback.get("/staff/feedback?from=2026-13-01", headers={"accept": "application/json"})
+    assert bad.status_code == 400 and bad.json()["field"] == "from"
