@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from civicvoice.core.audit import Actor, record
 from civicvoice.core.auth import StaffUser
 from civicvoice.core.clock import utcnow
-from civicvoice.core.datamap import DataMapEntry
+from civicvoice.core.datamap import DataMapEntry, Link
 from civicvoice.core.db import Base
 from civicvoice.core.errors import InvalidInput, NotFound, PermissionDenied
 from privacy.audit_reasons import record_with_reason
@@ -41,6 +41,7 @@ class OriginalTextGrant(Base):
         retention="account lifetime + 1 year",
         subject_kind="staff",
         subject_link="staff_user_id",
+        links=(Link("granted_by", "staff_user"),),
     )
 
     staff_user_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("staff_user.id", ondelete="CASCADE"), unique=True)

@@ -40,7 +40,11 @@ class ProcessingRestriction(Base):
         lawful_basis="legal_obligation",
         retention="6 years after the restriction is lifted, with the request",
         subject_link="subject_id",
-        links=(Link("request_id", "subject_request"),),
+        links=(
+            Link("request_id", "subject_request"),
+            Link("placed_by", "staff_user"),
+            Link("lifted_by", "staff_user"),
+        ),
     )
     __table_args__ = (Index("ix_processing_restriction_subject", "subject_id", "lifted_at"),)
 

@@ -218,6 +218,13 @@ class Response(Base):
         lawful_basis="public_task",
         retention="2 years",
         subject_link="subject_id",
+        copies=(
+            (
+                "agent_ref",
+                "contact.agent_ref copied for the inbox's agent filter; a staff member's search finds their contacts, "
+                "and the customers' answers hanging off them are not the staff member's data",
+            ),
+        ),
         coarsen_on_erasure=("submitted_at",),
         retention_rule=RetentionRule("responses", "submitted_at", "anonymise"),
     )

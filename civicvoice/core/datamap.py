@@ -67,6 +67,9 @@ class DataMapEntry:
     # Why a table holding personal data is deliberately not linked to a person (e.g. keyed hashes kept to honour
     # an objection after erasure); an empty string means it must be linked.
     unlinked: str = ""
+    # Columns that copy a reference to a person kept elsewhere (for an index), with why the search does not follow
+    # them: (column, why). The copy is found through the original; following it would pull in others' rows.
+    copies: tuple[tuple[str, str], ...] = ()
     # Timestamps cut to the day when the person is erased (the time of day could single them out).
     coarsen_on_erasure: tuple[str, ...] = ()
     # Keyed hashes of other systems' ids, replaced by random bytes on erasure (they would lead back to the person).

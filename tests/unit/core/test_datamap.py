@@ -96,6 +96,7 @@ def test_every_column_pointing_at_a_person_is_followed(table: str) -> None:
     if table in ROOTS.values():
         return  # the person's own row
     followed = {entry.subject_link} | {link.column for link in entry.links if link.table in ROOTS.values()}
+    followed |= {column for column, why in entry.copies if why.strip()}  # a copy, found through its original
     for column in Base.metadata.tables[table].columns:
         points_at_person = any(fk.column.table.name in ROOTS.values() for fk in column.foreign_keys)
         if points_at_person or _STAFF_REFERENCE.search(column.name):
