@@ -4,11 +4,11 @@ reminded, answered, expired). They show no personal data: no address, number or 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,7 +29,10 @@ class InvitationPages(Controller):
 
     @get("/")
     async def invitations(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], state: str | None = None
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        wanted: Annotated[str | None, QueryParameter(name="state")] = None,
     ) -> Template:
         stmt = (
             select(Invitation, Service.name)
@@ -39,7 +42,7 @@ class InvitationPages(Controller):
             .limit(100)
         )
         states = [s.value for s in InvitationState]
-        chosen = state if state in states else None
+        chosen = wanted if wanted in states else None
         if chosen is not None:
             stmt = stmt.where(Invitation.state == chosen)
         rows = (await db_session.execute(stmt)).tuples().all()

@@ -61,7 +61,9 @@ EMAIL_FIELDS: Final = (
     "body",
 )
 
-_PERMANENT_STATUSES = frozenset({400, 403})  # a malformed request or a key Notify refuses: resending cannot help
+# A request Notify calls malformed (no such template, not a valid number) can never succeed as it is. A refused
+# key (403) or the rate limit (429) are retried with back-off: a corrected key or a free minute helps.
+_PERMANENT_STATUSES = frozenset({400})
 
 
 class NotifyClients:
@@ -169,15 +171,14 @@ class NotifySmsChannel(_NotifyChannel):
         question = message.question if self.asks_question else None
         asked, options = "", ""
         if question is not None:
-            low, high = question.scale[0], question.scale[-1]
+            low, high = min(question.scale), max(question.scale)
             asked = question.text
             options = f"Reply {low[0]} ({low[1].lower()}) to {high[0]} ({high[1].lower()}), or STOP to opt out."
             body = f"{message.council_name}: {asked} {options} Or answer online: {link}"
         else:
-            body = (
-                f"{message.council_name}: how did we do with {message.service_name}? Tell us in 1 minute: {link} "
-                f"(until {message.expires_on}). Reply STOP to opt out."
-            )
+            # One text (160 characters) for a usual council and service name: no expiry date, a short link.
+            body = f"{message.council_name}: how did we do with {message.service_name}? Please tell us: {link} "
+            body += "Reply STOP to opt out."
         if message.reminder:
             body = f"Reminder - {body}"
         return {

@@ -57,6 +57,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     # Survey and unsubscribe links: the signed token in the path is the capability.
     ("GET", "/s/{token:str}"): PUBLIC,
     ("POST", "/s/{token:str}"): PUBLIC,
+    # Short links (text messages, print): the code in the path is the capability; it redirects to /s/.
+    ("GET", "/r/{code:str}"): PUBLIC,
     ("GET", "/u/{token:str}"): PUBLIC,
     ("POST", "/u/{token:str}"): PUBLIC,
     ("GET", "/survey/thank-you"): PUBLIC,
@@ -97,6 +99,12 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/staff/privacy/requests/{reference:str}/fulfil"): DPO,
     ("GET", "/staff/privacy/retention"): DPO,
     ("POST", "/staff/privacy/retention"): DPO,
+    # GOV.UK Notify's callbacks: only Notify's own bearer token (CIVICVOICE_NOTIFY_CALLBACK_TOKEN), which none of
+    # these identities carries (tests/integration/test_notify.py checks the token itself).
+    ("POST", "/api/v1/notify/delivery-receipts"): NOBODY,
+    ("POST", "/api/v1/notify/inbound-sms"): NOBODY,
+    ("GET", "/staff/invitations"): REVIEWERS,
+    ("GET", "/staff/invitations/{invitation_id:uuid}"): REVIEWERS,
     ("GET", "/staff/jobs"): ADMIN,
     ("POST", "/staff/jobs/{job_id:uuid}/retry"): ADMIN,
 }
@@ -112,6 +120,8 @@ PATH_VALUES = {
     "{callback_id:uuid}": str(uuid.UUID(int=3)),
     "{contact_id:uuid}": str(uuid.UUID(int=4)),
     "{job_id:uuid}": str(uuid.UUID(int=5)),
+    "{code:str}": "not-a-real-code",
+    "{invitation_id:uuid}": str(uuid.UUID(int=6)),
 }
 
 
