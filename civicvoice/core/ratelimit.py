@@ -112,7 +112,7 @@ class DatabaseRateLimiter:
 
     async def reserve(self, name: str, *, max_wait: float) -> float:
         emission, tolerance = self.rate.emission, self.rate.tolerance
-        for _ in range(3):
+        for _ in range(10):
             now = _now()
             rows = table(RateLimitState)
             start = case((rows.c.tat > now, rows.c.tat), else_=now)
@@ -127,7 +127,10 @@ class DatabaseRateLimiter:
                     return max(0.0, new_tat - emission - tolerance - now)
                 current = await session.scalar(select(rows.c.tat).where(rows.c.name == name))
             if current is not None:
-                raise RateLimited(max(current, now) - now - tolerance)
+                wait = max(current, now) - now - tolerance
+                if wait > max_wait:
+                    raise RateLimited(wait)
+                continue  # the row was created, or moved on, by another worker in between: try again
             try:
                 async with self.sessions() as session, session.begin():
                     await session.execute(insert(rows).values(id=new_id(), name=name, tat=0.0))
