@@ -67,7 +67,7 @@ def _channels(services: Services, settings: Settings, sessions: async_sessionmak
     # (every feature sends mail through the same transport); SMS only through Notify.
     channels = Channels({"email": EmailChannel(settings, mailer=services.find(Mailer))})
     if settings.notify_api_key:
-        limiter = services.provide(notify_limiter(settings, sessions), as_type=RateLimiter)  # type: ignore[type-abstract]
+        limiter = services.provide(notify_limiter(settings, sessions), as_type=RateLimiter)
         clients = services.provide(NotifyClients(settings.notify_api_key, settings.notify_base_url))
         channels.update(notify_channels(settings, limiter, lambda key, url: clients))
     return channels

@@ -124,7 +124,7 @@ class DatabaseRateLimiter:
                     .returning(rows.c.tat)
                 )
                 if new_tat is not None:
-                    return max(0.0, new_tat - emission - tolerance - now)
+                    return max(0.0, float(new_tat) - emission - tolerance - now)
                 current = await session.scalar(select(rows.c.tat).where(rows.c.name == name))
             if current is not None:
                 wait = max(current, now) - now - tolerance

@@ -24,6 +24,7 @@ from civicvoice.core.settings import Settings
 from privacy.blind_index import normalise_phone
 from privacy.exceptions import InvalidIdentifier
 from surveys.channels import (
+    Channel,
     ChannelError,
     Delivery,
     DeliveryStatus,
@@ -81,7 +82,9 @@ class NotifyClients:
         if client is None:
             from notifications_python_client.notifications import NotificationsAPIClient
 
-            client = NotificationsAPIClient(self.api_key, base_url=self.base_url, timeout=self.timeout)
+            client = NotificationsAPIClient(  # type: ignore[no-untyped-call]
+                self.api_key, base_url=self.base_url, timeout=self.timeout
+            )
             self._local.client = client
         return client
 
@@ -281,7 +284,7 @@ def read_receipt(payload: object) -> StatusReport:
     body = _object(payload)
     _text(body, "id", limit=64)
     reference = _text(body, "reference", required=False, limit=200) or ""
-    status = _text(body, "status", limit=40)
+    status = _text(body, "status", limit=40) or ""
     try:
         known = DeliveryStatus(status)
     except ValueError:
@@ -309,13 +312,13 @@ def read_inbound_sms(payload: object) -> InboundReply:
 
 def notify_channels(
     settings: Settings, limiter: RateLimiter, clients_factory: Callable[[str, str], NotifyClients] | None = None
-) -> dict[str, _NotifyChannel]:
+) -> dict[str, Channel]:
     """The Notify channels the settings configure (none without an API key): sms and/or email."""
     if not settings.notify_api_key:
         return {}
     factory = clients_factory or (lambda key, url: NotifyClients(key, url))
     clients = factory(settings.notify_api_key, settings.notify_base_url)
-    channels: dict[str, _NotifyChannel] = {}
+    channels: dict[str, Channel] = {}
     if settings.notify_sms_template_id:
         channels["sms"] = NotifySmsChannel(settings, clients, limiter)
     if settings.notify_email_template_id:

@@ -73,7 +73,7 @@ class NotifyStandIn:
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 return
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 status, body = standin._handle(self)
                 payload = json.dumps(body).encode()
                 self.send_response(status)
@@ -168,7 +168,9 @@ class NotifyStandIn:
                     self.messages.append(message)
             if limited:
                 return self._error(
-                    429, "RateLimitError", f"Exceeded rate limit for key type LIVE of {self.limit} requests per 60 seconds"
+                    429,
+                    "RateLimitError",
+                    f"Exceeded rate limit for key type LIVE of {self.limit} requests per 60 seconds",
                 )
             content = {"body": json.dumps(personalisation), "from_number" if kind == "sms" else "subject": "civicvoice"}
             return 201, {
@@ -215,7 +217,7 @@ class NotifyStandIn:
         headers = {"Content-Type": "application/json"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+        request = urllib.request.Request(url, data=data, headers=headers, method="POST")  # noqa: S310 - 127.0.0.1
         try:
             with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - a 127.0.0.1 test server
                 return answer.status, json.loads(answer.read() or b"null")

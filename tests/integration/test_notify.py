@@ -8,6 +8,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -72,8 +73,8 @@ class Site:
         result: dict[str, Any] = answer.json()
         return result
 
-    async def until(self, check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-        deadline = time.monotonic() + timeout
+    async def until(self, check: Callable[[], Any], what: str, within: float = 20.0) -> Any:
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             result = check()
             if asyncio.iscoroutine(result):
@@ -137,6 +138,7 @@ def notify_settings(settings: Settings, standin: NotifyStandIn, **changes: Any) 
     )
 
 
+@contextmanager
 def serve(settings: Settings, standin: NotifyStandIn, db: TestDatabase, auth: dict[str, str]) -> Iterator[Site]:
     lazy = LazyApp(settings)
     server = LiveServer(cast(Litestar, lazy))
@@ -149,14 +151,16 @@ def serve(settings: Settings, standin: NotifyStandIn, db: TestDatabase, auth: di
 def site(
     settings: Settings, standin: NotifyStandIn, db: TestDatabase, catalogue: None, auth: dict[str, str]
 ) -> Iterator[Site]:
-    yield from serve(notify_settings(settings, standin), standin, db, auth)
+    with serve(notify_settings(settings, standin), standin, db, auth) as served:
+        yield served
 
 
 @pytest.fixture
 def question_site(
     settings: Settings, standin: NotifyStandIn, db: TestDatabase, catalogue: None, auth: dict[str, str]
 ) -> Iterator[Site]:
-    yield from serve(notify_settings(settings, standin, notify_sms_mode="question"), standin, db, auth)
+    with serve(notify_settings(settings, standin, notify_sms_mode="question"), standin, db, auth) as served:
+        yield served
 
 
 # --- link mode: the invitation is a text with a short link ----------------------------------------------------
@@ -337,9 +341,9 @@ async def test_a_reply_from_an_unknown_number_or_to_an_expired_question_is_store
 
 async def test_stop_opts_the_number_out_on_every_channel(question_site: Site, db: TestDatabase) -> None:
     site = question_site
-    invitation_id = (
-        await site.report("s1", phone=MOBILE, email="texter@example.org", contact_preference="sms")
-    )["invitation_id"]
+    invitation_id = (await site.report("s1", phone=MOBILE, email="texter@example.org", contact_preference="sms"))[
+        "invitation_id"
+    ]
     await site.sent(invitation_id)
 
     stop = site.standin.inbound(MOBILE_AS_NOTIFY_SENDS_IT, "STOP")
@@ -410,7 +414,7 @@ async def test_a_message_notify_refuses_as_malformed_fails_at_once(
     settings: Settings, standin: NotifyStandIn, db: TestDatabase, catalogue: None, auth: dict[str, str]
 ) -> None:
     wrong = notify_settings(settings, standin).with_changes(notify_sms_template_id=str(uuid.uuid4()))
-    for site in serve(wrong, standin, db, auth):
+    with serve(wrong, standin, db, auth) as site:
         invitation_id = (await site.report("w1", phone=MOBILE))["invitation_id"]
 
         async def closed() -> bool:
@@ -427,7 +431,7 @@ async def test_a_wrong_api_key_is_refused_by_the_standin(
 ) -> None:
     # The stand-in really checks the JWT: a key with the right service id but another secret is refused.
     forged = f"civicvoice_test-{standin.service_id}-{uuid.uuid4()}"
-    for site in serve(notify_settings(settings, standin).with_changes(notify_api_key=forged), standin, db, auth):
+    with serve(notify_settings(settings, standin).with_changes(notify_api_key=forged), standin, db, auth) as site:
         invitation_id = (await site.report("k1", phone=MOBILE))["invitation_id"]
 
         async def requeued() -> bool:
