@@ -443,3 +443,30 @@ async def test_a_wrong_api_key_is_refused_by_the_standin(
         assert standin.refused == [(403, "AuthError")] and standin.messages == []
         invitation = await site.invitation(invitation_id)
         assert invitation.failure == "delivery: GOV.UK Notify answered 403: AuthError"
+
+
+# --- staff see the timeline ---------------------------------------------------------------------------------------
+
+
+async def test_staff_see_each_invitations_timeline(site: Site, db: TestDatabase) -> None:
+    from civicvoice.staff.web import SESSION_COOKIE
+    from tests.integration.test_authorisation_matrix import session_cookie
+    from tests.integration.test_staff_login import make_user
+
+    invitation_id = (await site.report("v1", phone=MOBILE))["invitation_id"]
+    message = await site.sent(invitation_id)
+    await site.callback("delivery-receipts", site.standin.receipt_for(message, "delivered"))
+
+    reviewer = await make_user(db, "quality_reviewer")
+    cookies = {SESSION_COOKIE: await session_cookie(db, reviewer.id)}
+    async with httpx.AsyncClient(base_url=site.url, cookies=cookies) as client:
+        listing = await client.get("/staff/invitations", params={"state": "delivered"})
+        assert listing.status_code == 200 and f"/staff/invitations/{invitation_id}" in listing.text
+        page = await client.get(f"/staff/invitations/{invitation_id}")
+    assert page.status_code == 200
+    timeline = page.text[page.text.index("What happened") :]
+    found = sorted(
+        (timeline.index(f">{step}<"), step) for step in ("Decided", "Queued", "Sending", "Sent", "Delivered")
+    )
+    assert [step for _, step in found] == ["Decided", "Queued", "Sending", "Sent", "Delivered"]
+    assert MOBILE_E164 not in page.text and MOBILE not in page.text  # no personal data on the timeline
