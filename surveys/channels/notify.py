@@ -15,7 +15,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, TypeVar
 
 from civicvoice.core.jobs import RetryLater
@@ -119,9 +119,7 @@ async def _notify_call(clients: NotifyClients, limiter: RateLimiter, method: str
         raise ChannelError(f"GOV.UK Notify could not be reached ({type(exc).__name__})") from None
 
 
-def _seconds(value: float) -> Any:
-    from datetime import timedelta
-
+def _seconds(value: float) -> timedelta:
     return timedelta(seconds=max(0.05, value))
 
 
