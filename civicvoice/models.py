@@ -8,7 +8,7 @@ import importlib
 from civicvoice.core.db import Base
 
 # The kernel's own tables: jobs, API keys and staff users, the audit log.
-KERNEL_MODELS = ("civicvoice.core.jobs", "civicvoice.core.auth", "civicvoice.core.audit")
+KERNEL_MODELS = ("civicvoice.core.jobs", "civicvoice.core.auth", "civicvoice.core.audit", "civicvoice.core.ratelimit")
 
 
 def load_models() -> type[Base]:

@@ -42,12 +42,24 @@ def _required_message(question: Question, language: str) -> str:
     return in_language(question.error_message, language) or f"Answer the question: {question.text_in(language)}"
 
 
-def check_answers(definition: SurveyDefinition, form: Mapping[str, str], *, language: str = ENGLISH) -> CheckedAnswers:
-    """The answers the version asks for, checked; a question skipped by its condition is neither required nor kept."""
+def check_answers(
+    definition: SurveyDefinition,
+    form: Mapping[str, str],
+    *,
+    language: str = ENGLISH,
+    asked: frozenset[str] | None = None,
+) -> CheckedAnswers:
+    """The answers the version asks for, checked; a question skipped by its condition is neither required nor kept.
+
+    ``asked`` limits the check to the questions a channel asked (an SMS asks only the CSAT question): the others
+    are neither required nor kept.
+    """
     checked = CheckedAnswers()
     given: dict[str, int | str] = {}
     for question in definition.questions:
         key = question.id
+        if asked is not None and key not in asked:
+            continue
         if question.show_if is not None and not question.show_if.holds(given.get(question.show_if.question)):
             continue
         raw = form.get(key, "")

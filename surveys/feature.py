@@ -6,19 +6,24 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from civicvoice.core.extensions import SECRET_PATHS
+from civicvoice.core.auth import WEBHOOK_CHECKS
+from civicvoice.core.extensions import SECRET_PATHS, STAFF_NAV, StaffNavItem
 from civicvoice.core.features import Feature
 from civicvoice.core.mail import MAIL_FILES, Mailer
+from civicvoice.core.ratelimit import DatabaseRateLimiter, Rate, RateLimiter, RedisRateLimiter
 from civicvoice.core.services import Extensions, Services, contribute
 from civicvoice.core.settings import Settings
 from privacy.keyring import Keyring
 from privacy.vault import Vault
 from surveys.channels import Channels
 from surveys.channels.email import EmailChannel
+from surveys.channels.notify import NotifyClients, notify_channels
 from surveys.controllers import API_SCOPES, ROUTES
 from surveys.extensions import OPEN_COMPLAINT_CHECKS, RESPONSE_SUBSCRIBERS
 from surveys.intake import ContactIntake
+from surveys.invitation_pages import INVITATION_ROLES, InvitationPages
 from surveys.jobs import JOBS
+from surveys.notify_callbacks import NOTIFY_CHECK, NotifyCallbacks
 from surveys.pages import PAGES
 from surveys.responses import GroupedResponses, ResponseRecorder
 from surveys.sending import InvitationSender
@@ -32,18 +37,18 @@ def _services(services: Services, extensions: Extensions) -> None:
     vault = services.get(Vault)
     sessions: async_sessionmaker[AsyncSession] = services.get(async_sessionmaker)
     signer = services.provide(TokenSigner(services.get(Keyring).token))
-    # Invitations go out through the kernel's mailer (every feature sends mail through the same transport).
-    mailer = services.find(Mailer)
-    channels = services.find(Channels) or services.provide(Channels({"email": EmailChannel(settings, mailer=mailer)}))
+    channels = services.find(Channels) or services.provide(_channels(services, settings, sessions))
     recorder = services.provide(ResponseRecorder(vault, extensions.items(RESPONSE_SUBSCRIBERS)))
     # One writer for one contact and many: concurrent single contacts are grouped into one transaction. SQLite has
     # one writer whatever we do; PostgreSQL overlaps a few batches' round trips (their row locks keep the cap).
+    # Only the channels this deployment can send on are offered to the invitation rules.
     services.provide(
         ContactIntake(
             vault,
             sessions,
             open_complaint_checks=extensions.items(OPEN_COMPLAINT_CHECKS),
             writers=1 if settings.is_sqlite else INTAKE_WRITERS_POSTGRESQL,
+            sendable=frozenset(channels),
         )
     )
     # Survey answers go through the group-commit writer; a failed batch falls back to the recorder.
@@ -53,15 +58,38 @@ def _services(services: Services, extensions: Extensions) -> None:
     )
 
 
+def notify_limiter(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> RateLimiter:
+    """The one limiter every worker shares for GOV.UK Notify: on Redis with the SAQ backend, else the database."""
+    rate = Rate(limit=settings.notify_rate_per_minute, period=60.0, burst=min(10, settings.notify_rate_per_minute))
+    if settings.job_backend == "saq":
+        return RedisRateLimiter(settings.redis_url, rate, prefix=f"{settings.saq_queue}:ratelimit:")
+    return DatabaseRateLimiter(sessions, rate)
+
+
+def _channels(services: Services, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Channels:
+    # Email goes through GOV.UK Notify when an email template is configured, else through the kernel's mailer
+    # (every feature sends mail through the same transport); SMS only through Notify.
+    channels = Channels({"email": EmailChannel(settings, mailer=services.find(Mailer))})
+    if settings.notify_api_key:
+        limiter = services.provide(notify_limiter(settings, sessions), as_type=RateLimiter)
+        clients = services.provide(NotifyClients(settings.notify_api_key, settings.notify_base_url))
+        channels.update(notify_channels(settings, limiter, lambda key, url: clients))
+    return channels
+
+
 FEATURE = Feature(
     name="surveys",
-    routes=[*ROUTES, *PAGES],
+    routes=[*ROUTES, *PAGES, NotifyCallbacks, InvitationPages],
     jobs=JOBS,
     api_scopes=API_SCOPES,
     templates=[Path(__file__).parent / "templates"],
     models=["surveys.models"],
     # Invitations are what the file mail backend writes on a machine without a mail server.
     file_stores=[MAIL_FILES],
-    extensions=[contribute(SECRET_PATHS, pattern) for pattern in LINK_PATHS],
+    extensions=[
+        *(contribute(SECRET_PATHS, pattern) for pattern in LINK_PATHS),
+        contribute(WEBHOOK_CHECKS, NOTIFY_CHECK),
+        contribute(STAFF_NAV, StaffNavItem("Invitations", "/staff/invitations", roles=INVITATION_ROLES, position=60)),
+    ],
     build_services=_services,
 )

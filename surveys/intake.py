@@ -280,7 +280,11 @@ class ContactIntake:
         reference: ReferenceData | None = None,
         max_batch: int = 64,
         writers: int = 1,
+        sendable: frozenset[str] | None = None,
     ) -> None:
+        # The invitation channels this deployment can send on (SMS only with GOV.UK Notify configured); None: all.
+        self.sendable = sendable
+        self._narrowed: tuple[InvitationPolicy, InvitationPolicy] | None = None
         self.vault = vault
         self.reference = reference or ReferenceData()
         self.open_complaint_checks = open_complaint_checks
@@ -388,6 +392,15 @@ class ContactIntake:
                 items.append(exc)
         return await self.write(session, items)
 
+    def narrowed(self, policy: InvitationPolicy) -> InvitationPolicy:
+        """The council's policy with only the channels this deployment can send on enabled."""
+        if self.sendable is None:
+            return policy
+        if self._narrowed is None or self._narrowed[0] is not policy:
+            enabled = frozenset(c for c in policy.enabled_channels if c.value in self.sendable)
+            self._narrowed = (policy, dataclasses.replace(policy, enabled_channels=enabled))
+        return self._narrowed[1]
+
     async def write(self, session: AsyncSession, items: Sequence[_Checked | CivicVoiceError]) -> list[Outcome]:
         """`record`'s second half: store events already checked; a refusal is passed through as the outcome."""
         now = utcnow()
@@ -428,7 +441,7 @@ class ContactIntake:
             ],
         )
         resolution_of = {c.position: r for c, r in zip(identified, resolutions, strict=True)}
-        policy = await self.reference.policy(session)
+        policy = self.narrowed(await self.reference.policy(session))
         times, complaints, restricted = await self._people_facts(session, fresh, resolutions, policy, now)
 
         contact_rows: list[dict[str, object]] = []

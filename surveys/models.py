@@ -157,14 +157,31 @@ class InvitationState(StrEnum):
     sending = "sending"  # committed before the provider is called; a live job lease owns it
     sent = "sent"  # the provider accepted it
     delivered = "delivered"  # the provider's receipt says it reached the person
-    failed = "failed"  # not delivered; `failure` holds the kind (permanent, temporary, technical, ...) and reason
+    failed = "failed"  # never accepted by the provider after every attempt; `failure` holds the reason
+    # The provider's receipt says it did not arrive (GOV.UK Notify's statuses): a permanent failure (no such
+    # number or address) is never retried; a temporary one (phone off, inbox full) or a technical one (the
+    # provider's fault) is sent again while the invitation has time left.
+    permanent_failure = "permanent_failure"
+    temporary_failure = "temporary_failure"
+    technical_failure = "technical_failure"
     expired = "expired"  # past `expires_at` unanswered, or never sent before it
     cancelled = "cancelled"  # stopped before sending: opt-out, erasure, restriction, suppression
 
     @property
     def closed(self) -> bool:
         """No survey can be answered through an invitation in this state."""
-        return self in (InvitationState.failed, InvitationState.expired, InvitationState.cancelled)
+        return self in _CLOSED
+
+    @property
+    def undelivered(self) -> bool:
+        """The provider's receipt says the message did not arrive."""
+        return self in _UNDELIVERED
+
+
+_UNDELIVERED = frozenset(
+    {InvitationState.permanent_failure, InvitationState.temporary_failure, InvitationState.technical_failure}
+)
+_CLOSED = frozenset({InvitationState.failed, InvitationState.expired, InvitationState.cancelled, *_UNDELIVERED})
 
 
 class Invitation(Base):
@@ -191,7 +208,7 @@ class Invitation(Base):
     subject_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("data_subject.id", ondelete="SET NULL"))
     survey_version_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("survey_version.id"))
     channel: Mapped[str] = mapped_column(String(20))
-    state: Mapped[str] = mapped_column(String(16), default=InvitationState.queued)
+    state: Mapped[str] = mapped_column(String(24), default=InvitationState.queued)
     due_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     reminder_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
@@ -203,8 +220,35 @@ class Invitation(Base):
     responded_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     failure: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
-    # When `state` last changed (sending, sent, failed, expired, ...): the invitation's timeline in one column.
+    # When `state` last changed (sending, sent, failed, expired, ...); every change is in `InvitationEvent`.
     state_changed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    # SHA-256 of the short link's code (/r/CODE, for SMS and print); the code itself is derived, never stored.
+    short_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
+    # The message asked the survey's question itself (an SMS in question mode): a reply answers it.
+    answer_by_reply: Mapped[bool] = mapped_column(default=False)
+
+
+class InvitationEvent(Base):
+    """One step of an invitation's timeline (sending, sent, delivered, a failure, a reply, expired), for staff.
+
+    Holds no personal data: a state, when, and a detail that never carries an address, number or reply text.
+    """
+
+    __tablename__ = "invitation_event"
+    __datamap__ = DataMapEntry(
+        purpose="Show staff how each survey invitation was sent, delivered and answered",
+        holds=("delivery timeline of an invitation",),
+        category="contact metadata",
+        lawful_basis="public_task",
+        retention="2 years",
+        links=(Link("invitation_id", "invitation"),),
+    )
+    __table_args__ = (Index("ix_invitation_event_invitation", "invitation_id", "at"),)
+
+    invitation_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("invitation.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(24))
+    at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+    detail: Mapped[str | None] = mapped_column(String(300))
 
 
 class Response(Base):

@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.auth import Access
@@ -21,8 +22,9 @@ from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.http import NO_STORE, service
 from privacy.vault import Vault
 from surveys.definitions import ENGLISH, SurveyDefinition
+from surveys.models import Invitation
 from surveys.responses import GroupedResponses, InvalidAnswers, ResponseRecorder, open_invitation
-from surveys.tokens import UNSUBSCRIBE_LIFETIME, BadToken, ExpiredToken, Purpose, TokenSigner
+from surveys.tokens import UNSUBSCRIBE_LIFETIME, BadToken, ExpiredToken, Purpose, TokenSigner, short_digest
 from surveys.unsubscribe import unsubscribe
 
 T = TypeVar("T")
@@ -51,6 +53,22 @@ class SurveyPages(Controller):
     def _claims(self, request: Request[Any, Any, Any], token: str, purpose: Purpose) -> Any:
         signer = service(request, TokenSigner)
         return signer.verify(token, purpose)
+
+    @get("/r/{code:str}", status_code=HTTP_303_SEE_OTHER)
+    async def short_link(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], code: FromPath[str]
+    ) -> Redirect | Template:
+        """A short link (text messages, print) leads to the survey's own link, signed afresh; nothing is used up."""
+        invitation = None
+        if 8 <= len(code) <= 24:
+            invitation = await db_session.scalar(
+                select(Invitation).where(Invitation.short_digest == short_digest(code))
+            )
+        if invitation is None:
+            return link_problem(BadToken("This link is not complete or has been changed."))
+        signer = service(request, TokenSigner)
+        token = signer.sign(invitation.id, Purpose.survey, invitation.expires_at)
+        return Redirect(f"/s/{token}", status_code=HTTP_303_SEE_OTHER, headers=NO_STORE)
 
     @get("/s/{token:str}")
     async def show_survey(

@@ -97,6 +97,8 @@ class Submission:
 
     invitation_id: uuid.UUID
     form: Mapping[str, str]
+    # The questions the channel asked (an SMS asks only the CSAT question); None: the whole survey.
+    asked: frozenset[str] | None = None
 
 
 Outcome = uuid.UUID | CivicVoiceError  # the stored response's id, or why this submission was refused
@@ -174,7 +176,7 @@ class ResponseRecorder:
             if problem is None:
                 assert invitation is not None  # refusal() refuses a missing one
                 definition = definitions[invitation.survey_version_id]
-                checked = check_answers(definition, submission.form)
+                checked = check_answers(definition, submission.form, asked=submission.asked)
                 if not checked.ok:
                     problem = InvalidAnswers(checked, definition)
                 else:

@@ -250,7 +250,8 @@ class InvitationPolicy:
     quiet_hours: Mapping[InvitationChannel, QuietHours] = field(default_factory=_default_quiet_hours, hash=False)
     sampling: Mapping[str, float] = field(default_factory=_empty_sampling, hash=False)
     default_sampling_rate: float = 1.0
-    enabled_channels: frozenset[InvitationChannel] = frozenset({InvitationChannel.email})
+    # Enabled by the council; the deployment narrows this to the channels it can send on (SMS needs GOV.UK Notify).
+    enabled_channels: frozenset[InvitationChannel] = frozenset({InvitationChannel.email, InvitationChannel.sms})
 
     def __post_init__(self) -> None:
         if isinstance(self.cap_count, bool) or not isinstance(self.cap_count, int) or self.cap_count < 1:

@@ -24,9 +24,11 @@ from privacy.exceptions import KeyDestroyed
 from privacy.models import DataSubject
 from privacy.restriction import RESTRICTED, is_restricted
 from privacy.vault import IdentityClaim, Vault
-from surveys.channels import Channel, ChannelError, OutgoingInvitation
-from surveys.models import Contact, Invitation, InvitationState, Service
-from surveys.tokens import UNSUBSCRIBE_LIFETIME, Purpose, TokenSigner
+from surveys.channels import Channel, ChannelError, InlineQuestion, OutgoingInvitation
+from surveys.definitions import ENGLISH, stored_definition
+from surveys.models import Contact, Invitation, InvitationState, Service, SurveyVersion
+from surveys.timeline import REMINDED, record_event, record_events
+from surveys.tokens import UNSUBSCRIBE_LIFETIME, Purpose, TokenSigner, short_digest
 
 log = structlog.get_logger("civicvoice.sending")
 
@@ -62,6 +64,23 @@ class InvitationSender:
         self.channels = channels
         self.base_url = base_url
         self.council_name = council_name
+        # A published version never changes: its CSAT question is read once per process.
+        self._questions: dict[uuid.UUID, InlineQuestion | None] = {}
+
+    async def _question(self, session: AsyncSession, version_id: uuid.UUID) -> InlineQuestion | None:
+        if version_id not in self._questions:
+            stored = await session.scalar(select(SurveyVersion.definition).where(SurveyVersion.id == version_id))
+            csat = stored_definition(stored).csat_question if stored is not None else None
+            self._questions[version_id] = (
+                None
+                if csat is None
+                else InlineQuestion(
+                    key=csat.id,
+                    text=csat.text_in(ENGLISH),
+                    scale=tuple((int(option.value), option.label_in(ENGLISH)) for option in csat.options()),
+                )
+            )
+        return self._questions[version_id]
 
     async def _why_not(self, session: AsyncSession, invitation: Invitation, now: datetime) -> str | None:
         if invitation.subject_id is None:
@@ -131,6 +150,7 @@ class InvitationSender:
                 invitation.state = InvitationState.expired if reason == "expired" else InvitationState.cancelled
                 invitation.failure = reason
                 invitation.state_changed_at = now
+                await record_event(session, invitation.id, invitation.state, reason, at=now)
             log.info("invitation_not_sent", invitation_id=str(invitation.id), reason=reason)
             return SendOutcome(invitation.state, reason)
 
@@ -141,6 +161,9 @@ class InvitationSender:
             .where(Contact.id == invitation.contact_id)
         )
         survey_url, unsubscribe_url = survey_links(self.signer, self.base_url, invitation)
+        code = self.signer.short_code(invitation.id)
+        if invitation.short_digest is None:
+            invitation.short_digest = short_digest(code)
         outgoing = OutgoingInvitation(
             invitation_id=invitation.id,
             recipient=recipient,
@@ -150,12 +173,15 @@ class InvitationSender:
             service_name=service_name or "our services",
             expires_on=invitation.expires_at.astimezone(LONDON).strftime("%-d %B %Y"),
             reminder=reminder,
+            short_url=f"{self.base_url}/r/{code}",
+            question=await self._question(session, invitation.survey_version_id),
         )
         if not reminder:
             invitation.state = InvitationState.sending
             invitation.state_changed_at = now
             invitation.send_attempts += 1
             invitation.message_ref = channel.reference_for(outgoing)
+            await record_event(session, invitation.id, InvitationState.sending, f"attempt {invitation.send_attempts}")
         return invitation, outgoing
 
     async def send(
@@ -173,8 +199,12 @@ class InvitationSender:
         channel = self.channels[invitation.channel]
         try:
             delivery = await channel.send(outgoing)
+        except RetryLater:
+            # The provider's shared rate limit has no slot soon enough: back to the queue, no attempt counted.
+            await self._requeue(ctx, invitation_id, "rate limit: waiting for a free slot", reminder=reminder)
+            raise
         except ChannelError as exc:
-            if final_attempt:
+            if final_attempt or exc.permanent:
                 # The provider refused every attempt: a lasting failure, recorded on the invitation.
                 await self._close(ctx, invitation_id, f"delivery: {exc}", reminder=reminder)
                 log.error("invitation_failed", invitation_id=str(invitation_id))
@@ -188,7 +218,9 @@ class InvitationSender:
             if not final_attempt:
                 await self._requeue(ctx, invitation_id, f"technical: {describe_error(exc)}", reminder=reminder)
             raise
-        await self.mark_sent(ctx, invitation_id, delivery.reference, reminder=reminder)
+        await self.mark_sent(
+            ctx, invitation_id, delivery.reference, reminder=reminder, awaits_reply=delivery.awaits_reply
+        )
         return SendOutcome("sent")
 
     async def _requeue(self, ctx: JobContext, invitation_id: uuid.UUID, reason: str, *, reminder: bool) -> None:
@@ -198,6 +230,7 @@ class InvitationSender:
             row = await session.get(Invitation, invitation_id)
             if row is not None and row.state == InvitationState.sending:
                 row.state, row.failure, row.state_changed_at = InvitationState.queued, reason[:300], utcnow()
+                await record_event(session, row.id, InvitationState.queued, reason)
 
     async def _close(self, ctx: JobContext, invitation_id: uuid.UUID, reason: str, *, reminder: bool) -> None:
         if reminder:
@@ -205,7 +238,15 @@ class InvitationSender:
         async with ctx.sessions() as session, session.begin():
             await fail_invitation(session, invitation_id, reason)
 
-    async def mark_sent(self, ctx: JobContext, invitation_id: uuid.UUID, reference: str, *, reminder: bool) -> None:
+    async def mark_sent(
+        self,
+        ctx: JobContext,
+        invitation_id: uuid.UUID,
+        reference: str,
+        *,
+        reminder: bool,
+        awaits_reply: bool = False,
+    ) -> None:
         """Second transaction: record the provider's acceptance, and queue the reminder."""
         async with ctx.sessions() as session, session.begin():
             row = await session.get(Invitation, invitation_id)
@@ -213,11 +254,19 @@ class InvitationSender:
                 return
             if reminder:
                 row.reminders_sent += 1
+                await record_event(session, row.id, REMINDED)
                 return
             row.state = InvitationState.sent
             row.sent_at = row.state_changed_at = utcnow()
             row.message_ref = reference
             row.failure = None
+            row.answer_by_reply = awaits_reply
+            await record_event(
+                session,
+                row.id,
+                InvitationState.sent,
+                "asked the question; a reply answers it" if awaits_reply else None,
+            )
             if row.reminder_at is not None:
                 await enqueue_once(
                     session,
@@ -247,6 +296,7 @@ async def fail_invitation(session: AsyncSession, invitation_id: uuid.UUID, reaso
     row = await session.scalar(select(Invitation).where(Invitation.id == invitation_id).with_for_update())
     if row is not None and row.state in (InvitationState.queued, InvitationState.sending):
         row.state, row.failure, row.state_changed_at = InvitationState.failed, reason[:300], utcnow()
+        await record_event(session, row.id, InvitationState.failed, reason)
 
 
 async def invitation_dead(session: AsyncSession, payload: dict[str, Any], reason: str) -> None:
@@ -263,25 +313,39 @@ async def invitation_retried(session: AsyncSession, payload: dict[str, Any]) -> 
     )
     if row is not None and row.state == InvitationState.failed and row.sent_at is None:
         row.state, row.failure, row.state_changed_at = InvitationState.queued, None, utcnow()
+        await record_event(session, row.id, InvitationState.queued, "sent again by an administrator")
 
 
 async def expire_invitations(session: AsyncSession, now: datetime) -> int:
     """Invitations past `expires_at` that were never answered are expired (unless a send is in flight: its
     job settles it); returns how many."""
-    result = await session.execute(
+    expiring = (
+        Invitation.state.in_([InvitationState.queued, InvitationState.sent, InvitationState.delivered]),
+        Invitation.expires_at <= now,
+        Invitation.responded_at.is_(None),
+    )
+    ids = list(await session.scalars(select(Invitation.id).where(*expiring).limit(_EXPIRE_BATCH).with_for_update()))
+    if not ids:
+        return 0
+    await session.execute(
         update(Invitation)
-        .where(
-            Invitation.state.in_([InvitationState.queued, InvitationState.sent, InvitationState.delivered]),
-            Invitation.expires_at <= now,
-            Invitation.responded_at.is_(None),
-        )
+        .where(Invitation.id.in_(ids), *expiring)
         .values(state=InvitationState.expired, state_changed_at=now)
     )
-    return result.rowcount or 0  # type: ignore[attr-defined]
+    await record_events(session, ids, InvitationState.expired, at=now)
+    return len(ids)
+
+
+_EXPIRE_BATCH = 5000
 
 
 async def expire_invitations_job(ctx: JobContext, payload: dict[str, Any]) -> None:
-    async with ctx.sessions() as session, session.begin():
-        expired = await expire_invitations(session, utcnow())
+    expired = 0
+    while True:  # in batches, each its own transaction
+        async with ctx.sessions() as session, session.begin():
+            batch = await expire_invitations(session, utcnow())
+        expired += batch
+        if batch < _EXPIRE_BATCH:
+            break
     if expired:
         log.info("invitations_expired", count=expired)

@@ -27,6 +27,10 @@ UNSUBSCRIBE_LIFETIME = timedelta(days=365)
 class Purpose(StrEnum):
     survey = "s"
     unsubscribe = "u"
+    short = "r"  # the code of a short link (/r/CODE), looked up by its digest
+
+
+_SHORT_BYTES = 9  # 72 bits: 12 characters, as hard to guess as a 72-bit key
 
 
 class BadToken(CivicVoiceError):
@@ -67,6 +71,10 @@ class TokenSigner:
         mac = hmac.new(self._keys[purpose], body, hashlib.sha256).digest()[:_MAC_BYTES]
         return _b64(body + mac)
 
+    def short_code(self, invitation_id: uuid.UUID) -> str:
+        """The code of the invitation's short link: derived (so a resend carries the same link), never stored."""
+        return _b64(hmac.new(self._keys[Purpose.short], invitation_id.bytes, hashlib.sha256).digest()[:_SHORT_BYTES])
+
     def verify(self, token: str, purpose: Purpose, *, now: datetime | None = None) -> TokenClaims:
         """The claims of a genuine, unexpired token; BadToken or ExpiredToken otherwise."""
         if not token or len(token) > 100:
@@ -90,5 +98,10 @@ class TokenSigner:
         return TokenClaims(uuid.UUID(bytes=invitation), purpose, expires_at)
 
 
-# Survey and unsubscribe links carry their token in the path: logs mask it (declared through SECRET_PATHS).
-LINK_PATHS = (re.compile(r"(/(?:s|u|unsubscribe))/[^/\s?\"']+"),)
+def short_digest(code: str) -> bytes:
+    """What the invitation stores of its short link's code: enough to find it, not to make the link."""
+    return hashlib.sha256(b"civicvoice short link|" + code.encode("ascii", "replace")).digest()
+
+
+# Survey, short and unsubscribe links carry their token in the path: logs mask it (declared through SECRET_PATHS).
+LINK_PATHS = (re.compile(r"(/(?:s|r|u|unsubscribe))/[^/\s?\"']+"),)

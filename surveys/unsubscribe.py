@@ -19,7 +19,13 @@ async def unsubscribe(session: AsyncSession, vault: Vault, invitation_id: uuid.U
     invitation = await session.get(Invitation, invitation_id)
     if invitation is None or invitation.subject_id is None:
         return False
-    subject = await session.scalar(select(DataSubject).where(DataSubject.id == invitation.subject_id).with_for_update())
+    return await opt_out(session, vault, invitation.subject_id, reason="unsubscribe")
+
+
+async def opt_out(session: AsyncSession, vault: Vault, subject_id: uuid.UUID, *, reason: str) -> bool:
+    """Opt a person out on every channel: sticky opt-out, every email and number of theirs on the suppression
+    list, queued invitations cancelled. Idempotent; False when there is no one left to opt out."""
+    subject = await session.scalar(select(DataSubject).where(DataSubject.id == subject_id).with_for_update())
     if subject is None:
         return False
     now = utcnow()
@@ -31,9 +37,9 @@ async def unsubscribe(session: AsyncSession, vault: Vault, invitation_id: uuid.U
         identity = None
     if identity is not None:
         for email in identity.emails:
-            await vault.suppress(session, IdentityClaim(email=email), reason="unsubscribe")
+            await vault.suppress(session, IdentityClaim(email=email), reason=reason)
         for phone in identity.phones:
-            await vault.suppress(session, IdentityClaim(phone=phone), reason="unsubscribe")
+            await vault.suppress(session, IdentityClaim(phone=phone), reason=reason)
     await session.execute(
         update(Invitation)
         .where(Invitation.subject_id == subject.id, Invitation.state == InvitationState.queued)

@@ -187,6 +187,11 @@ class Access:
         return cls("api", scope=scope)
 
     @classmethod
+    def webhook(cls, name: str) -> Access:
+        """A provider calling back (delivery receipts, replies): checked by the `WebhookCheck` named ``name``."""
+        return cls("webhook", scope=name)
+
+    @classmethod
     def staff(cls, *roles: str) -> Access:
         unknown = [r for r in roles if r not in ROLES]
         if unknown:
@@ -242,6 +247,43 @@ API_KEY_SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
     )
 }
 API_KEY_SECURITY: list[dict[str, list[str]]] = [{API_KEY_SCHEME: []}]
+# Providers' callbacks (GOV.UK Notify) authenticate with the bearer token the council gave the provider.
+PROVIDER_CALLBACK_SCHEME = "providerCallback"
+API_KEY_SECURITY_SCHEMES[PROVIDER_CALLBACK_SCHEME] = SecurityScheme(
+    type="http",
+    scheme="bearer",
+    description=(
+        "The callback token the council set in the provider's own settings, sent as 'Authorization: Bearer ...' "
+        "(GOV.UK Notify: CIVICVOICE_NOTIFY_CALLBACK_TOKEN)."
+    ),
+)
+PROVIDER_TOKEN_SECURITY: list[dict[str, list[str]]] = [{PROVIDER_CALLBACK_SCHEME: []}]
+
+
+@dataclass(frozen=True)
+class WebhookCheck:
+    """How the callbacks of one provider are authenticated (a bearer token, an HMAC signature): ``check`` raises
+    NotAuthenticated or PermissionDenied for anything else, before the handler runs."""
+
+    name: str
+    check: Callable[[ASGIConnection[Any, Any, Any, Any]], Awaitable[None]]
+
+
+WEBHOOK_CHECKS: ExtensionPoint[WebhookCheck] = ExtensionPoint(
+    "core.webhook_checks", "authenticates a provider's callbacks (Access.webhook(name))"
+)
+
+
+def bearer_matches(connection: ASGIConnection[Any, Any, Any, Any], expected: str | None, *, provider: str) -> None:
+    """Refuse unless the request carries ``Authorization: Bearer <expected>`` (compared in constant time)."""
+    header = connection.headers.get("authorization") or ""
+    if not expected:
+        raise NotAuthenticated(f"{provider} callbacks are not configured here.")
+    if not header.startswith("Bearer ") or not header[len("Bearer ") :].strip():
+        raise NotAuthenticated(f"Send the {provider} callback token as 'Authorization: Bearer <token>'.")
+    if not secrets.compare_digest(header[len("Bearer ") :].strip().encode(), expected.encode()):
+        raise PermissionDenied(f"The {provider} callback token is not valid.")
+
 
 _LAST_USED_GRANULARITY = timedelta(minutes=5)
 # A key checked in the last few seconds is not looked up again: revocation takes effect within this time
@@ -291,6 +333,12 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
         if access.scope not in principal.scopes:
             raise PermissionDenied(f"This API key lacks the {access.scope!r} scope.")
         connection.state.api_principal = principal
+        return
+    if access.kind == "webhook":
+        checks = [c for c in connection.app.state.extensions.items(WEBHOOK_CHECKS) if c.name == access.scope]
+        if not checks:
+            raise NotAuthenticated("This callback is not configured.")
+        await checks[0].check(connection)
         return
     if access.kind == "staff":
         extensions: Extensions = connection.app.state.extensions

@@ -12,6 +12,8 @@ from typing import Any, Literal
 from civicvoice.core.errors import ConfigurationError
 
 SmtpSecurity = Literal["none", "starttls", "tls"]
+NOTIFY_BASE_URL = "https://api.notifications.service.gov.uk"
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def _bool(raw: str, name: str) -> bool:
@@ -80,6 +82,17 @@ class Settings:
     callback_hours: int = 16
     # The council's own quality form as JSON ([{"key", "label", "weight"}, ...]); unset: the default form.
     quality_form_json: str | None = None
+    # GOV.UK Notify (surveys/channels/notify.py): email and SMS invitations, delivery receipts and SMS replies.
+    notify_api_key: str | None = None
+    notify_base_url: str = NOTIFY_BASE_URL
+    notify_sms_template_id: str | None = None
+    notify_email_template_id: str | None = None
+    # The bearer token Notify sends with its callbacks (set the same one in Notify's API integration page).
+    notify_callback_token: str | None = None
+    # "link": the SMS carries a short survey link; "question": it asks the CSAT question, answered by reply.
+    notify_sms_mode: Literal["link", "question"] = "link"
+    # Notify allows 3,000 messages a minute per service; every worker shares one limiter under this ceiling.
+    notify_rate_per_minute: int = 3000
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -211,4 +224,43 @@ class Settings:
             kwargs["quality_form_json"] = v
         if (v := get("CALLBACK_HOURS")) is not None:
             kwargs["callback_hours"] = _int(v, "CIVICVOICE_CALLBACK_HOURS", low=1, high=400)
+        kwargs.update(_notify_from_env(get))
         return cls(**kwargs)
+
+    @property
+    def notify_configured(self) -> bool:
+        """Whether GOV.UK Notify can send: an API key and at least one template."""
+        return bool(self.notify_api_key and (self.notify_sms_template_id or self.notify_email_template_id))
+
+
+def _notify_from_env(get: Any) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if v := get("NOTIFY_API_KEY"):
+        # Notify's keys end in the service id and the secret, two UUIDs (36 characters each).
+        if len(v) < 74 or not (_UUID.match(v[-73:-37]) and _UUID.match(v[-36:])):
+            raise ConfigurationError(
+                "CIVICVOICE_NOTIFY_API_KEY must be a GOV.UK Notify API key (name-serviceid-secret, as Notify shows it)."
+            )
+        kwargs["notify_api_key"] = v
+    if v := get("NOTIFY_BASE_URL"):
+        if not v.startswith(("https://", "http://")):
+            raise ConfigurationError(
+                "CIVICVOICE_NOTIFY_BASE_URL must start with https:// (or http:// for a local one)."
+            )
+        kwargs["notify_base_url"] = v.rstrip("/")
+    for name in ("SMS_TEMPLATE_ID", "EMAIL_TEMPLATE_ID"):
+        if v := get(f"NOTIFY_{name}"):
+            if not _UUID.match(v.lower()):
+                raise ConfigurationError(f"CIVICVOICE_NOTIFY_{name} must be a template id (a UUID) from Notify.")
+            kwargs[f"notify_{name.lower()}"] = v.lower()
+    if v := get("NOTIFY_CALLBACK_TOKEN"):
+        if len(v) < 10:
+            raise ConfigurationError("CIVICVOICE_NOTIFY_CALLBACK_TOKEN must be at least 10 characters (Notify's rule).")
+        kwargs["notify_callback_token"] = v
+    if v := get("NOTIFY_SMS_MODE"):
+        if v not in ("link", "question"):
+            raise ConfigurationError("CIVICVOICE_NOTIFY_SMS_MODE must be link or question.")
+        kwargs["notify_sms_mode"] = v
+    if v := get("NOTIFY_RATE_PER_MINUTE"):
+        kwargs["notify_rate_per_minute"] = _int(v, "CIVICVOICE_NOTIFY_RATE_PER_MINUTE", low=1, high=1_000_000)
+    return kwargs

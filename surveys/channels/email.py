@@ -3,6 +3,7 @@ mail transport (SMTP, or .eml files where no mail server is configured)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Any
 
@@ -10,7 +11,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from civicvoice.core.mail import Mailer, MailNotAccepted, MailTransport
 from civicvoice.core.settings import Settings
-from surveys.channels import ChannelError, Delivery, OutgoingInvitation
+from surveys.channels import ChannelError, Delivery, InboundReply, OutgoingInvitation, StatusReport
 
 
 def _templates() -> Environment:
@@ -70,8 +71,8 @@ class EmailChannel:
             raise ChannelError(exc.detail) from None
         return Delivery(reference=reference)
 
-    async def parse_inbound(self, payload: Any) -> Any:  # email replies are not read by civicvoice
+    def parse_inbound(self, payload: Mapping[str, Any]) -> InboundReply:  # email replies are not read
         raise NotImplementedError("email has no inbound path")
 
-    async def status_callback(self, payload: Any) -> Any:  # SMTP gives no delivery receipts
+    def status_callback(self, payload: Mapping[str, Any]) -> StatusReport:  # SMTP gives no delivery receipts
         raise NotImplementedError("email has no status callbacks")

@@ -71,6 +71,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     # Survey and unsubscribe links: the signed token in the path is the capability.
     ("GET", "/s/{token:str}"): PUBLIC,
     ("POST", "/s/{token:str}"): PUBLIC,
+    # Short links (text messages, print): the code in the path is the capability; it redirects to /s/.
+    ("GET", "/r/{code:str}"): PUBLIC,
     ("GET", "/u/{token:str}"): PUBLIC,
     ("POST", "/u/{token:str}"): PUBLIC,
     ("GET", "/survey/thank-you"): PUBLIC,
@@ -129,6 +131,12 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/staff/privacy/mentions/{hit_id:uuid}"): DPO,
     ("GET", "/staff/privacy/holds"): DPO,
     ("POST", "/staff/privacy/holds/{hold_id:uuid}/release"): DPO,
+    # GOV.UK Notify's callbacks: only Notify's own bearer token (CIVICVOICE_NOTIFY_CALLBACK_TOKEN), which none of
+    # these identities carries (tests/integration/test_notify.py checks the token itself).
+    ("POST", "/api/v1/notify/delivery-receipts"): NOBODY,
+    ("POST", "/api/v1/notify/inbound-sms"): NOBODY,
+    ("GET", "/staff/invitations"): REVIEWERS,
+    ("GET", "/staff/invitations/{invitation_id:uuid}"): REVIEWERS,
     ("GET", "/staff/jobs"): ADMIN,
     ("POST", "/staff/jobs/{job_id:uuid}/retry"): ADMIN,
     ("GET", "/staff/exports"): EXPORTERS,
@@ -159,6 +167,8 @@ PATH_VALUES = {
     "{hold_id:uuid}": str(uuid.UUID(int=9)),
     "{export_id:uuid}": str(uuid.UUID(int=10)),
     "{request_id:uuid}": str(uuid.UUID(int=11)),
+    "{code:str}": "not-a-real-code",
+    "{invitation_id:uuid}": str(uuid.UUID(int=12)),
 }
 
 

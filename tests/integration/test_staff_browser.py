@@ -26,7 +26,7 @@ from civicvoice.core.clock import LONDON
 from civicvoice.core.settings import Settings
 from civicvoice.staff.web import SESSION_COOKIE
 from feedback.models import CommentScore
-from surveys.models import Response
+from surveys.models import Invitation, Response
 from tests.integration.browser import axe_violations, browser_context, describe_violations, needs_chromium
 from tests.integration.live_site import LiveSite, Watch, focused, heading, press, serve_site, tab_to
 from tests.integration.support import TestDatabase
@@ -364,6 +364,25 @@ async def reset_password_wrongly(page: Page, site: Site) -> PageResponse | None:
     return reply
 
 
+async def reviewer_with_an_invitation(site: Site) -> None:
+    await reviewer(site)
+    async with httpx.AsyncClient(base_url=site.url) as client:
+        site.contacts += 1
+        await site.report_contact(client, f"c{site.contacts}", f"resident{site.contacts}@example.org")
+    await site.run_jobs()  # sends it: the timeline has sending and sent
+
+
+async def open_invitations(page: Page, site: Site) -> PageResponse | None:
+    reply = await page.goto(f"{site.url}/staff/invitations?state=sent")
+    await expect(page.locator("table")).to_contain_text("Sent")
+    return reply
+
+
+async def open_invitation_timeline(page: Page, site: Site) -> PageResponse | None:
+    [invitation] = await site.db.all(Invitation)
+    return await page.goto(f"{site.url}/staff/invitations/{invitation.id}")
+
+
 @dataclass(frozen=True)
 class PageState:
     prepare: Callable[[Site], Awaitable[None]]
@@ -383,6 +402,8 @@ PAGE_STATES = {
     "user-new-errors": PageState(admin_and_colleague, ADMIN, create_user_wrongly, 400, "Add a staff user"),
     "user-reset": PageState(admin_and_colleague, ADMIN, open_colleague, 200, "Test service_manager"),
     "user-reset-error": PageState(admin_and_colleague, ADMIN, reset_password_wrongly, 400, "Test service_manager"),
+    "invitations": PageState(reviewer_with_an_invitation, REVIEWER, open_invitations, 200, "Invitations"),
+    "invitation-timeline": PageState(reviewer_with_an_invitation, REVIEWER, open_invitation_timeline, 200, "Timeline"),
 }
 
 

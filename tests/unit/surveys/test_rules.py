@@ -119,6 +119,7 @@ def test_no_reminder_when_the_policy_has_none() -> None:
 
 
 DEFAULT = InvitationPolicy()
+EMAIL_ONLY = InvitationPolicy(enabled_channels=frozenset({InvitationChannel.email}))
 NOT_SAMPLED = InvitationPolicy(sampling={"housing-repairs/phone": 0.0})
 TEN_DAYS = timedelta(days=10)
 
@@ -168,7 +169,7 @@ TEN_DAYS = timedelta(days=10)
         pytest.param(
             a_contact(reachable=frozenset({SMS})),
             a_person(),
-            DEFAULT,
+            EMAIL_ONLY,
             Reason.no_enabled_channel,
             id="only a mobile number and sms not enabled",
         ),
@@ -267,7 +268,7 @@ def test_the_first_rule_that_applies_wins() -> None:
         preference=ContactPreference.none,
     )
     person: PersonFacts | None = None
-    policy = InvitationPolicy(default_sampling_rate=0.0)
+    policy = InvitationPolicy(default_sampling_rate=0.0, enabled_channels=frozenset({InvitationChannel.email}))
 
     seen = []
     for fix, _ in _fixes():
@@ -565,7 +566,8 @@ def test_the_default_policy() -> None:
 
     assert policy.cap_count == 1
     assert policy.cap_window == timedelta(days=30)
-    assert policy.enabled_channels == {EMAIL}
+    # SMS is enabled by default; a deployment offers it only with GOV.UK Notify configured (ContactIntake).
+    assert policy.enabled_channels == {EMAIL, SMS}
     assert dict(policy.quiet_hours) == {SMS: EVENING_SMS}
     assert policy.sampling_rate("anything", ContactChannel.post) == 1.0
 
