@@ -7,7 +7,7 @@ from pathlib import Path
 from civicvoice.core.extensions import STAFF_NAV, StaffNavItem
 from civicvoice.core.features import Feature
 from civicvoice.core.jobs import JobRegistry
-from civicvoice.core.services import contribute
+from civicvoice.core.services import Extensions, Services, contribute
 from feedback.action_pages import ACTION_ROLES
 from feedback.action_pages import ROUTES as ACTION_ROUTES
 from feedback.callback_pages import ROUTES as CALLBACK_ROUTES
@@ -20,6 +20,13 @@ from feedback.inbox import REVIEWERS
 from feedback.inbox import ROUTES as INBOX_ROUTES
 from feedback.quality_pages import ROUTES as QUALITY_ROUTES
 from feedback.quality_pages import SCORE_ROLES
+from feedback.scorecard.api import API_SCOPES as SCORECARD_SCOPES
+from feedback.scorecard.api import ROUTES as SCORECARD_API_ROUTES
+from feedback.scorecard.cli import scorecard
+from feedback.scorecard.jobs import JOBS as SCORECARD_JOBS
+from feedback.scorecard.pages import ROUTES as SCORECARD_ROUTES
+from feedback.scorecard.pages import VIEWERS as SCORECARD_VIEWERS
+from feedback.scorecard.service import Scorecard
 from feedback.scoring import JOBS, on_responses_submitted
 from privacy.holds import LEGAL_HOLDS
 from surveys.extensions import OPEN_COMPLAINT_CHECKS, RESPONSE_SUBSCRIBERS
@@ -29,16 +36,39 @@ def jobs() -> JobRegistry:
     registry = JobRegistry()
     registry.merge(JOBS)
     registry.merge(CALLBACK_JOBS)
+    registry.merge(SCORECARD_JOBS)
     return registry
+
+
+def _services(services: Services, extensions: Extensions) -> None:
+    # The scorecard's figures, for its pages, its command and the exports workbook.
+    services.provide(Scorecard())
 
 
 FEATURE = Feature(
     name="feedback",
-    routes=[*INBOX_ROUTES, *CASE_ROUTES, *ACTION_ROUTES, *CALLBACK_ROUTES, *QUALITY_ROUTES],
+    routes=[
+        *INBOX_ROUTES,
+        *CASE_ROUTES,
+        *ACTION_ROUTES,
+        *CALLBACK_ROUTES,
+        *QUALITY_ROUTES,
+        *SCORECARD_ROUTES,
+        *SCORECARD_API_ROUTES,
+    ],
     jobs=jobs(),
+    api_scopes=SCORECARD_SCOPES,
     templates=[Path(__file__).parent / "templates"],
-    cli=[sentiment],
-    models=["feedback.models", "feedback.cases", "feedback.actions", "feedback.callbacks", "feedback.quality"],
+    cli=[sentiment, scorecard],
+    models=[
+        "feedback.models",
+        "feedback.cases",
+        "feedback.actions",
+        "feedback.callbacks",
+        "feedback.quality",
+        "feedback.scorecard.models",
+    ],
+    build_services=_services,
     extensions=[
         # Scores what surveys publishes as "response submitted", in the same transaction.
         contribute(RESPONSE_SUBSCRIBERS, on_responses_submitted),
@@ -53,6 +83,7 @@ FEATURE = Feature(
             StaffNavItem("Quality scores", "/staff/quality/scores", roles=SCORE_ROLES, position=30),
         ),
         contribute(STAFF_NAV, StaffNavItem("Recent feedback", "/staff/feedback", position=10)),
+        contribute(STAFF_NAV, StaffNavItem("Scorecard", "/staff/scorecard", roles=SCORECARD_VIEWERS, position=12)),
         contribute(STAFF_NAV, StaffNavItem("Improvement actions", "/staff/actions", roles=ACTION_ROLES, position=25)),
         contribute(
             STAFF_NAV,
