@@ -148,7 +148,7 @@ class Builder:
             if spec.complaint_closed:
                 self.cases += 1
                 case = ComplaintCase(
-                    reference=f"T{self.cases:06d}{new_id().hex[:6]}",
+                    reference=f"T{self.cases:06d}{new_id().hex[-8:]}",
                     service_id=contact.service_id,
                     response_id=response.id,
                     owner_id="owner",
@@ -161,7 +161,7 @@ class Builder:
                 await session.flush()
                 if spec.improved:
                     action = ImprovementAction(
-                        reference=f"A{self.cases:06d}{new_id().hex[:6]}",
+                        reference=f"A{self.cases:06d}{new_id().hex[-8:]}",
                         title="Fix it",
                         description="Fix it",
                         service_id=contact.service_id,
