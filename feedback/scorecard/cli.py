@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.clock import utcnow
 from civicvoice.core.commands import run_db, settings_from_env
-from feedback.scorecard.charts import STATUS_TEXT, format_change, format_value
+from feedback.scorecard.charts import STATUS_TEXT, format_value
 from feedback.scorecard.entries import EntryInputError, parse_month
 from feedback.scorecard.service import CHANNELS, Scorecard, ScorecardReport
 from feedback.scorecard.upkeep import rebuild_month, upkeep_step
@@ -58,10 +58,10 @@ def scorecard(
         return
     click.echo(f"{report.scope.label}, {month:%B %Y}")
     for figure in report.figures:
+        change = "no previous month" if figure.trend is None else figure.trend
         click.echo(
             f"{figure.name:<55} {format_value(figure.value, figure.unit):>16}  "
-            f"{STATUS_TEXT[figure.status]:<14} {format_change(None, figure.unit) if figure.change is None else figure.trend}"
-            f"  ({figure.source.value})"
+            f"{STATUS_TEXT[figure.status]:<14} {change:<18} ({figure.source.value})"
         )
 
 

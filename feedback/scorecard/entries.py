@@ -104,7 +104,7 @@ async def enter_figure(
         session.add(row)
     row.value, row.source, row.entered_by, row.entered_at = stored, source[:100], entered_by[:64], utcnow()
     await session.flush()
-    await record(
+    record(
         session,
         actor,
         "scorecard.figure_entered",
@@ -187,7 +187,7 @@ async def set_target(
     row.value, row.direction, row.tolerance = stored, direction.value, band
     row.set_by, row.set_at = actor.id, utcnow()
     await session.flush()
-    await record(
+    record(
         session,
         actor,
         "scorecard.target_set",

@@ -38,14 +38,15 @@ from feedback.scorecard.entries import (
     parse_month,
     service_by_slug,
     set_target,
-    shown_value,
 )
-from feedback.scorecard.formulas import Change, Status, Trend
-from feedback.scorecard.measures import MEASURES, Direction, Perspective, Source, Unit
+from feedback.scorecard.forecasting import forecast_series
+from feedback.scorecard.formulas import Change, Trend
+from feedback.scorecard.measures import MEASURES, Direction, Perspective, Unit
 from feedback.scorecard.models import EnteredFigure, MeasureTarget
 from feedback.scorecard.records import RecordPage, records_behind
 from feedback.scorecard.rollups import month_start, previous_month
 from feedback.scorecard.service import CHANNELS, FigureReport, Scope, Scorecard, ScorecardReport
+from privacy.vault import Vault
 from surveys.models import Service, ServiceGroup
 
 VIEWERS: Final = ("admin", "quality_reviewer", "service_manager", "agent")
@@ -101,29 +102,30 @@ def _change(figure: FigureReport) -> Change | None:
     return Change(figure.change, Trend(figure.trend))
 
 
+def _shown(figure: FigureReport) -> str:
+    if figure.by_category is None:
+        return format_value(figure.value, figure.unit)
+    # Channel use is a share per channel; channel shift a change per channel, in percentage points.
+    unit = figure.unit if figure.unit is Unit.percentage_points else Unit.percent
+    parts = [f"{name.replace('_', ' ')} {format_value(share, unit)}" for name, share in figure.by_category.items()]
+    return "; ".join(parts) or "No data"
+
+
+def _target(figure: FigureReport) -> str:
+    if figure.target is None:
+        return "Not set"
+    better = "or more" if figure.target.direction is Direction.higher_is_better else "or less"
+    return f"{format_value(figure.target.value, figure.unit)} ({better})"
+
+
 def _rows(report: ScorecardReport, link: str) -> dict[Perspective, list[Row]]:
     grouped: dict[Perspective, list[Row]] = {}
     for figure in report.figures:
-        if figure.by_category is not None:
-            value = (
-                "; ".join(
-                    f"{name.replace('_', ' ')} {format_value(share, figure.unit) if figure.unit is Unit.percentage_points else format_value(share, Unit.percent)}"
-                    for name, share in figure.by_category.items()
-                )
-                or "No data"
-            )
-        else:
-            value = format_value(figure.value, figure.unit)
-        target = (
-            "Not set"
-            if figure.target is None
-            else f"{format_value(figure.target.value, figure.unit)} ({'or more' if figure.target.direction is Direction.higher_is_better else 'or less'})"
-        )
         grouped.setdefault(figure.perspective, []).append(
             Row(
                 figure,
-                value,
-                target,
+                _shown(figure),
+                _target(figure),
                 STATUS_TEXT[figure.status],
                 format_change(_change(figure), figure.unit),
                 f"{link}&measure={figure.slug}",
@@ -225,8 +227,6 @@ class ScorecardPages(Controller):
         while len(months) < TREND_MONTHS:
             months.insert(0, previous_month(months[0]))
         history = await card.history(db_session, months, scope)
-        from feedback.scorecard.forecasting import forecast_series
-
         forecasts = await forecast_series(db_session, months, scope.rows)
         link = "/staff/scorecard/records?" + _link_query(month, scope)
         viewer = request.state.staff_user
@@ -274,7 +274,7 @@ class ScorecardPages(Controller):
             raise EntryInputError("Choose a measure from the scorecard.", field="measure")
         page_number = int(query["page"]) if query.get("page", "").isdigit() else 1
         page: RecordPage = await records_behind(
-            db_session, service(request, _vault_type()), slug, month, scope, page=max(1, page_number)
+            db_session, service(request, Vault), slug, month, scope, page=max(1, page_number)
         )
         return staff_template(
             request,
@@ -286,12 +286,6 @@ class ScorecardPages(Controller):
             back="/staff/scorecard?" + _link_query(month, scope),
             here="/staff/scorecard/records?" + _link_query(month, scope) + f"&measure={slug}",
         )
-
-
-def _vault_type() -> type[Any]:
-    from privacy.vault import Vault
-
-    return Vault
 
 
 def _link_query(month: date, scope: Scope) -> str:
@@ -492,5 +486,3 @@ class ScorecardTargets(Controller):
 
 
 ROUTES = [ScorecardPages, ScorecardEntries, ScorecardTargets]
-
-__all__ = ["ROUTES", "Source", "Status", "shown_value"]

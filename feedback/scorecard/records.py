@@ -22,7 +22,7 @@ from feedback.quality import Evaluation
 from feedback.scorecard.charts import format_value
 from feedback.scorecard.measures import MEASURES, Source, Unit
 from feedback.scorecard.models import EnteredFigure
-from feedback.scorecard.rollups import COMPLIMENT, NOT_RESOLVED, _fcr, month_bounds
+from feedback.scorecard.rollups import COMPLIMENT, _fcr, month_bounds
 from feedback.scorecard.service import Scope
 from privacy.exceptions import KeyDestroyed
 from privacy.redaction import redact
@@ -229,18 +229,19 @@ async def _answers(
         .outerjoin(Invitation, Invitation.id == Response.invitation_id)
         .outerjoin(Contact, Contact.id == Invitation.contact_id)
     )
+    answers_query: Select[Any]
     if slug == "customer-satisfaction":
-        query = base.where(condition, Response.satisfaction.is_not(None))
+        answers_query = base.where(condition, Response.satisfaction.is_not(None))
     elif slug == "sentiment-trend":
-        query = base.where(condition, exists().where(CommentScore.response_id == Response.id))
+        answers_query = base.where(condition, exists().where(CommentScore.response_id == Response.id))
     else:
-        query = base.where(
+        answers_query = base.where(
             condition,
             exists().where(
                 CommentClassification.response_id == Response.id, CommentClassification.reviewed_class == COMPLIMENT
             ),
         )
-    rows, total, page, pages = await _paged(session, query, [Response.submitted_at, Response.id], page)
+    rows, total, page, pages = await _paged(session, answers_query, [Response.submitted_at, Response.id], page)
     found = RecordPage(
         "responses",
         ("Answered", "Service", "Channel", "Agent", "Satisfaction (1-5)", "Resolved"),
@@ -393,6 +394,3 @@ async def _entries(
             )
         )
     return found
-
-
-__all__ = ["NOT_RESOLVED", "PAGE_SIZE", "RecordPage", "records_behind"]

@@ -106,7 +106,9 @@ def upgrade() -> None:
         sa.Column("created_by", sa.String(length=64), nullable=False),
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["subject_id"], ["data_subject.id"], name=op.f("fk_subject_request_subject_id_data_subject"),
+            ["subject_id"],
+            ["data_subject.id"],
+            name=op.f("fk_subject_request_subject_id_data_subject"),
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subject_request")),
@@ -126,8 +128,10 @@ def upgrade() -> None:
         sa.Column("note_ciphertext", sa.LargeBinary(), nullable=True),
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["request_id"], ["subject_request.id"],
-            name=op.f("fk_subject_request_event_request_id_subject_request"), ondelete="CASCADE",
+            ["request_id"],
+            ["subject_request.id"],
+            name=op.f("fk_subject_request_event_request_id_subject_request"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subject_request_event")),
     )
@@ -146,7 +150,9 @@ def upgrade() -> None:
         sa.Column("file_name", sa.String(length=80), nullable=True),
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["subject_id"], ["data_subject.id"], name=op.f("fk_access_package_subject_id_data_subject"),
+            ["subject_id"],
+            ["data_subject.id"],
+            name=op.f("fk_access_package_subject_id_data_subject"),
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_access_package")),

@@ -35,7 +35,9 @@ def upgrade() -> None:
             ["answer_id"], ["answer.id"], name=op.f("fk_comment_classification_answer_id_answer"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["response_id"], ["response.id"], name=op.f("fk_comment_classification_response_id_response"),
+            ["response_id"],
+            ["response.id"],
+            name=op.f("fk_comment_classification_response_id_response"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_comment_classification")),

@@ -41,7 +41,9 @@ def upgrade() -> None:
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["service_id"], ["service.id"], name=op.f("fk_complaint_case_service_id_service")),
         sa.ForeignKeyConstraint(
-            ["subject_id"], ["data_subject.id"], name=op.f("fk_complaint_case_subject_id_data_subject"),
+            ["subject_id"],
+            ["data_subject.id"],
+            name=op.f("fk_complaint_case_subject_id_data_subject"),
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
@@ -65,7 +67,9 @@ def upgrade() -> None:
         sa.Column("text_ciphertext", sa.LargeBinary(), nullable=True),
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["case_id"], ["complaint_case.id"], name=op.f("fk_complaint_case_note_case_id_complaint_case"),
+            ["case_id"],
+            ["complaint_case.id"],
+            name=op.f("fk_complaint_case_note_case_id_complaint_case"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_complaint_case_note")),

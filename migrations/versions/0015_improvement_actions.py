@@ -46,11 +46,15 @@ def upgrade() -> None:
         sa.Column("case_id", GUID(length=16), nullable=False),
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["action_id"], ["improvement_action.id"],
-            name=op.f("fk_improvement_action_case_action_id_improvement_action"), ondelete="CASCADE",
+            ["action_id"],
+            ["improvement_action.id"],
+            name=op.f("fk_improvement_action_case_action_id_improvement_action"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["case_id"], ["complaint_case.id"], name=op.f("fk_improvement_action_case_case_id_complaint_case"),
+            ["case_id"],
+            ["complaint_case.id"],
+            name=op.f("fk_improvement_action_case_case_id_complaint_case"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_improvement_action_case")),

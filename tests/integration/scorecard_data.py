@@ -83,7 +83,12 @@ class Builder:
             if not spec.invited:
                 continue
             decision = InvitationDecision(
-                contact_id=contact.id, subject_id=subject_id, invite=True, reason="invited", detail="", rules_version="t"
+                contact_id=contact.id,
+                subject_id=subject_id,
+                invite=True,
+                reason="invited",
+                detail="",
+                rules_version="t",
             )
             session.add(decision)
             await session.flush()

@@ -20,12 +20,12 @@ from sqlalchemy import select, update
 from civicvoice.cli import cli
 from civicvoice.core.clock import utcnow
 from civicvoice.core.db import unit_of_work
+from feedback.callbacks import Callback
 from feedback.scorecard.formulas import ServiceLevelThresholds
 from feedback.scorecard.models import ScorecardRollup
 from feedback.scorecard.rollups import COUNTERS, compute_month, month_start, next_month, previous_month
 from feedback.scorecard.service import Scorecard
 from feedback.scorecard.upkeep import OutsideRetention, rebuild_month, set_repeat_flags, upkeep_step
-from feedback.callbacks import Callback
 from surveys.models import Contact, Service
 from tests.integration.scorecard_data import Builder, ContactSpec
 from tests.integration.support import TestDatabase
@@ -52,21 +52,59 @@ def hand_example(month: date) -> list[ContactSpec]:
     return [
         # Phone, answered in 15 s (within 20 s), resolved per the contact system, survey satisfied.
         ContactSpec(
-            "council-tax", "phone", at(month, 3), agent="A1", person=1, wait=15, handling=300, reported_fcr=True,
-            invited=True, answered=True, satisfaction=5, resolved="yes", sentiment=0.5, compliment=True,
+            "council-tax",
+            "phone",
+            at(month, 3),
+            agent="A1",
+            person=1,
+            wait=15,
+            handling=300,
+            reported_fcr=True,
+            invited=True,
+            answered=True,
+            satisfaction=5,
+            resolved="yes",
+            sentiment=0.5,
+            compliment=True,
             evaluation=80.0,
         ),
         # Phone, 45 s wait (late), transferred; survey "no": not resolved; complaint closed with an improvement.
         ContactSpec(
-            "council-tax", "phone", at(month, 4), agent="A1", person=2, wait=45, handling=600, transferred=True,
-            invited=True, answered=True, satisfaction=2, resolved="no", sentiment=-0.25, complaint_closed=True,
-            improved=True, callback_on_time=True, evaluation=61.0,
+            "council-tax",
+            "phone",
+            at(month, 4),
+            agent="A1",
+            person=2,
+            wait=45,
+            handling=600,
+            transferred=True,
+            invited=True,
+            answered=True,
+            satisfaction=2,
+            resolved="no",
+            sentiment=-0.25,
+            complaint_closed=True,
+            improved=True,
+            callback_on_time=True,
+            evaluation=61.0,
         ),
         # Web chat, within 60 s; invited, not answered; the same person again 2 days later: a repeat.
-        ContactSpec("council-tax", "web_chat", at(month, 10), agent="B2", person=3, wait=30, handling=200, invited=True),
+        ContactSpec(
+            "council-tax", "web_chat", at(month, 10), agent="B2", person=3, wait=30, handling=200, invited=True
+        ),
         ContactSpec("council-tax", "web_chat", at(month, 12), agent="B2", person=3, wait=90, handling=100),
         # Another service: must not show in council-tax's figures.
-        ContactSpec("parking", "phone", at(month, 5), agent="C3", wait=10, handling=50, invited=True, answered=True, satisfaction=4),
+        ContactSpec(
+            "parking",
+            "phone",
+            at(month, 5),
+            agent="C3",
+            wait=10,
+            handling=50,
+            invited=True,
+            answered=True,
+            satisfaction=4,
+        ),
     ]
 
 
@@ -113,7 +151,10 @@ async def test_hand_computed_figures_agree_across_rebuild_json_and_dashboard(
     # The --json command prints the very same figures.
     env = env_for(settings)
     done = await asyncio.to_thread(
-        CliRunner().invoke, cli, ["scorecard", "--month", f"{month:%Y-%m}", "--service", "council-tax", "--json"], env=env
+        CliRunner().invoke,
+        cli,
+        ["scorecard", "--month", f"{month:%Y-%m}", "--service", "council-tax", "--json"],
+        env=env,
     )
     assert done.exit_code == 0, done.output
     printed = json.loads(done.output)
@@ -148,7 +189,9 @@ async def test_a_rebuild_refuses_a_month_outside_retention_and_keeps_its_rollups
     )
     assert done.exit_code == 1 and "outside retention" in done.output and "Traceback" not in done.output
     assert [row.contacts for row in await db.all(ScorecardRollup)] == [7]
-    bad = await asyncio.to_thread(CliRunner().invoke, cli, ["scorecard", "rebuild", "--month", "2026-13"], env=env_for(settings))
+    bad = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["scorecard", "rebuild", "--month", "2026-13"], env=env_for(settings)
+    )
     assert bad.exit_code == 2 and "YYYY-MM" in bad.output
 
 
