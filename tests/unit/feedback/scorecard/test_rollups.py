@@ -4,6 +4,7 @@ as the rollup of the whole; month arithmetic in Europe/London."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from itertools import pairwise
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -44,7 +45,7 @@ def stored(contacts: list[ContactFacts]) -> dict[str, dict[str, int]]:
 @given(st.lists(facts, max_size=40), st.lists(st.integers(0, 40), max_size=4))
 def test_columns_of_any_split_sum_to_the_rollup_of_the_whole(contacts: list[ContactFacts], cuts: list[int]) -> None:
     bounds = sorted({min(cut, len(contacts)) for cut in cuts} | {0, len(contacts)})
-    parts = [contacts[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    parts = [contacts[a:b] for a, b in pairwise(bounds)]
     summed: dict[str, dict[str, int]] = {}
     for part in parts:
         for channel, row in stored(part).items():
