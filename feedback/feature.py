@@ -24,21 +24,31 @@ from feedback.original_pages import ROUTES as ORIGINAL_ROUTES
 from feedback.quality import QualityForm, quality_form
 from feedback.quality_pages import ROUTES as QUALITY_ROUTES
 from feedback.quality_pages import SCORE_ROLES
+from feedback.scorecard.api import API_SCOPES as SCORECARD_SCOPES
+from feedback.scorecard.api import ROUTES as SCORECARD_API_ROUTES
+from feedback.scorecard.cli import scorecard
+from feedback.scorecard.jobs import JOBS as SCORECARD_JOBS
+from feedback.scorecard.pages import ROUTES as SCORECARD_ROUTES
+from feedback.scorecard.pages import VIEWERS as SCORECARD_VIEWERS
+from feedback.scorecard.service import Scorecard
 from feedback.scoring import JOBS, on_responses_submitted
 from privacy.holds import LEGAL_HOLDS
 from surveys.extensions import OPEN_COMPLAINT_CHECKS, RESPONSE_SUBSCRIBERS
-
-
-def _services(services: Services, extensions: Extensions) -> None:
-    # The council's quality form, checked once: a bad CIVICVOICE_QUALITY_FORM stops the start with its reason.
-    services.provide(QualityForm(quality_form(services.get(Settings).quality_form_json)))
 
 
 def jobs() -> JobRegistry:
     registry = JobRegistry()
     registry.merge(JOBS)
     registry.merge(CALLBACK_JOBS)
+    registry.merge(SCORECARD_JOBS)
     return registry
+
+
+def _services(services: Services, extensions: Extensions) -> None:
+    # The council's quality form, checked once: a bad CIVICVOICE_QUALITY_FORM stops the start with its reason.
+    services.provide(QualityForm(quality_form(services.get(Settings).quality_form_json)))
+    # The scorecard's figures, for its pages, its command and the exports workbook.
+    services.provide(Scorecard())
 
 
 FEATURE = Feature(
@@ -51,11 +61,13 @@ FEATURE = Feature(
         *ACTION_ROUTES,
         *CALLBACK_ROUTES,
         *QUALITY_ROUTES,
+        *SCORECARD_ROUTES,
+        *SCORECARD_API_ROUTES,
     ],
     jobs=jobs(),
-    build_services=_services,
+    api_scopes=SCORECARD_SCOPES,
     templates=[Path(__file__).parent / "templates"],
-    cli=[sentiment, feedback_commands],
+    cli=[sentiment, feedback_commands, scorecard],
     models=[
         "feedback.models",
         "feedback.cases",
@@ -64,7 +76,9 @@ FEATURE = Feature(
         "feedback.quality",
         "feedback.demand",
         "feedback.originals",
+        "feedback.scorecard.models",
     ],
+    build_services=_services,
     extensions=[
         # Scores what surveys publishes as "response submitted", in the same transaction.
         contribute(RESPONSE_SUBSCRIBERS, on_responses_submitted),
@@ -79,6 +93,7 @@ FEATURE = Feature(
             StaffNavItem("Quality scores", "/staff/quality/scores", roles=SCORE_ROLES, position=30),
         ),
         contribute(STAFF_NAV, StaffNavItem("Recent feedback", "/staff/feedback", position=10)),
+        contribute(STAFF_NAV, StaffNavItem("Scorecard", "/staff/scorecard", roles=SCORECARD_VIEWERS, position=12)),
         contribute(STAFF_NAV, StaffNavItem("Improvement actions", "/staff/actions", roles=ACTION_ROLES, position=25)),
         contribute(
             STAFF_NAV,

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from civicvoice.core.clock import utcnow
@@ -107,6 +107,13 @@ class Contact(Base):
         Index("ix_contact_subject", "subject_id"),
         Index("ix_contact_service_occurred", "service_id", "occurred_at"),
         Index("ix_contact_agent_occurred", "agent_ref", "occurred_at"),
+        # The contacts whose repeat-contact window the scorecard has still to close, oldest first.
+        Index(
+            "ix_contact_repeat_open",
+            "occurred_at",
+            postgresql_where=text("repeat_contact IS NULL"),
+            sqlite_where=text("repeat_contact IS NULL"),
+        ),
     )
 
     source: Mapped[str] = mapped_column(String(64))
@@ -124,6 +131,9 @@ class Contact(Base):
     resolved_first_contact: Mapped[bool | None]
     contact_preference: Mapped[str | None] = mapped_column(String(10))
     do_not_survey: Mapped[bool] = mapped_column(default=False)
+    # Whether the same person contacted again within the repeat window (first contact resolution), stored once
+    # the window has closed so that a later erasure or retention run does not change a past month's figure.
+    repeat_contact: Mapped[bool | None]
 
 
 class InvitationDecision(Base):

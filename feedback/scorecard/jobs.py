@@ -1,0 +1,33 @@
+"""Scorecard jobs: upkeep every 15 seconds (the dashboard is at most a minute behind), and once a day the last
+two months marked again for recomputing and next month's demand forecast frozen."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Final
+
+from civicvoice.core.clock import utcnow
+from civicvoice.core.jobs import JobContext, JobRegistry
+from feedback.scorecard.forecasting import freeze_forecasts
+from feedback.scorecard.rollups import month_start, next_month
+from feedback.scorecard.service import Scorecard
+from feedback.scorecard.upkeep import mark_recent_months, run_upkeep
+
+UPKEEP_JOB: Final = "scorecard.upkeep"
+DAILY_JOB: Final = "scorecard.daily"
+UPKEEP_EVERY: Final = timedelta(seconds=15)
+
+JOBS = JobRegistry()
+
+
+@JOBS.cron(UPKEEP_JOB, every=UPKEEP_EVERY, max_attempts=3, lease=timedelta(minutes=2))
+async def upkeep_job(ctx: JobContext, payload: dict[str, Any]) -> None:
+    await run_upkeep(ctx.sessions, thresholds=ctx.service(Scorecard).thresholds)
+
+
+@JOBS.cron(DAILY_JOB, every=timedelta(days=1), max_attempts=3)
+async def daily_job(ctx: JobContext, payload: dict[str, Any]) -> None:
+    now = utcnow()
+    async with ctx.sessions() as session, session.begin():
+        await mark_recent_months(session, now=now)
+        await freeze_forecasts(session, next_month(month_start(now)), now=now)

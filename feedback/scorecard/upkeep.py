@@ -1,0 +1,451 @@
+"""Keeping scorecard rollups current, and rebuilding them from raw rows.
+
+The hot paths pay nothing: upkeep reads new contacts, responses and comment scores past a watermark on their
+UUIDv7 ids (which grow with time), lagging a few seconds so a transaction still open is not skipped. Records
+that change rather than arrive (an invitation sent, a comment reviewed, a case closed, a callback made, an
+evaluation or improvement link added) leave a mark in the same transaction, written by a flush listener. Each
+upkeep step folds a bounded batch of both into the months and services they touch and recomputes those from raw
+rows with the same queries a rebuild uses, so upkeep and rebuild cannot disagree. A daily run marks the last two
+months again, catching any transaction that stayed open past the lag.
+
+Repeat-contact flags are set here too, once a contact's window has closed, and stored on the contact.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Final
+
+import structlog
+from sqlalchemy import delete, event, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, attributes
+
+from civicvoice.core.clock import utcnow
+from civicvoice.core.errors import InvalidInput
+from feedback.actions import ActionLink
+from feedback.callbacks import Callback
+from feedback.cases import ComplaintCase
+from feedback.models import CommentClassification, CommentScore
+from feedback.quality import Evaluation
+from feedback.scorecard.formulas import PersonContact, RepeatPolicy, ServiceLevelThresholds, repeat_flags
+from feedback.scorecard.models import RollupMark, ScorecardRollup, UpkeepWatermark
+from feedback.scorecard.rollups import month_bounds, month_start, next_month, previous_month, store_month
+from privacy.retention import cutoff, retention_months
+from surveys.models import Contact, Invitation, Response, Service
+
+log = structlog.get_logger("civicvoice.scorecard")
+
+BATCH: Final = 5000
+# New rows are read only once their id is this old, so a transaction that committed late is not passed over.
+LAG: Final = timedelta(seconds=10)
+# Callbacks that became overdue are found through this watermark (a time, kept as the smallest id of that time).
+CALLBACKS_DUE: Final = "callbacks_due"
+DEFAULT_REPEAT: Final = RepeatPolicy()
+
+
+class OutsideRetention(InvalidInput):
+    slug = "scorecard-month-outside-retention"
+    title = "Month outside retention"
+
+
+def id_floor(moment: datetime) -> uuid.UUID:
+    """The smallest UUIDv7 of a moment: every id made at or after it sorts at or above it."""
+    return uuid.UUID(int=int(moment.timestamp() * 1000) << 80)
+
+
+def id_moment(value: uuid.UUID) -> datetime:
+    return datetime.fromtimestamp((value.int >> 80) / 1000, tz=utcnow().tzinfo)
+
+
+# --- marks left by changes, in the changing transaction ------------------------------------------------------
+
+
+def _changed(obj: Any, name: str) -> bool:
+    return bool(attributes.get_history(obj, name).added)
+
+
+@event.listens_for(Session, "before_flush")
+def _mark_changes(session: Session, flush_context: Any, instances: Any) -> None:
+    marks: list[RollupMark] = []
+    for obj in session.new:
+        if isinstance(obj, Evaluation):
+            marks.append(RollupMark(kind="contact", ref_id=obj.contact_id))
+        elif isinstance(obj, ActionLink):
+            marks.append(RollupMark(kind="case", ref_id=obj.case_id))
+    for obj in session.dirty:
+        if isinstance(obj, Invitation) and _changed(obj, "sent_at"):
+            marks.append(RollupMark(kind="contact", ref_id=obj.contact_id))
+        elif isinstance(obj, CommentClassification) and _changed(obj, "reviewed_class"):
+            marks.append(RollupMark(kind="response", ref_id=obj.response_id))
+        elif isinstance(obj, ComplaintCase) and _changed(obj, "closed_at"):
+            marks.append(RollupMark(kind="case", ref_id=obj.id))
+        elif isinstance(obj, Callback) and _changed(obj, "done_at"):
+            marks.append(RollupMark(kind="callback", ref_id=obj.id))
+    if marks:
+        session.add_all(marks)
+
+
+# --- retention --------------------------------------------------------------------------------------------------
+
+
+async def retention_start(session: AsyncSession, now: datetime) -> date:
+    """The first month whose raw rows are all still kept: earlier ones are anonymised in part and keep their
+    rollups as they were."""
+    months = await retention_months(session)
+    before = cutoff(now, min(months.get("contacts", 24), months.get("responses", 24)))
+    first = month_start(before)
+    return first if month_bounds(first)[0] >= before else next_month(first)
+
+
+async def require_in_retention(session: AsyncSession, month: date, now: datetime) -> None:
+    first = await retention_start(session, now)
+    if month < first:
+        raise OutsideRetention(
+            f"{month:%Y-%m} is outside retention: contacts and responses before {first:%Y-%m} have been "
+            "anonymised in part, so a rebuild from raw rows would change the figures reported at the time. "
+            "Its rollups are kept as they are.",
+            field="month",
+        )
+
+
+# --- rebuild ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RebuildResult:
+    month: date
+    services: int = 0
+    rows: int = 0
+
+
+async def rebuild_month(
+    session: AsyncSession,
+    month: date,
+    *,
+    thresholds: ServiceLevelThresholds,
+    now: datetime | None = None,
+    service_ids: Iterable[uuid.UUID] | None = None,
+) -> RebuildResult:
+    """Recompute a month inside retention from raw rows (all services, or those given) in the caller's unit of
+    work; refuses a month outside retention, whose rollups stay."""
+    now = now or utcnow()
+    month = month_start(month)
+    await require_in_retention(session, month, now)
+    ids = list(service_ids) if service_ids is not None else list((await session.scalars(select(Service.id))).all())
+    result = RebuildResult(month)
+    for service_id in ids:
+        result.rows += await store_month(session, month, service_id, thresholds=thresholds, now=now)
+        result.services += 1
+    return result
+
+
+async def fill_history(
+    session: AsyncSession,
+    *,
+    thresholds: ServiceLevelThresholds,
+    now: datetime | None = None,
+    policy: RepeatPolicy = DEFAULT_REPEAT,
+) -> list[RebuildResult]:
+    """Bring every month from the first contact to now up to date, for a freshly loaded database (the demo):
+    repeat flags on every closed window, forecasts as they would have been frozen, then all rollups; upkeep's
+    watermarks move past what was loaded."""
+    from feedback.scorecard.forecasting import freeze_forecasts  # forecasting reads rollups this module writes
+
+    now = now or utcnow()
+    while (await set_repeat_flags(session, now=now, policy=policy)).flagged:
+        pass
+    first_moment = await session.scalar(select(func.min(Contact.occurred_at)))
+    if first_moment is None:
+        return []
+    first = max(month_start(first_moment), await retention_start(session, now))
+    results = []
+    month, last = first, month_start(now)
+    while month <= last:
+        results.append(await rebuild_month(session, month, thresholds=thresholds, now=now))
+        month = next_month(month)
+    # Forecasts need the rollups of the months before them; each month's WAPE then reads its frozen forecast.
+    month = next_month(first)
+    while month <= next_month(last):
+        await freeze_forecasts(session, month, now=now)
+        month = next_month(month)
+    ceiling = id_floor(now - LAG)
+    for source in _SOURCES:
+        await _set_watermark(session, source.name, ceiling)
+    await session.execute(delete(RollupMark))
+    return results
+
+
+# --- repeat-contact flags ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class FlagResult:
+    flagged: int = 0
+    repeats: int = 0
+    keys: set[tuple[date, uuid.UUID]] = field(default_factory=set)
+
+
+async def set_repeat_flags(
+    session: AsyncSession, *, now: datetime, policy: RepeatPolicy = DEFAULT_REPEAT, batch: int = BATCH
+) -> FlagResult:
+    """Store the repeat flag of the oldest contacts whose window has closed (a bounded batch).
+
+    A contact with no known person cannot be repeated by anyone we can recognise: its flag is False.
+    """
+    due = (
+        await session.execute(
+            select(Contact.id, Contact.subject_id, Contact.occurred_at, Contact.service_id)
+            .where(Contact.repeat_contact.is_(None), Contact.occurred_at <= now - policy.window)
+            .order_by(Contact.occurred_at)
+            .limit(batch)
+        )
+    ).all()
+    result = FlagResult()
+    if not due:
+        return result
+    flags: dict[uuid.UUID, bool] = {}
+    people: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    for row in due:
+        if row.subject_id is None:
+            flags[row.id] = False
+        else:
+            people[row.subject_id].append(row)
+    subject_ids = list(people)
+    for chunk_start in range(0, len(subject_ids), 500):
+        chunk = subject_ids[chunk_start : chunk_start + 500]
+        earliest = min(row.occurred_at for s in chunk for row in people[s])
+        latest = max(row.occurred_at for s in chunk for row in people[s]) + policy.window
+        around = (
+            await session.execute(
+                select(Contact.id, Contact.subject_id, Contact.occurred_at, Contact.service_id)
+                .where(Contact.subject_id.in_(chunk), Contact.occurred_at >= earliest, Contact.occurred_at <= latest)
+                .order_by(Contact.subject_id, Contact.occurred_at, Contact.id)
+            )
+        ).all()
+        by_person: dict[uuid.UUID, list[Any]] = defaultdict(list)
+        for row in around:
+            by_person[row.subject_id].append(row)
+        for subject_id in chunk:
+            timeline = by_person[subject_id]
+            found = repeat_flags(
+                [PersonContact(row.occurred_at, str(row.service_id)) for row in timeline], now=now, policy=policy
+            )
+            wanted = {row.id for row in people[subject_id]}
+            for row, flag in zip(timeline, found, strict=True):
+                if row.id in wanted:
+                    flags[row.id] = bool(flag)
+    for value in (True, False):
+        ids = [contact_id for contact_id, flag in flags.items() if flag is value]
+        for start in range(0, len(ids), 1000):
+            await session.execute(
+                update(Contact)
+                .where(Contact.id.in_(ids[start : start + 1000]))
+                .values(repeat_contact=value)
+                .execution_options(synchronize_session=False)
+            )
+    result.flagged = len(flags)
+    result.repeats = sum(flags.values())
+    result.keys = {(month_start(row.occurred_at), row.service_id) for row in due}
+    return result
+
+
+# --- upkeep --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Source:
+    name: str
+    table: Any
+
+
+_SOURCES: Final = (_Source("contact", Contact), _Source("response", Response), _Source("comment_score", CommentScore))
+
+
+async def _watermark(session: AsyncSession, source: str) -> uuid.UUID:
+    found = await session.scalar(select(UpkeepWatermark.last_id).where(UpkeepWatermark.source == source))
+    return found if found is not None else uuid.UUID(int=0)
+
+
+async def _set_watermark(session: AsyncSession, source: str, value: uuid.UUID) -> None:
+    row = await session.scalar(select(UpkeepWatermark).where(UpkeepWatermark.source == source))
+    if row is None:
+        session.add(UpkeepWatermark(source=source, last_id=value))
+    else:
+        row.last_id, row.updated_at = value, utcnow()
+
+
+async def _keys_of_responses(session: AsyncSession, ids: list[uuid.UUID]) -> set[tuple[date, uuid.UUID]]:
+    keys: set[tuple[date, uuid.UUID]] = set()
+    for start in range(0, len(ids), 1000):
+        rows = (
+            await session.execute(
+                select(Response.submitted_at, Response.service_id, Contact.occurred_at, Contact.service_id)
+                .select_from(Response)
+                .outerjoin(Invitation, Invitation.id == Response.invitation_id)
+                .outerjoin(Contact, Contact.id == Invitation.contact_id)
+                .where(Response.id.in_(ids[start : start + 1000]))
+            )
+        ).all()
+        for submitted_at, service_id, occurred_at, contact_service in rows:
+            if occurred_at is not None:
+                keys.add((month_start(occurred_at), contact_service))
+            elif service_id is not None:
+                keys.add((month_start(submitted_at), service_id))
+    return keys
+
+
+async def _keys_of_contacts(session: AsyncSession, ids: list[uuid.UUID]) -> set[tuple[date, uuid.UUID]]:
+    keys: set[tuple[date, uuid.UUID]] = set()
+    for start in range(0, len(ids), 1000):
+        rows = await session.execute(
+            select(Contact.occurred_at, Contact.service_id).where(Contact.id.in_(ids[start : start + 1000]))
+        )
+        keys.update((month_start(occurred), service_id) for occurred, service_id in rows)
+    return keys
+
+
+async def _keys_of_marks(session: AsyncSession, marks: list[RollupMark]) -> set[tuple[date, uuid.UUID]]:
+    keys: set[tuple[date, uuid.UUID]] = set()
+    by_kind: dict[str, list[uuid.UUID]] = defaultdict(list)
+    for mark in marks:
+        if mark.kind == "month" and mark.month is not None and mark.service_id is not None:
+            keys.add((mark.month, mark.service_id))
+        elif mark.ref_id is not None:
+            by_kind[mark.kind].append(mark.ref_id)
+    keys |= await _keys_of_contacts(session, by_kind["contact"])
+    keys |= await _keys_of_responses(session, by_kind["response"])
+    if by_kind["case"]:
+        rows = await session.execute(
+            select(ComplaintCase.closed_at, ComplaintCase.service_id).where(ComplaintCase.id.in_(by_kind["case"]))
+        )
+        keys.update((month_start(closed), service) for closed, service in rows if closed and service)
+    if by_kind["callback"]:
+        rows = await session.execute(
+            select(Callback.due_at, Callback.service_id).where(Callback.id.in_(by_kind["callback"]))
+        )
+        keys.update((month_start(due), service) for due, service in rows if service)
+    return keys
+
+
+@dataclass
+class UpkeepResult:
+    read: int = 0
+    recomputed: int = 0
+    flagged: int = 0
+    skipped_outside_retention: int = 0
+    finished: bool = True
+
+
+async def upkeep_step(
+    session: AsyncSession,
+    *,
+    thresholds: ServiceLevelThresholds,
+    now: datetime | None = None,
+    batch: int = BATCH,
+    policy: RepeatPolicy = DEFAULT_REPEAT,
+    lag: timedelta = LAG,
+) -> UpkeepResult:
+    """One bounded step in the caller's (short) transaction; ``finished`` is False while a batch was full."""
+    now = now or utcnow()
+    ceiling = id_floor(now - lag)
+    result = UpkeepResult()
+    keys: set[tuple[date, uuid.UUID]] = set()
+    for source in _SOURCES:
+        after = await _watermark(session, source.name)
+        ids = list(
+            (
+                await session.scalars(
+                    select(source.table.id)
+                    .where(source.table.id > after, source.table.id < ceiling)
+                    .order_by(source.table.id)
+                    .limit(batch)
+                )
+            ).all()
+        )
+        if not ids:
+            continue
+        result.read += len(ids)
+        result.finished &= len(ids) < batch
+        if source.table is Contact:
+            keys |= await _keys_of_contacts(session, ids)
+        elif source.table is Response:
+            keys |= await _keys_of_responses(session, ids)
+        else:
+            response_ids = list(
+                (await session.scalars(select(CommentScore.response_id).where(CommentScore.id.in_(ids)))).all()
+            )
+            keys |= await _keys_of_responses(session, list(set(response_ids)))
+        await _set_watermark(session, source.name, ids[-1])
+    # Callbacks that fell due since the last step now count (as late) without any row changing.
+    due_after = id_moment(await _watermark(session, CALLBACKS_DUE))
+    overdue = await session.execute(
+        select(Callback.due_at, Callback.service_id)
+        .where(Callback.done_at.is_(None), Callback.due_at > due_after, Callback.due_at <= now)
+        .limit(batch)
+    )
+    keys.update((month_start(due), service) for due, service in overdue if service is not None)
+    await _set_watermark(session, CALLBACKS_DUE, id_floor(now))
+    marks = list((await session.scalars(select(RollupMark).order_by(RollupMark.id).limit(batch))).all())
+    if marks:
+        result.finished &= len(marks) < batch
+        keys |= await _keys_of_marks(session, marks)
+        await session.execute(delete(RollupMark).where(RollupMark.id.in_([mark.id for mark in marks])))
+    flags = await set_repeat_flags(session, now=now, policy=policy, batch=batch)
+    result.flagged = flags.flagged
+    result.finished &= flags.flagged < batch
+    keys |= flags.keys
+    first = await retention_start(session, now)
+    for month, service_id in sorted(keys):
+        if month < first:
+            result.skipped_outside_retention += 1
+            continue
+        await store_month(session, month, service_id, thresholds=thresholds, now=now)
+        result.recomputed += 1
+    return result
+
+
+async def mark_recent_months(session: AsyncSession, *, now: datetime | None = None) -> int:
+    """Mark this month and the last of every service with rollups or contacts for recomputing (the daily run)."""
+    now = now or utcnow()
+    this = month_start(now)
+    months = (previous_month(this), this)
+    services = set(
+        (await session.scalars(select(ScorecardRollup.service_id).where(ScorecardRollup.month.in_(months)))).all()
+    )
+    start, _ = month_bounds(months[0])
+    services |= set(
+        (await session.scalars(select(Contact.service_id).where(Contact.occurred_at >= start).distinct())).all()
+    )
+    session.add_all(RollupMark(kind="month", month=month, service_id=s) for month in months for s in services)
+    return len(services) * len(months)
+
+
+async def run_upkeep(
+    sessions: Any,
+    *,
+    thresholds: ServiceLevelThresholds,
+    budget_seconds: float = 20.0,
+    now: datetime | None = None,
+) -> UpkeepResult:
+    """Steps, each in its own transaction, until caught up or the time budget is spent."""
+    total = UpkeepResult()
+    started = time.monotonic()
+    while True:
+        async with sessions() as session, session.begin():
+            step = await upkeep_step(session, thresholds=thresholds, now=now)
+        total.read += step.read
+        total.recomputed += step.recomputed
+        total.flagged += step.flagged
+        total.skipped_outside_retention += step.skipped_outside_retention
+        total.finished = step.finished
+        if step.finished or time.monotonic() - started > budget_seconds:
+            break
+    if total.read or total.recomputed:
+        log.info("scorecard_upkeep", read=total.read, recomputed=total.recomputed, flagged=total.flagged)
+    return total
