@@ -36,6 +36,11 @@ from feedback.callbacks import CALLBACK_HOURS, Callback, complete, raise_callbac
 from feedback.cases import ComplaintCase, acknowledge, answer_stage, close, open_case
 from feedback.models import CommentClassification, CommentScore
 from feedback.quality import DEFAULT_FORM, Evaluation, evaluate
+from feedback.scorecard.entries import enter_figure, set_target
+from feedback.scorecard.measures import Direction, Unit
+from feedback.scorecard.measures import measure as measure_of
+from feedback.scorecard.service import Scorecard
+from feedback.scorecard.upkeep import fill_history
 from feedback.scoring import SCORE_RESPONSE_JOB, score_response
 from privacy.closures import council_calendar
 from privacy.deadlines import WorkingCalendar
@@ -141,6 +146,36 @@ ACTIONS = (
         "You told us you had to repeat yourself when transferred.",
         "Your case reference now follows you between teams.",
     ),
+)
+
+
+# Figures other systems hold, entered monthly per team: (measure, typical value, spread), percentages as 0-100.
+ENTERED = (
+    ("utilisation", 78.0, 4.0),
+    ("ict-reliability", 99.2, 0.5),
+    ("service-request-fulfilment", 91.0, 3.0),
+    ("service-requests-within-service-level", 84.0, 5.0),
+    ("service-delivered", 95.0, 2.0),
+    ("staff-training-hours", 60.0, 15.0),
+    ("staff-performing-to-expectation", 88.0, 4.0),
+    ("sickness-absence-days", 38.0, 10.0),
+    ("staff-leaving", 1.0, 1.0),
+)
+ENTERING_SERVICES = ("council-tax", "housing-repairs", "waste-and-recycling")
+TEAM = "Customer contact centre"
+# Council-wide targets set by managers: (measure, target, direction, amber tolerance).
+TARGETS = (
+    ("customer-satisfaction", 80.0, Direction.higher_is_better, 5.0),
+    ("first-contact-resolution", 75.0, Direction.higher_is_better, 5.0),
+    ("service-level", 80.0, Direction.higher_is_better, 10.0),
+    ("average-speed-of-answer", 180.0, Direction.lower_is_better, 60.0),
+    ("transfers-out", 8.0, Direction.lower_is_better, 2.0),
+    ("response-rate", 20.0, Direction.higher_is_better, 5.0),
+    ("callbacks-on-time", 90.0, Direction.higher_is_better, 5.0),
+    ("complaints-generating-improvements", 30.0, Direction.higher_is_better, 10.0),
+    ("contacts-evaluated", 3.0, Direction.higher_is_better, 1.0),
+    ("ict-reliability", 99.0, Direction.higher_is_better, 0.5),
+    ("sickness-absence-days", 40.0, Direction.lower_is_better, 8.0),
 )
 
 
@@ -316,6 +351,9 @@ async def load_history(
     cases = await _cases(session, vault, calendar, now, rng)
     actions = await _actions(session, cases, now, rng)
     evaluations = await _evaluations(session, stored, now, rng)
+    await _entered_and_targets(session, now, rng)
+    # The scorecard's rollups for every month, as upkeep would have kept them.
+    await fill_history(session, thresholds=services.get(Scorecard).thresholds, now=now)
     return HistoryCounts(
         contacts=len(stored),
         invitations=len(invited),
@@ -500,6 +538,53 @@ async def _actions(session: AsyncSession, cases: Sequence[ComplaintCase], now: d
                 actor=DEMO_ACTOR,
             )
     return len(ACTIONS)
+
+
+def measure_unit_is_percent(slug: str) -> bool:
+    return measure_of(slug).unit is Unit.percent
+
+
+async def _entered_and_targets(session: AsyncSession, now: datetime, rng: random.Random) -> None:
+    """Each month's figures from the systems that hold them, as a service manager enters them, and targets."""
+    services = {
+        slug: service_id
+        for slug, service_id in await session.execute(
+            select(Service.slug, Service.id).where(Service.slug.in_(ENTERING_SERVICES))
+        )
+    }
+    for start in _month_starts(now)[:-1]:  # the current month is not over: nothing entered yet
+        for slug in ENTERING_SERVICES:
+            if slug not in services:
+                continue
+            for measure, typical, spread in ENTERED:
+                value = max(0.0, rng.gauss(typical, spread))
+                if measure == "staff-leaving":
+                    value = float(round(value))
+                elif measure_unit_is_percent(measure):
+                    value = min(value, 100.0)
+                await enter_figure(
+                    session,
+                    month=start.date(),
+                    service_id=services[slug],
+                    team=TEAM,
+                    slug=measure,
+                    value=round(
+                        min(value, 100.0) if typical <= 100 and measure != "staff-training-hours" else value, 1
+                    ),
+                    source="HR and ICT monthly returns (demo)",
+                    entered_by="demo-service-manager",
+                    actor=DEMO_ACTOR,
+                )
+    for measure, target, direction, tolerance in TARGETS:
+        await set_target(
+            session,
+            slug=measure,
+            service_id=None,
+            value=target,
+            direction=direction,
+            tolerance=tolerance,
+            actor=DEMO_ACTOR,
+        )
 
 
 async def _evaluations(session: AsyncSession, stored: Sequence[_Planned], now: datetime, rng: random.Random) -> int:

@@ -83,6 +83,14 @@ class EventInFuture(InvalidInput):
     title = "Contact in the future"
 
 
+class EventTooOld(InvalidInput):
+    slug = "contact-too-old"
+    title = "Contact too old"
+
+
+OLDEST_CONTACT = timedelta(days=3653)  # ten years: older than any retention period, so never a real report
+
+
 @dataclass(frozen=True)
 class IntakeResult:
     accepted: ContactAccepted
@@ -118,6 +126,10 @@ def check_occurred_at(event: ContactEvent, now: datetime) -> None:
     """A contact reported from the future (beyond a little clock skew) is refused, naming the field."""
     if event.occurred_at > now + timedelta(minutes=5):
         raise EventInFuture("occurred_at is in the future; send the time the contact ended.", field="occurred_at")
+    if event.occurred_at < now - OLDEST_CONTACT:
+        raise EventTooOld(
+            "occurred_at is more than ten years ago; send the time the contact ended.", field="occurred_at"
+        )
 
 
 def reachable_channels(identity: Identity) -> frozenset[InvitationChannel]:

@@ -205,6 +205,9 @@ async def test_contact_without_details_is_stored_and_not_invited(
         ({"occurred_at": "2026-11-01T10:00:00"}, 400, "occurred_at"),
         ({"occurred_at": "yesterday"}, 400, "occurred_at"),
         ({"occurred_at": (datetime.now(UTC) + timedelta(days=2)).isoformat()}, 422, "occurred_at"),
+        # Older than any retention period: not a real report (and year 1 would overflow London's calendar).
+        ({"occurred_at": "0001-01-01T00:00:00Z"}, 422, "occurred_at"),
+        ({"occurred_at": (datetime.now(UTC) - timedelta(days=3660)).isoformat()}, 422, "occurred_at"),
         ({"wait_seconds": -1}, 400, "wait_seconds"),
         ({"unexpected": 1}, 400, None),
         ({"customer": {"email": "a@example.org", "colour": "blue"}}, 400, None),

@@ -19,6 +19,8 @@ from feedback.callbacks import Callback
 from feedback.cases import ComplaintCase
 from feedback.models import CommentClassification, CommentScore
 from feedback.quality import Evaluation
+from feedback.scorecard.formulas import Status
+from feedback.scorecard.service import Scorecard
 from privacy.audit_chain import seal, verify
 from privacy.keyring import Keyring
 from surveys.models import Contact, Invitation, Response
@@ -80,6 +82,18 @@ async def test_history_spans_thirteen_months_feeds_every_workspace_and_sends_not
     callbacks = await db.all(Callback)
     assert len(callbacks) == counts.callbacks
     assert all(c.done_at is not None for c in callbacks if c.raised_at < now - timedelta(days=14))
+
+    # The scorecard is filled for every month: last month's figures have values, targets and a status, and the
+    # figures other systems hold were entered for it.
+    card = services.get(Scorecard)
+    last_month = (now.replace(day=1) - timedelta(days=1)).date().replace(day=1)
+    async with db.sessions() as session:
+        report = await card.report(session, last_month, await card.scope(session))
+    satisfaction = report.figure("customer-satisfaction")
+    assert satisfaction.value is not None and satisfaction.count > 0
+    assert satisfaction.target is not None and satisfaction.status is not Status.no_data
+    assert report.figure("ict-reliability").value is not None
+    assert report.figure("average-handling-time").value is not None
 
     # Everything the history did went through the audited services: the chain still verifies once sealed.
     keyring = services.get(Keyring)
