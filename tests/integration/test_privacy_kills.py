@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from civicvoice.app import build_services, features
 from civicvoice.cli import cli
@@ -36,6 +36,7 @@ from civicvoice.core.settings import Settings
 from civicvoice.models import Base
 from privacy.audit_chain import publish_head, read_published_heads, seal_once, verify
 from privacy.erasure import PURGE_JOB, ErasureLedger
+from privacy.key_rotation import KekVersion
 from privacy.keyring import Keyring
 from privacy.keys import check_keys
 from privacy.models import DataKey, DataSubject, SubjectIndex
@@ -404,3 +405,62 @@ async def test_a_key_rotation_killed_at_random_points_rewraps_every_key_and_chan
     await chain_verifies(db, kill_settings)
 
 
+
+
+async def restore(db: TestDatabase, before: Snapshot) -> None:
+    """Put every table back as the snapshot had it (rows added since deleted, rows changed set back)."""
+    now = await snapshot(db)
+    async with unit_of_work(db.sessions) as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            keys = [column.name for column in table.primary_key.columns]
+            for key, row in now[table.name].items():
+                where = [table.c[k] == v for k, v in zip(keys, key, strict=True)]
+                if key not in before[table.name]:
+                    await session.execute(delete(table).where(*where))
+                elif not same(row, before[table.name][key]):
+                    await session.execute(update(table).where(*where).values(**before[table.name][key]))
+
+
+@pytest.mark.parametrize("dataset", [3], indirect=True)
+async def test_a_key_rotation_killed_at_each_step_of_adding_and_activating_completes_whole(
+    dataset: Dataset, db: TestDatabase, kill_settings: Settings, operations: Operations
+) -> None:
+    """Not at random: killed at its first statement, then its second, and so on until a run gets through, each
+    time from the same start and then run to the end. The key file is written between statements, so this finds
+    what a kill between the key file and the database's commit leaves behind."""
+    original = kill_settings.key_file.read_text()
+    before = await snapshot(db)
+    vault = dataset.services.get(Vault)
+    everyone = await comments(db, vault, dataset.people)
+    point = 0
+    while True:
+        point += 1
+        await restore(db, before)
+        kill_settings.key_file.write_text(original)
+        status = operations.run("rotate", kill_at=point, operator=OPERATOR)
+        assert status in (0, -signal.SIGKILL), operations.log.read_text()[-3000:]
+        if status == 0 or await activation_committed(db):
+            break  # from here on it is re-wrapping, in batches: the random kills above cover that
+        assert operations.run("rotate", operator=OPERATOR) == 0, operations.log.read_text()[-3000:]
+        on_disk = Keyring.load(key_file=kill_settings.key_file, env_value=None)
+        assert on_disk is not None and on_disk.kek_active == 2 and sorted(on_disk.kek) == [1, 2], point
+        async with db.sessions() as session:
+            checks = {s.purpose: s.state for s in await check_keys(session, on_disk, record_new=False)}
+            versions = {row.version: row for row in (await session.scalars(select(KekVersion))).all()}
+            actions = collections.Counter((await session.scalars(select(AuditEvent.action))).all())
+            wrapped_under = set(
+                (await session.scalars(select(DataKey.kek_version).where(DataKey.wrapped.is_not(None)))).all()
+            )
+        assert checks.get("kek:2") == "ok", f"killed at statement {point}: the new key's check value is missing"
+        assert versions[2].added_at and versions[2].activated_at, f"killed at statement {point}: {versions[2]}"
+        assert actions["keys.kek_added"] == 1 and actions["keys.kek_activated"] == 1, (point, actions)
+        assert wrapped_under == {2}, point
+        vault.use_keyring(on_disk)
+        assert await comments(db, vault, dataset.people) == everyone
+    assert point > 10, "the rotation ran through with hardly a statement: nothing was tested"
+    print(f"\nrotate: killed at each of its first {point} statements and commits")
+
+
+async def activation_committed(db: TestDatabase) -> bool:
+    async with db.sessions() as session:
+        return await session.scalar(select(KekVersion.activated_at).where(KekVersion.version == 2)) is not None
