@@ -403,10 +403,10 @@ async def open_tokens(settings: Any) -> list[str]:
 
 
 def retention_with_load(
-    url: str, settings: Any, env: dict[str, str], args: argparse.Namespace
+    settings: Any, env: dict[str, str], args: argparse.Namespace
 ) -> tuple[dict[str, Any], float, list[harness.LoadResult], harness.LoadResult]:
-    """The survey load without retention, then with a retention run (`civicvoice privacy retention`, its own
-    process) under way, then without again; returns (retention counts, its seconds, baselines, with)."""
+    """The survey load without retention, then with a retention run (in a process of its own) under way, then
+    without again; returns (retention counts, its seconds, baselines, with)."""
     tokens = asyncio.run(open_tokens(settings))
     server = harness.Server("survey answers", "civicvoice.app:create_app", env, health_path="/health")
     per_run = len(tokens) // 3
@@ -427,21 +427,51 @@ def retention_with_load(
 
     with harness.running(server):
         before = harness.run_load(plan("without retention", 1))
-        command = [sys.executable, "-m", "civicvoice.cli", "privacy", "retention", "--json"]
-        started = time.monotonic()
+        command = [sys.executable, str(Path(__file__).resolve()), "--run-retention"]
         retention = subprocess.Popen(
             command, env=harness._clean_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
-        time.sleep(1.0)  # its first batches are under way
+        assert retention.stdout is not None
+        if retention.stdout.readline().strip() != b"started":  # imports done, its first batch under way
+            raise harness.HarnessError(f"retention did not start: {retention.communicate()[1].decode()[-2000:]}")
         during = harness.run_load(plan("during retention", 2))
         if retention.poll() is not None:
             print(f"  {LABEL}: retention finished before the load did: the load measured it only in part")
         out, err = retention.communicate()
-        seconds = time.monotonic() - started
         if retention.returncode != 0:
             raise harness.HarnessError(f"retention failed: {err.decode()[-2000:]}")
         after = harness.run_load(plan("without retention (after)", 3))
-    return json.loads(out), seconds, [before, after], during
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    return result, float(result["seconds"]), [before, after], during
+
+
+def run_retention() -> int:
+    """The daily retention job's work (`civicvoice privacy retention`), in this process: prints "started" once its
+    imports are done, then its counts and the seconds the run itself took, as JSON."""
+    from civicvoice.app import build_services, features
+    from civicvoice.core.audit import Actor
+    from civicvoice.core.commands import settings_from_env
+    from civicvoice.core.db import create_engine, session_factory
+    from civicvoice.core.services import Extensions
+    from privacy.holds import LEGAL_HOLDS
+    from privacy.retention import run
+
+    settings = settings_from_env()
+
+    async def work() -> dict[str, Any]:
+        engine = create_engine(settings)
+        try:
+            services = await build_services(settings, session_factory(engine), features())
+            holds = services.get(Extensions).items(LEGAL_HOLDS)  # as the daily job gets them
+            print("started", flush=True)
+            started = time.monotonic()
+            result = await run(session_factory(engine), settings, holds, actor=Actor.cli())
+            return {"counts": result.counts, "seconds": time.monotonic() - started}
+        finally:
+            await engine.dispose()
+
+    print(json.dumps(asyncio.run(work())), flush=True)
+    return 0
 
 
 def measure(subjects: int, cache: Path, args: argparse.Namespace) -> None:
@@ -494,7 +524,7 @@ def measure(subjects: int, cache: Path, args: argparse.Namespace) -> None:
         )
 
         env = server_env(run_url, workdir / "run-data", key_file)
-        counts, retention_seconds, baselines, during = retention_with_load(run_url, settings, env, args)
+        counts, retention_seconds, baselines, during = retention_with_load(settings, env, args)
         rows = sum(int(v) for v in counts["counts"].values())
         detail = ", ".join(f"{table} {count:,}" for table, count in sorted(counts["counts"].items()))
         print(
@@ -532,10 +562,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=2.0, help="Warm-up seconds per survey load (default 2).")
     parser.add_argument("--concurrency", type=int, default=8, help="Survey answers in flight (default 8).")
     parser.add_argument("--seed", type=int, default=None, help="Which people are measured.")
+    parser.add_argument("--run-retention", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     from civicvoice.core.logging import configure_logging
 
-    configure_logging("WARNING", json=False)  # the erasures below log each ledger entry at info
+    configure_logging("WARNING", json=False)  # erasure and retention log each ledger entry and run at info
+    if args.run_retention:
+        return run_retention()
     if not harness.postgres_reachable():
         print(f"{LABEL}: skipped (PostgreSQL not reachable at BENCH_POSTGRES_URL={harness.PG_ADMIN_URL})")
         return 0
