@@ -60,7 +60,9 @@ async def scrub_rows(session: AsyncSession, base: Any, name: str, where: ColumnE
         rows = (await session.execute(select(table.c.id, *(table.c[c] for c in coarsen)).where(where))).all()
         changes: list[dict[str, Any]] = []
         for row in rows:
-            change: dict[str, Any] = {f"new_{c}": _start_of_day(v) if v else v for c, v in zip(coarsen, row[1:])}
+            change: dict[str, Any] = {
+                f"new_{c}": _start_of_day(v) if v else v for c, v in zip(coarsen, row[1:], strict=True)
+            }
             change.update({f"new_{c}": secrets.token_bytes(32) for c in scramble})
             change["row_id"] = row[0]
             changes.append(change)

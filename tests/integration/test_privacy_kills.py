@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,9 +45,9 @@ from surveys.models import Answer, Response
 from surveys.responses import GroupedResponses, ResponseRecorder, read_answer_text
 from tests.integration.support import TestDatabase
 from tests.integration.test_intake_batch import POLICY
+from tests.integration.test_keys_and_cli import env_for
 from tests.integration.test_response_batch import answers, invite, submit
 from tests.integration.test_retention import OLD, age
-from tests.integration.test_keys_and_cli import env_for
 
 KILLS = 20
 OPERATOR = "dpo@council.example"
@@ -113,8 +113,8 @@ def kill_repeatedly(operations: Operations, operation: str, kill_range: int, **a
                 f"{operation} finished after {kills} kills (seed {seed}): the dataset is too small to kill it "
                 f"{KILLS} times; see {operations.log}"
             )
-        assert status == -signal.SIGKILL, f"{operation} failed on its own after a kill (seed {seed}): " + (
-            operations.log.read_text()[-3000:]
+        assert status == -signal.SIGKILL, (
+            f"{operation} failed on its own after a kill (seed {seed}): " + (operations.log.read_text()[-3000:])
         )
         kills += 1
     status = operations.run(operation, **arguments)
@@ -142,7 +142,7 @@ class Dataset:
 
 
 @pytest.fixture
-async def dataset(kill_settings: Settings, db: TestDatabase, request: pytest.FixtureRequest) -> AsyncIterator[Dataset]:
+async def dataset(kill_settings: Settings, db: TestDatabase, request: pytest.FixtureRequest) -> Dataset:
     """People who each answered a survey with two comments, a DPO to run commands as, period keys for anonymous
     answers this month and long ago, and a sealed audit log."""
     count = int(getattr(request, "param", 24))
@@ -168,7 +168,7 @@ async def dataset(kill_settings: Settings, db: TestDatabase, request: pytest.Fix
             await vault.encrypt_for_period(session, period, "answer.text", uuid.uuid4(), "anonymous words")
         people = list((await session.scalars(select(Response.subject_id).order_by(Response.submitted_at))).all())
     await seal(db, kill_settings)
-    yield Dataset(services, [p for p in people if p is not None])
+    return Dataset(services, [p for p in people if p is not None])
 
 
 async def seal(db: TestDatabase, settings: Settings) -> None:
@@ -403,8 +403,6 @@ async def test_a_key_rotation_killed_at_random_points_rewraps_every_key_and_chan
     assert checks.get("kek:2") == "ok" and set(checks.values()) == {"ok"}, checks
     assert {"keys.kek_added", "keys.kek_activated", "keys.kek_retired"} <= actions
     await chain_verifies(db, kill_settings)
-
-
 
 
 async def restore(db: TestDatabase, before: Snapshot) -> None:
