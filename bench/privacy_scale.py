@@ -489,6 +489,9 @@ def measure(subjects: int, cache: Path, args: argparse.Namespace) -> None:
         key_file.write_text(keys_json)
         key_file.chmod(0o600)
         settings = settings_for(run_url, workdir / "run-data", key_file)
+        from civicvoice.cli import migrate_database
+
+        migrate_database(settings)  # a database kept from an earlier version gets this one's schema (indexes)
 
         harness._admin(f'CREATE DATABASE "{small_name}"')
         small_url = harness.postgres_url(small_name)

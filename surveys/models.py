@@ -136,7 +136,11 @@ class InvitationDecision(Base):
         subject_link="subject_id",
         retention_rule=RetentionRule("contacts", "decided_at", "anonymise"),
     )
-    __table_args__ = (Index("ix_invitation_decision_reason", "reason", "decided_at"),)
+    __table_args__ = (
+        Index("ix_invitation_decision_reason", "reason", "decided_at"),
+        # Finding, erasing and expiring a person reads their rows by this link (the data map follows it).
+        Index("ix_invitation_decision_subject", "subject_id"),
+    )
 
     contact_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("contact.id", ondelete="CASCADE"), unique=True)
     subject_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("data_subject.id", ondelete="SET NULL"))
@@ -218,7 +222,11 @@ class Response(Base):
         coarsen_on_erasure=("submitted_at",),
         retention_rule=RetentionRule("responses", "submitted_at", "anonymise"),
     )
-    __table_args__ = (Index("ix_response_service_submitted", "service_id", "submitted_at"),)
+    __table_args__ = (
+        Index("ix_response_service_submitted", "service_id", "submitted_at"),
+        # Finding, erasing and expiring a person reads their rows by this link (the data map follows it).
+        Index("ix_response_subject", "subject_id"),
+    )
 
     invitation_id: Mapped[uuid.UUID | None] = mapped_column(
         GUID, ForeignKey("invitation.id", ondelete="SET NULL"), unique=True
