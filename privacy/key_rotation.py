@@ -223,6 +223,36 @@ def _record_check_values(session: AsyncSession, keyring: Keyring, stored: set[st
     for purpose, value in keyring.check_values().items():
         if purpose not in stored:
             session.add(KeyCheck(purpose=purpose, value=value, created_at=utcnow()))
+            stored.add(purpose)
+
+
+async def _catch_up_with_key_file(
+    session: AsyncSession, keyring: Keyring, stored: set[str], *, actor: Actor, now: datetime
+) -> RotationStep | None:
+    """A run killed after writing the key file and before its commit leaves the database behind the file: a key
+    without its check value (so a wrong key file would go unnoticed), a version added or activated that no row
+    or audit entry records (and re-wrapping that has no activated version to target). Record what the file says.
+    Returns the activation step when that is what was interrupted."""
+    _record_check_values(session, keyring, stored)
+    for version in pending_keks(keyring):
+        row = await _version_row(session, version)
+        if row.added_at is None:
+            row.added_at = now
+            record(session, actor, "keys.kek_added", detail={"version": version, "after_interruption": True})
+    older = [version for version in keyring.kek if version < keyring.kek_active]
+    if not older:
+        return None  # the first key: active since the keys were made, never activated by a rotation
+    row = await _version_row(session, keyring.kek_active)
+    if row.activated_at is not None:
+        return None
+    row.added_at = row.added_at or now
+    row.activated_at = now
+    detail = {"version": keyring.kek_active, "previous": max(older), "after_interruption": True}
+    record(session, actor, "keys.kek_activated", detail=detail)
+    await enqueue_once(session, REWRAP_JOB, {}, key=f"{REWRAP_JOB}:{keyring.kek_active}")
+    return RotationStep(
+        "activated", f"KEK {keyring.kek_active} is active; data keys are being re-wrapped under it.", keyring
+    )
 
 
 @dataclass(frozen=True)
@@ -254,6 +284,9 @@ async def advance_rotation(
         raise KeyProblem(f"The key file {path} does not exist; restore it before rotating keys.")
     status = await rotation_status(session, keyring, settings, now=now)
     stored = set((await session.scalars(select(KeyCheck.purpose))).all())
+    caught_up = await _catch_up_with_key_file(session, keyring, stored, actor=actor, now=now)
+    if caught_up is not None:
+        return caught_up
     if status.pending:
         version = max(status.pending)
         if status.lacking:

@@ -149,7 +149,11 @@ class InvitationDecision(Base):
         subject_link="subject_id",
         retention_rule=RetentionRule("contacts", "decided_at", "anonymise"),
     )
-    __table_args__ = (Index("ix_invitation_decision_reason", "reason", "decided_at"),)
+    __table_args__ = (
+        Index("ix_invitation_decision_reason", "reason", "decided_at"),
+        # Finding, erasing and expiring a person reads their rows by this link (the data map follows it).
+        Index("ix_invitation_decision_subject", "subject_id"),
+    )
 
     contact_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("contact.id", ondelete="CASCADE"), unique=True)
     subject_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("data_subject.id", ondelete="SET NULL"))
@@ -290,6 +294,8 @@ class Response(Base):
         Index("ix_response_contact", "contact_id"),
         # An agent's inbox: their contacts' responses, newest first, without reading the contacts.
         Index("ix_response_agent_submitted", "agent_ref", "submitted_at"),
+        # Finding, erasing and expiring a person reads their rows by this link (the data map follows it).
+        Index("ix_response_subject", "subject_id"),
     )
 
     invitation_id: Mapped[uuid.UUID | None] = mapped_column(

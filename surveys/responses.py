@@ -22,6 +22,7 @@ from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.group_commit import FALLBACK, GroupCommit
 from civicvoice.core.ids import new_id
 from privacy.exceptions import KeyDestroyed
+from privacy.models import DataSubject
 from privacy.vault import Vault
 from surveys.answers import CheckedAnswers, check_answers
 from surveys.definitions import Question, SurveyDefinition, stored_definition
@@ -74,6 +75,10 @@ def refusal(invitation: Any, now: datetime) -> CivicVoiceError | None:
     """Why an invitation (a row or a `Invitation`) cannot be answered now, or None if it can."""
     if invitation is None:
         return InvitationClosed("This survey is no longer available.")
+    if invitation.subject_id is None or getattr(invitation, "subject_erased_at", None) is not None:
+        # Its person was erased (or retention took them out of it): nothing more of theirs is stored, under any
+        # key, and an answer stored without them would be a comment nobody can ever erase.
+        return InvitationClosed("This survey is no longer available.")
     if invitation.responded_at is not None:
         return AlreadyAnswered(ALREADY_ANSWERED)
     if invitation.expires_at <= now or invitation.state in CLOSED_STATES:
@@ -116,8 +121,10 @@ _INVITATIONS = (
         Invitation.responded_at,
         Contact.service_id,
         Contact.agent_ref,
+        DataSubject.erased_at.label("subject_erased_at"),
     )
     .outerjoin(Contact, Contact.id == Invitation.contact_id)
+    .outerjoin(DataSubject, DataSubject.id == Invitation.subject_id)
     .order_by(Invitation.id)  # rows locked in one order by every writer: no deadlock between them
     .with_for_update(of=Invitation)
 )

@@ -4,6 +4,7 @@ from signed checkpoints, and concurrent sealers."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
 import pytest
@@ -202,3 +203,58 @@ def test_the_command_names_the_first_broken_entry(settings: Settings) -> None:
     assert code == 1 and '"seq": 2' in out and '"kind": "edited"' in out
     code, out = run("audit", "verify")
     assert code == 1 and "BROKEN at entry 2" in out
+
+
+async def _tamper(settings: Settings, how: str) -> str | None:
+    """Tamper with sealed entry 3 of 5 as someone with database access would; returns the id it names."""
+    database = TestDatabase(settings)
+    try:
+        async with unit_of_work(database.sessions) as session:
+            third = await session.scalar(select(AuditEvent).where(AuditEvent.seq == 3))
+            assert third is not None
+            third_id = str(third.id)
+            if how == "edit":
+                third.target_id = "someone-else"
+            elif how == "delete":
+                await session.delete(third)
+            else:  # swap entries 3 and 4, hashes and all, so each row is intact on its own
+                await session.execute(update(AuditEvent).where(AuditEvent.seq == 3).values(seq=-3))
+                await session.execute(update(AuditEvent).where(AuditEvent.seq == 4).values(seq=3))
+                await session.execute(update(AuditEvent).where(AuditEvent.seq == -3).values(seq=4))
+                fourth = await session.scalar(select(AuditEvent.id).where(AuditEvent.seq == 3))
+                return str(fourth)
+        return third_id if how == "edit" else None
+    finally:
+        await database.close()
+
+
+@pytest.mark.parametrize(
+    ("how", "kind", "says"),
+    [
+        ("edit", "edited", "entry 3 was changed after it was sealed"),
+        ("delete", "missing", "entry 3 is missing"),
+        ("reorder", "reordered", "entry 3 does not follow entry 2"),
+    ],
+)
+def test_the_command_fails_and_names_an_edited_deleted_or_reordered_entry(
+    settings: Settings, how: str, kind: str, says: str
+) -> None:
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[int, str]:
+        result = runner.invoke(cli, list(args), env=env_for(settings), catch_exceptions=False)
+        return result.exit_code, result.output
+
+    for name in ("one", "two", "three", "four", "five"):
+        assert run("apikey", "create", "--name", name, "--scope", "contacts:write", "--source", "crm")[0] == 0
+    assert run("audit", "seal")[0] == 0
+    assert run("audit", "verify")[0] == 0
+    named = asyncio.run(_tamper(settings, how))
+    code, out = run("audit", "verify", "--json")
+    problem = json.loads(out)["problem"]
+    assert code == 1 and (problem["seq"], problem["kind"]) == (3, kind)
+    assert problem["entry_id"] == named
+    code, out = run("audit", "verify")
+    assert code == 1 and "BROKEN at entry 3" in out and says in out
+    if named is not None:
+        assert named in out
