@@ -23,6 +23,7 @@ from civicvoice.core.clock import LONDON, utcnow
 from feedback.actions import ActionLink
 from feedback.callbacks import Callback
 from feedback.cases import ComplaintCase
+from feedback.demand import DemandTag
 from feedback.models import CommentClassification, CommentScore
 from feedback.quality import Evaluation
 from feedback.scorecard.figures import QualityRollup, ScopeRollup
@@ -285,6 +286,25 @@ async def compute_month(
             or_(Callback.done_at.is_not(None), Callback.due_at <= now),
         )
         .group_by(channel, agent),
+        rows,
+    )
+    # Demand types the quality team (or the contact system) tagged: contacts in their month, complaint comments in
+    # theirs, each on its channel and the contact's agent.
+    tagged = func.coalesce(Contact.agent_ref, "")
+    await _collect(
+        session,
+        select(
+            DemandTag.channel,
+            tagged,
+            *(
+                func.sum(case((DemandTag.demand_type == kind.value, 1), else_=0)).label(f"demand_{kind.name}")
+                for kind in DemandType
+            ),
+        )
+        .select_from(DemandTag)
+        .outerjoin(Contact, Contact.id == DemandTag.contact_id)
+        .where(DemandTag.service_id == service_id, DemandTag.month == month)
+        .group_by(DemandTag.channel, tagged),
         rows,
     )
     return {key: values for key, values in rows.rows.items() if any(values.values())}

@@ -31,6 +31,7 @@ from civicvoice.core.errors import InvalidInput
 from feedback.actions import ActionLink
 from feedback.callbacks import Callback
 from feedback.cases import ComplaintCase
+from feedback.demand import DemandTag
 from feedback.models import CommentClassification, CommentScore
 from feedback.quality import Evaluation
 from feedback.scorecard.formulas import PersonContact, RepeatPolicy, ServiceLevelThresholds, repeat_flags
@@ -78,6 +79,8 @@ def _mark_changes(session: Session, flush_context: Any, instances: Any) -> None:
             marks.append(RollupMark(kind="contact", ref_id=obj.contact_id))
         elif isinstance(obj, ActionLink):
             marks.append(RollupMark(kind="case", ref_id=obj.case_id))
+        elif isinstance(obj, DemandTag) and obj.service_id is not None:
+            marks.append(RollupMark(kind="month", month=obj.month, service_id=obj.service_id))
     for obj in session.dirty:
         if isinstance(obj, Invitation) and _changed(obj, "sent_at"):
             marks.append(RollupMark(kind="contact", ref_id=obj.contact_id))
@@ -87,6 +90,8 @@ def _mark_changes(session: Session, flush_context: Any, instances: Any) -> None:
             marks.append(RollupMark(kind="case", ref_id=obj.id))
         elif isinstance(obj, Callback) and _changed(obj, "done_at"):
             marks.append(RollupMark(kind="callback", ref_id=obj.id))
+        elif isinstance(obj, DemandTag) and _changed(obj, "demand_type") and obj.service_id is not None:
+            marks.append(RollupMark(kind="month", month=obj.month, service_id=obj.service_id))
     if marks:
         session.add_all(marks)
 

@@ -3,15 +3,20 @@ own contacts through the API, and the tags are counted per month, service and ch
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from civicvoice.core.audit import AuditEvent
 from civicvoice.core.clock import utcnow
+from civicvoice.core.db import unit_of_work
 from feedback.demand import DemandTag, demand_counts
 from feedback.models import CommentClassification
-from feedback.scorecard.formulas import london_month
+from feedback.scorecard.formulas import ServiceLevelThresholds, london_month
+from feedback.scorecard.service import Scorecard
+from feedback.scorecard.upkeep import rebuild_month, upkeep_step
 from surveys.models import Contact, Response
 from tests.integration.smtp import SmtpServer
 from tests.integration.support import TestDatabase
@@ -204,3 +209,31 @@ async def test_the_demand_endpoint_is_in_the_openapi_schema(client: Client) -> N
     body = schema["components"]["schemas"]["DemandIn"]
     assert body["additionalProperties"] is False
     assert sorted(body["properties"]["type"]["enum"]) == ["co_dependent", "excess", "failure", "preventable", "value"]
+
+
+async def test_tags_reach_the_scorecard_through_upkeep_and_a_rebuild(
+    client: Client, db: TestDatabase, auth: dict[str, str]
+) -> None:
+    for ref, kind in (("call-81", "value"), ("call-82", "excess"), ("call-83", "value"), ("call-84", "failure")):
+        assert (await client.post("/api/v1/contacts", json=contact(ref), headers=auth)).status_code == 202
+        body = {"source": "crm", "external_id": ref, "type": kind}
+        if kind != "value":
+            body["reason"] = "Chasing an earlier request"
+        assert (await client.put("/api/v1/contacts/demand", json=body, headers=auth)).status_code == 200
+    month = london_month(utcnow())
+    card = Scorecard()
+    thresholds = ServiceLevelThresholds()
+    # Upkeep picks the tags up from the marks they left (no lag, so the contacts just stored are read too).
+    async with unit_of_work(db.sessions) as session:
+        await upkeep_step(session, thresholds=thresholds, lag=timedelta(0))
+    async with db.sessions() as session:
+        kept = await card.report(session, month, await card.scope(session))
+    assert kept.figure("value-demand").value == 0.5
+    assert kept.figure("excess-demand").value == 0.25 and kept.figure("failure-demand").value == 0.25
+    # A rebuild from raw rows agrees.
+    async with unit_of_work(db.sessions) as session:
+        await rebuild_month(session, month, thresholds=thresholds)
+    async with db.sessions() as session:
+        rebuilt = await card.report(session, month, await card.scope(session))
+    for slug in ("value-demand", "excess-demand", "failure-demand", "preventable-demand"):
+        assert rebuilt.figure(slug).value == kept.figure(slug).value, slug
