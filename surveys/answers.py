@@ -42,8 +42,14 @@ def _required_message(question: Question, language: str) -> str:
     return in_language(question.error_message, language) or f"Answer the question: {question.text_in(language)}"
 
 
-def check_answers(definition: SurveyDefinition, form: Mapping[str, str], *, language: str = ENGLISH) -> CheckedAnswers:
-    """The answers the version asks for, checked; a question skipped by its condition is neither required nor kept."""
+def check_answers(
+    definition: SurveyDefinition, form: Mapping[str, str], *, language: str = ENGLISH, partial: bool = False
+) -> CheckedAnswers:
+    """The answers the version asks for, checked; a question skipped by its condition is neither required nor kept.
+
+    ``partial``: the answers come from a channel that asks only some of the questions (IVR, SMS, kiosk), so none is
+    required; what is given is checked as usual.
+    """
     checked = CheckedAnswers()
     given: dict[str, int | str] = {}
     for question in definition.questions:
@@ -60,7 +66,7 @@ def check_answers(definition: SurveyDefinition, form: Mapping[str, str], *, lang
                 )
                 continue
             if not text:
-                if question.required:
+                if question.required and not partial:
                     checked.problems.append(FieldProblem(key, _required_message(question, language)))
                 continue
             checked.texts[key] = text
@@ -68,7 +74,7 @@ def check_answers(definition: SurveyDefinition, form: Mapping[str, str], *, lang
         allowed = {option.value for option in question.options()}
         value = raw.strip()
         if not value:
-            if question.required:
+            if question.required and not partial:
                 checked.problems.append(FieldProblem(key, _required_message(question, language)))
             continue
         if value not in allowed:

@@ -15,9 +15,11 @@ from privacy.keyring import Keyring
 from privacy.vault import Vault
 from surveys.channels import Channels
 from surveys.channels.email import EmailChannel
+from surveys.channels.ivr import IvrSurveys
 from surveys.controllers import API_SCOPES, ROUTES
 from surveys.extensions import OPEN_COMPLAINT_CHECKS, RESPONSE_SUBSCRIBERS
 from surveys.intake import ContactIntake
+from surveys.ivr_api import ROUTES as IVR_ROUTES
 from surveys.jobs import JOBS
 from surveys.pages import PAGES
 from surveys.responses import GroupedResponses, ResponseRecorder
@@ -36,6 +38,7 @@ def _services(services: Services, extensions: Extensions) -> None:
     mailer = services.find(Mailer)
     channels = services.find(Channels) or services.provide(Channels({"email": EmailChannel(settings, mailer=mailer)}))
     recorder = services.provide(ResponseRecorder(vault, extensions.items(RESPONSE_SUBSCRIBERS)))
+    services.provide(IvrSurveys(vault, recorder))
     # One writer for one contact and many: concurrent single contacts are grouped into one transaction. SQLite has
     # one writer whatever we do; PostgreSQL overlaps a few batches' round trips (their row locks keep the cap).
     services.provide(
@@ -55,7 +58,7 @@ def _services(services: Services, extensions: Extensions) -> None:
 
 FEATURE = Feature(
     name="surveys",
-    routes=[*ROUTES, *PAGES],
+    routes=[*ROUTES, *IVR_ROUTES, *PAGES],
     jobs=JOBS,
     api_scopes=API_SCOPES,
     templates=[Path(__file__).parent / "templates"],

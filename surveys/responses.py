@@ -97,6 +97,7 @@ class Submission:
 
     invitation_id: uuid.UUID
     form: Mapping[str, str]
+    partial: bool = False  # from a channel that asks only some questions: none is required (`check_answers`)
 
 
 Outcome = uuid.UUID | CivicVoiceError  # the stored response's id, or why this submission was refused
@@ -173,7 +174,7 @@ class ResponseRecorder:
             if problem is None:
                 assert invitation is not None  # refusal() refuses a missing one
                 definition = definitions[invitation.survey_version_id]
-                checked = check_answers(definition, submission.form)
+                checked = check_answers(definition, submission.form, partial=submission.partial)
                 if not checked.ok:
                     problem = InvalidAnswers(checked, definition)
                 else:

@@ -54,6 +54,11 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/contacts"): CONTACT_SYSTEMS,
     ("POST", "/api/v1/contacts/batch"): CONTACT_SYSTEMS,
     ("GET", "/api/v1/services"): CONTACT_SYSTEMS,
+    # The IVR webhook takes no key or session: only a request HMAC-signed by a configured telephony platform
+    # (tests/integration/test_ivr.py), so every identity here is refused.
+    ("POST", "/api/v1/ivr/calls/{call_id:str}"): NOBODY,
+    # Its automatic OPTIONS answers anyone with the allowed methods and nothing else (no CORS is offered).
+    ("OPTIONS", "/api/v1/ivr/calls/{call_id:str}"): PUBLIC,
     # Survey and unsubscribe links: the signed token in the path is the capability.
     ("GET", "/s/{token:str}"): PUBLIC,
     ("POST", "/s/{token:str}"): PUBLIC,
@@ -112,6 +117,7 @@ PATH_VALUES = {
     "{callback_id:uuid}": str(uuid.UUID(int=3)),
     "{contact_id:uuid}": str(uuid.UUID(int=4)),
     "{job_id:uuid}": str(uuid.UUID(int=5)),
+    "{call_id:str}": "CALL-1",
 }
 
 
