@@ -4,6 +4,7 @@ nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -276,3 +277,19 @@ async def test_the_contract_is_in_the_openapi_schema(ivr: Client) -> None:
     body = operation["requestBody"]["content"]["application/json"]["schema"]
     assert set(body["properties"]) == {"question", "digits"}
     assert {"200", "401", "403", "404", "409", "410"} <= set(operation["responses"])
+
+
+async def test_the_same_digits_sent_twice_at_once_are_taken_once(
+    ivr: Client, auth: dict[str, str], db: TestDatabase
+) -> None:
+    """A platform retrying on a timeout while the first request is still running: one answer is applied."""
+    await reported(ivr, auth, "CALL-7")
+    first = await asyncio.gather(*(step(ivr, "CALL-7") for _ in range(2)))
+    assert sorted(r.status_code for r in first) in ([200, 200], [200, 409])
+    assert await db.count(IvrCall) == 1
+    answers = await asyncio.gather(
+        *(step(ivr, "CALL-7", {"question": "satisfaction", "digits": "5"}) for _ in range(2))
+    )
+    assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
+    [call] = await db.all(IvrCall)
+    assert call.outcomes == {"satisfaction": "5"} and call.current == "resolved"
