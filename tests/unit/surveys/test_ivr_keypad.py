@@ -90,6 +90,8 @@ def test_a_signed_request_names_its_platform() -> None:
         ({"x-civicvoice-platform": "elsewhere"}, SignatureRefused),
         ({"x-civicvoice-timestamp": str(int(NOW.timestamp()) - 301)}, SignatureRefused),
         ({"x-civicvoice-signature": "v1=" + "0" * 64}, SignatureRefused),
+        ({"x-civicvoice-timestamp": "999999999999"}, SignatureRefused),  # beyond any date: refused, not a crash
+        ({"x-civicvoice-timestamp": "-1"}, SignatureRefused),
     ],
 )
 def test_anything_else_is_refused(change: dict[str, str | None], error: type[Exception]) -> None:
