@@ -48,11 +48,13 @@ def check_answers(
     *,
     language: str = ENGLISH,
     asked: frozenset[str] | None = None,
+    partial: bool = False,
 ) -> CheckedAnswers:
     """The answers the version asks for, checked; a question skipped by its condition is neither required nor kept.
 
     ``asked`` limits the check to the questions a channel asked (an SMS asks only the CSAT question): the others
-    are neither required nor kept.
+    are neither required nor kept. ``partial``: the answers come from a channel where a question may go unanswered
+    (IVR moves on after a repeated wrong key), so none is required; what is given is checked as usual.
     """
     checked = CheckedAnswers()
     given: dict[str, int | str] = {}
@@ -72,7 +74,7 @@ def check_answers(
                 )
                 continue
             if not text:
-                if question.required:
+                if question.required and not partial:
                     checked.problems.append(FieldProblem(key, _required_message(question, language)))
                 continue
             checked.texts[key] = text
@@ -80,7 +82,7 @@ def check_answers(
         allowed = {option.value for option in question.options()}
         value = raw.strip()
         if not value:
-            if question.required:
+            if question.required and not partial:
                 checked.problems.append(FieldProblem(key, _required_message(question, language)))
             continue
         if value not in allowed:

@@ -17,11 +17,13 @@ from privacy.keyring import Keyring
 from privacy.vault import Vault
 from surveys.channels import Channels
 from surveys.channels.email import EmailChannel
+from surveys.channels.ivr import IvrSurveys
 from surveys.channels.notify import NotifyClients, notify_channels
 from surveys.controllers import API_SCOPES, ROUTES
 from surveys.extensions import OPEN_COMPLAINT_CHECKS, RESPONSE_SUBSCRIBERS
 from surveys.intake import ContactIntake
 from surveys.invitation_pages import INVITATION_ROLES, InvitationPages
+from surveys.ivr_api import ROUTES as IVR_ROUTES
 from surveys.jobs import JOBS
 from surveys.notify_callbacks import NOTIFY_CHECK, NotifyCallbacks
 from surveys.pages import PAGES
@@ -39,6 +41,7 @@ def _services(services: Services, extensions: Extensions) -> None:
     signer = services.provide(TokenSigner(services.get(Keyring).token))
     channels = services.find(Channels) or services.provide(_channels(services, settings, sessions))
     recorder = services.provide(ResponseRecorder(vault, extensions.items(RESPONSE_SUBSCRIBERS)))
+    services.provide(IvrSurveys(vault, recorder))
     # One writer for one contact and many: concurrent single contacts are grouped into one transaction. SQLite has
     # one writer whatever we do; PostgreSQL overlaps a few batches' round trips (their row locks keep the cap).
     # Only the channels this deployment can send on are offered to the invitation rules.
@@ -79,7 +82,7 @@ def _channels(services: Services, settings: Settings, sessions: async_sessionmak
 
 FEATURE = Feature(
     name="surveys",
-    routes=[*ROUTES, *PAGES, NotifyCallbacks, InvitationPages],
+    routes=[*ROUTES, *IVR_ROUTES, *PAGES, NotifyCallbacks, InvitationPages],
     jobs=JOBS,
     api_scopes=API_SCOPES,
     templates=[Path(__file__).parent / "templates"],

@@ -43,7 +43,9 @@ from surveys.models import (
     SurveyVersion,
 )
 from surveys.rules import (
+    ANSWERED_ON_THE_SPOT,
     RULES_VERSION,
+    ContactChannel,
     ContactFacts,
     Decision,
     InvitationChannel,
@@ -469,6 +471,9 @@ class ContactIntake:
             if resolution is not None and not resolution.erased:  # an erased person is not linked again
                 subject_id = resolution.subject_id
                 reachable = reachable_channels(resolution.identity)
+                if event.channel is ContactChannel.phone:
+                    # Still on the line: the telephony platform can ask the survey by keypad on the same call.
+                    reachable |= {InvitationChannel.ivr}
                 person = PersonFacts(
                     opted_out=resolution.opted_out,
                     suppressed=resolution.suppressed or bool(event.customer and event.customer.opted_out),
@@ -531,6 +536,10 @@ class ContactIntake:
                     }
                 )
                 times[subject_id].append(decision.due_at)  # the cap counts it for this person's later events
+                if decision.channel in ANSWERED_ON_THE_SPOT:
+                    # Nothing to send: the channel asks while the person is still there (`surveys.channels.ivr`).
+                    outcomes[c.position] = accepted_new(contact_id, decision, invitation_id)
+                    continue
                 job_rows.append(
                     job_row(
                         SEND_INVITATION_JOB,

@@ -339,3 +339,32 @@ class Answer(Base):
     choice: Mapped[str | None] = mapped_column(String(40))
     text_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     text_length: Mapped[int | None]
+
+
+class IvrCall(Base):
+    """A post-call keypad survey in progress on one call: which questions are done and the digits pressed.
+
+    Keyed by the invitation (one call answers one invitation). Holds no identifier: the call is found through the
+    contact's keyed reference hash. Answers move to `Response` and `Answer` when the last question is done.
+    """
+
+    __tablename__ = "ivr_call"
+    __datamap__ = DataMapEntry(
+        purpose="Ask a post-call survey by keypad on the same call",
+        holds=("keypad answers while the call lasts",),
+        category="feedback",
+        lawful_basis="public_task",
+        retention="2 years, with its invitation",
+        links=(Link("invitation_id", "invitation"),),
+    )
+
+    invitation_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("invitation.id", ondelete="CASCADE"), unique=True)
+    platform: Mapped[str] = mapped_column(String(64))
+    # Question id -> the value pressed, or null when the caller gave no valid digits twice and the call moved on.
+    outcomes: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
+    current: Mapped[str | None] = mapped_column(String(40))  # the question the caller was last asked
+    retries: Mapped[int] = mapped_column(default=0)  # invalid answers to `current` so far
+    started_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    response_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("response.id", ondelete="SET NULL"))

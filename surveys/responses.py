@@ -104,6 +104,7 @@ class Submission:
     form: Mapping[str, str]
     # The questions the channel asked (an SMS asks only the CSAT question); None: the whole survey.
     asked: frozenset[str] | None = None
+    partial: bool = False  # from a channel where a question may go unanswered: none is required (`check_answers`)
 
 
 Outcome = uuid.UUID | CivicVoiceError  # the stored response's id, or why this submission was refused
@@ -183,7 +184,7 @@ class ResponseRecorder:
             if problem is None:
                 assert invitation is not None  # refusal() refuses a missing one
                 definition = definitions[invitation.survey_version_id]
-                checked = check_answers(definition, submission.form, asked=submission.asked)
+                checked = check_answers(definition, submission.form, asked=submission.asked, partial=submission.partial)
                 if not checked.ok:
                     problem = InvalidAnswers(checked, definition)
                 else:

@@ -48,6 +48,11 @@ class InvitationChannel(StrEnum):
     web_link = "web_link"
 
 
+# Channels that ask while the person is still there (on the call): nothing is sent, and they come before the
+# others for a contact they can reach, since that is the channel the person used.
+ANSWERED_ON_THE_SPOT: Final = frozenset({InvitationChannel.ivr})
+
+
 class ContactPreference(StrEnum):
     """The customer's recorded contact preference; `none` means "do not contact me"."""
 
@@ -551,6 +556,9 @@ def _choose_channel(contact: ContactFacts, policy: InvitationPolicy) -> Invitati
     preferred = _PREFERRED_CHANNEL.get(contact.preference) if contact.preference is not None else None
     if preferred in usable:
         return preferred
+    on_the_spot = usable & ANSWERED_ON_THE_SPOT
+    if on_the_spot:
+        return next(channel for channel in InvitationChannel if channel in on_the_spot)
     return next((channel for channel in InvitationChannel if channel in usable), None)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -33,6 +34,27 @@ def _int(raw: str, name: str, *, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ConfigurationError(f"{name} must be between {low} and {high}, not {value}.")
     return value
+
+
+MIN_SHARED_SECRET = 32  # characters: a shared HMAC secret shorter than this is refused at start
+
+
+def _platform_secrets(raw: str, name: str) -> dict[str, str]:
+    """A JSON object of platform name -> shared secret; names as contact sources, secrets long enough."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a JSON object of platform name to secret.") from None
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"{name} must be a JSON object of platform name to secret.")
+    for platform, secret in value.items():
+        if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", platform):
+            raise ConfigurationError(f"{name}: platform names are letters, digits, '.', '-' or '_' (at most 64).")
+        if not isinstance(secret, str) or len(secret) < MIN_SHARED_SECRET:
+            raise ConfigurationError(
+                f"{name}: the secret for {platform} must be at least {MIN_SHARED_SECRET} characters."
+            )
+    return dict(value)
 
 
 @dataclass(frozen=True)
@@ -93,6 +115,9 @@ class Settings:
     notify_sms_mode: Literal["link", "question"] = "link"
     # Notify allows 3,000 messages a minute per service; every worker shares one limiter under this ceiling.
     notify_rate_per_minute: int = 3000
+    # Telephony platforms allowed to call the IVR survey webhook: platform name (the `source` it reports its calls
+    # under as contacts) -> the shared secret its requests are HMAC-SHA256 signed with (CIVICVOICE_IVR_SECRETS).
+    ivr_secrets: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -225,6 +250,8 @@ class Settings:
         if (v := get("CALLBACK_HOURS")) is not None:
             kwargs["callback_hours"] = _int(v, "CIVICVOICE_CALLBACK_HOURS", low=1, high=400)
         kwargs.update(_notify_from_env(get))
+        if (v := get("IVR_SECRETS")) is not None:
+            kwargs["ivr_secrets"] = _platform_secrets(v, "CIVICVOICE_IVR_SECRETS")
         return cls(**kwargs)
 
     @property

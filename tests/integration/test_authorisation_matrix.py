@@ -68,6 +68,11 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/your-data/request/confirm/{token:str}/resend"): PUBLIC,
     ("GET", "/your-data/request/done/{token:str}"): PUBLIC,
     ("PUT", "/api/v1/contacts/demand"): CONTACT_SYSTEMS,
+    # The IVR webhook takes no key or session: only a request HMAC-signed by a configured telephony platform
+    # (tests/integration/test_ivr.py), so every identity here is refused.
+    ("POST", "/api/v1/ivr/calls/{call_id:str}"): NOBODY,
+    # Its automatic OPTIONS answers anyone with the allowed methods and nothing else (no CORS is offered).
+    ("OPTIONS", "/api/v1/ivr/calls/{call_id:str}"): PUBLIC,
     # Survey and unsubscribe links: the signed token in the path is the capability.
     ("GET", "/s/{token:str}"): PUBLIC,
     ("POST", "/s/{token:str}"): PUBLIC,
@@ -177,6 +182,7 @@ PATH_VALUES = {
     "{request_id:uuid}": str(uuid.UUID(int=11)),
     "{code:str}": "not-a-real-code",
     "{invitation_id:uuid}": str(uuid.UUID(int=12)),
+    "{call_id:str}": "CALL-1",
 }
 
 

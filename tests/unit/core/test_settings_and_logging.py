@@ -29,6 +29,9 @@ def test_defaults_and_environment() -> None:
     )
     assert (custom.port, custom.host, custom.smtp_host) == (9000, "0.0.0.0", "mail")  # noqa: S104
     assert custom.base_url == "http://0.0.0.0:9000"
+    assert settings.ivr_secrets == {}
+    ivr = Settings.from_env({"CIVICVOICE_IVR_SECRETS": json.dumps({"telephony": "k" * 40})})
+    assert ivr.ivr_secrets == {"telephony": "k" * 40}
 
 
 @pytest.mark.parametrize(
@@ -39,6 +42,10 @@ def test_defaults_and_environment() -> None:
         ({"CIVICVOICE_DATABASE_URL": "mysql://x"}, "must start with"),
         ({"CIVICVOICE_SMTP_SECURITY": "ssl"}, "starttls"),
         ({"CIVICVOICE_EMBEDDED_WORKER": "maybe"}, "true or false"),
+        ({"CIVICVOICE_IVR_SECRETS": "telephony=abc"}, "JSON object"),
+        ({"CIVICVOICE_IVR_SECRETS": '["a"]'}, "JSON object"),
+        ({"CIVICVOICE_IVR_SECRETS": '{"telephony": "short"}'}, "at least 32 characters"),
+        ({"CIVICVOICE_IVR_SECRETS": '{"tele phony": "' + "k" * 40 + '"}'}, "platform names"),
     ],
 )
 def test_bad_settings_say_what_to_fix(env: dict[str, str], message: str) -> None:

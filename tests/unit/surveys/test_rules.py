@@ -318,6 +318,27 @@ def test_the_preferred_channel_is_used_when_enabled_and_reachable_else_email_the
     assert decision.channel is channel
 
 
+IVR = InvitationChannel.ivr
+
+
+@pytest.mark.parametrize(
+    ("preference", "enabled", "channel"),
+    [
+        (None, frozenset({EMAIL, SMS, IVR}), IVR),  # still on the call: asked there, before email
+        (ContactPreference.email, frozenset({EMAIL, SMS, IVR}), EMAIL),  # a stated preference still wins
+        (None, BOTH, EMAIL),  # the IVR channel not enabled
+    ],
+)
+def test_a_reachable_ivr_comes_before_email_and_sms_but_not_before_a_preference(
+    preference: ContactPreference | None, enabled: frozenset[InvitationChannel], channel: InvitationChannel
+) -> None:
+    contact = a_contact(preference=preference, reachable=frozenset({EMAIL, SMS, IVR}))
+
+    decision = decide(contact, a_person(), InvitationPolicy(enabled_channels=enabled), now=NOW)
+
+    assert decision.channel is channel
+
+
 def test_an_evening_sms_waits_for_the_morning_but_an_email_does_not() -> None:
     evening = london(2026, 6, 10, 21, 30)
     policy = InvitationPolicy(enabled_channels=BOTH, delay=timedelta(0))
