@@ -28,6 +28,7 @@ from surveys.jobs import JOBS
 from surveys.notify_callbacks import NOTIFY_CHECK, NotifyCallbacks
 from surveys.pages import PAGES
 from surveys.responses import GroupedResponses, ResponseRecorder
+from surveys.rules import InvitationChannel
 from surveys.sending import InvitationSender
 from surveys.tokens import LINK_PATHS, TokenSigner
 
@@ -51,7 +52,8 @@ def _services(services: Services, extensions: Extensions) -> None:
             sessions,
             open_complaint_checks=extensions.items(OPEN_COMPLAINT_CHECKS),
             writers=1 if settings.is_sqlite else INTAKE_WRITERS_POSTGRESQL,
-            sendable=frozenset(channels),
+            # IVR is not sent: the telephony platform asks on the call, so it counts once a platform is configured.
+            sendable=frozenset(channels) | ({InvitationChannel.ivr.value} if settings.ivr_secrets else frozenset()),
         )
     )
     # Survey answers go through the group-commit writer; a failed batch falls back to the recorder.
