@@ -15,7 +15,7 @@ from sqlalchemy import BigInteger, Date, Float, ForeignKey, Index, Integer, Stri
 from sqlalchemy.orm import Mapped, mapped_column
 
 from civicvoice.core.clock import utcnow
-from civicvoice.core.datamap import DataMapEntry
+from civicvoice.core.datamap import DataMapEntry, Link
 from civicvoice.core.db import Base
 
 # The counters of one rollup row, in the order the formulas' rollups are built from them.
@@ -74,7 +74,8 @@ class ScorecardRollup(Base):
         lawful_basis="public_task",
         retention="kept while the scorecard reports the month",
         subject_kind="staff",
-        unlinked="agent references are the contact system's names for agents, not staff accounts",
+        # An agent's own figures: found, with their contacts, through their account's agent reference.
+        links=(Link("agent_ref", "staff_user", to="agent_ref"),),
     )
     __table_args__ = (
         UniqueConstraint("month", "service_id", "channel", "agent_ref", name="uq_scorecard_rollup_key"),
