@@ -32,8 +32,6 @@ from surveys.rules import InvitationChannel
 from surveys.sending import InvitationSender
 from surveys.tokens import LINK_PATHS, TokenSigner
 
-INTAKE_WRITERS_POSTGRESQL = 3  # concurrent intake batches per process on PostgreSQL
-
 
 def _services(services: Services, extensions: Extensions) -> None:
     settings = services.get(Settings)
@@ -43,15 +41,13 @@ def _services(services: Services, extensions: Extensions) -> None:
     channels = services.find(Channels) or services.provide(_channels(services, settings, sessions))
     recorder = services.provide(ResponseRecorder(vault, extensions.items(RESPONSE_SUBSCRIBERS)))
     services.provide(IvrSurveys(vault, recorder))
-    # One writer for one contact and many: concurrent single contacts are grouped into one transaction. SQLite has
-    # one writer whatever we do; PostgreSQL overlaps a few batches' round trips (their row locks keep the cap).
-    # Only the channels this deployment can send on are offered to the invitation rules.
+    # One writer for one contact and many: concurrent single contacts are grouped into one transaction. Only the
+    # channels this deployment can send on are offered to the invitation rules.
     services.provide(
         ContactIntake(
             vault,
             sessions,
             open_complaint_checks=extensions.items(OPEN_COMPLAINT_CHECKS),
-            writers=1 if settings.is_sqlite else INTAKE_WRITERS_POSTGRESQL,
             # IVR is not sent: the telephony platform asks on the call, so it counts once a platform is configured.
             sendable=frozenset(channels) | ({InvitationChannel.ivr.value} if settings.ivr_secrets else frozenset()),
         )

@@ -267,11 +267,6 @@ class _Checked:
         return self.event.customer is not None and not self.claim.is_empty
 
 
-def _writes_for(checked: _Checked) -> list[tuple[str, str]]:
-    """What storing an event may create that a concurrent batch could create too: its contact and its person."""
-    return [("contact", checked.ref), *checked.claim.identifiers().items()]
-
-
 Outcome = IntakeResult | CivicVoiceError  # the stored (or earlier) contact's answer, or why this event was refused
 
 
@@ -293,7 +288,6 @@ class ContactIntake:
         open_complaint_checks: Sequence[OpenComplaintCheck] = (),
         reference: ReferenceData | None = None,
         max_batch: int = 64,
-        writers: int = 1,
         sendable: frozenset[str] | None = None,
     ) -> None:
         # The invitation channels this deployment can send on (SMS only with GOV.UK Notify configured); None: all.
@@ -313,8 +307,6 @@ class ContactIntake:
                 lambda session, checked: self.write(session, checked),
                 name="contact-intake-writer",
                 max_batch=max_batch,
-                writers=writers,
-                keys=_writes_for,
             )
 
     async def has_open_complaint(self, session: AsyncSession, subject_id: uuid.UUID) -> bool:

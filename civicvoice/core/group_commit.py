@@ -1,4 +1,4 @@
-"""Group commit: many requests' writes stored in one transaction by a writer task of the process.
+"""Group commit: many requests' writes stored in one transaction by one writer task per process.
 
 A request prepares its item in its own coroutine (so bad input is refused to that request alone), hands it to
 the writer and awaits the outcome. The writer takes whatever is queued (up to ``max_batch``), runs the feature's
@@ -9,19 +9,13 @@ session, so behaviour and error isolation are that path's.
 
 Why: with SQLite's single writer, and with PostgreSQL's per-commit cost, a handful of statements and one commit
 for a whole batch is what lets a busy intake keep up; each request still gets its own answer.
-
-``writers`` writer tasks may take batches from the one queue. On SQLite one is right (the database has one writer
-anyway). On PostgreSQL a batch spends most of its time waiting for round trips, so two or three writers keep the
-database busy while each waits; the feature's ``write`` must then be safe against a concurrent batch (row locks
-taken in one order; a deadlock or unique violation fails the batch, whose items take the one-at-a-time path).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
@@ -43,16 +37,10 @@ OutcomeT = TypeVar("OutcomeT")
 class _Queued(Generic[ItemT, OutcomeT]):
     item: ItemT
     future: asyncio.Future[OutcomeT | _Fallback]
-    keys: frozenset[Hashable]
 
 
 class GroupCommit(Generic[ItemT, OutcomeT]):
-    """Writer tasks for the running event loop; `submit` an item, get its outcome or `FALLBACK`.
-
-    ``keys(item)`` names what an item writes that another batch might write too (a person's identifiers, say).
-    With several writers, an item whose keys a batch in flight holds waits for it, in order, so concurrent
-    batches do not race each other for the same new rows.
-    """
+    """One writer task for the running event loop; `submit` an item, get its outcome or `FALLBACK`."""
 
     def __init__(
         self,
@@ -61,104 +49,56 @@ class GroupCommit(Generic[ItemT, OutcomeT]):
         *,
         name: str,
         max_batch: int = 64,
-        writers: int = 1,
-        keys: Callable[[ItemT], Iterable[Hashable]] | None = None,
     ) -> None:
-        if writers < 1:
-            raise ValueError("a group commit needs at least one writer")
         self.sessions = sessions
         self.write = write
         self.name = name
         self.max_batch = max_batch
-        self.writers = writers
-        self.keys = keys
-        self._pending: deque[_Queued[ItemT, OutcomeT]] = deque()
-        self._busy: Counter[Hashable] = Counter()  # keys of the batches being written
-        self._changed: asyncio.Event | None = None  # set when an item arrives or a batch ends
-        self._tasks: list[asyncio.Task[None]] = []
+        self._queue: asyncio.Queue[_Queued[ItemT, OutcomeT]] | None = None
+        self._writer: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.batches = 0  # batches committed (for tests and metrics)
         self.fallbacks = 0  # batches that took the one-at-a-time path
         self.last_error: Exception | None = None  # why the last one did (type only in logs: it may quote data)
 
     async def submit(self, item: ItemT) -> OutcomeT | _Fallback:
-        changed = self._ensure_writers()
-        keys = frozenset(self.keys(item)) if self.keys is not None and self.writers > 1 else frozenset()
-        queued: _Queued[ItemT, OutcomeT] = _Queued(item, asyncio.get_running_loop().create_future(), keys)
-        self._pending.append(queued)
-        changed.set()
+        queued: _Queued[ItemT, OutcomeT] = _Queued(item, asyncio.get_running_loop().create_future())
+        self._ensure_writer().put_nowait(queued)
         return await queued.future
 
-    def _ensure_writers(self) -> asyncio.Event:
+    def _ensure_writer(self) -> asyncio.Queue[_Queued[ItemT, OutcomeT]]:
         loop = asyncio.get_running_loop()
-        if self._changed is None or self._loop is not loop or any(task.done() for task in self._tasks):
-            if self._loop is loop:  # a writer ended unexpectedly: start the set afresh
-                self._stop(self._tasks)
-            else:  # a new event loop (tests): what the old one held is not ours to settle
-                self._pending.clear()
-            self._busy.clear()
+        if self._queue is None or self._loop is not loop or self._writer is None or self._writer.done():
             self._loop = loop
-            self._changed = asyncio.Event()
-            self._tasks = [
-                loop.create_task(self._run(self._changed), name=f"{self.name}-{number}")
-                for number in range(self.writers)
-            ]
-        return self._changed
-
-    def _stop(self, tasks: list[asyncio.Task[None]]) -> None:
-        for task in tasks:
-            task.cancel()
-        while self._pending:
-            _settle(self._pending.popleft().future, FALLBACK)
+            self._queue = asyncio.Queue()
+            self._writer = loop.create_task(self._run(self._queue), name=self.name)
+        return self._queue
 
     async def aclose(self) -> None:
-        """Stop the writers; items still waiting take the one-at-a-time path."""
-        tasks = self._tasks
-        self._tasks, self._changed = [], None
-        self._stop(tasks)
-        for task in tasks:
+        """Stop the writer; items still queued take the one-at-a-time path."""
+        writer, queue = self._writer, self._queue
+        self._writer = self._queue = None
+        if writer is not None and not writer.done():
+            writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await writer
+        while queue is not None and not queue.empty():
+            _settle(queue.get_nowait().future, FALLBACK)
 
-    def _take(self) -> list[_Queued[ItemT, OutcomeT]]:
-        """The next batch: waiting items in order, up to ``max_batch``, leaving those whose keys are in flight."""
-        batch: list[_Queued[ItemT, OutcomeT]] = []
-        waiting: deque[_Queued[ItemT, OutcomeT]] = deque()
-        while self._pending:
-            queued = self._pending.popleft()
-            if queued.future.done():  # a request that gave up is not written
-                continue
-            if len(batch) < self.max_batch and not any(key in self._busy for key in queued.keys):
-                batch.append(queued)
-            else:
-                waiting.append(queued)
-        self._pending = waiting
-        return batch
-
-    async def _run(self, changed: asyncio.Event) -> None:
+    async def _run(self, queue: asyncio.Queue[_Queued[ItemT, OutcomeT]]) -> None:
         while True:
-            if not any(not q.future.done() for q in self._pending):
-                changed.clear()
-                await changed.wait()
-                continue
+            batch = [await queue.get()]
             await asyncio.sleep(0)  # once: requests already running can join this batch
-            batch = self._take()
-            if not batch:  # all waiting items wait for batches in flight
-                changed.clear()
-                await changed.wait()
-                continue
-            keys = [key for queued in batch for key in queued.keys]
-            self._busy.update(keys)
+            while len(batch) < self.max_batch and not queue.empty():
+                batch.append(queue.get_nowait())
+            live = [q for q in batch if not q.future.done()]  # a request that gave up is not written
             try:
-                await self._write(batch)
+                if live:
+                    await self._write(live)
             except asyncio.CancelledError:
-                for queued in batch:
-                    _settle(queued.future, FALLBACK)
+                for q in live:
+                    _settle(q.future, FALLBACK)
                 raise
-            finally:
-                self._busy.subtract(keys)
-                self._busy += Counter()  # drops keys no batch holds any more
-                changed.set()
 
     async def _write(self, batch: list[_Queued[ItemT, OutcomeT]]) -> None:
         try:

@@ -1,12 +1,9 @@
-"""The group-commit writer on its own: batching, fallback, several writers and the keys that keep them apart."""
+"""The group-commit writer on its own: batching, the batch size, fallback, requests that gave up, closing."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from typing import Any
-
-import pytest
 
 from civicvoice.core.group_commit import FALLBACK, GroupCommit
 
@@ -102,52 +99,6 @@ async def test_a_write_with_the_wrong_number_of_outcomes_falls_back() -> None:
         await group.aclose()
 
 
-async def test_several_writers_overlap_batches_but_never_two_holding_the_same_key() -> None:
-    held: Counter[str] = Counter()
-    overlap = 0
-    active = 0
-    written: list[str] = []
-
-    async def write(_session: object, items: list[tuple[str, str]]) -> list[str]:
-        nonlocal active, overlap
-        keys = {key for key, _ in items}
-        assert not any(held[key] for key in keys), f"two batches hold {keys & set(+held)} at once"
-        held.update(keys)
-        active += 1
-        overlap = max(overlap, active)
-        await asyncio.sleep(0.01)  # a database round trip
-        active -= 1
-        held.subtract(keys)
-        written.extend(label for _, label in items)
-        return [label for _, label in items]
-
-    group, _ = _group(write, writers=3, max_batch=2, keys=lambda item: [item[0]])
-    items = [(f"person-{n % 4}", f"event-{n}") for n in range(24)]
-    try:
-        outcomes = await asyncio.gather(*(group.submit(item) for item in items))
-    finally:
-        await group.aclose()
-    assert outcomes == [label for _, label in items]
-    assert sorted(written) == sorted(label for _, label in items)
-    assert overlap > 1  # distinct people really were written at the same time
-    # Events of one person are written in the order they arrived.
-    for person in range(4):
-        mine = [label for key, label in items if key == f"person-{person}"]
-        assert [label for label in written if label in mine] == mine
-
-
-async def test_one_writer_ignores_keys() -> None:
-    async def write(_session: object, items: list[str]) -> list[str]:
-        return items
-
-    group, _ = _group(write, keys=lambda item: ["same"])
-    try:
-        assert await asyncio.gather(*(group.submit(f"e{n}") for n in range(4))) == ["e0", "e1", "e2", "e3"]
-    finally:
-        await group.aclose()
-    assert group.batches == 1  # one key for all did not split the batch
-
-
 async def test_a_request_that_gave_up_is_not_written() -> None:
     release = asyncio.Event()
     written: list[int] = []
@@ -189,11 +140,3 @@ async def test_closing_settles_waiting_items_with_fallback() -> None:
     await group.aclose()
     assert await held is FALLBACK
     assert await waiting is FALLBACK
-
-
-def test_at_least_one_writer() -> None:
-    async def write(_session: object, items: list[int]) -> list[int]:
-        return items
-
-    with pytest.raises(ValueError, match="at least one writer"):
-        _group(write, writers=0)
