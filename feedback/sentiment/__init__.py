@@ -11,6 +11,7 @@ contrast, lexicon classes, word stems), more no-opinion answers read as neutral,
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -134,28 +135,37 @@ def _welsh(tokens: list[str]) -> bool:
     return welsh >= 2 and welsh >= _WELSH_SHARE * len(words)
 
 
-def _model_polarity(
-    text: str, question: QuestionKind | None, tokens: tuple[list[str], list[bool] | None] | None = None
-) -> float:
+def _short_answer_polarity(
+    text: str,
+    question: QuestionKind | None,
+    again: Callable[[str, QuestionKind | None], float],
+    more_non_answers: frozenset[str] = frozenset(),
+) -> float | None:
+    """A short answer read by rule (both model versions), or None when the model is to read the comment."""
     answer = short_answer(text)
-    if answer is not None:
-        head, rest = answer
-        says_more = rest is not None and has_words(rest)
-        if head in WORDS.non_answers and not says_more:
-            return 0.0  # "N/A", "No", "Nothing to add": no view of the contact, whatever was asked
-        asked = question is QuestionKind.IMPROVE or question is QuestionKind.PRAISE
-        if asked and (head in WORDS.nothing_answers or head in WORDS.everything_answers):
-            if says_more:  # "Nothing, the staff were great": what follows decides, if it takes a side
-                following = _model_polarity(rest or "", None)
-                if label_for(following) is not Label.NEUTRAL:
-                    return following
-            side = 1.0 if question is QuestionKind.PRAISE else -1.0
-            if head in WORDS.everything_answers:
-                return side * _EVERYTHING
-            return _NOTHING_AFTER_PRAISE if question is QuestionKind.PRAISE else _NOTHING_AFTER_IMPROVE
-    if not has_words(text):
-        return 0.0
-    logits = _model().logits(features_of(*tokens) if tokens is not None else features(text))
+    if answer is None:
+        return None
+    head, rest = answer
+    says_more = rest is not None and has_words(rest)
+    if head in WORDS.non_answers and not says_more:
+        return 0.0  # "N/A", "No", "Nothing to add": no view of the contact, whatever was asked
+    asked = question is QuestionKind.IMPROVE or question is QuestionKind.PRAISE
+    if asked and (head in WORDS.nothing_answers or head in WORDS.everything_answers):
+        if says_more:  # "Nothing, the staff were great": what follows decides, if it takes a side
+            following = again(rest or "", None)
+            if label_for(following) is not Label.NEUTRAL:
+                return following
+        side = 1.0 if question is QuestionKind.PRAISE else -1.0
+        if head in WORDS.everything_answers:
+            return side * _EVERYTHING
+        return _NOTHING_AFTER_PRAISE if question is QuestionKind.PRAISE else _NOTHING_AFTER_IMPROVE
+    if head in more_non_answers and not says_more:
+        return 0.0  # cv-sentiment-3: "Nothing" to "Any other comments?", "Fine", "OK": no opinion given
+    return None
+
+
+def _polarity_of_odds(logits: list[float], question: QuestionKind | None) -> float:
+    """A model's class log-odds as a polarity, the question asked shifting them (both model versions)."""
     if question is QuestionKind.IMPROVE:
         logits[0] += _QUESTION_SHIFT
         logits[2] -= _QUESTION_SHIFT
@@ -168,6 +178,17 @@ def _model_polarity(
         return NEUTRAL_BAND * lean  # neutral, leaning as the odds do (a forced choice reads the sign)
     sign = 1.0 if lean > 0 else -1.0
     return sign * (NEUTRAL_BAND + 1e-6 + (1.0 - NEUTRAL_BAND - 1e-6) * abs(lean))
+
+
+def _model_polarity(
+    text: str, question: QuestionKind | None, tokens: tuple[list[str], list[bool] | None] | None = None
+) -> float:
+    ruled = _short_answer_polarity(text, question, _model_polarity)
+    if ruled is not None:
+        return ruled
+    if not has_words(text):
+        return 0.0
+    return _polarity_of_odds(_model().logits(features_of(*tokens) if tokens is not None else features(text)), question)
 
 
 # --- cv-sentiment-3 ---------------------------------------------------------------------------------------
@@ -185,24 +206,9 @@ def _model_v3() -> LinearModel:
 def _v3_polarity(
     text: str, question: QuestionKind | None, tokens: tuple[list[str], list[bool] | None] | None = None
 ) -> float:
-    answer = short_answer(text)
-    if answer is not None:
-        head, rest = answer
-        says_more = rest is not None and has_words(rest)
-        if head in WORDS.non_answers and not says_more:
-            return 0.0  # "N/A", "No", "Nothing to add": no view of the contact, whatever was asked
-        asked = question is QuestionKind.IMPROVE or question is QuestionKind.PRAISE
-        if asked and (head in WORDS.nothing_answers or head in WORDS.everything_answers):
-            if says_more:  # "Nothing, the staff were great": what follows decides, if it takes a side
-                following = _v3_polarity(rest or "", None)
-                if label_for(following) is not Label.NEUTRAL:
-                    return following
-            side = 1.0 if question is QuestionKind.PRAISE else -1.0
-            if head in WORDS.everything_answers:
-                return side * _EVERYTHING
-            return _NOTHING_AFTER_PRAISE if question is QuestionKind.PRAISE else _NOTHING_AFTER_IMPROVE
-        if head in WORDS.v3_non_answers and not says_more:
-            return 0.0  # "Nothing" to "Any other comments?", "Fine", "OK": no opinion given
+    ruled = _short_answer_polarity(text, question, _v3_polarity, WORDS.v3_non_answers)
+    if ruled is not None:
+        return ruled
     if not has_words(text):
         return 0.0
     found = features_of_v3(*(tokens if tokens is not None else tokenise(text)))
@@ -213,18 +219,7 @@ def v3_polarity_of(found: Features, question: QuestionKind | None) -> float:
     """`cv-sentiment-3`'s polarity of what its model reads of a comment, the question shifting the odds."""
     logits = _model_v3().summed_logits(found)
     logits[1] += _V3_NEUTRAL_BIAS
-    if question is QuestionKind.IMPROVE:
-        logits[0] += _QUESTION_SHIFT
-        logits[2] -= _QUESTION_SHIFT
-    elif question is QuestionKind.PRAISE:
-        logits[0] -= _QUESTION_SHIFT
-        logits[2] += _QUESTION_SHIFT
-    negative, neutral, positive = probabilities(logits)
-    lean = positive - negative
-    if neutral >= negative and neutral >= positive:
-        return NEUTRAL_BAND * lean  # neutral, leaning as the odds do (a forced choice reads the sign)
-    sign = 1.0 if lean > 0 else -1.0
-    return sign * (NEUTRAL_BAND + 1e-6 + (1.0 - NEUTRAL_BAND - 1e-6) * abs(lean))
+    return _polarity_of_odds(logits, question)
 
 
 __all__ = [
