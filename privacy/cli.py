@@ -6,9 +6,10 @@ import asyncio
 import json
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -242,11 +243,26 @@ def _claim(email: str | None, phone: str | None, ref: str | None) -> IdentityCla
         raise click.ClickException(exc.detail) from None
 
 
+_PERSON_OPTIONS = (
+    click.option("--email", default=None, help="The person's email address ('-' reads it from standard input)."),
+    click.option("--phone", default=None, help="The person's phone number ('-' reads it from standard input)."),
+    click.option("--ref", default=None, help="SOURCE:ID, the person's id in a contact system ('-': standard input)."),
+    click.option("--subject", "subject_id", default=None, type=click.UUID, help="The person's civicvoice id."),
+)
+
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def person_options(command: Command) -> Command:
+    """--email, --phone, --ref and --subject: how a changing command names the one person it acts on."""
+    for option in reversed(_PERSON_OPTIONS):
+        command = option(command)
+    return command
+
+
 @privacy.command("erase")
-@click.option("--email", default=None, help="The person's email address ('-' reads it from standard input).")
-@click.option("--phone", default=None, help="The person's phone number ('-' reads it from standard input).")
-@click.option("--ref", default=None, help="SOURCE:ID, the person's id in a contact system ('-': standard input).")
-@click.option("--subject", "subject_id", default=None, type=click.UUID, help="The person's civicvoice id.")
+@person_options
 @click.option("--reason", required=True, help="Why (stored encrypted in the audit log).")
 @click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
@@ -774,10 +790,7 @@ def restrictions_list_command(as_json: bool) -> None:
 
 
 @restrictions_group.command("add")
-@click.option("--email", default=None, help="The person's email address ('-' reads it from standard input).")
-@click.option("--phone", default=None, help="The person's phone number ('-' reads it from standard input).")
-@click.option("--ref", default=None, help="SOURCE:ID, the person's id in a contact system ('-': standard input).")
-@click.option("--subject", "subject_id", default=None, type=click.UUID, help="The person's civicvoice id.")
+@person_options
 @click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
 def restrictions_add_command(
     email: str | None, phone: str | None, ref: str | None, subject_id: uuid.UUID | None, operator_email: str
@@ -854,10 +867,7 @@ def holds_list_command(
 
 
 @holds_group.command("add")
-@click.option("--email", default=None, help="The person's email address ('-' reads it from standard input).")
-@click.option("--phone", default=None, help="The person's phone number ('-' reads it from standard input).")
-@click.option("--ref", default=None, help="SOURCE:ID, the person's id in a contact system ('-': standard input).")
-@click.option("--subject", "subject_id", default=None, type=click.UUID, help="The person's civicvoice id.")
+@person_options
 @click.option("--kind", type=click.Choice(sorted(HOLD_KINDS)), required=True, help="What the hold is for.")
 @click.option("--reason", required=True, help="A case or claim reference; no personal details ('-': stdin).")
 @click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
