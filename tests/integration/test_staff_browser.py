@@ -261,7 +261,7 @@ async def test_keyboard_only_sign_in_filter_page_through_and_sign_out(
         assert await watch.problems() == []
 
         # Sign out: the button sits after the staff navigation links (one per feature page the role may use).
-        await tab_to(page, "Sign out", lambda el: el["tag"] == "button" and el["text"] == "Sign out", limit=10)
+        await tab_to(page, "Sign out", lambda el: el["tag"] == "button" and el["text"] == "Sign out", limit=25)
         out = await enter_and_wait(page)
         assert out is not None
         assert out.status == 200
