@@ -245,7 +245,9 @@ async def _catch_up_with_key_file(
     row = await _version_row(session, keyring.kek_active)
     if row.activated_at is not None:
         return None
-    row.added_at = row.added_at or now
+    if row.added_at is None:  # its adding was interrupted too, and the file has moved on to activating it
+        row.added_at = now
+        record(session, actor, "keys.kek_added", detail={"version": keyring.kek_active, "after_interruption": True})
     row.activated_at = now
     detail = {"version": keyring.kek_active, "previous": max(older), "after_interruption": True}
     record(session, actor, "keys.kek_activated", detail=detail)

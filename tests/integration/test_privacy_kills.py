@@ -370,14 +370,6 @@ async def test_a_retention_run_killed_at_random_points_expires_only_what_is_due(
     await chain_verifies(db, kill_settings)
 
 
-@pytest.mark.xfail(
-    reason=(
-        "Known defect found when merging the index-key rotation with the kill tests (2026-12-01): every data key is "
-        "re-wrapped and nothing else changes, but after some kill patterns the audit log lacks 'keys.kek_added'. "
-        "Open in issue 10's closing note; remove this mark with the fix."
-    ),
-    strict=False,
-)
 @pytest.mark.parametrize("dataset", [30], indirect=True)
 async def test_a_key_rotation_killed_at_random_points_rewraps_every_key_and_changes_nothing_else(
     dataset: Dataset, db: TestDatabase, kill_settings: Settings, operations: Operations
