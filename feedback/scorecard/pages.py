@@ -297,6 +297,14 @@ def _link_query(month: date, scope: Scope) -> str:
     return "&".join(parts)
 
 
+async def _services_within(session: AsyncSession, within: list[uuid.UUID] | None) -> list[tuple[uuid.UUID, str, str]]:
+    """(id, slug, name) of the services a viewer may manage: those ``within``, or all when None."""
+    query = select(Service.id, Service.slug, Service.name)
+    if within is not None:
+        query = query.where(Service.id.in_(within))
+    return list((await session.execute(query)).tuples().all())
+
+
 class ScorecardEntries(Controller):
     """Figures from other systems, entered by a service manager (their services) or an admin."""
 
@@ -314,17 +322,7 @@ class ScorecardEntries(Controller):
         status_code: int = 200,
     ) -> Template:
         within = await viewer_services(session, request.state.staff_user)
-        services = (
-            (
-                await session.execute(
-                    select(Service.id, Service.slug, Service.name).where(Service.id.in_(within))
-                    if within is not None
-                    else select(Service.id, Service.slug, Service.name)
-                )
-            )
-            .tuples()
-            .all()
-        )
+        services = await _services_within(session, within)
         query = select(EnteredFigure).where(EnteredFigure.month == month)
         if within is not None:
             query = query.where(EnteredFigure.service_id.in_(within))
@@ -403,17 +401,7 @@ class ScorecardTargets(Controller):
         status_code: int = 200,
     ) -> Template:
         within = await viewer_services(session, request.state.staff_user)
-        services = (
-            (
-                await session.execute(
-                    select(Service.id, Service.slug, Service.name).where(Service.id.in_(within))
-                    if within is not None
-                    else select(Service.id, Service.slug, Service.name)
-                )
-            )
-            .tuples()
-            .all()
-        )
+        services = await _services_within(session, within)
         query = select(MeasureTarget)
         if within is not None:
             query = query.where(MeasureTarget.service_id.in_(within))
