@@ -18,17 +18,9 @@ from civicvoice.core.auth import Access
 from civicvoice.core.clock import utcnow
 from civicvoice.core.http import problem_responses, service
 from civicvoice.core.settings import Settings
-from surveys.channels.ivr import (
-    PLATFORM_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    InvalidIvrRequest,
-    IvrPrompt,
-    IvrRequest,
-    IvrSurveys,
-    verify_request,
-)
+from surveys.channels.ivr import InvalidIvrRequest, IvrPrompt, IvrRequest, IvrSurveys
 from surveys.schemas import InvalidBody, decode_strictly
+from surveys.signed_requests import PLATFORM_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_request
 
 _SIGNATURE_HEADERS = (
     (PLATFORM_HEADER, "The platform's name, as configured in CIVICVOICE_IVR_SECRETS (and its contacts' `source`)."),

@@ -18,9 +18,10 @@ from sqlalchemy import select
 from civicvoice.app import create_app
 from civicvoice.core.jobs import Job
 from civicvoice.core.settings import Settings
-from surveys.channels.ivr import SIGNATURE_HEADER, THANK_YOU, TIMESTAMP_HEADER, sign_request
+from surveys.channels.ivr import THANK_YOU
 from surveys.models import Answer, Invitation, IvrCall, Response
 from surveys.rules import InvitationChannel, InvitationPolicy
+from surveys.signed_requests import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_request
 from tests.integration.support import TestDatabase
 
 Client = AsyncTestClient[Litestar]
