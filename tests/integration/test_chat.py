@@ -21,6 +21,7 @@ from privacy.vault import Vault
 from surveys.models import Answer, Invitation, InvitationEvent, Response
 from surveys.responses import read_answer_text
 from surveys.rules import InvitationChannel, InvitationPolicy
+from surveys.sending import SEND_INVITATION_JOB
 from surveys.signed_requests import sign_request
 from surveys.timeline import timeline
 from surveys.tokens import Purpose, TokenSigner
@@ -106,7 +107,7 @@ async def test_a_chat_is_surveyed_in_the_widget_and_the_answer_lands_on_its_invi
     decision = await reported(chat, auth, "CHAT-1")
     assert decision["decision"]["invite"] is True and decision["decision"]["channel"] == "chat"
     # Nothing is sent: the invitation waits for the end of the chat.
-    assert not [j for j in await db.all(Job) if j.name == "surveys.send_invitation"]
+    assert not [j for j in await db.all(Job) if j.name == SEND_INVITATION_JOB]
 
     issued = await ask_token(chat, "CHAT-1", b"{}")
     assert issued.status_code == 201, issued.text
