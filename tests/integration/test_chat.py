@@ -267,7 +267,7 @@ async def test_a_chat_without_a_chat_invitation_gets_404(chat: Client, auth: dic
         assert answer.status_code == 404 and answer.json()["type"] == "/problems/no-chat-survey"
 
 
-async def test_cors_is_offered_to_the_allowed_origins_only(chat: Client) -> None:
+async def test_what_a_chat_platform_page_may_load_and_call(chat: Client) -> None:
     for path, method in (("/api/v1/chat/answers", "POST"), ("/api/v1/chat/survey", "GET")):
         preflight = await chat.options(
             path,
@@ -292,8 +292,7 @@ async def test_cors_is_offered_to_the_allowed_origins_only(chat: Client) -> None
     assert "access-control-allow-origin" not in other.headers and "Origin" in other.headers["vary"]
     assert "access-control-allow-origin" not in (await ask_token(chat, "ANY")).headers
 
-
-async def test_the_widget_files_are_cached_and_locked_down(chat: Client) -> None:
+    # The widget's own files: any page may load them; cached for an hour, then revalidated.
     for path, kind in (("/chat/widget.js", "text/javascript"), ("/chat/widget.css", "text/css")):
         answer = await chat.get(path)
         assert answer.status_code == 200 and answer.headers["content-type"].startswith(kind)
@@ -307,8 +306,7 @@ async def test_the_widget_files_are_cached_and_locked_down(chat: Client) -> None
     script = (await chat.get("/chat/widget.js")).text
     assert "innerHTML" not in script and "eval(" not in script  # nothing from the server is parsed as code or HTML
 
-
-async def test_the_chat_contract_is_in_the_openapi_schema(chat: Client) -> None:
+    # The contract the chat platform codes against is published.
     schema = (await chat.get("/schema/openapi.json")).json()
     token = schema["paths"]["/api/v1/chat/chats/{chat_id}/token"]["post"]
     assert {p["name"] for p in token["parameters"]} >= {
