@@ -51,6 +51,7 @@ def _services(services: Services, extensions: Extensions) -> None:
             signer,
             base_url=settings.base_url,
             token_lifetime=timedelta(minutes=settings.chat_token_minutes),
+            privacy_notice_url=settings.privacy_notice_url,
         )
     )
     # One writer for one contact and many: concurrent single contacts are grouped into one transaction. Only the

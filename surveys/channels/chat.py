@@ -92,6 +92,8 @@ class ChatSurvey(msgspec.Struct, kw_only=True):
     question: ChatQuestion
     comment: ChatComment | None = None
     language: str = ENGLISH
+    # The council's privacy notice (Art. 13): the widget links it, as every public page does.
+    privacy_notice_url: str = ""
 
 
 Rating = Annotated[str, Meta(min_length=1, max_length=2, pattern=r"^[0-9]{1,2}$")]
@@ -211,12 +213,17 @@ class ChatSurveys:
         *,
         base_url: str,
         token_lifetime: timedelta,
+        privacy_notice_url: str = "",
     ) -> None:
         self.vault = vault
         self.recorder = recorder
         self.signer = signer
         self.base_url = base_url.rstrip("/")
         self.token_lifetime = token_lifetime
+        # The widget is on another site's page: a link to our own notice must name our origin.
+        self.privacy_notice_url = (
+            self.base_url + privacy_notice_url if privacy_notice_url.startswith("/") else privacy_notice_url
+        )
 
     async def invitation_for_chat(self, session: AsyncSession, platform: str, chat_id: str) -> uuid.UUID:
         ref = normalise_external_id(platform, chat_id)
@@ -273,7 +280,7 @@ class ChatSurveys:
         """What the widget shows for this token; 409 once answered, 410 once closed or expired."""
         invitation = await open_invitation(session, self._invitation_id(token, now))
         definition, plan = await self._plan(session, invitation.survey_version_id)
-        return widget_survey(definition, plan)
+        return msgspec.structs.replace(widget_survey(definition, plan), privacy_notice_url=self.privacy_notice_url)
 
     async def answer(self, session: AsyncSession, token: str, answer: ChatAnswer, now: datetime) -> ChatAnswered:
         """Store the widget's answer as the invitation's response (once: a second answer is refused with 409)."""

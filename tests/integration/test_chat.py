@@ -131,6 +131,7 @@ async def test_a_chat_is_surveyed_in_the_widget_and_the_answer_lands_on_its_invi
     assert [c["value"] for c in survey["question"]["choices"]] == ["5", "4", "3", "2", "1"]
     assert survey["question"]["choices"][0]["label"] == "Very satisfied"
     assert survey["comment"]["id"] == "improve" and survey["comment"]["max_length"] == 1200
+    assert survey["privacy_notice_url"] == "http://testserver.local/privacy"  # ours, not the chat page's
 
     answered = await chat.post(
         "/api/v1/chat/answers", json={"rating": "2", "comment": "The wait was long."}, headers=widget(token)

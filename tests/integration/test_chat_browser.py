@@ -140,6 +140,8 @@ async def test_the_widget_passes_axe_in_its_first_state_and_with_an_error(
         page = await context.new_page()
         await page.goto(origin_of(chat_page))
         await widget_ready(page)
+        notice = page.get_by_role("link", name="How we use your feedback (privacy notice, opens in a new tab)")
+        await expect(notice).to_have_attribute("href", f"{site.url}/privacy")
         violations = await axe_violations(page)
         assert violations == [], describe_violations(violations)
         await page.get_by_role("button", name="Send feedback").click()

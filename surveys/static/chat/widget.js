@@ -32,6 +32,7 @@
     send: "Send feedback",
     sending: "Sending",
     optional: " (optional)",
+    privacy: "How we use your feedback (privacy notice, opens in a new tab)",
   };
 
   function element(tag, attributes, text) {
@@ -133,6 +134,13 @@
     var button = element("button", { type: "submit", class: "cvw__button" }, MESSAGES.send);
     form.appendChild(button);
     section.appendChild(form);
+    if (/^https?:\/\//.test(survey.privacy_notice_url || "")) {
+      var notice = element("p", { class: "cvw__small" });
+      notice.appendChild(
+        element("a", { class: "cvw__link", href: survey.privacy_notice_url, target: "_blank", rel: "noopener noreferrer" }, MESSAGES.privacy)
+      );
+      section.appendChild(notice);
+    }
     // Announced when it changes; focused when the survey is done, so the reader lands on the outcome.
     var status = element("p", { class: "cvw__status", role: "status", "aria-live": "polite", tabindex: "-1", id: uid + "-status" });
     section.appendChild(status);
