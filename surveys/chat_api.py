@@ -13,8 +13,8 @@ import msgspec
 from litestar import Controller, Litestar, Request, Response, get, post
 from litestar.datastructures import MutableScopeHeaders
 from litestar.di import NamedDependency
-from litestar.enums import ParamType, ScopeType
-from litestar.openapi.spec import OpenAPIMediaType, Operation, Parameter, RequestBody, Schema
+from litestar.enums import ScopeType
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
@@ -38,24 +38,10 @@ from surveys.channels.chat import (
     bearer_token,
 )
 from surveys.schemas import InvalidBody, decode_strictly
-from surveys.signed_requests import PLATFORM_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_request
+from surveys.signed_requests import signature_parameters, verify_request
 
 # ---------------------------------------------------------------------------------------------------------------
 # Server to server: the token
-
-
-_SIGNATURE_HEADERS = (
-    (
-        PLATFORM_HEADER,
-        "The chat platform's name, as configured in CIVICVOICE_CHAT_SECRETS (and its contacts' `source`).",
-    ),
-    (TIMESTAMP_HEADER, "When the request was signed, in whole seconds since 1970 (UTC); within 5 minutes of ours."),
-    (
-        SIGNATURE_HEADER,
-        "`v1=` and the lower-case hex HMAC-SHA256, under the platform's shared secret, of the timestamp, the method "
-        "and the path, each followed by a newline, then the raw body.",
-    ),
-)
 
 
 @dataclass
@@ -73,17 +59,7 @@ class _SignedOperation(Operation):
                 )
             },
         )
-        signed = [
-            Parameter(
-                name=name,
-                param_in=ParamType.HEADER,
-                required=True,
-                description=text,
-                schema=Schema(type=OpenAPIType.STRING),
-            )
-            for name, text in _SIGNATURE_HEADERS
-        ]
-        self.parameters = [*(self.parameters or []), *signed]
+        self.parameters = [*(self.parameters or []), *signature_parameters("CIVICVOICE_CHAT_SECRETS")]
 
 
 class ChatTokenController(Controller):

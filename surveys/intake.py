@@ -698,6 +698,21 @@ def problem_of(exc: CivicVoiceError) -> dict[str, object]:
     return {"title": exc.title, "status": exc.status, "detail": exc.detail, "field": exc.field}
 
 
+async def invitation_waiting(
+    session: AsyncSession, vault: Vault, source: str, external_id: str, channel: InvitationChannel
+) -> uuid.UUID | None:
+    """The invitation on ``channel`` of the contact a platform reported as (source, external id): how a call or a
+    chat finds the survey waiting for it, under any index-key version."""
+    ref = normalise_external_id(source, external_id)
+    digests = [vault.indexer.digest("contact_ref", ref, version=version) for version in vault.keyring.index]
+    invitation_id: uuid.UUID | None = await session.scalar(
+        select(Invitation.id)
+        .join(Contact, Contact.id == Invitation.contact_id)
+        .where(Contact.ref_digest.in_(digests), Invitation.channel == channel.value)
+    )
+    return invitation_id
+
+
 async def find_contact(session: AsyncSession, vault: Vault, source: str, external_id: str) -> Contact | None:
     """The stored contact a contact system reported as (source, external id), under any index-key version."""
     ref = normalise_external_id(source, external_id)

@@ -14,6 +14,10 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Final
 
+from litestar.enums import ParamType
+from litestar.openapi.spec import Parameter, Schema
+from litestar.openapi.spec.enums import OpenAPIType
+
 from civicvoice.core.errors import NotAuthenticated, PermissionDenied
 
 TIMESTAMP_WINDOW: Final = timedelta(minutes=5)  # either side of our clock
@@ -77,3 +81,27 @@ def verify_request(
     if not hmac.compare_digest(given.encode(), signature(secret, timestamp, method, path, body).encode()):
         raise SignatureRefused("The signature does not match the request.")
     return platform
+
+
+def signature_parameters(setting: str) -> list[Parameter]:
+    """The three signature headers as OpenAPI parameters, for an operation whose platforms are configured in the
+    environment variable ``setting``."""
+    described = (
+        (PLATFORM_HEADER, f"The platform's name, as configured in {setting} (and its contacts' `source`)."),
+        (TIMESTAMP_HEADER, "When the request was signed, in whole seconds since 1970 (UTC); within 5 minutes of ours."),
+        (
+            SIGNATURE_HEADER,
+            "`v1=` and the lower-case hex HMAC-SHA256, under the platform's shared secret, of the timestamp, the "
+            "method and the path, each followed by a newline, then the raw body.",
+        ),
+    )
+    return [
+        Parameter(
+            name=name,
+            param_in=ParamType.HEADER,
+            required=True,
+            description=text,
+            schema=Schema(type=OpenAPIType.STRING),
+        )
+        for name, text in described
+    ]

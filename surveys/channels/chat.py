@@ -18,15 +18,14 @@ from typing import Annotated, Final
 
 import msgspec
 from msgspec import Meta
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.errors import CivicVoiceError, InvalidInput, NotAuthenticated, NotFound
-from privacy.blind_index import normalise_external_id
 from privacy.vault import Vault
 from surveys.definitions import ENGLISH, Question, QuestionKind, SurveyDefinition
-from surveys.models import Contact, Invitation, InvitationState
+from surveys.intake import invitation_waiting
+from surveys.models import InvitationState
 from surveys.responses import (
     ALREADY_ANSWERED,
     AlreadyAnswered,
@@ -226,14 +225,7 @@ class ChatSurveys:
         )
 
     async def invitation_for_chat(self, session: AsyncSession, platform: str, chat_id: str) -> uuid.UUID:
-        ref = normalise_external_id(platform, chat_id)
-        indexer = self.vault.indexer
-        digests = [indexer.digest("contact_ref", ref, version=version) for version in self.vault.keyring.index]
-        invitation_id = await session.scalar(
-            select(Invitation.id)
-            .join(Contact, Contact.id == Invitation.contact_id)
-            .where(Contact.ref_digest.in_(digests), Invitation.channel == InvitationChannel.chat.value)
-        )
+        invitation_id = await invitation_waiting(session, self.vault, platform, chat_id, InvitationChannel.chat)
         if invitation_id is None:
             raise NoChatSurvey("No survey is waiting for this chat; end the chat as usual, without the widget.")
         return invitation_id

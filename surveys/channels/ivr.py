@@ -27,10 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError, Conflict, NotFound
-from privacy.blind_index import normalise_external_id
 from privacy.vault import Vault
 from surveys.definitions import ENGLISH, Question, QuestionKind, SurveyDefinition
-from surveys.models import Contact, Invitation, InvitationState, IvrCall
+from surveys.intake import invitation_waiting
+from surveys.models import InvitationState, IvrCall
 from surveys.responses import ResponseRecorder, Submission, open_invitation
 from surveys.rules import InvitationChannel
 from surveys.signed_requests import SignatureRefused
@@ -157,14 +157,7 @@ class IvrSurveys:
         self.recorder = recorder
 
     async def invitation_for_call(self, session: AsyncSession, platform: str, call_id: str) -> uuid.UUID:
-        ref = normalise_external_id(platform, call_id)
-        indexer = self.vault.indexer
-        digests = [indexer.digest("contact_ref", ref, version=version) for version in self.vault.keyring.index]
-        invitation_id = await session.scalar(
-            select(Invitation.id)
-            .join(Contact, Contact.id == Invitation.contact_id)
-            .where(Contact.ref_digest.in_(digests), Invitation.channel == InvitationChannel.ivr.value)
-        )
+        invitation_id = await invitation_waiting(session, self.vault, platform, call_id, InvitationChannel.ivr)
         if invitation_id is None:
             raise NoCallSurvey("No IVR survey is waiting for this call; end the call as usual.")
         return invitation_id
