@@ -49,7 +49,10 @@ def _services(services: Services, extensions: Extensions) -> None:
             sessions,
             open_complaint_checks=extensions.items(OPEN_COMPLAINT_CHECKS),
             # IVR is not sent: the telephony platform asks on the call, so it counts once a platform is configured.
-            sendable=frozenset(channels) | ({InvitationChannel.ivr.value} if settings.ivr_secrets else frozenset()),
+            # Paper is always sendable: staff print it from the print queue (`surveys.letters`).
+            sendable=frozenset(channels)
+            | {InvitationChannel.paper.value}
+            | ({InvitationChannel.ivr.value} if settings.ivr_secrets else frozenset()),
         )
     )
     # Survey answers go through the group-commit writer; a failed batch falls back to the recorder.
