@@ -25,6 +25,8 @@ from surveys.intake import ContactIntake
 from surveys.invitation_pages import INVITATION_ROLES, InvitationPages
 from surveys.ivr_api import ROUTES as IVR_ROUTES
 from surveys.jobs import JOBS
+from surveys.letter_pages import LETTER_ROLES, LetterPages
+from surveys.letters import LetterPrinting
 from surveys.notify_callbacks import NOTIFY_CHECK, NotifyCallbacks
 from surveys.pages import PAGES
 from surveys.responses import GroupedResponses, ResponseRecorder
@@ -60,6 +62,16 @@ def _services(services: Services, extensions: Extensions) -> None:
     services.provide(
         InvitationSender(vault, signer, channels, base_url=settings.base_url, council_name=settings.council_name)
     )
+    services.provide(
+        LetterPrinting(
+            vault,
+            signer,
+            recorder,
+            base_url=settings.base_url,
+            council_name=settings.council_name,
+            privacy_url=settings.privacy_notice_url,
+        )
+    )
 
 
 def notify_limiter(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> RateLimiter:
@@ -83,17 +95,18 @@ def _channels(services: Services, settings: Settings, sessions: async_sessionmak
 
 FEATURE = Feature(
     name="surveys",
-    routes=[*ROUTES, *IVR_ROUTES, *PAGES, NotifyCallbacks, InvitationPages],
+    routes=[*ROUTES, *IVR_ROUTES, *PAGES, NotifyCallbacks, InvitationPages, LetterPages],
     jobs=JOBS,
     api_scopes=API_SCOPES,
     templates=[Path(__file__).parent / "templates"],
-    models=["surveys.models"],
+    models=["surveys.models", "surveys.letter_models"],
     # Invitations are what the file mail backend writes on a machine without a mail server.
     file_stores=[MAIL_FILES],
     extensions=[
         *(contribute(SECRET_PATHS, pattern) for pattern in LINK_PATHS),
         contribute(WEBHOOK_CHECKS, NOTIFY_CHECK),
         contribute(STAFF_NAV, StaffNavItem("Invitations", "/staff/invitations", roles=INVITATION_ROLES, position=60)),
+        contribute(STAFF_NAV, StaffNavItem("Paper surveys", "/staff/letters", roles=LETTER_ROLES, position=61)),
     ],
     build_services=_services,
 )

@@ -15,7 +15,7 @@ ALPHABET: Final = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _VALUE: Final = {ch: value for value, ch in enumerate(ALPHABET)}
 _BODY: Final = 8
 LENGTH: Final = _BODY + 1  # characters of a reference without its hyphens
-assert len(ALPHABET) == 31 and LENGTH < len(ALPHABET)  # distinct non-zero weights modulo a prime
+assert len(ALPHABET) == 31 and len(ALPHABET) > LENGTH  # distinct non-zero weights modulo a prime
 
 
 class ReferenceProblem(ValueError):
