@@ -158,7 +158,7 @@ body { margin: 0; font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-ser
 .reference { text-align: right; margin: 0; }
 .recipient { position: absolute; left: 20mm; top: 50mm; width: 85mm; height: 35mm; font-style: normal;
   font-size: 11pt; overflow: hidden; }
-.qr { position: absolute; left: 135mm; top: 45mm; width: 55mm; margin: 0; text-align: center; font-size: 8pt; }
+.qr { position: absolute; left: 150mm; top: 45mm; width: 40mm; margin: 0; text-align: center; font-size: 8pt; }
 .qr svg { width: 40mm; height: 40mm; display: block; margin: 0 auto; }
 .link { word-break: break-all; }
 h1 { margin: 63mm 0 2mm; font-size: 13pt; }
@@ -228,6 +228,7 @@ def letter_font() -> tuple[Path, Path]:
     )
 
 
+QR_CAPTION = "Scan with your phone's camera to answer online"
 PAGE_WIDTH, PAGE_HEIGHT, MARGIN = 210.0, 297.0, 20.0
 # The window of a DL envelope (110 x 220 mm; window 90 x 45 mm, 20 mm from the left and 15 mm from the bottom)
 # over an A4 sheet folded in three: the address block starts 20 mm from the left and 50 mm from the top.
@@ -271,21 +272,22 @@ def _letter_page(pdf: _LetterPdf, letter: Letter) -> None:
     lines = [letter.name, *letter.address] if letter.name else list(letter.address)
     pdf.multi_cell(ADDRESS_WIDTH, 4.8, "\n".join(lines), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
-    # The QR code to the web version, with its link in words for those without a camera.
+    # The QR code to the web version; its link is printed in words under the introduction, on one line.
     pdf.image(io.BytesIO(qr_png(letter.short_url)), x=QR_LEFT, y=QR_TOP, w=QR_SIZE, h=QR_SIZE)
-    pdf.set_xy(QR_LEFT - 15, QR_TOP + QR_SIZE)
+    pdf.set_xy(QR_LEFT, QR_TOP + QR_SIZE)
     pdf.set_font("Letter", "", 8)
-    pdf.multi_cell(QR_SIZE + 15, 3.6, "Scan to answer online, or go to\n" + letter.short_url, align="C")
+    pdf.multi_cell(QR_SIZE, 3.6, QR_CAPTION, align="C")
 
     pdf.set_y(ADDRESS_TOP + ADDRESS_HEIGHT + 8)
     _write(pdf, letter.survey.title_in(ENGLISH), size=13, bold=True, height=6)
     _write(
         pdf,
         f"{letter.greeting}, you were recently in touch with us about {letter.service_name}. "
-        f"{letter.survey.intro_in(ENGLISH)} Answer online (scan the code above), or tick the boxes below and post "
-        f"this page back to us in the reply-paid envelope, by {letter.expires_on}.",
+        f"{letter.survey.intro_in(ENGLISH)} Answer online (scan the code above, or type the address below), or tick "
+        f"the boxes and post this page back to us in the reply-paid envelope, by {letter.expires_on}.",
     )
-    pdf.ln(2)
+    _write(pdf, f"Online: {letter.short_url}", bold=True, height=6)
+    pdf.ln(1)
     for question in printed_questions(letter.survey):
         _write(pdf, f"{question.number}. {question.text}", bold=True, height=5)
         _write(pdf, question.note, size=8.5, height=3.8)
@@ -297,6 +299,8 @@ def _letter_page(pdf: _LetterPdf, letter: Letter) -> None:
             pdf.set_y(top + 17)
         pdf.ln(1.5)
     pdf.set_font("Letter", "", 8)
+    # The footnote sits at the foot of the page, below the page-break line, so it never starts a page of its own.
+    pdf.set_auto_page_break(auto=False)
     pdf.set_y(PAGE_HEIGHT - 20)
     pdf.multi_cell(
         0,
@@ -306,6 +310,7 @@ def _letter_page(pdf: _LetterPdf, letter: Letter) -> None:
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )
+    pdf.set_auto_page_break(auto=True, margin=15)
 
 
 def _boxes(pdf: FPDF, options: Sequence[str]) -> None:
