@@ -158,7 +158,9 @@ class LetterPrinting:
     ) -> PrintedBatch:
         """Print the letters that are due (oldest first, at most ``limit``) and mark them sent; does not commit."""
         if not 1 <= limit <= BATCH_LIMIT:
-            raise InvalidInput(f"Enter how many letters to print, a whole number from 1 to {BATCH_LIMIT}.", field="limit")
+            raise InvalidInput(
+                f"Enter how many letters to print, a whole number from 1 to {BATCH_LIMIT}.", field="limit"
+            )
         now = now or utcnow()
         invitations = list(
             await session.scalars(

@@ -169,22 +169,23 @@ async def test_an_address_is_held_encrypted_invites_by_post_and_follows_the_pers
             await vault.decrypt(session, subject.id, "subject.identity", subject.id, b"x")
 
 
-@pytest.mark.parametrize(
-    ("address", "field"),
-    [
-        ({"lines": ["1 High Street"], "postcode": "NOT A CODE"}, "customer.postal_address.postcode"),
-        ({"lines": [], "postcode": "TC1 2AB"}, "customer.postal_address.lines"),
-        ({"lines": ["x" * 61], "postcode": "TC1 2AB"}, "customer.postal_address.lines"),
-        ({"lines": ["1 High Street"]}, "postcode"),
-    ],
-)
+BAD_ADDRESSES = [
+    ({"lines": ["1 High Street"], "postcode": "NOT A CODE"}, "customer.postal_address.postcode"),
+    ({"lines": [], "postcode": "TC1 2AB"}, "customer.postal_address.lines"),
+    ({"lines": ["x" * 61], "postcode": "TC1 2AB"}, "customer.postal_address.lines"),
+    ({"lines": ["1 High Street"]}, "postcode"),
+    ({"lines": ["1 High Street"], "postcode": "TC1 2AB", "country": "UK"}, "country"),
+]
+
+
 async def test_a_bad_address_is_refused_naming_its_field_and_nothing_is_stored(
-    paper: Client, auth: dict[str, str], db: TestDatabase, address: dict[str, Any], field: str
+    paper: Client, auth: dict[str, str], db: TestDatabase
 ) -> None:
-    answer = await paper.post("/api/v1/contacts", json=contact("BAD", postal_address=address), headers=auth)
-    assert answer.status_code in (400, 422), answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    assert field in answer.text
+    for address, field in BAD_ADDRESSES:
+        answer = await paper.post("/api/v1/contacts", json=contact("BAD", postal_address=address), headers=auth)
+        assert answer.status_code in (400, 422), answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert field in answer.text, (field, answer.text)
     assert await db.count(DataSubject) == 0 and await db.count(Invitation) == 0
 
 
@@ -271,7 +272,7 @@ async def test_staff_print_due_letters_as_one_pdf_which_marks_them_sent(
 async def printed_letter(client: Client, auth: dict[str, str], db: TestDatabase, token: str, ref: str) -> Letter:
     await report(client, auth, ref, postal_address=ADDRESS)
     assert (await print_batch(client, token)).status_code == 200
-    letters = await db.all(Letter)
+    letters: list[Letter] = await db.all(Letter)
     return max(letters, key=lambda letter: letter.id)
 
 
