@@ -10,6 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.auth import Access
@@ -18,7 +19,7 @@ from civicvoice.core.errors import CivicVoiceError, InvalidInput
 from civicvoice.core.http import NO_STORE, acting_staff, form_values, service, staff_template
 from surveys.channels.paper import LETTER_CSP, letter_html
 from surveys.letter_references import ReferenceProblem, printed, read_reference
-from surveys.letters import BATCH_LIMIT, LetterPrinting, ReturnForm
+from surveys.letters import BATCH_LIMIT, AlreadyKeyed, LetterPrinting, ReturnForm
 from surveys.responses import InvalidAnswers
 
 LETTER_ROLES = ("quality_reviewer", "admin")
@@ -178,7 +179,11 @@ class LetterPages(Controller):
         form = await form_values(request, limit=4000)
         answers = {key: value for key, value in form.items() if key != "csrf_token"}
         try:
-            await printing.key_in(db_session, reference, answers, actor=acting_staff(request))
+            try:
+                await printing.key_in(db_session, reference, answers, actor=acting_staff(request))
+            except IntegrityError:
+                # Two people keyed the same form at the same moment (SQLite takes no row lock): one is kept.
+                raise AlreadyKeyed("These answers were recorded a moment ago: put this copy aside.") from None
         except CivicVoiceError as exc:
             await db_session.rollback()
             try:
