@@ -31,12 +31,13 @@ from privacy.erasure import erase
 from privacy.exceptions import InvalidIdentifier, KeyDestroyed
 from privacy.models import DataSubject
 from privacy.rectification import Correction, rectify
-from privacy.vault import Vault
+from privacy.vault import IdentityClaim, Vault
 from surveys.letter_models import Letter, LetterBatch
 from surveys.letter_references import check_character, printed
 from surveys.models import Answer, Invitation, InvitationEvent, Response
 from surveys.rules import InvitationChannel, InvitationPolicy
 from tests.integration.support import TestDatabase
+from tests.integration.test_privacy_pages import signed_in_dpo
 from tests.integration.test_staff_login import csrf_from, make_user, sign_in
 
 Client = AsyncTestClient[Litestar]
@@ -359,3 +360,44 @@ async def test_a_form_returned_after_the_survey_closed_is_not_recorded(
     assert await db.count(Response) == 0
     async with db.sessions() as session:
         assert await session.scalar(select(Letter.keyed_at).where(Letter.id == letter.id)) is None
+
+
+async def test_the_dpo_corrects_an_address_through_a_rectification_request(
+    paper: Client, paper_app: Litestar, db: TestDatabase
+) -> None:
+    vault = vault_of(paper_app)
+    async with unit_of_work(db.sessions) as session:
+        claim = IdentityClaim(email="jo@example.org", address="1 Old Road\nTC1 2AB")
+        person = (await vault.resolve(session, claim)).subject_id
+    await signed_in_dpo(paper, db)
+    form = await paper.get("/staff/privacy/requests/new")
+    created = await paper.post(
+        "/staff/privacy/requests/new",
+        data={
+            "csrf_token": csrf_from(form.text),
+            "kind": "rectification",
+            "name": "Jo Bloggs",
+            "email": "jo@example.org",
+            "details": "I have moved house",
+        },
+        follow_redirects=False,
+    )
+    page = await paper.get(created.headers["location"])
+    assert "Correct postal address" in page.text
+    token = csrf_from(page.text)
+    wrong = await paper.post(
+        created.headers["location"] + "/fulfil", data={"csrf_token": token, "address": "2 New Road\nnowhere"}
+    )
+    assert wrong.status_code == 422 and "UK postcode" in wrong.text
+    done = await paper.post(
+        created.headers["location"] + "/fulfil",
+        data={"csrf_token": token, "address": "2 New Road\r\nTowncastle\r\ntc9 9zz"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    async with db.sessions() as session:
+        subject = await session.get(DataSubject, person)
+        assert subject is not None
+        assert (await vault.identity(session, subject)).addresses == ("2 New Road\nTowncastle\nTC9 9ZZ",)
+        audit = await session.scalar(select(AuditEvent).where(AuditEvent.action == "privacy.rectify"))
+    assert audit is not None and audit.detail["fields"] == ["address"] and "New Road" not in str(audit.detail)
