@@ -26,8 +26,7 @@ from civicvoice.core.errors import CivicVoiceError, Conflict, InvalidInput, NotF
 from privacy.exceptions import KeyDestroyed
 from privacy.models import DataSubject
 from privacy.vault import IdentityClaim, Vault
-from surveys.channels.paper import Letter as PrintedLetter
-from surveys.channels.paper import letters_pdf
+from surveys.channels.paper import PrintedLetter, letters_pdf
 from surveys.definitions import SurveyDefinition
 from surveys.letter_models import Letter, LetterBatch
 from surveys.letter_references import ReferenceProblem, new_reference, printed, read_reference

@@ -31,7 +31,7 @@ from surveys.letter_references import printed
 
 
 @dataclass(frozen=True)
-class Letter:
+class PrintedLetter:
     """Everything one printed survey shows; built at print time from the person's identity and never stored."""
 
     reference: str  # compact; printed in groups
@@ -180,7 +180,7 @@ LETTER_CSP = (
 )
 
 
-def letter_html(letter: Letter) -> str:
+def letter_html(letter: PrintedLetter) -> str:
     """One letter as a print-ready HTML page (A4, printed from a browser at 100%); serve it with `LETTER_CSP`."""
     label = "QR code: opens this survey online"
     svg = qr_svg(letter.short_url).replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
@@ -253,7 +253,7 @@ def _write(pdf: FPDF, text: str, *, size: float = 10, bold: bool = False, height
     pdf.multi_cell(0, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
-def _letter_page(pdf: _LetterPdf, letter: Letter) -> None:
+def _letter_page(pdf: _LetterPdf, letter: PrintedLetter) -> None:
     pdf.add_page()
     pdf.set_title(f"Survey letters from {letter.council_name}")
     # Heading band: who it is from, and the reference.
@@ -329,7 +329,7 @@ def _boxes(pdf: FPDF, options: Sequence[str]) -> None:
     pdf.set_xy(left, y + 6)
 
 
-def letters_pdf(letters: Sequence[Letter]) -> bytes:
+def letters_pdf(letters: Sequence[PrintedLetter]) -> bytes:
     """A print batch: one PDF, one A4 page per letter, in the order given."""
     pdf = _LetterPdf()
     for letter in letters:
