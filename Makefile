@@ -8,7 +8,7 @@ TEST_STAMP := $(VENV)/.installed-test
 export CIVICVOICE_DATA_DIR ?= var
 export CIVICVOICE_KEY_FILE ?= .keys/civicvoice-keys.json
 
-.PHONY: help run test bench lint migrate demo assets browser clean
+.PHONY: help run test bench lint migrate demo assets browser fonts clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -31,18 +31,23 @@ assets: $(STAMP) ## Build the GOV.UK Frontend styles and scripts (npm)
 migrate: $(STAMP) ## Apply database migrations
 	$(BIN)/civicvoice migrate
 
-run: $(STAMP) assets ## Install, migrate, load demo data once and start on http://127.0.0.1:8000
+run: $(STAMP) assets fonts ## Install, migrate, load demo data once and start on http://127.0.0.1:8000
 	$(BIN)/civicvoice migrate
 	$(BIN)/civicvoice keys init
 	$(BIN)/civicvoice demo
 	$(BIN)/civicvoice run
+
+fonts: ## Install the Unicode font printed letters (PDF) are set in, when missing
+	@ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1 \
+	  || ls /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf >/dev/null 2>&1 \
+	  || (apt-get update -qq && apt-get install -y -qq fonts-dejavu-core >/dev/null)
 
 browser: ## Install Debian's Chromium for the page tests when missing
 	@command -v /usr/bin/chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
 # One pytest worker per core (TEST_WORKERS=0 runs in one process); worksteal evens out the long tests.
 TEST_WORKERS ?= auto
-test: $(TEST_STAMP) assets browser ## Install what tests need and run the whole suite
+test: $(TEST_STAMP) assets browser fonts ## Install what tests need and run the whole suite
 	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal
 
 # sentiment_data.py is a module of the sentiment benchmarks; sentiment_train.py retrains cv-sentiment-2 and -3;

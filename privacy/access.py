@@ -166,6 +166,7 @@ async def gather(session: AsyncSession, vault: Vault, subject_id: uuid.UUID, *, 
         "name": identity.name,
         "emails": list(identity.emails),
         "phones": list(identity.phones),
+        "addresses": [address.replace("\n", ", ") for address in identity.addresses],
         "references": [ref.replace("\x1f", ": ") for ref in identity.external_ids],
         "first_seen": person.created_at.isoformat(),
         "opted_out": person.opted_out_at.isoformat() if person.opted_out_at else None,
@@ -192,6 +193,7 @@ table{border-collapse:collapse;margin-bottom:2rem}th,td{border:1px solid #b1b4b6
 <tr><th scope="row">Name</th><td>{{ person.name or "Not recorded" }}</td></tr>
 <tr><th scope="row">Email addresses</th><td>{{ person.emails|join(", ") or "None" }}</td></tr>
 <tr><th scope="row">Phone numbers</th><td>{{ person.phones|join(", ") or "None" }}</td></tr>
+<tr><th scope="row">Postal addresses</th><td>{{ person.addresses|join("; ") or "None" }}</td></tr>
 <tr><th scope="row">References in our contact systems</th><td>{{ person.references|join(", ") or "None" }}</td></tr>
 <tr><th scope="row">Opted out of surveys</th><td>{{ person.opted_out or "No" }}</td></tr>
 </tbody></table>

@@ -692,6 +692,9 @@ def ropa_command(kind: str, output: Path) -> None:
 @click.option("--new-email", default=None, help="Rectification: the correct email address ('-': standard input).")
 @click.option("--old-phone", default=None, help="Rectification: the wrong phone number ('-': standard input).")
 @click.option("--new-phone", default=None, help="Rectification: the correct phone number ('-': standard input).")
+@click.option(
+    "--address", default=None, help="Rectification: the correct postal address, comma-separated, postcode last ('-')."
+)
 @click.option("--as", "operator_email", required=True, help="Your staff email, recorded in the audit log.")
 def requests_fulfil_command(
     reference: str,
@@ -700,6 +703,7 @@ def requests_fulfil_command(
     new_email: str | None,
     old_phone: str | None,
     new_phone: str | None,
+    address: str | None,
     operator_email: str,
 ) -> None:
     """Carry out an erasure, objection, access, portability or rectification request and complete it; for a
@@ -716,6 +720,7 @@ def requests_fulfil_command(
         new_email=given(new_email, "correct email address"),
         old_phone=given(old_phone, "wrong phone number"),
         new_phone=given(new_phone, "correct phone number"),
+        address=given(address, "correct postal address"),
     )
 
     async def work(session: AsyncSession) -> tuple[str, str]:

@@ -187,6 +187,7 @@ class PrivacyPages(Controller):
             new_email=form.get("new_email") or None,
             old_phone=form.get("old_phone") or None,
             new_phone=form.get("new_phone") or None,
+            address=form.get("address") or None,
         )
         try:
             await fulfil(

@@ -1,4 +1,4 @@
-"""Rectification (Art. 16): correct a person's name, email address or phone number.
+"""Rectification (Art. 16): correct a person's name, email address, phone number or postal address.
 
 The identity ciphertext and the blind indexes change together, in the caller's transaction: the old value no
 longer finds the person, the new one does. A new value that already belongs to another record is refused (two
@@ -18,6 +18,7 @@ from civicvoice.core.errors import Conflict, InvalidInput, NotFound
 from privacy.blind_index import normalise_email, normalise_phone
 from privacy.exceptions import KeyDestroyed
 from privacy.models import DataSubject, SubjectIndex
+from privacy.postal import parse_address
 from privacy.vault import IDENTITY_FIELD, Identity, IdentityClaim, Vault
 
 NAME_MAX_LENGTH = 200
@@ -31,17 +32,19 @@ class RectificationConflict(Conflict):
 @dataclass(frozen=True)
 class Correction:
     """What to correct. For email and phone: ``old_*`` is the wrong value (it may be left out when the record
-    holds just one), ``new_*`` the right one; an old value with no new one removes it."""
+    holds just one), ``new_*`` the right one; an old value with no new one removes it. ``address`` is the correct
+    postal address as typed (lines, then the postcode): it replaces every address held, since letters go to one."""
 
     name: str | None = None
     old_email: str | None = None
     new_email: str | None = None
     old_phone: str | None = None
     new_phone: str | None = None
+    address: str | None = None
 
     @property
     def is_empty(self) -> bool:
-        return not any((self.name, self.old_email, self.new_email, self.old_phone, self.new_phone))
+        return not any((self.name, self.old_email, self.new_email, self.old_phone, self.new_phone, self.address))
 
 
 def _replace(
@@ -73,7 +76,7 @@ async def rectify(
 ) -> list[str]:
     """Apply ``correction`` to the person; returns the fields changed (empty when nothing changed)."""
     if correction.is_empty:
-        raise InvalidInput("Give the corrected name, email address or phone number.", field="name")
+        raise InvalidInput("Give the corrected name, email address, phone number or postal address.", field="name")
     new_name = (correction.name or "").strip() or None
     if new_name is not None and len(new_name) > NAME_MAX_LENGTH:
         raise InvalidInput(f"The name is longer than {NAME_MAX_LENGTH} characters.", field="name")
@@ -81,6 +84,7 @@ async def rectify(
     new_email = normalise_email(correction.new_email) if correction.new_email else None
     old_phone = normalise_phone(correction.old_phone) if correction.old_phone else None
     new_phone = normalise_phone(correction.new_phone) if correction.new_phone else None
+    address = parse_address(correction.address) if correction.address else None
 
     subject = await session.scalar(select(DataSubject).where(DataSubject.id == subject_id).with_for_update())
     if subject is None:
@@ -90,7 +94,13 @@ async def rectify(
     identity = await vault.identity(session, subject)
     emails, removed_email = _replace(identity.emails, old_email, new_email, what="email address", field="email")
     phones, removed_phone = _replace(identity.phones, old_phone, new_phone, what="phone number", field="phone")
-    corrected = Identity(new_name or identity.name, emails, phones, identity.external_ids)
+    corrected = Identity(
+        new_name or identity.name,
+        emails,
+        phones,
+        identity.external_ids,
+        (address,) if address is not None else identity.addresses,
+    )
     if corrected == identity:
         return []
 
@@ -143,6 +153,7 @@ async def rectify(
             ("name", identity.name, corrected.name),
             ("email", identity.emails, corrected.emails),
             ("phone", identity.phones, corrected.phones),
+            ("address", identity.addresses, corrected.addresses),
         )
         if before != after
     ]

@@ -94,6 +94,8 @@ class IdentityClaim:
     email: str | None = None
     phone: str | None = None
     name: str | None = None
+    # A postal address (privacy.postal), held like the name: it never finds or merges a person.
+    address: str | None = None
 
     def identifiers(self) -> dict[str, str]:
         values = {"external_id": self.external_id, "email": self.email, "phone": self.phone}
@@ -125,18 +127,30 @@ class Identity:
     emails: tuple[str, ...]
     phones: tuple[str, ...]
     external_ids: tuple[str, ...]
+    # Postal addresses (privacy.postal), the latest last: where a paper survey is posted.
+    addresses: tuple[str, ...] = ()
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"name": self.name, "emails": self.emails, "phones": self.phones, "external_ids": self.external_ids},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        data: dict[str, object] = {
+            "name": self.name,
+            "emails": self.emails,
+            "phones": self.phones,
+            "external_ids": self.external_ids,
+        }
+        if self.addresses:  # identities written before addresses were held read back the same
+            data["addresses"] = self.addresses
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> Identity:
         data = json.loads(text)
-        return cls(data.get("name"), tuple(data["emails"]), tuple(data["phones"]), tuple(data["external_ids"]))
+        return cls(
+            data.get("name"),
+            tuple(data["emails"]),
+            tuple(data["phones"]),
+            tuple(data["external_ids"]),
+            tuple(data.get("addresses", ())),
+        )
 
     def merged(self, claim: IdentityClaim, *, accept: set[str]) -> Identity:
         def add(values: tuple[str, ...], value: str | None, name: str) -> tuple[str, ...]:
@@ -147,6 +161,10 @@ class Identity:
             emails=add(self.emails, claim.email, "email"),
             phones=add(self.phones, claim.phone, "phone"),
             external_ids=add(self.external_ids, claim.external_id, "external_id"),
+            # The address given most recently goes last: letters go to it.
+            addresses=(*(a for a in self.addresses if a != claim.address), claim.address)
+            if claim.address
+            else self.addresses,
         )
 
 
@@ -311,7 +329,7 @@ class Vault:
                         person.opted_out_at = now
                     if request.do_not_survey is not None:
                         person.do_not_survey = request.do_not_survey
-                    if new or claim.name:
+                    if new or claim.name or claim.address:
                         updated = person.identity.merged(claim, accept=set(new))
                         if updated != person.identity:
                             if updated.name != person.identity.name:

@@ -4,7 +4,6 @@ CIVICVOICE_CHAT_ALLOWED_ORIGINS only), and the widget's own script and style she
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.auth import Access
 from civicvoice.core.clock import utcnow
+from civicvoice.core.crypto import content_digest
 from civicvoice.core.http import NO_STORE, PROBLEM_JSON, Problem, problem_responses, service
 from civicvoice.core.settings import Settings
 from surveys.channels.chat import (
@@ -274,7 +274,7 @@ class WidgetAsset:
     @classmethod
     def load(cls, name: str, media_type: str) -> WidgetAsset:
         body = (Path(__file__).parent / "static" / "chat" / name).read_bytes()
-        return cls(body, media_type, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+        return cls(body, media_type, '"' + content_digest(body.decode())[:32] + '"')
 
 
 SCRIPT = WidgetAsset.load("widget.js", "text/javascript; charset=utf-8")

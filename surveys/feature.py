@@ -28,6 +28,8 @@ from surveys.intake import ContactIntake
 from surveys.invitation_pages import INVITATION_ROLES, InvitationPages
 from surveys.ivr_api import ROUTES as IVR_ROUTES
 from surveys.jobs import JOBS
+from surveys.letter_pages import LETTER_ROLES, LetterPages
+from surveys.letters import LetterPrinting
 from surveys.notify_callbacks import NOTIFY_CHECK, NotifyCallbacks
 from surveys.pages import PAGES
 from surveys.responses import GroupedResponses, ResponseRecorder
@@ -69,18 +71,30 @@ def _services(services: Services, extensions: Extensions) -> None:
     services.provide(
         InvitationSender(vault, signer, channels, base_url=settings.base_url, council_name=settings.council_name)
     )
+    services.provide(
+        LetterPrinting(
+            vault,
+            signer,
+            recorder,
+            base_url=settings.base_url,
+            council_name=settings.council_name,
+            privacy_url=settings.privacy_notice_url,
+        )
+    )
 
 
 def sendable_channels(channels: Channels, settings: Settings) -> frozenset[str]:
     """The invitation channels this deployment can reach people on. IVR and chat are not sent (the platform asks
     on the call or in the chat window), so they count once a platform is configured; a web link is handed back to
     the contact system that reported the contact, so it always can."""
-    on_the_spot = {
+    not_sent = {
+        # Paper is printed by staff from the print queue (`surveys.letters`), so it can always be sent.
+        InvitationChannel.paper: True,
         InvitationChannel.ivr: bool(settings.ivr_secrets),
         InvitationChannel.chat: bool(settings.chat_secrets),
         InvitationChannel.web_link: True,
     }
-    return frozenset(channels) | {channel.value for channel, configured in on_the_spot.items() if configured}
+    return frozenset(channels) | {channel.value for channel, configured in not_sent.items() if configured}
 
 
 def notify_limiter(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> RateLimiter:
@@ -104,17 +118,18 @@ def _channels(services: Services, settings: Settings, sessions: async_sessionmak
 
 FEATURE = Feature(
     name="surveys",
-    routes=[*ROUTES, *IVR_ROUTES, *CHAT_ROUTES, *PAGES, NotifyCallbacks, InvitationPages],
+    routes=[*ROUTES, *IVR_ROUTES, *CHAT_ROUTES, *PAGES, NotifyCallbacks, InvitationPages, LetterPages],
     jobs=JOBS,
     api_scopes=API_SCOPES,
     templates=[Path(__file__).parent / "templates"],
-    models=["surveys.models"],
+    models=["surveys.models", "surveys.letter_models"],
     # Invitations are what the file mail backend writes on a machine without a mail server.
     file_stores=[MAIL_FILES],
     extensions=[
         *(contribute(SECRET_PATHS, pattern) for pattern in LINK_PATHS),
         contribute(WEBHOOK_CHECKS, NOTIFY_CHECK),
         contribute(STAFF_NAV, StaffNavItem("Invitations", "/staff/invitations", roles=INVITATION_ROLES, position=60)),
+        contribute(STAFF_NAV, StaffNavItem("Paper surveys", "/staff/letters", roles=LETTER_ROLES, position=61)),
     ],
     build_services=_services,
 )

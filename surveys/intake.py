@@ -30,6 +30,7 @@ from civicvoice.core.ids import new_id
 from civicvoice.core.jobs import enqueue_many, job_row
 from privacy.blind_index import normalise_email, normalise_external_id, normalise_phone
 from privacy.exceptions import InvalidIdentifier
+from privacy.postal import normalise_address
 from privacy.restriction import restricted_among
 from privacy.vault import Identity, IdentityClaim, Resolution, SubjectClaim, Vault
 from surveys.models import (
@@ -44,6 +45,7 @@ from surveys.models import (
 )
 from surveys.rules import (
     ANSWERED_ON_THE_SPOT,
+    PRINTED,
     RULES_VERSION,
     ContactChannel,
     ContactFacts,
@@ -148,6 +150,8 @@ def reachable_channels(identity: Identity) -> frozenset[InvitationChannel]:
         channels.add(InvitationChannel.email)
     if identity.phones:
         channels.add(InvitationChannel.sms)
+    if identity.addresses:
+        channels.add(InvitationChannel.paper)
     return frozenset(channels)
 
 
@@ -169,7 +173,14 @@ def claim_from_event(event: ContactEvent) -> IdentityClaim:
     except InvalidIdentifier as exc:
         raise InvalidIdentifier(exc.detail, field="customer.source_id") from None
     name = " ".join(customer.name.split()) if customer.name else None
-    return IdentityClaim(external_id=external, email=email, phone=phone, name=name or None)
+    address = None
+    if customer.postal_address is not None:
+        given = customer.postal_address
+        try:
+            address = normalise_address(given.lines, given.postcode)
+        except InvalidIdentifier as exc:
+            raise InvalidIdentifier(exc.detail, field=f"customer.postal_address.{exc.field or 'lines'}") from None
+    return IdentityClaim(external_id=external, email=email, phone=phone, name=name or None, address=address)
 
 
 def contact_row(
@@ -535,8 +546,9 @@ class ContactIntake:
                     }
                 )
                 times[subject_id].append(decision.due_at)  # the cap counts it for this person's later events
-                if decision.channel in ANSWERED_ON_THE_SPOT:
-                    # Nothing to send: the channel asks while the person is still there (`surveys.channels.ivr`).
+                if decision.channel in ANSWERED_ON_THE_SPOT or decision.channel in PRINTED:
+                    # Nothing to send: the channel asks while the person is still there (`surveys.channels.ivr`),
+                    # or staff print the letter from the print queue (`surveys.letters`).
                     outcomes[c.position] = accepted_new(contact_id, decision, invitation_id)
                     continue
                 job_rows.append(

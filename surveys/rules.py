@@ -52,6 +52,8 @@ class InvitationChannel(StrEnum):
 # transaction): nothing is sent, and they come before the others for a contact they can reach, since that is the
 # channel the person used.
 ANSWERED_ON_THE_SPOT: Final = frozenset({InvitationChannel.ivr, InvitationChannel.chat, InvitationChannel.web_link})
+# Channels that staff print and post from the print queue (`surveys.letters`): no send job is queued for them.
+PRINTED: Final = frozenset({InvitationChannel.paper})
 
 
 class ContactPreference(StrEnum):

@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from privacy.postal import LINE_MAX_LENGTH, MAX_LINES
 from privacy.schemas import EMAIL_PATTERN, END, PHONE_PATTERN, TRIMMED_TEXT, InvalidBody, decode_strictly
 from surveys.rules import ContactChannel, ContactPreference
 
@@ -63,6 +64,26 @@ Phone = Annotated[
 Seconds = Annotated[int, Meta(ge=0, le=7 * 24 * 3600, extra_json_schema={"extra": {"minimum": 0}})]
 
 
+AddressLine = Annotated[str, Meta(min_length=1, max_length=LINE_MAX_LENGTH, pattern=TRIMMED_TEXT)]
+Postcode = Annotated[
+    str,
+    Meta(
+        min_length=5,
+        max_length=10,
+        pattern=rf"^[A-Za-z0-9 ]+{END}",
+        description="A UK postcode (TC1 2AB); one no postcode has the shape of is a 422.",
+    ),
+]
+
+
+class PostalAddress(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Where a paper survey may be posted: the lines above the postcode (house and street first), and the postcode.
+    Stored encrypted with the person's identity; it never identifies them (only source_id, email and phone do)."""
+
+    lines: Annotated[list[AddressLine], Meta(min_length=1, max_length=MAX_LINES)]
+    postcode: Postcode
+
+
 class Customer(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Who the contact was with, as far as the contact system knows. Every field is optional."""
 
@@ -70,6 +91,7 @@ class Customer(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     email: Email | None = None
     phone: Phone | None = None
     name: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+    postal_address: PostalAddress | None = None
     contact_preference: ContactPreference | None = None
     opted_out: bool = False
     do_not_survey: bool = False

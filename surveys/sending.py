@@ -49,6 +49,26 @@ def survey_links(signer: TokenSigner, base_url: str, invitation: Invitation) -> 
     return f"{base_url}/s/{survey}", f"{base_url}/u/{unsubscribe}"
 
 
+async def send_refusal(session: AsyncSession, invitation: Invitation, now: datetime) -> str | None:
+    """Why an invitation must not go out now (its person erased, opted out, restricted; it expired), or None.
+
+    Checked again at send time by every channel, printed letters included."""
+    if invitation.subject_id is None:
+        return "erased"
+    subject = await session.get(DataSubject, invitation.subject_id)
+    if subject is None or subject.erased_at is not None:
+        return "erased"
+    if subject.opted_out_at is not None:
+        return "opted_out"
+    if subject.do_not_survey:
+        return "do_not_survey"
+    if await is_restricted(session, subject.id):
+        return RESTRICTED
+    if invitation.expires_at <= now:
+        return "expired"
+    return None
+
+
 class InvitationSender:
     def __init__(
         self,
@@ -82,22 +102,6 @@ class InvitationSender:
             )
         return self._questions[version_id]
 
-    async def _why_not(self, session: AsyncSession, invitation: Invitation, now: datetime) -> str | None:
-        if invitation.subject_id is None:
-            return "erased"
-        subject = await session.get(DataSubject, invitation.subject_id)
-        if subject is None or subject.erased_at is not None:
-            return "erased"
-        if subject.opted_out_at is not None:
-            return "opted_out"
-        if subject.do_not_survey:
-            return "do_not_survey"
-        if await is_restricted(session, subject.id):
-            return RESTRICTED
-        if invitation.expires_at <= now:
-            return "expired"
-        return None
-
     async def prepare(
         self, session: AsyncSession, invitation_id: uuid.UUID, *, reminder: bool, ctx: JobContext
     ) -> tuple[Invitation, OutgoingInvitation] | SendOutcome:
@@ -120,7 +124,7 @@ class InvitationSender:
         elif invitation.state not in (InvitationState.queued, InvitationState.sending):
             return SendOutcome(invitation.state, "already handled")
         channel = self.channels.get(invitation.channel)
-        reason = await self._why_not(session, invitation, now)
+        reason = await send_refusal(session, invitation, now)
         if reason is None and channel is None:
             reason = "channel_unavailable"
         identity = None

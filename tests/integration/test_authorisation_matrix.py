@@ -161,6 +161,13 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/notify/inbound-sms"): NOBODY,
     ("GET", "/staff/invitations"): REVIEWERS,
     ("GET", "/staff/invitations/{invitation_id:uuid}"): REVIEWERS,
+    # Paper surveys: the print queue, print batches (they show addresses), printed letters and keying in returns.
+    ("GET", "/staff/letters"): REVIEWERS,
+    ("POST", "/staff/letters/batches"): REVIEWERS,
+    ("GET", "/staff/letters/batches/{batch_id:uuid}/pdf"): REVIEWERS,
+    ("GET", "/staff/letters/letter/{reference:str}"): REVIEWERS,
+    ("GET", "/staff/letters/returns"): REVIEWERS,
+    ("POST", "/staff/letters/returns/{reference:str}"): REVIEWERS,
     ("GET", "/staff/jobs"): ADMIN,
     ("POST", "/staff/jobs/{job_id:uuid}/retry"): ADMIN,
     ("GET", "/staff/exports"): EXPORTERS,
@@ -195,6 +202,7 @@ PATH_VALUES = {
     "{invitation_id:uuid}": str(uuid.UUID(int=12)),
     "{call_id:str}": "CALL-1",
     "{chat_id:str}": "CHAT-1",
+    "{batch_id:uuid}": str(uuid.UUID(int=13)),
 }
 
 

@@ -49,8 +49,8 @@ def test_the_widget_token_comes_from_a_bearer_header(header: str | None) -> None
     assert bearer_token("Bearer AbC-_1") == "AbC-_1"
 
 
-def test_chat_and_ivr_count_once_a_platform_is_configured_and_web_links_always() -> None:
+def test_chat_and_ivr_count_once_a_platform_is_configured_and_web_links_and_paper_always() -> None:
     channels = Channels()
-    assert sendable_channels(channels, Settings()) == {"web_link"}
+    assert sendable_channels(channels, Settings()) == {"web_link", "paper"}
     configured = Settings(ivr_secrets={"t": "k" * 40}, chat_secrets={"c": "k" * 40})
-    assert sendable_channels(channels, configured) == {"web_link", "ivr", "chat"}
+    assert sendable_channels(channels, configured) == {"web_link", "paper", "ivr", "chat"}
