@@ -11,10 +11,13 @@ from exports.cli import export, import_
 from exports.jobs import JOBS
 from exports.models import EXPORT_FILES
 from exports.pages import EXPORT_ROLES, IMPORT_ROLES, PAGES
+from exports.report_pages import PAGES as REPORT_PAGES
+from exports.report_pages import SCORECARD_DOWNLOAD
+from feedback.scorecard.pages import SCORECARD_LINKS, VIEWERS
 
 FEATURE = Feature(
     name="exports",
-    routes=PAGES,
+    routes=[*PAGES, *REPORT_PAGES],
     jobs=JOBS,
     templates=[Path(__file__).parent / "templates"],
     cli=[export, import_],
@@ -24,6 +27,10 @@ FEATURE = Feature(
         contribute(STAFF_NAV, StaffNavItem("Exports", "/staff/exports", roles=EXPORT_ROLES, position=60)),
         contribute(
             STAFF_NAV, StaffNavItem("Import contacts", "/staff/imports/contacts", roles=IMPORT_ROLES, position=61)
+        ),
+        contribute(
+            SCORECARD_LINKS,
+            StaffNavItem("Download this month's scorecard as a spreadsheet (XLSX)", SCORECARD_DOWNLOAD, roles=VIEWERS),
         ),
     ],
 )

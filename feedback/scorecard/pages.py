@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from civicvoice.core.auth import Access, StaffUser
 from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError
+from civicvoice.core.extensions import StaffNavItem
 from civicvoice.core.http import acting_staff, form_values, service, staff_template
+from civicvoice.core.services import ExtensionPoint, Extensions
 from feedback.scorecard.charts import (
     STATUS_TEXT,
     Bar,
@@ -52,6 +54,11 @@ from surveys.models import Service, ServiceGroup
 VIEWERS: Final = ("admin", "quality_reviewer", "service_manager", "agent")
 MANAGERS: Final = ("admin", "service_manager")
 TREND_MONTHS: Final = 13
+# Links a higher layer adds under the dashboard's heading (exports: the month as a workbook, emailed reports);
+# each gets ``?month=YYYY-MM`` and is shown to its roles only.
+SCORECARD_LINKS: ExtensionPoint[StaffNavItem] = ExtensionPoint(
+    "feedback.scorecard_links", "links shown on the scorecard dashboard, given the month"
+)
 
 
 async def viewer_services(session: AsyncSession, viewer: StaffUser) -> list[uuid.UUID] | None:
@@ -261,6 +268,7 @@ class ScorecardPages(Controller):
             is_agent=viewer.role == "agent",
             may_enter=viewer.role in MANAGERS,
             query=query,
+            links=_links(request, viewer, month),
         )
 
     @get("/records")
@@ -286,6 +294,15 @@ class ScorecardPages(Controller):
             back="/staff/scorecard?" + _link_query(month, scope),
             here="/staff/scorecard/records?" + _link_query(month, scope) + f"&measure={slug}",
         )
+
+
+def _links(request: Request[Any, Any, Any], viewer: StaffUser, month: date) -> list[tuple[str, str]]:
+    extensions: Extensions = request.app.state.extensions
+    return [
+        (item.label, f"{item.href}?month={month:%Y-%m}")
+        for item in sorted(extensions.items(SCORECARD_LINKS), key=lambda item: item.position)
+        if not item.roles or viewer.role in item.roles
+    ]
 
 
 def _link_query(month: date, scope: Scope) -> str:
