@@ -8,7 +8,7 @@ TEST_STAMP := $(VENV)/.installed-test
 export CIVICVOICE_DATA_DIR ?= var
 export CIVICVOICE_KEY_FILE ?= .keys/civicvoice-keys.json
 
-.PHONY: help run test bench lint migrate demo assets browser clean
+.PHONY: help run test bench lint migrate demo assets browser spreadsheet clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -40,7 +40,10 @@ run: $(STAMP) assets ## Install, migrate, load demo data once and start on http:
 browser: ## Install Debian's Chromium for the page tests when missing
 	@command -v /usr/bin/chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-test: $(TEST_STAMP) assets browser ## Install what tests need and run the whole suite
+spreadsheet: ## Install Debian's LibreOffice Calc (headless) for the workbook test when missing
+	@command -v soffice >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends libreoffice-calc-nogui >/dev/null)
+
+test: $(TEST_STAMP) assets browser spreadsheet ## Install what tests need and run the whole suite
 	$(BIN)/pytest -q -p no:cacheprovider
 
 # sentiment_data.py is a module of the sentiment benchmarks; sentiment_train.py retrains cv-sentiment-2 and -3;
