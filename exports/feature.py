@@ -12,7 +12,9 @@ from exports.jobs import JOBS
 from exports.models import EXPORT_FILES
 from exports.pages import EXPORT_ROLES, IMPORT_ROLES, PAGES
 from exports.report_pages import PAGES as REPORT_PAGES
-from exports.report_pages import SCORECARD_DOWNLOAD
+from exports.report_pages import SUBSCRIPTION_PAGE
+from exports.reports import REPORT_ROLES
+from exports.scorecard_workbook import SCORECARD_DOWNLOAD
 from feedback.scorecard.pages import SCORECARD_LINKS, VIEWERS
 
 FEATURE = Feature(
@@ -31,6 +33,10 @@ FEATURE = Feature(
         contribute(
             SCORECARD_LINKS,
             StaffNavItem("Download this month's scorecard as a spreadsheet (XLSX)", SCORECARD_DOWNLOAD, roles=VIEWERS),
+        ),
+        contribute(
+            SCORECARD_LINKS,
+            StaffNavItem("Receive the scorecard by email", SUBSCRIPTION_PAGE, roles=REPORT_ROLES, position=101),
         ),
     ],
 )

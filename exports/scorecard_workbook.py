@@ -10,6 +10,7 @@ as percentages.
 from __future__ import annotations
 
 import re
+import tempfile
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ TREND_MONTHS: Final = 13
 SUMMARY_SHEET: Final = "Summary"
 TREND_SHEET: Final = "Trends"
 ABOUT_SHEET: Final = "About this report"
+# The staff download of the workbook (the dashboard links to it, scheduled reports too).
+SCORECARD_DOWNLOAD: Final = "/staff/reports/scorecard"
 MEDIA_TYPE: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # The figures table: where it starts on every scorecard sheet, and its columns in plain English.
@@ -450,6 +453,14 @@ def write_scorecard_workbook(target: str | Path | IO[bytes], book: ScorecardBook
     _trend_sheet(workbook.create_sheet(TREND_SHEET), book)
     _about_sheet(workbook.create_sheet(ABOUT_SHEET), book, group_sheets)
     workbook.save(target)
+
+
+def workbook_bytes(book: ScorecardBook) -> bytes:
+    """The workbook as bytes, for a download or an attachment (it is small: figures, not rows)."""
+    with tempfile.TemporaryFile(prefix="civicvoice-scorecard-") as spool:
+        write_scorecard_workbook(spool, book)
+        spool.seek(0)
+        return spool.read()
 
 
 __all__ = [
