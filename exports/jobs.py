@@ -57,6 +57,10 @@ async def queue_reports(ctx: JobContext, payload: dict[str, Any]) -> None:
 async def send(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Send one scheduled report; a mail server's refusal raises, so the job engine retries it with back-off."""
     async with ctx.sessions() as session, session.begin():
+        # The job row is locked first (as a reclaim takes it), then the delivery: only the run holding the live
+        # lease sends, and the delivery's state is committed with it.
+        if not await ctx.holds_lease(session):
+            return
         await send_report(
             session,
             uuid.UUID(payload["delivery_id"]),

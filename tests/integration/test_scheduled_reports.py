@@ -101,6 +101,11 @@ async def test_a_manager_subscribes_and_receives_each_report_once_with_their_own
     assert summary.cell(row=row, column=COLUMN["Measure code"]).value == "customer-satisfaction"
     assert same(summary.cell(row=row, column=COLUMN["Figure"]).value, parking["customer-satisfaction"]["value"])
     assert "Sent" in (await loop_client.get(PAGE)).text
+    # The send job run again for the same delivery (a restart replaying it) sends nothing more.
+    async with unit_of_work(db.sessions) as session:
+        await enqueue(session, SEND_REPORT_JOB, {"delivery_id": delivery.id})
+    assert await worker.run_due() == 1
+    assert len(smtp.messages) == 1
 
     # Stopping ends it: the subscription and its deliveries go, and nothing more is queued.
     page = await loop_client.get(PAGE)
