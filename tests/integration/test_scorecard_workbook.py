@@ -332,3 +332,12 @@ async def test_staff_download_the_workbook_from_the_dashboard_with_their_own_fig
     later = await client.get(f"/staff/reports/scorecard?month={future:%Y-%m}")
     assert later.status_code == 422 and "has not started" in later.text
     assert await db.count(ExportRun) == 1
+
+    # A reviewer's download shows among their recent exports, and has no export page of its own.
+    await make_user(db, "quality_reviewer")
+    await sign_in(client, "quality_reviewer@council.gov.uk")
+    assert (await client.get(f"/staff/reports/scorecard?month={month:%Y-%m}")).status_code == 200
+    (mine,) = [run for run in await db.all(ExportRun) if run.created_by != str(manager.id)]
+    assert "Scorecard (XLSX)" in (await client.get("/staff/exports")).text
+    assert (await client.get(f"/staff/exports/{mine.id}")).status_code == 404
+    assert (await client.get(f"/staff/exports/{mine.id}/download")).status_code == 410
