@@ -15,7 +15,7 @@ from typing import Any
 from click.testing import CliRunner, Result
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from civicvoice.cli import cli
 from civicvoice.core.audit import Actor, AuditEvent
@@ -30,12 +30,12 @@ from exports.scorecard_workbook import (
     TREND_SHEET,
 )
 from feedback.scorecard.charts import STATUS_TEXT
-from feedback.scorecard.entries import set_target
+from feedback.scorecard.entries import enter_figure, set_target
 from feedback.scorecard.formulas import ServiceLevelThresholds, Status
 from feedback.scorecard.measures import Direction
 from feedback.scorecard.rollups import month_start, next_month, previous_month
 from feedback.scorecard.upkeep import rebuild_month, set_repeat_flags
-from surveys.models import ServiceGroup
+from surveys.models import Service, ServiceGroup
 from tests.integration.scorecard_data import Builder, ContactSpec
 from tests.integration.support import TestDatabase
 from tests.integration.test_keys_and_cli import env_for
@@ -94,6 +94,20 @@ async def scorecard_data(db: TestDatabase) -> date:
             tolerance=None,
             actor=Actor.cli(),
         )
+        parking = await session.scalar(select(Service.id).where(Service.slug == "parking"))
+        assert parking is not None
+        for when, value in ((before, 80.0), (month, 87.5)):  # an entered figure, with its change
+            await enter_figure(
+                session,
+                month=when,
+                service_id=parking,
+                team="Permits",
+                slug="utilisation",
+                value=value,
+                source="workforce system",
+                entered_by="test",
+                actor=Actor.cli(),
+            )
         await session.execute(
             update(ServiceGroup).where(ServiceGroup.slug == "home-and-money").values(name=HOSTILE_GROUP)
         )
@@ -194,6 +208,12 @@ async def test_every_figure_of_the_workbook_equals_scorecard_json(
     satisfaction = figure_rows(summary)["customer-satisfaction"]
     assert isinstance(summary.cell(row=satisfaction, column=COLUMN["Figure"]).value, float)
     assert summary.cell(row=satisfaction, column=COLUMN["Status"]).value == "Off target"  # 4 of 6 < 80%
+    utilisation = figure_rows(summary)["utilisation"]
+    assert [summary.cell(row=utilisation, column=COLUMN[c]).value for c in ("Figure", "Previous month", "Source")] == [
+        0.875,
+        0.8,
+        "Entered",
+    ]
 
     # A sheet per service group with data, each equal to `scorecard --group G --json`; the hostile name is text.
     home = await printed_json(settings, month, "--group", "home-and-money")
