@@ -15,7 +15,7 @@ from exports.report_pages import PAGES as REPORT_PAGES
 from exports.report_pages import SUBSCRIPTION_PAGE
 from exports.reports import REPORT_ROLES
 from exports.scorecard_workbook import SCORECARD_DOWNLOAD
-from feedback.scorecard.pages import SCORECARD_LINKS, VIEWERS
+from feedback.scorecard.pages import SCORECARD_LINKS, VIEWERS, ScorecardLink
 
 FEATURE = Feature(
     name="exports",
@@ -32,11 +32,13 @@ FEATURE = Feature(
         ),
         contribute(
             SCORECARD_LINKS,
-            StaffNavItem("Download this month's scorecard as a spreadsheet (XLSX)", SCORECARD_DOWNLOAD, roles=VIEWERS),
+            ScorecardLink(
+                "Download this month's scorecard as a spreadsheet (XLSX)", SCORECARD_DOWNLOAD, VIEWERS, for_month=True
+            ),
         ),
         contribute(
             SCORECARD_LINKS,
-            StaffNavItem("Receive the scorecard by email", SUBSCRIPTION_PAGE, roles=REPORT_ROLES, position=101),
+            ScorecardLink("Receive the scorecard by email", SUBSCRIPTION_PAGE, REPORT_ROLES),
         ),
     ],
 )

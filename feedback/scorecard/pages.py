@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from civicvoice.core.auth import Access, StaffUser
 from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError
-from civicvoice.core.extensions import StaffNavItem
 from civicvoice.core.http import acting_staff, form_values, service, staff_template
 from civicvoice.core.services import ExtensionPoint, Extensions
 from feedback.scorecard.charts import (
@@ -54,10 +53,22 @@ from surveys.models import Service, ServiceGroup
 VIEWERS: Final = ("admin", "quality_reviewer", "service_manager", "agent")
 MANAGERS: Final = ("admin", "service_manager")
 TREND_MONTHS: Final = 13
-# Links a higher layer adds under the dashboard's heading (exports: the month as a workbook, emailed reports);
-# each gets ``?month=YYYY-MM`` and is shown to its roles only.
-SCORECARD_LINKS: ExtensionPoint[StaffNavItem] = ExtensionPoint(
-    "feedback.scorecard_links", "links shown on the scorecard dashboard, given the month"
+
+
+@dataclass(frozen=True)
+class ScorecardLink:
+    """A link under the dashboard's heading, for its roles (all viewers when empty); ``for_month`` adds the
+    dashboard's month as ``?month=YYYY-MM``."""
+
+    label: str
+    href: str
+    roles: tuple[str, ...] = ()
+    for_month: bool = False
+
+
+# Links a higher layer adds to the dashboard (exports: the month as a workbook, the scorecard by email).
+SCORECARD_LINKS: ExtensionPoint[ScorecardLink] = ExtensionPoint(
+    "feedback.scorecard_links", "links shown on the scorecard dashboard"
 )
 
 
@@ -299,8 +310,8 @@ class ScorecardPages(Controller):
 def _links(request: Request[Any, Any, Any], viewer: StaffUser, month: date) -> list[tuple[str, str]]:
     extensions: Extensions = request.app.state.extensions
     return [
-        (item.label, f"{item.href}?month={month:%Y-%m}")
-        for item in sorted(extensions.items(SCORECARD_LINKS), key=lambda item: item.position)
+        (item.label, f"{item.href}?month={month:%Y-%m}" if item.for_month else item.href)
+        for item in extensions.items(SCORECARD_LINKS)
         if not item.roles or viewer.role in item.roles
     ]
 
