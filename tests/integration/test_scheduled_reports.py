@@ -169,3 +169,24 @@ async def test_a_link_report_is_retried_after_a_refusal_and_lost_permissions_get
             select(ReportDelivery).join(ReportSubscription).where(ReportSubscription.staff_user_id == reviewer.id)
         )
     assert sent is not None and sent.state == "sent" and sent.period == due.period
+
+
+async def test_a_report_the_mail_server_keeps_refusing_is_marked_failed_once_the_job_gives_up(
+    db: TestDatabase, loop_app: Litestar, loop_client: Client, smtp: SmtpServer
+) -> None:
+    manager = await make_user(db, "service_manager", service_scope=["parking"])
+    await subscribe_directly(db, manager, "monthly", "link")
+    async with unit_of_work(db.sessions) as session:
+        assert await queue_due_reports(session) == 1
+    smtp.stop()
+    worker = worker_for(loop_app, db)
+    for day in range(8):  # past every back-off
+        await worker.run_due(now=utcnow() + timedelta(days=day))
+    (job,) = [j for j in await db.all(Job) if j.name == SEND_REPORT_JOB]
+    (delivery,) = await db.all(ReportDelivery)
+    assert (job.state, job.attempts, delivery.state) == ("dead", 6, "failed")
+    await sign_in(loop_client, "service_manager@council.gov.uk")
+    assert "Not sent: the mail server refused it" in (await loop_client.get(PAGE)).text
+    assert smtp.messages == []
+    smtp.controller = Controller(smtp.sink, hostname="127.0.0.1", port=smtp.port)
+    smtp.start()  # for the fixture to stop
