@@ -8,7 +8,7 @@ TEST_STAMP := $(VENV)/.installed-test
 export CIVICVOICE_DATA_DIR ?= var
 export CIVICVOICE_KEY_FILE ?= .keys/civicvoice-keys.json
 
-.PHONY: help run test bench lint migrate demo assets browser fonts clean
+.PHONY: help run test bench lint migrate demo assets browser fonts spreadsheet clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -45,9 +45,12 @@ fonts: ## Install the Unicode font printed letters (PDF) are set in, when missin
 browser: ## Install Debian's Chromium for the page tests when missing
 	@command -v /usr/bin/chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
+spreadsheet: ## Install Debian's LibreOffice Calc (headless) for the workbook test when missing
+	@command -v soffice >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends libreoffice-calc-nogui >/dev/null)
+
 # One pytest worker per core (TEST_WORKERS=0 runs in one process); worksteal evens out the long tests.
 TEST_WORKERS ?= auto
-test: $(TEST_STAMP) assets browser fonts ## Install what tests need and run the whole suite
+test: $(TEST_STAMP) assets browser fonts spreadsheet ## Install what tests need and run the whole suite
 	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal
 
 # sentiment_data.py is a module of the sentiment benchmarks; sentiment_train.py retrains cv-sentiment-2 and -3;

@@ -5,18 +5,29 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from civicvoice.core.clock import utcnow
 from civicvoice.core.commands import extensions, read_identifier, run_db, settings_from_env
 from civicvoice.core.db import create_engine, session_factory
 from civicvoice.core.errors import CivicVoiceError
 from exports.datasets import DATASETS, ExportFilter, dataset
 from exports.imports import MAX_FILE_BYTES, ImportReport, import_contacts
 from exports.runs import ExportResult, run_export
+from exports.scorecard_workbook import (
+    ScorecardBook,
+    check_month,
+    gather,
+    record_scorecard_export,
+    write_scorecard_workbook,
+)
+from feedback.scorecard.entries import parse_month
+from feedback.scorecard.service import Scorecard
 from privacy.audit_reasons import operator
 from privacy.keys import load_keyring
 from privacy.vault import Vault
@@ -25,7 +36,7 @@ from surveys.intake import ContactIntake
 
 
 @click.command("export")
-@click.argument("name", type=click.Choice(sorted(DATASETS)))
+@click.argument("name", type=click.Choice([*sorted(DATASETS), "scorecard"]))
 @click.option("--format", "kind", type=click.Choice(["xlsx", "csv"]), default="xlsx", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=True)
 @click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First day (YYYY-MM-DD).")
@@ -34,6 +45,7 @@ from surveys.intake import ContactIntake
 @click.option("--channel", default=None, help="A channel, e.g. phone.")
 @click.option("--identified", is_flag=True, help="Comments as written (needs --reason; audited).")
 @click.option("--reason", default=None, help="Why an identified export is needed ('-' reads it from standard input).")
+@click.option("--month", "month_text", default=None, help="The scorecard's month, YYYY-MM (scorecard only).")
 @click.option("--as", "operator_email", default=None, help="Your staff email, recorded in the audit log.")
 def export(
     name: str,
@@ -45,9 +57,18 @@ def export(
     channel: str | None,
     identified: bool,
     reason: str | None,
+    month_text: str | None,
     operator_email: str | None,
 ) -> None:
-    """Export responses, comments, contacts, cases or actions (pseudonymised unless --identified)."""
+    """Export responses, comments, contacts, cases or actions (pseudonymised unless --identified), or the
+    balanced scorecard of a month as a workbook with charts (scorecard --month YYYY-MM)."""
+    if name == "scorecard":
+        if date_from or date_to or service or channel or identified or reason or kind != "xlsx":
+            raise click.UsageError("The scorecard takes --month and --output only; it covers every service.")
+        export_scorecard(month_text, output, operator_email)
+        return
+    if month_text is not None:
+        raise click.UsageError("--month is for the scorecard; use --from and --to for other exports.")
     settings = settings_from_env()
     if output.exists():
         raise click.ClickException(f"{output} exists; choose a new file name (nothing was written).")
@@ -79,6 +100,46 @@ def export(
         output.unlink(missing_ok=True)
         raise
     click.echo(json.dumps({"export": name, "format": kind, "rows": result.rows, "output": str(result.path)}))
+
+
+def export_scorecard(month_text: str | None, output: Path, operator_email: str | None) -> None:
+    """The scorecard workbook of a month, from the service the dashboard and ``scorecard --json`` read."""
+    if month_text is None:
+        raise click.UsageError("Give --month YYYY-MM, for example --month 2026-11.")
+    try:
+        month = check_month(parse_month(month_text), utcnow())
+    except CivicVoiceError as exc:
+        raise click.BadParameter(exc.detail, param_hint="--month") from None
+    if output.exists():
+        raise click.ClickException(f"{output} exists; choose a new file name (nothing was written).")
+    folder = output.parent if str(output.parent) else Path(".")
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise click.ClickException(
+            f"Cannot write to {folder}: it is not a folder you may write in (nothing was written)."
+        )
+    settings = settings_from_env()
+
+    async def work(session: AsyncSession) -> ScorecardBook:
+        actor = await operator(session, operator_email)
+        book = await gather(
+            session, Scorecard(), month, within=None, created_by=operator_email or "command line", created_at=utcnow()
+        )
+        try:
+            await asyncio.to_thread(write_scorecard_workbook, output, book)
+        except OSError as exc:
+            raise click.ClickException(f"Cannot write {output}: {exc.strerror or exc} (nothing was written).") from None
+        record_scorecard_export(session, actor, book, how="command line")
+        return book
+
+    try:
+        book = run_db(settings, work)
+    except click.ClickException:
+        output.unlink(missing_ok=True)
+        raise
+    figures = len(book.summary.figures)
+    click.echo(
+        json.dumps({"export": "scorecard", "month": f"{month:%Y-%m}", "figures": figures, "output": str(output)})
+    )
 
 
 @click.group("import")

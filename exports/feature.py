@@ -11,10 +11,15 @@ from exports.cli import export, import_
 from exports.jobs import JOBS
 from exports.models import EXPORT_FILES
 from exports.pages import EXPORT_ROLES, IMPORT_ROLES, PAGES
+from exports.report_pages import PAGES as REPORT_PAGES
+from exports.report_pages import SUBSCRIPTION_PAGE
+from exports.reports import REPORT_ROLES
+from exports.scorecard_workbook import SCORECARD_DOWNLOAD
+from feedback.scorecard.pages import SCORECARD_LINKS, VIEWERS, ScorecardLink
 
 FEATURE = Feature(
     name="exports",
-    routes=PAGES,
+    routes=[*PAGES, *REPORT_PAGES],
     jobs=JOBS,
     templates=[Path(__file__).parent / "templates"],
     cli=[export, import_],
@@ -24,6 +29,16 @@ FEATURE = Feature(
         contribute(STAFF_NAV, StaffNavItem("Exports", "/staff/exports", roles=EXPORT_ROLES, position=60)),
         contribute(
             STAFF_NAV, StaffNavItem("Import contacts", "/staff/imports/contacts", roles=IMPORT_ROLES, position=61)
+        ),
+        contribute(
+            SCORECARD_LINKS,
+            ScorecardLink(
+                "Download this month's scorecard as a spreadsheet (XLSX)", SCORECARD_DOWNLOAD, VIEWERS, for_month=True
+            ),
+        ),
+        contribute(
+            SCORECARD_LINKS,
+            ScorecardLink("Receive the scorecard by email", SUBSCRIPTION_PAGE, REPORT_ROLES),
         ),
     ],
 )

@@ -3,15 +3,16 @@ background, its progress and its encrypted file until it expires."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BigInteger, Date, Index, Integer, LargeBinary, String
+from advanced_alchemy.types import GUID, DateTimeUTC
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from civicvoice.core.clock import utcnow
-from civicvoice.core.datamap import DataMapEntry, FileStore
+from civicvoice.core.datamap import DataMapEntry, FileStore, Link
 from civicvoice.core.db import Base
 
 EXPIRE_FILES_JOB = "exports.expire_files"
@@ -81,3 +82,72 @@ class ExportRun(Base):
     @property
     def download_name(self) -> str:
         return f"{self.dataset}-{self.created_at:%Y%m%d-%H%M}.{self.format}"
+
+
+# --- scheduled reports -------------------------------------------------------------------------------------
+
+REPORTS_JOB = "exports.scheduled_reports"
+
+
+class ReportFrequency(StrEnum):
+    monthly = "monthly"  # the month just ended, on the first of the next
+    weekly = "weekly"  # each Monday, the month so far (the month of the Sunday just gone)
+
+
+class ReportDeliveryMode(StrEnum):
+    attachment = "attachment"  # the workbook attached to the email
+    link = "link"  # a link to the download, which asks the member of staff to sign in
+
+
+class ReportSubscription(Base):
+    """A member of staff who receives the scorecard by email, for the services they may see when it is sent."""
+
+    __tablename__ = "report_subscription"
+    __datamap__ = DataMapEntry(
+        purpose="Send the scorecard by email to the members of staff who asked for it",
+        holds=("staff user id",),
+        category="staff",
+        lawful_basis="public_task",
+        retention="until they unsubscribe or their account is deleted",
+        subject_kind="staff",
+        subject_link="staff_user_id",
+    )
+
+    staff_user_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("staff_user.id", ondelete="CASCADE"), unique=True)
+    frequency: Mapped[str] = mapped_column(String(10))
+    delivery: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+
+
+class ReportDeliveryState(StrEnum):
+    queued = "queued"
+    sent = "sent"
+    skipped = "skipped"  # the subscriber could no longer see the scorecard when it was due
+    failed = "failed"  # the mail server kept refusing it; the job's error is in the job table
+
+
+class ReportDelivery(Base):
+    """One subscription's report for one period: the row that makes each report go once, whatever restarts."""
+
+    __tablename__ = "report_delivery"
+    __datamap__ = DataMapEntry(
+        purpose="Send each scheduled report once per period, and show when it went",
+        holds=("which scheduled report a member of staff was sent, and when",),
+        category="staff activity",
+        lawful_basis="public_task",
+        retention="13 months, or until the subscription ends",
+        links=(Link("subscription_id", "report_subscription"),),
+        subject_kind="staff",
+        scheduled_jobs=(REPORTS_JOB,),
+    )
+    __table_args__ = (UniqueConstraint("subscription_id", "period", name="uq_report_delivery_period"),)
+
+    subscription_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("report_subscription.id", ondelete="CASCADE"))
+    # "2026-11" for a monthly report, "2026-W48" for a weekly one.
+    period: Mapped[str] = mapped_column(String(10))
+    month: Mapped[date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(10), default=ReportDeliveryState.queued)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    message_id: Mapped[str | None] = mapped_column(String(200))

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from civicvoice.core.audit import record
 from civicvoice.core.auth import Access, StaffUser
 from civicvoice.core.clock import LONDON
-from civicvoice.core.errors import CivicVoiceError, InvalidInput
+from civicvoice.core.errors import CivicVoiceError, InvalidInput, NotFound
 from civicvoice.core.http import NO_STORE, acting_staff, form_values, service, staff_template
 from civicvoice.core.settings import Settings
 from exports.datasets import DATASETS, ExportFilter
@@ -195,6 +195,9 @@ class ExportPages(Controller):
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], export_id: FromPath[uuid.UUID]
     ) -> Template:
         run = await find_own_export(db_session, export_id, acting_staff(request))
+        if run.dataset not in DATASETS:
+            # A scorecard workbook is recorded here too, but it is downloaded from the scorecard at once.
+            raise NotFound("This export has no page: download the scorecard again from the scorecard page.")
         working = run.state in (ExportState.queued, ExportState.running)
         percent = None
         if working and run.expected_rows:

@@ -19,6 +19,7 @@ from civicvoice.core.auth import Access, StaffUser
 from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.http import acting_staff, form_values, service, staff_template
+from civicvoice.core.services import ExtensionPoint, Extensions
 from feedback.scorecard.charts import (
     STATUS_TEXT,
     Bar,
@@ -52,6 +53,23 @@ from surveys.models import Service, ServiceGroup
 VIEWERS: Final = ("admin", "quality_reviewer", "service_manager", "agent")
 MANAGERS: Final = ("admin", "service_manager")
 TREND_MONTHS: Final = 13
+
+
+@dataclass(frozen=True)
+class ScorecardLink:
+    """A link under the dashboard's heading, for its roles (all viewers when empty); ``for_month`` adds the
+    dashboard's month as ``?month=YYYY-MM``."""
+
+    label: str
+    href: str
+    roles: tuple[str, ...] = ()
+    for_month: bool = False
+
+
+# Links a higher layer adds to the dashboard (exports: the month as a workbook, the scorecard by email).
+SCORECARD_LINKS: ExtensionPoint[ScorecardLink] = ExtensionPoint(
+    "feedback.scorecard_links", "links shown on the scorecard dashboard"
+)
 
 
 async def viewer_services(session: AsyncSession, viewer: StaffUser) -> list[uuid.UUID] | None:
@@ -261,6 +279,7 @@ class ScorecardPages(Controller):
             is_agent=viewer.role == "agent",
             may_enter=viewer.role in MANAGERS,
             query=query,
+            links=_links(request, viewer, month),
         )
 
     @get("/records")
@@ -286,6 +305,15 @@ class ScorecardPages(Controller):
             back="/staff/scorecard?" + _link_query(month, scope),
             here="/staff/scorecard/records?" + _link_query(month, scope) + f"&measure={slug}",
         )
+
+
+def _links(request: Request[Any, Any, Any], viewer: StaffUser, month: date) -> list[tuple[str, str]]:
+    extensions: Extensions = request.app.state.extensions
+    return [
+        (item.label, f"{item.href}?month={month:%Y-%m}" if item.for_month else item.href)
+        for item in extensions.items(SCORECARD_LINKS)
+        if not item.roles or viewer.role in item.roles
+    ]
 
 
 def _link_query(month: date, scope: Scope) -> str:

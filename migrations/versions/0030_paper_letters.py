@@ -1,7 +1,7 @@
 """Paper surveys: letters printed for invitations and the print batches they came in
 
 Revision ID: 0030
-Revises: 0024
+Revises: 0027
 Create Date: 2026-12-01 16:30:00.000000
 """
 
@@ -10,7 +10,7 @@ from advanced_alchemy.types import GUID, DateTimeUTC
 from alembic import op
 
 revision = "0030"
-down_revision = "0024"
+down_revision = "0027"
 branch_labels = None
 depends_on = None
 

@@ -127,6 +127,10 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/staff/scorecard/entries"): frozenset({"service_manager", "admin"}),
     ("GET", "/staff/scorecard/targets"): frozenset({"service_manager", "admin"}),
     ("POST", "/staff/scorecard/targets"): frozenset({"service_manager", "admin"}),
+    ("GET", "/staff/reports/scorecard"): frozenset({"agent", "service_manager", "quality_reviewer", "admin"}),
+    ("GET", "/staff/reports/subscription"): frozenset({"service_manager", "quality_reviewer", "admin"}),
+    ("POST", "/staff/reports/subscription"): frozenset({"service_manager", "quality_reviewer", "admin"}),
+    ("POST", "/staff/reports/subscription/stop"): frozenset({"service_manager", "quality_reviewer", "admin"}),
     # Only a key with the scorecard:write scope (the matrix's key has contacts:write alone).
     ("POST", "/api/v1/scorecard/figures"): NOBODY,
     ("GET", "/staff/users"): ADMIN,
