@@ -19,6 +19,8 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
+from tests.conftest import BACKENDS
+
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -35,6 +37,9 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 # The only reason a page test may skip: there is no browser on this machine (`make browser` installs it).
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium")
+# What a page test checks (markup, keyboard, axe-core, scripts) does not depend on the database, so page tests run
+# on one: PostgreSQL when the suite has it (the production database), else SQLite. The other tests run on both.
+on_one_database = pytest.mark.parametrize("backend", BACKENDS[-1:])
 
 TEMPLATE_DIRECTORIES = [REPO / "civicvoice" / "templates", REPO / "surveys" / "templates"]
 STATIC_DIRECTORY = REPO / "civicvoice" / "static"

@@ -21,7 +21,13 @@ from surveys.models import Answer, Response
 from surveys.responses import read_answer_text
 from surveys.rules import InvitationChannel, InvitationPolicy
 from surveys.signed_requests import sign_request
-from tests.integration.browser import axe_violations, browser_context, describe_violations, needs_chromium
+from tests.integration.browser import (
+    axe_violations,
+    browser_context,
+    describe_violations,
+    needs_chromium,
+    on_one_database,
+)
 from tests.integration.live_site import LiveSite, Watch, press, serve_site, tab_to
 from tests.integration.support import TestDatabase
 
@@ -29,7 +35,7 @@ from tests.integration.support import TestDatabase
 # The module-loop fixtures (see live_site.py): pytest finds them by their names in this module.
 from tests.integration.live_site import fixture_api_key, fixture_browser, fixture_db  # noqa: F401
 
-pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [needs_chromium, on_one_database, pytest.mark.asyncio(loop_scope="module")]
 
 PLATFORM = "webchat"
 SECRET = "w" * 40

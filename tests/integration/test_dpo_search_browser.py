@@ -18,7 +18,13 @@ from civicvoice.core.db import unit_of_work
 from civicvoice.core.settings import Settings
 from civicvoice.staff.web import SESSION_COOKIE
 from privacy.vault import IdentityClaim, Vault
-from tests.integration.browser import axe_violations, browser_context, describe_violations, needs_chromium
+from tests.integration.browser import (
+    axe_violations,
+    browser_context,
+    describe_violations,
+    needs_chromium,
+    on_one_database,
+)
 from tests.integration.live_site import LiveSite, heading, serve_site
 from tests.integration.support import TestDatabase
 from tests.integration.test_staff_login import PASSWORD, csrf_from, make_user
@@ -27,7 +33,7 @@ from tests.integration.test_staff_login import PASSWORD, csrf_from, make_user
 # The module-loop fixtures (see live_site.py): pytest finds them by their names in this module.
 from tests.integration.live_site import fixture_api_key, fixture_browser, fixture_catalogue, fixture_db  # noqa: F401
 
-pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [needs_chromium, on_one_database, pytest.mark.asyncio(loop_scope="module")]
 
 DPO_EMAIL = "dpo@council.gov.uk"
 

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from civicvoice.core.auth import StaffUser
 from civicvoice.core.settings import Settings
 from civicvoice.staff.web import SESSION_COOKIE
-from tests.integration.browser import axe_violations, describe_violations, needs_chromium
+from tests.integration.browser import axe_violations, describe_violations, needs_chromium, on_one_database
 from tests.integration.live_site import Watch, focused, heading, serve_site
 from tests.integration.support import TestDatabase
 from tests.integration.test_authorisation_matrix import session_cookie
@@ -32,7 +32,7 @@ from tests.integration.test_staff_browser import Site, staff_page
 # The module-loop fixtures (see live_site.py): pytest finds them by their names in this module.
 from tests.integration.live_site import fixture_api_key, fixture_browser, fixture_catalogue, fixture_db  # noqa: F401
 
-pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [needs_chromium, on_one_database, pytest.mark.asyncio(loop_scope="module")]
 
 REVIEWER = "quality_reviewer@council.gov.uk"
 ADMIN = "admin@council.gov.uk"

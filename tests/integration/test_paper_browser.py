@@ -19,7 +19,13 @@ from civicvoice.staff.web import SESSION_COOKIE
 from surveys.letter_models import Letter
 from surveys.letter_references import printed
 from surveys.models import Response
-from tests.integration.browser import axe_violations, browser_context, describe_violations, needs_chromium
+from tests.integration.browser import (
+    axe_violations,
+    browser_context,
+    describe_violations,
+    needs_chromium,
+    on_one_database,
+)
 from tests.integration.live_site import LiveSite, Watch, heading, press, serve_site, tab_to
 from tests.integration.support import TestDatabase
 from tests.integration.test_paper import ADDRESS, PAPER_POLICY, mistyped
@@ -29,7 +35,7 @@ from tests.integration.test_staff_login import PASSWORD, csrf_from, make_user
 # The module-loop fixtures (see live_site.py): pytest finds them by their names in this module.
 from tests.integration.live_site import fixture_api_key, fixture_browser, fixture_db  # noqa: F401
 
-pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [needs_chromium, on_one_database, pytest.mark.asyncio(loop_scope="module")]
 
 REVIEWER = "quality_reviewer@council.gov.uk"
 

@@ -28,7 +28,7 @@ from feedback.originals import OriginalTextGrant
 from feedback.quality import Evaluation
 from privacy.deadlines import WorkingCalendar
 from surveys.models import Contact
-from tests.integration.browser import axe_violations, describe_violations, needs_chromium
+from tests.integration.browser import axe_violations, describe_violations, needs_chromium, on_one_database
 from tests.integration.live_site import Watch, focused, heading, press, serve_site, tab_to
 from tests.integration.support import TestDatabase
 from tests.integration.test_staff_browser import Site, enter_and_wait, staff_page
@@ -37,7 +37,7 @@ from tests.integration.test_staff_browser import Site, enter_and_wait, staff_pag
 # The module-loop fixtures (see live_site.py): pytest finds them by their names in this module.
 from tests.integration.live_site import fixture_api_key, fixture_browser, fixture_catalogue, fixture_db  # noqa: F401
 
-pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [needs_chromium, on_one_database, pytest.mark.asyncio(loop_scope="module")]
 
 REVIEWER = "quality_reviewer@council.gov.uk"
 COMPLAINT = "Nobody came to fix the broken bin, three weeks now and no reply. Disgraceful."

@@ -13,7 +13,7 @@ from playwright.async_api import Response as PageResponse
 
 from civicvoice.core.settings import Settings
 from exports.models import ReportSubscription
-from tests.integration.browser import axe_violations, describe_violations, needs_chromium
+from tests.integration.browser import axe_violations, describe_violations, needs_chromium, on_one_database
 from tests.integration.live_site import Watch, focused, heading, serve_site
 from tests.integration.support import TestDatabase
 from tests.integration.test_exports_browser import ExportSite
@@ -23,7 +23,7 @@ from tests.integration.test_staff_browser import staff_page
 # The module-loop fixtures (see live_site.py): pytest finds them by their names in this module.
 from tests.integration.live_site import fixture_api_key, fixture_browser, fixture_catalogue, fixture_db  # noqa: F401
 
-pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [needs_chromium, on_one_database, pytest.mark.asyncio(loop_scope="module")]
 
 MANAGER = "service_manager@council.gov.uk"
 PAGE = "/staff/reports/subscription"

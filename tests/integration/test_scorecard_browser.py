@@ -21,7 +21,13 @@ from civicvoice.staff.web import SESSION_COOKIE
 from feedback.scorecard.formulas import ServiceLevelThresholds
 from feedback.scorecard.rollups import month_start, previous_month
 from feedback.scorecard.upkeep import fill_history
-from tests.integration.browser import axe_violations, browser_context, describe_violations, needs_chromium
+from tests.integration.browser import (
+    axe_violations,
+    browser_context,
+    describe_violations,
+    needs_chromium,
+    on_one_database,
+)
 from tests.integration.live_site import LiveSite, Watch, heading, serve_site, tab_to
 from tests.integration.scorecard_data import Builder, ContactSpec
 from tests.integration.support import TestDatabase
@@ -31,7 +37,7 @@ from tests.integration.test_staff_login import PASSWORD, csrf_from, make_user
 # The module-loop fixtures (see live_site.py): pytest finds them by their names in this module.
 from tests.integration.live_site import fixture_api_key, fixture_browser, fixture_catalogue, fixture_db  # noqa: F401
 
-pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [needs_chromium, on_one_database, pytest.mark.asyncio(loop_scope="module")]
 
 REVIEWER = "quality_reviewer@council.gov.uk"
 MANAGER = "service_manager@council.gov.uk"

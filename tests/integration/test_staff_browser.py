@@ -27,7 +27,13 @@ from civicvoice.core.settings import Settings
 from civicvoice.staff.web import SESSION_COOKIE
 from feedback.models import CommentScore
 from surveys.models import Invitation, Response
-from tests.integration.browser import axe_violations, browser_context, describe_violations, needs_chromium
+from tests.integration.browser import (
+    axe_violations,
+    browser_context,
+    describe_violations,
+    needs_chromium,
+    on_one_database,
+)
 from tests.integration.live_site import LiveSite, Watch, focused, heading, press, serve_site, tab_to
 from tests.integration.support import TestDatabase
 from tests.integration.test_staff_login import PASSWORD, csrf_from, make_user
@@ -36,7 +42,7 @@ from tests.integration.test_staff_login import PASSWORD, csrf_from, make_user
 # The module-loop fixtures (see live_site.py): pytest finds them by their names in this module.
 from tests.integration.live_site import fixture_api_key, fixture_browser, fixture_catalogue, fixture_db  # noqa: F401
 
-pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [needs_chromium, on_one_database, pytest.mark.asyncio(loop_scope="module")]
 
 SIGN_IN_HEADING = "Sign in to customer feedback"
 BAD_SIGN_IN = "Enter a correct email address and password."

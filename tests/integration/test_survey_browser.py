@@ -26,7 +26,14 @@ from surveys.answers import check_answers
 from surveys.catalogue import POST_CONTACT_SURVEY
 from surveys.models import Answer, Invitation, Response
 from surveys.responses import read_answer_text
-from tests.integration.browser import axe_violations, browser_context, describe_violations, needs_chromium, open_page
+from tests.integration.browser import (
+    axe_violations,
+    browser_context,
+    describe_violations,
+    needs_chromium,
+    on_one_database,
+    open_page,
+)
 from tests.integration.live_site import LiveSite, Watch, heading, press, serve_site, tab_to
 from tests.integration.support import TestDatabase
 
@@ -34,7 +41,7 @@ from tests.integration.support import TestDatabase
 # The module-loop fixtures (see live_site.py): pytest finds them by their names in this module.
 from tests.integration.live_site import fixture_api_key, fixture_browser, fixture_catalogue, fixture_db  # noqa: F401
 
-pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [needs_chromium, on_one_database, pytest.mark.asyncio(loop_scope="module")]
 
 SURVEY_TITLE = "Tell us about your recent contact"
 LIMIT_HINT = "You can enter up to 1,200 characters"
