@@ -18,6 +18,7 @@ from privacy.vault import Vault
 from surveys.channels import Channels
 from surveys.channels.email import EmailChannel
 from surveys.channels.ivr import IvrSurveys
+from surveys.channels.kiosk import ENROL_PATHS, Kiosks
 from surveys.channels.notify import NotifyClients, notify_channels
 from surveys.controllers import API_SCOPES, ROUTES
 from surveys.extensions import OPEN_COMPLAINT_CHECKS, RESPONSE_SUBSCRIBERS
@@ -25,6 +26,8 @@ from surveys.intake import ContactIntake
 from surveys.invitation_pages import INVITATION_ROLES, InvitationPages
 from surveys.ivr_api import ROUTES as IVR_ROUTES
 from surveys.jobs import JOBS
+from surveys.kiosk_cli import kiosk_group
+from surveys.kiosk_pages import KIOSK_PAGES, KIOSK_ROLES
 from surveys.notify_callbacks import NOTIFY_CHECK, NotifyCallbacks
 from surveys.pages import PAGES
 from surveys.responses import GroupedResponses, ResponseRecorder
@@ -41,6 +44,7 @@ def _services(services: Services, extensions: Extensions) -> None:
     channels = services.find(Channels) or services.provide(_channels(services, settings, sessions))
     recorder = services.provide(ResponseRecorder(vault, extensions.items(RESPONSE_SUBSCRIBERS)))
     services.provide(IvrSurveys(vault, recorder))
+    services.provide(Kiosks(recorder, answers_per_minute=settings.kiosk_answers_per_minute))
     # One writer for one contact and many: concurrent single contacts are grouped into one transaction. Only the
     # channels this deployment can send on are offered to the invitation rules.
     services.provide(
@@ -80,17 +84,19 @@ def _channels(services: Services, settings: Settings, sessions: async_sessionmak
 
 FEATURE = Feature(
     name="surveys",
-    routes=[*ROUTES, *IVR_ROUTES, *PAGES, NotifyCallbacks, InvitationPages],
+    routes=[*ROUTES, *IVR_ROUTES, *PAGES, NotifyCallbacks, InvitationPages, *KIOSK_PAGES],
     jobs=JOBS,
+    cli=[kiosk_group],  # civicvoice kiosk issue / list / revoke
     api_scopes=API_SCOPES,
     templates=[Path(__file__).parent / "templates"],
     models=["surveys.models"],
     # Invitations are what the file mail backend writes on a machine without a mail server.
     file_stores=[MAIL_FILES],
     extensions=[
-        *(contribute(SECRET_PATHS, pattern) for pattern in LINK_PATHS),
+        *(contribute(SECRET_PATHS, pattern) for pattern in (*LINK_PATHS, *ENROL_PATHS)),
         contribute(WEBHOOK_CHECKS, NOTIFY_CHECK),
         contribute(STAFF_NAV, StaffNavItem("Invitations", "/staff/invitations", roles=INVITATION_ROLES, position=60)),
+        contribute(STAFF_NAV, StaffNavItem("Kiosks", "/staff/kiosks", roles=KIOSK_ROLES, position=92)),
     ],
     build_services=_services,
 )
