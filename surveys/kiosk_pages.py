@@ -72,11 +72,15 @@ def _problem(request: Request[Any, Any, Any], exc: KioskProblem) -> Template:
     )
 
 
-def _page(request: Request[Any, Any, Any], name: str, *, status_code: int = 200, **context: Any) -> Template:
-    settings = service(request, Settings)
+def _page(
+    request: Request[Any, Any, Any], name: str, *, status_code: int = 200, screen: bool = True, **context: Any
+) -> Template:
+    """A kiosk page; ``screen``: one of a working kiosk's screens, which tell the tablet its idle time."""
+    if screen:
+        context["idle_seconds"] = service(request, Settings).kiosk_idle_seconds
     return Template(
         template_name=f"kiosk/{name}.html.j2",
-        context={"idle_seconds": settings.kiosk_idle_seconds, "home": HOME, "language": ENGLISH, **context},
+        context={"home": HOME, "language": ENGLISH, **context},
         status_code=status_code,
         headers=NO_STORE,
     )
@@ -226,6 +230,7 @@ class KioskPages(Controller):
             service_name=service_name,
             action=enrol_path(key),
             resets=False,
+            screen=False,
         )
 
     @post("/enrol/{key:str}", status_code=HTTP_303_SEE_OTHER)

@@ -165,6 +165,10 @@ async def test_keyboard_alone_and_the_idle_reset_on_the_comment_screen(site: Sit
         await expect(page).to_have_url(f"{site.url}/kiosk/thanks")
         # Left alone, the thank-you screen starts again for the next person.
         await expect(page).to_have_url(f"{site.url}/kiosk", timeout=IDLE_SECONDS * 1000 + 3000)
+        # So does a page reached from the kiosk: its privacy notice.
+        await page.get_by_role("link", name="Privacy notice").click()
+        await expect(page).to_have_url(f"{site.url}/privacy")
+        await expect(page).to_have_url(f"{site.url}/kiosk", timeout=IDLE_SECONDS * 1000 + 3000)
 
         # A visitor who taps and walks away: the comment screen warns, then starts again; the tap is kept.
         await page.get_by_role("button", name="Neither satisfied nor dissatisfied").click()
