@@ -393,6 +393,26 @@ class Kiosk(Base):
     enrolled_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
-    responses: Mapped[int] = mapped_column(default=0)  # answers taken (a comment is part of its answer)
+    # Answers taken since it was issued (a comment is part of its answer); each one's `KioskResponse` says which
+    # answers are still kept, since retention removes old ones.
+    responses: Mapped[int] = mapped_column(default=0)
     # The per-device rate limit (GCRA): the theoretical arrival time of its next answer, seconds since 1970.
     rate_tat: Mapped[float] = mapped_column(Float(precision=53), default=0.0)
+
+
+class KioskResponse(Base):
+    """Which kiosk (so which centre) took an anonymous answer: the answer itself is an ordinary `Response`."""
+
+    __tablename__ = "kiosk_response"
+    __datamap__ = DataMapEntry(
+        purpose="Report anonymous kiosk answers by the face-to-face centre that took them",
+        holds=("the centre an anonymous answer was given at",),
+        category="feedback",
+        lawful_basis="public_task",
+        retention="2 years, with its response",
+        links=(Link("response_id", "response"),),
+    )
+    __table_args__ = (Index("ix_kiosk_response_kiosk", "kiosk_id"),)
+
+    kiosk_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("kiosk.id", ondelete="CASCADE"))
+    response_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("response.id", ondelete="CASCADE"), unique=True)

@@ -38,7 +38,25 @@ def upgrade() -> None:
         sa.UniqueConstraint("enrol_digest", name=op.f("uq_kiosk_enrol_digest")),
         sa.UniqueConstraint("device_digest", name=op.f("uq_kiosk_device_digest")),
     )
+    op.create_table(
+        "kiosk_response",
+        sa.Column("id", GUID(length=16), nullable=False),
+        sa.Column("kiosk_id", GUID(length=16), nullable=False),
+        sa.Column("response_id", GUID(length=16), nullable=False),
+        sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["kiosk_id"], ["kiosk.id"], name=op.f("fk_kiosk_response_kiosk_id_kiosk"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["response_id"], ["response.id"], name=op.f("fk_kiosk_response_response_id_response"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kiosk_response")),
+        sa.UniqueConstraint("response_id", name=op.f("uq_kiosk_response_response_id")),
+    )
+    op.create_index("ix_kiosk_response_kiosk", "kiosk_response", ["kiosk_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_kiosk_response_kiosk", table_name="kiosk_response")
+    op.drop_table("kiosk_response")
     op.drop_table("kiosk")

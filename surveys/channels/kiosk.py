@@ -31,7 +31,7 @@ from civicvoice.core.errors import CivicVoiceError, InvalidInput, NotFound
 from civicvoice.core.ratelimit import Rate
 from surveys.definitions import Question, QuestionKind, SurveyDefinition
 from surveys.intake import published_post_contact_version
-from surveys.models import Kiosk, Response, Service
+from surveys.models import Kiosk, KioskResponse, Response, Service
 from surveys.responses import AnonymousSubmission, ResponseRecorder
 from surveys.rules import InvitationChannel
 
@@ -428,14 +428,19 @@ class Kiosks:
                 partial=False,
             ),
         )
+        session.add(KioskResponse(kiosk_id=kiosk.id, response_id=response_id))
         kiosk.responses += 1
         return response_id, int(value)
 
     async def answered(self, session: AsyncSession, kiosk: Kiosk, response_id: uuid.UUID) -> tuple[Response, Question]:
         """The kiosk's own answer a comment is for, and the comment question offered after it."""
         response = await session.get(Response, response_id)
+        taken_here = await session.scalar(
+            select(KioskResponse.id).where(KioskResponse.response_id == response_id, KioskResponse.kiosk_id == kiosk.id)
+        )
         if (
             response is None
+            or taken_here is None
             or response.channel != CHANNEL
             or not response.anonymous
             or response.service_id != kiosk.service_id

@@ -29,7 +29,7 @@ from privacy.exceptions import KeyDestroyed
 from privacy.models import DataKey
 from privacy.vault import Vault
 from surveys.channels.kiosk import DEVICE_COOKIE
-from surveys.models import Answer, Kiosk, Response, Service
+from surveys.models import Answer, Kiosk, KioskResponse, Response, Service
 from surveys.responses import read_answer_text
 from tests.integration.support import TestDatabase
 from tests.integration.test_authorisation_matrix import session_cookie
@@ -194,6 +194,8 @@ async def test_an_issued_kiosk_is_enrolled_once_and_its_answers_count_for_face_t
     # The admin sees the kiosk in use, its last use and its answers.
     [kiosk] = await db.all(Kiosk)
     assert kiosk.responses == 1 and kiosk.last_used_at is not None and kiosk.enrol_digest is None
+    [taken] = await db.all(KioskResponse)  # the centre that took it
+    assert (taken.kiosk_id, taken.response_id) == (kiosk.id, response.id)
     listing = await admin.get("/staff/kiosks")
     assert listing.status_code == 200
     assert "Central Library" in listing.text and "In use" in listing.text and kiosk.prefix in listing.text
