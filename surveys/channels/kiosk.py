@@ -35,8 +35,9 @@ from surveys.models import Kiosk, KioskResponse, Response, Service
 from surveys.responses import AnonymousSubmission, ResponseRecorder
 from surveys.rules import InvitationChannel
 
-KEY_PREFIX: Final = "cvkiosk"  # not "cvk", which API keys use
-_KEY = re.compile(r"^cvkiosk_([0-9a-f]{8})_[A-Za-z0-9_-]{43}$")
+# "cvk_kiosk_": unlike an API key ("cvk_" and 8 hex digits), yet masked in logs as every "cvk_" secret is.
+KEY_PREFIX: Final = "cvk_kiosk"
+_KEY = re.compile(r"^cvk_kiosk_([0-9a-f]{8})_[A-Za-z0-9_-]{43}$")
 ENROL_LIFETIME: Final = timedelta(days=7)
 DEVICE_COOKIE: Final = "cv_kiosk"
 DEVICE_COOKIE_MAX_AGE: Final = 400 * 24 * 3600  # the longest a browser keeps a cookie
@@ -433,14 +434,18 @@ class Kiosks:
         return response_id, int(value)
 
     async def answered(self, session: AsyncSession, kiosk: Kiosk, response_id: uuid.UUID) -> tuple[Response, Question]:
-        """The kiosk's own answer a comment is for, and the comment question offered after it."""
+        """The kiosk's own answer a comment is for, and the comment question offered after it. Only its latest
+        answer takes a comment: once the next visitor has tapped, the browser's Back button leads to a closed form."""
         response = await session.get(Response, response_id)
-        taken_here = await session.scalar(
-            select(KioskResponse.id).where(KioskResponse.response_id == response_id, KioskResponse.kiosk_id == kiosk.id)
+        latest = await session.scalar(
+            select(KioskResponse.response_id)
+            .where(KioskResponse.kiosk_id == kiosk.id)
+            .order_by(KioskResponse.id.desc())
+            .limit(1)
         )
         if (
             response is None
-            or taken_here is None
+            or latest != response_id
             or response.channel != CHANNEL
             or not response.anonymous
             or response.service_id != kiosk.service_id

@@ -21,6 +21,7 @@ from civicvoice.cli import cli
 from civicvoice.core.audit import AuditEvent
 from civicvoice.core.clock import LONDON, utcnow
 from civicvoice.core.jobs import Job
+from civicvoice.core.logging import scrub
 from civicvoice.core.settings import Settings
 from civicvoice.staff.web import SESSION_COOKIE, csrf_token_for
 from feedback.scorecard.formulas import ServiceLevelThresholds
@@ -39,13 +40,18 @@ from tests.integration.test_staff_login import make_user
 Client = AsyncTestClient[Litestar]
 HTML = {"accept": "text/html"}
 SERVICE = "libraries"
-_LINK = re.compile(r"https?://[^\s<\"]+/kiosk/enrol/(cvkiosk_[0-9a-f]{8}_[A-Za-z0-9_-]{43})")
+_LINK = re.compile(r"https?://[^\s<\"]+/kiosk/enrol/(cvk_kiosk_[0-9a-f]{8}_[A-Za-z0-9_-]{43})")
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
-def kiosk_settings(settings: Settings) -> Settings:
-    return settings.with_changes(kiosk_answers_per_minute=3)
+def answers_per_minute() -> int:
+    return 12
+
+
+@pytest.fixture
+def kiosk_settings(settings: Settings, answers_per_minute: int) -> Settings:
+    return settings.with_changes(kiosk_answers_per_minute=answers_per_minute)
 
 
 @pytest.fixture
@@ -206,6 +212,10 @@ async def test_an_issued_kiosk_is_enrolled_once_and_its_answers_count_for_face_t
         rows = await compute_month(session, month, libraries.id, thresholds=ServiceLevelThresholds())
     assert rows[("face_to_face", "")]["rated"] == 1 and rows[("face_to_face", "")]["satisfied"] == 0
 
+    # A log line never carries a key: in the enrolment path or anywhere else.
+    for line in (f"GET http://testserver.local/kiosk/enrol/{key}", f"device {key}"):
+        assert key not in scrub(line)
+
     # Without the month's key the comment cannot be read by anyone.
     async with db.sessions() as session, session.begin():
         await session.execute(update(DataKey).where(DataKey.period.is_not(None)).values(wrapped=None))
@@ -230,6 +240,14 @@ async def test_skipping_the_comment_keeps_the_tap_and_a_second_comment_is_refuse
     second = await tablet.post("/kiosk/comment", data={"csrf_token": csrf, "answer": token, "comment": "Again"})
     assert second.status_code == 409 and "already been added" in second.text
     assert await stored(db) == (1, 2)
+
+    # Once the next visitor has tapped, the previous answer's comment form (the Back button) is closed.
+    previous = (await tap(tablet, "4", csrf)).headers["location"].split("answer=")[1]
+    await tap(tablet, "2", csrf)
+    back = await tablet.post("/kiosk/comment", data={"csrf_token": csrf, "answer": previous, "comment": "Not mine"})
+    assert back.status_code == 409 and "no longer available" in back.text
+    assert (await tablet.get(f"/kiosk/comment?answer={previous}")).status_code == 409
+    assert await stored(db) == (3, 4)
 
 
 async def test_a_revoked_or_unknown_kiosk_gets_a_clear_page_and_writes_nothing(
@@ -262,7 +280,7 @@ async def test_a_revoked_or_unknown_kiosk_gets_a_clear_page_and_writes_nothing(
     stranger = Browser(tablet.client, **HTML)
     nothing = await stranger.get("/kiosk", headers=HTML)
     assert nothing.status_code == 403 and "This tablet is not set up as a kiosk" in nothing.text
-    stranger.cookies.set(DEVICE_COOKIE, "cvkiosk_0123abcd_" + "x" * 43, domain="testserver.local")
+    stranger.cookies.set(DEVICE_COOKIE, "cvk_kiosk_0123abcd_" + "x" * 43, domain="testserver.local")
     assert (await stranger.post("/kiosk/answer", data={"rating": "5"}, headers=HTML)).status_code == 403
     stranger.cookies.set(DEVICE_COOKIE, "not-a-key", domain="testserver.local")
     # Not a browser: problem details.
@@ -286,9 +304,9 @@ async def test_bad_input_gets_a_clear_4xx_and_stores_nothing(admin: Browser, tab
     assert await db.count(Kiosk) == 0
 
     # Enrolment links: malformed, unknown, expired.
-    malformed = await tablet.get("/kiosk/enrol/cvkiosk_short")
+    malformed = await tablet.get("/kiosk/enrol/cvk_kiosk_short")
     assert malformed.status_code == 400 and "not complete" in malformed.text
-    assert (await tablet.post("/kiosk/enrol/" + "cvkiosk_0123abcd_" + "y" * 43)).status_code == 404
+    assert (await tablet.post("/kiosk/enrol/" + "cvk_kiosk_0123abcd_" + "y" * 43)).status_code == 404
     key = await issue(admin)
     async with db.sessions() as session, session.begin():
         await session.execute(update(Kiosk).values(enrol_expires_at=utcnow()))
@@ -322,6 +340,7 @@ async def test_bad_input_gets_a_clear_4xx_and_stores_nothing(admin: Browser, tab
     assert kiosk.responses == 1
 
 
+@pytest.mark.parametrize("answers_per_minute", [3])
 async def test_a_stuck_tablet_is_rate_limited(admin: Browser, tablet: Browser, db: TestDatabase) -> None:
     await enrol(tablet, await issue(admin))
     csrf = await start(tablet)
@@ -344,11 +363,11 @@ async def test_the_cli_issues_lists_and_revokes_kiosks(settings: Settings, db: T
 
     issued = await run("kiosk", "issue", "--name", "Town Hall", "--service", SERVICE)
     assert issued.exit_code == 0, issued.output
-    assert re.search(r"https://feedback\.council\.example/kiosk/enrol/cvkiosk_[0-9a-f]{8}_\S{43}\n", issued.output)
+    assert re.search(r"https://feedback\.council\.example/kiosk/enrol/cvk_kiosk_[0-9a-f]{8}_\S{43}\n", issued.output)
     [kiosk] = await db.all(Kiosk)
     listed = await run("kiosk", "list")
     assert f"{kiosk.prefix}  Town Hall  [Libraries]  waiting to be set up, never used, 0 answers" in listed.output
-    assert "cvkiosk_" not in listed.output
+    assert "cvk_kiosk_" not in listed.output
 
     unknown = await run("kiosk", "issue", "--name", "Hub", "--service", "nope")
     assert unknown.exit_code == 1 and "Choose one of the council's services." in unknown.output

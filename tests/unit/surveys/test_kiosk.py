@@ -30,10 +30,10 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 def test_a_new_key_names_its_kiosk_and_anything_else_is_malformed() -> None:
     key = new_key("0a1b2c3d")
-    assert key.startswith("cvkiosk_0a1b2c3d_") and key_prefix(key) == "0a1b2c3d"
+    assert key.startswith("cvk_kiosk_0a1b2c3d_") and key_prefix(key) == "0a1b2c3d"
     assert new_key("0a1b2c3d") != key
     api_key_shaped = "cvk_0a1b2c3d_" + "A" * 43
-    for bad in ("", "cvkiosk_0a1b2c3d", key + "x", key[:-1], api_key_shaped, key.replace("_", "-"), key * 3):
+    for bad in ("", "cvk_kiosk_0a1b2c3d", key + "x", key[:-1], api_key_shaped, key.replace("_", "-"), key * 3):
         with pytest.raises(MalformedKey):
             key_prefix(bad)
 
