@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from civicvoice.core.auth import Access
 from civicvoice.core.clock import utcnow
 from civicvoice.core.cookies import read_cookie, set_cookie
-from civicvoice.core.errors import CivicVoiceError
+from civicvoice.core.errors import CivicVoiceError, NotFound
 from civicvoice.core.http import NO_STORE, acting_staff, form_values, service, staff_template, wants_page
 from civicvoice.core.settings import Settings
 from surveys.answers import FieldProblem
@@ -301,6 +301,20 @@ class KioskAdminPages(Controller):
             issued=issued,
             link=settings.base_url + enrol_path(issued.enrol_key),
         )
+
+    @get("/{kiosk_id:uuid}/revoke")
+    async def confirm_revoke(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        kiosk_id: FromPath[uuid.UUID],
+    ) -> Template:
+        """Revoking cannot be undone (the tablet needs a new kiosk), so it is confirmed first."""
+        kiosk = await db_session.get(Kiosk, kiosk_id)
+        if kiosk is None:
+            raise NotFound("There is no such kiosk.")
+        service_name = await db_session.scalar(select(Service.name).where(Service.id == kiosk.service_id))
+        return staff_template(request, "surveys/kiosk_revoke.html.j2", kiosk=kiosk, service_name=service_name)
 
     @post("/{kiosk_id:uuid}/revoke", status_code=HTTP_303_SEE_OTHER)
     async def revoke(

@@ -171,6 +171,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/kiosk/enrol/{key:str}"): PUBLIC,
     ("GET", "/staff/kiosks"): ADMIN,
     ("POST", "/staff/kiosks"): ADMIN,
+    ("GET", "/staff/kiosks/{kiosk_id:uuid}/revoke"): ADMIN,
     ("POST", "/staff/kiosks/{kiosk_id:uuid}/revoke"): ADMIN,
 }
 

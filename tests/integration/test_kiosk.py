@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -259,6 +260,13 @@ async def test_a_revoked_or_unknown_kiosk_gets_a_clear_page_and_writes_nothing(
     token = answered.headers["location"].split("answer=")[1]
     [kiosk] = await db.all(Kiosk)
 
+    listing = await admin.get("/staff/kiosks")
+    assert f'href="/staff/kiosks/{kiosk.id}/revoke"' in listing.text
+    audited = await db.count(AuditEvent)
+    confirm = await admin.get(f"/staff/kiosks/{kiosk.id}/revoke")
+    assert confirm.status_code == 200 and "Revoke this kiosk?" in confirm.text and "Central Library" in confirm.text
+    assert await db.count(AuditEvent) == audited and (await db.all(Kiosk))[0].revoked_at is None  # only asked
+    assert (await admin.get(f"/staff/kiosks/{uuid.UUID(int=1)}/revoke")).status_code == 404
     revoked = await admin.post(f"/staff/kiosks/{kiosk.id}/revoke", follow_redirects=False)
     assert revoked.status_code == 303
     assert [e.action for e in await db.all(AuditEvent) if e.action.startswith("kiosk.")] == [

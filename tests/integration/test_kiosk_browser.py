@@ -20,7 +20,7 @@ from civicvoice.core.settings import Settings
 from civicvoice.staff.web import SESSION_COOKIE
 from privacy.vault import Vault
 from surveys.channels.kiosk import enrol_path, issue_kiosk
-from surveys.models import Answer, Response
+from surveys.models import Answer, Kiosk, Response
 from surveys.responses import read_answer_text
 from tests.integration.browser import axe_violations, browser_context, describe_violations, needs_chromium
 from tests.integration.live_site import LiveSite, Watch, heading, serve_site, tab_to
@@ -144,7 +144,10 @@ async def test_a_tap_answers_and_every_screen_is_accessible(site: Site, browser:
     assert await site.responses() == [(2, "Longer opening hours, please.")]
 
     # The administrator's page, and the page a tablet that is no kiosk gets, meet the same standard.
-    await no_violations(browser, f"{site.url}/staff/kiosks", [await site.admin_cookie()])
+    admin = [await site.admin_cookie()]
+    [kiosk] = await site.db.all(Kiosk)
+    for path in ("/staff/kiosks", f"/staff/kiosks/{kiosk.id}/revoke"):
+        await no_violations(browser, site.url + path, admin)
     await no_violations(browser, f"{site.url}/kiosk", [])
 
 
