@@ -40,8 +40,10 @@ run: $(STAMP) assets ## Install, migrate, load demo data once and start on http:
 browser: ## Install Debian's Chromium for the page tests when missing
 	@command -v /usr/bin/chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
+# One pytest worker per core (TEST_WORKERS=0 runs in one process); worksteal evens out the long tests.
+TEST_WORKERS ?= auto
 test: $(TEST_STAMP) assets browser ## Install what tests need and run the whole suite
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal
 
 # sentiment_data.py is a module of the sentiment benchmarks; sentiment_train.py retrains cv-sentiment-2 and -3;
 # sentiment_vader_words.py writes the VADER word list cv-sentiment-3 ships.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import TypeVar
 
+import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ValidationException
@@ -13,9 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.auth import API_KEY_SECURITY, Access, ApiPrincipal
+from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.http import problem_responses
 from civicvoice.core.services import Services
+from civicvoice.core.settings import Settings
 from surveys.intake import ContactIntake, Outcome
 from surveys.models import Service
 from surveys.schemas import (
@@ -24,12 +28,15 @@ from surveys.schemas import (
     ContactAccepted,
     ContactBatch,
     ContactEvent,
+    DecisionOut,
     EventProblem,
     InvalidBody,
     ServiceList,
     ServiceOut,
     decode_strictly,
 )
+from surveys.tokens import TokenSigner
+from surveys.web_links import survey_links, wants_link
 
 T = TypeVar("T")
 
@@ -48,6 +55,19 @@ async def strictly(request: Request, schema: type[T]) -> T:  # type: ignore[type
         return decode_strictly(await request.body(), schema)
     except InvalidBody as exc:
         raise ValidationException(detail="Validation failed", extra=[{"message": str(exc), "key": "data"}]) from None
+
+
+async def web_survey_links(
+    request: Request,  # type: ignore[type-arg]
+    session: AsyncSession,
+    invitations: list[tuple[uuid.UUID, DecisionOut]],
+) -> dict[uuid.UUID, str]:
+    """The survey links of the web-link invitations among the answers (stored when the request commits)."""
+    if not invitations:
+        return {}
+    services: Services = request.app.state.services
+    settings = services.get(Settings)
+    return await survey_links(session, services.get(TokenSigner), settings.base_url, invitations, utcnow())
 
 
 def provide_intake(request: Request) -> ContactIntake:  # type: ignore[type-arg]
@@ -73,7 +93,9 @@ class ContactController(Controller):
             "Reports one finished contact. The API key must be bound to the event's `source` (403 otherwise), so "
             "a contact system reports only its own contacts. The same (source, external_id) reported again "
             "creates no new contact and answers with the first result (duplicate: true): only a key of that "
-            "source ever sees it. The answer carries the invitation decision and its reason."
+            "source ever sees it. The answer carries the invitation decision and its reason. A contact invited on "
+            "the `web_link` channel (a `web_form` contact: an online transaction) also gets `survey_url`, the survey "
+            "link to show the customer on the transaction's confirmation page; nothing is sent to them."
         ),
     )
     async def report_contact(
@@ -85,8 +107,12 @@ class ContactController(Controller):
     ) -> ContactAccepted:
         event = await strictly(request, ContactEvent)
         api_principal(request).require_source(event.source)
-        result = await intake.report(db_session, event)
-        return result.accepted
+        accepted = (await intake.report(db_session, event)).accepted
+        if wants_link(accepted.decision, accepted.invitation_id):
+            assert accepted.invitation_id is not None
+            links = await web_survey_links(request, db_session, [(accepted.invitation_id, accepted.decision)])
+            accepted = msgspec.structs.replace(accepted, survey_url=links.get(accepted.invitation_id))
+        return accepted
 
     @post(
         "/batch",
@@ -120,6 +146,17 @@ class ContactController(Controller):
                 outcomes[index] = exc
         stored = await intake.report_many(db_session, [event for _, event in allowed])
         outcomes.update(zip([index for index, _ in allowed], stored, strict=True))
+        links = await web_survey_links(
+            request,
+            db_session,
+            [
+                (o.accepted.invitation_id, o.accepted.decision)
+                for o in outcomes.values()
+                if not isinstance(o, CivicVoiceError)
+                and wants_link(o.accepted.decision, o.accepted.invitation_id)
+                and o.accepted.invitation_id is not None
+            ],
+        )
         for index in range(len(batch.events)):
             outcome = outcomes[index]
             if isinstance(outcome, CivicVoiceError):
@@ -141,6 +178,7 @@ class ContactController(Controller):
                     contact_id=accepted.contact_id,
                     decision=accepted.decision,
                     invitation_id=accepted.invitation_id,
+                    survey_url=links.get(accepted.invitation_id) if accepted.invitation_id else None,
                 )
             )
         return BatchResult(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,10 +17,12 @@ from civicvoice.core.settings import Settings
 from privacy.keyring import Keyring
 from privacy.vault import Vault
 from surveys.channels import Channels
+from surveys.channels.chat import ChatSurveys
 from surveys.channels.email import EmailChannel
 from surveys.channels.ivr import IvrSurveys
 from surveys.channels.kiosk import ENROL_PATHS, Kiosks
 from surveys.channels.notify import NotifyClients, notify_channels
+from surveys.chat_api import ROUTES as CHAT_ROUTES
 from surveys.controllers import API_SCOPES, ROUTES
 from surveys.extensions import OPEN_COMPLAINT_CHECKS, RESPONSE_SUBSCRIBERS
 from surveys.intake import ContactIntake
@@ -44,6 +47,16 @@ def _services(services: Services, extensions: Extensions) -> None:
     channels = services.find(Channels) or services.provide(_channels(services, settings, sessions))
     recorder = services.provide(ResponseRecorder(vault, extensions.items(RESPONSE_SUBSCRIBERS)))
     services.provide(IvrSurveys(vault, recorder))
+    services.provide(
+        ChatSurveys(
+            vault,
+            recorder,
+            signer,
+            base_url=settings.base_url,
+            token_lifetime=timedelta(minutes=settings.chat_token_minutes),
+            privacy_notice_url=settings.privacy_notice_url,
+        )
+    )
     services.provide(Kiosks(recorder, answers_per_minute=settings.kiosk_answers_per_minute))
     # One writer for one contact and many: concurrent single contacts are grouped into one transaction. Only the
     # channels this deployment can send on are offered to the invitation rules.
@@ -52,8 +65,7 @@ def _services(services: Services, extensions: Extensions) -> None:
             vault,
             sessions,
             open_complaint_checks=extensions.items(OPEN_COMPLAINT_CHECKS),
-            # IVR is not sent: the telephony platform asks on the call, so it counts once a platform is configured.
-            sendable=frozenset(channels) | ({InvitationChannel.ivr.value} if settings.ivr_secrets else frozenset()),
+            sendable=sendable_channels(channels, settings),
         )
     )
     # Survey answers go through the group-commit writer; a failed batch falls back to the recorder.
@@ -61,6 +73,18 @@ def _services(services: Services, extensions: Extensions) -> None:
     services.provide(
         InvitationSender(vault, signer, channels, base_url=settings.base_url, council_name=settings.council_name)
     )
+
+
+def sendable_channels(channels: Channels, settings: Settings) -> frozenset[str]:
+    """The invitation channels this deployment can reach people on. IVR and chat are not sent (the platform asks
+    on the call or in the chat window), so they count once a platform is configured; a web link is handed back to
+    the contact system that reported the contact, so it always can."""
+    on_the_spot = {
+        InvitationChannel.ivr: bool(settings.ivr_secrets),
+        InvitationChannel.chat: bool(settings.chat_secrets),
+        InvitationChannel.web_link: True,
+    }
+    return frozenset(channels) | {channel.value for channel, configured in on_the_spot.items() if configured}
 
 
 def notify_limiter(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> RateLimiter:
@@ -84,7 +108,7 @@ def _channels(services: Services, settings: Settings, sessions: async_sessionmak
 
 FEATURE = Feature(
     name="surveys",
-    routes=[*ROUTES, *IVR_ROUTES, *PAGES, NotifyCallbacks, InvitationPages, *KIOSK_PAGES],
+    routes=[*ROUTES, *IVR_ROUTES, *CHAT_ROUTES, *PAGES, NotifyCallbacks, InvitationPages, *KIOSK_PAGES],
     jobs=JOBS,
     cli=[kiosk_group],  # civicvoice kiosk issue / list / revoke
     api_scopes=API_SCOPES,

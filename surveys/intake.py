@@ -59,6 +59,13 @@ from surveys.sending import SEND_INVITATION_JOB
 
 _RETRIES = 5
 
+# The channel a contact's own channel can ask on while the person is still there.
+_ON_THE_SPOT: dict[ContactChannel, frozenset[InvitationChannel]] = {
+    ContactChannel.phone: frozenset({InvitationChannel.ivr}),
+    ContactChannel.web_chat: frozenset({InvitationChannel.chat}),
+    ContactChannel.web_form: frozenset({InvitationChannel.web_link}),
+}
+
 # Higher layers (feedback) answer "does this person have an open complaint?"; surveys never imports them.
 OpenComplaintCheck = Callable[[AsyncSession, uuid.UUID], Awaitable[bool]]
 
@@ -463,9 +470,9 @@ class ContactIntake:
             if resolution is not None and not resolution.erased:  # an erased person is not linked again
                 subject_id = resolution.subject_id
                 reachable = reachable_channels(resolution.identity)
-                if event.channel is ContactChannel.phone:
-                    # Still on the line: the telephony platform can ask the survey by keypad on the same call.
-                    reachable |= {InvitationChannel.ivr}
+                # Still there: the telephony platform asks by keypad on the same call, the chat platform shows the
+                # end-of-chat widget, the online form shows the survey link it gets back (`surveys.web_links`).
+                reachable |= _ON_THE_SPOT.get(event.channel, frozenset())
                 person = PersonFacts(
                     opted_out=resolution.opted_out,
                     suppressed=resolution.suppressed or bool(event.customer and event.customer.opted_out),
@@ -689,6 +696,21 @@ async def published_post_contact_version(session: AsyncSession) -> uuid.UUID | N
 
 def problem_of(exc: CivicVoiceError) -> dict[str, object]:
     return {"title": exc.title, "status": exc.status, "detail": exc.detail, "field": exc.field}
+
+
+async def invitation_waiting(
+    session: AsyncSession, vault: Vault, source: str, external_id: str, channel: InvitationChannel
+) -> uuid.UUID | None:
+    """The invitation on ``channel`` of the contact a platform reported as (source, external id): how a call or a
+    chat finds the survey waiting for it, under any index-key version."""
+    ref = normalise_external_id(source, external_id)
+    digests = [vault.indexer.digest("contact_ref", ref, version=version) for version in vault.keyring.index]
+    invitation_id: uuid.UUID | None = await session.scalar(
+        select(Invitation.id)
+        .join(Contact, Contact.id == Invitation.contact_id)
+        .where(Contact.ref_digest.in_(digests), Invitation.channel == channel.value)
+    )
+    return invitation_id
 
 
 async def find_contact(session: AsyncSession, vault: Vault, source: str, external_id: str) -> Contact | None:

@@ -7,8 +7,7 @@ from typing import Any
 
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
-from litestar.enums import ParamType
-from litestar.openapi.spec import OpenAPIMediaType, Operation, Parameter, RequestBody, Schema
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK
@@ -18,27 +17,9 @@ from civicvoice.core.auth import Access
 from civicvoice.core.clock import utcnow
 from civicvoice.core.http import problem_responses, service
 from civicvoice.core.settings import Settings
-from surveys.channels.ivr import (
-    PLATFORM_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    InvalidIvrRequest,
-    IvrPrompt,
-    IvrRequest,
-    IvrSurveys,
-    verify_request,
-)
+from surveys.channels.ivr import InvalidIvrRequest, IvrPrompt, IvrRequest, IvrSurveys
 from surveys.schemas import InvalidBody, decode_strictly
-
-_SIGNATURE_HEADERS = (
-    (PLATFORM_HEADER, "The platform's name, as configured in CIVICVOICE_IVR_SECRETS (and its contacts' `source`)."),
-    (TIMESTAMP_HEADER, "When the request was signed, in whole seconds since 1970 (UTC); within 5 minutes of ours."),
-    (
-        SIGNATURE_HEADER,
-        "`v1=` and the lower-case hex HMAC-SHA256, under the platform's shared secret, of the timestamp, the method "
-        "and the path, each followed by a newline, then the raw body.",
-    ),
-)
+from surveys.signed_requests import signature_parameters, verify_request
 
 
 @dataclass
@@ -71,17 +52,7 @@ class _IvrOperation(Operation):
                 )
             },
         )
-        signed = [
-            Parameter(
-                name=name,
-                param_in=ParamType.HEADER,
-                required=True,
-                description=text,
-                schema=Schema(type=OpenAPIType.STRING),
-            )
-            for name, text in _SIGNATURE_HEADERS
-        ]
-        self.parameters = [*(self.parameters or []), *signed]
+        self.parameters = [*(self.parameters or []), *signature_parameters("CIVICVOICE_IVR_SECRETS")]
 
 
 class IvrController(Controller):

@@ -48,9 +48,10 @@ class InvitationChannel(StrEnum):
     web_link = "web_link"
 
 
-# Channels that ask while the person is still there (on the call): nothing is sent, and they come before the
-# others for a contact they can reach, since that is the channel the person used.
-ANSWERED_ON_THE_SPOT: Final = frozenset({InvitationChannel.ivr})
+# Channels that ask while the person is still there (on the call, in the chat window, on the page after an online
+# transaction): nothing is sent, and they come before the others for a contact they can reach, since that is the
+# channel the person used.
+ANSWERED_ON_THE_SPOT: Final = frozenset({InvitationChannel.ivr, InvitationChannel.chat, InvitationChannel.web_link})
 
 
 # The contact channel that an answer given without a contact measures (a kiosk stands in a face-to-face centre):

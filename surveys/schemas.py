@@ -110,6 +110,8 @@ class ContactAccepted(msgspec.Struct):
     duplicate: bool
     decision: DecisionOut
     invitation_id: uuid.UUID | None = None
+    # Invited on the `web_link` channel: the survey link to show the customer now (surveys.web_links).
+    survey_url: str | None = None
 
 
 class EventProblem(msgspec.Struct):
@@ -125,6 +127,7 @@ class BatchItem(msgspec.Struct):
     contact_id: uuid.UUID | None = None
     decision: DecisionOut | None = None
     invitation_id: uuid.UUID | None = None
+    survey_url: str | None = None
     error: EventProblem | None = None
 
 

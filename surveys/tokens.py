@@ -28,6 +28,7 @@ class Purpose(StrEnum):
     survey = "s"
     unsubscribe = "u"
     short = "r"  # the code of a short link (/r/CODE), looked up by its digest
+    chat = "c"  # an end-of-chat widget's token: minutes long, handed to one chat's page
 
 
 _SHORT_BYTES = 9  # 72 bits: 12 characters, as hard to guess as a 72-bit key

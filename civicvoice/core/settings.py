@@ -57,6 +57,20 @@ def _platform_secrets(raw: str, name: str) -> dict[str, str]:
     return dict(value)
 
 
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$")
+
+
+def _origins(raw: str, name: str) -> tuple[str, ...]:
+    """Web origins as browsers send them (scheme://host[:port], no path), lower-cased, without repeats."""
+    origins = sorted({part.strip().lower().rstrip("/") for part in raw.split(",") if part.strip()})
+    for origin in origins:
+        if not _ORIGIN.match(origin):
+            raise ConfigurationError(
+                f"{name}: {origin[:80]!r} is not a web origin; give scheme://host[:port] such as https://chat.example.org."
+            )
+    return tuple(origins)
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -118,6 +132,12 @@ class Settings:
     # Telephony platforms allowed to call the IVR survey webhook: platform name (the `source` it reports its calls
     # under as contacts) -> the shared secret its requests are HMAC-SHA256 signed with (CIVICVOICE_IVR_SECRETS).
     ivr_secrets: Mapping[str, str] = field(default_factory=dict)
+    # Web chat platforms allowed to ask for end-of-chat widget tokens, signed like the IVR webhook
+    # (CIVICVOICE_CHAT_SECRETS); the web origins whose pages may embed the widget (CIVICVOICE_CHAT_ALLOWED_ORIGINS,
+    # comma-separated, e.g. https://chat.example.gov.uk); how long a widget token lasts.
+    chat_secrets: Mapping[str, str] = field(default_factory=dict)
+    chat_allowed_origins: tuple[str, ...] = ()
+    chat_token_minutes: int = 15
     # Face-to-face kiosks (surveys/channels/kiosk.py): a screen left alone this long starts again for the next
     # person; each tablet may send at most this many answers a minute (a stuck or abused tablet is refused).
     kiosk_idle_seconds: int = 30
@@ -256,6 +276,12 @@ class Settings:
         kwargs.update(_notify_from_env(get))
         if (v := get("IVR_SECRETS")) is not None:
             kwargs["ivr_secrets"] = _platform_secrets(v, "CIVICVOICE_IVR_SECRETS")
+        if (v := get("CHAT_SECRETS")) is not None:
+            kwargs["chat_secrets"] = _platform_secrets(v, "CIVICVOICE_CHAT_SECRETS")
+        if (v := get("CHAT_ALLOWED_ORIGINS")) is not None:
+            kwargs["chat_allowed_origins"] = _origins(v, "CIVICVOICE_CHAT_ALLOWED_ORIGINS")
+        if (v := get("CHAT_TOKEN_MINUTES")) is not None:
+            kwargs["chat_token_minutes"] = _int(v, "CIVICVOICE_CHAT_TOKEN_MINUTES", low=1, high=240)
         return cls(**kwargs)
 
     @property

@@ -14,12 +14,9 @@ the question, so a replayed answer to an earlier question changes nothing.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Annotated, Final, Literal
 
 import msgspec
@@ -29,22 +26,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.clock import utcnow
-from civicvoice.core.errors import CivicVoiceError, Conflict, NotAuthenticated, NotFound, PermissionDenied
-from privacy.blind_index import normalise_external_id
+from civicvoice.core.errors import CivicVoiceError, Conflict, NotFound
 from privacy.vault import Vault
 from surveys.definitions import ENGLISH, Question, QuestionKind, SurveyDefinition
-from surveys.models import Contact, Invitation, InvitationState, IvrCall
+from surveys.intake import invitation_waiting
+from surveys.models import InvitationState, IvrCall
 from surveys.responses import ResponseRecorder, Submission, open_invitation
 from surveys.rules import InvitationChannel
+from surveys.signed_requests import SignatureRefused
 
 MAX_QUESTIONS: Final = 3
 MAX_CHOICES: Final = 9  # one key each, 1 to 9
-TIMESTAMP_WINDOW: Final = timedelta(minutes=5)  # either side of our clock
-
-PLATFORM_HEADER: Final = "x-civicvoice-platform"
-TIMESTAMP_HEADER: Final = "x-civicvoice-timestamp"
-SIGNATURE_HEADER: Final = "x-civicvoice-signature"
-SIGNATURE_VERSION: Final = "v1"
 
 RETRY_PREFIX: Final = "Sorry, that is not one of the options. "
 THANK_YOU: Final = "Thank you for your feedback. Goodbye."
@@ -80,14 +72,6 @@ class IvrPrompt(msgspec.Struct, kw_only=True):
     language: str = ENGLISH
 
 
-class SignatureMissing(NotAuthenticated):
-    title = "Signed request required"
-
-
-class SignatureRefused(PermissionDenied):
-    title = "Signature not accepted"
-
-
 class NoCallSurvey(NotFound):
     slug = "no-ivr-survey"
     title = "No survey for this call"
@@ -96,46 +80,6 @@ class NoCallSurvey(NotFound):
 class StaleAnswer(Conflict):
     slug = "ivr-stale-answer"
     title = "Not the question being asked"
-
-
-def signature(secret: str, timestamp: str, method: str, path: str, body: bytes) -> str:
-    """The signature header's value: ``v1=`` and the hex HMAC-SHA256 of ``timestamp\\nMETHOD\\npath\\n`` + body."""
-    message = f"{timestamp}\n{method.upper()}\n{path}\n".encode() + body
-    return f"{SIGNATURE_VERSION}=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-
-
-def sign_request(platform: str, secret: str, method: str, path: str, body: bytes, now: datetime) -> dict[str, str]:
-    """The headers a platform sends (used by the tests and the README's example)."""
-    timestamp = str(int(now.timestamp()))
-    return {
-        PLATFORM_HEADER: platform,
-        TIMESTAMP_HEADER: timestamp,
-        SIGNATURE_HEADER: signature(secret, timestamp, method, path, body),
-    }
-
-
-def verify_request(
-    secrets: Mapping[str, str], headers: Mapping[str, str], method: str, path: str, body: bytes, now: datetime
-) -> str:
-    """The platform that signed this request, or 401 (not signed) / 403 (signed wrongly, unknown, or stale).
-
-    Checked before anything is read or written.
-    """
-    platform, timestamp, given = (headers.get(h) for h in (PLATFORM_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER))
-    if not platform or not timestamp or not given:
-        raise SignatureMissing(
-            f"Sign the request: send {PLATFORM_HEADER}, {TIMESTAMP_HEADER} and {SIGNATURE_HEADER} headers."
-        )
-    secret = secrets.get(platform)
-    if secret is None:
-        raise SignatureRefused("This platform is not configured for IVR surveys.")
-    if not timestamp.isdigit() or len(timestamp) > 12:
-        raise SignatureRefused("The timestamp must be whole seconds since 1970 (UTC).")
-    if abs(now.timestamp() - int(timestamp)) > TIMESTAMP_WINDOW.total_seconds():
-        raise SignatureRefused("The request's timestamp is outside the accepted window; check the clock.")
-    if not hmac.compare_digest(given.encode(), signature(secret, timestamp, method, path, body).encode()):
-        raise SignatureRefused("The signature does not match the request.")
-    return platform
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -213,14 +157,7 @@ class IvrSurveys:
         self.recorder = recorder
 
     async def invitation_for_call(self, session: AsyncSession, platform: str, call_id: str) -> uuid.UUID:
-        ref = normalise_external_id(platform, call_id)
-        indexer = self.vault.indexer
-        digests = [indexer.digest("contact_ref", ref, version=version) for version in self.vault.keyring.index]
-        invitation_id = await session.scalar(
-            select(Invitation.id)
-            .join(Contact, Contact.id == Invitation.contact_id)
-            .where(Contact.ref_digest.in_(digests), Invitation.channel == InvitationChannel.ivr.value)
-        )
+        invitation_id = await invitation_waiting(session, self.vault, platform, call_id, InvitationChannel.ivr)
         if invitation_id is None:
             raise NoCallSurvey("No IVR survey is waiting for this call; end the call as usual.")
         return invitation_id

@@ -7,6 +7,7 @@ migrations run once into that fresh database and every table is emptied between 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,8 +16,9 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import URL, make_url, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from civicvoice.app import create_app
 from civicvoice.core.settings import Settings
@@ -36,10 +38,36 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_migrated() -> str:
+def postgres_migrated() -> Iterator[str]:
+    """The configured PostgreSQL database, migrated. Under pytest-xdist each worker gets a database of its own
+    beside it (named after the worker), created here and dropped at the end, so workers never share tables."""
     assert PG_URL, "CIVICVOICE_TEST_DATABASE_URL is not set"
-    migrate(Settings(database_url=PG_URL))
-    return PG_URL
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker:
+        migrate(Settings(database_url=PG_URL))
+        yield PG_URL
+        return
+    url = make_url(PG_URL)
+    name = f"{url.database}_{worker}"
+    asyncio.run(_recreate_database(url, name))
+    worker_url = url.set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(Settings(database_url=worker_url))
+        yield worker_url
+    finally:
+        asyncio.run(_recreate_database(url, name, create=False))
+
+
+async def _recreate_database(url: URL, name: str, *, create: bool = True) -> None:
+    """Drop the database `name` on `url`'s server, and create it again unless told not to."""
+    engine = create_async_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            if create:
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.cli import migrate_database
@@ -26,11 +26,16 @@ def migrate(settings: Settings) -> None:
 
 
 async def truncate_all(settings: Settings) -> None:
+    """Empty every table a test may have filled. Emptying only the tables that hold rows, by DELETE in reverse
+    dependency order, takes milliseconds; a TRUNCATE of every table took 0.4 s or more per test."""
+    tables = Base.metadata.sorted_tables
+    probe = union_all(*(select(literal(i)).select_from(table).limit(1) for i, table in enumerate(tables)))
     engine = create_engine(settings, pooled=False)
     try:
         async with engine.begin() as conn:
-            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-            await conn.execute(text(f"TRUNCATE {names} CASCADE"))
+            filled = sorted((await conn.execute(probe)).scalars(), reverse=True)
+            for i in filled:
+                await conn.execute(tables[i].delete())
     finally:
         await engine.dispose()
 

@@ -73,6 +73,17 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/ivr/calls/{call_id:str}"): NOBODY,
     # Its automatic OPTIONS answers anyone with the allowed methods and nothing else (no CORS is offered).
     ("OPTIONS", "/api/v1/ivr/calls/{call_id:str}"): PUBLIC,
+    # The chat token endpoint, like the IVR webhook: only a request HMAC-signed by a configured chat platform
+    # (tests/integration/test_chat.py); its automatic OPTIONS offers no CORS.
+    ("POST", "/api/v1/chat/chats/{chat_id:str}/token"): NOBODY,
+    ("OPTIONS", "/api/v1/chat/chats/{chat_id:str}/token"): PUBLIC,
+    # The end-of-chat widget's calls: the widget token in the Authorization header is the capability (a 401 for
+    # anyone without one, from the handler, not the guard); CORS for the configured origins only.
+    ("GET", "/api/v1/chat/survey"): PUBLIC,
+    ("POST", "/api/v1/chat/answers"): PUBLIC,
+    # The widget's script and style sheet, loaded by chat platforms' pages.
+    ("GET", "/chat/widget.js"): PUBLIC,
+    ("GET", "/chat/widget.css"): PUBLIC,
     # Survey and unsubscribe links: the signed token in the path is the capability.
     ("GET", "/s/{token:str}"): PUBLIC,
     ("POST", "/s/{token:str}"): PUBLIC,
@@ -196,6 +207,7 @@ PATH_VALUES = {
     "{code:str}": "not-a-real-code",
     "{invitation_id:uuid}": str(uuid.UUID(int=12)),
     "{call_id:str}": "CALL-1",
+    "{chat_id:str}": "CHAT-1",
     "{key:str}": "not-a-real-key",
     "{kiosk_id:uuid}": str(uuid.UUID(int=13)),
 }

@@ -18,9 +18,11 @@ from sqlalchemy import select
 from civicvoice.app import create_app
 from civicvoice.core.jobs import Job
 from civicvoice.core.settings import Settings
-from surveys.channels.ivr import SIGNATURE_HEADER, THANK_YOU, TIMESTAMP_HEADER, sign_request
+from surveys.channels.ivr import THANK_YOU
 from surveys.models import Answer, Invitation, IvrCall, Response
 from surveys.rules import InvitationChannel, InvitationPolicy
+from surveys.sending import SEND_INVITATION_JOB
+from surveys.signed_requests import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_request
 from tests.integration.support import TestDatabase
 
 Client = AsyncTestClient[Litestar]
@@ -83,7 +85,7 @@ async def test_a_phone_contact_is_surveyed_on_the_call_and_answers_are_stored(
     decision = await reported(ivr, auth, "CALL-1")
     assert decision["decision"]["invite"] is True and decision["decision"]["channel"] == "ivr"
     # Nothing is sent: the invitation waits for the call.
-    assert not [j for j in await db.all(Job) if j.name == "surveys.send_invitation"]
+    assert not [j for j in await db.all(Job) if j.name == SEND_INVITATION_JOB]
 
     first = await step(ivr, "CALL-1")
     assert first.status_code == 200, first.text

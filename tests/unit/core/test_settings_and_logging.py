@@ -32,6 +32,15 @@ def test_defaults_and_environment() -> None:
     assert settings.ivr_secrets == {}
     ivr = Settings.from_env({"CIVICVOICE_IVR_SECRETS": json.dumps({"telephony": "k" * 40})})
     assert ivr.ivr_secrets == {"telephony": "k" * 40}
+    chat = Settings.from_env(
+        {
+            "CIVICVOICE_CHAT_SECRETS": json.dumps({"webchat": "c" * 40}),
+            "CIVICVOICE_CHAT_ALLOWED_ORIGINS": "https://Chat.example.org/, http://127.0.0.1:8080,https://chat.example.org",
+            "CIVICVOICE_CHAT_TOKEN_MINUTES": "5",
+        }
+    )
+    assert chat.chat_secrets == {"webchat": "c" * 40} and chat.chat_token_minutes == 5
+    assert chat.chat_allowed_origins == ("http://127.0.0.1:8080", "https://chat.example.org")
 
 
 @pytest.mark.parametrize(
@@ -46,6 +55,10 @@ def test_defaults_and_environment() -> None:
         ({"CIVICVOICE_IVR_SECRETS": '["a"]'}, "JSON object"),
         ({"CIVICVOICE_IVR_SECRETS": '{"telephony": "short"}'}, "at least 32 characters"),
         ({"CIVICVOICE_IVR_SECRETS": '{"tele phony": "' + "k" * 40 + '"}'}, "platform names"),
+        ({"CIVICVOICE_CHAT_SECRETS": '{"webchat": "short"}'}, "at least 32 characters"),
+        ({"CIVICVOICE_CHAT_ALLOWED_ORIGINS": "https://chat.example.org/widget"}, "not a web origin"),
+        ({"CIVICVOICE_CHAT_ALLOWED_ORIGINS": "*"}, "not a web origin"),
+        ({"CIVICVOICE_CHAT_TOKEN_MINUTES": "0"}, "between 1 and 240"),
     ],
 )
 def test_bad_settings_say_what_to_fix(env: dict[str, str], message: str) -> None:

@@ -7,15 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from surveys.catalogue import POST_CONTACT_SURVEY
-from surveys.channels.ivr import (
-    SignatureMissing,
-    SignatureRefused,
-    keypad_plan,
-    next_question,
-    sign_request,
-    verify_request,
-)
+from surveys.channels.ivr import keypad_plan, next_question
 from surveys.definitions import Choice, Question, QuestionKind, ShowIf, SurveyDefinition
+from surveys.signed_requests import SignatureMissing, SignatureRefused, sign_request, verify_request
 
 EN = {"en": "Q"}
 
