@@ -20,6 +20,7 @@ from surveys.channels import Channels
 from surveys.channels.chat import ChatSurveys
 from surveys.channels.email import EmailChannel
 from surveys.channels.ivr import IvrSurveys
+from surveys.channels.kiosk import ENROL_PATHS, Kiosks
 from surveys.channels.notify import NotifyClients, notify_channels
 from surveys.chat_api import ROUTES as CHAT_ROUTES
 from surveys.controllers import API_SCOPES, ROUTES
@@ -30,6 +31,8 @@ from surveys.ivr_api import ROUTES as IVR_ROUTES
 from surveys.jobs import JOBS
 from surveys.letter_pages import LETTER_ROLES, LetterPages
 from surveys.letters import LetterPrinting
+from surveys.kiosk_cli import kiosk_group
+from surveys.kiosk_pages import KIOSK_PAGES, KIOSK_ROLES
 from surveys.notify_callbacks import NOTIFY_CHECK, NotifyCallbacks
 from surveys.pages import PAGES
 from surveys.responses import GroupedResponses, ResponseRecorder
@@ -56,6 +59,7 @@ def _services(services: Services, extensions: Extensions) -> None:
             privacy_notice_url=settings.privacy_notice_url,
         )
     )
+    services.provide(Kiosks(recorder, answers_per_minute=settings.kiosk_answers_per_minute))
     # One writer for one contact and many: concurrent single contacts are grouped into one transaction. Only the
     # channels this deployment can send on are offered to the invitation rules.
     services.provide(
@@ -118,18 +122,20 @@ def _channels(services: Services, settings: Settings, sessions: async_sessionmak
 
 FEATURE = Feature(
     name="surveys",
-    routes=[*ROUTES, *IVR_ROUTES, *CHAT_ROUTES, *PAGES, NotifyCallbacks, InvitationPages, LetterPages],
+    routes=[*ROUTES, *IVR_ROUTES, *CHAT_ROUTES, *PAGES, NotifyCallbacks, InvitationPages, LetterPages, *KIOSK_PAGES],
     jobs=JOBS,
+    cli=[kiosk_group],  # civicvoice kiosk issue / list / revoke
     api_scopes=API_SCOPES,
     templates=[Path(__file__).parent / "templates"],
     models=["surveys.models", "surveys.letter_models"],
     # Invitations are what the file mail backend writes on a machine without a mail server.
     file_stores=[MAIL_FILES],
     extensions=[
-        *(contribute(SECRET_PATHS, pattern) for pattern in LINK_PATHS),
+        *(contribute(SECRET_PATHS, pattern) for pattern in (*LINK_PATHS, *ENROL_PATHS)),
         contribute(WEBHOOK_CHECKS, NOTIFY_CHECK),
         contribute(STAFF_NAV, StaffNavItem("Invitations", "/staff/invitations", roles=INVITATION_ROLES, position=60)),
         contribute(STAFF_NAV, StaffNavItem("Paper surveys", "/staff/letters", roles=LETTER_ROLES, position=61)),
+        contribute(STAFF_NAV, StaffNavItem("Kiosks", "/staff/kiosks", roles=KIOSK_ROLES, position=92)),
     ],
     build_services=_services,
 )

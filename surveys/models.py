@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
+from sqlalchemy import Float, ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from civicvoice.core.clock import utcnow
@@ -368,3 +368,51 @@ class IvrCall(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     response_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("response.id", ondelete="SET NULL"))
+
+
+class Kiosk(Base):
+    """A tablet in a face-to-face centre that asks visitors the satisfaction question, registered to one centre and
+    service by a device key an administrator issues and can revoke.
+
+    Keys are stored only as SHA-256 digests: the enrolment key (in the link an administrator opens on the tablet,
+    usable once and for a limited time) and the device key the enrolled tablet then carries in its cookie. Holds
+    no personal data: the kiosk's answers are anonymous `Response` rows on the kiosk channel.
+    """
+
+    __tablename__ = "kiosk"
+    __datamap__ = DataMapEntry.no_personal_data("Tablets asking for feedback in face-to-face centres")
+
+    name: Mapped[str] = mapped_column(String(100))  # the centre, as staff know it
+    service_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("service.id"))
+    # The first characters of its keys, to name it in listings and to revoke it by.
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    enrol_digest: Mapped[str | None] = mapped_column(String(64), unique=True)  # cleared once used
+    enrol_expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    device_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+    enrolled_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    # Answers taken since it was issued (a comment is part of its answer); each one's `KioskResponse` says which
+    # answers are still kept, since retention removes old ones.
+    responses: Mapped[int] = mapped_column(default=0)
+    # The per-device rate limit (GCRA): the theoretical arrival time of its next answer, seconds since 1970.
+    rate_tat: Mapped[float] = mapped_column(Float(precision=53), default=0.0)
+
+
+class KioskResponse(Base):
+    """Which kiosk (so which centre) took an anonymous answer: the answer itself is an ordinary `Response`."""
+
+    __tablename__ = "kiosk_response"
+    __datamap__ = DataMapEntry(
+        purpose="Report anonymous kiosk answers by the face-to-face centre that took them",
+        holds=("the centre an anonymous answer was given at",),
+        category="feedback",
+        lawful_basis="public_task",
+        retention="2 years, with its response",
+        links=(Link("response_id", "response"),),
+    )
+    __table_args__ = (Index("ix_kiosk_response_kiosk", "kiosk_id"),)
+
+    kiosk_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("kiosk.id", ondelete="CASCADE"))
+    response_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("response.id", ondelete="CASCADE"), unique=True)

@@ -107,6 +107,24 @@ class Submission:
     partial: bool = False  # from a channel where a question may go unanswered: none is required (`check_answers`)
 
 
+@dataclass(frozen=True)
+class AnonymousSubmission:
+    """Answers with no invitation and no person behind them (a kiosk): the version, service and channel they
+    belong to, and the questions the channel asked."""
+
+    survey_version_id: uuid.UUID
+    service_id: uuid.UUID
+    channel: str
+    form: Mapping[str, str]
+    asked: frozenset[str]
+    partial: bool = True  # the channel asks some questions only, and a comment may be left out
+
+
+@dataclass(frozen=True)
+class _Anonymous:
+    subject_id: None
+
+
 Outcome = uuid.UUID | CivicVoiceError  # the stored response's id, or why this submission was refused
 
 # What a submission needs to know about its invitation, read (and on PostgreSQL locked) for a whole batch at once.
@@ -238,6 +256,57 @@ class ResponseRecorder:
         done = [outcome for outcome in outcomes if outcome is not None]
         assert len(done) == len(submissions)
         return done
+
+    async def record_anonymous(
+        self, session: AsyncSession, submission: AnonymousSubmission, *, adding_to: Response | None = None
+    ) -> uuid.UUID:
+        """Check and store answers given with no invitation and no person (a kiosk), free text under the month's
+        key, in the caller's transaction; publishes "response submitted". Does not commit.
+
+        ``adding_to``: an anonymous response of the same version that these answers complete (the kiosk's comment
+        after its tap); a question it already answers is refused. Raises InvalidAnswers, storing nothing.
+        """
+        definition = await self.definition(session, submission.survey_version_id)
+        checked = check_answers(definition, submission.form, asked=submission.asked, partial=submission.partial)
+        if adding_to is not None:
+            assert adding_to.anonymous and adding_to.survey_version_id == submission.survey_version_id
+            if checked.numbers or checked.choices:
+                raise ValueError("only free text is added to an answered response")
+            taken = await session.scalar(
+                select(Answer.id).where(Answer.response_id == adding_to.id, Answer.question_key.in_(checked.texts))
+            )
+            if taken is not None:
+                raise AlreadyAnswered(ALREADY_ANSWERED)
+        if not checked.ok:
+            raise InvalidAnswers(checked, definition)
+        anonymous = _Anonymous(subject_id=None)
+        if adding_to is None:
+            now = utcnow()
+            response_id = new_id()
+            session.add(
+                Response(
+                    id=response_id,
+                    survey_version_id=submission.survey_version_id,
+                    service_id=submission.service_id,
+                    channel=submission.channel,
+                    anonymous=True,
+                    submitted_at=now,
+                    satisfaction=_answer_to(definition.csat_question, checked.numbers),
+                    resolved=_answer_to(definition.resolution_question, checked.choices),
+                )
+            )
+            await session.flush()
+        else:
+            # Under the key of the month the response belongs to, which is the one its text is read with.
+            now, response_id = adding_to.submitted_at, adding_to.id
+        rows = await self._answer_rows(session, anonymous, response_id, checked, now)
+        if rows:
+            await session.execute(insert(table(Answer)), rows)
+        if rows or adding_to is None:
+            event = ResponseSubmitted(response_id, has_text=bool(checked.texts))
+            for subscriber in self.subscribers:
+                await subscriber(session, [event])
+        return response_id
 
     async def _answer_rows(
         self, session: AsyncSession, invitation: Any, response_id: uuid.UUID, checked: CheckedAnswers, now: datetime

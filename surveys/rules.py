@@ -56,6 +56,11 @@ ANSWERED_ON_THE_SPOT: Final = frozenset({InvitationChannel.ivr, InvitationChanne
 PRINTED: Final = frozenset({InvitationChannel.paper})
 
 
+# The contact channel that an answer given without a contact measures (a kiosk stands in a face-to-face centre):
+# the scorecard counts such answers with that channel's contacts.
+MEASURED_CHANNEL: Final = MappingProxyType({InvitationChannel.kiosk.value: ContactChannel.face_to_face.value})
+
+
 class ContactPreference(StrEnum):
     """The customer's recorded contact preference; `none` means "do not contact me"."""
 

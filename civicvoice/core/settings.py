@@ -138,6 +138,10 @@ class Settings:
     chat_secrets: Mapping[str, str] = field(default_factory=dict)
     chat_allowed_origins: tuple[str, ...] = ()
     chat_token_minutes: int = 15
+    # Face-to-face kiosks (surveys/channels/kiosk.py): a screen left alone this long starts again for the next
+    # person; each tablet may send at most this many answers a minute (a stuck or abused tablet is refused).
+    kiosk_idle_seconds: int = 30
+    kiosk_answers_per_minute: int = 12
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -316,4 +320,8 @@ def _notify_from_env(get: Any) -> dict[str, Any]:
         kwargs["notify_sms_mode"] = v
     if v := get("NOTIFY_RATE_PER_MINUTE"):
         kwargs["notify_rate_per_minute"] = _int(v, "CIVICVOICE_NOTIFY_RATE_PER_MINUTE", low=1, high=1_000_000)
+    if v := get("KIOSK_IDLE_SECONDS"):
+        kwargs["kiosk_idle_seconds"] = _int(v, "CIVICVOICE_KIOSK_IDLE_SECONDS", low=1, high=3600)
+    if v := get("KIOSK_ANSWERS_PER_MINUTE"):
+        kwargs["kiosk_answers_per_minute"] = _int(v, "CIVICVOICE_KIOSK_ANSWERS_PER_MINUTE", low=1, high=600)
     return kwargs

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.auth import Access, StaffUser
+from civicvoice.core.cookies import delete_cookie, read_cookie, set_cookie
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.http import NO_STORE, form_values
 from civicvoice.core.services import Services
@@ -35,11 +36,8 @@ from civicvoice.staff.web import (
     SIGN_IN_CSRF_COOKIE,
     SIGN_IN_PATH,
     current_user,
-    delete_cookie,
     new_sign_in_csrf,
-    read_cookie,
     safe_next,
-    set_cookie,
     staff_context,
     tokens_match,
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, Response
@@ -19,13 +19,13 @@ from litestar.connection import ASGIConnection
 from litestar.response import Redirect
 
 from civicvoice.core.auth import Access, StaffUser
+from civicvoice.core.cookies import read_cookie
 from civicvoice.core.errors import NotAuthenticated, PermissionDenied
 from civicvoice.core.extensions import STAFF_NAV
 from civicvoice.core.http import handle_civicvoice_error
 from civicvoice.core.services import Extensions
 from civicvoice.staff.accounts import session_user
 
-HOST_PREFIX = "__Host-"
 SESSION_COOKIE = "cv_staff_session"
 SIGN_IN_CSRF_COOKIE = "cv_sign_in_csrf"
 CSRF_FIELD = "csrf_token"
@@ -55,47 +55,6 @@ def new_sign_in_csrf() -> str:
 
 def tokens_match(expected: str | None, given: str | None) -> bool:
     return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
-
-
-def cookie_name(connection: ASGIConnection[Any, Any, Any, Any], name: str) -> str:
-    """On an https site a cookie's name carries the ``__Host-`` prefix: a browser then keeps it only if it is
-    Secure, for this host alone and path /, so no sibling subdomain or plain-http page can plant or read it."""
-    return HOST_PREFIX + name if connection.app.state.settings.serves_https else name
-
-
-def read_cookie(connection: ASGIConnection[Any, Any, Any, Any], name: str) -> str | None:
-    return connection.cookies.get(cookie_name(connection, name))
-
-
-def cookie_is_secure(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
-    # The base URL decides, never the request's scheme (behind a TLS proxy every request looks like http).
-    settings = connection.app.state.settings
-    return bool(settings.secure_cookies) or bool(settings.serves_https)
-
-
-def set_cookie(
-    response: Response[Any],
-    connection: ASGIConnection[Any, Any, Any, Any],
-    name: str,
-    value: str,
-    *,
-    max_age: int | None = None,
-    samesite: Literal["lax", "strict", "none"] = "lax",
-) -> None:
-    response.set_cookie(
-        key=cookie_name(connection, name),
-        value=value,
-        max_age=max_age,
-        path="/",
-        secure=cookie_is_secure(connection),
-        httponly=True,
-        samesite=samesite,
-    )
-
-
-def delete_cookie(response: Response[Any], connection: ASGIConnection[Any, Any, Any, Any], name: str) -> None:
-    # With the attributes it was set with: a browser ignores a __Host- cookie's deletion that is not Secure.
-    set_cookie(response, connection, name, "", max_age=0)
 
 
 def safe_next(target: str | None) -> str:

@@ -22,7 +22,7 @@ from feedback.quality import Evaluation
 from feedback.scorecard.charts import format_value
 from feedback.scorecard.measures import MEASURES, Source, Unit
 from feedback.scorecard.models import EnteredFigure
-from feedback.scorecard.rollups import COMPLIMENT, _fcr, month_bounds
+from feedback.scorecard.rollups import COMPLIMENT, _fcr, measured_channel, month_bounds
 from feedback.scorecard.service import Scope
 from privacy.exceptions import KeyDestroyed
 from privacy.redaction import redact
@@ -88,7 +88,7 @@ def _loose_scope(scope: Scope, month: date) -> ColumnElement[bool]:
     if scope.rows.service_ids is not None:
         clauses.append(Response.service_id.in_(scope.rows.service_ids))
     if scope.channel is not None:
-        clauses.append(Response.channel == scope.channel)
+        clauses.append(measured_channel() == scope.channel)
     if scope.agent_ref:
         clauses.append(false())  # an agent's figures hold no answers without a contact
     return and_(*clauses)
@@ -100,7 +100,7 @@ def _late_scope(scope: Scope, moment: Any, service_column: Any, month: date) -> 
     if scope.rows.service_ids is not None:
         clauses.append(service_column.in_(scope.rows.service_ids))
     if scope.channel is not None:
-        clauses.append(func.coalesce(Contact.channel, Response.channel, "") == scope.channel)
+        clauses.append(func.coalesce(Contact.channel, measured_channel(), "") == scope.channel)
     if scope.agent_ref is not None:
         clauses.append(func.coalesce(Contact.agent_ref, "") == scope.agent_ref)
     return clauses

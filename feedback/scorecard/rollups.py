@@ -41,11 +41,18 @@ from feedback.scorecard.formulas import (
 )
 from feedback.scorecard.models import COUNTERS, ScorecardRollup
 from surveys.models import Contact, Invitation, Response
+from surveys.rules import MEASURED_CHANNEL
 
 Key = tuple[str, str]  # (channel, agent_ref) within one month and service
 # Survey answers to "was it resolved?" that count as not resolved at the first contact.
 NOT_RESOLVED: Final = ("no", "partly")
 COMPLIMENT: Final = "compliment"
+
+
+def measured_channel() -> ColumnElement[str]:
+    """The channel an answer without a contact counts on: the contact channel it measures (a kiosk's answers count
+    on face to face), so a channel's scope includes them; otherwise the channel it was answered on."""
+    return case(dict(MEASURED_CHANNEL), value=Response.channel, else_=Response.channel)
 
 
 def month_start(moment: date | datetime) -> date:
@@ -197,7 +204,8 @@ async def compute_month(
         Response.submitted_at >= start,
         Response.submitted_at < end,
     )
-    loose_key = (Response.channel, literal(""))
+    loose_channel = measured_channel()
+    loose_key = (loose_channel, literal(""))
     await _collect(
         session,
         select(
@@ -206,7 +214,7 @@ async def compute_month(
             func.sum(case((Response.satisfaction >= SATISFIED_AT_LEAST, 1), else_=0)).label("satisfied"),
         )
         .where(loose)
-        .group_by(Response.channel),
+        .group_by(loose_channel),
         rows,
     )
     await _collect(
@@ -219,7 +227,7 @@ async def compute_month(
         )
         .join(CommentScore, CommentScore.response_id == Response.id)
         .where(loose)
-        .group_by(Response.channel),
+        .group_by(loose_channel),
         rows,
     )
     await _collect(
@@ -227,7 +235,7 @@ async def compute_month(
         select(*loose_key, func.count(CommentClassification.id).label("compliments"))
         .join(CommentClassification, CommentClassification.response_id == Response.id)
         .where(loose, CommentClassification.reviewed_class == COMPLIMENT)
-        .group_by(Response.channel),
+        .group_by(loose_channel),
         rows,
     )
     score = func.round(Evaluation.score)
@@ -247,7 +255,7 @@ async def compute_month(
         rows,
     )
     # Complaint cases by the month they closed; callbacks by the month they were due, once made or overdue.
-    channel = func.coalesce(Contact.channel, Response.channel, "")
+    channel = func.coalesce(Contact.channel, measured_channel(), "")
     improving = exists().where(ActionLink.case_id == ComplaintCase.id)
     await _collect(
         session,

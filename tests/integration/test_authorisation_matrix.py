@@ -182,6 +182,19 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/staff/exports/identified"): IDENTIFIED_EXPORTERS,
     ("GET", "/staff/imports/contacts"): ADMIN,
     ("POST", "/staff/imports/contacts"): ADMIN,
+    # The kiosk's screens: no key or session; the tablet's device cookie (set by its one-time enrolment link) is
+    # the credential, checked by each handler, which answers a clear page (tests/integration/test_kiosk.py).
+    ("GET", "/kiosk"): PUBLIC,
+    ("POST", "/kiosk/answer"): PUBLIC,
+    ("GET", "/kiosk/comment"): PUBLIC,
+    ("POST", "/kiosk/comment"): PUBLIC,
+    ("GET", "/kiosk/thanks"): PUBLIC,
+    ("GET", "/kiosk/enrol/{key:str}"): PUBLIC,
+    ("POST", "/kiosk/enrol/{key:str}"): PUBLIC,
+    ("GET", "/staff/kiosks"): ADMIN,
+    ("POST", "/staff/kiosks"): ADMIN,
+    ("GET", "/staff/kiosks/{kiosk_id:uuid}/revoke"): ADMIN,
+    ("POST", "/staff/kiosks/{kiosk_id:uuid}/revoke"): ADMIN,
 }
 
 PATH_VALUES = {
@@ -207,6 +220,8 @@ PATH_VALUES = {
     "{call_id:str}": "CALL-1",
     "{chat_id:str}": "CHAT-1",
     "{batch_id:uuid}": str(uuid.UUID(int=13)),
+    "{key:str}": "not-a-real-key",
+    "{kiosk_id:uuid}": str(uuid.UUID(int=14)),
 }
 
 
