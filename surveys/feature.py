@@ -29,10 +29,10 @@ from surveys.intake import ContactIntake
 from surveys.invitation_pages import INVITATION_ROLES, InvitationPages
 from surveys.ivr_api import ROUTES as IVR_ROUTES
 from surveys.jobs import JOBS
-from surveys.letter_pages import LETTER_ROLES, LetterPages
-from surveys.letters import LetterPrinting
 from surveys.kiosk_cli import kiosk_group
 from surveys.kiosk_pages import KIOSK_PAGES, KIOSK_ROLES
+from surveys.letter_pages import LETTER_ROLES, LetterPages
+from surveys.letters import LetterPrinting
 from surveys.notify_callbacks import NOTIFY_CHECK, NotifyCallbacks
 from surveys.pages import PAGES
 from surveys.responses import GroupedResponses, ResponseRecorder
