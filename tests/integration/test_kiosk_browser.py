@@ -22,7 +22,13 @@ from privacy.vault import Vault
 from surveys.channels.kiosk import enrol_path, issue_kiosk
 from surveys.models import Answer, Kiosk, Response
 from surveys.responses import read_answer_text
-from tests.integration.browser import axe_violations, browser_context, describe_violations, needs_chromium
+from tests.integration.browser import (
+    axe_violations,
+    browser_context,
+    describe_violations,
+    needs_chromium,
+    on_one_database,
+)
 from tests.integration.live_site import LiveSite, Watch, heading, serve_site, tab_to
 from tests.integration.support import TestDatabase
 from tests.integration.test_authorisation_matrix import session_cookie
@@ -32,7 +38,7 @@ from tests.integration.test_staff_login import make_user
 # The module-loop fixtures (see live_site.py): pytest finds them by their names in this module.
 from tests.integration.live_site import fixture_api_key, fixture_browser, fixture_catalogue, fixture_db  # noqa: F401
 
-pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [needs_chromium, on_one_database, pytest.mark.asyncio(loop_scope="module")]
 
 IDLE_SECONDS = 1
 QUESTION = "Overall, how satisfied were you with the service you received?"
