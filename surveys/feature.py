@@ -30,6 +30,8 @@ from surveys.pages import PAGES
 from surveys.responses import GroupedResponses, ResponseRecorder
 from surveys.rules import InvitationChannel
 from surveys.sending import InvitationSender
+from surveys.survey_api import API_SCOPES as DESIGN_SCOPES
+from surveys.survey_api import ROUTES as DESIGN_ROUTES
 from surveys.tokens import LINK_PATHS, TokenSigner
 
 
@@ -80,9 +82,9 @@ def _channels(services: Services, settings: Settings, sessions: async_sessionmak
 
 FEATURE = Feature(
     name="surveys",
-    routes=[*ROUTES, *IVR_ROUTES, *PAGES, NotifyCallbacks, InvitationPages],
+    routes=[*ROUTES, *IVR_ROUTES, *DESIGN_ROUTES, *PAGES, NotifyCallbacks, InvitationPages],
     jobs=JOBS,
-    api_scopes=API_SCOPES,
+    api_scopes={**API_SCOPES, **DESIGN_SCOPES},
     templates=[Path(__file__).parent / "templates"],
     models=["surveys.models"],
     # Invitations are what the file mail backend writes on a machine without a mail server.

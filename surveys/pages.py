@@ -6,6 +6,7 @@ POST that needs no cookie and no CSRF token: the signed token is the capability.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from litestar import Controller, Request, get, post
@@ -21,6 +22,7 @@ from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.http import NO_STORE, service
 from privacy.vault import Vault
+from surveys.answers import FormValue
 from surveys.definitions import ENGLISH, SurveyDefinition
 from surveys.models import Invitation
 from surveys.responses import GroupedResponses, InvalidAnswers, ResponseRecorder, open_invitation
@@ -89,7 +91,7 @@ class SurveyPages(Controller):
         token: str,
         invitation_id: Any,
         definition: SurveyDefinition,
-        values: dict[str, str],
+        values: Mapping[str, FormValue],
         errors: list[dict[str, str]],
     ) -> Template:
         signer = service(request, TokenSigner)
@@ -119,7 +121,12 @@ class SurveyPages(Controller):
         except CivicVoiceError as exc:
             return link_problem(exc)
         form = await request.form()
-        values = {key: str(value) for key, value in form.items() if isinstance(value, str)}
+        values: dict[str, FormValue] = {}
+        for key in form:
+            given = tuple(value for value in form.getall(key) if isinstance(value, str))
+            if given:
+                # A multiple-choice question posts one value per box ticked; every other field posts one.
+                values[key] = given[0] if len(given) == 1 else given
         writer = service(request, GroupedResponses)
         try:
             await writer.submit(db_session, claims.invitation_id, values)

@@ -118,6 +118,15 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/staff/scorecard/targets"): frozenset({"service_manager", "admin"}),
     # Only a key with the scorecard:write scope (the matrix's key has contacts:write alone).
     ("POST", "/api/v1/scorecard/figures"): NOBODY,
+    # Only a key with the surveys:admin scope (tests/integration/test_survey_builder_api.py).
+    ("GET", "/api/v1/surveys"): NOBODY,
+    ("POST", "/api/v1/surveys"): NOBODY,
+    ("GET", "/api/v1/surveys/{slug:str}"): NOBODY,
+    ("PUT", "/api/v1/surveys/{slug:str}/channels"): NOBODY,
+    ("GET", "/api/v1/surveys/{slug:str}/versions/{number:int}"): NOBODY,
+    ("PUT", "/api/v1/surveys/{slug:str}/versions/{number:int}"): NOBODY,
+    ("POST", "/api/v1/surveys/{slug:str}/versions"): NOBODY,
+    ("POST", "/api/v1/surveys/{slug:str}/versions/{number:int}/publish"): NOBODY,
     ("GET", "/staff/users"): ADMIN,
     ("GET", "/staff/users/new"): ADMIN,
     ("POST", "/staff/users/new"): ADMIN,
@@ -183,6 +192,8 @@ PATH_VALUES = {
     "{code:str}": "not-a-real-code",
     "{invitation_id:uuid}": str(uuid.UUID(int=12)),
     "{call_id:str}": "CALL-1",
+    "{slug:str}": "post-contact",
+    "{number:int}": "1",
 }
 
 
