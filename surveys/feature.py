@@ -15,6 +15,8 @@ from civicvoice.core.services import Extensions, Services, contribute
 from civicvoice.core.settings import Settings
 from privacy.keyring import Keyring
 from privacy.vault import Vault
+from surveys.builder_pages import BUILDER_ROLES
+from surveys.builder_pages import PAGES as BUILDER_PAGES
 from surveys.channels import Channels
 from surveys.channels.email import EmailChannel
 from surveys.channels.ivr import IvrSurveys
@@ -82,7 +84,7 @@ def _channels(services: Services, settings: Settings, sessions: async_sessionmak
 
 FEATURE = Feature(
     name="surveys",
-    routes=[*ROUTES, *IVR_ROUTES, *DESIGN_ROUTES, *PAGES, NotifyCallbacks, InvitationPages],
+    routes=[*ROUTES, *IVR_ROUTES, *DESIGN_ROUTES, *PAGES, *BUILDER_PAGES, NotifyCallbacks, InvitationPages],
     jobs=JOBS,
     api_scopes={**API_SCOPES, **DESIGN_SCOPES},
     templates=[Path(__file__).parent / "templates"],
@@ -93,6 +95,7 @@ FEATURE = Feature(
         *(contribute(SECRET_PATHS, pattern) for pattern in LINK_PATHS),
         contribute(WEBHOOK_CHECKS, NOTIFY_CHECK),
         contribute(STAFF_NAV, StaffNavItem("Invitations", "/staff/invitations", roles=INVITATION_ROLES, position=60)),
+        contribute(STAFF_NAV, StaffNavItem("Surveys", "/staff/surveys", roles=BUILDER_ROLES, position=80)),
     ],
     build_services=_services,
 )
