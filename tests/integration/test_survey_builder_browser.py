@@ -1,0 +1,151 @@
+"""The survey builder in a real browser: every builder page (with and without errors) meets WCAG 2.2 A/AA by
+axe-core with no console errors or CSP violations, and an administrator builds and publishes a survey by
+keyboard alone, with JavaScript off (plain forms, post-redirect-get)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.async_api import Browser, Page
+
+from civicvoice.core.settings import Settings
+from surveys.definitions import stored_definition
+from surveys.models import Survey, SurveyVersion
+from tests.integration.browser import axe_violations, describe_violations, needs_chromium
+from tests.integration.live_site import Watch, focused, heading, press, serve_site, tab_to
+from tests.integration.support import TestDatabase
+from tests.integration.test_staff_browser import Site, enter_and_wait, staff_page
+
+# isort: split
+# The module-loop fixtures (see live_site.py): pytest finds them by their names in this module.
+from tests.integration.live_site import fixture_api_key, fixture_browser, fixture_catalogue, fixture_db  # noqa: F401
+
+pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="module")]
+
+ADMIN = "admin@council.gov.uk"
+DRAFT = "/staff/surveys/post-contact/versions/2"
+
+
+@pytest.fixture
+def site(settings: Settings, db: TestDatabase, catalogue: None, auth: dict[str, str]) -> Iterator[Site]:
+    with serve_site(Site, settings, db, auth) as served:
+        yield served
+
+
+async def submit(page: Page, selector: str) -> int:
+    async with page.expect_navigation() as navigation:
+        await page.locator(selector).click()
+    reply = await navigation.value
+    assert reply is not None
+    return reply.status
+
+
+async def test_every_builder_page_meets_wcag_22_aa(site: Site, browser: Browser) -> None:
+    await site.user("admin", ADMIN)
+    found: list[str] = []
+
+    async def check(page: Page, watch: Watch, name: str, status: int = 200) -> None:
+        if violations := await axe_violations(page):
+            found.append(f"{name}:\n{describe_violations(violations)}")
+        assert await watch.problems(status) == [], name
+        watch.clear()
+
+    async with staff_page(browser, site, ADMIN, bypass_csp=True) as page:
+        watch = await Watch.attach(page)
+        await page.goto(f"{site.url}/staff/surveys/post-contact")
+        assert await submit(page, "form[action$='/versions'] button") == 200  # a new draft, version 2
+        assert page.url == site.url + DRAFT
+        for name, path, title in [
+            ("surveys", "/staff/surveys", "Surveys"),
+            ("a survey", "/staff/surveys/post-contact", "Post-contact satisfaction"),
+            ("a published version", "/staff/surveys/post-contact/versions/1", "Version 1 Published"),
+            ("a draft", DRAFT, "Version 2 Draft"),
+            ("a new question", f"{DRAFT}/questions/new", "Add a question"),
+            ("a question", f"{DRAFT}/questions/satisfaction", "Edit a question"),
+            ("the preview", f"{DRAFT}/preview", "Tell us about your recent contact"),
+        ]:
+            reply = await page.goto(site.url + path)
+            assert reply is not None and reply.status == 200, name
+            assert " ".join((await heading(page)).split()) == title, name
+            await check(page, watch, name)
+
+        # Pages with errors: the create form, a question form, publishing a broken draft, channels.
+        await page.goto(f"{site.url}/staff/surveys")
+        assert await submit(page, "form[action='/staff/surveys'] button[type=submit]") == 422
+        await check(page, watch, "surveys: errors", 422)
+        await page.goto(f"{site.url}{DRAFT}/questions/new")
+        await page.fill("#id", "Not an id")
+        assert await submit(page, "main form button[type=submit]") == 422
+        await check(page, watch, "a new question: errors", 422)
+        await page.goto(f"{site.url}{DRAFT}")
+        await page.check("#welsh")
+        assert await submit(page, f"form[action='{DRAFT}'] button") == 200
+        assert await submit(page, "form[action$='/publish'] button") == 422
+        assert await page.locator(".govuk-error-summary a").count() >= 5  # every text lacks its Welsh
+        await check(page, watch, "a draft: publishing refused", 422)
+        await page.goto(f"{site.url}/staff/surveys/post-contact")
+        await page.check("#channels-kiosk")
+        assert await submit(page, "form[action$='/channels'] button") == 422
+        await check(page, watch, "a survey: channels refused", 422)
+    assert found == [], "axe found WCAG problems:\n" + "\n".join(found)
+
+
+async def test_a_survey_is_built_and_published_by_keyboard_without_javascript(site: Site, browser: Browser) -> None:
+    await site.user("admin", ADMIN)
+    async with staff_page(browser, site, ADMIN, java_script_enabled=False) as page:
+        watch = await Watch.attach(page, javascript=False)
+        await page.goto(f"{site.url}/staff/surveys")
+        await tab_to(page, "the name", lambda e: e["id"] == "name", limit=40)
+        await page.keyboard.type("Library visits")
+        assert (await press(page, "Tab"))["id"] == "slug"
+        await page.keyboard.type("libraries")
+        kind = await press(page, "Tab")
+        assert kind["id"] == "kind" and kind["checked"]
+        await page.keyboard.press("ArrowDown")  # the campaign
+        assert (await focused(page))["value"] == "campaign"
+        assert (await press(page, "Tab"))["text"] == "Create the survey"
+        reply = await enter_and_wait(page)
+        assert reply is not None and reply.status == 200
+        assert page.url == f"{site.url}/staff/surveys/libraries/versions/1"
+
+        async def add_question(short_name: str, kind_label: str, text: str, **extra: str) -> None:
+            link = await tab_to(page, "Add a question", lambda e: e["text"] == "Add a question", limit=60)
+            assert link["tag"] == "a"
+            reply = await enter_and_wait(page)
+            assert reply is not None and reply.status == 200
+            await tab_to(page, "the short name", lambda e: e["id"] == "id", limit=40)
+            await page.keyboard.type(short_name)
+            radio = await press(page, "Tab")
+            assert radio["type"] == "radio"
+            while (await focused(page))["value"] != kind_label:
+                await page.keyboard.press("ArrowDown")  # Down moves and selects the next kind
+            await tab_to(page, "the English text", lambda e: e["id"] == "text_en")
+            await page.keyboard.type(text)
+            for field, value in extra.items():
+                await tab_to(page, field, lambda e, f=field: e["id"] == f, limit=30)  # type: ignore[misc]
+                await page.keyboard.type(value)
+            await tab_to(page, "Save", lambda e: e["text"] == "Save the question", limit=30)
+            reply = await enter_and_wait(page)
+            assert reply is not None and reply.status == 200
+
+        await add_question("visit", "rating", "How was your visit today?")
+        await add_question("comment", "free_text", "Anything else?", max_length="300")
+
+        # Move the comment up (above the rating) and back down, by keyboard.
+        up = await tab_to(page, "Move up", lambda e: e["text"] == "Move up question 2", limit=80)
+        assert up["tag"] == "button"
+        reply = await enter_and_wait(page)
+        assert reply is not None and reply.status == 200
+        [survey] = [s for s in await site.db.all(Survey) if s.slug == "libraries"]
+        [version] = [v for v in await site.db.all(SurveyVersion) if v.survey_id == survey.id]
+        assert [q.id for q in stored_definition(version.definition).questions] == ["comment", "visit"]
+
+        publish = await tab_to(page, "Publish", lambda e: e["text"] == "Publish this version", limit=80)
+        assert publish["tag"] == "button"
+        reply = await enter_and_wait(page)
+        assert reply is not None and reply.status == 200
+        assert "Published" in await page.locator("h1").inner_text()
+        assert await watch.problems() == []
+    [version] = [v for v in await site.db.all(SurveyVersion) if v.survey_id == survey.id]
+    assert version.status == "published"
