@@ -157,7 +157,7 @@ def question_from_form(form: dict[str, str], *, question_id: str | None, taken: 
             reading.problems.append(
                 ("id", "Enter a short name of lower-case letters, digits and underscores, starting with a letter")
             )
-        elif qid in taken:
+        elif qid in taken or qid == "new":  # "new" is the path of the form that adds a question
             reading.problems.append(("id", f"There is already a question called {qid}; choose another short name"))
     try:
         kind = QuestionKind(form.get("kind", ""))

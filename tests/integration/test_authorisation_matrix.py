@@ -118,6 +118,20 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/staff/scorecard/targets"): frozenset({"service_manager", "admin"}),
     # Only a key with the scorecard:write scope (the matrix's key has contacts:write alone).
     ("POST", "/api/v1/scorecard/figures"): NOBODY,
+    ("GET", "/staff/surveys"): ADMIN,
+    ("POST", "/staff/surveys"): ADMIN,
+    ("GET", "/staff/surveys/{slug:str}"): ADMIN,
+    ("POST", "/staff/surveys/{slug:str}/channels"): ADMIN,
+    ("POST", "/staff/surveys/{slug:str}/versions"): ADMIN,
+    ("GET", "/staff/surveys/{slug:str}/versions/{number:int}"): ADMIN,
+    ("POST", "/staff/surveys/{slug:str}/versions/{number:int}"): ADMIN,
+    ("POST", "/staff/surveys/{slug:str}/versions/{number:int}/publish"): ADMIN,
+    ("GET", "/staff/surveys/{slug:str}/versions/{number:int}/preview"): ADMIN,
+    ("GET", "/staff/surveys/{slug:str}/versions/{number:int}/questions/new"): ADMIN,
+    ("POST", "/staff/surveys/{slug:str}/versions/{number:int}/questions/new"): ADMIN,
+    ("GET", "/staff/surveys/{slug:str}/versions/{number:int}/questions/{question_id:str}"): ADMIN,
+    ("POST", "/staff/surveys/{slug:str}/versions/{number:int}/questions/{question_id:str}"): ADMIN,
+    ("POST", "/staff/surveys/{slug:str}/versions/{number:int}/questions/{question_id:str}/{change:str}"): ADMIN,
     # Only a key with the surveys:admin scope (tests/integration/test_survey_builder_api.py).
     ("GET", "/api/v1/surveys"): NOBODY,
     ("POST", "/api/v1/surveys"): NOBODY,
@@ -194,6 +208,8 @@ PATH_VALUES = {
     "{call_id:str}": "CALL-1",
     "{slug:str}": "post-contact",
     "{number:int}": "1",
+    "{question_id:str}": "satisfaction",
+    "{change:str}": "up",
 }
 
 
