@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from surveys.definitions import ENGLISH, Question, QuestionKind, SurveyDefinition, in_language
+from surveys.definitions import ENGLISH, WELSH, Question, QuestionKind, SurveyDefinition, in_language
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,17 @@ def clean_text(raw: str) -> str:
     return text.strip()
 
 
+# The messages a question gets when its version gives none, in the languages the respondent pages offer.
+_ANSWER_IT: Final = {ENGLISH: "Answer the question: {question}", WELSH: "Atebwch y cwestiwn: {question}"}
+_TOO_LONG: Final = {
+    ENGLISH: "{question} must be {limit:,} characters or fewer",
+    WELSH: "Rhaid i {question} fod yn {limit:,} nod neu lai",
+}
+
+
 def _required_message(question: Question, language: str) -> str:
-    return in_language(question.error_message, language) or f"Answer the question: {question.text_in(language)}"
+    template = _ANSWER_IT.get(language, _ANSWER_IT[ENGLISH])
+    return in_language(question.error_message, language) or template.format(question=question.text_in(language))
 
 
 def check_answers(
@@ -88,9 +97,9 @@ def check_answers(
             text = clean_text(raw)
             limit = question.max_length or _DEFAULT_LIMIT
             if len(text) > limit:
-                checked.problems.append(
-                    FieldProblem(key, f"{question.text_in(language).rstrip('?')} must be {limit:,} characters or fewer")
-                )
+                template = _TOO_LONG.get(language, _TOO_LONG[ENGLISH])
+                message = template.format(question=question.text_in(language).rstrip("?"), limit=limit)
+                checked.problems.append(FieldProblem(key, message))
                 continue
             if not text:
                 if question.required and not partial:

@@ -450,6 +450,7 @@ class SurveyBuilderPages(Controller):
                 "page_title": definition.title_in(shown) or "Preview",
                 "survey": definition,
                 "language": shown,
+                "lang": shown,
                 "values": {},
                 "errors": [],
                 "action": "",

@@ -1,21 +1,31 @@
 """The survey builder in a real browser: every builder page (with and without errors) meets WCAG 2.2 A/AA by
 axe-core with no console errors or CSP violations, and an administrator builds and publishes a survey by
-keyboard alone, with JavaScript off (plain forms, post-redirect-get)."""
+keyboard alone, with JavaScript off (plain forms, post-redirect-get). The respondent's page of a version in
+English and Welsh switches language by keyboard and meets WCAG 2.2 A/AA in Welsh too."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
+import msgspec
 import pytest
 from playwright.async_api import Browser, Page
 
+from civicvoice.core.audit import Actor
+from civicvoice.core.db import unit_of_work
 from civicvoice.core.settings import Settings
-from surveys.definitions import stored_definition
-from surveys.models import Survey, SurveyVersion
+from surveys.builder import find_survey, new_draft, publish_version, replace_draft
+from surveys.catalogue import POST_CONTACT_SURVEY
+from surveys.definitions import decode_definition, stored_definition
+from surveys.intake import ContactIntake
+from surveys.models import Invitation, Survey, SurveyVersion
+from surveys.tokens import Purpose, TokenSigner
 from tests.integration.browser import axe_violations, describe_violations, needs_chromium
 from tests.integration.live_site import Watch, focused, heading, press, serve_site, tab_to
 from tests.integration.support import TestDatabase
 from tests.integration.test_staff_browser import Site, enter_and_wait, staff_page
+from tests.integration.test_survey_builder_welsh import WELSH_TITLE, with_welsh
 
 # isort: split
 # The module-loop fixtures (see live_site.py): pytest finds them by their names in this module.
@@ -149,3 +159,47 @@ async def test_a_survey_is_built_and_published_by_keyboard_without_javascript(si
         assert await watch.problems() == []
     [version] = [v for v in await site.db.all(SurveyVersion) if v.survey_id == survey.id]
     assert version.status == "published"
+
+
+async def test_the_welsh_survey_page_by_keyboard_and_axe(site: Site, browser: Browser) -> None:
+    welsh = with_welsh(msgspec.json.decode(msgspec.json.encode(POST_CONTACT_SURVEY)))
+    welsh["languages"] = ["en", "cy"]
+    resolved = next(q for q in welsh["questions"] if q["id"] == "resolved")
+    resolved["choices"] = [
+        {"value": value, "label": {"en": english, "cy": cymraeg}}
+        for value, english, cymraeg in [
+            ("yes", "Yes", "Ydy"),
+            ("partly", "Partly", "Yn rhannol"),
+            ("no", "No", "Nac ydy"),
+        ]
+    ]
+    async with unit_of_work(site.db.sessions) as session:
+        found = await find_survey(session, "post-contact")
+        draft = await new_draft(session, Actor.cli(), found)
+        found = await find_survey(session, "post-contact")
+        await replace_draft(session, Actor.cli(), found, draft.number, decode_definition(msgspec.json.encode(welsh)))
+        await publish_version(session, Actor.cli(), found, draft.number)
+    site.app.state.services.get(ContactIntake).reference.clear()
+    async with httpx.AsyncClient(base_url=site.url) as client:
+        invitation_id = await site.report_contact(client, "cy-browser", "cymraeg@example.org")
+    [invitation] = [i for i in await site.db.all(Invitation) if i.id == invitation_id]
+    token = site.app.state.services.get(TokenSigner).sign(invitation.id, Purpose.survey, invitation.expires_at)
+
+    found_problems: list[str] = []
+    async with staff_page(browser, site, None, bypass_csp=True) as page:
+        watch = await Watch.attach(page)
+        await page.goto(f"{site.url}/s/{token}")
+        switch = await tab_to(page, "the Welsh link", lambda e: e["text"] == "Cymraeg", limit=10)
+        assert switch["tag"] == "a"
+        reply = await enter_and_wait(page)
+        assert reply is not None and reply.status == 200
+        assert await page.get_attribute("html", "lang") == "cy"
+        assert await heading(page) == WELSH_TITLE
+        if violations := await axe_violations(page):
+            found_problems.append(f"Welsh survey:\n{describe_violations(violations)}")
+        assert await submit(page, "main form button[type=submit]") == 400
+        assert "Mae problem wedi codi" in await page.locator(".govuk-error-summary").inner_text()
+        if violations := await axe_violations(page):
+            found_problems.append(f"Welsh survey with errors:\n{describe_violations(violations)}")
+        assert await watch.problems(400) == []
+    assert found_problems == [], "axe found WCAG problems:\n" + "\n".join(found_problems)
