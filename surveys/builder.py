@@ -241,7 +241,11 @@ async def new_draft(session: AsyncSession, actor: Actor, found: SurveySummary) -
         if latest is not None
         else starter_definition(found.survey.name, SurveyKind(found.survey.kind))
     )
-    version = await add_draft(session, found.survey.id, definition)
+    try:
+        version = await add_draft(session, found.survey.id, definition)
+    except IntegrityError:
+        # Another draft took the number at the same moment (the unique survey and number refused this one).
+        raise Conflict("Someone else made a new draft of this survey just now; look at its versions again.") from None
     record(
         session,
         actor,
