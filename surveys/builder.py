@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Final
 
 from msgspec.structs import replace
@@ -33,7 +34,7 @@ from surveys.definitions import (
     stored_definition,
     stored_form,
 )
-from surveys.models import Survey, SurveyVersion, VersionStatus
+from surveys.models import Response, Survey, SurveyVersion, VersionStatus
 from surveys.rules import InvitationChannel
 from surveys.versions import VersionNotDraft, add_draft, publish
 
@@ -285,6 +286,47 @@ async def publish_version(session: AsyncSession, actor: Actor, found: SurveySumm
         detail={"survey": found.survey.slug, "number": version.number},
     )
     return version
+
+
+@dataclass(frozen=True)
+class Campaign:
+    starts_on: date | None
+    ends_on: date | None
+    target_responses: int | None
+
+
+async def set_campaign(session: AsyncSession, actor: Actor, found: SurveySummary, campaign: Campaign) -> Survey:
+    """A campaign's period and target; InvalidInput naming the field for a post-contact survey or a bad value."""
+    if found.survey.kind != SurveyKind.campaign:
+        raise InvalidInput("Only a campaign has a period and a target; this survey is sent after contacts.")
+    if campaign.starts_on and campaign.ends_on and campaign.ends_on < campaign.starts_on:
+        raise InvalidInput("The campaign must end on or after the day it starts.", field="ends_on")
+    if campaign.target_responses is not None and not 1 <= campaign.target_responses <= 10_000_000:
+        raise InvalidInput("The target must be a number of responses from 1 to 10,000,000.", field="target_responses")
+    survey = found.survey
+    survey.campaign_starts_on, survey.campaign_ends_on = campaign.starts_on, campaign.ends_on
+    survey.target_responses = campaign.target_responses
+    record(
+        session,
+        actor,
+        "surveys.survey.campaign",
+        target_kind="survey",
+        target_id=survey.id,
+        detail={"target_responses": campaign.target_responses},
+    )
+    await session.flush()
+    return survey
+
+
+async def responses_to(session: AsyncSession, survey: Survey) -> int:
+    """How many responses a survey has had, over all its versions (a campaign's progress)."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Response)
+        .join(SurveyVersion, SurveyVersion.id == Response.survey_version_id)
+        .where(SurveyVersion.survey_id == survey.id)
+    )
+    return int(count or 0)
 
 
 async def set_channels(session: AsyncSession, actor: Actor, found: SurveySummary, raw: Sequence[str]) -> Survey:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any, Final
 
 from litestar import Controller, Request, get, post
@@ -22,6 +23,7 @@ from civicvoice.core.auth import Access
 from civicvoice.core.errors import CivicVoiceError, NotFound
 from civicvoice.core.http import NO_STORE, acting_staff, form_values, staff_template
 from surveys.builder import (
+    Campaign,
     SurveySummary,
     create_survey,
     find_survey,
@@ -29,6 +31,8 @@ from surveys.builder import (
     new_draft,
     publish_version,
     replace_draft,
+    responses_to,
+    set_campaign,
     set_channels,
     version_of,
     with_question,
@@ -193,6 +197,17 @@ def question_from_form(form: dict[str, str], *, question_id: str | None, taken: 
     )
 
 
+def _day(reading: _Reading, field: str) -> date | None:
+    raw = reading.form.get(field, "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        reading.problems.append((field, "Enter the date as YYYY-MM-DD, for example 2027-01-31"))
+        return None
+
+
 def _skip_rule(reading: _Reading) -> ShowIf | None:
     target = reading.form.get("show_if", "").strip()
     at_most = reading.number("show_if_at_most", "The score")
@@ -306,11 +321,18 @@ class SurveyBuilderPages(Controller):
     async def survey(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], slug: FromPath[str]
     ) -> Template:
-        return await self._survey(request, await find_survey(db_session, slug), [])
+        return await self._survey(request, db_session, await find_survey(db_session, slug), [])
 
     async def _survey(
-        self, request: Request[Any, Any, Any], found: SurveySummary, errors: list[dict[str, str]], chosen: Any = None
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        found: SurveySummary,
+        errors: list[dict[str, str]],
+        chosen: Any = None,
+        values: dict[str, str] | None = None,
     ) -> Template:
+        survey = found.survey
         return staff_template(
             request,
             "builder/survey.html.j2",
@@ -318,8 +340,36 @@ class SurveyBuilderPages(Controller):
             found=found,
             errors=errors,
             channel_names=CHANNEL_NAMES,
-            chosen=chosen if chosen is not None else found.survey.channels,
+            chosen=chosen if chosen is not None else survey.channels,
+            responses=await responses_to(session, survey) if survey.kind == SurveyKind.campaign else None,
+            values=values
+            if values is not None
+            else {
+                "starts_on": survey.campaign_starts_on.isoformat() if survey.campaign_starts_on else "",
+                "ends_on": survey.campaign_ends_on.isoformat() if survey.campaign_ends_on else "",
+                "target_responses": str(survey.target_responses or ""),
+            },
         )
+
+    @post("/{slug:str}/campaign", status_code=303)
+    async def campaign(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], slug: FromPath[str]
+    ) -> Template | Redirect:
+        form = await form_values(request, limit=40)
+        found = await find_survey(db_session, slug)
+        reading = _Reading(form, [])
+        starts_on, ends_on = _day(reading, "starts_on"), _day(reading, "ends_on")
+        target = reading.number("target_responses", "The target")
+        try:
+            if reading.problems:
+                raise FormProblems(reading.problems)
+            await set_campaign(db_session, acting_staff(request), found, Campaign(starts_on, ends_on, target))
+        except CivicVoiceError as exc:
+            errors = [{"field": str(f or "starts_on"), "message": m} for f, m in exc.field_errors] or [
+                {"field": exc.field or "starts_on", "message": exc.detail}
+            ]
+            return await self._survey(request, db_session, found, errors, values=form)
+        return Redirect(f"/staff/surveys/{slug}", status_code=303)
 
     @post("/{slug:str}/channels", status_code=303)
     async def channels(
@@ -331,7 +381,8 @@ class SurveyBuilderPages(Controller):
         try:
             await set_channels(db_session, acting_staff(request), found, chosen)
         except CivicVoiceError as exc:
-            return await self._survey(request, found, [{"field": "channels", "message": exc.detail}], chosen)
+            errors = [{"field": "channels", "message": exc.detail}]
+            return await self._survey(request, db_session, found, errors, chosen)
         return Redirect(f"/staff/surveys/{slug}", status_code=303)
 
     @post("/{slug:str}/versions", status_code=303)

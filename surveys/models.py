@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -54,6 +54,10 @@ class Survey(Base):
     # The `surveys.rules.InvitationChannel` values this survey may be asked on; each is checked against a
     # version when it is published (`surveys.builder.channel_problems`).
     channels: Mapped[list[str]] = mapped_column(JsonB, default=list)
+    # A campaign's period and the responses it aims for (its progress counts the responses to its versions).
+    campaign_starts_on: Mapped[date | None]
+    campaign_ends_on: Mapped[date | None]
+    target_responses: Mapped[int | None]
 
 
 class VersionStatus(StrEnum):

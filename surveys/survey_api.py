@@ -6,7 +6,7 @@ is a new draft. Publishing refuses a broken version with 422, each problem in th
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from civicvoice.core.auth import API_KEY_SECURITY, Access
 from civicvoice.core.http import problem_responses
 from surveys.builder import (
+    Campaign,
     SurveySummary,
     create_survey,
     find_survey,
@@ -27,6 +28,8 @@ from surveys.builder import (
     new_draft,
     publish_version,
     replace_draft,
+    responses_to,
+    set_campaign,
     set_channels,
     version_of,
 )
@@ -52,6 +55,19 @@ class ChannelsIn(msgspec.Struct, forbid_unknown_fields=True):
     channels: Annotated[list[ChannelName], Meta(max_length=len(InvitationChannel))]
 
 
+class CampaignIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    starts_on: date | None = None
+    ends_on: date | None = None
+    target_responses: Annotated[int, Meta(ge=1, le=10_000_000)] | None = None
+
+
+class CampaignOut(msgspec.Struct):
+    starts_on: date | None
+    ends_on: date | None
+    target_responses: int | None
+    responses: int  # so far, over all the survey's versions
+
+
 class VersionSummary(msgspec.Struct):
     number: int
     status: str
@@ -67,6 +83,7 @@ class SurveyOut(msgspec.Struct):
     # The version being sent (the latest published one), if any.
     live_version: int | None
     versions: list[VersionSummary]
+    campaign: CampaignOut | None  # a campaign's period, target and progress; None for a post-contact survey
 
 
 class SurveyList(msgspec.Struct):
@@ -88,8 +105,17 @@ def _summary(version: SurveyVersion) -> VersionSummary:
     )
 
 
-def survey_out(found: SurveySummary) -> SurveyOut:
+async def survey_out(session: AsyncSession, found: SurveySummary) -> SurveyOut:
     live = found.live
+    survey = found.survey
+    campaign = None
+    if survey.kind == SurveyKind.campaign:
+        campaign = CampaignOut(
+            starts_on=survey.campaign_starts_on,
+            ends_on=survey.campaign_ends_on,
+            target_responses=survey.target_responses,
+            responses=await responses_to(session, survey),
+        )
     return SurveyOut(
         slug=found.survey.slug,
         name=found.survey.name,
@@ -97,6 +123,7 @@ def survey_out(found: SurveySummary) -> SurveyOut:
         channels=list(found.survey.channels),
         live_version=live.number if live is not None else None,
         versions=[_summary(v) for v in found.versions],
+        campaign=campaign,
     )
 
 
@@ -119,7 +146,7 @@ class SurveyAdminController(Controller):
 
     @get("/", responses=problem_responses(401, 403), summary="List the surveys and their versions")
     async def list_all(self, db_session: NamedDependency[AsyncSession]) -> SurveyList:
-        return SurveyList(surveys=[survey_out(found) for found in await list_surveys(db_session)])
+        return SurveyList(surveys=[await survey_out(db_session, found) for found in await list_surveys(db_session)])
 
     @post(
         "/",
@@ -145,11 +172,30 @@ class SurveyAdminController(Controller):
             channels=body.channels,
             definition=body.definition,
         )
-        return survey_out(await find_survey(db_session, body.slug))
+        return await survey_out(db_session, await find_survey(db_session, body.slug))
 
     @get("/{slug:str}", responses=problem_responses(401, 403, 404), summary="One survey and its versions")
     async def show(self, db_session: NamedDependency[AsyncSession], slug: FromPath[str]) -> SurveyOut:
-        return survey_out(await find_survey(db_session, slug))
+        return await survey_out(db_session, await find_survey(db_session, slug))
+
+    @put(
+        "/{slug:str}/campaign",
+        responses=problem_responses(400, 401, 403, 404, 422),
+        summary="Set a campaign's period and target",
+        description="Only a campaign survey has them; its progress is the number of responses to its versions.",
+    )
+    async def campaign(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[CampaignIn],
+        db_session: NamedDependency[AsyncSession],
+        slug: FromPath[str],
+    ) -> SurveyOut:
+        body = await strictly(request, CampaignIn)
+        found = await find_survey(db_session, slug)
+        campaign = Campaign(body.starts_on, body.ends_on, body.target_responses)
+        await set_campaign(db_session, api_principal(request).actor, found, campaign)
+        return await survey_out(db_session, found)
 
     @put(
         "/{slug:str}/channels",
@@ -171,7 +217,7 @@ class SurveyAdminController(Controller):
         body = await strictly(request, ChannelsIn)
         found = await find_survey(db_session, slug)
         await set_channels(db_session, api_principal(request).actor, found, body.channels)
-        return survey_out(found)
+        return await survey_out(db_session, found)
 
     @get(
         "/{slug:str}/versions/{number:int}",

@@ -1,4 +1,5 @@
-"""survey builder: a survey's kind and channels; several answer rows for one multiple-choice question
+"""survey builder: a survey's kind, channels and campaign period and target; several answer rows for one
+multiple-choice question
 
 Revision ID: 0031
 Revises: 0024
@@ -26,6 +27,9 @@ def upgrade() -> None:
     op.execute(survey.update().values(channels=EXISTING_CHANNELS))
     with op.batch_alter_table("survey", schema=None) as batch_op:
         batch_op.alter_column("channels", existing_type=JsonB, nullable=False)
+        batch_op.add_column(sa.Column("campaign_starts_on", sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column("campaign_ends_on", sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column("target_responses", sa.Integer(), nullable=True))
 
     with op.batch_alter_table("answer", schema=None) as batch_op:
         batch_op.add_column(sa.Column("position", sa.Integer(), nullable=False, server_default="0"))
@@ -42,5 +46,8 @@ def downgrade() -> None:
         batch_op.create_unique_constraint("uq_answer_question", ["response_id", "question_key"])
         batch_op.drop_column("position")
     with op.batch_alter_table("survey", schema=None) as batch_op:
+        batch_op.drop_column("target_responses")
+        batch_op.drop_column("campaign_ends_on")
+        batch_op.drop_column("campaign_starts_on")
         batch_op.drop_column("channels")
         batch_op.drop_column("kind")

@@ -11,9 +11,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from msgspec.structs import replace
 
+from surveys.builder import responses_to
 from surveys.catalogue import POST_CONTACT_SURVEY
 from surveys.definitions import Choice, Question, QuestionKind, ShowIf
-from surveys.models import Answer, Invitation, Response, SurveyVersion
+from surveys.models import Answer, Invitation, Response, Survey, SurveyVersion
 from surveys.tokens import Purpose, TokenSigner
 from tests.integration.support import TestDatabase
 
@@ -94,3 +95,6 @@ async def test_several_choices_are_stored_and_read_back(
     assert [(a.choice, a.position) for a in topics] == [("tax", 0), ("parking", 1)]
     keys = sorted(a.question_key for a in await db.all(Answer))
     assert keys == ["parking_detail", "resolved", "satisfaction", "topics", "topics"]
+    [survey] = [s for s in await db.all(Survey) if s.slug == "post-contact"]
+    async with db.sessions() as session:
+        assert await responses_to(session, survey) == 1  # a campaign's progress counts the same way

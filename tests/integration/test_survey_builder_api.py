@@ -154,6 +154,24 @@ async def test_channels_are_checked_against_the_version_being_sent(client: Clien
     assert (await client.post(f"{URL}/kiosk/versions/1/publish", headers=admin)).status_code == 200
 
 
+async def test_a_campaign_has_a_period_a_target_and_progress(client: Client, admin: dict[str, str]) -> None:
+    created = await create(client, admin, slug="key-accounts", kind="campaign")
+    assert created["campaign"] == {"starts_on": None, "ends_on": None, "target_responses": None, "responses": 0}
+    url = f"{URL}/key-accounts/campaign"
+    period = {"starts_on": "2027-01-04", "ends_on": "2027-03-31", "target_responses": 40}
+    done = await client.put(url, json=period, headers=admin)
+    assert done.status_code == 200, done.text
+    assert done.json()["campaign"] == {**period, "responses": 0}
+    backwards = await client.put(url, json={**period, "ends_on": "2026-12-31"}, headers=admin)
+    assert backwards.status_code == 422 and backwards.json()["field"] == "ends_on"
+    assert (await client.put(url, json={**period, "target_responses": 0}, headers=admin)).status_code == 400
+    listed = (await client.get(URL, headers=admin)).json()["surveys"]
+    assert next(s for s in listed if s["slug"] == "key-accounts")["campaign"]["target_responses"] == 40
+    assert next(s for s in listed if s["slug"] == "post-contact")["campaign"] is None
+    post_contact = await client.put(f"{URL}/post-contact/campaign", json=period, headers=admin)
+    assert post_contact.status_code == 422 and "Only a campaign" in post_contact.json()["detail"]
+
+
 async def test_bad_requests_change_nothing(client: Client, admin: dict[str, str], db: TestDatabase) -> None:
     await create(client, admin)
     before = await db.count(Survey)

@@ -175,6 +175,23 @@ async def test_channels_that_do_not_fit_are_refused_on_the_page(client: Client, 
     assert survey.channels == ["email", "sms"]
 
 
+async def test_a_campaign_period_and_target_on_the_page(client: Client, db: TestDatabase) -> None:
+    csrf = await sign_in(client, db)
+    created = await post(client, csrf, "/staff/surveys", name="Key accounts", slug="key-accounts", kind="campaign")
+    assert created.status_code == 303
+    path = "/staff/surveys/key-accounts/campaign"
+    wrong = await post(client, csrf, path, starts_on="31/01/2027", ends_on="", target_responses="many")
+    assert wrong.status_code == 422
+    assert [field for field, _ in summary_links(wrong.text)] == ["starts_on", "target_responses"]
+    assert 'value="31/01/2027"' in wrong.text
+    done = await post(client, csrf, path, starts_on="2027-01-04", ends_on="2027-03-31", target_responses="40")
+    assert done.status_code == 303
+    page = await client.get("/staff/surveys/key-accounts")
+    assert "0 responses of the 40 aimed for" in page.text and 'value="2027-03-31"' in page.text
+    [survey] = [s for s in await db.all(Survey) if s.slug == "key-accounts"]
+    assert (str(survey.campaign_starts_on), survey.target_responses) == ("2027-01-04", 40)
+
+
 async def test_only_admins_use_the_builder(client: Client, db: TestDatabase) -> None:
     csrf = await sign_in(client, db, "quality_reviewer")
     assert (await client.get("/staff/surveys", headers={"accept": "application/json"})).status_code == 403
