@@ -80,6 +80,18 @@ async def test_every_builder_page_meets_wcag_22_aa(site: Site, browser: Browser)
             assert " ".join((await heading(page)).split()) == title, name
             await check(page, watch, name)
 
+        # A campaign's page, with its period, target and progress.
+        await page.goto(f"{site.url}/staff/surveys")
+        await page.fill("#name", "Key accounts")
+        await page.fill("#slug", "key-accounts")
+        await page.check("#kind-2")
+        assert await submit(page, "form[action='/staff/surveys'] button[type=submit]") == 200
+        await page.goto(f"{site.url}/staff/surveys/key-accounts")
+        await page.fill("#target_responses", "40")
+        assert await submit(page, "form[action$='/campaign'] button") == 200
+        assert "0 responses of the 40 aimed for" in await page.locator("#progress").inner_text()
+        await check(page, watch, "a campaign")
+
         # Pages with errors: the create form, a question form, publishing a broken draft, channels.
         await page.goto(f"{site.url}/staff/surveys")
         assert await submit(page, "form[action='/staff/surveys'] button[type=submit]") == 422
