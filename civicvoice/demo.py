@@ -12,7 +12,7 @@ from civicvoice.core.audit import Actor
 from civicvoice.core.auth import create_api_key
 from civicvoice.core.clock import utcnow
 from civicvoice.staff.accounts import create_staff_user
-from surveys.catalogue import POST_CONTACT_SURVEY, SERVICE_CATALOGUE
+from surveys.catalogue import POST_CONTACT_CHANNELS, POST_CONTACT_SURVEY, SERVICE_CATALOGUE
 from surveys.controllers import CONTACTS_WRITE
 from surveys.models import InvitationPolicyRecord, Service, ServiceGroup, Survey
 from surveys.rules import InvitationPolicy
@@ -45,7 +45,12 @@ async def load_catalogue(session: AsyncSession) -> None:
                     active=True,
                 )
             )
-    survey = Survey(slug="post-contact", name="Post-contact satisfaction", is_post_contact_default=True)
+    survey = Survey(
+        slug="post-contact",
+        name="Post-contact satisfaction",
+        is_post_contact_default=True,
+        channels=list(POST_CONTACT_CHANNELS),
+    )
     session.add(survey)
     await publish(session, (await add_draft(session, survey.id, POST_CONTACT_SURVEY)).id)
 

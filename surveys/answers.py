@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from surveys.definitions import ENGLISH, Question, QuestionKind, SurveyDefinition, in_language
+from surveys.definitions import ENGLISH, WELSH, Question, QuestionKind, SurveyDefinition, in_language
 
 
 @dataclass(frozen=True)
@@ -16,10 +16,16 @@ class FieldProblem:
     message: str
 
 
+# A posted answer: one value, or the several values of a multiple-choice question (one per box ticked).
+FormValue = str | tuple[str, ...]
+
+
 @dataclass
 class CheckedAnswers:
     numbers: dict[str, int] = field(default_factory=dict)
     choices: dict[str, str] = field(default_factory=dict)
+    # Multiple-choice answers: the choices picked, in the order the question offers them.
+    selections: dict[str, tuple[str, ...]] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
     problems: list[FieldProblem] = field(default_factory=list)
 
@@ -38,13 +44,22 @@ def clean_text(raw: str) -> str:
     return text.strip()
 
 
+# The messages a question gets when its version gives none, in the languages the respondent pages offer.
+_ANSWER_IT: Final = {ENGLISH: "Answer the question: {question}", WELSH: "Atebwch y cwestiwn: {question}"}
+_TOO_LONG: Final = {
+    ENGLISH: "{question} must be {limit:,} characters or fewer",
+    WELSH: "Rhaid i {question} fod yn {limit:,} nod neu lai",
+}
+
+
 def _required_message(question: Question, language: str) -> str:
-    return in_language(question.error_message, language) or f"Answer the question: {question.text_in(language)}"
+    template = _ANSWER_IT.get(language, _ANSWER_IT[ENGLISH])
+    return in_language(question.error_message, language) or template.format(question=question.text_in(language))
 
 
 def check_answers(
     definition: SurveyDefinition,
-    form: Mapping[str, str],
+    form: Mapping[str, FormValue],
     *,
     language: str = ENGLISH,
     asked: frozenset[str] | None = None,
@@ -57,7 +72,7 @@ def check_answers(
     (IVR moves on after a repeated wrong key), so none is required; what is given is checked as usual.
     """
     checked = CheckedAnswers()
-    given: dict[str, int | str] = {}
+    given: dict[str, int | str | tuple[str, ...]] = {}
     for question in definition.questions:
         key = question.id
         if asked is not None and key not in asked:
@@ -65,13 +80,26 @@ def check_answers(
         if question.show_if is not None and not question.show_if.holds(given.get(question.show_if.question)):
             continue
         raw = form.get(key, "")
+        if question.kind is QuestionKind.multiple_choice:
+            picked = _multiple_choice(question, raw)
+            if picked is None:
+                checked.problems.append(FieldProblem(key, _required_message(question, language)))
+            elif picked:
+                given[key] = checked.selections[key] = picked
+            elif question.required and not partial:
+                checked.problems.append(FieldProblem(key, _required_message(question, language)))
+            continue
+        if isinstance(raw, tuple):
+            # Only a multiple-choice question takes several values.
+            checked.problems.append(FieldProblem(key, _required_message(question, language)))
+            continue
         if question.kind is QuestionKind.free_text:
             text = clean_text(raw)
             limit = question.max_length or _DEFAULT_LIMIT
             if len(text) > limit:
-                checked.problems.append(
-                    FieldProblem(key, f"{question.text_in(language).rstrip('?')} must be {limit:,} characters or fewer")
-                )
+                template = _TOO_LONG.get(language, _TOO_LONG[ENGLISH])
+                message = template.format(question=question.text_in(language).rstrip("?"), limit=limit)
+                checked.problems.append(FieldProblem(key, message))
                 continue
             if not text:
                 if question.required and not partial:
@@ -93,3 +121,12 @@ def check_answers(
         else:
             given[key] = checked.choices[key] = value
     return checked
+
+
+def _multiple_choice(question: Question, raw: FormValue) -> tuple[str, ...] | None:
+    """The choices picked, in the question's order (each once); None if any value is not one it offers."""
+    values = {value.strip() for value in ((raw,) if isinstance(raw, str) else raw)} - {""}
+    offered = [option.value for option in question.options()]
+    if not values <= set(offered):
+        return None
+    return tuple(value for value in offered if value in values)

@@ -15,6 +15,9 @@ SATISFACTION_CHOICES = tuple(
     ]
 )
 
+# The channels the standard survey may be asked on: all but the kiosk, which asks one tap question only.
+POST_CONTACT_CHANNELS = ("email", "sms", "ivr", "chat", "paper", "web_link")
+
 POST_CONTACT_SURVEY = SurveyDefinition(
     title={"en": "Tell us about your recent contact"},
     intro={"en": "It takes about a minute. Your answers help us improve our services."},

@@ -62,8 +62,6 @@ _SCALES: Final = {
 }
 _LABELLED_SCALES: Final = frozenset({QuestionKind.rating, QuestionKind.csat})
 YES_PARTLY_NO: Final = ("yes", "partly", "no")
-# Multiple-choice answers need several answer rows for one question, which the answer table does not hold yet.
-NOT_YET_ANSWERABLE: Final = frozenset({QuestionKind.multiple_choice})
 
 
 class SurveyKind(StrEnum):
@@ -99,6 +97,7 @@ class ShowIf(Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True
 
     ``ShowIf(question="satisfaction", at_most=2)`` asks "what went wrong?" only of the dissatisfied. A question
     whose condition is not met (or whose earlier question was left blank) is skipped: not required, not stored.
+    After a multiple-choice question, ``any_of`` holds when any one of the choices picked is among them.
     """
 
     question: QuestionId
@@ -106,13 +105,15 @@ class ShowIf(Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True
     at_least: int | None = None
     any_of: tuple[ChoiceValue, ...] = ()
 
-    def holds(self, answer: int | str | None) -> bool:
+    def holds(self, answer: int | str | tuple[str, ...] | None) -> bool:
         if answer is None:
             return False
         if isinstance(answer, int):
             return (self.at_most is None or answer <= self.at_most) and (
                 self.at_least is None or answer >= self.at_least
             )
+        if isinstance(answer, tuple):
+            return any(picked in self.any_of for picked in answer)
         return answer in self.any_of
 
 
@@ -199,7 +200,8 @@ class DefinitionFault(StrEnum):
     csat_count = "csat_count"
     conditional_csat = "conditional_csat"
     bad_resolution_marker = "bad_resolution_marker"
-    not_yet_answerable = "not_yet_answerable"
+    wrong_kind = "wrong_kind"  # a version's kind differs from its survey's
+    channel_limit = "channel_limit"  # more (or other) questions than a survey's channel can ask
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,8 @@ class InvalidSurveyDefinition(CivicVoiceError):
         super().__init__(
             " ".join(problem.message for problem in problems),
             extra={"problems": [{"fault": p.fault.value, "question": p.question} for p in problems]},
+            # Each problem in the problem details' `errors`, under the question it is in (None: the whole survey).
+            field_errors=[(p.question, p.message) for p in problems],
         )
         self.problems = tuple(problems)
 
@@ -406,12 +410,6 @@ def _question_problems(question: Question, languages: tuple[str, ...]) -> Iterat
         yield DefinitionProblem(
             DefinitionFault.bad_resolution_marker,
             f"{name} records whether the issue was resolved, so it must be a yes/partly/no question.",
-            question.id,
-        )
-    if kind in NOT_YET_ANSWERABLE:
-        yield DefinitionProblem(
-            DefinitionFault.not_yet_answerable,
-            f"{name} is a {kind.value} question, which cannot be answered yet.",
             question.id,
         )
 

@@ -16,6 +16,8 @@ from civicvoice.core.services import Extensions, Services, contribute
 from civicvoice.core.settings import Settings
 from privacy.keyring import Keyring
 from privacy.vault import Vault
+from surveys.builder_pages import BUILDER_ROLES
+from surveys.builder_pages import PAGES as BUILDER_PAGES
 from surveys.channels import Channels
 from surveys.channels.chat import ChatSurveys
 from surveys.channels.email import EmailChannel
@@ -38,6 +40,8 @@ from surveys.pages import PAGES
 from surveys.responses import GroupedResponses, ResponseRecorder
 from surveys.rules import InvitationChannel
 from surveys.sending import InvitationSender
+from surveys.survey_api import API_SCOPES as DESIGN_SCOPES
+from surveys.survey_api import ROUTES as DESIGN_ROUTES
 from surveys.tokens import LINK_PATHS, TokenSigner
 
 
@@ -122,10 +126,21 @@ def _channels(services: Services, settings: Settings, sessions: async_sessionmak
 
 FEATURE = Feature(
     name="surveys",
-    routes=[*ROUTES, *IVR_ROUTES, *CHAT_ROUTES, *PAGES, NotifyCallbacks, InvitationPages, LetterPages, *KIOSK_PAGES],
+    routes=[
+        *ROUTES,
+        *IVR_ROUTES,
+        *CHAT_ROUTES,
+        *DESIGN_ROUTES,
+        *PAGES,
+        *BUILDER_PAGES,
+        NotifyCallbacks,
+        InvitationPages,
+        LetterPages,
+        *KIOSK_PAGES,
+    ],
     jobs=JOBS,
     cli=[kiosk_group],  # civicvoice kiosk issue / list / revoke
-    api_scopes=API_SCOPES,
+    api_scopes={**API_SCOPES, **DESIGN_SCOPES},
     templates=[Path(__file__).parent / "templates"],
     models=["surveys.models", "surveys.letter_models"],
     # Invitations are what the file mail backend writes on a machine without a mail server.
@@ -136,6 +151,7 @@ FEATURE = Feature(
         contribute(STAFF_NAV, StaffNavItem("Invitations", "/staff/invitations", roles=INVITATION_ROLES, position=60)),
         contribute(STAFF_NAV, StaffNavItem("Paper surveys", "/staff/letters", roles=LETTER_ROLES, position=61)),
         contribute(STAFF_NAV, StaffNavItem("Kiosks", "/staff/kiosks", roles=KIOSK_ROLES, position=92)),
+        contribute(STAFF_NAV, StaffNavItem("Surveys", "/staff/surveys", roles=BUILDER_ROLES, position=80)),
     ],
     build_services=_services,
 )

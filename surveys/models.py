@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -49,6 +49,15 @@ class Survey(Base):
     # The survey sent after a contact unless a later rule picks another.
     is_post_contact_default: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+    # A `surveys.definitions.SurveyKind`; every version's definition has the same kind.
+    kind: Mapped[str] = mapped_column(String(20), default="post_contact")
+    # The `surveys.rules.InvitationChannel` values this survey may be asked on; each is checked against a
+    # version when it is published (`surveys.builder.channel_problems`).
+    channels: Mapped[list[str]] = mapped_column(JsonB, default=list)
+    # A campaign's period and the responses it aims for (its progress counts the responses to its versions).
+    campaign_starts_on: Mapped[date | None]
+    campaign_ends_on: Mapped[date | None]
+    target_responses: Mapped[int | None]
 
 
 class VersionStatus(StrEnum):
@@ -331,7 +340,8 @@ class Answer(Base):
             "purposes): comments may mention health, disability or beliefs"
         ),
     )
-    __table_args__ = (UniqueConstraint("response_id", "question_key", name="uq_answer_question"),)
+    # One row per question, except a multiple-choice answer: one row per choice picked, numbered by `position`.
+    __table_args__ = (UniqueConstraint("response_id", "question_key", "position", name="uq_answer_question_position"),)
 
     response_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("response.id", ondelete="CASCADE"))
     question_key: Mapped[str] = mapped_column(String(40))
@@ -339,6 +349,7 @@ class Answer(Base):
     choice: Mapped[str | None] = mapped_column(String(40))
     text_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     text_length: Mapped[int | None]
+    position: Mapped[int] = mapped_column(default=0)
 
 
 class IvrCall(Base):

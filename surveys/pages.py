@@ -6,11 +6,12 @@ POST that needs no cookie and no CSRF token: the signed token is the capability.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Annotated, Any, Final, TypeVar
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from sqlalchemy import select
@@ -21,13 +22,39 @@ from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.http import NO_STORE, service
 from privacy.vault import Vault
-from surveys.definitions import ENGLISH, SurveyDefinition
+from surveys.answers import FormValue, check_answers
+from surveys.definitions import ENGLISH, WELSH, SurveyDefinition
 from surveys.models import Invitation
 from surveys.responses import GroupedResponses, InvalidAnswers, ResponseRecorder, open_invitation
 from surveys.tokens import UNSUBSCRIBE_LIFETIME, BadToken, ExpiredToken, Purpose, TokenSigner, short_digest
 from surveys.unsubscribe import unsubscribe
 
 T = TypeVar("T")
+
+# How each language names itself, for the switch between the languages a survey version offers.
+LANGUAGE_NAMES: Final = {ENGLISH: "English", WELSH: "Cymraeg"}
+
+
+def respondent_language(request: Request[Any, Any, Any], definition: SurveyDefinition, asked: str | None) -> str:
+    """The language the respondent asked for (the switch), else their browser's first that the version offers,
+    else English."""
+    offered = definition.languages
+    if asked in offered:
+        return asked
+    preferences: list[tuple[float, int, str]] = []
+    for position, part in enumerate(request.headers.get("accept-language", "").split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                continue
+        preferences.append((-weight, position, tag.split("-")[0].strip().lower()))
+    for weight, _, language in sorted(preferences):
+        if weight < 0 and language in offered:
+            return language
+    return ENGLISH
 
 
 def link_problem(exc: CivicVoiceError) -> Template:
@@ -72,7 +99,11 @@ class SurveyPages(Controller):
 
     @get("/s/{token:str}")
     async def show_survey(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], token: FromPath[str]
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        token: FromPath[str],
+        lang: Annotated[str | None, QueryParameter(name="lang")] = None,
     ) -> Template:
         try:
             claims = self._claims(request, token, Purpose.survey)
@@ -81,7 +112,8 @@ class SurveyPages(Controller):
             definition = await recorder.definition(db_session, invitation.survey_version_id)
         except (BadToken, ExpiredToken, CivicVoiceError) as exc:
             return link_problem(exc)
-        return self._form(request, token, claims.invitation_id, definition, {}, [])
+        language = respondent_language(request, definition, lang)
+        return self._form(request, token, claims.invitation_id, definition, {}, [], language)
 
     def _form(
         self,
@@ -89,18 +121,23 @@ class SurveyPages(Controller):
         token: str,
         invitation_id: Any,
         definition: SurveyDefinition,
-        values: dict[str, str],
+        values: Mapping[str, FormValue],
         errors: list[dict[str, str]],
+        language: str = ENGLISH,
     ) -> Template:
         signer = service(request, TokenSigner)
         unsubscribe_token = signer.sign(invitation_id, Purpose.unsubscribe, utcnow() + UNSUBSCRIBE_LIFETIME)
         return Template(
             template_name="survey/form.html.j2",
             context={
-                "page_title": definition.title_in(ENGLISH),
+                "page_title": definition.title_in(language),
                 "survey": definition,
-                # English until the pages follow the respondent's language (the definition already holds Welsh).
-                "language": ENGLISH,
+                # The version's text and the page's fixed text (gettext) both follow the respondent's language.
+                "language": language,
+                "lang": language,
+                "switch": [
+                    (other, LANGUAGE_NAMES.get(other, other)) for other in definition.languages if other != language
+                ],
                 "values": values,
                 "errors": errors,
                 "action": f"/s/{token}",
@@ -119,20 +156,31 @@ class SurveyPages(Controller):
         except CivicVoiceError as exc:
             return link_problem(exc)
         form = await request.form()
-        values = {key: str(value) for key, value in form.items() if isinstance(value, str)}
+        values: dict[str, FormValue] = {}
+        for key in form:
+            given = tuple(value for value in form.getall(key) if isinstance(value, str))
+            if given:
+                # A multiple-choice question posts one value per box ticked; every other field posts one.
+                values[key] = given[0] if len(given) == 1 else given
+        asked = values.pop("lang", None)
         writer = service(request, GroupedResponses)
         try:
             await writer.submit(db_session, claims.invitation_id, values)
         except InvalidAnswers as invalid:
-            errors = [{"key": p.key, "message": p.message} for p in invalid.checked.problems]
-            return self._form(request, token, claims.invitation_id, invalid.definition, values, errors)
+            language = respondent_language(request, invalid.definition, asked if isinstance(asked, str) else None)
+            # The same problems, told in the respondent's language.
+            problems = check_answers(invalid.definition, values, language=language).problems
+            errors = [{"key": p.key, "message": p.message} for p in problems]
+            return self._form(request, token, claims.invitation_id, invalid.definition, values, errors, language)
         except CivicVoiceError as exc:
             return link_problem(exc)
-        return Redirect("/survey/thank-you", status_code=HTTP_303_SEE_OTHER)
+        thanks = f"/survey/thank-you?lang={WELSH}" if asked == WELSH else "/survey/thank-you"
+        return Redirect(thanks, status_code=HTTP_303_SEE_OTHER)
 
     @get("/survey/thank-you")
-    async def thank_you(self) -> Template:
-        return Template(template_name="survey/thanks.html.j2", context={"page_title": "Thank you"})
+    async def thank_you(self, lang: Annotated[str | None, QueryParameter(name="lang")] = None) -> Template:
+        language = WELSH if lang == WELSH else ENGLISH
+        return Template(template_name="survey/thanks.html.j2", context={"page_title": "Thank you", "lang": language})
 
     @get("/u/{token:str}")
     async def confirm_unsubscribe(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Template:

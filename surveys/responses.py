@@ -24,7 +24,7 @@ from civicvoice.core.ids import new_id
 from privacy.exceptions import KeyDestroyed
 from privacy.models import DataSubject
 from privacy.vault import Vault
-from surveys.answers import CheckedAnswers, check_answers
+from surveys.answers import CheckedAnswers, FormValue, check_answers
 from surveys.definitions import Question, SurveyDefinition, stored_definition
 from surveys.models import Answer, Contact, Invitation, InvitationState, Response, SurveyVersion, VersionStatus
 
@@ -101,7 +101,7 @@ class Submission:
     """One person's answers to the survey behind one genuine token, as posted."""
 
     invitation_id: uuid.UUID
-    form: Mapping[str, str]
+    form: Mapping[str, FormValue]
     # The questions the channel asked (an SMS asks only the CSAT question); None: the whole survey.
     asked: frozenset[str] | None = None
     partial: bool = False  # from a channel where a question may go unanswered: none is required (`check_answers`)
@@ -164,7 +164,7 @@ class ResponseRecorder:
         # A published survey version is never edited (a change is a new version), so its definition is kept.
         self._definitions: dict[uuid.UUID, SurveyDefinition] = {}
 
-    async def submit(self, session: AsyncSession, invitation_id: uuid.UUID, form: Mapping[str, str]) -> uuid.UUID:
+    async def submit(self, session: AsyncSession, invitation_id: uuid.UUID, form: Mapping[str, FormValue]) -> uuid.UUID:
         """Store one submission and commit; returns the response id or raises why it was refused."""
         try:
             [outcome] = await self.record(session, [Submission(invitation_id, form)])
@@ -319,6 +319,11 @@ class ResponseRecorder:
             {"id": new_id(), "response_id": response_id, "question_key": key, "choice": choice}
             for key, choice in checked.choices.items()
         ]
+        rows += [
+            {"id": new_id(), "response_id": response_id, "question_key": key, "choice": choice, "position": position}
+            for key, picked in checked.selections.items()
+            for position, choice in enumerate(picked)
+        ]
         for key, text in checked.texts.items():
             answer_id = new_id()
             if invitation.subject_id is not None:
@@ -337,7 +342,7 @@ class ResponseRecorder:
                 }
             )
         # One executemany needs every row to name the same columns.
-        return [{column: row.get(column) for column in _ANSWER_COLUMNS} for row in rows]
+        return [{column: row.get(column, _ANSWER_DEFAULTS.get(column)) for column in _ANSWER_COLUMNS} for row in rows]
 
     async def definition(self, session: AsyncSession, version_id: uuid.UUID) -> SurveyDefinition:
         """The definition of a survey version, to show its form."""
@@ -367,7 +372,17 @@ def _answer_to(question: Question | None, answers: Mapping[str, _A]) -> _A | Non
     return answers.get(question.id) if question is not None else None
 
 
-_ANSWER_COLUMNS = ("id", "response_id", "question_key", "number", "choice", "text_ciphertext", "text_length")
+_ANSWER_COLUMNS = (
+    "id",
+    "response_id",
+    "question_key",
+    "number",
+    "choice",
+    "text_ciphertext",
+    "text_length",
+    "position",
+)
+_ANSWER_DEFAULTS = {"position": 0}
 
 
 class GroupedResponses:
@@ -388,7 +403,7 @@ class GroupedResponses:
             max_batch=max_batch,
         )
 
-    async def submit(self, session: AsyncSession, invitation_id: uuid.UUID, form: Mapping[str, str]) -> uuid.UUID:
+    async def submit(self, session: AsyncSession, invitation_id: uuid.UUID, form: Mapping[str, FormValue]) -> uuid.UUID:
         outcome = await self.group.submit(Submission(invitation_id, form))
         if outcome is FALLBACK:
             return await self.recorder.submit(session, invitation_id, form)

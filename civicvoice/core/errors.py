@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 
@@ -10,18 +11,27 @@ class CivicVoiceError(Exception):
 
     ``status`` is the HTTP status the app answers with; ``slug`` names the problem type
     (``/problems/<slug>``); ``title`` is a short, stable summary. ``detail`` is the message
-    for a person, and must never carry personal data.
+    for a person, and must never carry personal data. ``field_errors`` lists several problems at once
+    as (field or None, message), for the problem's ``errors``.
     """
 
     status: ClassVar[int] = 400
     slug: ClassVar[str] = "bad-request"
     title: ClassVar[str] = "Bad request"
 
-    def __init__(self, detail: str, *, field: str | None = None, extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        field: str | None = None,
+        extra: dict[str, Any] | None = None,
+        field_errors: Sequence[tuple[str | None, str]] = (),
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
         self.extra = extra or {}
+        self.field_errors = tuple(field_errors)
 
 
 class InvalidInput(CivicVoiceError):

@@ -138,7 +138,8 @@ def handle_civicvoice_error(request: Request[Any, Any, Any], exc: CivicVoiceErro
             status=exc.status,
             detail=exc.detail,
             field=exc.field,
-            errors=[FieldError(exc.field, exc.detail)] if exc.field else None,
+            errors=[FieldError(field, message) for field, message in exc.field_errors]
+            or ([FieldError(exc.field, exc.detail)] if exc.field else None),
         ),
     )
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from surveys.answers import FieldProblem, check_answers, clean_text
 from surveys.catalogue import POST_CONTACT_SURVEY
-from surveys.definitions import Choice, Question, QuestionKind, ShowIf, SurveyDefinition
+from surveys.definitions import Choice, Question, QuestionKind, ShowIf, SurveyDefinition, SurveyKind
 
 VALID = {"satisfaction": "4", "resolved": "yes"}
 
@@ -98,3 +98,45 @@ def test_scales_and_choices_are_checked_against_their_points() -> None:
     assert checked.choices == {"channel": "web"}
     wrong = check_answers(CSAT_AND_FOLLOW_UP, {"csat": "5", "nps": "11", "effort": "0", "channel": "post"})
     assert [p.key for p in wrong.problems] == ["nps", "effort", "channel"]
+
+
+TOPICS = SurveyDefinition(
+    title={"en": "Your visit"},
+    kind=SurveyKind.campaign,
+    questions=(
+        Question(
+            id="topics",
+            kind=QuestionKind.multiple_choice,
+            text={"en": "What did you come about?"},
+            required=True,
+            choices=tuple(Choice(value=v, label={"en": v.title()}) for v in ("tax", "bins", "parking")),
+        ),
+        Question(
+            id="parking_detail",
+            kind=QuestionKind.free_text,
+            text={"en": "What about parking?"},
+            required=True,
+            max_length=100,
+            show_if=ShowIf(question="topics", any_of=("parking",)),
+        ),
+    ),
+)
+
+
+def test_several_choices_are_kept_in_the_questions_order() -> None:
+    checked = check_answers(TOPICS, {"topics": ("parking", "tax", "tax"), "parking_detail": "No spaces"})
+    assert checked.ok
+    assert checked.selections == {"topics": ("tax", "parking")}
+    assert checked.texts == {"parking_detail": "No spaces"}
+    one = check_answers(TOPICS, {"topics": "bins"})
+    assert one.ok and one.selections == {"topics": ("bins",)}
+
+
+def test_multiple_choice_is_checked_and_drives_skip_logic() -> None:
+    assert [p.key for p in check_answers(TOPICS, {}).problems] == ["topics"]
+    assert [p.key for p in check_answers(TOPICS, {"topics": ("tax", "pigeons")}).problems] == ["topics"]
+    # Any one choice among the condition's shows the question.
+    assert [p.key for p in check_answers(TOPICS, {"topics": ("bins", "parking")}).problems] == ["parking_detail"]
+    # Several values for a question that takes one are refused.
+    [problem] = check_answers(CSAT_AND_FOLLOW_UP, {"csat": ("4", "5")}).problems
+    assert problem.key == "csat"

@@ -89,6 +89,19 @@ def test_every_kind_with_welsh_and_skip_logic_can_be_published() -> None:
                 show_if=ShowIf(question="resolved", any_of=("no", "partly")),
             ),
             Question(
+                id="topics",
+                kind=QuestionKind.multiple_choice,
+                text=both,
+                choices=(Choice(value="staff", label=both), Choice(value="speed", label=both)),
+            ),
+            Question(
+                id="speed_detail",
+                kind=QuestionKind.free_text,
+                text=both,
+                max_length=200,
+                show_if=ShowIf(question="topics", any_of=("speed",)),
+            ),
+            Question(
                 id="improve",
                 kind=QuestionKind.free_text,
                 text=both,
@@ -291,17 +304,17 @@ BROKEN: list[tuple[str, SurveyDefinition, Fault]] = [
         Fault.bad_resolution_marker,
     ),
     (
-        "multiple choice before its answers can be stored",
+        "multiple choice with one choice",
         with_questions(
             CSAT,
             Question(
                 id="topics",
                 kind=QuestionKind.multiple_choice,
                 text={"en": "Topics"},
-                choices=(Choice(value="a", label={"en": "A"}), Choice(value="b", label={"en": "B"})),
+                choices=(Choice(value="a", label={"en": "A"}),),
             ),
         ),
-        Fault.not_yet_answerable,
+        Fault.too_few_choices,
     ),
 ]
 
