@@ -1,0 +1,379 @@
+"""The invitation pipeline of issue 14 end to end, as three ratios measured in the same run:
+
+1. Decision: N contact events (100,000 at scale 1.0) posted through POST /api/v1/contacts/batch (1,000 a request,
+   2 requests in flight) to a real civicvoice server under uvicorn, with the demo invitation policy (every
+   contact invited at once; the frequency cap still refuses the one in five from returning customers). Events a
+   second from the first request to the last answer, against a bare insert of the same events (each event's
+   JSON as one row of a one-table schema, 1,000 rows an executemany and a commit, through civicvoice's engine)
+   into a fresh database of the same backend. Target: at least 0.5.
+2. SMTP: a sample of the email invitations just queued (SMTP_SAMPLE, 2,000 at scale 1.0; the other invitations
+   stay queued, moved a year ahead, because sending all of them would take far longer than the bench's budget)
+   sent by 8 real job workers (the outbox, surveys/sending.py, the email channel, aiosmtplib) to the aiosmtpd
+   sink of the tests on 127.0.0.1. Messages the sink accepted a second, from the start of sending to the last
+   one accepted, against the sink alone fed the same number of equivalent messages (built by the email channel
+   beforehand) by plain aiosmtplib.send, 8 at a time. Target: at least 0.5.
+3. Notify: bench/notify_send_rate.py's two measurements on the same database, against the limiter's own
+   ceiling (3,000 a minute): the SMS channel alone (the shared limiter, notifications-python-client, the Notify
+   stand-in; that bench's headline figure) and the whole pipeline (SMS invitations decided through the intake
+   and sent by its job workers). Target: at least 0.9. That bench also measures with no limit and with the
+   Redis limiter; this one does not repeat those.
+
+SQLite always; PostgreSQL too when reachable (two throwaway databases). CIVICVOICE_BENCH_SCALE (default 1.0)
+scales the events, the SMTP sample and the Notify messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness  # noqa: E402
+import notify_send_rate  # noqa: E402
+from contacts_throughput import BATCH_PATH, BATCH_SIZE, batch_body, prepare_civicvoice  # noqa: E402
+
+from tests.integration.notify_standin import NotifyStandIn  # noqa: E402
+from tests.integration.smtp import SmtpServer  # noqa: E402
+
+LABEL = "channel pipeline"
+EVENTS = 100_000
+SMTP_SAMPLE = 2_000
+DECISION_TARGET = 0.5
+SMTP_TARGET = 0.5
+NOTIFY_TARGET = notify_send_rate.TARGET
+BATCH_CONCURRENCY = 2
+SMTP_CONCURRENCY = 8  # job workers, and the baseline's sends in flight
+RUN_ID = 7  # the customers' run id in contacts_throughput's generator
+DEFERRED = timedelta(days=365)
+
+
+def scaled(total: int, scale: float, least: int) -> int:
+    """``total`` times the scale, never below ``least``."""
+    return max(least, int(total * scale))
+
+
+def batch_count(events: int) -> int:
+    """Whole batches of BATCH_SIZE needed for ``events`` (the last one may be short)."""
+    return -(-events // BATCH_SIZE)
+
+
+def make_bodies(events: int) -> list[bytes]:
+    """The batch request bodies for ``events`` events, made before anything is timed."""
+    bodies = []
+    for number in range(batch_count(events)):
+        body = json.loads(batch_body(number, random.Random(number), RUN_ID))  # noqa: S311 - test data
+        body["events"] = body["events"][: events - number * BATCH_SIZE]
+        bodies.append(json.dumps(body).encode())
+    return bodies
+
+
+def rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else float("nan")
+
+
+def ratio_line(label: str, subject: str, ours: float, baseline: str, theirs: float, unit: str, target: float) -> str:
+    """The harness's ratio line: both figures, their ratio and the target."""
+    ratio = ours / theirs if theirs else float("nan")
+    return (
+        f"{label}: {subject} {ours:.1f} {unit}, {baseline} {theirs:.1f} {unit}, ratio {ratio:.2f} "
+        f"(target >= {target:g})"
+    )
+
+
+# --- 1. decision ------------------------------------------------------------------------------------------
+
+
+async def post_batches(url: str, api_key: str, bodies: Sequence[bytes]) -> float:
+    """POST every body, BATCH_CONCURRENCY at a time; every event must be accepted. Returns the seconds taken."""
+    import httpx
+
+    headers = {"authorization": f"Bearer {api_key}", "content-type": "application/json"}
+    pending = list(reversed(bodies))
+    limits = httpx.Limits(max_connections=BATCH_CONCURRENCY)
+    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(600.0), trust_env=False) as client:
+
+        async def worker() -> None:
+            while pending:
+                answer = await client.post(url, content=pending.pop(), headers=headers)
+                if answer.status_code != 200:
+                    raise harness.HarnessError(f"the batch API answered {answer.status_code}: {answer.text[:500]}")
+                refused = [item for item in answer.json()["results"] if item["status"] != "accepted"]
+                if refused:
+                    raise harness.HarnessError(f"{len(refused)} events not accepted, first: {refused[0]}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(BATCH_CONCURRENCY)))
+        return time.perf_counter() - started
+
+
+async def bare_insert(database_url: str, data_dir: Path, bodies: Sequence[bytes]) -> float:
+    """Insert the same events, one JSON row each, 1,000 rows a transaction; returns the seconds taken."""
+    from baseline_app import BaselineBase, ReceivedContact
+    from sqlalchemy import insert
+
+    from civicvoice.core.db import create_engine
+    from civicvoice.core.settings import Settings
+
+    engine = create_engine(Settings(data_dir=data_dir, database_url=database_url))
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(BaselineBase.metadata.create_all)
+        batches = [json.loads(body)["events"] for body in bodies]
+        started = time.perf_counter()
+        for events in batches:
+            now = datetime.now(UTC)
+            rows = [{"id": uuid.uuid4(), "body": event, "received_at": now} for event in events]
+            async with engine.begin() as connection:
+                await connection.execute(insert(ReceivedContact), rows)
+        return time.perf_counter() - started
+    finally:
+        await engine.dispose()
+
+
+# --- 2. SMTP ----------------------------------------------------------------------------------------------
+
+
+class TimedSmtpServer(SmtpServer):
+    """The tests' aiosmtpd sink, noting when it accepted each message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.accepted_at: list[float] = []
+        handle = self.sink.handle_DATA
+
+        async def timed(server: Any, session: Any, envelope: Any) -> str:
+            answer = await handle(server, session, envelope)
+            self.accepted_at.append(time.perf_counter())
+            return answer
+
+        self.sink.handle_DATA = timed  # type: ignore[method-assign]
+
+
+async def invitation_counts(sessions: Any) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from surveys.models import Invitation
+
+    async with sessions() as session:
+        rows = await session.execute(select(Invitation.channel, func.count()).group_by(Invitation.channel))
+        return {channel: count for channel, count in rows.all()}
+
+
+async def keep_sample_due(sessions: Any, sample: int) -> int:
+    """Move every queued job a year ahead, then bring ``sample`` email invitations' send jobs back to now."""
+    from sqlalchemy import select, update
+
+    from civicvoice.core.clock import utcnow
+    from civicvoice.core.jobs import QUEUED, Job
+    from surveys.models import Invitation
+    from surveys.sending import SEND_INVITATION_JOB
+
+    now = utcnow()
+    async with sessions() as session, session.begin():
+        await session.execute(update(Job).where(Job.state == QUEUED).values(run_at=now + DEFERRED))
+        chosen = list(
+            await session.scalars(
+                select(Invitation.id).where(Invitation.channel == "email").order_by(Invitation.due_at).limit(sample)
+            )
+        )
+        for start in range(0, len(chosen), 500):
+            keys = [f"{SEND_INVITATION_JOB}:{invitation_id}" for invitation_id in chosen[start : start + 500]]
+            await session.execute(update(Job).where(Job.dedupe_key.in_(keys)).values(run_at=now))
+    return len(chosen)
+
+
+async def send_through_workers(env: dict[str, str], smtp: TimedSmtpServer, sample: int) -> tuple[int, float]:
+    """Run SMTP_CONCURRENCY real workers over the due sample; (messages accepted, seconds to the last one)."""
+    from civicvoice.app import build_services, features, job_registry
+    from civicvoice.core.db import create_engine, session_factory
+    from civicvoice.core.jobs import Worker
+    from civicvoice.core.settings import Settings
+
+    settings = Settings.from_env(
+        {**env, "CIVICVOICE_SMTP_HOST": harness.HOST, "CIVICVOICE_SMTP_PORT": str(smtp.port)}
+        | {"CIVICVOICE_SMTP_SECURITY": "none", "CIVICVOICE_LOG_LEVEL": "ERROR"}
+    )
+    engine = create_engine(settings)
+    sessions = session_factory(engine)
+    feature_list = features()
+    services = await build_services(settings, sessions, feature_list)
+    try:
+        counts = await invitation_counts(sessions)
+        due = await keep_sample_due(sessions, sample)
+        print(f"  {LABEL}: invitations queued by channel {counts}; sending {due} email invitations", flush=True)
+        registry = job_registry(feature_list)
+        workers = [Worker(registry, sessions, services, name=f"bench-{k}") for k in range(SMTP_CONCURRENCY)]
+        before = len(smtp.accepted_at)
+        started = time.perf_counter()
+        await asyncio.gather(*(w.run_due() for w in workers))
+        accepted = smtp.accepted_at[before:]
+        if len(accepted) != due:
+            raise harness.HarnessError(f"the sink accepted {len(accepted)} of {due} invitations")
+        return len(accepted), (max(accepted) - started) if accepted else 0.0
+    finally:
+        for service in services:
+            closer = getattr(service, "aclose", None)
+            if closer is not None:
+                await closer()
+        await engine.dispose()
+
+
+async def send_plain(env: dict[str, str], smtp: TimedSmtpServer, messages: int) -> tuple[int, float]:
+    """The sink alone: equivalent invitations built beforehand, sent by aiosmtplib.send SMTP_CONCURRENCY at a
+    time, as the mail transport sends them; (messages accepted, seconds to the last one)."""
+    import aiosmtplib
+
+    from civicvoice.core.settings import Settings
+    from surveys.channels import OutgoingInvitation
+    from surveys.channels.email import EmailChannel
+
+    channel = EmailChannel(Settings.from_env(env))
+    pending = [
+        channel.build(
+            OutgoingInvitation(
+                invitation_id=uuid.uuid4(),
+                recipient=f"person.{n}@example.org",
+                survey_url=f"http://127.0.0.1:8000/s/{uuid.uuid4().hex}{uuid.uuid4().hex}",
+                unsubscribe_url=f"http://127.0.0.1:8000/u/{uuid.uuid4().hex}{uuid.uuid4().hex}",
+                council_name="Example City Council",
+                service_name="Waste and recycling",
+                expires_on="15 December 2026",
+            )
+        )
+        for n in range(messages)
+    ]
+
+    async def sender() -> None:
+        while pending:
+            await aiosmtplib.send(
+                pending.pop(), hostname=harness.HOST, port=smtp.port, use_tls=False, start_tls=False, timeout=30
+            )
+
+    before = len(smtp.accepted_at)
+    started = time.perf_counter()
+    await asyncio.gather(*(sender() for _ in range(SMTP_CONCURRENCY)))
+    accepted = smtp.accepted_at[before:]
+    return len(accepted), (max(accepted) - started) if accepted else 0.0
+
+
+# --- one backend ------------------------------------------------------------------------------------------
+
+
+def measure_backend(
+    backend: str, civicvoice_url: str, baseline_url: str, workdir: Path, args: argparse.Namespace
+) -> None:
+    label = f"{LABEL} {backend}"
+    events, sample, notify_messages = args.events, args.smtp_sample, args.notify_messages
+    cv_dir = harness.data_dir(workdir, backend, "civicvoice")
+    env, api_key = prepare_civicvoice(civicvoice_url, cv_dir)
+    bodies = make_bodies(events)
+
+    # 1. decision, then the bare insert of the same rows
+    server = harness.Server("civicvoice", "civicvoice.app:create_app", env)
+    with harness.running(server):
+        decision_seconds = asyncio.run(post_batches(server.base_url + BATCH_PATH, api_key, bodies))
+    base_dir = harness.data_dir(workdir, backend, "baseline")
+    base_dir.mkdir(parents=True, exist_ok=True)
+    insert_seconds = asyncio.run(bare_insert(baseline_url, base_dir, bodies))
+    print(
+        f"  {label}: {events} events decided in {decision_seconds:.1f} s; bare insert of the same rows "
+        f"{insert_seconds:.1f} s",
+        flush=True,
+    )
+    decision = ratio_line(
+        label + " decision",
+        "batch API",
+        rate(events, decision_seconds),
+        "bare insert",
+        rate(events, insert_seconds),
+        "events/s",
+        DECISION_TARGET,
+    )
+
+    # 2. SMTP: the pipeline, then the sink alone with as many messages as the pipeline sent
+    smtp = TimedSmtpServer()
+    smtp.start()
+    try:
+        sent, pipeline_seconds = asyncio.run(send_through_workers(env, smtp, sample))
+        plain, plain_seconds = asyncio.run(send_plain(env, smtp, sent))
+    finally:
+        smtp.stop()
+    smtp_line = ratio_line(
+        label + " smtp",
+        f"job workers ({sent} sent)",
+        rate(sent, pipeline_seconds),
+        "sink alone",
+        rate(plain, plain_seconds),
+        "messages/s",
+        SMTP_TARGET,
+    )
+
+    # 3. Notify: bench/notify_send_rate.py's two measurements at the limiter's ceiling, the channel then the
+    # whole pipeline
+    standin = NotifyStandIn(limit=notify_send_rate.CEILING_PER_MINUTE, period=60.0).start()
+    try:
+        channel_rate = asyncio.run(notify_send_rate.measure_channel(env, standin, notify_messages, {}))
+        standin.messages.clear()
+        standin.accepted_at.clear()
+        notify_rate, ceiling = asyncio.run(
+            notify_send_rate.measure(
+                f"  {label} notify", env, standin, notify_messages, {}, notify_send_rate.CEILING_PER_MINUTE
+            )
+        )
+    finally:
+        standin.stop()
+    notify_channel = ratio_line(
+        label + " notify", "sms channel", channel_rate, "limiter ceiling", ceiling, "messages/s", NOTIFY_TARGET
+    )
+    notify_pipeline = ratio_line(
+        label + " notify", "job workers", notify_rate, "limiter ceiling", ceiling, "messages/s", NOTIFY_TARGET
+    )
+    for line in (decision, smtp_line, notify_channel, notify_pipeline):
+        print(line, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import os
+    import shutil
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "all"), default="all")
+    args = parser.parse_args(argv)
+    scale = float(os.environ.get("CIVICVOICE_BENCH_SCALE", "1.0"))
+    args.events = scaled(EVENTS, scale, BATCH_SIZE)
+    args.smtp_sample = scaled(SMTP_SAMPLE, scale, 100)
+    args.notify_messages = scaled(notify_send_rate.CEILING_PER_MINUTE, scale, 30)
+    print(
+        f"{LABEL}: {args.events} contact events, an SMTP sample of up to {args.smtp_sample} of the email "
+        f"invitations they queue, {args.notify_messages} Notify messages (scale {scale})",
+        flush=True,
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="civicvoice-bench-"))
+    try:
+        if args.backend in ("sqlite", "all"):
+            measure_backend("sqlite", *harness.sqlite_urls(workdir), workdir, args)
+        if args.backend in ("postgresql", "all"):
+            harness._measure_postgresql(LABEL, measure_backend, workdir, args)
+    except harness.HarnessError as exc:
+        print(f"{LABEL}: harness failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
