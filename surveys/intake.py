@@ -310,7 +310,7 @@ class ContactIntake:
     ) -> None:
         # The invitation channels this deployment can send on (SMS only with GOV.UK Notify configured); None: all.
         self.sendable = sendable
-        self._narrowed: tuple[InvitationPolicy, InvitationPolicy] | None = None
+        self._narrowed: tuple[InvitationPolicy, frozenset[str], InvitationPolicy] | None = None
         self.vault = vault
         self.reference = reference or ReferenceData()
         self.open_complaint_checks = open_complaint_checks
@@ -416,14 +416,20 @@ class ContactIntake:
                 items.append(exc)
         return await self.write(session, items)
 
-    def narrowed(self, policy: InvitationPolicy) -> InvitationPolicy:
-        """The council's policy with only the channels this deployment can send on enabled."""
-        if self.sendable is None:
+    def narrowed(self, policy: InvitationPolicy, survey_channels: frozenset[str] = frozenset()) -> InvitationPolicy:
+        """The council's policy with only the channels this deployment can send on, and the post-contact survey
+        may be asked on (when it names any), enabled."""
+        if self.sendable is None and not survey_channels:
             return policy
-        if self._narrowed is None or self._narrowed[0] is not policy:
-            enabled = frozenset(c for c in policy.enabled_channels if c.value in self.sendable)
-            self._narrowed = (policy, dataclasses.replace(policy, enabled_channels=enabled))
-        return self._narrowed[1]
+        if self._narrowed is None or self._narrowed[0] is not policy or self._narrowed[1] != survey_channels:
+            enabled = frozenset(
+                c
+                for c in policy.enabled_channels
+                if (self.sendable is None or c.value in self.sendable)
+                and (not survey_channels or c.value in survey_channels)
+            )
+            self._narrowed = (policy, survey_channels, dataclasses.replace(policy, enabled_channels=enabled))
+        return self._narrowed[2]
 
     async def write(self, session: AsyncSession, items: Sequence[_Checked | CivicVoiceError]) -> list[Outcome]:
         """`record`'s second half: store events already checked; a refusal is passed through as the outcome."""
@@ -465,7 +471,8 @@ class ContactIntake:
             ],
         )
         resolution_of = {c.position: r for c, r in zip(identified, resolutions, strict=True)}
-        policy = self.narrowed(await self.reference.policy(session))
+        survey = await self.reference.survey(session)
+        policy = self.narrowed(await self.reference.policy(session), survey.channels)
         times, complaints, restricted = await self._people_facts(session, fresh, resolutions, policy, now)
 
         contact_rows: list[dict[str, object]] = []
@@ -504,7 +511,7 @@ class ContactIntake:
             )
             facts = contact_facts(event, contact_id, c.service, complaints.get(subject_id, False), reachable)
             decision = decide(facts, person, policy, now=now)
-            version_id = await self.reference.survey_version(session) if decision.invite else None
+            version_id = survey.version_id if decision.invite else None
             if decision.invite and version_id is None:
                 decision = Decision(
                     invite=False,
@@ -647,7 +654,7 @@ class ReferenceData:
     def __init__(self, seconds: float = 10.0) -> None:
         self._services: TtlCache[ServiceRef] = TtlCache(seconds)
         self._policy: TtlCache[InvitationPolicy] = TtlCache(seconds)
-        self._version: TtlCache[tuple[uuid.UUID | None]] = TtlCache(seconds)
+        self._version: TtlCache[PublishedSurvey] = TtlCache(seconds)
 
     def clear(self) -> None:
         self._services.clear()
@@ -673,11 +680,12 @@ class ReferenceData:
     async def policy(self, session: AsyncSession) -> InvitationPolicy:
         return await self._policy.get_or_load("default", lambda: load_policy(session))
 
-    async def survey_version(self, session: AsyncSession) -> uuid.UUID | None:
-        async def load() -> tuple[uuid.UUID | None]:
-            return (await published_post_contact_version(session),)
+    async def survey(self, session: AsyncSession) -> PublishedSurvey:
+        """The post-contact survey's published version and the channels it may be asked on."""
+        return await self._version.get_or_load("post-contact", lambda: published_post_contact(session))
 
-        return (await self._version.get_or_load("post-contact", load))[0]
+    async def survey_version(self, session: AsyncSession) -> uuid.UUID | None:
+        return (await self.survey(session)).version_id
 
 
 @dataclass(frozen=True)
@@ -695,15 +703,32 @@ async def load_policy(session: AsyncSession) -> InvitationPolicy:
     return InvitationPolicy.from_dict(row.settings)
 
 
+@dataclass(frozen=True)
+class PublishedSurvey:
+    """The survey sent after a contact: its latest published version (None: nothing published) and the channels
+    the survey may be asked on (empty: it names none, so every channel the policy enables)."""
+
+    version_id: uuid.UUID | None
+    channels: frozenset[str]
+
+
+async def published_post_contact(session: AsyncSession) -> PublishedSurvey:
+    row = (
+        await session.execute(
+            select(SurveyVersion.id, Survey.channels)
+            .join(Survey, Survey.id == SurveyVersion.survey_id)
+            .where(Survey.is_post_contact_default.is_(True), SurveyVersion.status == "published")
+            .order_by(SurveyVersion.number.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return PublishedSurvey(None, frozenset())
+    return PublishedSurvey(row[0], frozenset(row[1] or ()))
+
+
 async def published_post_contact_version(session: AsyncSession) -> uuid.UUID | None:
-    version_id: uuid.UUID | None = await session.scalar(
-        select(SurveyVersion.id)
-        .join(Survey, Survey.id == SurveyVersion.survey_id)
-        .where(Survey.is_post_contact_default.is_(True), SurveyVersion.status == "published")
-        .order_by(SurveyVersion.number.desc())
-        .limit(1)
-    )
-    return version_id
+    return (await published_post_contact(session)).version_id
 
 
 def problem_of(exc: CivicVoiceError) -> dict[str, object]:

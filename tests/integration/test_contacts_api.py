@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from civicvoice.core.audit import AuditEvent
 from civicvoice.core.jobs import Job
 from privacy.models import DataSubject, SubjectConflict, SubjectIndex
-from surveys.models import Contact, Invitation, InvitationDecision
+from surveys.models import Contact, Invitation, InvitationDecision, Survey
 from surveys.rules import InvitationPolicy
 from tests.integration.support import TestDatabase
 
@@ -340,3 +340,18 @@ async def test_contact_ids_are_uuid7(client: Client, auth: dict[str, str]) -> No
     body = (await post(client, auth, event())).json()
     assert uuid.UUID(body["contact_id"]).version == 7
     assert uuid.UUID(body["invitation_id"]).version == 7
+
+
+async def test_only_the_channels_the_published_survey_may_use_are_chosen(
+    app: Litestar, auth: dict[str, str], db: TestDatabase
+) -> None:
+    # The standard survey may be asked on every channel; a council that takes email off it (in the survey
+    # builder) gets no email invitations, while the policy itself still enables email.
+    async with db.sessions() as session, session.begin():
+        await session.execute(update(Survey).where(Survey.is_post_contact_default.is_(True)).values(channels=["sms"]))
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+        response = await post(client, auth, event())
+    assert response.status_code == 202, response.text
+    decision = response.json()["decision"]
+    assert decision["invite"] is False and decision["channel"] is None, decision
+    assert await db.count(Invitation) == 0

@@ -627,7 +627,9 @@ CUSTOM = InvitationPolicy(
 )
 
 
-@pytest.mark.parametrize("policy", [InvitationPolicy(), InvitationPolicy.demo(), CUSTOM], ids=str)
+@pytest.mark.parametrize(
+    "policy", [InvitationPolicy(), InvitationPolicy.demo(), CUSTOM], ids=["default", "demo", "custom"]
+)
 def test_a_policy_survives_a_trip_through_json(policy: InvitationPolicy) -> None:
     stored = json.dumps(policy.to_dict())
 
