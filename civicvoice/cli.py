@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.audit import Actor
-from civicvoice.core.commands import EXTENSIONS_KEY, run_db, settings_from_env
+from civicvoice.core.commands import EXTENSIONS_KEY, run_db, run_process, settings_from_env
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.settings import Settings
 
@@ -360,7 +360,7 @@ def worker_command(once: bool) -> None:
             await engine.dispose()
 
     try:
-        ran = asyncio.run(main())
+        ran = run_process(main())
     except CivicVoiceError as exc:
         raise click.ClickException(exc.detail) from None
     except OSError as exc:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 import click
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.errors import CivicVoiceError
@@ -63,3 +64,27 @@ def read_identifier(value: str, what: str) -> str:
     if not line:
         raise click.ClickException(f"Give the {what} on standard input (one line), or in place of '-'.")
     return line
+
+
+def run_process(main: Coroutine[Any, Any, T], *, grace: float = 10.0) -> T:
+    """`asyncio.run` for a long-running process (`civicvoice worker`), except that it always ends: tasks a library
+    left behind when ``main`` returns are cancelled and given ``grace`` seconds, and one that ignores its
+    cancellation is logged and abandoned rather than keeping a stopped worker alive for ever."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(main)
+    finally:
+        try:
+            left = [task for task in asyncio.all_tasks(loop) if not task.done()]
+            for task in left:
+                task.cancel()
+            if left:
+                loop.run_until_complete(asyncio.wait(left, timeout=grace))
+                stuck = [task for task in left if not task.done()]
+                if stuck:
+                    structlog.get_logger("civicvoice.process").warning(
+                        "tasks_abandoned_at_exit", count=len(stuck), tasks=[task.get_name() for task in stuck]
+                    )
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()

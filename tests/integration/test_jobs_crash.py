@@ -13,6 +13,7 @@ import collections
 import contextlib
 import os
 import random
+import select as io_select
 import signal
 import subprocess
 import sys
@@ -135,10 +136,13 @@ class WorkerProcesses:
             )
         self.started: list[WorkerProcess] = []
 
-    def ask(self, command: str) -> int:
+    def ask(self, command: str, timeout: float = 120.0) -> int:
         assert self.server.stdin is not None and self.server.stdout is not None
         self.server.stdin.write(f"{command}\n".encode())
         self.server.stdin.flush()
+        # A worker that never exits fails the test instead of hanging the suite.
+        ready, _, _ = io_select.select([self.server.stdout], [], [], timeout)
+        assert ready, f"no answer to {command!r} within {timeout:.0f} s; see workers.log in the test's tmp_path"
         answer = self.server.stdout.readline()
         assert answer, "the worker fork server stopped; see workers.log in the test's tmp_path"
         return int(answer)
