@@ -16,7 +16,12 @@ Each configuration has its own database (upkeep reads every new row of its datab
 let the upkeep server recompute for the other's rows) and its own server. The upkeep server is stopped (SIGSTOP)
 while the other is measured, so its upkeep never runs on the other's time; it resumes for its own rounds and for
 making its invitations. Each upkeep run is timed in the server and written to a log in its data directory; the run
-prints how many ran, their wall time and what they read and recomputed.
+prints how many ran, their wall time (which includes the submissions' turns on the same event loop) and what they
+read and recomputed.
+
+The ratio line compares throughput, which counts every cost of upkeep. The server CPU per response (the harness's
+figure, and "upkeep costs ... ms") counts the app's process only: on SQLite that includes upkeep's queries (run
+in the process), on PostgreSQL it leaves out the database server's own work on them.
 
 Each recomputation reads the whole month of a service from raw rows, so its cost grows with the month's volume:
 before the rounds, each database gets this month's contacts and answered surveys so far (77,000 responses and
