@@ -37,6 +37,7 @@ from feedback.scorecard.entries import (
     EntryInputError,
     enter_figure,
     parse_month,
+    require_within,
     service_by_slug,
     set_target,
 )
@@ -386,9 +387,7 @@ class ScorecardEntries(Controller):
         try:
             month = parse_month(values.get("month", ""))
             found = await service_by_slug(db_session, values.get("service", ""))
-            within = await viewer_services(db_session, viewer)
-            if within is not None and found.id not in within:
-                raise EntryInputError("You can enter figures for your own services only.", field="service")
+            require_within(found, await viewer_services(db_session, viewer))
             try:
                 number = float(values.get("value", "").replace(",", "").strip())
             except ValueError:
