@@ -26,7 +26,7 @@ from civicvoice.core.audit import Actor, record
 from civicvoice.core.auth import StaffUser
 from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError, PermissionDenied
-from exports.imports import RejectedRow, map_headers, read_table
+from exports.imports import FileTooLarge, RejectedRow, map_headers, read_table
 from exports.spreadsheet import AboutExport, Column, write_xlsx
 from feedback.scorecard.entries import ENTERED_SLUGS, enter_figure, parse_month, require_within
 from feedback.scorecard.measures import MEASURES, Unit
@@ -49,6 +49,9 @@ FIGURE_HEADERS: Final = {
 }
 FIGURE_REQUIRED: Final = ("month", "service", "measure", "value")
 _COLUMNS: Final = "Month, Service, Measure, Value, and optionally Team"
+# A month's figures are a few hundred rows; each is stored (and audited) on its own, so a file is kept to a size
+# one request stores in seconds.
+MAX_FIGURE_ROWS: Final = 5_000
 _NUMBER: Final = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 
 
@@ -130,6 +133,8 @@ def _measure(value: object) -> str:
 def parse_figures(content: bytes) -> tuple[list[FigureRow], list[RejectedRow]]:
     """Every row of a file as a figure to store, or a rejected row; ImportRefused when the file cannot be read."""
     (_, header), *rows = read_table(content)
+    if len(rows) > MAX_FIGURE_ROWS:
+        raise FileTooLarge(f"The file has more than {MAX_FIGURE_ROWS:,} figures; split it into smaller files.")
     fields = map_headers(header, headers=FIGURE_HEADERS, required=FIGURE_REQUIRED, columns=_COLUMNS)
     figures: list[FigureRow] = []
     rejected: list[RejectedRow] = []

@@ -73,6 +73,12 @@ SCORECARD_LINKS: ExtensionPoint[ScorecardLink] = ExtensionPoint(
 )
 
 
+# Links a higher layer adds to the figures entry page (exports: import the figures from a spreadsheet).
+ENTRY_LINKS: ExtensionPoint[ScorecardLink] = ExtensionPoint(
+    "feedback.scorecard_entry_links", "links shown on the page where managers enter figures"
+)
+
+
 async def viewer_services(session: AsyncSession, viewer: StaffUser) -> list[uuid.UUID] | None:
     """The services a viewer may see figures of (None: every service)."""
     if viewer.role != "service_manager":
@@ -308,11 +314,16 @@ class ScorecardPages(Controller):
         )
 
 
-def _links(request: Request[Any, Any, Any], viewer: StaffUser, month: date) -> list[tuple[str, str]]:
+def _links(
+    request: Request[Any, Any, Any],
+    viewer: StaffUser,
+    month: date,
+    point: ExtensionPoint[ScorecardLink] = SCORECARD_LINKS,
+) -> list[tuple[str, str]]:
     extensions: Extensions = request.app.state.extensions
     return [
         (item.label, f"{item.href}?month={month:%Y-%m}" if item.for_month else item.href)
-        for item in extensions.items(SCORECARD_LINKS)
+        for item in extensions.items(point)
         if not item.roles or viewer.role in item.roles
     ]
 
@@ -361,6 +372,7 @@ class ScorecardEntries(Controller):
             request,
             "feedback/scorecard_entries.html.j2",
             status_code=status_code,
+            links=_links(request, request.state.staff_user, month, ENTRY_LINKS),
             month_value=f"{month:%Y-%m}",
             services=sorted(services, key=lambda s: s[2]),
             names=names,

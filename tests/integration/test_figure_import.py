@@ -124,6 +124,9 @@ async def test_a_service_manager_imports_figures_in_the_staff_pages(client: Clie
     # The figure shows on the dashboard with its source.
     dashboard = await client.get(f"/staff/scorecard?month={M}&service=council-tax")
     assert dashboard.status_code == 200 and IMPORT_SOURCE in dashboard.text and "83.0%" in dashboard.text
+    assert 'href="/staff/imports/figures"' in dashboard.text
+    entries = await client.get(f"/staff/scorecard/entries?month={M}")
+    assert entries.status_code == 200 and 'href="/staff/imports/figures"' in entries.text
 
     # Files that cannot be read: a clear error on the form, and nothing changed.
     before = await figures(db)

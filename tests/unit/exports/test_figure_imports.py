@@ -56,3 +56,10 @@ def test_rows_become_figures_and_unusable_rows_are_refused_by_number() -> None:
 def test_a_file_whose_columns_cannot_be_mapped_is_refused(header: str, message: str) -> None:
     with pytest.raises(ImportRefused, match=message):
         parse_figures(f"{header}\r\n2026-10,parking,utilisation,5,5\r\n".encode())
+
+
+def test_a_file_of_more_figures_than_a_request_stores_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("exports.figure_imports.MAX_FIGURE_ROWS", 2)
+    rows = "".join(f"2026-10,parking,utilisation,T{n},5\r\n" for n in range(3))
+    with pytest.raises(ImportRefused, match="more than 2 figures"):
+        parse_figures(f"Month,Service,Measure,Team,Value\r\n{rows}".encode())
