@@ -1,22 +1,29 @@
 """`civicvoice export ...`: the staff exports from the command line, for scheduled use; and
-`civicvoice import contacts FILE`: contact events from a spreadsheet."""
+`civicvoice import contacts FILE`: contact events from a spreadsheet; `civicvoice import figures FILE`: monthly
+figures of the scorecard's measures from other systems."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from civicvoice.core.auth import StaffUser
 from civicvoice.core.clock import utcnow
 from civicvoice.core.commands import extensions, read_identifier, run_db, settings_from_env
 from civicvoice.core.db import create_engine, session_factory
 from civicvoice.core.errors import CivicVoiceError
+from civicvoice.core.settings import Settings
 from exports.datasets import DATASETS, ExportFilter, dataset
+from exports.figure_imports import FigureImportReport, import_figures
 from exports.imports import MAX_FILE_BYTES, ImportReport, import_contacts
 from exports.runs import ExportResult, run_export
 from exports.scorecard_workbook import (
@@ -33,6 +40,8 @@ from privacy.keys import load_keyring
 from privacy.vault import Vault
 from surveys.extensions import OPEN_COMPLAINT_CHECKS
 from surveys.intake import ContactIntake
+
+T = TypeVar("T")
 
 
 @click.command("export")
@@ -147,6 +156,34 @@ def import_() -> None:
     """Import records from spreadsheets."""
 
 
+def _import_file(file: Path) -> bytes:
+    if file.stat().st_size > MAX_FILE_BYTES:
+        raise click.ClickException(
+            f"{file} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split it (nothing was imported)."
+        )
+    return file.read_bytes()
+
+
+def _run_import(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run an import and commit what it left in the session (the contact import also commits each batch itself,
+    as the API's batch endpoint does); a file refused as a whole is one line that says nothing was imported."""
+
+    async def main() -> T:
+        engine = create_engine(settings)
+        try:
+            async with session_factory(engine)() as session:
+                report = await work(session)
+                await session.commit()
+                return report
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except CivicVoiceError as exc:
+        raise click.ClickException(f"{exc.detail} Nothing was imported.") from None
+
+
 @import_.command("contacts")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
 @click.option("--source", required=True, help="The contact system the rows come from (as an API key's source).")
@@ -158,35 +195,55 @@ def import_contacts_command(file: Path, source: str, as_json: bool, operator_ema
     Columns are matched by header. Good rows are imported, each rejected row is reported with its row number
     and reason; a row already imported (same source and external id) is a duplicate and adds nothing."""
     settings = settings_from_env()
-    if file.stat().st_size > MAX_FILE_BYTES:
-        raise click.ClickException(
-            f"{file} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split it (nothing was imported)."
+    content = _import_file(file)
+
+    async def work(session: AsyncSession) -> ImportReport:
+        actor = await operator(session, operator_email)
+        intake = ContactIntake(
+            Vault(load_keyring(settings)), open_complaint_checks=extensions().items(OPEN_COMPLAINT_CHECKS)
         )
-    content = file.read_bytes()
+        return await import_contacts(session, intake, content, source=source, actor=actor)
 
-    async def main() -> ImportReport:
-        engine = create_engine(settings)
-        try:
-            async with session_factory(engine)() as session:
-                actor = await operator(session, operator_email)
-                intake = ContactIntake(
-                    Vault(load_keyring(settings)), open_complaint_checks=extensions().items(OPEN_COMPLAINT_CHECKS)
-                )
-                report = await import_contacts(session, intake, content, source=source, actor=actor)
-                await session.commit()
-                return report
-        finally:
-            await engine.dispose()
-
-    try:
-        report = asyncio.run(main())
-    except CivicVoiceError as exc:
-        raise click.ClickException(f"{exc.detail} Nothing was imported.") from None
+    report = _run_import(settings, work)
     if as_json:
         click.echo(json.dumps(report.as_json()))
         return
     click.echo(
         f"{report.rows} rows: {report.accepted} imported, {report.duplicates} already imported, "
+        f"{len(report.rejected)} rejected."
+    )
+    for rejected in report.rejected:
+        click.echo(f"  row {rejected.row}: {rejected.reason}")
+
+
+@import_.command("figures")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--as",
+    "operator_email",
+    default=None,
+    help="Your staff email: recorded as who imported, and a service manager imports for their services only.",
+)
+def import_figures_command(file: Path, as_json: bool, operator_email: str | None) -> None:
+    """Import monthly scorecard figures (utilisation, sickness days, ...) from an XLSX or CSV file.
+
+    Columns: Month (YYYY-MM), Service, Measure, Team (optional) and Value. Each row is checked as the figures API
+    checks a figure; each rejected row is reported with its row number and reason. A figure already there with
+    the same value is unchanged, so importing a file twice changes nothing."""
+    content = _import_file(file)
+
+    async def work(session: AsyncSession) -> FigureImportReport:
+        actor = await operator(session, operator_email)
+        importer = await session.get(StaffUser, uuid.UUID(actor.id)) if actor.kind == "staff" else None
+        return await import_figures(session, content, importer=importer, actor=actor)
+
+    report = _run_import(settings_from_env(), work)
+    if as_json:
+        click.echo(json.dumps(report.as_json()))
+        return
+    click.echo(
+        f"{report.rows} rows: {report.stored} stored, {report.updated} corrected, {report.unchanged} unchanged, "
         f"{len(report.rejected)} rejected."
     )
     for rejected in report.rejected:

@@ -15,7 +15,7 @@ from exports.report_pages import PAGES as REPORT_PAGES
 from exports.report_pages import SUBSCRIPTION_PAGE
 from exports.reports import REPORT_ROLES
 from exports.scorecard_workbook import SCORECARD_DOWNLOAD
-from feedback.scorecard.pages import SCORECARD_LINKS, VIEWERS, ScorecardLink
+from feedback.scorecard.pages import ENTRY_LINKS, MANAGERS, SCORECARD_LINKS, VIEWERS, ScorecardLink
 
 FEATURE = Feature(
     name="exports",
@@ -39,6 +39,14 @@ FEATURE = Feature(
         contribute(
             SCORECARD_LINKS,
             ScorecardLink("Receive the scorecard by email", SUBSCRIPTION_PAGE, REPORT_ROLES),
+        ),
+        contribute(
+            SCORECARD_LINKS,
+            ScorecardLink("Import figures from a spreadsheet", "/staff/imports/figures", MANAGERS),
+        ),
+        contribute(
+            ENTRY_LINKS,
+            ScorecardLink("Import many figures at once from a spreadsheet", "/staff/imports/figures", MANAGERS),
         ),
     ],
 )

@@ -18,7 +18,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
@@ -237,8 +237,22 @@ def _unreadable(exc: BaseException, what: str) -> ImportRefused:
 # --- mapping rows to events ----------------------------------------------------------------------------
 
 
-def map_headers(cells: Sequence[object]) -> list[str | None]:
-    """The field each column fills (None for a blank header); ImportRefused for unknown, repeated or missing ones."""
+_CONTACT_COLUMNS = (
+    "external id, channel, service, occurred at, and optionally agent, wait seconds, handling seconds, "
+    "transferred, resolved first contact, customer id, email, phone, name, contact preference, opted out, "
+    "do not survey"
+)
+
+
+def map_headers(
+    cells: Sequence[object],
+    *,
+    headers: Mapping[str, str] = HEADERS,
+    required: Sequence[str] = REQUIRED,
+    columns: str = _CONTACT_COLUMNS,
+) -> list[str | None]:
+    """The field each column fills (None for a blank header); ImportRefused for unknown, repeated or missing ones.
+    ``headers`` maps normalised headers to fields, ``columns`` names the expected ones for a person."""
     fields: list[str | None] = []
     unknown: list[str] = []
     for cell in cells:
@@ -246,23 +260,21 @@ def map_headers(cells: Sequence[object]) -> list[str | None]:
         if not header:
             fields.append(None)
             continue
-        target = HEADERS.get(header)
+        target = headers.get(header)
         if target is None:
             unknown.append(str(cell).strip()[:40])
         fields.append(target)
     if unknown:
         raise ImportRefused(
             f"Unknown column{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}. "
-            "Columns are matched by header: external id, channel, service, occurred at, and optionally agent, "
-            "wait seconds, handling seconds, transferred, resolved first contact, customer id, email, phone, "
-            "name, contact preference, opted out, do not survey.",
+            f"Columns are matched by header: {columns}.",
             field="file",
         )
     named = [f for f in fields if f is not None]
     repeated = sorted({f for f in named if named.count(f) > 1})
     if repeated:
         raise ImportRefused(f"More than one column fills {', '.join(repeated)}.", field="file")
-    missing = [f.replace("_", " ") for f in REQUIRED if f not in named]
+    missing = [f.replace("_", " ") for f in required if f not in named]
     if missing:
         raise ImportRefused(f"The header row needs a column for: {', '.join(missing)}.", field="file")
     return fields

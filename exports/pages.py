@@ -5,7 +5,8 @@ identified form (comments as written) is a separate page for the roles allowed i
 export is sent at once; a large one is built in the background, its page showing progress (it refreshes itself,
 no JavaScript needed) and then a download link, for the member of staff who asked, until the file expires.
 
-Imports: an administrator uploads contact events as XLSX or CSV; the page reports each rejected row.
+Imports: an administrator uploads contact events as XLSX or CSV; a service manager (their services) or an
+administrator uploads monthly scorecard figures. Each page reports every rejected row.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.response import Redirect, Stream, Template
+from litestar.response import Redirect, Response, Stream, Template
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civicvoice.core.audit import record
@@ -28,6 +30,7 @@ from civicvoice.core.errors import CivicVoiceError, InvalidInput, NotFound
 from civicvoice.core.http import NO_STORE, acting_staff, form_values, service, staff_template
 from civicvoice.core.settings import Settings
 from exports.datasets import DATASETS, ExportFilter
+from exports.figure_imports import import_figures, template_workbook
 from exports.imports import MAX_FILE_BYTES, import_contacts
 from exports.models import ExportRun, ExportState
 from exports.runs import (
@@ -41,14 +44,20 @@ from exports.runs import (
     stream_export,
 )
 from feedback.inbox import visible_services
+from feedback.scorecard.entries import ENTERED_SLUGS
+from feedback.scorecard.measures import MEASURES
+from feedback.scorecard.pages import MANAGERS, viewer_services
 from privacy.vault import Vault
 from surveys.intake import ContactIntake
+from surveys.models import Service
 from surveys.rules import ContactChannel, InvitationChannel
 
 # Who may export (they see every service on the staff screens), and who may export comments as written.
 EXPORT_ROLES = ("admin", "quality_reviewer", "dpo")
 IDENTIFIED_ROLES = ("quality_reviewer", "dpo")
 IMPORT_ROLES = ("admin",)
+# Who may import scorecard figures: whoever may enter them by hand.
+FIGURE_IMPORT_ROLES = MANAGERS
 
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -282,4 +291,74 @@ class ContactImportPages(Controller):
         return staff_template(request, "exports/import_report.html.j2", report=report, source=source)
 
 
-PAGES = [ExportPages, IdentifiedExportPages, ContactImportPages]
+async def _figure_services(session: AsyncSession, viewer: StaffUser) -> list[tuple[str, str]]:
+    """(code, name) of the services a viewer may import figures for."""
+    within = await viewer_services(session, viewer)
+    query = select(Service.slug, Service.name).order_by(Service.name)
+    if within is not None:
+        query = query.where(Service.id.in_(within))
+    return [(slug, name) for slug, name in (await session.execute(query)).tuples().all()]
+
+
+async def _figure_form(
+    request: Request[Any, Any, Any], session: AsyncSession, errors: list[dict[str, str]], status_code: int = 200
+) -> Template:
+    return staff_template(
+        request,
+        "exports/figure_import_form.html.j2",
+        status_code=status_code,
+        errors=errors,
+        services=await _figure_services(session, request.state.staff_user),
+        measures=[MEASURES[slug] for slug in ENTERED_SLUGS],
+        max_mb=MAX_FILE_BYTES // (1024 * 1024),
+    )
+
+
+class FigureImportPages(Controller):
+    """Monthly figures of the measures other systems hold, from a spreadsheet (see exports.figure_imports)."""
+
+    path = "/staff/imports/figures"
+    include_in_schema = False
+    opt = Access.staff(*FIGURE_IMPORT_ROLES).opt()
+
+    @get("/")
+    async def figure_form(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+        return await _figure_form(request, db_session, [])
+
+    @get("/template.xlsx")
+    async def figure_template(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Response[bytes]:
+        viewer: StaffUser = request.state.staff_user
+        content = template_workbook(await _figure_services(db_session, viewer), created_by=viewer.display_name)
+        return Response(
+            content,
+            media_type=MEDIA_TYPES["xlsx"],
+            headers={**NO_STORE, "content-disposition": 'attachment; filename="scorecard-figures.xlsx"'},
+        )
+
+    @post("/", status_code=200, request_max_body_size=MAX_FILE_BYTES + 64 * 1024)
+    async def import_figures_file(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Template:
+        form = await request.form()
+        upload = form.get("file")
+        try:
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                raise InvalidInput("Choose an XLSX or CSV file to import.", field="file")
+            content = await upload.read()
+            report = await import_figures(
+                db_session, content, importer=request.state.staff_user, actor=acting_staff(request)
+            )
+        except CivicVoiceError as exc:
+            await db_session.rollback()
+            return await _figure_form(
+                request,
+                db_session,
+                [{"field": exc.field or "file", "message": exc.detail}],
+                exc.status if 400 <= exc.status < 500 else 422,
+            )
+        return staff_template(request, "exports/figure_import_report.html.j2", report=report)
+
+
+PAGES = [ExportPages, IdentifiedExportPages, ContactImportPages, FigureImportPages]

@@ -68,6 +68,12 @@ async def service_by_slug(session: AsyncSession, slug: str, *, field: str = "ser
     return found
 
 
+def require_within(service: Service, within: Sequence[uuid.UUID] | None) -> None:
+    """A service manager enters figures for their own services only (``within``: None for every service)."""
+    if within is not None and service.id not in within:
+        raise EntryInputError("You can enter figures for your own services only.", field="service")
+
+
 async def enter_figure(
     session: AsyncSession,
     *,

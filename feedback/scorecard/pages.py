@@ -37,6 +37,7 @@ from feedback.scorecard.entries import (
     EntryInputError,
     enter_figure,
     parse_month,
+    require_within,
     service_by_slug,
     set_target,
 )
@@ -69,6 +70,12 @@ class ScorecardLink:
 # Links a higher layer adds to the dashboard (exports: the month as a workbook, the scorecard by email).
 SCORECARD_LINKS: ExtensionPoint[ScorecardLink] = ExtensionPoint(
     "feedback.scorecard_links", "links shown on the scorecard dashboard"
+)
+
+
+# Links a higher layer adds to the figures entry page (exports: import the figures from a spreadsheet).
+ENTRY_LINKS: ExtensionPoint[ScorecardLink] = ExtensionPoint(
+    "feedback.scorecard_entry_links", "links shown on the page where managers enter figures"
 )
 
 
@@ -307,11 +314,16 @@ class ScorecardPages(Controller):
         )
 
 
-def _links(request: Request[Any, Any, Any], viewer: StaffUser, month: date) -> list[tuple[str, str]]:
+def _links(
+    request: Request[Any, Any, Any],
+    viewer: StaffUser,
+    month: date,
+    point: ExtensionPoint[ScorecardLink] = SCORECARD_LINKS,
+) -> list[tuple[str, str]]:
     extensions: Extensions = request.app.state.extensions
     return [
         (item.label, f"{item.href}?month={month:%Y-%m}" if item.for_month else item.href)
-        for item in extensions.items(SCORECARD_LINKS)
+        for item in extensions.items(point)
         if not item.roles or viewer.role in item.roles
     ]
 
@@ -360,6 +372,7 @@ class ScorecardEntries(Controller):
             request,
             "feedback/scorecard_entries.html.j2",
             status_code=status_code,
+            links=_links(request, request.state.staff_user, month, ENTRY_LINKS),
             month_value=f"{month:%Y-%m}",
             services=sorted(services, key=lambda s: s[2]),
             names=names,
@@ -386,9 +399,7 @@ class ScorecardEntries(Controller):
         try:
             month = parse_month(values.get("month", ""))
             found = await service_by_slug(db_session, values.get("service", ""))
-            within = await viewer_services(db_session, viewer)
-            if within is not None and found.id not in within:
-                raise EntryInputError("You can enter figures for your own services only.", field="service")
+            require_within(found, await viewer_services(db_session, viewer))
             try:
                 number = float(values.get("value", "").replace(",", "").strip())
             except ValueError:

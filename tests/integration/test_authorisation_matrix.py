@@ -207,6 +207,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/staff/exports/identified"): IDENTIFIED_EXPORTERS,
     ("GET", "/staff/imports/contacts"): ADMIN,
     ("POST", "/staff/imports/contacts"): ADMIN,
+    ("GET", "/staff/imports/figures"): frozenset({"service_manager", "admin"}),
+    ("GET", "/staff/imports/figures/template.xlsx"): frozenset({"service_manager", "admin"}),
+    ("POST", "/staff/imports/figures"): frozenset({"service_manager", "admin"}),
     # The kiosk's screens: no key or session; the tablet's device cookie (set by its one-time enrolment link) is
     # the credential, checked by each handler, which answers a clear page (tests/integration/test_kiosk.py).
     ("GET", "/kiosk"): PUBLIC,
