@@ -21,6 +21,7 @@ from msgspec.structs import replace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.auth import Access
+from civicvoice.core.clock import utcnow
 from civicvoice.core.errors import CivicVoiceError, InvalidInput, NotFound
 from civicvoice.core.http import NO_STORE, acting_staff, form_values, service, staff_template
 from surveys.builder import (
@@ -38,7 +39,7 @@ from surveys.builder import (
     version_of,
     with_question,
 )
-from surveys.campaigns import MAX_RECIPIENTS, Campaigns, campaign_progress, recipients_from_csv
+from surveys.campaigns import MAX_RECIPIENTS, Campaigns, campaign_progress, keep_to_period, recipients_from_csv
 from surveys.catalogue import SATISFACTION_CHOICES
 from surveys.definitions import (
     ENGLISH,
@@ -368,6 +369,7 @@ class SurveyBuilderPages(Controller):
             if reading.problems:
                 raise FormProblems(reading.problems)
             await set_campaign(db_session, acting_staff(request), found, Campaign(starts_on, ends_on, target))
+            await keep_to_period(db_session, found.survey, utcnow())
         except CivicVoiceError as exc:
             errors = [{"field": str(f or "starts_on"), "message": m} for f, m in exc.field_errors] or [
                 {"field": exc.field or "starts_on", "message": exc.detail}

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import msgspec
 import structlog
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.audit import Actor, record
@@ -445,6 +445,26 @@ async def _refusals(session: AsyncSession, subject_ids: Sequence[uuid.UUID]) -> 
     for subject_id in await restricted_among(session, subject_ids):
         refusals.setdefault(subject_id, RESTRICTED)
     return refusals
+
+
+async def keep_to_period(session: AsyncSession, survey: Survey, now: datetime) -> int:
+    """After a campaign's period changed: its invitations not yet answered close no later than its new end (now,
+    if it has no end any more), so nothing is sent or answered after it. Returns how many were shortened."""
+    closing = closes_at(survey.campaign_ends_on) if survey.campaign_ends_on is not None else now
+    invited = select(CampaignRecipient.invitation_id).where(
+        CampaignRecipient.survey_id == survey.id, CampaignRecipient.invitation_id.is_not(None)
+    )
+    shortened = await session.execute(
+        update(Invitation)
+        .where(
+            Invitation.id.in_(invited),
+            Invitation.responded_at.is_(None),
+            Invitation.expires_at > closing,
+        )
+        .values(expires_at=closing)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(shortened, "rowcount", 0) or 0)
 
 
 async def campaign_progress(session: AsyncSession, survey: Survey) -> CampaignProgress:

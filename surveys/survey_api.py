@@ -18,6 +18,7 @@ from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.auth import API_KEY_SECURITY, Access
+from civicvoice.core.clock import utcnow
 from civicvoice.core.http import problem_responses, service
 from surveys.builder import (
     Campaign,
@@ -32,7 +33,7 @@ from surveys.builder import (
     set_channels,
     version_of,
 )
-from surveys.campaigns import MAX_RECIPIENTS, Campaigns, RecipientIn, campaign_progress
+from surveys.campaigns import MAX_RECIPIENTS, Campaigns, RecipientIn, campaign_progress, keep_to_period
 from surveys.controllers import api_principal, strictly
 from surveys.definitions import SurveyDefinition, SurveyKind, stored_definition
 from surveys.models import SurveyVersion
@@ -214,7 +215,10 @@ class SurveyAdminController(Controller):
         "/{slug:str}/campaign",
         responses=problem_responses(400, 401, 403, 404, 422),
         summary="Set a campaign's period and target",
-        description="Only a campaign survey has them; its progress is the number of responses to its versions.",
+        description=(
+            "Only a campaign survey has them; its progress is the number of responses to its versions. Invitations "
+            "already sent close no later than the new end."
+        ),
     )
     async def campaign(
         self,
@@ -227,6 +231,7 @@ class SurveyAdminController(Controller):
         found = await find_survey(db_session, slug)
         campaign = Campaign(body.starts_on, body.ends_on, body.target_responses)
         await set_campaign(db_session, api_principal(request).actor, found, campaign)
+        await keep_to_period(db_session, found.survey, utcnow())
         return await survey_out(db_session, found)
 
     @post(

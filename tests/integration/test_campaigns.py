@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import update
 
 from civicvoice.core.audit import Actor, AuditEvent
 from civicvoice.core.clock import LONDON, utcnow
@@ -179,10 +178,9 @@ async def test_an_invitation_still_queued_when_the_campaign_ends_is_not_sent(
     [invitation] = await db.all(Invitation)
     end_of_today = datetime.combine(today_in_london(utcnow()) + timedelta(days=1), time(0), tzinfo=LONDON)
     assert invitation.expires_at == end_of_today
-    async with unit_of_work(db.sessions) as session:  # its send job waited past the campaign's end
-        await session.execute(
-            update(Invitation).values(expires_at=utcnow() - timedelta(seconds=1)).where(Invitation.id == invitation.id)
-        )
+    # Before its send job runs, the administrator ends the campaign yesterday: the invitation closes with it.
+    ended = {"starts_on": days(-3), "ends_on": days(-1)}
+    assert (await loop_client.put(f"{URL}/today/campaign", json=ended, headers=admin)).status_code == 200
     await run_jobs(loop_app, db)
     [invitation] = await db.all(Invitation)
     assert smtp.messages == [] and (invitation.state, invitation.failure) == (InvitationState.expired, "expired")
