@@ -176,7 +176,7 @@ def recipients_from_csv(text: str) -> list[tuple[int, RecipientIn]]:
     """Recipients from CSV text whose first row names the columns (email, mobile, name, organisation), each with
     the number of the row it is on (blank rows are skipped). RecipientsUnreadable if the columns are not named or
     there are too many."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), strict=True)
     rows: list[tuple[int, list[str]]] = []
     try:
         for row in reader:
@@ -339,13 +339,13 @@ class Campaigns:
         for recipient in waiting:
             assert recipient.subject_id is not None
             refusal = refusals.get(recipient.subject_id)
-            schedule = _schedule(policy, InvitationChannel(recipient.channel), now, expires_at)
+            timing = schedule(policy, InvitationChannel(recipient.channel), now, expires_at)
             if refusal is not None:
                 recipient.not_invited = refusal
                 continue
-            if schedule is None:
+            if timing is None:
                 continue  # the campaign ends before the channel's quiet hours do: nothing may be sent now
-            due_at, reminder_at = schedule
+            due_at, reminder_at = timing
             invitation_id = new_id()
             invitations.append(
                 {
@@ -408,7 +408,7 @@ class Campaigns:
         return invited
 
 
-def _schedule(
+def schedule(
     policy: InvitationPolicy, channel: InvitationChannel, now: datetime, expires_at: datetime
 ) -> tuple[datetime, datetime | None] | None:
     """When to send (now, moved out of the channel's quiet hours) and remind, as for a post-contact invitation;
