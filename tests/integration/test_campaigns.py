@@ -18,6 +18,7 @@ from civicvoice.core.clock import LONDON, utcnow
 from civicvoice.core.db import unit_of_work
 from civicvoice.core.jobs import Worker
 from civicvoice.core.settings import Settings
+from privacy.access import gather
 from privacy.erasure import erase, purge
 from privacy.vault import IdentityClaim, SubjectClaim, Vault
 from surveys.campaigns import SEND_CAMPAIGNS_JOB, today_in_london
@@ -235,6 +236,10 @@ async def test_erasing_a_recipient_removes_them_from_the_campaign(
     [recipient] = await db.all(CampaignRecipient)
     assert recipient.organisation_ciphertext and b"Acme" not in recipient.organisation_ciphertext
     assert recipient.subject_id is not None
+    async with db.sessions() as session:  # their access package shows the campaign and the organisation
+        found = await gather(session, app.state.services.get(Vault), recipient.subject_id)
+    [section] = [s for s in found.sections if s.table == "campaign_recipient"]
+    assert [row["organisation"] for row in section.rows] == ["Acme Ltd"]
     async with unit_of_work(db.sessions) as session:
         assert (await erase(session, settings, recipient.subject_id, actor=Actor.cli(), holds=())).erased
     async with unit_of_work(db.sessions) as session:
