@@ -5,10 +5,12 @@ runs and never outside its days, progress counted, and an erased recipient gone 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from email.message import EmailMessage
 from typing import Any
 
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -23,8 +25,10 @@ from privacy.erasure import erase, purge
 from privacy.vault import IdentityClaim, SubjectClaim, Vault
 from surveys.campaigns import SEND_CAMPAIGNS_JOB, today_in_london
 from surveys.models import CampaignRecipient, Invitation, InvitationState, Response
+from tests.integration.notify_standin import NotifyStandIn
 from tests.integration.smtp import SmtpServer
 from tests.integration.support import TestDatabase
+from tests.integration.test_notify import MOBILE, MOBILE_E164, notify_settings, serve
 from tests.integration.test_survey_builder_pages import sign_in
 
 Client = AsyncTestClient[Litestar]
@@ -298,3 +302,35 @@ async def test_staff_paste_and_upload_a_list_without_javascript(
     )
     assert not_campaign.status_code == 422 and "Only a campaign" in not_campaign.text
     assert len(await db.all(CampaignRecipient)) == 2
+
+
+# --- by text message, with GOV.UK Notify configured (its stand-in) --------------------------------------------
+
+
+@pytest.fixture
+def standin() -> Iterator[NotifyStandIn]:
+    server = NotifyStandIn().start()
+    yield server
+    server.stop()
+
+
+async def test_a_campaign_texts_a_mobile_number_when_notify_is_configured(
+    settings: Settings, standin: NotifyStandIn, db: TestDatabase, catalogue: None, auth: dict[str, str]
+) -> None:
+    admin = {"Authorization": f"Bearer {await db.api_key(['surveys:admin'])}"}
+    with serve(notify_settings(settings, standin), standin, db, auth) as site:
+        async with httpx.AsyncClient(base_url=site.url) as client:
+            body = {"slug": "texts", "name": "Key accounts", "kind": "campaign", "channels": ["sms"]}
+            assert (await client.post(URL, json={**body, "definition": DEFINITION}, headers=admin)).status_code == 201
+            assert (await client.post(f"{URL}/texts/versions/1/publish", headers=admin)).status_code == 200
+            period = {"starts_on": days(0), "ends_on": days(7)}
+            assert (await client.put(f"{URL}/texts/campaign", json=period, headers=admin)).status_code == 200
+            answer = await client.post(
+                f"{URL}/texts/recipients", json={"recipients": [{"mobile": MOBILE}]}, headers=admin
+            )
+            assert answer.status_code == 200 and answer.json()["invited"] == 1, answer.text
+        [recipient] = await db.all(CampaignRecipient)
+        message = await site.sent(str(recipient.invitation_id))
+        assert (message.kind, message.to) == ("sms", MOBILE_E164)
+        invitation = await site.invitation(str(recipient.invitation_id))
+        assert (invitation.channel, invitation.contact_id) == ("sms", None)
