@@ -94,6 +94,9 @@ async def test_a_campaign_invites_each_person_on_its_list_once_from_its_start(
 ) -> None:
     await campaign(loop_client, admin, "key-accounts", starts=1, ends=30, target_responses=4)
     await opt_out(loop_app, db, "gone@example.org")
+    async with unit_of_work(db.sessions) as session:
+        vault = loop_app.state.services.get(Vault)
+        await vault.suppress(session, IdentityClaim(email="blocked@example.org"), reason="bounced")
     added = await add(
         loop_client,
         admin,
@@ -105,6 +108,7 @@ async def test_a_campaign_invites_each_person_on_its_list_once_from_its_start(
         {"email": "gone@example.org"},
         {"name": "Nobody"},
         {"email": "bob@example.org", "mobile": "+44 7912 345678"},
+        {"email": "blocked@example.org"},
     )
     assert (added["added"], added["already"], added["invited"]) == (2, 1, 0), added
     rejected = [(r["position"], r["reason"], r["field"]) for r in added["rejected"]]
@@ -113,6 +117,7 @@ async def test_a_campaign_invites_each_person_on_its_list_once_from_its_start(
         (3, "no_channel", "mobile"),
         (4, "opted_out", None),
         (5, "no_contact_details", "email"),
+        (7, "suppressed", None),
     ]
     assert added["campaign"]["recipients"] == 2 and added["campaign"]["invited"] == 0
     again = await add(loop_client, admin, "key-accounts", {"email": "ann@example.org"})
