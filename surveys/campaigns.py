@@ -205,6 +205,15 @@ def recipients_from_csv(text: str) -> list[tuple[int, RecipientIn]]:
     return found
 
 
+_REFUSALS: Final = {
+    "erased": ("erased", "This person asked to be erased; they cannot be added."),
+    "opted_out": ("opted_out", "This person opted out of surveys; they will not be invited."),
+    "do_not_survey": ("do_not_survey", "This person is marked 'do not survey'; they will not be invited."),
+    "suppressed": ("suppressed", "This address or number is on the suppression list; it will not be used."),
+    RESTRICTED: (RESTRICTED, "Processing of this person's data is restricted; they will not be invited."),
+}
+
+
 def _require_campaign(found: SurveySummary) -> Survey:
     if found.survey.kind != SurveyKind.campaign:
         raise NotACampaign("Only a campaign has a list of recipients; this survey is sent after contacts.")
@@ -241,6 +250,23 @@ class Campaigns:
                 outcome.rejected.append(result)
             else:
                 checked.append(result)
+        # Refused before the vault stores anything: an identifier on the suppression list, or a known person who
+        # opted out, asked not to be surveyed or is restricted (one look-up per person, one query for the people).
+        looked_up: dict[int, tuple[set[uuid.UUID], bool]] = {}
+        for c in checked:
+            matches, blocked = await self.vault.lookup(session, c.claim)
+            looked_up[c.position] = set(matches.values()), blocked
+        refusals = await _refusals(session, sorted(set().union(*(owners for owners, _ in looked_up.values()))))
+        known: set[int] = set()
+        for c in checked:
+            owners, suppressed = looked_up[c.position]
+            # What the person asked for says more than the suppression list their opt-out also added them to.
+            reasons = sorted(refusals[p] for p in owners if p in refusals) or (["suppressed"] if suppressed else [])
+            if reasons:
+                outcome.rejected.append(RecipientProblem(c.position, *_REFUSALS[reasons[0]]))
+            else:
+                known.add(c.position)
+        checked = [c for c in checked if c.position in known]
         resolutions = await self.vault.resolve_many(session, [SubjectClaim(c.claim) for c in checked])
         people = {r.subject_id for r in resolutions if not r.erased}
         restricted = await restricted_among(session, people)
@@ -253,17 +279,18 @@ class Campaigns:
         )
         now = utcnow()
         for c, resolution in zip(checked, resolutions, strict=True):
-            refusal = None
+            # The same checks again on the person as resolved (another request may have changed them meanwhile).
+            reason = None
             if resolution.erased:
-                refusal = ("erased", "This person asked to be erased; they cannot be added.")
+                reason = "erased"
             elif resolution.opted_out:
-                refusal = ("opted_out", "This person opted out of surveys; they will not be invited.")
+                reason = "opted_out"
             elif resolution.suppressed:
-                refusal = ("suppressed", "This address or number is on the suppression list; it will not be used.")
+                reason = "suppressed"
             elif resolution.subject_id in restricted:
-                refusal = (RESTRICTED, "Processing of this person's data is restricted; they will not be invited.")
-            if refusal is not None:
-                outcome.rejected.append(RecipientProblem(c.position, *refusal))
+                reason = RESTRICTED
+            if reason is not None:
+                outcome.rejected.append(RecipientProblem(c.position, *_REFUSALS[reason]))
                 continue
             if resolution.subject_id in listed:
                 outcome.already += 1

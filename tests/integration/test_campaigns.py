@@ -119,6 +119,8 @@ async def test_a_campaign_invites_each_person_on_its_list_once_from_its_start(
         (5, "no_contact_details", "email"),
         (7, "suppressed", None),
     ]
+    async with db.sessions() as session:  # nothing was stored for anyone refused
+        assert await vault.find(session, IdentityClaim(email="blocked@example.org")) == {}
     assert added["campaign"]["recipients"] == 2 and added["campaign"]["invited"] == 0
     again = await add(loop_client, admin, "key-accounts", {"email": "ann@example.org"})
     assert (again["added"], again["already"]) == (0, 1)
