@@ -50,6 +50,8 @@ PACKAGE_LIFETIME = timedelta(days=30)
 PERSON_FIELDS: dict[tuple[str, str], str] = {
     ("data_subject", "identity_ciphertext"): "subject.identity",
     ("answer", "text_ciphertext"): "answer.text",
+    # The organisation an administrator gave for a person on a campaign's list (`surveys.campaigns`).
+    ("campaign_recipient", "organisation_ciphertext"): "campaign_recipient.organisation",
 }
 # Free text people typed: it may name someone else, which the DPO must redact before release.
 FREE_TEXT = frozenset({("answer", "text_ciphertext")})

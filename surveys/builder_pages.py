@@ -13,6 +13,7 @@ from datetime import date
 from typing import Annotated, Any, Final
 
 from litestar import Controller, Request, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
@@ -20,8 +21,9 @@ from msgspec.structs import replace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.auth import Access
-from civicvoice.core.errors import CivicVoiceError, NotFound
-from civicvoice.core.http import NO_STORE, acting_staff, form_values, staff_template
+from civicvoice.core.clock import utcnow
+from civicvoice.core.errors import CivicVoiceError, InvalidInput, NotFound
+from civicvoice.core.http import NO_STORE, acting_staff, form_values, service, staff_template
 from surveys.builder import (
     Campaign,
     SurveySummary,
@@ -37,6 +39,7 @@ from surveys.builder import (
     version_of,
     with_question,
 )
+from surveys.campaigns import MAX_RECIPIENTS, Campaigns, campaign_progress, keep_to_period, recipients_from_csv
 from surveys.catalogue import SATISFACTION_CHOICES
 from surveys.definitions import (
     ENGLISH,
@@ -81,6 +84,7 @@ CHANNEL_NAMES: Final = {
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _VALUE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _TEXT_LIMIT: Final = 2000
+_LIST_BYTES: Final = 1024 * 1024  # a pasted or uploaded list of campaign recipients
 
 
 class FormProblems(CivicVoiceError):
@@ -342,12 +346,13 @@ class SurveyBuilderPages(Controller):
             channel_names=CHANNEL_NAMES,
             chosen=chosen if chosen is not None else survey.channels,
             responses=await responses_to(session, survey) if survey.kind == SurveyKind.campaign else None,
-            values=values
-            if values is not None
-            else {
+            progress=await campaign_progress(session, survey) if survey.kind == SurveyKind.campaign else None,
+            max_recipients=MAX_RECIPIENTS,
+            values={
                 "starts_on": survey.campaign_starts_on.isoformat() if survey.campaign_starts_on else "",
                 "ends_on": survey.campaign_ends_on.isoformat() if survey.campaign_ends_on else "",
                 "target_responses": str(survey.target_responses or ""),
+                **(values or {}),
             },
         )
 
@@ -364,12 +369,58 @@ class SurveyBuilderPages(Controller):
             if reading.problems:
                 raise FormProblems(reading.problems)
             await set_campaign(db_session, acting_staff(request), found, Campaign(starts_on, ends_on, target))
+            await keep_to_period(db_session, found.survey, utcnow())
         except CivicVoiceError as exc:
             errors = [{"field": str(f or "starts_on"), "message": m} for f, m in exc.field_errors] or [
                 {"field": exc.field or "starts_on", "message": exc.detail}
             ]
             return await self._survey(request, db_session, found, errors, values=form)
         return Redirect(f"/staff/surveys/{slug}", status_code=303)
+
+    @post("/{slug:str}/recipients", status_code=200, request_max_body_size=_LIST_BYTES + 64 * 1024)
+    async def recipients(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], slug: FromPath[str]
+    ) -> Template:
+        """People pasted or uploaded as CSV, added to the campaign's list; the page then says who was not added."""
+        form = await request.form()
+        found = await find_survey(db_session, slug)
+        pasted = form.get("recipients")
+        text = pasted[:_LIST_BYTES] if isinstance(pasted, str) else ""
+        upload = form.get("recipients_file")
+        values = {"recipients": text}
+        try:
+            if isinstance(upload, UploadFile) and upload.filename:
+                content = await upload.read()
+                if len(content) > _LIST_BYTES:
+                    raise InvalidInput("The file is too big: upload at most 1 MB.", field="recipients_file")
+                try:
+                    text = content.decode("utf-8-sig")
+                except UnicodeDecodeError:
+                    raise InvalidInput(
+                        "The file is not a CSV file saved as UTF-8: save it as CSV UTF-8 and upload it again.",
+                        field="recipients_file",
+                    ) from None
+            if not text.strip():
+                raise InvalidInput("Paste the list or choose a CSV file.", field="recipients")
+            rows = recipients_from_csv(text)
+            added = await service(request, Campaigns).add_recipients(
+                db_session, acting_staff(request), found, [recipient for _, recipient in rows]
+            )
+        except CivicVoiceError as exc:
+            await db_session.rollback()
+            found = await find_survey(db_session, slug)
+            field = exc.field if exc.field == "recipients_file" else "recipients"
+            return await self._survey(
+                request, db_session, found, [{"field": field, "message": exc.detail}], values=values
+            )
+        return staff_template(
+            request,
+            "builder/recipients.html.j2",
+            found=found,
+            added=added,
+            rows=[number for number, _ in rows],
+            progress=await campaign_progress(db_session, found.survey),
+        )
 
     @post("/{slug:str}/channels", status_code=303)
     async def channels(

@@ -18,6 +18,7 @@ from privacy.keyring import Keyring
 from privacy.vault import Vault
 from surveys.builder_pages import BUILDER_ROLES
 from surveys.builder_pages import PAGES as BUILDER_PAGES
+from surveys.campaigns import Campaigns
 from surveys.channels import Channels
 from surveys.channels.chat import ChatSurveys
 from surveys.channels.email import EmailChannel
@@ -74,6 +75,7 @@ def _services(services: Services, extensions: Extensions) -> None:
             sendable=sendable_channels(channels, settings),
         )
     )
+    services.provide(Campaigns(vault, sendable=sendable_channels(channels, settings)))
     # Survey answers go through the group-commit writer; a failed batch falls back to the recorder.
     services.provide(GroupedResponses(recorder, sessions))
     services.provide(

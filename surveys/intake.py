@@ -260,9 +260,11 @@ _STORED = (
         _CONTACT.ref_digest.in_(bindparam("digests", expanding=True)),
     )
 )
-# The due times of people's invitations that count towards the frequency cap, within a window.
+# The due times of people's invitations that count towards the frequency cap, within a window. A campaign's
+# invitations (no contact: `surveys.campaigns`) do not count.
 _INVITATION_TIMES = select(_INVITATION.subject_id, _INVITATION.due_at).where(
     _INVITATION.subject_id.in_(bindparam("ids", expanding=True)),
+    _INVITATION.contact_id.is_not(None),
     _INVITATION.state != InvitationState.cancelled,
     _INVITATION.due_at > bindparam("low"),
     _INVITATION.due_at < bindparam("high"),

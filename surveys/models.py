@@ -226,8 +226,13 @@ class Invitation(Base):
         Index("ix_invitation_state_due", "state", "due_at"),
     )
 
-    contact_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("contact.id", ondelete="CASCADE"), unique=True)
-    decision_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("invitation_decision.id", ondelete="CASCADE"))
+    # The contact and decision that led to it; none for a campaign's invitation (`CampaignRecipient` leads to it).
+    contact_id: Mapped[uuid.UUID | None] = mapped_column(
+        GUID, ForeignKey("contact.id", ondelete="CASCADE"), unique=True
+    )
+    decision_id: Mapped[uuid.UUID | None] = mapped_column(
+        GUID, ForeignKey("invitation_decision.id", ondelete="CASCADE")
+    )
     subject_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("data_subject.id", ondelete="SET NULL"))
     survey_version_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("survey_version.id"))
     channel: Mapped[str] = mapped_column(String(20))
@@ -249,6 +254,43 @@ class Invitation(Base):
     short_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
     # The message asked the survey's question itself (an SMS in question mode): a reply answers it.
     answer_by_reply: Mapped[bool] = mapped_column(default=False)
+
+
+class CampaignRecipient(Base):
+    """A person on a campaign's list: who (by subject id only), the channel to ask on, and their invitation once
+    the campaign has sent it. One row per person per campaign, so nobody is invited twice to the same campaign."""
+
+    __tablename__ = "campaign_recipient"
+    __datamap__ = DataMapEntry(
+        purpose="Send a relationship survey to the people on a campaign's list and show its progress",
+        holds=("link to customer", "organisation the person works for", "campaign invitation"),
+        category="contact metadata",
+        lawful_basis="public_task",
+        retention="2 years",
+        subject_link="subject_id",
+        encrypted=("organisation_ciphertext",),
+        links=(Link("invitation_id", "invitation"),),
+        coarsen_on_erasure=("added_at",),
+        retention_rule=RetentionRule("contacts", "added_at", "anonymise"),
+    )
+    __table_args__ = (
+        UniqueConstraint("survey_id", "subject_id", name="uq_campaign_recipient_person"),
+        Index("ix_campaign_recipient_subject", "subject_id"),
+        Index("ix_campaign_recipient_survey_invited", "survey_id", "invited_at"),
+    )
+
+    survey_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("survey.id", ondelete="CASCADE"))
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("data_subject.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(20))  # a `surveys.rules.InvitationChannel` value: email or sms
+    # The organisation the admin gave, encrypted with the person's key (field "campaign_recipient.organisation").
+    organisation_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    added_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+    invitation_id: Mapped[uuid.UUID | None] = mapped_column(
+        GUID, ForeignKey("invitation.id", ondelete="SET NULL"), unique=True
+    )
+    invited_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    # Why the campaign did not invite them when it sent (opted out, suppressed, restricted, erased), or None.
+    not_invited: Mapped[str | None] = mapped_column(String(40))
 
 
 class InvitationEvent(Base):

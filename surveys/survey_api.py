@@ -18,7 +18,8 @@ from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.auth import API_KEY_SECURITY, Access
-from civicvoice.core.http import problem_responses
+from civicvoice.core.clock import utcnow
+from civicvoice.core.http import problem_responses, service
 from surveys.builder import (
     Campaign,
     SurveySummary,
@@ -28,11 +29,11 @@ from surveys.builder import (
     new_draft,
     publish_version,
     replace_draft,
-    responses_to,
     set_campaign,
     set_channels,
     version_of,
 )
+from surveys.campaigns import MAX_RECIPIENTS, Campaigns, RecipientIn, campaign_progress, keep_to_period
 from surveys.controllers import api_principal, strictly
 from surveys.definitions import SurveyDefinition, SurveyKind, stored_definition
 from surveys.models import SurveyVersion
@@ -66,6 +67,29 @@ class CampaignOut(msgspec.Struct):
     ends_on: date | None
     target_responses: int | None
     responses: int  # so far, over all the survey's versions
+    recipients: int  # people on its list
+    invited: int  # of them, invited so far
+    responded: int  # of them, who have answered their invitation
+    percent_of_target: int | None  # responses as a whole percentage of the target
+
+
+class RecipientsIn(msgspec.Struct, forbid_unknown_fields=True):
+    recipients: Annotated[list[RecipientIn], Meta(min_length=1, max_length=MAX_RECIPIENTS)]
+
+
+class RecipientRejected(msgspec.Struct):
+    position: int  # its place in the list sent, from 0
+    reason: str  # invalid_email, invalid_mobile, no_contact_details, no_channel, opted_out, suppressed, ...
+    detail: str
+    field: str | None
+
+
+class RecipientsOut(msgspec.Struct):
+    added: int
+    already: int  # already on the list: nothing added
+    invited: int  # invited at once, the campaign being under way
+    rejected: list[RecipientRejected]
+    campaign: CampaignOut
 
 
 class VersionSummary(msgspec.Struct):
@@ -110,12 +134,7 @@ async def survey_out(session: AsyncSession, found: SurveySummary) -> SurveyOut:
     survey = found.survey
     campaign = None
     if survey.kind == SurveyKind.campaign:
-        campaign = CampaignOut(
-            starts_on=survey.campaign_starts_on,
-            ends_on=survey.campaign_ends_on,
-            target_responses=survey.target_responses,
-            responses=await responses_to(session, survey),
-        )
+        campaign = await campaign_out(session, found)
     return SurveyOut(
         slug=found.survey.slug,
         name=found.survey.name,
@@ -124,6 +143,20 @@ async def survey_out(session: AsyncSession, found: SurveySummary) -> SurveyOut:
         live_version=live.number if live is not None else None,
         versions=[_summary(v) for v in found.versions],
         campaign=campaign,
+    )
+
+
+async def campaign_out(session: AsyncSession, found: SurveySummary) -> CampaignOut:
+    progress = await campaign_progress(session, found.survey)
+    return CampaignOut(
+        starts_on=progress.starts_on,
+        ends_on=progress.ends_on,
+        target_responses=progress.target,
+        responses=progress.responses,
+        recipients=progress.recipients,
+        invited=progress.invited,
+        responded=progress.responded,
+        percent_of_target=progress.percent,
     )
 
 
@@ -182,7 +215,10 @@ class SurveyAdminController(Controller):
         "/{slug:str}/campaign",
         responses=problem_responses(400, 401, 403, 404, 422),
         summary="Set a campaign's period and target",
-        description="Only a campaign survey has them; its progress is the number of responses to its versions.",
+        description=(
+            "Only a campaign survey has them; its progress is the number of responses to its versions. Invitations "
+            "already sent close no later than the new end."
+        ),
     )
     async def campaign(
         self,
@@ -195,7 +231,41 @@ class SurveyAdminController(Controller):
         found = await find_survey(db_session, slug)
         campaign = Campaign(body.starts_on, body.ends_on, body.target_responses)
         await set_campaign(db_session, api_principal(request).actor, found, campaign)
+        await keep_to_period(db_session, found.survey, utcnow())
         return await survey_out(db_session, found)
+
+    @post(
+        "/{slug:str}/recipients",
+        status_code=HTTP_200_OK,
+        responses=problem_responses(400, 401, 403, 404, 422),
+        summary="Add people to a campaign's list",
+        description=(
+            f"At most {MAX_RECIPIENTS} a request, each with an email address and/or a mobile number (checked like a "
+            "contact's), and optionally a name and an organisation. Each person refused is reported in `rejected` "
+            "by its position with the reason (a bad identifier, no channel the campaign can use, opted out, on the "
+            "suppression list, restricted) and nothing is stored for them; a person already on the list is counted "
+            "in `already`. People added to a campaign under way are invited at once, else on its start day."
+        ),
+    )
+    async def recipients(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[RecipientsIn],
+        db_session: NamedDependency[AsyncSession],
+        slug: FromPath[str],
+    ) -> RecipientsOut:
+        body = await strictly(request, RecipientsIn)
+        found = await find_survey(db_session, slug)
+        added = await service(request, Campaigns).add_recipients(
+            db_session, api_principal(request).actor, found, body.recipients
+        )
+        return RecipientsOut(
+            added=added.added,
+            already=added.already,
+            invited=added.invited,
+            rejected=[RecipientRejected(p.position, p.reason, p.detail, p.field) for p in added.rejected],
+            campaign=await campaign_out(db_session, found),
+        )
 
     @put(
         "/{slug:str}/channels",

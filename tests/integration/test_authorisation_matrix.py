@@ -138,6 +138,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/staff/surveys/{slug:str}"): ADMIN,
     ("POST", "/staff/surveys/{slug:str}/channels"): ADMIN,
     ("POST", "/staff/surveys/{slug:str}/campaign"): ADMIN,
+    ("POST", "/staff/surveys/{slug:str}/recipients"): ADMIN,
     ("POST", "/staff/surveys/{slug:str}/versions"): ADMIN,
     ("GET", "/staff/surveys/{slug:str}/versions/{number:int}"): ADMIN,
     ("POST", "/staff/surveys/{slug:str}/versions/{number:int}"): ADMIN,
@@ -154,6 +155,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/surveys/{slug:str}"): NOBODY,
     ("PUT", "/api/v1/surveys/{slug:str}/channels"): NOBODY,
     ("PUT", "/api/v1/surveys/{slug:str}/campaign"): NOBODY,
+    # ... and a campaign's list (tests/integration/test_campaigns.py).
+    ("POST", "/api/v1/surveys/{slug:str}/recipients"): NOBODY,
     ("GET", "/api/v1/surveys/{slug:str}/versions/{number:int}"): NOBODY,
     ("PUT", "/api/v1/surveys/{slug:str}/versions/{number:int}"): NOBODY,
     ("POST", "/api/v1/surveys/{slug:str}/versions"): NOBODY,

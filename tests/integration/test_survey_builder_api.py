@@ -156,12 +156,13 @@ async def test_channels_are_checked_against_the_version_being_sent(client: Clien
 
 async def test_a_campaign_has_a_period_a_target_and_progress(client: Client, admin: dict[str, str]) -> None:
     created = await create(client, admin, slug="key-accounts", kind="campaign")
-    assert created["campaign"] == {"starts_on": None, "ends_on": None, "target_responses": None, "responses": 0}
+    progress = {"responses": 0, "recipients": 0, "invited": 0, "responded": 0, "percent_of_target": None}
+    assert created["campaign"] == {"starts_on": None, "ends_on": None, "target_responses": None, **progress}
     url = f"{URL}/key-accounts/campaign"
     period = {"starts_on": "2027-01-04", "ends_on": "2027-03-31", "target_responses": 40}
     done = await client.put(url, json=period, headers=admin)
     assert done.status_code == 200, done.text
-    assert done.json()["campaign"] == {**period, "responses": 0}
+    assert done.json()["campaign"] == {**period, **progress, "percent_of_target": 0}
     backwards = await client.put(url, json={**period, "ends_on": "2026-12-31"}, headers=admin)
     assert backwards.status_code == 422 and backwards.json()["field"] == "ends_on"
     assert (await client.put(url, json={**period, "target_responses": 0}, headers=admin)).status_code == 400
