@@ -87,6 +87,9 @@ class ScorecardRollup(Base):
     channel: Mapped[str] = mapped_column(String(20))
     agent_ref: Mapped[str] = mapped_column(String(100), default="")
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+    # The service-level threshold (seconds) the row's channel was measured against when it was computed; None
+    # for rows computed before thresholds were recorded.
+    service_level_seconds: Mapped[int | None] = mapped_column(Integer)
 
     contacts: Mapped[int] = _counter()
     transferred: Mapped[int] = _counter()
@@ -219,5 +222,26 @@ class MeasureTarget(Base):
     value: Mapped[float] = mapped_column(Float)
     direction: Mapped[str] = mapped_column(String(10))
     tolerance: Mapped[float | None] = mapped_column(Float)
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+
+
+class ServiceLevelSetting(Base):
+    """An admin's service-level threshold for one channel: the wait (seconds) within which a contact counts as
+    answered in time. A channel without a row uses the default (formulas.DEFAULT_SERVICE_LEVEL_SECONDS)."""
+
+    __tablename__ = "scorecard_service_level"
+    __datamap__ = DataMapEntry(
+        purpose="Service-level thresholds per channel set by admins",
+        holds=("staff id of who set it",),
+        category="staff activity",
+        lawful_basis="public_task",
+        retention="kept while the threshold applies",
+        subject_kind="staff",
+        subject_link="set_by",
+    )
+
+    channel: Mapped[str] = mapped_column(String(20), unique=True)
+    seconds: Mapped[int] = mapped_column(Integer)
     set_by: Mapped[str] = mapped_column(String(64))
     set_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)

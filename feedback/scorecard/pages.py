@@ -1,6 +1,7 @@
 """Staff pages of the scorecard: the dashboard of a month and scope (read from rollups only), the records behind
-each figure, figures entered from other systems, and targets. Every role sees its own scope: service managers
-their services, quality reviewers and admins every service, agents their own quality and satisfaction figures."""
+each figure, figures entered from other systems, targets, and the service-level thresholds per channel. Every role
+sees its own scope: service managers their services, quality reviewers and admins every service, agents their own
+quality and satisfaction figures."""
 
 from __future__ import annotations
 
@@ -47,6 +48,14 @@ from feedback.scorecard.models import EnteredFigure, MeasureTarget
 from feedback.scorecard.records import RecordPage, records_behind
 from feedback.scorecard.rollups import month_start, previous_month
 from feedback.scorecard.service import CHANNELS, FigureReport, Scope, Scorecard, ScorecardReport
+from feedback.scorecard.service_levels import (
+    ServiceLevelInputError,
+    configured_thresholds,
+    describe,
+    limit_for,
+    measured_against,
+    parse_thresholds,
+)
 from privacy.vault import Vault
 from surveys.models import Service, ServiceGroup
 
@@ -278,6 +287,7 @@ class ScorecardPages(Controller):
             channels=CHANNELS if viewer.role != "agent" else (),
             is_agent=viewer.role == "agent",
             may_enter=viewer.role in MANAGERS,
+            may_configure=viewer.role == "admin",
             query=query,
             links=_links(request, viewer, month),
         )
@@ -295,9 +305,11 @@ class ScorecardPages(Controller):
         page: RecordPage = await records_behind(
             db_session, service(request, Vault), slug, month, scope, page=max(1, page_number)
         )
+        basis = describe(await measured_against(db_session, month, scope.rows)) if slug == "service-level" else None
         return staff_template(
             request,
             "feedback/scorecard_records.html.j2",
+            basis=basis,
             measure=MEASURES[slug],
             month=month,
             scope=scope,
@@ -501,4 +513,63 @@ class ScorecardTargets(Controller):
         return Redirect("/staff/scorecard/targets", status_code=303)
 
 
-ROUTES = [ScorecardPages, ScorecardEntries, ScorecardTargets]
+class ScorecardServiceLevels(Controller):
+    """The service-level threshold of each channel (admins only): a change is audited and the months inside
+    retention are rebuilt with it in the background."""
+
+    path = "/staff/scorecard/service-levels"
+    include_in_schema = False
+    opt = Access.staff("admin").opt()
+
+    async def _page(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        errors: list[dict[str, str]],
+        values: dict[str, str],
+        status_code: int = 200,
+        saved: bool = False,
+    ) -> Template:
+        current = (await configured_thresholds(session)).seconds
+        return staff_template(
+            request,
+            "feedback/scorecard_service_levels.html.j2",
+            status_code=status_code,
+            channels=[
+                (
+                    channel,
+                    channel.replace("_", " ").capitalize(),
+                    values.get(channel, str(current[channel])),
+                    limit_for(channel),
+                )
+                for channel in CHANNELS
+                if channel in current
+            ],
+            errors=errors,
+            saved=saved,
+        )
+
+    @get("/")
+    async def form(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+        return await self._page(request, db_session, [], {}, saved=request.query_params.get("saved") == "1")
+
+    @post("/", status_code=303)
+    async def save(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Template | Redirect:
+        values = await form_values(request, limit=200)
+        submitted = {channel: values.get(channel, "") for channel in CHANNELS}
+        errors: list[dict[str, str]] = []
+        changes: dict[str, int] = {}
+        for channel, text in submitted.items():
+            try:
+                changes.update(parse_thresholds({channel: text}))
+            except ServiceLevelInputError as exc:
+                errors.append({"field": exc.field or channel, "message": exc.detail})
+        if errors:
+            return await self._page(request, db_session, errors, submitted, status_code=422)
+        await service(request, Scorecard).set_thresholds(db_session, changes, actor=acting_staff(request))
+        return Redirect("/staff/scorecard/service-levels?saved=1", status_code=303)
+
+
+ROUTES = [ScorecardPages, ScorecardEntries, ScorecardTargets, ScorecardServiceLevels]
