@@ -1,5 +1,6 @@
 """Scorecard jobs: upkeep every 15 seconds (the dashboard is at most a minute behind), and once a day the last
-two months marked again for recomputing and next month's demand forecast frozen; and the rebuild of the months
+two months marked again for recomputing, next month's demand forecast frozen and the outlook of the coming
+months remade; and the rebuild of the months
 inside retention after service-level thresholds change."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from typing import Any, Final
 
 from civicvoice.core.clock import utcnow
 from civicvoice.core.jobs import JobContext, JobRegistry
-from feedback.scorecard.forecasting import freeze_forecasts
+from feedback.scorecard.forecasting import freeze_forecasts, refresh_outlook
 from feedback.scorecard.rollups import month_start, next_month
 from feedback.scorecard.service import Scorecard
 from feedback.scorecard.service_levels import REBUILD_JOB, rebuild_retained
@@ -41,3 +42,4 @@ async def daily_job(ctx: JobContext, payload: dict[str, Any]) -> None:
     async with ctx.sessions() as session, session.begin():
         await mark_recent_months(session, now=now)
         await freeze_forecasts(session, next_month(month_start(now)), now=now)
+        await refresh_outlook(session, now=now)

@@ -171,6 +171,24 @@ class FrozenForecast(Base):
     frozen_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
 
 
+class DemandOutlook(Base):
+    """The demand forecast for the coming months per service and channel, with its interval: remade once a day
+    (forecasts change at most daily), so the dashboard reads it instead of fitting models per request."""
+
+    __tablename__ = "scorecard_outlook"
+    __datamap__ = DataMapEntry.no_personal_data("Demand forecasts for the coming months")
+    __table_args__ = (UniqueConstraint("period", "service_id", "channel", name="uq_scorecard_outlook_key"),)
+
+    period: Mapped[date] = mapped_column(Date)  # the month forecast
+    service_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("service.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(20))
+    contacts: Mapped[float] = mapped_column(Float)
+    low: Mapped[float] = mapped_column(Float)
+    high: Mapped[float] = mapped_column(Float)
+    method: Mapped[str] = mapped_column(String(20))
+    made_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+
+
 class EnteredFigure(Base):
     """A month's figure for a measure another system holds, per service and team; never per person."""
 

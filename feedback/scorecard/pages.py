@@ -41,7 +41,7 @@ from feedback.scorecard.entries import (
     service_by_slug,
     set_target,
 )
-from feedback.scorecard.forecasting import forecast_series
+from feedback.scorecard.forecasting import forecast_series, outlook_series
 from feedback.scorecard.formulas import Change, Trend
 from feedback.scorecard.measures import MEASURES, Direction, Perspective, Unit
 from feedback.scorecard.models import EnteredFigure, MeasureTarget
@@ -162,7 +162,10 @@ def _rows(report: ScorecardReport, link: str) -> dict[Perspective, list[Row]]:
 
 
 def _charts(
-    report: ScorecardReport, history: dict[date, Any], forecasts: dict[date, tuple[int, float, float]]
+    report: ScorecardReport,
+    history: dict[date, Any],
+    forecasts: dict[date, tuple[int, float, float]],
+    outlook: dict[date, tuple[float, float, float]],
 ) -> list[Chart]:
     charts: list[Chart] = []
     for perspective in Perspective:
@@ -217,6 +220,29 @@ def _charts(
                 Unit.number,
             )
         )
+        if outlook:
+            coming = sorted(outlook)
+            charts.append(
+                line_chart(
+                    "outlook",
+                    "Demand forecast for the coming months",
+                    f"Contacts forecast for {report.scope.label} from {coming[0]:%B %Y} (its contacts still arriving) "
+                    f"to {coming[-1]:%B %Y}, with the 95% interval (the sum of the intervals of each service and "
+                    "channel); remade once a day from the monthly rollups. Weeks are not forecast: rollups are kept "
+                    "by month.",
+                    [f"{m:%b %Y}" for m in coming],
+                    [
+                        LineSeries(
+                            "Forecast",
+                            [outlook[m][0] for m in coming],
+                            low=[outlook[m][1] for m in coming],
+                            high=[outlook[m][2] for m in coming],
+                            dashed=True,
+                        )
+                    ],
+                    Unit.number,
+                )
+            )
     satisfaction = [history[m].surveys.satisfaction for m in months]
     charts.append(
         line_chart(
@@ -255,6 +281,7 @@ class ScorecardPages(Controller):
             months.insert(0, previous_month(months[0]))
         history = await card.history(db_session, months, scope)
         forecasts = await forecast_series(db_session, months, scope.rows)
+        outlook = await outlook_series(db_session, scope.rows)
         link = "/staff/scorecard/records?" + _link_query(month, scope)
         viewer = request.state.staff_user
         within = await viewer_services(db_session, viewer)
@@ -279,7 +306,7 @@ class ScorecardPages(Controller):
             "feedback/scorecard.html.j2",
             report=report,
             rows=_rows(report, link),
-            charts=_charts(report, history, forecasts),
+            charts=_charts(report, history, forecasts, outlook),
             perspectives=list(Perspective),
             month_value=f"{month:%Y-%m}",
             services=sorted(services, key=lambda s: s[1]),

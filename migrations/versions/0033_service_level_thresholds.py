@@ -1,5 +1,5 @@
 """scorecard: service-level thresholds per channel set by admins, and the threshold each rollup row was measured
-against
+against; the demand forecast for the coming months
 
 Revision ID: 0033
 Revises: 0031
@@ -28,6 +28,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_scorecard_service_level")),
         sa.UniqueConstraint("channel", name=op.f("uq_scorecard_service_level_channel")),
     )
+    op.create_table(
+        "scorecard_outlook",
+        sa.Column("id", GUID(length=16), nullable=False),
+        sa.Column("period", sa.Date(), nullable=False),
+        sa.Column("service_id", GUID(length=16), nullable=False),
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("contacts", sa.Float(), nullable=False),
+        sa.Column("low", sa.Float(), nullable=False),
+        sa.Column("high", sa.Float(), nullable=False),
+        sa.Column("method", sa.String(length=20), nullable=False),
+        sa.Column("made_at", DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["service_id"], ["service.id"], name=op.f("fk_scorecard_outlook_service_id_service"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_scorecard_outlook")),
+        sa.UniqueConstraint("period", "service_id", "channel", name="uq_scorecard_outlook_key"),
+    )
     with op.batch_alter_table("scorecard_rollup", schema=None) as batch_op:
         batch_op.add_column(sa.Column("service_level_seconds", sa.Integer(), nullable=True))
 
@@ -35,4 +53,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("scorecard_rollup", schema=None) as batch_op:
         batch_op.drop_column("service_level_seconds")
+    op.drop_table("scorecard_outlook")
     op.drop_table("scorecard_service_level")
