@@ -100,7 +100,7 @@ class FigureReport:
     entered_from: tuple[str, ...] = ()
     entered_by: tuple[str, ...] = ()
     # For the service level: the threshold per channel (lowest, highest seconds) the month was measured against.
-    thresholds: dict[str, tuple[int, int]] | None = None
+    thresholds: dict[str, tuple[int, int] | None] | None = None
 
     @property
     def basis(self) -> str | None:
@@ -131,7 +131,12 @@ class FigureReport:
             "entered_from": list(self.entered_from),
             "entered_by": list(self.entered_by),
             **(
-                {"thresholds_seconds": {channel: list(pair) for channel, pair in sorted(self.thresholds.items())}}
+                {
+                    "thresholds_seconds": {
+                        channel: list(pair) if pair is not None else None
+                        for channel, pair in sorted(self.thresholds.items())
+                    }
+                }
                 if self.thresholds is not None
                 else {}
             ),

@@ -114,9 +114,12 @@ async def set_thresholds(session: AsyncSession, changes: Mapping[str, int], *, a
     return changed
 
 
-async def measured_against(session: AsyncSession, month: date, scope: RollupFilter) -> dict[str, tuple[int, int]]:
+async def measured_against(
+    session: AsyncSession, month: date, scope: RollupFilter
+) -> dict[str, tuple[int, int] | None]:
     """The thresholds a month's rollups in the scope were measured against, per channel with waits: (lowest,
-    highest) seconds, which differ only while a rebuild after a change has not reached every service."""
+    highest) seconds, which differ only while a rebuild after a change has not reached every service; None for a
+    month computed before thresholds were recorded."""
     query = (
         select(
             ScorecardRollup.channel,
@@ -127,22 +130,24 @@ async def measured_against(session: AsyncSession, month: date, scope: RollupFilt
         .group_by(ScorecardRollup.channel)
     )
     return {
-        str(channel): (int(low), int(high))
+        str(channel): (int(low), int(high)) if low is not None and high is not None else None
         for channel, low, high in (await session.execute(query)).tuples().all()
-        if low is not None and high is not None
     }
 
 
-def describe(thresholds: Mapping[str, tuple[int, int]]) -> str:
+def describe(thresholds: Mapping[str, tuple[int, int] | None]) -> str:
     """Words for what a month was measured against, for the dashboard and the drill-down."""
     if not thresholds:
         return "No contact with a recorded wait and threshold this month."
     parts = []
     for channel in sorted(thresholds):
-        low, high = thresholds[channel]
-        label = channel.replace("_", " ")
+        label, pair = channel.replace("_", " "), thresholds[channel]
+        if pair is None:
+            parts.append(f"{label} not recorded (computed before thresholds were recorded)")
+            continue
+        low, high = pair
         parts.append(f"{label} {_seconds(low)}" if low == high else f"{label} {_seconds(low)} to {_seconds(high)}")
-    mixed = any(low != high for low, high in thresholds.values())
+    mixed = any(pair is not None and pair[0] != pair[1] for pair in thresholds.values())
     text = "Answered within: " + "; ".join(parts) + "."
     return text + " Being recomputed after a change of threshold." if mixed else text
 

@@ -12,6 +12,7 @@ from typing import Any
 from click.testing import CliRunner
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import update
 
 from civicvoice.cli import cli
 from civicvoice.core.audit import AuditEvent
@@ -19,7 +20,7 @@ from civicvoice.core.clock import utcnow
 from civicvoice.core.db import unit_of_work
 from civicvoice.core.jobs import Job, Worker
 from feedback.scorecard.formulas import DEFAULT_SERVICE_LEVEL_SECONDS
-from feedback.scorecard.models import ServiceLevelSetting
+from feedback.scorecard.models import ScorecardRollup, ServiceLevelSetting
 from feedback.scorecard.service_levels import REBUILD_JOB
 from feedback.scorecard.upkeep import rebuild_month, set_repeat_flags
 from tests.integration.scorecard_data import Builder
@@ -104,6 +105,10 @@ async def test_an_admin_changes_a_threshold_and_the_rebuild_job_recomputes_the_m
     await _run_jobs(app, db)
     # Web chat 90 s is now within 100 s: 4 of 4.
     assert (await _json(settings, f"{month:%Y-%m}"))["value"] == 1.0
+    # Rollups computed before thresholds were recorded say so rather than guess.
+    async with unit_of_work(db.sessions) as session:
+        await session.execute(update(ScorecardRollup).values(service_level_seconds=None))
+    assert (await _json(settings, f"{month:%Y-%m}"))["thresholds_seconds"] == {"phone": None, "web_chat": None}
 
 
 async def test_bad_thresholds_are_refused_and_change_nothing(db: TestDatabase, client: Client, settings: Any) -> None:
