@@ -353,7 +353,7 @@ async def load_history(
     evaluations = await _evaluations(session, stored, now, rng)
     await _entered_and_targets(session, now, rng)
     # The scorecard's rollups for every month, as upkeep would have kept them.
-    await fill_history(session, thresholds=services.get(Scorecard).thresholds, now=now)
+    await fill_history(session, thresholds=await services.get(Scorecard).thresholds(session), now=now)
     return HistoryCounts(
         contacts=len(stored),
         invitations=len(invited),

@@ -1,5 +1,5 @@
 """`civicvoice scorecard`: every figure of a month and scope as JSON (for scripts and the exports workbook), a
-rebuild of a month from raw rows, and one upkeep pass."""
+rebuild of a month from raw rows, one upkeep pass, and the service-level thresholds per channel."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from datetime import date
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from civicvoice.core.audit import Actor
 from civicvoice.core.clock import utcnow
 from civicvoice.core.commands import run_db, settings_from_env
 from feedback.scorecard.charts import STATUS_TEXT, format_value
 from feedback.scorecard.entries import EntryInputError, parse_month
 from feedback.scorecard.service import CHANNELS, Scorecard, ScorecardReport
-from feedback.scorecard.upkeep import rebuild_month, upkeep_step
+from feedback.scorecard.service_levels import ServiceLevelInputError, configured_thresholds, parse_thresholds
+from feedback.scorecard.upkeep import RebuildResult, UpkeepResult, rebuild_month, upkeep_step
 
 
 def _month(value: str) -> date:
@@ -43,7 +45,7 @@ def scorecard(
     if ctx.invoked_subcommand is not None:
         return
     if month_text is None:
-        raise click.UsageError("Give --month YYYY-MM (or a subcommand: rebuild, upkeep).")
+        raise click.UsageError("Give --month YYYY-MM (or a subcommand: rebuild, upkeep, thresholds).")
     month = _month(month_text)
     settings = settings_from_env()
     card = Scorecard()
@@ -72,7 +74,11 @@ def rebuild_command(month_text: str) -> None:
     month = _month(month_text)
     settings = settings_from_env()
     card = Scorecard()
-    result = run_db(settings, lambda session: rebuild_month(session, month, thresholds=card.thresholds))
+
+    async def work(session: AsyncSession) -> RebuildResult:
+        return await rebuild_month(session, month, thresholds=await card.thresholds(session))
+
+    result = run_db(settings, work)
     click.echo(json.dumps({"month": f"{result.month:%Y-%m}", "services": result.services, "rows": result.rows}))
 
 
@@ -81,7 +87,11 @@ def upkeep_command() -> None:
     """Run one bounded upkeep step now (the worker runs it every 15 seconds)."""
     settings = settings_from_env()
     card = Scorecard()
-    result = run_db(settings, lambda session: upkeep_step(session, thresholds=card.thresholds, now=utcnow()))
+
+    async def work(session: AsyncSession) -> UpkeepResult:
+        return await upkeep_step(session, thresholds=await card.thresholds(session), now=utcnow())
+
+    result = run_db(settings, work)
     click.echo(
         json.dumps(
             {
@@ -92,3 +102,44 @@ def upkeep_command() -> None:
             }
         )
     )
+
+
+@scorecard.command(name="thresholds")
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="CHANNEL=SECONDS",
+    help="Set a channel's service-level threshold in whole seconds (repeatable), e.g. --set phone=20.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def thresholds_command(assignments: tuple[str, ...], as_json: bool) -> None:
+    """Show the service-level threshold of each channel, or set some. A change is audited, and the months inside
+    retention are rebuilt with it by a background job."""
+    texts: dict[str, str] = {}
+    for assignment in assignments:
+        channel, equals, seconds = assignment.partition("=")
+        if not equals:
+            raise click.BadParameter(f"{assignment[:40]!r}: give CHANNEL=SECONDS, e.g. phone=20.", param_hint="--set")
+        texts[channel.strip()] = seconds
+    try:
+        changes = parse_thresholds(texts)
+    except ServiceLevelInputError as exc:
+        raise click.BadParameter(exc.detail, param_hint="--set") from None
+    settings = settings_from_env()
+    card = Scorecard()
+
+    async def work(session: AsyncSession) -> tuple[dict[str, int], dict[str, int]]:
+        changed = await card.set_thresholds(session, changes, actor=Actor.cli()) if changes else {}
+        return changed, dict((await configured_thresholds(session)).seconds)
+
+    changed, now = run_db(settings, work)
+    if as_json:
+        click.echo(json.dumps({"thresholds_seconds": now, "changed": changed}, indent=2, sort_keys=True))
+        return
+    for channel in CHANNELS:
+        if channel in now:
+            mark = "  (changed)" if channel in changed else ""
+            click.echo(f"{channel:<14} {now[channel]:>8} s{mark}")
+    if changed:
+        click.echo("The months inside retention will be rebuilt with the new thresholds by a background job.")

@@ -1,5 +1,10 @@
-"""Demand forecasts frozen before each month, per service and channel, from the contacts rollups hold; and the
-accuracy (WAPE) of a scope's frozen forecasts once the month's contacts have arrived."""
+"""Demand forecasts frozen before each month, per service and channel, from the contacts rollups hold; the
+accuracy (WAPE) of a scope's frozen forecasts once the month's contacts have arrived; and the outlook, the
+forecast of the coming months with its interval, remade once a day and read by the dashboard.
+
+The outlook is monthly only: rollups are kept by month and the dashboard never reads raw contacts, so there is no
+weekly history to forecast weeks from (`forecast.Frequency.weekly` is there for when weekly rollups are).
+"""
 
 from __future__ import annotations
 
@@ -8,24 +13,23 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Final
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.clock import utcnow
 from feedback.scorecard.forecast import Frequency, forecast_demand, series_from_counts
 from feedback.scorecard.formulas import ForecastError, whole_contacts
-from feedback.scorecard.models import FrozenForecast, ScorecardRollup
-from feedback.scorecard.rollups import RollupFilter, previous_month
+from feedback.scorecard.models import DemandOutlook, FrozenForecast, ScorecardRollup
+from feedback.scorecard.rollups import RollupFilter, month_start, previous_month
 
 # Months of history a forecast is made from (three seasons is plenty for Holt-Winters).
 HISTORY_MONTHS: Final = 36
+# The outlook: the current month (its contacts still arriving) and the five after it.
+OUTLOOK_MONTHS: Final = 6
 
 
-async def freeze_forecasts(session: AsyncSession, month: date, *, now: datetime | None = None) -> int:
-    """Freeze ``month``'s forecast for every service and channel with history, made as it is made in the month
-    before: from the months up to two before it, two steps ahead. A forecast already frozen is never replaced."""
-    now = now or utcnow()
-    last_complete = previous_month(previous_month(month))
+async def _histories(session: AsyncSession, last_complete: date) -> dict[tuple[uuid.UUID, str], dict[date, int]]:
+    """Contacts per service, channel and month over the `HISTORY_MONTHS` up to ``last_complete``."""
     first = last_complete
     for _ in range(HISTORY_MONTHS - 1):
         first = previous_month(first)
@@ -45,6 +49,15 @@ async def freeze_forecasts(session: AsyncSession, month: date, *, now: datetime 
     for service_id, channel, period, contacts in rows:
         if channel and contacts:
             history[(service_id, channel)][period] = int(contacts)
+    return history
+
+
+async def freeze_forecasts(session: AsyncSession, month: date, *, now: datetime | None = None) -> int:
+    """Freeze ``month``'s forecast for every service and channel with history, made as it is made in the month
+    before: from the months up to two before it, two steps ahead. A forecast already frozen is never replaced."""
+    now = now or utcnow()
+    last_complete = previous_month(previous_month(month))
+    history = await _histories(session, last_complete)
     frozen = set(
         (
             await session.execute(
@@ -124,4 +137,54 @@ async def forecast_series(
     return {
         m: (int(n or 0), float(lo or 0), float(hi or 0))
         for m, n, lo, hi in (await session.execute(query)).tuples().all()
+    }
+
+
+async def refresh_outlook(session: AsyncSession, *, now: datetime | None = None) -> int:
+    """Remake the outlook: for every service and channel with history, the forecast of the current month and the
+    months after it from the months before the current one (`OUTLOOK_MONTHS` steps). Returns the rows made."""
+    now = now or utcnow()
+    last_complete = previous_month(month_start(now))
+    history = await _histories(session, last_complete)
+    await session.execute(delete(DemandOutlook))
+    rows: list[DemandOutlook] = []
+    for (service_id, channel), counts in sorted(history.items(), key=lambda item: (str(item[0][0]), item[0][1])):
+        series = series_from_counts(counts, frequency=Frequency.monthly, last=last_complete)
+        forecast = forecast_demand(series, frequency=Frequency.monthly, horizon=OUTLOOK_MONTHS)
+        rows.extend(
+            DemandOutlook(
+                period=period,
+                service_id=service_id,
+                channel=channel,
+                contacts=point.value,
+                low=point.low,
+                high=point.high,
+                method=forecast.method.value,
+                made_at=now,
+            )
+            for period, point in forecast.periods(last_complete, Frequency.monthly)
+        )
+    session.add_all(rows)
+    await session.flush()
+    return len(rows)
+
+
+async def outlook_series(session: AsyncSession, scope: RollupFilter) -> dict[date, tuple[float, float, float]]:
+    """The outlook (contacts, low, high) per coming month for the scope, summed over its services and channels;
+    empty for an agent's scope (demand is forecast per service and channel, not per agent)."""
+    if scope.agent_ref is not None:
+        return {}
+    query = select(
+        DemandOutlook.period,
+        func.sum(DemandOutlook.contacts),
+        func.sum(DemandOutlook.low),
+        func.sum(DemandOutlook.high),
+    ).group_by(DemandOutlook.period)
+    if scope.service_ids is not None:
+        query = query.where(DemandOutlook.service_id.in_(scope.service_ids))
+    if scope.channel is not None:
+        query = query.where(DemandOutlook.channel == scope.channel)
+    return {
+        period: (float(n or 0), float(lo or 0), float(hi or 0))
+        for period, n, lo, hi in (await session.execute(query.order_by(DemandOutlook.period))).tuples().all()
     }

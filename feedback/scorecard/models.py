@@ -87,6 +87,9 @@ class ScorecardRollup(Base):
     channel: Mapped[str] = mapped_column(String(20))
     agent_ref: Mapped[str] = mapped_column(String(100), default="")
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+    # The service-level threshold (seconds) the row's channel was measured against when it was computed; None
+    # for rows computed before thresholds were recorded.
+    service_level_seconds: Mapped[int | None] = mapped_column(Integer)
 
     contacts: Mapped[int] = _counter()
     transferred: Mapped[int] = _counter()
@@ -168,6 +171,24 @@ class FrozenForecast(Base):
     frozen_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
 
 
+class DemandOutlook(Base):
+    """The demand forecast for the coming months per service and channel, with its interval: remade once a day
+    (forecasts change at most daily), so the dashboard reads it instead of fitting models per request."""
+
+    __tablename__ = "scorecard_outlook"
+    __datamap__ = DataMapEntry.no_personal_data("Demand forecasts for the coming months")
+    __table_args__ = (UniqueConstraint("period", "service_id", "channel", name="uq_scorecard_outlook_key"),)
+
+    period: Mapped[date] = mapped_column(Date)  # the month forecast
+    service_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("service.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(20))
+    contacts: Mapped[float] = mapped_column(Float)
+    low: Mapped[float] = mapped_column(Float)
+    high: Mapped[float] = mapped_column(Float)
+    method: Mapped[str] = mapped_column(String(20))
+    made_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+
+
 class EnteredFigure(Base):
     """A month's figure for a measure another system holds, per service and team; never per person."""
 
@@ -219,5 +240,26 @@ class MeasureTarget(Base):
     value: Mapped[float] = mapped_column(Float)
     direction: Mapped[str] = mapped_column(String(10))
     tolerance: Mapped[float | None] = mapped_column(Float)
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
+
+
+class ServiceLevelSetting(Base):
+    """An admin's service-level threshold for one channel: the wait (seconds) within which a contact counts as
+    answered in time. A channel without a row uses the default (formulas.DEFAULT_SERVICE_LEVEL_SECONDS)."""
+
+    __tablename__ = "scorecard_service_level"
+    __datamap__ = DataMapEntry(
+        purpose="Service-level thresholds per channel set by admins",
+        holds=("staff id of who set it",),
+        category="staff activity",
+        lawful_basis="public_task",
+        retention="kept while the threshold applies",
+        subject_kind="staff",
+        subject_link="set_by",
+    )
+
+    channel: Mapped[str] = mapped_column(String(20), unique=True)
+    seconds: Mapped[int] = mapped_column(Integer)
     set_by: Mapped[str] = mapped_column(String(64))
     set_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)

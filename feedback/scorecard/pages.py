@@ -1,6 +1,7 @@
 """Staff pages of the scorecard: the dashboard of a month and scope (read from rollups only), the records behind
-each figure, figures entered from other systems, and targets. Every role sees its own scope: service managers
-their services, quality reviewers and admins every service, agents their own quality and satisfaction figures."""
+each figure, figures entered from other systems, targets, and the service-level thresholds per channel. Every role
+sees its own scope: service managers their services, quality reviewers and admins every service, agents their own
+quality and satisfaction figures."""
 
 from __future__ import annotations
 
@@ -41,13 +42,21 @@ from feedback.scorecard.entries import (
     service_by_slug,
     set_target,
 )
-from feedback.scorecard.forecasting import forecast_series
+from feedback.scorecard.forecasting import forecast_series, outlook_series
 from feedback.scorecard.formulas import Change, Trend
 from feedback.scorecard.measures import MEASURES, Direction, Perspective, Unit
 from feedback.scorecard.models import EnteredFigure, MeasureTarget
 from feedback.scorecard.records import RecordPage, records_behind
 from feedback.scorecard.rollups import month_start, previous_month
 from feedback.scorecard.service import CHANNELS, FigureReport, Scope, Scorecard, ScorecardReport
+from feedback.scorecard.service_levels import (
+    ServiceLevelInputError,
+    configured_thresholds,
+    describe,
+    limit_for,
+    measured_against,
+    parse_thresholds,
+)
 from privacy.vault import Vault
 from surveys.models import Service, ServiceGroup
 
@@ -160,7 +169,10 @@ def _rows(report: ScorecardReport, link: str) -> dict[Perspective, list[Row]]:
 
 
 def _charts(
-    report: ScorecardReport, history: dict[date, Any], forecasts: dict[date, tuple[int, float, float]]
+    report: ScorecardReport,
+    history: dict[date, Any],
+    forecasts: dict[date, tuple[int, float, float]],
+    outlook: dict[date, tuple[float, float, float]],
 ) -> list[Chart]:
     charts: list[Chart] = []
     for perspective in Perspective:
@@ -215,6 +227,29 @@ def _charts(
                 Unit.number,
             )
         )
+        if outlook:
+            coming = sorted(outlook)
+            charts.append(
+                line_chart(
+                    "outlook",
+                    "Demand forecast for the coming months",
+                    f"Contacts forecast for {report.scope.label} from {coming[0]:%B %Y} (its contacts still arriving) "
+                    f"to {coming[-1]:%B %Y}, with the 95% interval (the sum of the intervals of each service and "
+                    "channel); remade once a day from the monthly rollups. Weeks are not forecast: rollups are kept "
+                    "by month.",
+                    [f"{m:%b %Y}" for m in coming],
+                    [
+                        LineSeries(
+                            "Forecast",
+                            [outlook[m][0] for m in coming],
+                            low=[outlook[m][1] for m in coming],
+                            high=[outlook[m][2] for m in coming],
+                            dashed=True,
+                        )
+                    ],
+                    Unit.number,
+                )
+            )
     satisfaction = [history[m].surveys.satisfaction for m in months]
     charts.append(
         line_chart(
@@ -253,6 +288,7 @@ class ScorecardPages(Controller):
             months.insert(0, previous_month(months[0]))
         history = await card.history(db_session, months, scope)
         forecasts = await forecast_series(db_session, months, scope.rows)
+        outlook = await outlook_series(db_session, scope.rows)
         link = "/staff/scorecard/records?" + _link_query(month, scope)
         viewer = request.state.staff_user
         within = await viewer_services(db_session, viewer)
@@ -277,7 +313,7 @@ class ScorecardPages(Controller):
             "feedback/scorecard.html.j2",
             report=report,
             rows=_rows(report, link),
-            charts=_charts(report, history, forecasts),
+            charts=_charts(report, history, forecasts, outlook),
             perspectives=list(Perspective),
             month_value=f"{month:%Y-%m}",
             services=sorted(services, key=lambda s: s[1]),
@@ -285,6 +321,7 @@ class ScorecardPages(Controller):
             channels=CHANNELS if viewer.role != "agent" else (),
             is_agent=viewer.role == "agent",
             may_enter=viewer.role in MANAGERS,
+            may_configure=viewer.role == "admin",
             query=query,
             links=_links(request, viewer, month),
         )
@@ -302,9 +339,11 @@ class ScorecardPages(Controller):
         page: RecordPage = await records_behind(
             db_session, service(request, Vault), slug, month, scope, page=max(1, page_number)
         )
+        basis = describe(await measured_against(db_session, month, scope.rows)) if slug == "service-level" else None
         return staff_template(
             request,
             "feedback/scorecard_records.html.j2",
+            basis=basis,
             measure=MEASURES[slug],
             month=month,
             scope=scope,
@@ -512,4 +551,63 @@ class ScorecardTargets(Controller):
         return Redirect("/staff/scorecard/targets", status_code=303)
 
 
-ROUTES = [ScorecardPages, ScorecardEntries, ScorecardTargets]
+class ScorecardServiceLevels(Controller):
+    """The service-level threshold of each channel (admins only): a change is audited and the months inside
+    retention are rebuilt with it in the background."""
+
+    path = "/staff/scorecard/service-levels"
+    include_in_schema = False
+    opt = Access.staff("admin").opt()
+
+    async def _page(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        errors: list[dict[str, str]],
+        values: dict[str, str],
+        status_code: int = 200,
+        saved: bool = False,
+    ) -> Template:
+        current = (await configured_thresholds(session)).seconds
+        return staff_template(
+            request,
+            "feedback/scorecard_service_levels.html.j2",
+            status_code=status_code,
+            channels=[
+                (
+                    channel,
+                    channel.replace("_", " ").capitalize(),
+                    values.get(channel, str(current[channel])),
+                    limit_for(channel),
+                )
+                for channel in CHANNELS
+                if channel in current
+            ],
+            errors=errors,
+            saved=saved,
+        )
+
+    @get("/")
+    async def form(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+        return await self._page(request, db_session, [], {}, saved=request.query_params.get("saved") == "1")
+
+    @post("/", status_code=303)
+    async def save(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Template | Redirect:
+        values = await form_values(request, limit=200)
+        submitted = {channel: values.get(channel, "") for channel in CHANNELS}
+        errors: list[dict[str, str]] = []
+        changes: dict[str, int] = {}
+        for channel, text in submitted.items():
+            try:
+                changes.update(parse_thresholds({channel: text}))
+            except ServiceLevelInputError as exc:
+                errors.append({"field": exc.field or channel, "message": exc.detail})
+        if errors:
+            return await self._page(request, db_session, errors, submitted, status_code=422)
+        await service(request, Scorecard).set_thresholds(db_session, changes, actor=acting_staff(request))
+        return Redirect("/staff/scorecard/service-levels?saved=1", status_code=303)
+
+
+ROUTES = [ScorecardPages, ScorecardEntries, ScorecardTargets, ScorecardServiceLevels]

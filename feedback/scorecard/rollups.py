@@ -342,7 +342,13 @@ async def store_month(
     )
     session.add_all(
         ScorecardRollup(
-            month=month, service_id=service_id, channel=channel, agent_ref=agent_ref, updated_at=now, **values
+            month=month,
+            service_id=service_id,
+            channel=channel,
+            agent_ref=agent_ref,
+            updated_at=now,
+            service_level_seconds=thresholds.for_channel(channel),
+            **values,
         )
         for (channel, agent_ref), values in computed.items()
     )

@@ -8,6 +8,11 @@ For the exports workbook (a typed service, ``services.get(Scorecard)``):
     report = await scorecard.report(session, date(2026, 11, 1), scope)
     for figure in report.figures: figure.slug, figure.value, figure.status, figure.as_json() ...
     history = await scorecard.history(session, months, scope)  # ScopeRollup per month, for trend charts
+
+Service-level thresholds are the admin's (`service_levels`); ``await scorecard.thresholds(session)`` gives them to
+anything computing rollups, cached for `service_levels.CACHE_SECONDS` per process (a change made through
+`Scorecard.set_thresholds` clears this process's cache at once; other processes follow within the TTL, and the
+rebuild the change enqueues waits that long).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from civicvoice.core.audit import Actor
+from civicvoice.core.cache import TtlCache
 from civicvoice.core.errors import NotFound
 from feedback.scorecard.entries import EnteredSummary, entered_figures, targets_for
 from feedback.scorecard.figures import Figure, ScopeRollup, assess, computed_figures
@@ -27,6 +34,13 @@ from feedback.scorecard.forecasting import forecast_error
 from feedback.scorecard.formulas import ServiceLevelThresholds, Status, Target
 from feedback.scorecard.measures import MEASURES, Perspective, Source, Unit
 from feedback.scorecard.rollups import RollupFilter, as_scope_rollup, previous_month, read_sums
+from feedback.scorecard.service_levels import (
+    CACHE_SECONDS,
+    configured_thresholds,
+    describe,
+    measured_against,
+    set_thresholds,
+)
 from surveys.models import Service, ServiceGroup
 from surveys.rules import ContactChannel
 
@@ -85,6 +99,12 @@ class FigureReport:
     # For an entered measure: where the entries came from and who entered them.
     entered_from: tuple[str, ...] = ()
     entered_by: tuple[str, ...] = ()
+    # For the service level: the threshold per channel (lowest, highest seconds) the month was measured against.
+    thresholds: dict[str, tuple[int, int] | None] | None = None
+
+    @property
+    def basis(self) -> str | None:
+        return describe(self.thresholds) if self.thresholds is not None else None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +130,16 @@ class FigureReport:
             "trend": self.trend,
             "entered_from": list(self.entered_from),
             "entered_by": list(self.entered_by),
+            **(
+                {
+                    "thresholds_seconds": {
+                        channel: list(pair) if pair is not None else None
+                        for channel, pair in sorted(self.thresholds.items())
+                    }
+                }
+                if self.thresholds is not None
+                else {}
+            ),
         }
 
 
@@ -143,8 +173,18 @@ class ScorecardReport:
 class Scorecard:
     """Figures for a scope and month, read from rollups (never from raw rows)."""
 
-    def __init__(self, thresholds: ServiceLevelThresholds | None = None) -> None:
-        self.thresholds = thresholds or ServiceLevelThresholds()
+    def __init__(self) -> None:
+        self._thresholds: TtlCache[ServiceLevelThresholds] = TtlCache(CACHE_SECONDS, max_items=1)
+
+    async def thresholds(self, session: AsyncSession) -> ServiceLevelThresholds:
+        """The service-level thresholds in force (the admin's, defaults for channels not set)."""
+        return await self._thresholds.get_or_load("thresholds", lambda: configured_thresholds(session))
+
+    async def set_thresholds(self, session: AsyncSession, changes: dict[str, int], *, actor: Actor) -> dict[str, int]:
+        """Set thresholds per channel in the caller's transaction (audited; the rebuild is enqueued with them)."""
+        changed = await set_thresholds(session, changes, actor=actor)
+        self._thresholds.clear()
+        return changed
 
     async def scope(
         self,
@@ -213,7 +253,10 @@ class Scorecard:
             target = targets.get(slug)
             if meta.source is Source.computed:
                 figure, previous = figures_now[slug], figures_before[slug]
-                reports.append(_report(slug, figure, previous, target))
+                found = _report(slug, figure, previous, target)
+                if slug == "service-level":
+                    found = replace(found, thresholds=await measured_against(session, month, scope.rows))
+                reports.append(found)
             else:
                 now_entry = entered.get(month, {}).get(slug)
                 before_entry = entered.get(before, {}).get(slug)

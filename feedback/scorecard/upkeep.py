@@ -158,9 +158,10 @@ async def fill_history(
     policy: RepeatPolicy = DEFAULT_REPEAT,
 ) -> list[RebuildResult]:
     """Bring every month from the first contact to now up to date, for a freshly loaded database (the demo):
-    repeat flags on every closed window, forecasts as they would have been frozen, then all rollups; upkeep's
-    watermarks move past what was loaded."""
-    from feedback.scorecard.forecasting import freeze_forecasts  # forecasting reads rollups this module writes
+    repeat flags on every closed window, forecasts as they would have been frozen, then all rollups and the
+    outlook of the coming months; upkeep's watermarks move past what was loaded."""
+    # forecasting reads rollups this module writes
+    from feedback.scorecard.forecasting import freeze_forecasts, refresh_outlook
 
     now = now or utcnow()
     while (await set_repeat_flags(session, now=now, policy=policy)).flagged:
@@ -179,6 +180,7 @@ async def fill_history(
     while month <= next_month(last):
         await freeze_forecasts(session, month, now=now)
         month = next_month(month)
+    await refresh_outlook(session, now=now)
     ceiling = id_floor(now - LAG)
     for source in _SOURCES:
         await _set_watermark(session, source.name, ceiling)

@@ -127,6 +127,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/staff/scorecard/entries"): frozenset({"service_manager", "admin"}),
     ("GET", "/staff/scorecard/targets"): frozenset({"service_manager", "admin"}),
     ("POST", "/staff/scorecard/targets"): frozenset({"service_manager", "admin"}),
+    ("GET", "/staff/scorecard/service-levels"): frozenset({"admin"}),
+    ("POST", "/staff/scorecard/service-levels"): frozenset({"admin"}),
     ("GET", "/staff/reports/scorecard"): frozenset({"agent", "service_manager", "quality_reviewer", "admin"}),
     ("GET", "/staff/reports/subscription"): frozenset({"service_manager", "quality_reviewer", "admin"}),
     ("POST", "/staff/reports/subscription"): frozenset({"service_manager", "quality_reviewer", "admin"}),

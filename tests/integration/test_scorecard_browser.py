@@ -1,12 +1,14 @@
 """The scorecard in a real browser: the dashboard and a drill-down reached by keyboard alone with JavaScript off,
-and every scorecard page meeting WCAG 2.2 A/AA (axe-core) with no console errors or CSP violations."""
+every scorecard page meeting WCAG 2.2 A/AA (axe-core) with no console errors or CSP violations, and the demand
+outlook of the demo's history drawn with the figures `forecast` gives."""
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 import httpx
@@ -14,13 +16,20 @@ import pytest
 from playwright.async_api import Browser, Page
 from playwright.async_api import Response as PageResponse
 
+from civicvoice.app import build_services, features
 from civicvoice.core.clock import utcnow
 from civicvoice.core.db import unit_of_work
 from civicvoice.core.settings import Settings
+from civicvoice.demo_history import load_history
 from civicvoice.staff.web import SESSION_COOKIE
+from feedback.scorecard.charts import format_value
+from feedback.scorecard.forecast import Frequency, forecast_demand, series_from_counts
+from feedback.scorecard.forecasting import OUTLOOK_MONTHS
 from feedback.scorecard.formulas import ServiceLevelThresholds
+from feedback.scorecard.measures import Unit
 from feedback.scorecard.rollups import month_start, previous_month
 from feedback.scorecard.upkeep import fill_history
+from surveys.models import Contact
 from tests.integration.browser import (
     axe_violations,
     browser_context,
@@ -41,6 +50,7 @@ pytestmark = [needs_chromium, on_one_database, pytest.mark.asyncio(loop_scope="m
 
 REVIEWER = "quality_reviewer@council.gov.uk"
 MANAGER = "service_manager@council.gov.uk"
+ADMIN = "admin@council.gov.uk"
 
 
 @dataclass
@@ -108,6 +118,7 @@ async def some_months(site: Site) -> None:
         await fill_history(session, thresholds=ServiceLevelThresholds())
     await make_user(site.db, "quality_reviewer")
     await make_user(site.db, "service_manager", service_scope=["council-tax"])
+    await make_user(site.db, "admin")
 
 
 @asynccontextmanager
@@ -174,11 +185,26 @@ async def open_targets(page: Page, site: Site) -> PageResponse | None:
     return await page.goto(f"{site.url}/staff/scorecard/targets")
 
 
+async def open_service_levels(page: Page, site: Site) -> PageResponse | None:
+    return await page.goto(f"{site.url}/staff/scorecard/service-levels")
+
+
+async def set_service_levels_wrongly(page: Page, site: Site) -> PageResponse | None:
+    await page.goto(f"{site.url}/staff/scorecard/service-levels")
+    await page.fill("#phone", "0")
+    await page.fill("#web_chat", "a minute")
+    async with page.expect_navigation() as navigation:
+        await page.click("main button[type=submit]")
+    return await navigation.value
+
+
 PAGES: dict[str, tuple[str, Reach, int, str]] = {
     "dashboard": (REVIEWER, open_dashboard, 200, "Scorecard"),
     "drill-down": (REVIEWER, open_drill_down, 200, "Average wait time"),
     "entries-error": (MANAGER, enter_wrongly, 422, "Enter scorecard figures"),
     "targets": (MANAGER, open_targets, 200, "Scorecard targets"),
+    "service-levels": (ADMIN, open_service_levels, 200, "Service-level thresholds"),
+    "service-levels-error": (ADMIN, set_service_levels_wrongly, 422, "Service-level thresholds"),
 }
 
 
@@ -196,3 +222,57 @@ async def test_scorecard_pages_meet_wcag_22_aa_without_console_errors(site: Site
         await reach(page, site)
         violations = await axe_violations(page)
     assert violations == [], f"axe found WCAG problems on the scorecard {name} page:\n{describe_violations(violations)}"
+
+
+async def test_the_outlook_of_the_demo_history_is_drawn_with_the_figures_forecasting_gives(
+    site: Site, browser: Browser
+) -> None:
+    # The site's catalogue is the demo's (with its published survey); the history comes on top, as `make run` loads it.
+    services = await build_services(site.settings, site.db.sessions, features())
+    async with unit_of_work(site.db.sessions) as session:
+        await load_history(session, services, per_month=12, seed=7)
+    await make_user(site.db, "quality_reviewer")
+    # Expected, from the raw contacts: each service and channel's monthly series up to last month, forecast as
+    # `forecast` does, summed per coming month.
+    counts: dict[tuple[Any, str], Counter[date]] = defaultdict(Counter)
+    for contact in await site.db.all(Contact):
+        if month_start(contact.occurred_at) <= LAST_MONTH:
+            counts[(contact.service_id, contact.channel)][month_start(contact.occurred_at)] += 1
+    expected: dict[date, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for series_counts in counts.values():
+        series = series_from_counts(series_counts, frequency=Frequency.monthly, last=LAST_MONTH)
+        outlook = forecast_demand(series, frequency=Frequency.monthly, horizon=OUTLOOK_MONTHS)
+        for period, point in outlook.periods(LAST_MONTH, Frequency.monthly):
+            for index, value in enumerate((point.value, point.low, point.high)):
+                expected[period][index] += value
+    rows = [
+        [f"{period:%b %Y}", *(format_value(value, Unit.number) for value in expected[period])]
+        for period in sorted(expected)
+    ]
+    assert len(rows) == OUTLOOK_MONTHS
+    async with signed_in(browser, site, REVIEWER) as page:
+        await page.goto(f"{site.url}/staff/scorecard")
+        chart = page.locator("figure", has=page.locator("svg[aria-labelledby^=outlook]"))
+        assert await chart.locator("svg title").text_content() == "Demand forecast for the coming months"
+        assert "95% interval" in (await chart.locator("svg desc").text_content() or "")
+        assert await chart.locator("svg rect").count() >= 1  # the interval band in the legend
+        table = chart.locator("table")
+        head = [cell.strip() for cell in await table.locator("thead th").all_text_contents()]
+        assert head == ["Period", "Forecast", "Forecast: low", "Forecast: high"]
+        shown = [
+            [cell.strip() for cell in await row.locator("th, td").all_text_contents()]
+            for row in await table.locator("tbody tr").all()
+        ]
+        assert shown == rows
+        # One service's outlook is that service's own (the filters apply to it).
+        await page.goto(f"{site.url}/staff/scorecard?service=council-tax&channel=phone")
+        narrowed = page.locator("figure", has=page.locator("svg[aria-labelledby^=outlook]")).locator("tbody tr")
+        first = [cell.strip() for cell in await narrowed.first.locator("th, td").all_text_contents()]
+        assert first[0] == rows[0][0] and first[1:] != rows[0][1:]
+    async with signed_in(browser, site, REVIEWER, bypass_csp=True) as page:
+        await page.goto(f"{site.url}/staff/scorecard")
+        assert await page.locator("svg[aria-labelledby^=outlook]").count() == 1
+        violations = await axe_violations(page)
+    assert violations == [], (
+        f"axe found WCAG problems on the dashboard with its outlook:\n{describe_violations(violations)}"
+    )
