@@ -118,7 +118,10 @@ async def _upkeep_loop(services: Any, log_path: Path) -> None:
         await asyncio.sleep(period - time.time() % period)
         started = time.perf_counter()
         try:
-            result = await run_upkeep(sessions, thresholds=services.get(Scorecard).thresholds)
+            # What the cron handler `scorecard.upkeep` does: the thresholds in force, then the upkeep step.
+            async with sessions() as session:
+                thresholds = await services.get(Scorecard).thresholds(session)
+            result = await run_upkeep(sessions, thresholds=thresholds)
             outcome, read, recomputed = "done", result.read, result.recomputed
         except Exception as exc:  # the worker would retry; the log says so and the benchmark fails on it
             outcome, read, recomputed = f"failed:{type(exc).__name__}", 0, 0
