@@ -7,11 +7,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+import aiosqlite
 from advanced_alchemy.base import UUIDv7Base
 from advanced_alchemy.extensions.litestar import AlembicAsyncConfig, AsyncSessionConfig, SQLAlchemyAsyncConfig
 from sqlalchemy import Select, Table, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
+from sqlalchemy.util import await_only
 
 from civicvoice.core.datamap import DataMapEntry
 from civicvoice.core.ids import new_id
@@ -63,6 +65,22 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+
+    # SQLAlchemy's aiosqlite adapter closes its driver cursor after a statement succeeds, not after one fails (a
+    # unique key raced, a lock timed out): the cursor, its prepared statement still open, stays referenced from the
+    # failed call's frames in a reference cycle. The cyclic garbage collector frees it later on the event loop's
+    # thread, and resetting the statement waits for its connection's mutex; if the connection is by then waiting
+    # in another transaction for the writer lock, the event loop stops, and with it the transaction holding the
+    # lock: a 30-second stall, then "database is locked". So a failed statement's cursor is closed at once, on
+    # the connection's own thread, while the connection is still idle.
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _close_failed_cursor(context: Any) -> None:
+        trace = context.original_exception.__traceback__
+        while trace is not None:
+            cursor = trace.tb_frame.f_locals.get("_cursor")
+            if isinstance(cursor, aiosqlite.Cursor):
+                await_only(cursor.close())
+            trace = trace.tb_next
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
