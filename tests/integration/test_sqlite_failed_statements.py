@@ -4,7 +4,7 @@ SQLAlchemy's aiosqlite adapter leaves the driver cursor of a failed statement op
 garbage collector later frees it on the event loop's thread, resetting its statement waits for the connection's
 mutex; if that connection is by then waiting for the writer lock, the loop stops until the busy timeout, and the
 transaction that holds the lock cannot finish. The engine closes a failed statement's cursor at once
-(``civicvoice.core.db``); these tests recreate the stall's exact conditions and time the collection.
+(``civicvoice.core.db``); this test recreates the stall's exact conditions and times the collection.
 """
 
 from __future__ import annotations
