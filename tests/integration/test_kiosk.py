@@ -374,7 +374,10 @@ async def test_the_cli_issues_lists_and_revokes_kiosks(settings: Settings, db: T
     assert re.search(r"https://feedback\.council\.example/kiosk/enrol/cvk_kiosk_[0-9a-f]{8}_\S{43}\n", issued.output)
     [kiosk] = await db.all(Kiosk)
     listed = await run("kiosk", "list")
-    assert f"{kiosk.prefix}  Town Hall  [Libraries]  waiting to be set up, never used, 0 answers" in listed.output
+    assert (
+        f"{kiosk.prefix}  Town Hall  [Libraries]  asks Post-contact survey (default); waiting to be set up, never used, "
+        "0 answers" in listed.output
+    )
     assert "cvk_kiosk_" not in listed.output
 
     unknown = await run("kiosk", "issue", "--name", "Hub", "--service", "nope")
