@@ -202,10 +202,15 @@ async def test_malformed_requests_get_problem_details_and_change_nothing(
 ) -> None:
     await reported(chat, auth, "CHAT-4")
     before = await invitation_state(db)
-    for body in (b"not json", b'{"language": "cy"}', b"[]"):
+    for body in (b"not json", b'{"colour": "red"}', b'{"language": "EN-gb"}', b"[]"):
         answer = await ask_token(chat, "CHAT-4", body)
         assert answer.status_code == 400, (body, answer.text)
         assert answer.json()["type"] == "/problems/invalid-chat-request"
+    # A language the chat's survey is not offered in (this one is in English only).
+    welsh = await ask_token(chat, "CHAT-4", b'{"language": "cy"}')
+    assert welsh.status_code == 400 and welsh.headers["content-type"].startswith("application/problem+json")
+    assert welsh.json()["type"] == "/problems/chat-language-not-offered" and welsh.json()["field"] == "language"
+    assert "'cy'" in welsh.json()["detail"] and "'en'" in welsh.json()["detail"]
     too_long = await ask_token(chat, "C" * 201)
     assert too_long.status_code == 400 and too_long.json()["field"] == "chat_id"
     assert await invitation_state(db) == before
