@@ -126,6 +126,8 @@ async def stop_tasks(tasks: Sequence[asyncio.Task[None]]) -> None:
 
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
 def install_translations(env: Any, translations: dict[str, Translations]) -> None:
     """Templates translate into the page's ``lang`` (English unless the page says otherwise; see base.html.j2).
 

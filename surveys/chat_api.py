@@ -52,7 +52,7 @@ class _SignedOperation(Operation):
     def __post_init__(self) -> None:
         self.request_body = RequestBody(
             required=False,
-            description="Empty, `{}`, or the language to ask the survey in: `{\"language\": \"cy\"}`.",
+            description='Empty, `{}`, or the language to ask the survey in: `{"language": "cy"}`.',
             content={
                 "application/json": OpenAPIMediaType(
                     schema=Schema(

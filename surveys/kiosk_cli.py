@@ -32,7 +32,7 @@ def kiosk_group() -> None:
     "--survey",
     "survey_slug",
     default="",
-    help="The survey it asks (its slug): published, with the kiosk among its channels. Default: the post-contact survey.",
+    help="The survey it asks (its slug): published, with the kiosk among its channels. Default: post-contact.",
 )
 def issue_command(name: str, service_slug: str, survey_slug: str) -> None:
     """Issue a kiosk: prints its enrolment link once (open it on the tablet within 7 days; it works once)."""

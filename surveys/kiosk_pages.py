@@ -238,7 +238,9 @@ class KioskPages(Controller):
             _, question, _ = await kiosks.answered(db_session, kiosk, response_id)
             text = form.get(COMMENT_FIELD, "")
             # The same problem, told in the visitor's language.
-            problems = check_answers(invalid.definition, {question.id: text}, language=language, asked=frozenset({question.id})).problems
+            problems = check_answers(
+                invalid.definition, {question.id: text}, language=language, asked=frozenset({question.id})
+            ).problems
             message = problems[0].message if problems else invalid.checked.problems[0].message
             error = FieldProblem(COMMENT_FIELD, message)
             return self._comment_page(request, device_key, question, language, token, text, error)
@@ -258,7 +260,11 @@ class KioskPages(Controller):
         kiosks = service(request, Kiosks)
         try:
             kiosk = await kiosks.device(db_session, self._device_key(request))
-            language = ENGLISH if lang in (None, ENGLISH) else kiosk_language((await kiosks.questions(db_session, kiosk)).definition, lang)
+            language = (
+                ENGLISH
+                if lang in (None, ENGLISH)
+                else kiosk_language((await kiosks.questions(db_session, kiosk)).definition, lang)
+            )
         except KioskProblem as exc:
             return _problem(request, exc)
         return _page(request, "thanks", page_title="Thank you", language=language, resets=True)

@@ -99,7 +99,9 @@ async def stored_answers(session: AsyncSession, response_id: uuid.UUID) -> dict[
             found[key] = number
         elif choice is not None:
             before = found.get(key)
-            found[key] = choice if before is None else (*(before if isinstance(before, tuple) else (str(before),)), choice)
+            found[key] = (
+                choice if before is None else (*(before if isinstance(before, tuple) else (str(before),)), choice)
+            )
     return found
 
 

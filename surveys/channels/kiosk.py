@@ -210,7 +210,9 @@ def tap_question(definition: SurveyDefinition) -> Question | None:
     """The one question a tap answers: the CSAT question of a post-contact survey, else the survey's one question
     answered by a choice or a scale point (a survey allowing the kiosk channel has exactly one)."""
     taps = [
-        q for q in definition.questions if q.kind is not QuestionKind.free_text and q.kind is not QuestionKind.multiple_choice
+        q
+        for q in definition.questions
+        if q.kind is not QuestionKind.free_text and q.kind is not QuestionKind.multiple_choice
     ]
     return definition.csat_question or (taps[0] if len(taps) == 1 else None)
 
@@ -314,7 +316,7 @@ async def chosen_survey(session: AsyncSession, survey_slug: str | None) -> Surve
     slug = (survey_slug or "").strip()
     if not slug:
         return None
-    survey = await session.scalar(select(Survey).where(Survey.slug == slug)) if len(slug) <= 64 else None
+    survey: Survey | None = await session.scalar(select(Survey).where(Survey.slug == slug)) if len(slug) <= 64 else None
     if survey is None:
         raise KioskInputError("Choose one of the council's surveys.", field="survey")
     if await latest_published_version(session, survey.id) is None:
@@ -385,9 +387,7 @@ async def kiosk_listing(session: AsyncSession) -> list[KioskListing]:
     ]
 
 
-async def find_kiosk(
-    session: AsyncSession, *, prefix: str | None = None, kiosk_id: uuid.UUID | None = None
-) -> Kiosk:
+async def find_kiosk(session: AsyncSession, *, prefix: str | None = None, kiosk_id: uuid.UUID | None = None) -> Kiosk:
     """A kiosk by its prefix (the CLI) or id (the staff pages), locked for a change."""
     if prefix is not None:
         if not re.fullmatch(r"[0-9a-f]{8}", prefix):

@@ -338,7 +338,9 @@ async def test_the_widget_asks_in_welsh_when_the_platform_or_the_page_asks_for_i
     body = issued.json()
     token = body["token"]
     assert body["language"] == "cy"
-    assert body["embed"] == f'<script src="{body["script_url"]}" data-token="{token}" data-language="cy" async></script>'
+    assert (
+        body["embed"] == f'<script src="{body["script_url"]}" data-token="{token}" data-language="cy" async></script>'
+    )
     assert body["survey_url"].endswith("?lang=cy")  # the page without JavaScript is in Welsh too
 
     shown = await chat.get("/api/v1/chat/survey?language=cy", headers=widget(token))

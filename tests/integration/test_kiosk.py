@@ -376,8 +376,8 @@ async def test_the_cli_issues_lists_and_revokes_kiosks(settings: Settings, db: T
     [kiosk] = await db.all(Kiosk)
     listed = await run("kiosk", "list")
     assert (
-        f"{kiosk.prefix}  Town Hall  [Libraries]  asks Post-contact survey (default); waiting to be set up, never used, "
-        "0 answers" in listed.output
+        f"{kiosk.prefix}  Town Hall  [Libraries]  asks Post-contact survey (default); "
+        "waiting to be set up, never used, 0 answers" in listed.output
     )
     assert "cvk_kiosk_" not in listed.output
 
@@ -532,7 +532,7 @@ async def test_each_kiosk_asks_the_survey_chosen_for_it(
     await enrol(tablet, await issue(admin, survey="library-visit"))
     [kiosk] = await db.all(Kiosk)
     listed = await admin.get("/staff/kiosks")
-    assert "<td class=\"govuk-table__cell\">Survey library-visit</td>" in listed.text
+    assert '<td class="govuk-table__cell">Survey library-visit</td>' in listed.text
 
     first = await tablet.get("/kiosk")
     assert "Did you find the book you came for?" in first.text and ">Yes, I did</button>" in first.text
