@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.support import Translations
 from jinja2 import pass_context
 from litestar import Litestar, get
@@ -44,6 +41,7 @@ from civicvoice.core.logging import configure_logging, mask_secret_paths
 from civicvoice.core.mail import Mailer
 from civicvoice.core.services import Extensions, Services
 from civicvoice.core.settings import Settings
+from civicvoice.core.translations import load_translations
 from civicvoice.pages import InformationPages
 from privacy.keys import check_keys, load_keyring
 
@@ -128,21 +126,6 @@ async def stop_tasks(tasks: Sequence[asyncio.Task[None]]) -> None:
 
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-TRANSLATIONS = Path(__file__).resolve().parent / "translations"
-
-
-def load_translations(directory: Path = TRANSLATIONS) -> dict[str, Translations]:
-    """Each language's gettext catalogue (``<lang>/LC_MESSAGES/messages.po``), compiled in memory by Babel."""
-    found: dict[str, Translations] = {}
-    for po in sorted(directory.glob("*/LC_MESSAGES/messages.po")):
-        language = po.parent.parent.name
-        with po.open("rb") as source:
-            catalogue = read_po(source, locale=language)
-        compiled = io.BytesIO()
-        write_mo(compiled, catalogue)
-        compiled.seek(0)
-        found[language] = Translations(compiled)
-    return found
 
 
 def install_translations(env: Any, translations: dict[str, Translations]) -> None:

@@ -52,6 +52,12 @@ _TOO_LONG: Final = {
 }
 
 
+def too_long_message(question: Question, language: str) -> str:
+    """What a comment longer than its question's limit is told, in ``language``."""
+    template = _TOO_LONG.get(language, _TOO_LONG[ENGLISH])
+    return template.format(question=question.text_in(language).rstrip("?"), limit=question.max_length or _DEFAULT_LIMIT)
+
+
 def _required_message(question: Question, language: str) -> str:
     template = _ANSWER_IT.get(language, _ANSWER_IT[ENGLISH])
     return in_language(question.error_message, language) or template.format(question=question.text_in(language))
@@ -64,15 +70,18 @@ def check_answers(
     language: str = ENGLISH,
     asked: frozenset[str] | None = None,
     partial: bool = False,
+    earlier: Mapping[str, int | str | tuple[str, ...]] | None = None,
 ) -> CheckedAnswers:
     """The answers the version asks for, checked; a question skipped by its condition is neither required nor kept.
 
     ``asked`` limits the check to the questions a channel asked (an SMS asks only the CSAT question): the others
     are neither required nor kept. ``partial``: the answers come from a channel where a question may go unanswered
     (IVR moves on after a repeated wrong key), so none is required; what is given is checked as usual.
+    ``earlier``: answers already stored for the same response (a kiosk's tap, before its comment), read by skip
+    conditions only.
     """
     checked = CheckedAnswers()
-    given: dict[str, int | str | tuple[str, ...]] = {}
+    given: dict[str, int | str | tuple[str, ...]] = dict(earlier or {})
     for question in definition.questions:
         key = question.id
         if asked is not None and key not in asked:
@@ -97,9 +106,7 @@ def check_answers(
             text = clean_text(raw)
             limit = question.max_length or _DEFAULT_LIMIT
             if len(text) > limit:
-                template = _TOO_LONG.get(language, _TOO_LONG[ENGLISH])
-                message = template.format(question=question.text_in(language).rstrip("?"), limit=limit)
-                checked.problems.append(FieldProblem(key, message))
+                checked.problems.append(FieldProblem(key, too_long_message(question, language)))
                 continue
             if not text:
                 if question.required and not partial:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import msgspec
 from litestar import Controller, Litestar, Request, Response, get, post
@@ -15,7 +15,7 @@ from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,10 +52,20 @@ class _SignedOperation(Operation):
     def __post_init__(self) -> None:
         self.request_body = RequestBody(
             required=False,
-            description="Empty, or `{}`.",
+            description='Empty, `{}`, or the language to ask the survey in: `{"language": "cy"}`.',
             content={
                 "application/json": OpenAPIMediaType(
-                    schema=Schema(type=OpenAPIType.OBJECT, additional_properties=False, properties={})
+                    schema=Schema(
+                        type=OpenAPIType.OBJECT,
+                        additional_properties=False,
+                        properties={
+                            "language": Schema(
+                                type=OpenAPIType.STRING,
+                                pattern=r"^[a-z]{2,3}$",
+                                description="A language the survey version offers (`cy` for Welsh); default `en`.",
+                            )
+                        },
+                    )
                 )
             },
         )
@@ -80,8 +90,9 @@ class ChatTokenController(Controller):
             "The answer holds a token for this chat alone, valid for CIVICVOICE_CHAT_TOKEN_MINUTES, and `embed`, "
             "the one script tag to put in the chat window; the widget asks the satisfaction question and an "
             "optional comment, and posts the answer with the token. No secret reaches the browser. "
-            "Asking again gives a new token for the same chat. 404 when no survey waits for the chat (show no "
-            "widget), 409 when it has been answered, 410 when the invitation has closed."
+            "Asking again gives a new token for the same chat. Send `language` (`cy` for Welsh) to have the widget "
+            "ask in a language the survey offers; 400 for one it does not. 404 when no survey waits for the chat "
+            "(show no widget), 409 when it has been answered, 410 when the invitation has closed."
         ),
     )
     async def issue_token(
@@ -99,13 +110,12 @@ class ChatTokenController(Controller):
             purpose="end-of-chat surveys",
         )
         try:
-            if body.strip():
-                decode_strictly(body, ChatTokenRequest)
+            asked = decode_strictly(body, ChatTokenRequest) if body.strip() else ChatTokenRequest()
         except InvalidBody as exc:
             raise InvalidChatRequest(str(exc)) from None
         if not 1 <= len(chat_id) <= 200:
             raise InvalidChatRequest("The chat id must be 1 to 200 characters.", field="chat_id")
-        issued = await service(request, ChatSurveys).issue(db_session, platform, chat_id, now)
+        issued = await service(request, ChatSurveys).issue(db_session, platform, chat_id, now, asked.language)
         return Response(issued, status_code=HTTP_201_CREATED, headers=NO_STORE)
 
 
@@ -214,6 +224,11 @@ class _AnswerOperation(Operation):
                                 max_length=10_000,
                                 description="The optional comment; the survey's own limit applies (`max_length`).",
                             ),
+                            "language": Schema(
+                                type=OpenAPIType.STRING,
+                                pattern=r"^[a-z]{2,3}$",
+                                description="The language the widget was shown in: problems are told in it.",
+                            ),
                         },
                     )
                 )
@@ -230,15 +245,22 @@ class ChatWidgetController(Controller):
 
     @get(
         "/survey",
-        responses=problem_responses(401, 404, 409, 410),
+        responses=problem_responses(400, 401, 404, 409, 410),
         summary="The question the end-of-chat widget shows",
-        description="The survey's satisfaction question with its choices, and the optional comment." + _HOW_TO_CALL,
+        description=(
+            "The survey's satisfaction question with its choices, the optional comment and the widget's own words, "
+            "in `language` (a language the survey offers, `cy` for Welsh; default `en`; 400 for another)."
+            + _HOW_TO_CALL
+        ),
     )
     async def show(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        language: Annotated[str | None, QueryParameter(name="language")] = None,
     ) -> Response[ChatSurvey]:
         token = bearer_token(request.headers.get("authorization"))
-        survey = await service(request, ChatSurveys).survey(db_session, token, utcnow())
+        survey = await service(request, ChatSurveys).survey(db_session, token, utcnow(), language)
         return Response(survey, headers=NO_STORE)
 
     @post(

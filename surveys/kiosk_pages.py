@@ -1,6 +1,10 @@
 """Kiosk pages: the tablet's screens (enrolment, the tap question, the optional comment, thanks) and the
-administrator's page to issue, watch and revoke kiosks. Server-rendered and complete without JavaScript, which
-only adds the idle reset (`/static/js/kiosk.mjs`); the thank-you screen also returns by itself without it.
+administrator's page to issue, watch and revoke kiosks and choose the survey each asks. Server-rendered and
+complete without JavaScript, which only adds the idle reset (`/static/js/kiosk.mjs`); the thank-you screen also
+returns by itself without it.
+
+The visitor's language (the switch on the first screen) travels as `lang` in the screens' links and forms only:
+home is always `/kiosk`, in English, so every reset and "Start again" starts the next visitor in English.
 
 The tablet's screens are public routes: the device cookie set at enrolment is their credential, checked here, and
 every refusal is a page the person at the tablet can act on (problem details for anything that is not a browser).
@@ -25,13 +29,14 @@ from civicvoice.core.cookies import read_cookie, set_cookie
 from civicvoice.core.errors import CivicVoiceError, NotFound
 from civicvoice.core.http import NO_STORE, acting_staff, form_values, service, staff_template, wants_page
 from civicvoice.core.settings import Settings
-from surveys.answers import FieldProblem
+from surveys.answers import FieldProblem, check_answers
 from surveys.channels.kiosk import (
     COMMENT_FIELD,
     COMMENT_WINDOW,
     CSRF_FIELD,
     DEVICE_COOKIE,
     DEVICE_COOKIE_MAX_AGE,
+    LANGUAGE_FIELD,
     RATING_FIELD,
     CommentClosed,
     KioskBusy,
@@ -39,22 +44,41 @@ from surveys.channels.kiosk import (
     KioskInputError,
     KioskProblem,
     Kiosks,
+    change_kiosk_survey,
     comment_response,
     comment_token,
     csrf_token,
     enrol_path,
+    find_kiosk,
     issue_kiosk,
+    kiosk_language,
     kiosk_listing,
+    kiosk_surveys,
     revoke_kiosk,
     tokens_match,
 )
-from surveys.definitions import ENGLISH
-from surveys.models import Kiosk, Service
+from surveys.definitions import ENGLISH, Question, SurveyDefinition
+from surveys.models import Kiosk, Service, Survey
+from surveys.pages import LANGUAGE_NAMES
 from surveys.responses import AlreadyAnswered, InvalidAnswers
 
 KIOSK_ROLES = ("admin",)
 HOME = "/kiosk"
 THANKS = "/kiosk/thanks"
+
+
+def in_language(path: str, language: str) -> str:
+    """A kiosk screen's address in the visitor's language: English, the default, needs no parameter."""
+    if language == ENGLISH:
+        return path
+    return f"{path}{'&' if '?' in path else '?'}{LANGUAGE_FIELD}={language}"
+
+
+def language_switch(definition: SurveyDefinition, language: str) -> list[tuple[str, str, bool]]:
+    """(language, its own name, whether shown now) for each language the survey offers; empty for one only."""
+    if len(definition.languages) < 2:
+        return []
+    return [(other, LANGUAGE_NAMES.get(other, other), other == language) for other in definition.languages]
 
 
 def _problem(request: Request[Any, Any, Any], exc: KioskProblem) -> Template:
@@ -80,7 +104,7 @@ def _page(
         context["idle_seconds"] = service(request, Settings).kiosk_idle_seconds
     return Template(
         template_name=f"kiosk/{name}.html.j2",
-        context={"home": HOME, "language": ENGLISH, **context},
+        context={"home": HOME, "language": ENGLISH, "lang": context.get("language", ENGLISH), **context},
         status_code=status_code,
         headers=NO_STORE,
     )
@@ -108,23 +132,32 @@ class KioskPages(Controller):
         return kiosk, device_key, form
 
     @get("/")
-    async def start(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+    async def start(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        lang: Annotated[str | None, QueryParameter(name=LANGUAGE_FIELD)] = None,
+    ) -> Template:
         kiosks = service(request, Kiosks)
         device_key = self._device_key(request)
         try:
             kiosk = await kiosks.device(db_session, device_key)
-            questions = await kiosks.questions(db_session)
+            questions = await kiosks.questions(db_session, kiosk)
         except KioskProblem as exc:
             return _problem(request, exc)
         assert device_key is not None
+        language = kiosk_language(questions.definition, lang)
         return _page(
             request,
             "start",
-            page_title=questions.rating.text_in(ENGLISH),
+            page_title=questions.rating.text_in(language),
             question=questions.rating,
+            language=language,
+            switch=language_switch(questions.definition, language),
             centre=kiosk.name,
             csrf_token=csrf_token(device_key),
-            resets=False,
+            # The first screen stays until someone taps, but not in a language the last visitor chose.
+            resets=language != ENGLISH,
         )
 
     @post("/answer", status_code=HTTP_303_SEE_OTHER)
@@ -134,14 +167,14 @@ class KioskPages(Controller):
         kiosks = service(request, Kiosks)
         try:
             kiosk, device_key, form = await self._posted(request, db_session)
-            response_id, rating = await kiosks.answer(db_session, kiosk, form.get(RATING_FIELD))
-            questions = await kiosks.questions(db_session)
+            response_id, rating, questions = await kiosks.answer(db_session, kiosk, form.get(RATING_FIELD))
         except KioskProblem as exc:
             return _problem(request, exc)
+        language = kiosk_language(questions.definition, form.get(LANGUAGE_FIELD))
         if questions.comment_for(rating) is None:
-            return Redirect(THANKS, status_code=HTTP_303_SEE_OTHER)
+            return Redirect(in_language(THANKS, language), status_code=HTTP_303_SEE_OTHER)
         token = comment_token(device_key, response_id, utcnow() + COMMENT_WINDOW)
-        return Redirect(f"/kiosk/comment?answer={token}", status_code=HTTP_303_SEE_OTHER)
+        return Redirect(in_language(f"/kiosk/comment?answer={token}", language), status_code=HTTP_303_SEE_OTHER)
 
     @get("/comment")
     async def comment_form(
@@ -149,6 +182,7 @@ class KioskPages(Controller):
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         answer: Annotated[str | None, QueryParameter(name="answer")] = None,
+        lang: Annotated[str | None, QueryParameter(name=LANGUAGE_FIELD)] = None,
     ) -> Template:
         kiosks = service(request, Kiosks)
         device_key = self._device_key(request)
@@ -156,16 +190,18 @@ class KioskPages(Controller):
             kiosk = await kiosks.device(db_session, device_key)
             assert device_key is not None
             response_id = comment_response(device_key, answer, utcnow())
-            _, question = await kiosks.answered(db_session, kiosk, response_id)
+            _, question, definition = await kiosks.answered(db_session, kiosk, response_id)
         except KioskProblem as exc:
             return _problem(request, exc)
-        return self._comment_page(request, device_key, question, answer or "", "", None)
+        language = kiosk_language(definition, lang)
+        return self._comment_page(request, device_key, question, language, answer or "", "", None)
 
     def _comment_page(
         self,
         request: Request[Any, Any, Any],
         device_key: str,
-        question: Any,
+        question: Question,
+        language: str,
         token: str,
         value: str,
         error: FieldProblem | None,
@@ -174,8 +210,9 @@ class KioskPages(Controller):
             request,
             "comment",
             status_code=400 if error else 200,
-            page_title=question.text_in(ENGLISH),
+            page_title=question.text_in(language),
             question=question,
+            language=language,
             token=token,
             value=value,
             error=error,
@@ -192,27 +229,45 @@ class KioskPages(Controller):
             kiosk, device_key, form = await self._posted(request, db_session)
             token = form.get("answer", "")
             response_id = comment_response(device_key, token, utcnow())
+            _, _, definition = await kiosks.answered(db_session, kiosk, response_id)
+            language = kiosk_language(definition, form.get(LANGUAGE_FIELD))
             if "skip" in form:
-                await kiosks.answered(db_session, kiosk, response_id)
-                return Redirect(THANKS, status_code=HTTP_303_SEE_OTHER)
+                return Redirect(in_language(THANKS, language), status_code=HTTP_303_SEE_OTHER)
             await kiosks.comment(db_session, kiosk, response_id, form.get(COMMENT_FIELD, ""))
         except InvalidAnswers as invalid:
-            _, question = await kiosks.answered(db_session, kiosk, response_id)
-            error = FieldProblem(COMMENT_FIELD, invalid.checked.problems[0].message)
-            return self._comment_page(request, device_key, question, token, form.get(COMMENT_FIELD, ""), error)
+            _, question, _ = await kiosks.answered(db_session, kiosk, response_id)
+            text = form.get(COMMENT_FIELD, "")
+            # The same problem, told in the visitor's language.
+            problems = check_answers(
+                invalid.definition, {question.id: text}, language=language, asked=frozenset({question.id})
+            ).problems
+            message = problems[0].message if problems else invalid.checked.problems[0].message
+            error = FieldProblem(COMMENT_FIELD, message)
+            return self._comment_page(request, device_key, question, language, token, text, error)
         except AlreadyAnswered:
             return _problem(request, CommentClosed("A comment has already been added to that answer."))
         except KioskProblem as exc:
             return _problem(request, exc)
-        return Redirect(THANKS, status_code=HTTP_303_SEE_OTHER)
+        return Redirect(in_language(THANKS, language), status_code=HTTP_303_SEE_OTHER)
 
     @get("/thanks")
-    async def thanks(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+    async def thanks(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        lang: Annotated[str | None, QueryParameter(name=LANGUAGE_FIELD)] = None,
+    ) -> Template:
+        kiosks = service(request, Kiosks)
         try:
-            await service(request, Kiosks).device(db_session, self._device_key(request))
+            kiosk = await kiosks.device(db_session, self._device_key(request))
+            language = (
+                ENGLISH
+                if lang in (None, ENGLISH)
+                else kiosk_language((await kiosks.questions(db_session, kiosk)).definition, lang)
+            )
         except KioskProblem as exc:
             return _problem(request, exc)
-        return _page(request, "thanks", page_title="Thank you", resets=True)
+        return _page(request, "thanks", page_title="Thank you", language=language, resets=True)
 
     @get("/enrol/{key:str}")
     async def enrol_form(
@@ -248,8 +303,8 @@ class KioskPages(Controller):
 
 
 class KioskAdminPages(Controller):
-    """Administrators issue a kiosk (its enrolment link shown once), see each one's state, last use and answers
-    taken, and revoke it."""
+    """Administrators issue a kiosk (its enrolment link shown once) for a centre, a service and a survey, see each
+    one's state, survey, last use and answers taken, change the survey it asks, and revoke it."""
 
     path = "/staff/kiosks"
     include_in_schema = False
@@ -274,6 +329,7 @@ class KioskAdminPages(Controller):
             status_code=error.status if error else 200,
             kiosks=await kiosk_listing(db_session),
             services=services,
+            surveys=await kiosk_surveys(db_session),
             values=values or {},
             error=error,
         )
@@ -290,6 +346,7 @@ class KioskAdminPages(Controller):
                 db_session,
                 name=values.get("name", ""),
                 service_slug=values.get("service", ""),
+                survey_slug=values.get("survey", ""),
                 actor=acting_staff(request),
             )
         except KioskInputError as exc:
@@ -301,6 +358,57 @@ class KioskAdminPages(Controller):
             issued=issued,
             link=settings.base_url + enrol_path(issued.enrol_key),
         )
+
+    async def _survey_form(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        kiosk: Kiosk,
+        *,
+        chosen: str,
+        error: CivicVoiceError | None = None,
+    ) -> Template:
+        return staff_template(
+            request,
+            "surveys/kiosk_survey.html.j2",
+            status_code=error.status if error else 200,
+            kiosk=kiosk,
+            service_name=await db_session.scalar(select(Service.name).where(Service.id == kiosk.service_id)),
+            surveys=await kiosk_surveys(db_session),
+            chosen=chosen,
+            error=error,
+        )
+
+    @get("/{kiosk_id:uuid}/survey")
+    async def choose_survey(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        kiosk_id: FromPath[uuid.UUID],
+    ) -> Template:
+        """The survey a kiosk asks can change at any time; its next visitor is asked the new one."""
+        kiosk = await db_session.get(Kiosk, kiosk_id)
+        if kiosk is None:
+            raise NotFound("There is no such kiosk.")
+        survey = await db_session.get(Survey, kiosk.survey_id) if kiosk.survey_id else None
+        return await self._survey_form(request, db_session, kiosk, chosen=survey.slug if survey else "")
+
+    @post("/{kiosk_id:uuid}/survey", status_code=HTTP_303_SEE_OTHER)
+    async def change_survey(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        kiosk_id: FromPath[uuid.UUID],
+    ) -> Redirect | Template:
+        values = await form_values(request, limit=200)
+        try:
+            await change_kiosk_survey(
+                db_session, kiosk_id=kiosk_id, survey_slug=values.get("survey", ""), actor=acting_staff(request)
+            )
+        except KioskInputError as exc:
+            kiosk = await find_kiosk(db_session, kiosk_id=kiosk_id)
+            return await self._survey_form(request, db_session, kiosk, chosen=values.get("survey", ""), error=exc)
+        return Redirect("/staff/kiosks", status_code=HTTP_303_SEE_OTHER)
 
     @get("/{kiosk_id:uuid}/revoke")
     async def confirm_revoke(

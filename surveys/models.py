@@ -437,6 +437,8 @@ class Kiosk(Base):
 
     name: Mapped[str] = mapped_column(String(100))  # the centre, as staff know it
     service_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("service.id"))
+    # The survey it asks (published, allowing the kiosk channel when chosen); none: the post-contact survey.
+    survey_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("survey.id"))
     # The first characters of its keys, to name it in listings and to revoke it by.
     prefix: Mapped[str] = mapped_column(String(16), unique=True)
     enrol_digest: Mapped[str | None] = mapped_column(String(64), unique=True)  # cleared once used

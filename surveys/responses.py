@@ -86,6 +86,25 @@ def refusal(invitation: Any, now: datetime) -> CivicVoiceError | None:
     return None
 
 
+async def stored_answers(session: AsyncSession, response_id: uuid.UUID) -> dict[str, int | str | tuple[str, ...]]:
+    """A response's scale and choice answers as skip conditions read them (several choices picked: a tuple)."""
+    rows = await session.execute(
+        select(Answer.question_key, Answer.number, Answer.choice)
+        .where(Answer.response_id == response_id, Answer.text_ciphertext.is_(None))
+        .order_by(Answer.question_key, Answer.position)
+    )
+    found: dict[str, int | str | tuple[str, ...]] = {}
+    for key, number, choice in rows.tuples():
+        if number is not None:
+            found[key] = number
+        elif choice is not None:
+            before = found.get(key)
+            found[key] = (
+                choice if before is None else (*(before if isinstance(before, tuple) else (str(before),)), choice)
+            )
+    return found
+
+
 async def open_invitation(session: AsyncSession, invitation_id: uuid.UUID) -> Invitation:
     """The invitation behind a genuine token, if it can still be answered."""
     invitation = await session.get(Invitation, invitation_id)
@@ -267,7 +286,10 @@ class ResponseRecorder:
         after its tap); a question it already answers is refused. Raises InvalidAnswers, storing nothing.
         """
         definition = await self.definition(session, submission.survey_version_id)
-        checked = check_answers(definition, submission.form, asked=submission.asked, partial=submission.partial)
+        earlier = await stored_answers(session, adding_to.id) if adding_to is not None else None
+        checked = check_answers(
+            definition, submission.form, asked=submission.asked, partial=submission.partial, earlier=earlier
+        )
         if adding_to is not None:
             assert adding_to.anonymous and adding_to.survey_version_id == submission.survey_version_id
             if checked.numbers or checked.choices:

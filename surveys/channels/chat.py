@@ -7,6 +7,10 @@ for a widget token server to server, HMAC-signed like the IVR webhook (`surveys.
 the one script tag it adds to the chat window. The token is short-lived, bound to that one invitation and carries
 no personal data; the platform's secret never reaches the browser. The widget reads the question and posts the
 answer with the token; the answer goes through the one `ResponseRecorder`, so a second answer is refused (409).
+
+The widget speaks any language the survey version offers (Welsh, say): the platform asks for one with the token,
+or the page's script tag names it (`data-language`). The question comes from the version, the widget's own words
+(buttons, thanks, errors) from the gettext catalogue; a language the version does not offer is refused (400).
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.errors import CivicVoiceError, InvalidInput, NotAuthenticated, NotFound
+from civicvoice.core.translations import translator
 from privacy.vault import Vault
-from surveys.definitions import ENGLISH, Question, QuestionKind, SurveyDefinition
+from surveys.answers import check_answers, too_long_message
+from surveys.definitions import ENGLISH, LanguageTag, Question, QuestionKind, SurveyDefinition
 from surveys.intake import invitation_waiting
 from surveys.models import InvitationState
 from surveys.responses import (
@@ -49,7 +55,10 @@ ChatId = Annotated[str, Meta(min_length=1, max_length=200)]
 
 
 class ChatTokenRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """What the chat platform may send with its request for a token: nothing yet (an empty body or `{}`)."""
+    """What the chat platform may send with its request for a token (or an empty body): the language the chat was
+    in, if the survey should be asked in it ("cy" for Welsh); one the survey does not offer is refused (400)."""
+
+    language: LanguageTag | None = None
 
 
 class ChatTokenIssued(msgspec.Struct, kw_only=True):
@@ -63,6 +72,7 @@ class ChatTokenIssued(msgspec.Struct, kw_only=True):
     script_url: str
     embed: str
     survey_url: str
+    language: str = ENGLISH
 
 
 class ChatChoice(msgspec.Struct):
@@ -84,13 +94,48 @@ class ChatComment(msgspec.Struct, kw_only=True):
     max_length: int
 
 
+class ChatMessages(msgspec.Struct, kw_only=True):
+    """The widget's own words, in the survey's language (from the gettext catalogue)."""
+
+    send: str
+    sending: str
+    optional: str
+    thanks: str
+    answered: str
+    closed: str
+    choose: str
+    failed: str
+    privacy: str
+    limit: str = ""  # how long the comment may be
+    too_long: str = ""  # what a comment over the limit is told
+
+
+def widget_messages(language: str, comment: Question | None) -> ChatMessages:
+    _ = translator(language)
+    limit = (comment.max_length or 1200) if comment is not None else 0
+    return ChatMessages(
+        send=_("Send feedback"),
+        sending=_("Sending"),
+        optional=_("(optional)"),
+        thanks=_("Thank you for your feedback."),
+        answered=_("Thank you, we already have your answer."),
+        closed=_("This survey has closed."),
+        choose=_("Select how satisfied you were"),
+        failed=_("Your answer could not be sent. Check your connection and try again."),
+        privacy=_("How we use your feedback (privacy notice, opens in a new tab)"),
+        limit=_("You can enter up to %(limit)s characters") % {"limit": f"{limit:,}"} if comment else "",
+        too_long=too_long_message(comment, language) if comment is not None else "",
+    )
+
+
 class ChatSurvey(msgspec.Struct, kw_only=True):
-    """What the widget shows: the CSAT question, then an optional comment."""
+    """What the widget shows: the CSAT question, then an optional comment, and the widget's own words."""
 
     title: str
     question: ChatQuestion
     comment: ChatComment | None = None
     language: str = ENGLISH
+    messages: ChatMessages | None = None
     # The council's privacy notice (Art. 13): the widget links it, as every public page does.
     privacy_notice_url: str = ""
 
@@ -103,11 +148,14 @@ class ChatAnswer(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     rating: Rating
     comment: Annotated[str, Meta(max_length=10_000)] | None = None
+    # The language the widget was shown in: problems with the answer are told in it.
+    language: LanguageTag | None = None
 
 
 class ChatAnswered(msgspec.Struct, kw_only=True):
     status: str = "answered"
     message: str = "Thank you for your feedback."
+    language: str = ENGLISH
 
 
 class NoChatSurvey(NotFound):
@@ -135,6 +183,11 @@ class InvalidChatRequest(InvalidInput):
     status = 400
     slug = "invalid-chat-request"
     title = "Invalid chat survey request"
+
+
+class ChatLanguageNotOffered(InvalidChatRequest):
+    slug = "chat-language-not-offered"
+    title = "The survey is not offered in that language"
 
 
 class InvalidChatAnswer(InvalidInput):
@@ -166,6 +219,20 @@ def widget_plan(definition: SurveyDefinition) -> WidgetPlan | None:
     return WidgetPlan(csat, comment)
 
 
+def chat_language(definition: SurveyDefinition, asked: str | None) -> str:
+    """The language asked for, if the version offers it; English when none was asked for; else refused."""
+    if asked is None or asked == "":
+        return ENGLISH
+    if asked not in definition.languages:
+        offered = ", ".join(repr(language) for language in definition.languages)
+        raise ChatLanguageNotOffered(
+            f"The survey for this chat is not offered in {asked[:20]!r}; ask for one of {offered}, or for none "
+            "(English).",
+            field="language",
+        )
+    return asked
+
+
 def widget_survey(definition: SurveyDefinition, plan: WidgetPlan, language: str = ENGLISH) -> ChatSurvey:
     question = plan.question
     comment = plan.comment
@@ -186,6 +253,7 @@ def widget_survey(definition: SurveyDefinition, plan: WidgetPlan, language: str 
             max_length=comment.max_length or 1200,
         ),
         language=language,
+        messages=widget_messages(language, comment),
     )
 
 
@@ -230,9 +298,13 @@ class ChatSurveys:
             raise NoChatSurvey("No survey is waiting for this chat; end the chat as usual, without the widget.")
         return invitation_id
 
-    async def issue(self, session: AsyncSession, platform: str, chat_id: str, now: datetime) -> ChatTokenIssued:
-        """A token for the chat's widget; the invitation counts as sent (the widget is where it is delivered)."""
+    async def issue(
+        self, session: AsyncSession, platform: str, chat_id: str, now: datetime, language: str | None = None
+    ) -> ChatTokenIssued:
+        """A token for the chat's widget, in ``language`` if the survey offers it; the invitation counts as sent
+        (the widget is where it is delivered)."""
         invitation = await open_invitation(session, await self.invitation_for_chat(session, platform, chat_id))
+        chosen = chat_language(await self.recorder.definition(session, invitation.survey_version_id), language)
         if invitation.state == InvitationState.queued:
             invitation.state = InvitationState.sent
             invitation.sent_at = invitation.state_changed_at = now
@@ -242,6 +314,8 @@ class ChatSurveys:
         token = self.signer.sign(invitation.id, Purpose.chat, expires_at)
         script_url = self.base_url + WIDGET_SCRIPT_PATH
         survey_token = self.signer.sign(invitation.id, Purpose.survey, invitation.expires_at)
+        # The language is one of the version's tags (two or three letters a-z): no escaping needed either.
+        in_language = "" if chosen == ENGLISH else f' data-language="{chosen}"'
         return ChatTokenIssued(
             chat_id=chat_id,
             token=token,
@@ -249,8 +323,9 @@ class ChatSurveys:
             expires_at=datetime.fromtimestamp(int(expires_at.timestamp()) // 60 * 60, tz=expires_at.tzinfo),
             script_url=script_url,
             # The token is base64url and the URL is ours: nothing here needs escaping in HTML.
-            embed=f'<script src="{script_url}" data-token="{token}" async></script>',
-            survey_url=f"{self.base_url}/s/{survey_token}",
+            embed=f'<script src="{script_url}" data-token="{token}"{in_language} async></script>',
+            survey_url=f"{self.base_url}/s/{survey_token}" + ("" if chosen == ENGLISH else f"?lang={chosen}"),
+            language=chosen,
         )
 
     def _invitation_id(self, token: str, now: datetime) -> uuid.UUID:
@@ -268,16 +343,19 @@ class ChatSurveys:
             raise NoChatSurvey("The survey for this chat has no satisfaction question to ask.")
         return definition, plan
 
-    async def survey(self, session: AsyncSession, token: str, now: datetime) -> ChatSurvey:
-        """What the widget shows for this token; 409 once answered, 410 once closed or expired."""
+    async def survey(self, session: AsyncSession, token: str, now: datetime, language: str | None = None) -> ChatSurvey:
+        """What the widget shows for this token, in ``language`` (English unless asked); 409 once answered, 410
+        once closed or expired, 400 for a language the survey does not offer."""
         invitation = await open_invitation(session, self._invitation_id(token, now))
         definition, plan = await self._plan(session, invitation.survey_version_id)
-        return msgspec.structs.replace(widget_survey(definition, plan), privacy_notice_url=self.privacy_notice_url)
+        shown = widget_survey(definition, plan, chat_language(definition, language))
+        return msgspec.structs.replace(shown, privacy_notice_url=self.privacy_notice_url)
 
     async def answer(self, session: AsyncSession, token: str, answer: ChatAnswer, now: datetime) -> ChatAnswered:
         """Store the widget's answer as the invitation's response (once: a second answer is refused with 409)."""
         invitation = await open_invitation(session, self._invitation_id(token, now))
-        _, plan = await self._plan(session, invitation.survey_version_id)
+        definition, plan = await self._plan(session, invitation.survey_version_id)
+        language = chat_language(definition, answer.language)
         form = {plan.question.id: answer.rating}
         if plan.comment is not None and answer.comment:
             form[plan.comment.id] = answer.comment
@@ -290,9 +368,11 @@ class ChatSurveys:
         except IntegrityError:
             raise AlreadyAnswered(ALREADY_ANSWERED) from None
         if isinstance(outcome, InvalidAnswers):
-            problem = outcome.checked.problems[0]
+            # The same problems, told in the widget's language.
+            told = check_answers(definition, form, language=language, asked=plan.asked, partial=True).problems
+            problem = (told or outcome.checked.problems)[0]
             field = "rating" if problem.key == plan.question.id else "comment"
             raise InvalidChatAnswer(problem.message + ".", field=field)
         if isinstance(outcome, CivicVoiceError):
             raise outcome
-        return ChatAnswered()
+        return ChatAnswered(message=widget_messages(language, None).thanks, language=language)

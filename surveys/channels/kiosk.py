@@ -1,8 +1,11 @@
 """Kiosk for face-to-face centres: a tablet asks each visitor the satisfaction question (one tap), then offers an
 optional comment, thanks them and starts again for the next person. Anonymous: no personal data at all; answers
 are `Response` rows on the kiosk channel for the kiosk's service, a comment encrypted under the month's key.
+Each visitor may switch the screens to another language the survey offers (English / Cymraeg); the language lives
+only in the pages' links and forms, so the idle reset, which returns to the first screen, starts in English again.
 
-A kiosk is registered to a centre and service by a key an administrator issues (`civicvoice kiosk issue` or the
+A kiosk is registered to a centre, a service and the survey it asks (any published survey that allows the kiosk
+channel; by default the post-contact survey) by a key an administrator issues (`civicvoice kiosk issue` or the
 staff page). The key goes in an enrolment link, usable once and for `ENROL_LIFETIME`; opening it on the tablet
 swaps it for a device key that lives only in the tablet's HttpOnly, SameSite=Strict cookie, so a copy of the
 link is worthless once the tablet is enrolled. Both keys are stored only as SHA-256 digests. Revoking a kiosk
@@ -29,9 +32,9 @@ from civicvoice.core.clock import LONDON, utcnow
 from civicvoice.core.crypto import digest_secret
 from civicvoice.core.errors import CivicVoiceError, InvalidInput, NotFound
 from civicvoice.core.ratelimit import Rate
-from surveys.definitions import Question, QuestionKind, SurveyDefinition
+from surveys.definitions import ENGLISH, Question, QuestionKind, SurveyDefinition
 from surveys.intake import published_post_contact_version
-from surveys.models import Kiosk, KioskResponse, Response, Service
+from surveys.models import Answer, Kiosk, KioskResponse, Response, Service, Survey, SurveyVersion, VersionStatus
 from surveys.responses import AnonymousSubmission, ResponseRecorder
 from surveys.rules import InvitationChannel
 
@@ -48,6 +51,9 @@ COMMENT_FIELD: Final = "comment"
 COMMENT_WINDOW: Final = timedelta(minutes=10)
 NAME_LIMIT: Final = 100
 CHANNEL: Final = InvitationChannel.kiosk.value
+LANGUAGE_FIELD: Final = "lang"
+# How the listing names a kiosk that asks the post-contact survey (none chosen).
+DEFAULT_SURVEY_NAME: Final = "Post-contact survey (default)"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -124,7 +130,7 @@ class NoKioskSurvey(KioskProblem):
     status = 503
     slug = "kiosk-no-survey"
     title = "Feedback is not available at the moment"
-    what_to_do = "Please ask a member of staff. An administrator needs to publish the post-contact survey."
+    what_to_do = "Please ask a member of staff. An administrator needs to publish the survey this kiosk asks."
 
 
 class KioskInputError(InvalidInput):
@@ -200,15 +206,37 @@ def kiosk_rate(per_minute: int) -> Rate:
 # What the kiosk asks: pure
 
 
+def tap_question(definition: SurveyDefinition) -> Question | None:
+    """The one question a tap answers: the CSAT question of a post-contact survey, else the survey's one question
+    answered by a choice or a scale point (a survey allowing the kiosk channel has exactly one)."""
+    taps = [
+        q
+        for q in definition.questions
+        if q.kind is not QuestionKind.free_text and q.kind is not QuestionKind.multiple_choice
+    ]
+    return definition.csat_question or (taps[0] if len(taps) == 1 else None)
+
+
+def tapped(question: Question, value: str) -> int | str:
+    """A tap's value as skip logic reads it: a number on a scale, else the choice's value."""
+    return int(value) if question.kind.scale is not None else value
+
+
+def kiosk_language(definition: SurveyDefinition, asked: str | None) -> str:
+    """The language a visitor switched to, if the survey offers it; otherwise the kiosk's default, English. Never
+    the browser's preference: the tablet is shared, and each visitor starts from the same screen."""
+    return asked if asked is not None and asked in definition.languages else ENGLISH
+
+
 @dataclass(frozen=True)
 class KioskQuestions:
-    """The survey version the kiosk asks from: its CSAT question (one tap) and the comment offered after it."""
+    """The survey version the kiosk asks from: its tap question and the comment offered after it."""
 
     version_id: uuid.UUID
     definition: SurveyDefinition
     rating: Question
 
-    def comment_for(self, rating: int) -> Question | None:
+    def comment_for(self, rating: int | str) -> Question | None:
         """The first free-text question the survey would ask after this rating (its skip condition holds)."""
         for question in self.definition.questions:
             if question.kind is not QuestionKind.free_text:
@@ -228,12 +256,14 @@ class IssuedKiosk:
     kiosk: Kiosk
     service_name: str
     enrol_key: str  # shown once, never stored
+    survey_name: str = DEFAULT_SURVEY_NAME
 
 
 @dataclass(frozen=True)
 class KioskListing:
     kiosk: Kiosk
     service_name: str
+    survey_name: str = DEFAULT_SURVEY_NAME
 
     @property
     def state(self) -> str:
@@ -263,7 +293,48 @@ ENROL_PATHS: Final = (re.compile(r"(/kiosk/enrol)/[^/\s?\"']+"),)
 # --- administration: the staff page and the CLI -----------------------------------------------------------------
 
 
-async def issue_kiosk(session: AsyncSession, *, name: str, service_slug: str, actor: Actor) -> IssuedKiosk:
+async def latest_published_version(session: AsyncSession, survey_id: uuid.UUID) -> uuid.UUID | None:
+    found: uuid.UUID | None = await session.scalar(
+        select(SurveyVersion.id)
+        .where(SurveyVersion.survey_id == survey_id, SurveyVersion.status == VersionStatus.published)
+        .order_by(SurveyVersion.number.desc())
+        .limit(1)
+    )
+    return found
+
+
+async def kiosk_surveys(session: AsyncSession) -> list[Survey]:
+    """The surveys a kiosk may ask: each published and allowing the kiosk channel, by name."""
+    published = select(SurveyVersion.survey_id).where(SurveyVersion.status == VersionStatus.published)
+    surveys = await session.scalars(select(Survey).where(Survey.id.in_(published)).order_by(Survey.name))
+    return [survey for survey in surveys if CHANNEL in (survey.channels or ())]
+
+
+async def chosen_survey(session: AsyncSession, survey_slug: str | None) -> Survey | None:
+    """The survey an administrator chose for a kiosk; None (the post-contact survey) when none was chosen.
+    KioskInputError for one that does not exist, has no published version or does not allow the kiosk channel."""
+    slug = (survey_slug or "").strip()
+    if not slug:
+        return None
+    survey: Survey | None = await session.scalar(select(Survey).where(Survey.slug == slug)) if len(slug) <= 64 else None
+    if survey is None:
+        raise KioskInputError("Choose one of the council's surveys.", field="survey")
+    if await latest_published_version(session, survey.id) is None:
+        raise KioskInputError(
+            f"{survey.name} has no published version. Publish it in the survey builder first.", field="survey"
+        )
+    if CHANNEL not in (survey.channels or ()):
+        raise KioskInputError(
+            f"{survey.name} may not be asked on the kiosk. Add the kiosk to its channels in the survey builder, "
+            "or choose another survey.",
+            field="survey",
+        )
+    return survey
+
+
+async def issue_kiosk(
+    session: AsyncSession, *, name: str, service_slug: str, actor: Actor, survey_slug: str | None = None
+) -> IssuedKiosk:
     name = " ".join(name.split())
     if not name or len(name) > NAME_LIMIT:
         raise KioskInputError(f"Give the centre's name, 1 to {NAME_LIMIT} characters.", field="name")
@@ -275,12 +346,14 @@ async def issue_kiosk(session: AsyncSession, *, name: str, service_slug: str, ac
         raise KioskInputError(
             f"{service.name} is never surveyed ({service.exclusion_reason or 'excluded'}).", field="service"
         )
+    survey = await chosen_survey(session, survey_slug)
     prefix = secrets.token_hex(4)
     enrol_key = new_key(prefix)
     now = utcnow()
     kiosk = Kiosk(
         name=name,
         service_id=service.id,
+        survey_id=survey.id if survey is not None else None,
         prefix=prefix,
         enrol_digest=digest_secret(enrol_key),
         enrol_expires_at=now + ENROL_LIFETIME,
@@ -295,23 +368,27 @@ async def issue_kiosk(session: AsyncSession, *, name: str, service_slug: str, ac
         "kiosk.issue",
         target_kind="kiosk",
         target_id=kiosk.id,
-        detail={"prefix": prefix, "service": service.slug},
+        detail={"prefix": prefix, "service": service.slug, "survey": survey.slug if survey else None},
     )
     await session.flush()
-    return IssuedKiosk(kiosk, service.name, enrol_key)
+    return IssuedKiosk(kiosk, service.name, enrol_key, survey.name if survey else DEFAULT_SURVEY_NAME)
 
 
 async def kiosk_listing(session: AsyncSession) -> list[KioskListing]:
     rows = await session.execute(
-        select(Kiosk, Service.name).join(Service, Service.id == Kiosk.service_id).order_by(Kiosk.created_at)
+        select(Kiosk, Service.name, Survey.name)
+        .join(Service, Service.id == Kiosk.service_id)
+        .outerjoin(Survey, Survey.id == Kiosk.survey_id)
+        .order_by(Kiosk.created_at)
     )
-    return [KioskListing(kiosk, service_name) for kiosk, service_name in rows.tuples()]
+    return [
+        KioskListing(kiosk, service_name, survey_name or DEFAULT_SURVEY_NAME)
+        for kiosk, service_name, survey_name in rows.tuples()
+    ]
 
 
-async def revoke_kiosk(
-    session: AsyncSession, *, actor: Actor, prefix: str | None = None, kiosk_id: uuid.UUID | None = None
-) -> Kiosk:
-    """Switch a kiosk off for good; revoking one already revoked changes nothing."""
+async def find_kiosk(session: AsyncSession, *, prefix: str | None = None, kiosk_id: uuid.UUID | None = None) -> Kiosk:
+    """A kiosk by its prefix (the CLI) or id (the staff pages), locked for a change."""
     if prefix is not None:
         if not re.fullmatch(r"[0-9a-f]{8}", prefix):
             raise KioskInputError("A kiosk's prefix is 8 characters, 0-9 and a-f (see 'kiosk list').")
@@ -320,6 +397,40 @@ async def revoke_kiosk(
         kiosk = await session.get(Kiosk, kiosk_id, with_for_update=True)
     if kiosk is None:
         raise NotFound("There is no such kiosk.")
+    return kiosk
+
+
+async def change_kiosk_survey(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    survey_slug: str | None,
+    prefix: str | None = None,
+    kiosk_id: uuid.UUID | None = None,
+) -> tuple[Kiosk, str]:
+    """Choose another survey for a kiosk (empty: the post-contact survey); its next visitor is asked it. Returns
+    the kiosk and the survey's name. A revoked kiosk is refused: it asks nothing."""
+    kiosk = await find_kiosk(session, prefix=prefix, kiosk_id=kiosk_id)
+    if kiosk.revoked_at is not None:
+        raise KioskInputError("This kiosk has been revoked and asks nothing; issue a new one.", field="survey")
+    survey = await chosen_survey(session, survey_slug)
+    kiosk.survey_id = survey.id if survey is not None else None
+    record(
+        session,
+        actor,
+        "kiosk.survey",
+        target_kind="kiosk",
+        target_id=kiosk.id,
+        detail={"prefix": kiosk.prefix, "survey": survey.slug if survey else None},
+    )
+    return kiosk, survey.name if survey is not None else DEFAULT_SURVEY_NAME
+
+
+async def revoke_kiosk(
+    session: AsyncSession, *, actor: Actor, prefix: str | None = None, kiosk_id: uuid.UUID | None = None
+) -> Kiosk:
+    """Switch a kiosk off for good; revoking one already revoked changes nothing."""
+    kiosk = await find_kiosk(session, prefix=prefix, kiosk_id=kiosk_id)
     if kiosk.revoked_at is None:
         kiosk.revoked_at = utcnow()
         kiosk.enrol_digest = None
@@ -387,14 +498,24 @@ class Kiosks:
             raise KioskRevoked("An administrator has switched this kiosk off.")
         return kiosk
 
-    async def questions(self, session: AsyncSession) -> KioskQuestions:
-        version_id = await published_post_contact_version(session)
-        if version_id is None:
-            raise NoKioskSurvey("No post-contact survey is published.")
+    async def questions(self, session: AsyncSession, kiosk: Kiosk) -> KioskQuestions:
+        """What this kiosk asks now: the latest published version of its survey (the post-contact survey unless an
+        administrator chose another). NoKioskSurvey while there is none it can ask."""
+        if kiosk.survey_id is None:
+            version_id = await published_post_contact_version(session)
+            if version_id is None:
+                raise NoKioskSurvey("No post-contact survey is published.")
+        else:
+            survey = await session.get(Survey, kiosk.survey_id)
+            version_id = await latest_published_version(session, kiosk.survey_id)
+            if survey is None or version_id is None:
+                raise NoKioskSurvey("The survey chosen for this kiosk has no published version.")
+            if CHANNEL not in (survey.channels or ()):
+                raise NoKioskSurvey("The survey chosen for this kiosk may no longer be asked on the kiosk.")
         definition = await self.recorder.definition(session, version_id)
-        rating = definition.csat_question
+        rating = tap_question(definition)
         if rating is None:
-            raise NoKioskSurvey("The published survey has no satisfaction question.")
+            raise NoKioskSurvey("The published survey has no question a tap answers.")
         return KioskQuestions(version_id, definition, rating)
 
     def _take_slot(self, kiosk: Kiosk, now: datetime) -> None:
@@ -405,10 +526,12 @@ class Kiosks:
         kiosk.rate_tat = tat
         kiosk.last_used_at = now
 
-    async def answer(self, session: AsyncSession, kiosk: Kiosk, raw_rating: str | None) -> tuple[uuid.UUID, int]:
+    async def answer(
+        self, session: AsyncSession, kiosk: Kiosk, raw_rating: str | None
+    ) -> tuple[uuid.UUID, int | str, KioskQuestions]:
         """Store one tap: an anonymous response on the kiosk channel for the kiosk's service. Needs the kiosk
-        locked (`device(..., lock=True)`). Returns the response id and the rating."""
-        questions = await self.questions(session)
+        locked (`device(..., lock=True)`). Returns the response id, the value tapped and what the kiosk asked."""
+        questions = await self.questions(session, kiosk)
         value = (raw_rating or "").strip()
         allowed = {option.value for option in questions.rating.options()}
         if value not in allowed:
@@ -431,11 +554,14 @@ class Kiosks:
         )
         session.add(KioskResponse(kiosk_id=kiosk.id, response_id=response_id))
         kiosk.responses += 1
-        return response_id, int(value)
+        return response_id, tapped(questions.rating, value), questions
 
-    async def answered(self, session: AsyncSession, kiosk: Kiosk, response_id: uuid.UUID) -> tuple[Response, Question]:
-        """The kiosk's own answer a comment is for, and the comment question offered after it. Only its latest
-        answer takes a comment: once the next visitor has tapped, the browser's Back button leads to a closed form."""
+    async def answered(
+        self, session: AsyncSession, kiosk: Kiosk, response_id: uuid.UUID
+    ) -> tuple[Response, Question, SurveyDefinition]:
+        """The kiosk's own answer a comment is for, the comment question offered after it, and the version asked.
+        Only its latest answer takes a comment: once the next visitor has tapped, the browser's Back button leads
+        to a closed form."""
         response = await session.get(Response, response_id)
         latest = await session.scalar(
             select(KioskResponse.response_id)
@@ -449,24 +575,33 @@ class Kiosks:
             or response.channel != CHANNEL
             or not response.anonymous
             or response.service_id != kiosk.service_id
-            or response.satisfaction is None
         ):
             raise CommentClosed("That answer is no longer available.")
         definition = await self.recorder.definition(session, response.survey_version_id)
-        rating = definition.csat_question
-        comment = (
-            KioskQuestions(response.survey_version_id, definition, rating).comment_for(response.satisfaction)
+        rating = tap_question(definition)
+        tap = (
+            await session.scalar(
+                select(Answer).where(Answer.response_id == response.id, Answer.question_key == rating.id).limit(1)
+            )
             if rating is not None
+            else None
+        )
+        if rating is None or tap is None:
+            raise CommentClosed("That answer is no longer available.")
+        value: int | str | None = tap.number if rating.kind.scale is not None else tap.choice
+        comment = (
+            KioskQuestions(response.survey_version_id, definition, rating).comment_for(value)
+            if value is not None
             else None
         )
         if comment is None:
             raise CommentClosed("This survey takes no comment.")
-        return response, comment
+        return response, comment, definition
 
     async def comment(self, session: AsyncSession, kiosk: Kiosk, response_id: uuid.UUID, text: str) -> bool:
         """Add the optional comment to the kiosk's answer, encrypted under the answer's month key. Needs the kiosk
         locked. False when the comment is empty (nothing stored); InvalidAnswers when too long."""
-        response, question = await self.answered(session, kiosk, response_id)
+        response, question, _ = await self.answered(session, kiosk, response_id)
         if not text.strip():
             return False
         self._take_slot(kiosk, utcnow())

@@ -228,6 +228,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/staff/kiosks"): ADMIN,
     ("GET", "/staff/kiosks/{kiosk_id:uuid}/revoke"): ADMIN,
     ("POST", "/staff/kiosks/{kiosk_id:uuid}/revoke"): ADMIN,
+    ("GET", "/staff/kiosks/{kiosk_id:uuid}/survey"): ADMIN,
+    ("POST", "/staff/kiosks/{kiosk_id:uuid}/survey"): ADMIN,
 }
 
 PATH_VALUES = {

@@ -26,6 +26,7 @@ from surveys.signed_requests import sign_request
 from surveys.timeline import timeline
 from surveys.tokens import Purpose, TokenSigner
 from tests.integration.support import TestDatabase
+from tests.integration.test_survey_builder_welsh import WELSH_CSAT, WELSH_TITLE, publish_in_welsh
 
 Client = AsyncTestClient[Litestar]
 
@@ -132,6 +133,8 @@ async def test_a_chat_is_surveyed_in_the_widget_and_the_answer_lands_on_its_invi
     assert survey["question"]["choices"][0]["label"] == "Very satisfied"
     assert survey["comment"]["id"] == "improve" and survey["comment"]["max_length"] == 1200
     assert survey["privacy_notice_url"] == "http://testserver.local/privacy"  # ours, not the chat page's
+    assert survey["language"] == "en" and survey["messages"]["send"] == "Send feedback"
+    assert survey["messages"]["limit"] == "You can enter up to 1,200 characters"
 
     answered = await chat.post(
         "/api/v1/chat/answers", json={"rating": "2", "comment": "The wait was long."}, headers=widget(token)
@@ -202,10 +205,15 @@ async def test_malformed_requests_get_problem_details_and_change_nothing(
 ) -> None:
     await reported(chat, auth, "CHAT-4")
     before = await invitation_state(db)
-    for body in (b"not json", b'{"language": "cy"}', b"[]"):
+    for body in (b"not json", b'{"colour": "red"}', b'{"language": "EN-gb"}', b"[]"):
         answer = await ask_token(chat, "CHAT-4", body)
         assert answer.status_code == 400, (body, answer.text)
         assert answer.json()["type"] == "/problems/invalid-chat-request"
+    # A language the chat's survey is not offered in (this one is in English only).
+    welsh = await ask_token(chat, "CHAT-4", b'{"language": "cy"}')
+    assert welsh.status_code == 400 and welsh.headers["content-type"].startswith("application/problem+json")
+    assert welsh.json()["type"] == "/problems/chat-language-not-offered" and welsh.json()["field"] == "language"
+    assert "'cy'" in welsh.json()["detail"] and "'en'" in welsh.json()["detail"]
     too_long = await ask_token(chat, "C" * 201)
     assert too_long.status_code == 400 and too_long.json()["field"] == "chat_id"
     assert await invitation_state(db) == before
@@ -318,3 +326,64 @@ async def test_what_a_chat_platform_page_may_load_and_call(chat: Client) -> None
     answer = schema["paths"]["/api/v1/chat/answers"]["post"]
     assert answer["requestBody"]["content"]["application/json"]["schema"]["required"] == ["rating"]
     assert "get" in schema["paths"]["/api/v1/chat/survey"]
+
+
+async def test_the_widget_asks_in_welsh_when_the_platform_or_the_page_asks_for_it(
+    chat: Client, chat_app: Litestar, auth: dict[str, str], db: TestDatabase
+) -> None:
+    await publish_in_welsh(chat, chat_app, db)
+    await reported(chat, auth, "CHAT-CY")
+    issued = await ask_token(chat, "CHAT-CY", b'{"language": "cy"}')
+    assert issued.status_code == 201, issued.text
+    body = issued.json()
+    token = body["token"]
+    assert body["language"] == "cy"
+    assert (
+        body["embed"] == f'<script src="{body["script_url"]}" data-token="{token}" data-language="cy" async></script>'
+    )
+    assert body["survey_url"].endswith("?lang=cy")  # the page without JavaScript is in Welsh too
+
+    shown = await chat.get("/api/v1/chat/survey?language=cy", headers=widget(token))
+    assert shown.status_code == 200, shown.text
+    survey = shown.json()
+    assert survey["language"] == "cy" and survey["title"] == WELSH_TITLE
+    assert survey["question"]["text"] == WELSH_CSAT
+    assert survey["question"]["choices"][0]["label"] == "[cy] Very satisfied"
+    assert survey["comment"]["text"] == "[cy] What could we do better?"
+    messages = survey["messages"]
+    assert messages["send"] == "Anfon adborth" and messages["thanks"] == "Diolch am eich adborth."
+    assert messages["closed"] == "Mae'r arolwg hwn wedi cau." and messages["optional"] == "(dewisol)"
+    assert messages["choose"] == "Dewiswch pa mor fodlon oeddech chi"
+    assert messages["limit"] == "Gallwch nodi hyd at 1,200 nod"
+    assert messages["too_long"] == "Rhaid i [cy] What could we do better fod yn 1,200 nod neu lai"
+    # The same token in English, for a page that asks for none.
+    english = (await chat.get("/api/v1/chat/survey", headers=widget(token))).json()
+    assert english["language"] == "en" and english["messages"]["send"] == "Send feedback"
+
+    # A language the survey does not offer: problem details the widget's page may read, and nothing changes.
+    for asked in ("fr", "cy-GB", "x" * 500):
+        refused = await chat.get(f"/api/v1/chat/survey?language={asked}", headers=widget(token))
+        assert refused.status_code == 400, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.headers["access-control-allow-origin"] == CHAT_PAGE
+        assert refused.json()["type"] == "/problems/chat-language-not-offered"
+        assert refused.json()["field"] == "language" and "'en', 'cy'" in refused.json()["detail"]
+    wrong_language = await chat.post(
+        "/api/v1/chat/answers", json={"rating": "4", "language": "fr"}, headers=widget(token)
+    )
+    assert wrong_language.status_code == 400 and wrong_language.json()["field"] == "language"
+    # A problem with the answer is told in Welsh.
+    too_long = await chat.post(
+        "/api/v1/chat/answers", json={"rating": "4", "comment": "x" * 1201, "language": "cy"}, headers=widget(token)
+    )
+    assert too_long.status_code == 400 and too_long.json()["field"] == "comment"
+    assert too_long.json()["detail"].startswith("Rhaid i [cy] What could we do better")
+    assert await db.count(Response) == 0
+
+    answered = await chat.post(
+        "/api/v1/chat/answers", json={"rating": "4", "comment": "Da iawn.", "language": "cy"}, headers=widget(token)
+    )
+    assert answered.status_code == 201, answered.text
+    assert answered.json()["message"] == "Diolch am eich adborth." and answered.json()["language"] == "cy"
+    [response] = await db.all(Response)
+    assert (response.satisfaction, response.channel) == (4, "chat")

@@ -1,6 +1,7 @@
 """The end-of-chat widget in a real browser: a chat platform's page (served by the test on another origin, with a
 strict content security policy) includes the one script tag with the token its server obtained; the widget is
-answered by keyboard alone, says so to a screen reader, and has no WCAG 2.2 A/AA violations (axe-core)."""
+answered by keyboard alone, says so to a screen reader, and has no WCAG 2.2 A/AA violations (axe-core), in English
+and in Welsh when the platform asks for it."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from tests.integration.browser import (
 )
 from tests.integration.live_site import LiveSite, Watch, press, serve_site, tab_to
 from tests.integration.support import TestDatabase
+from tests.integration.test_survey_builder_welsh import WELSH_CSAT, publish_in_welsh
 
 # isort: split
 # The module-loop fixtures (see live_site.py): pytest finds them by their names in this module.
@@ -90,7 +92,12 @@ def origin_of(server: ChatPlatformPage) -> str:
 
 @dataclass
 class Site(LiveSite):
-    async def chat_token(self, chat_id: str) -> str:
+    async def offer_welsh(self) -> None:
+        """Publish a version of the post-contact survey in English and Welsh, through the API."""
+        async with httpx.AsyncClient(base_url=self.url) as client:
+            await publish_in_welsh(client, self.app, self.db)  # type: ignore[arg-type]
+
+    async def chat_token(self, chat_id: str, body: bytes = b"") -> str:
         """The chat platform reports the chat, then its server asks for the widget's script tag."""
         async with httpx.AsyncClient(base_url=self.url) as client:
             contact = {
@@ -105,7 +112,12 @@ class Site(LiveSite):
             assert reported.json()["decision"]["channel"] == "chat", reported.text
             path = f"/api/v1/chat/chats/{chat_id}/token"
             issued = await client.post(
-                path, headers=sign_request(PLATFORM, SECRET, "POST", path, b"", datetime.now(UTC))
+                path,
+                content=body,
+                headers={
+                    **sign_request(PLATFORM, SECRET, "POST", path, body, datetime.now(UTC)),
+                    "content-type": "application/json",
+                },
             )
             assert issued.status_code == 201, issued.text
             embed: str = issued.json()["embed"]
@@ -194,3 +206,40 @@ async def test_a_customer_answers_by_keyboard_under_the_chat_pages_own_csp(
     async with db.sessions() as session:
         text = await read_answer_text(session, site.app.state.services.get(Vault), response, comment_row)
     assert text == "The librarian found the book quickly."
+
+
+async def test_the_widget_in_welsh_passes_axe_and_answers(
+    browser: Browser, site: Site, chat_page: ChatPlatformPage, db: TestDatabase
+) -> None:
+    await site.offer_welsh()
+    embed = await site.chat_token("CHAT-CY", b'{"language": "cy"}')
+    assert 'data-language="cy"' in embed
+    chat_page.html = host_page(embed)
+    async with browser_context(browser, bypass_csp=True) as context:
+        page = await context.new_page()
+        await page.goto(origin_of(chat_page))
+        fieldset = page.get_by_role("group", name=WELSH_CSAT)
+        await expect(fieldset).to_be_visible()
+        widget = page.locator("section.cvw")
+        await expect(widget).to_have_attribute("lang", "cy")
+        await expect(page.get_by_label("[cy] What could we do better? (dewisol)")).to_be_visible()
+        await expect(page.get_by_text("Gallwch nodi hyd at 1,200 nod.")).to_be_visible()
+        notice = page.get_by_role("link", name="Sut rydym yn defnyddio eich adborth (hysbysiad preifatrwydd")
+        await expect(notice).to_have_attribute("href", f"{site.url}/privacy")
+        violations = await axe_violations(page)
+        assert violations == [], describe_violations(violations)
+
+        await page.get_by_role("button", name="Anfon adborth").click()
+        await expect(fieldset).to_have_accessible_description("Dewiswch pa mor fodlon oeddech chi")
+        violations = await axe_violations(page)
+        assert violations == [], describe_violations(violations)
+
+        await page.get_by_label("[cy] Satisfied", exact=True).check()
+        await page.get_by_role("button", name="Anfon adborth").click()
+        status = page.get_by_role("status")
+        await expect(status).to_have_text("Diolch am eich adborth.")
+        violations = await axe_violations(page)
+        assert violations == [], describe_violations(violations)
+
+    [response] = await db.all(Response)
+    assert (response.satisfaction, response.channel) == (4, "chat")

@@ -37,6 +37,7 @@ from tests.integration.support import TestDatabase
 from tests.integration.test_authorisation_matrix import session_cookie
 from tests.integration.test_keys_and_cli import env_for
 from tests.integration.test_staff_login import make_user
+from tests.integration.test_survey_builder_welsh import WELSH_CSAT, publish_in_welsh
 
 Client = AsyncTestClient[Litestar]
 HTML = {"accept": "text/html"}
@@ -109,8 +110,8 @@ def tablet(running: Client) -> Browser:
     return Browser(running, **HTML)
 
 
-async def issue(admin: Browser, name: str = "Central Library", service: str = SERVICE) -> str:
-    page = await admin.post("/staff/kiosks", data={"name": name, "service": service})
+async def issue(admin: Browser, name: str = "Central Library", service: str = SERVICE, survey: str = "") -> str:
+    page = await admin.post("/staff/kiosks", data={"name": name, "service": service, "survey": survey})
     assert page.status_code == 200, page.text
     found = _LINK.search(page.text)
     assert found, page.text
@@ -135,8 +136,8 @@ async def start(tablet: Browser) -> str:
     return found.group(1)
 
 
-async def tap(tablet: Browser, rating: str | None, csrf: str | None) -> Any:
-    data = {k: v for k, v in {"rating": rating, "csrf_token": csrf}.items() if v is not None}
+async def tap(tablet: Browser, rating: str | None, csrf: str | None, lang: str | None = None) -> Any:
+    data = {k: v for k, v in {"rating": rating, "csrf_token": csrf, "lang": lang}.items() if v is not None}
     return await tablet.post("/kiosk/answer", data=data, follow_redirects=False)
 
 
@@ -374,7 +375,10 @@ async def test_the_cli_issues_lists_and_revokes_kiosks(settings: Settings, db: T
     assert re.search(r"https://feedback\.council\.example/kiosk/enrol/cvk_kiosk_[0-9a-f]{8}_\S{43}\n", issued.output)
     [kiosk] = await db.all(Kiosk)
     listed = await run("kiosk", "list")
-    assert f"{kiosk.prefix}  Town Hall  [Libraries]  waiting to be set up, never used, 0 answers" in listed.output
+    assert (
+        f"{kiosk.prefix}  Town Hall  [Libraries]  asks Post-contact survey (default); "
+        "waiting to be set up, never used, 0 answers" in listed.output
+    )
     assert "cvk_kiosk_" not in listed.output
 
     unknown = await run("kiosk", "issue", "--name", "Hub", "--service", "nope")
@@ -390,3 +394,225 @@ async def test_the_cli_issues_lists_and_revokes_kiosks(settings: Settings, db: T
     async with db.sessions() as session:
         actions = (await session.scalars(select(AuditEvent.action).order_by(AuditEvent.occurred_at))).all()
     assert list(actions) == ["kiosk.issue", "kiosk.revoke"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Languages: a visitor may switch to another language the survey offers; the next one starts in English
+
+
+_ANSWER_TOKEN = re.compile(r'name="answer" value="([^"]+)"')
+
+
+async def test_a_visitor_switches_to_welsh_and_the_kiosk_starts_again_in_english(
+    admin: Browser, tablet: Browser, db: TestDatabase, running: Client, kiosk_app: Litestar
+) -> None:
+    await enrol(tablet, await issue(admin))
+    # In English only, the survey offers no switch, whatever is asked for.
+    english_only = await tablet.get("/kiosk?lang=cy")
+    assert '<html lang="en"' in english_only.text and "Cymraeg" not in english_only.text
+
+    await publish_in_welsh(running, kiosk_app, db)
+    first = await tablet.get("/kiosk")
+    assert '<html lang="en"' in first.text and "Overall, how satisfied" in first.text
+    assert 'href="/kiosk?lang=cy" hreflang="cy" lang="cy"' in first.text
+    assert 'href="/kiosk" hreflang="en" lang="en" aria-current="page"' in first.text
+    assert "data-kiosk-resets" not in first.text  # the first screen in English waits for the next visitor
+
+    welsh = await tablet.get("/kiosk?lang=cy")
+    assert welsh.status_code == 200 and '<html lang="cy"' in welsh.text
+    assert WELSH_CSAT in welsh.text and "Tapiwch un ateb am eich ymweliad â Central Library heddiw." in welsh.text
+    assert 'hreflang="cy" lang="cy" aria-current="page"' in welsh.text and ">English</a>" in welsh.text
+    assert '<input type="hidden" name="lang" value="cy">' in welsh.text
+    # Left in Welsh, the first screen returns to home, which is in English, after the idle time.
+    assert 'data-kiosk-home="/kiosk" data-kiosk-resets' in welsh.text
+    assert "Ydych chi dal yma?" in welsh.text
+    # A language the survey does not offer shows English.
+    assert '<html lang="en"' in (await tablet.get("/kiosk?lang=fr")).text
+
+    csrf = _CSRF.search(welsh.text)
+    assert csrf
+    answered = await tap(tablet, "2", csrf.group(1), lang="cy")
+    assert answered.status_code == 303 and answered.headers["location"].endswith("&lang=cy")
+    form = await tablet.get(answered.headers["location"])
+    assert form.status_code == 200 and '<html lang="cy"' in form.text
+    assert "[cy] What could we do better?" in form.text and "(dewisol)" in form.text
+    assert "Diolch, mae eich ateb wedi'i gadw." in form.text and "Anfon sylw" in form.text and "Hepgor" in form.text
+    assert "Gallwch nodi hyd at 1,200 nod" in form.text
+    token = _ANSWER_TOKEN.search(form.text)
+    assert token
+    fields = {"csrf_token": csrf.group(1), "answer": token.group(1), "lang": "cy"}
+
+    # A comment too long is told in Welsh, kept in the box, and nothing more is stored.
+    too_long = await tablet.post("/kiosk/comment", data={**fields, "comment": "x" * 1201})
+    assert too_long.status_code == 400 and '<html lang="cy"' in too_long.text
+    assert "Mae problem wedi codi" in too_long.text and "Gwall:" in too_long.text
+    assert "Rhaid i [cy] What could we do better fod yn 1,200 nod neu lai" in too_long.text
+    assert await db.count(Answer) == 1
+
+    sent = await tablet.post("/kiosk/comment", data={**fields, "comment": "Roedd y ciw yn rhy hir."})
+    assert sent.status_code == 303 and sent.headers["location"] == "/kiosk/thanks?lang=cy"
+    thanks = await tablet.get(sent.headers["location"])
+    assert '<html lang="cy"' in thanks.text and "Diolch am eich adborth" in thanks.text
+    assert "Dechrau eto" in thanks.text and 'href="/kiosk" class="govuk-button' in thanks.text
+    # Without JavaScript, too, the thank-you screen returns to home: in English.
+    assert 'content="30;url=/kiosk"' in thanks.text
+
+    again = await tablet.get("/kiosk")
+    assert '<html lang="en"' in again.text and "Overall, how satisfied" in again.text
+    [response] = await db.all(Response)
+    assert (response.channel, response.anonymous, response.satisfaction) == ("kiosk", True, 2)
+    assert {a.question_key for a in await db.all(Answer)} == {"satisfaction", "improve"}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The survey each kiosk asks
+
+SURVEYS_API = "/api/v1/surveys"
+
+
+def tap_survey(title: str) -> dict[str, Any]:
+    """A survey a kiosk can ask: one choice question and a comment for those who pick "no"."""
+    return {
+        "title": {"en": title},
+        "kind": "campaign",
+        "questions": [
+            {
+                "id": "found",
+                "kind": "single_choice",
+                "text": {"en": "Did you find the book you came for?"},
+                "choices": [{"value": "yes", "label": {"en": "Yes, I did"}}, {"value": "no", "label": {"en": "No"}}],
+            },
+            {
+                "id": "missing",
+                "kind": "free_text",
+                "text": {"en": "Which book were you looking for?"},
+                "max_length": 300,
+                "show_if": {"question": "found", "any_of": ["no"]},
+            },
+        ],
+    }
+
+
+async def make_survey(
+    client: Client, db: TestDatabase, slug: str, *, channels: list[str], publish: bool = True
+) -> None:
+    admin = {"Authorization": f"Bearer {await db.api_key(['surveys:admin'])}"}
+    body = {"slug": slug, "name": f"Survey {slug}", "kind": "campaign", "channels": channels}
+    created = await client.post(SURVEYS_API, json={**body, "definition": tap_survey(f"Survey {slug}")}, headers=admin)
+    assert created.status_code == 201, created.text
+    if publish:
+        published = await client.post(f"{SURVEYS_API}/{slug}/versions/1/publish", headers=admin)
+        assert published.status_code == 200, published.text
+
+
+async def test_each_kiosk_asks_the_survey_chosen_for_it(
+    admin: Browser, tablet: Browser, db: TestDatabase, running: Client
+) -> None:
+    await make_survey(running, db, "library-visit", channels=["kiosk"])
+    await make_survey(running, db, "by-email", channels=["email"])
+    await make_survey(running, db, "unpublished", channels=["kiosk"], publish=False)
+    listing = await admin.get("/staff/kiosks")
+    # Only the surveys a kiosk may ask are offered.
+    assert '<option value="library-visit">Survey library-visit</option>' in listing.text
+    assert "by-email" not in listing.text and "unpublished" not in listing.text
+
+    # Refusals: the error summary says why, the form keeps what was chosen, and no kiosk is issued.
+    for survey, reason in [
+        ("by-email", "Survey by-email may not be asked on the kiosk."),
+        ("unpublished", "Survey unpublished has no published version."),
+        ("no-such-survey", "Choose one of the council&#39;s surveys."),
+    ]:
+        refused = await admin.post("/staff/kiosks", data={"name": "Hub", "service": SERVICE, "survey": survey})
+        assert refused.status_code == 422, refused.text
+        assert 'class="govuk-error-summary"' in refused.text and '<a href="#survey">' in refused.text
+        assert reason in refused.text and 'id="survey-error"' in refused.text
+        assert f'<option value="{survey}" selected>' in refused.text
+    assert await db.count(Kiosk) == 0
+
+    await enrol(tablet, await issue(admin, survey="library-visit"))
+    [kiosk] = await db.all(Kiosk)
+    listed = await admin.get("/staff/kiosks")
+    assert '<td class="govuk-table__cell">Survey library-visit</td>' in listed.text
+
+    first = await tablet.get("/kiosk")
+    assert "Did you find the book you came for?" in first.text and ">Yes, I did</button>" in first.text
+    csrf = _CSRF.search(first.text)
+    assert csrf
+    # A "yes" takes no comment; a "no" is asked which book.
+    found = await tap(tablet, "yes", csrf.group(1))
+    assert found.status_code == 303 and found.headers["location"] == "/kiosk/thanks"
+    assert (await tap(tablet, "5", csrf.group(1))).status_code == 400  # not one of this survey's answers
+    missing = await tap(tablet, "no", csrf.group(1))
+    assert missing.headers["location"].startswith("/kiosk/comment?answer=")
+    form = await tablet.get(missing.headers["location"])
+    assert "Which book were you looking for?" in form.text
+    token = _ANSWER_TOKEN.search(form.text)
+    assert token
+    sent = await tablet.post(
+        "/kiosk/comment", data={"csrf_token": csrf.group(1), "answer": token.group(1), "comment": "A field guide"}
+    )
+    assert sent.status_code == 303 and sent.headers["location"] == "/kiosk/thanks", sent.text
+    responses = await db.all(Response)
+    assert len(responses) == 2 and {r.channel for r in responses} == {"kiosk"}
+    assert all(r.satisfaction is None and r.service_id is not None for r in responses)
+    assert sorted((a.question_key, a.choice) for a in await db.all(Answer)) == [
+        ("found", "no"),
+        ("found", "yes"),
+        ("missing", None),
+    ]
+
+    # Changing it later: refused for a survey the kiosk may not ask, then back to the post-contact survey.
+    change = f"/staff/kiosks/{kiosk.id}/survey"
+    page = await admin.get(change)
+    assert page.status_code == 200 and '<option value="library-visit" selected>' in page.text
+    refused = await admin.post(change, data={"survey": "by-email"})
+    assert refused.status_code == 422 and "may not be asked on the kiosk" in refused.text
+    assert (await db.all(Kiosk))[0].survey_id == kiosk.survey_id
+    changed = await admin.post(change, data={"survey": ""})
+    assert changed.status_code == 303 and changed.headers["location"] == "/staff/kiosks"
+    assert (await db.all(Kiosk))[0].survey_id is None
+    assert "Overall, how satisfied" in (await tablet.get("/kiosk")).text
+    audit = [e for e in await db.all(AuditEvent) if e.action == "kiosk.survey"]
+    assert len(audit) == 1 and audit[0].detail["survey"] is None
+
+    # A survey that stops allowing the kiosk stops the kiosk asking it, with a clear page.
+    assert (await admin.post(change, data={"survey": "library-visit"})).status_code == 303
+    surveys_admin = {"Authorization": f"Bearer {await db.api_key(['surveys:admin'])}"}
+    taken_off = await running.put(
+        f"{SURVEYS_API}/library-visit/channels", json={"channels": ["email"]}, headers=surveys_admin
+    )
+    assert taken_off.status_code == 200, taken_off.text
+    stopped = await tablet.get("/kiosk")
+    assert stopped.status_code == 503 and "may no longer be asked on the kiosk" in stopped.text
+
+
+async def test_the_cli_chooses_and_changes_a_kiosks_survey(
+    settings: Settings, db: TestDatabase, running: Client
+) -> None:
+    await make_survey(running, db, "library-visit", channels=["kiosk"])
+    await make_survey(running, db, "by-email", channels=["email"])
+    env = env_for(settings, CIVICVOICE_BASE_URL="https://feedback.council.example")
+    runner = CliRunner()
+
+    async def run(*args: str) -> Any:
+        return await asyncio.to_thread(runner.invoke, cli, list(args), env=env)
+
+    refused = await run("kiosk", "issue", "--name", "Hub", "--service", SERVICE, "--survey", "by-email")
+    assert refused.exit_code == 1 and "Survey by-email may not be asked on the kiosk." in refused.output
+    assert await db.count(Kiosk) == 0
+    issued = await run("kiosk", "issue", "--name", "Hub", "--service", SERVICE, "--survey", "library-visit")
+    assert issued.exit_code == 0, issued.output
+    assert "asking: Survey library-visit." in issued.output
+    [kiosk] = await db.all(Kiosk)
+    assert f"{kiosk.prefix}  Hub  [Libraries]  asks Survey library-visit;" in (await run("kiosk", "list")).output
+
+    not_allowed = await run("kiosk", "survey", kiosk.prefix, "by-email")
+    assert not_allowed.exit_code == 1 and "may not be asked on the kiosk" in not_allowed.output
+    back = await run("kiosk", "survey", kiosk.prefix)
+    assert back.exit_code == 0 and "now asks: Post-contact survey (default)." in back.output
+    assert (await db.all(Kiosk))[0].survey_id is None
+    again = await run("kiosk", "survey", kiosk.prefix, "library-visit")
+    assert again.exit_code == 0 and "now asks: Survey library-visit." in again.output
+    await run("kiosk", "revoke", kiosk.prefix)
+    revoked = await run("kiosk", "survey", kiosk.prefix, "library-visit")
+    assert revoked.exit_code == 1 and "has been revoked" in revoked.output

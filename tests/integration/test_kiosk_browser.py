@@ -1,7 +1,7 @@
 """The kiosk in a real browser against the REAL app: enrolled by its link, answered by a tap and by keyboard alone,
 returning to its first screen when left idle (with and without JavaScript, on a short idle setting), every
-screen and the administrator's kiosk page meeting WCAG 2.2 A/AA (axe-core) with no console errors or CSP
-violations."""
+screen (in English and in Welsh) and the administrator's kiosk pages meeting WCAG 2.2 A/AA (axe-core) with no
+console errors or CSP violations. A visitor who switches to Welsh leaves a kiosk that starts again in English."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
+import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
@@ -33,6 +34,7 @@ from tests.integration.live_site import LiveSite, Watch, heading, serve_site, ta
 from tests.integration.support import TestDatabase
 from tests.integration.test_authorisation_matrix import session_cookie
 from tests.integration.test_staff_login import make_user
+from tests.integration.test_survey_builder_welsh import WELSH_CSAT, publish_in_welsh
 
 # isort: split
 # The module-loop fixtures (see live_site.py): pytest finds them by their names in this module.
@@ -45,6 +47,11 @@ QUESTION = "Overall, how satisfied were you with the service you received?"
 
 
 class Site(LiveSite):
+    async def offer_welsh(self) -> None:
+        """Publish a version of the post-contact survey (the kiosk's) in English and Welsh, through the API."""
+        async with httpx.AsyncClient(base_url=self.url) as client:
+            await publish_in_welsh(cast(Any, client), self.app, self.db)
+
     async def enrol_link(self) -> str:
         async with unit_of_work(self.db.sessions) as session:
             issued = await issue_kiosk(session, name="Central Library", service_slug="libraries", actor=Actor.cli())
@@ -196,3 +203,55 @@ async def test_without_javascript_the_kiosk_still_answers_and_returns(site: Site
         await expect(page).to_have_url(f"{site.url}/kiosk", timeout=IDLE_SECONDS * 1000 + 3000)
         assert await watch.problems() == []
     assert await site.responses() == [(1, None)]
+
+
+@pytest.mark.parametrize("idle_seconds", [60])
+async def test_the_welsh_screens_are_accessible_and_answer_in_welsh(site: Site, browser: Browser) -> None:
+    await site.offer_welsh()
+    async with tablet(browser, site, bypass_csp=True) as (page, watch):
+        switch = page.get_by_role("navigation", name="Language")
+        cymraeg = switch.get_by_role("link", name="Cymraeg")
+        box = await cymraeg.bounding_box()
+        assert box is not None and box["height"] >= 60 and box["width"] >= 150, box  # a large touch target
+        await cymraeg.tap()
+        await expect(page).to_have_url(f"{site.url}/kiosk?lang=cy")
+        await expect(page.locator("html")).to_have_attribute("lang", "cy")
+        assert await heading(page) == WELSH_CSAT
+        # The switch is named in the page's language now.
+        welsh_switch = page.get_by_role("navigation", name="Iaith")
+        await expect(welsh_switch.get_by_role("link", name="Cymraeg")).to_have_attribute("aria-current", "page")
+        await no_violations_here(page)
+
+        await page.get_by_role("button", name="[cy] Dissatisfied", exact=True).tap()
+        await expect(page).to_have_url(re.compile(r".*/kiosk/comment\?answer=[^&]+&lang=cy$"))
+        assert await heading(page) == "[cy] What could we do better? (dewisol)"
+        await no_violations_here(page)
+        await page.get_by_role("button", name="Anfon sylw").tap()  # empty: nothing to add, on to thanks
+        await expect(page).to_have_url(f"{site.url}/kiosk/thanks?lang=cy")
+        assert await heading(page) == "Diolch am eich adborth"
+        await no_violations_here(page)
+        await page.get_by_role("link", name="Dechrau eto").tap()
+        await expect(page).to_have_url(f"{site.url}/kiosk")
+        await expect(page.locator("html")).to_have_attribute("lang", "en")
+        assert await watch.problems() == []
+    assert await site.responses() == [(2, None)]
+
+    # The administrator's page to change the survey a kiosk asks meets the same standard.
+    [kiosk] = await site.db.all(Kiosk)
+    await no_violations(browser, f"{site.url}/staff/kiosks/{kiosk.id}/survey", [await site.admin_cookie()])
+
+
+async def test_a_kiosk_left_in_welsh_starts_again_in_english(site: Site, browser: Browser) -> None:
+    await site.offer_welsh()
+    async with tablet(browser, site) as (page, watch):
+        await expect(page.locator("html")).to_have_attribute("lang", "en")
+        await page.get_by_role("link", name="Cymraeg").click()
+        await expect(page.locator("html")).to_have_attribute("lang", "cy")
+        # Nobody taps: the first screen returns to home, in English, for the next visitor.
+        await expect(page).to_have_url(f"{site.url}/kiosk", timeout=IDLE_SECONDS * 1000 + 3000)
+        await expect(page.locator("html")).to_have_attribute("lang", "en")
+        assert await heading(page) == QUESTION
+        # In English the first screen stays for as long as it takes.
+        await page.wait_for_timeout(IDLE_SECONDS * 1000 + 1000)
+        assert page.url == f"{site.url}/kiosk"
+        assert await watch.problems() == []

@@ -37,25 +37,8 @@ def with_welsh(value: Any) -> Any:
     return value
 
 
-async def invite(client: Client, app: Litestar, auth: dict[str, str], db: TestDatabase, external_id: str) -> str:
-    contact = {
-        "source": "crm",
-        "external_id": external_id,
-        "channel": "phone",
-        "service": "libraries",
-        "occurred_at": (datetime.now(UTC) - timedelta(minutes=2)).isoformat(),
-        "customer": {"email": f"{external_id}@example.org", "name": "Resident Person"},
-    }
-    accepted = (await client.post("/api/v1/contacts", json=contact, headers=auth)).json()
-    invitation = next(i for i in await db.all(Invitation) if str(i.id) == accepted["invitation_id"])
-    signer: TokenSigner = app.state.services.get(TokenSigner)
-    return "/s/" + signer.sign(invitation.id, Purpose.survey, invitation.expires_at)
-
-
-async def test_the_page_follows_the_respondents_language(
-    client: Client, app: Litestar, auth: dict[str, str], db: TestDatabase
-) -> None:
-    english_only = await invite(client, app, auth, db, "en-1")
+async def publish_in_welsh(client: Client, app: Litestar, db: TestDatabase) -> None:
+    """Publish a new version of the post-contact survey offered in English and Welsh."""
     admin = {"Authorization": f"Bearer {await db.api_key(['surveys:admin'])}"}
     definition = with_welsh(msgspec.json.decode(msgspec.json.encode(POST_CONTACT_SURVEY)))
     definition["languages"] = ["en", "cy"]
@@ -75,6 +58,28 @@ async def test_the_page_follows_the_respondents_language(
     assert published.status_code == 200, published.text
     # Intake reads the published version through a cache of a few seconds (every process sees it within them).
     app.state.services.get(ContactIntake).reference.clear()
+
+
+async def invite(client: Client, app: Litestar, auth: dict[str, str], db: TestDatabase, external_id: str) -> str:
+    contact = {
+        "source": "crm",
+        "external_id": external_id,
+        "channel": "phone",
+        "service": "libraries",
+        "occurred_at": (datetime.now(UTC) - timedelta(minutes=2)).isoformat(),
+        "customer": {"email": f"{external_id}@example.org", "name": "Resident Person"},
+    }
+    accepted = (await client.post("/api/v1/contacts", json=contact, headers=auth)).json()
+    invitation = next(i for i in await db.all(Invitation) if str(i.id) == accepted["invitation_id"])
+    signer: TokenSigner = app.state.services.get(TokenSigner)
+    return "/s/" + signer.sign(invitation.id, Purpose.survey, invitation.expires_at)
+
+
+async def test_the_page_follows_the_respondents_language(
+    client: Client, app: Litestar, auth: dict[str, str], db: TestDatabase
+) -> None:
+    english_only = await invite(client, app, auth, db, "en-1")
+    await publish_in_welsh(client, app, db)
     bilingual = await invite(client, app, auth, db, "cy-1")
 
     # A version in English only offers no switch, whatever is asked.

@@ -6,7 +6,9 @@
  * never reaches the browser). The widget appears where the tag is (or in the element named by data-target),
  * asks the survey's satisfaction question as a fieldset of radio buttons and an optional comment, and posts the
  * answer with the token. Everything is built with DOM methods and textContent: nothing from the server is ever
- * parsed as HTML. Optional attributes: data-target (an element id), data-heading-level (2 to 6; default 2).
+ * parsed as HTML. Optional attributes: data-target (an element id), data-heading-level (2 to 6; default 2),
+ * data-language (a language the survey offers, "cy" for Welsh: the token's answer puts it in `embed` when the
+ * platform asked for it). The widget's own words come from the server, in the survey's language.
  */
 (function () {
   "use strict";
@@ -16,6 +18,7 @@
     return;
   }
   var token = script.getAttribute("data-token");
+  var language = script.getAttribute("data-language") || "";
   var base = new URL(script.src, document.baseURI).origin;
   var uid = "cvw-" + Math.random().toString(36).slice(2, 10);
   var level = parseInt(script.getAttribute("data-heading-level") || "2", 10);
@@ -23,6 +26,7 @@
     level = 2;
   }
 
+  // Until the survey arrives with its own words (in its language); then replaced by them.
   var MESSAGES = {
     thanks: "Thank you for your feedback.",
     answered: "Thank you, we already have your answer.",
@@ -31,9 +35,17 @@
     failed: "Your answer could not be sent. Check your connection and try again.",
     send: "Send feedback",
     sending: "Sending",
-    optional: " (optional)",
+    optional: "(optional)",
     privacy: "How we use your feedback (privacy notice, opens in a new tab)",
   };
+
+  function useMessages(given) {
+    Object.keys(given || {}).forEach(function (name) {
+      if (typeof given[name] === "string" && given[name]) {
+        MESSAGES[name] = given[name];
+      }
+    });
+  }
 
   function element(tag, attributes, text) {
     var node = document.createElement(tag);
@@ -78,6 +90,7 @@
   }
 
   function render(survey) {
+    useMessages(survey.messages);
     var section = element("section", { class: "cvw", lang: survey.language, "aria-labelledby": uid + "-title" });
     section.appendChild(element("h" + level, { class: "cvw__title", id: uid + "-title" }, survey.title));
     var form = element("form", { class: "cvw__form", novalidate: "" });
@@ -115,9 +128,10 @@
     if (comment) {
       var group = element("div", { class: "cvw__group" });
       group.appendChild(
-        element("label", { class: "cvw__label cvw__label--block", for: uid + "-comment" }, comment.text + MESSAGES.optional)
+        element("label", { class: "cvw__label cvw__label--block", for: uid + "-comment" }, comment.text + " " + MESSAGES.optional)
       );
-      var hint = (comment.hint ? comment.hint + " " : "") + "You can enter up to " + comment.max_length.toLocaleString("en-GB") + " characters.";
+      var limit = MESSAGES.limit || "You can enter up to " + comment.max_length.toLocaleString("en-GB") + " characters";
+      var hint = (comment.hint ? comment.hint + " " : "") + limit + ".";
       group.appendChild(element("p", { class: "cvw__hint", id: uid + "-comment-hint" }, hint));
       var commentError = element("p", { class: "cvw__error", id: uid + "-comment-error", hidden: "" });
       group.appendChild(commentError);
@@ -184,7 +198,7 @@
       if (textarea && text.length > comment.max_length) {
         showError(
           section.querySelector("#" + uid + "-comment-error"),
-          comment.text.replace(/\?$/, "") + " must be " + comment.max_length.toLocaleString("en-GB") + " characters or fewer",
+          MESSAGES.too_long || comment.text.replace(/\?$/, "") + " must be " + comment.max_length.toLocaleString("en-GB") + " characters or fewer",
           textarea,
           textarea
         );
@@ -192,7 +206,7 @@
       }
       button.disabled = true;
       button.textContent = MESSAGES.sending;
-      var body = { rating: picked.value };
+      var body = { rating: picked.value, language: survey.language || "en" };
       if (text) {
         body.comment = text;
       }
@@ -225,7 +239,7 @@
   }
 
   addStyleSheet();
-  call("GET", "/api/v1/chat/survey")
+  call("GET", "/api/v1/chat/survey" + (language ? "?language=" + encodeURIComponent(language) : ""))
     .then(function (response) {
       // No survey for this chat (answered, closed, not invited): the chat window stays as it is.
       return response.ok ? response.json().then(render) : null;

@@ -7,7 +7,14 @@ import pytest
 from civicvoice.core.settings import Settings
 from surveys.catalogue import POST_CONTACT_SURVEY
 from surveys.channels import Channels
-from surveys.channels.chat import ChatTokenMissing, bearer_token, widget_plan, widget_survey
+from surveys.channels.chat import (
+    ChatLanguageNotOffered,
+    ChatTokenMissing,
+    bearer_token,
+    chat_language,
+    widget_plan,
+    widget_survey,
+)
 from surveys.definitions import Choice, Question, QuestionKind, ShowIf, SurveyDefinition
 from surveys.feature import sendable_channels
 
@@ -54,3 +61,25 @@ def test_chat_and_ivr_count_once_a_platform_is_configured_and_web_links_and_pape
     assert sendable_channels(channels, Settings()) == {"web_link", "paper"}
     configured = Settings(ivr_secrets={"t": "k" * 40}, chat_secrets={"c": "k" * 40})
     assert sendable_channels(channels, configured) == {"web_link", "paper", "ivr", "chat"}
+
+
+def test_the_widget_speaks_a_language_the_survey_offers_and_refuses_another() -> None:
+    bilingual = SurveyDefinition(title={"en": "T", "cy": "T"}, questions=(CSAT,), languages=("en", "cy"))
+    assert chat_language(bilingual, None) == "en" and chat_language(bilingual, "cy") == "cy"
+    for asked in ("fr", "cy-GB", "x" * 500):
+        with pytest.raises(ChatLanguageNotOffered) as refused:
+            chat_language(bilingual, asked)
+        assert refused.value.status == 400 and refused.value.field == "language"
+        assert len(refused.value.detail) < 200
+    with pytest.raises(ChatLanguageNotOffered):
+        chat_language(POST_CONTACT_SURVEY, "cy")
+    plan = widget_plan(POST_CONTACT_SURVEY)
+    assert plan is not None
+    english = widget_survey(POST_CONTACT_SURVEY, plan).messages
+    welsh = widget_survey(POST_CONTACT_SURVEY, plan, "cy").messages
+    assert english is not None and welsh is not None
+    assert (english.send, welsh.send) == ("Send feedback", "Anfon adborth")
+    assert (english.limit, welsh.limit) == ("You can enter up to 1,200 characters", "Gallwch nodi hyd at 1,200 nod")
+    # Every one of the widget's words has its Welsh in the catalogue.
+    untranslated = [name for name in english.__struct_fields__ if getattr(english, name) == getattr(welsh, name)]
+    assert untranslated == []

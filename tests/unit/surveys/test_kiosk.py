@@ -1,5 +1,5 @@
 """The kiosk's pure parts: key format, the tokens bound to a device key, the per-device rate step and the comment
-question offered after a rating."""
+question offered after a rating, the tap question of any survey a kiosk may ask, and the visitor's language."""
 
 from __future__ import annotations
 
@@ -19,11 +19,14 @@ from surveys.channels.kiosk import (
     comment_token,
     csrf_token,
     key_prefix,
+    kiosk_language,
     kiosk_rate,
     new_key,
     next_slot,
+    tap_question,
+    tapped,
 )
-from surveys.definitions import Question, QuestionKind, ShowIf
+from surveys.definitions import Choice, Question, QuestionKind, ShowIf, SurveyDefinition
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -99,3 +102,36 @@ def test_the_comment_offered_follows_the_rating_and_the_surveys_skip_logic() -> 
     assert questions.comment_for(5) is None
     found = questions.comment_for(1)
     assert found is not None and found.id == "wrong"
+
+
+def test_the_tap_question_is_the_csat_question_else_the_one_question_a_tap_answers() -> None:
+    assert tap_question(POST_CONTACT_SURVEY) == POST_CONTACT_SURVEY.csat_question
+    found = Question(
+        id="found",
+        kind=QuestionKind.single_choice,
+        text={"en": "Found it?"},
+        choices=(Choice(value="yes", label={"en": "Yes"}), Choice(value="no", label={"en": "No"})),
+    )
+    comment = Question(
+        id="why",
+        kind=QuestionKind.free_text,
+        text={"en": "Why not?"},
+        max_length=200,
+        show_if=ShowIf(question="found", any_of=("no",)),
+    )
+    survey = SurveyDefinition(title={"en": "Visit"}, questions=(found, comment))
+    assert tap_question(survey) == found
+    assert tapped(found, "no") == "no" and tapped(POST_CONTACT_SURVEY.questions[0], "4") == 4
+    asked = KioskQuestions(uuid.uuid4(), survey, found)
+    assert asked.comment_for("no") == comment and asked.comment_for("yes") is None
+    # Two questions a tap could answer, or none: the kiosk cannot ask it.
+    assert tap_question(SurveyDefinition(title={"en": "T"}, questions=(found, found))) is None
+    assert tap_question(SurveyDefinition(title={"en": "T"}, questions=(comment,))) is None
+
+
+def test_the_visitor_language_is_one_the_survey_offers_else_english() -> None:
+    bilingual = SurveyDefinition(title={"en": "T", "cy": "T"}, questions=(), languages=("en", "cy"))
+    assert kiosk_language(bilingual, "cy") == "cy"
+    for asked in (None, "", "en", "fr", "CY", "cy-GB"):
+        assert kiosk_language(bilingual, asked) == "en"
+    assert kiosk_language(POST_CONTACT_SURVEY, "cy") == "en"
