@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import Translations
-from jinja2 import pass_context
 from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.openapi.config import OpenAPIConfig
@@ -44,6 +39,7 @@ from civicvoice.core.logging import configure_logging, mask_secret_paths
 from civicvoice.core.mail import Mailer
 from civicvoice.core.services import Extensions, Services
 from civicvoice.core.settings import Settings
+from civicvoice.core.translations import catalogues, install_translations
 from civicvoice.pages import InformationPages
 from privacy.keys import check_keys, load_keyring
 
@@ -128,54 +124,6 @@ async def stop_tasks(tasks: Sequence[asyncio.Task[None]]) -> None:
 
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-TRANSLATIONS = Path(__file__).resolve().parent / "translations"
-
-
-def load_translations(directory: Path = TRANSLATIONS) -> dict[str, Translations]:
-    """Each language's gettext catalogue (``<lang>/LC_MESSAGES/messages.po``), compiled in memory by Babel."""
-    found: dict[str, Translations] = {}
-    for po in sorted(directory.glob("*/LC_MESSAGES/messages.po")):
-        language = po.parent.parent.name
-        with po.open("rb") as source:
-            catalogue = read_po(source, locale=language)
-        compiled = io.BytesIO()
-        write_mo(compiled, catalogue)
-        compiled.seek(0)
-        found[language] = Translations(compiled)
-    return found
-
-
-def install_translations(env: Any, translations: dict[str, Translations]) -> None:
-    """Templates translate into the page's ``lang`` (English unless the page says otherwise; see base.html.j2).
-
-    The callables receive the render context, so one environment serves every language at once."""
-
-    def chosen(context: Any) -> Translations | None:
-        return translations.get(str(context.get("lang") or "en"))
-
-    @pass_context
-    def gettext(context: Any, message: str) -> str:
-        found = chosen(context)
-        if found is None:
-            return message
-        translated = found.gettext(message)
-        if translated == message and "%%" in message:
-            # A {% trans %} block without variables asks for its text with each % doubled (Jinja's new-style
-            # gettext formats every result); Babel's extractor keeps the catalogue's text as written.
-            written = message.replace("%%", "%")
-            translated_written = found.gettext(written)
-            if translated_written != written:
-                return translated_written.replace("%", "%%")
-        return translated
-
-    @pass_context
-    def ngettext(context: Any, singular: str, plural: str, n: int) -> str:
-        found = chosen(context)
-        if found is not None:
-            return str(found.ngettext(singular, plural, n))
-        return singular if n == 1 else plural
-
-    env.install_gettext_callables(gettext, ngettext, newstyle=True)
 
 
 def template_config(
@@ -187,7 +135,7 @@ def template_config(
         env = engine.engine
         env.add_extension("jinja2.ext.i18n")
         # English first; the page's `lang` picks a gettext catalogue (Welsh on the respondent pages).
-        install_translations(env, load_translations())
+        install_translations(env, catalogues())
         env.globals.update(
             council_name=settings.council_name,
             privacy_notice_url=settings.privacy_notice_url,
