@@ -338,7 +338,11 @@ class LetterPrinting:
             letter.reminder_batch_id = batch.id
             invitation.reminders_sent += 1
             await record_event(
-                session, invitation.id, REMINDED, f"reminder letter printed, reference {printed(letter.reference)}", at=now
+                session,
+                invitation.id,
+                REMINDED,
+                f"reminder letter printed, reference {printed(letter.reference)}",
+                at=now,
             )
             letters.append(self._letter(recipient, letter.reference, invitation, now, first_printed))
         batch.letters = len(letters)

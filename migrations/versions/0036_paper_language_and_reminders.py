@@ -51,9 +51,7 @@ def upgrade() -> None:
     ).all()
     for invitation_id, sent_at in printed:
         bind.execute(
-            invitation.update()
-            .where(invitation.c.id == invitation_id)
-            .values(reminder_at=sent_at + timedelta(days=14))
+            invitation.update().where(invitation.c.id == invitation_id).values(reminder_at=sent_at + timedelta(days=14))
         )
 
 

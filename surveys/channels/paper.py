@@ -420,11 +420,11 @@ def _letter_page(pdf: _LetterPdf, letter: PrintedLetter) -> None:
     pdf.multi_cell(QR_SIZE, 3.6, "\n".join(w.qr_caption for w in view.wordings), align="C")
 
     pdf.set_y(ADDRESS_TOP + ADDRESS_HEIGHT + 8)
-    for text in view.wordings:  # Welsh first on a bilingual letter, then English
-        _write(pdf, text.heading, size=13, bold=True, height=6)
-        if text.reminder:
-            _write(pdf, text.reminder, bold=True)
-        _write(pdf, text.paragraph)
+    for part in view.wordings:  # Welsh first on a bilingual letter, then English
+        _write(pdf, part.heading, size=13, bold=True, height=6)
+        if part.reminder:
+            _write(pdf, part.reminder, bold=True)
+        _write(pdf, part.paragraph)
         pdf.ln(1)
     _write(pdf, f"{_bilingual([w.online for w in view.wordings])} {letter.short_url}", bold=True, height=6)
     pdf.ln(1)

@@ -64,7 +64,11 @@ def welsh_survey() -> dict[str, Any]:
         if question["id"] == "resolved":
             question["choices"] = [
                 {"value": value, "label": {"en": english, "cy": welsh}}
-                for value, english, welsh in [("yes", "Yes", "Ydy"), ("partly", "Partly", "Yn rhannol"), ("no", "No", "Nac ydy")]
+                for value, english, welsh in [
+                    ("yes", "Yes", "Ydy"),
+                    ("partly", "Partly", "Yn rhannol"),
+                    ("no", "No", "Nac ydy"),
+                ]
             ]
         for choice in question.get("choices") or ():
             choice["label"]["cy"] = WELSH_LABELS.get(choice["label"]["en"], choice["label"]["cy"])
@@ -104,7 +108,8 @@ def embedded_fonts(reader: PdfReader) -> set[str]:
     """The fonts embedded in the PDF (a font that is only named would print Welsh letters as gaps or boxes)."""
     names = set()
     for page in reader.pages:
-        for font in page["/Resources"]["/Font"].values():
+        resources: Any = page["/Resources"]
+        for font in resources["/Font"].values():
             descendant = font.get_object()["/DescendantFonts"][0].get_object()
             if "/FontFile2" in descendant["/FontDescriptor"].get_object():
                 names.add(str(descendant["/BaseFont"]))
@@ -186,7 +191,13 @@ async def test_a_welsh_speaker_gets_a_welsh_letter_when_the_survey_has_welsh(
     # The print-ready HTML letter, in Welsh, marked as Welsh.
     html = await welsh.get(f"/staff/letters/letter/{reference}")
     assert html.status_code == 200 and '<html lang="cy-GB">' in html.text
-    for text in ("Annwyl Siân Ŵyn", WELSH_CSAT.replace("'", "&#39;"), "tŷ a&#39;ch dŵr", "Ticiwch un blwch.", "Ar-lein:"):
+    for text in (
+        "Annwyl Siân Ŵyn",
+        WELSH_CSAT.replace("'", "&#39;"),
+        "tŷ a&#39;ch dŵr",
+        "Ticiwch un blwch.",
+        "Ar-lein:",
+    ):
         assert text in html.text, text
     assert "Dear" not in html.text and "Tick one box" not in html.text
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -52,10 +52,10 @@ class Clock:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     frozen = Clock(T0)
     monkeypatch.setattr("surveys.letters.utcnow", frozen)
-    yield frozen
+    return frozen
 
 
 @pytest.fixture
@@ -105,7 +105,9 @@ async def steps(db: TestDatabase, invitation_id: uuid.UUID) -> list[tuple[str, s
 async def test_an_unanswered_letter_gets_one_reminder_and_nobody_else_does(
     paper: Client, reminder_app: Litestar, auth: dict[str, str], db: TestDatabase, settings: Settings, clock: Clock
 ) -> None:
-    ids = await contacts_reported_just_before(paper, auth, ["plain", "answered", "objected", "erased", "dns", "closing"])
+    ids = await contacts_reported_just_before(
+        paper, auth, ["plain", "answered", "objected", "erased", "dns", "closing"]
+    )
     # Printed now; from here on the letters' clock only moves when the test moves it.
     clock.now = printed_at = datetime.now(UTC)
     token = await signed_in(paper, db)
@@ -134,14 +136,10 @@ async def test_an_unanswered_letter_gets_one_reminder_and_nobody_else_does(
         assert await opt_out(session, vault, invitations[ids["objected"]].subject_id, reason="objection")
         await erase(session, settings, invitations[ids["erased"]].subject_id, actor=Actor.cli(), holds=())
         await session.execute(
-            update(DataSubject)
-            .where(DataSubject.id == invitations[ids["dns"]].subject_id)
-            .values(do_not_survey=True)
+            update(DataSubject).where(DataSubject.id == invitations[ids["dns"]].subject_id).values(do_not_survey=True)
         )
         await session.execute(
-            update(Invitation)
-            .where(Invitation.id == ids["closing"])
-            .values(expires_at=printed_at + timedelta(days=10))
+            update(Invitation).where(Invitation.id == ids["closing"]).values(expires_at=printed_at + timedelta(days=10))
         )
 
     # A minute short of 14 days: nothing is due yet.
@@ -159,8 +157,9 @@ async def test_an_unanswered_letter_gets_one_reminder_and_nobody_else_does(
     clock.now = printed_at + timedelta(days=14)
     queue = await paper.get("/staff/letters")
     assert "Reminders due (4)" in queue.text
-    page = await paper.get("/staff/letters/reminders")
-    assert page.status_code == 200 and "Council Tax" in page.text and "Print 4 reminders (PDF)" in page.text
+    due_page = await paper.get("/staff/letters/reminders")
+    assert due_page.status_code == 200 and "Council Tax" in due_page.text
+    assert "Print 4 reminders (PDF)" in due_page.text
     for wrong in ("", "none", "0", "501"):
         refused = await paper.post("/staff/letters/reminders", data={"csrf_token": token, "limit": wrong})
         assert refused.status_code == 422 and "whole number from 1 to 500" in refused.text
@@ -232,4 +231,3 @@ async def test_a_reminder_that_could_not_come_before_the_survey_closes_is_never_
             clock.now = printed_at + later
             async with db.sessions() as session:
                 assert await printing.reminders_due(session) == []
-
