@@ -7,6 +7,11 @@ nothing is marked. Opt-out, suppression, restriction, erasure and expiry are che
 send time. A returned form is found by its reference and recorded through the same response model as every
 channel (channel "paper"); a second entry, an unknown reference, a mistyped one and a closed survey are refused
 with a message that says which.
+
+A letter is printed in the language its contact event asked for when the survey has it (or in Welsh then English,
+when the council prints bilingual letters). A letter still unanswered some days after printing is due one
+reminder letter (same reference, same QR code), printed from "Reminders due" the same way, under the reminder rule
+every channel follows and the same print-time checks; a reminder refused then is called off for good.
 """
 
 from __future__ import annotations

@@ -1,8 +1,13 @@
 """Paper: the survey as a printed letter, in print-ready HTML (one letter, for a browser) and PDF (a print batch).
 
-Every letter is one A4 page: the council's name and the reference at the top, the address where a DL window
-envelope shows it (20 mm from the left, 50 mm from the top, on an A4 sheet folded in three), a QR code to the
-web survey with its short link printed beside it, then the survey itself, with a box to tick for every answer.
+Every letter is one A4 page (a bilingual one may run to two): the council's name and the reference at the top,
+the address where a DL window envelope shows it (20 mm from the left, 50 mm from the top, on an A4 sheet folded
+in three), a QR code to the web survey with its short link printed beside it, then the survey itself, with a box
+to tick for every answer.
+
+A letter is written in one language, or in two (Welsh first, then English): the survey's own text in each, and
+the letter's fixed text from the gettext catalogue (`Wording`); the PDF embeds a Unicode font, so Welsh letters
+(ŵ, ŷ) print. A reminder letter is the same letter, saying it is a reminder and when we first wrote.
 
 Paper has no provider: it is not sent by a job through `Channel.send` but printed by staff from the print queue
 (`surveys.letters`), and answers come back as forms that staff key in against the reference. Survey content is
