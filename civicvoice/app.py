@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
-from babel.support import Translations
-from jinja2 import pass_context
 from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.openapi.config import OpenAPIConfig
@@ -41,7 +39,7 @@ from civicvoice.core.logging import configure_logging, mask_secret_paths
 from civicvoice.core.mail import Mailer
 from civicvoice.core.services import Extensions, Services
 from civicvoice.core.settings import Settings
-from civicvoice.core.translations import load_translations
+from civicvoice.core.translations import catalogues, install_translations
 from civicvoice.pages import InformationPages
 from privacy.keys import check_keys, load_keyring
 
@@ -128,39 +126,6 @@ async def stop_tasks(tasks: Sequence[asyncio.Task[None]]) -> None:
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
-def install_translations(env: Any, translations: dict[str, Translations]) -> None:
-    """Templates translate into the page's ``lang`` (English unless the page says otherwise; see base.html.j2).
-
-    The callables receive the render context, so one environment serves every language at once."""
-
-    def chosen(context: Any) -> Translations | None:
-        return translations.get(str(context.get("lang") or "en"))
-
-    @pass_context
-    def gettext(context: Any, message: str) -> str:
-        found = chosen(context)
-        if found is None:
-            return message
-        translated = found.gettext(message)
-        if translated == message and "%%" in message:
-            # A {% trans %} block without variables asks for its text with each % doubled (Jinja's new-style
-            # gettext formats every result); Babel's extractor keeps the catalogue's text as written.
-            written = message.replace("%%", "%")
-            translated_written = found.gettext(written)
-            if translated_written != written:
-                return translated_written.replace("%", "%%")
-        return translated
-
-    @pass_context
-    def ngettext(context: Any, singular: str, plural: str, n: int) -> str:
-        found = chosen(context)
-        if found is not None:
-            return str(found.ngettext(singular, plural, n))
-        return singular if n == 1 else plural
-
-    env.install_gettext_callables(gettext, ngettext, newstyle=True)
-
-
 def template_config(
     settings: Settings, feature_list: Sequence[Feature] | None = None
 ) -> TemplateConfig[JinjaTemplateEngine]:
@@ -170,7 +135,7 @@ def template_config(
         env = engine.engine
         env.add_extension("jinja2.ext.i18n")
         # English first; the page's `lang` picks a gettext catalogue (Welsh on the respondent pages).
-        install_translations(env, load_translations())
+        install_translations(env, catalogues())
         env.globals.update(
             council_name=settings.council_name,
             privacy_notice_url=settings.privacy_notice_url,

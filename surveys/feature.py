@@ -89,6 +89,8 @@ def _services(services: Services, extensions: Extensions) -> None:
             base_url=settings.base_url,
             council_name=settings.council_name,
             privacy_url=settings.privacy_notice_url,
+            reminder_days=settings.letter_reminder_days,
+            bilingual=settings.letter_language == "bilingual",
         )
     )
 

@@ -211,6 +211,7 @@ def contact_row(
         "transferred": event.transferred,
         "resolved_first_contact": event.resolved_first_contact,
         "contact_preference": customer.contact_preference.value if customer and customer.contact_preference else None,
+        "preferred_language": customer.preferred_language if customer else None,
         "do_not_survey": bool(customer and customer.do_not_survey),
     }
 

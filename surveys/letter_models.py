@@ -32,6 +32,8 @@ class LetterBatch(Base):
     printed_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow)
     printed_by: Mapped[str] = mapped_column(String(64))  # staff id
     letters: Mapped[int] = mapped_column(default=0)
+    # A batch of reminder letters (for letters printed earlier and not answered), not of first letters.
+    reminders: Mapped[bool] = mapped_column(default=False)
 
 
 class Letter(Base):
@@ -57,3 +59,7 @@ class Letter(Base):
     batch_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("letter_batch.id", ondelete="CASCADE"))
     keyed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     keyed_by: Mapped[str | None] = mapped_column(String(64))  # staff id of who keyed the return in
+    # The one reminder letter, with the same reference: the batch it was printed in (none yet, or never).
+    reminder_batch_id: Mapped[uuid.UUID | None] = mapped_column(
+        GUID, ForeignKey("letter_batch.id", ondelete="SET NULL")
+    )

@@ -1,5 +1,6 @@
 """Staff pages of the paper channel: the print queue (download a batch of letters as one PDF, which marks them
-sent), a printed letter as print-ready HTML, and keying in a returned form against its reference."""
+sent), the reminders due (printed the same way, once per letter), a printed letter as print-ready HTML, and
+keying in a returned form against its reference."""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ class LetterPages(Controller):
             "letters/queue.html.j2",
             status_code=status_code,
             lines=await printing.queue(session),
+            reminders=sum(line.due for line in await printing.reminders_due(session)),
             batches=await printing.batches(session),
             errors=errors or [],
             limit=limit,
@@ -106,13 +108,79 @@ class LetterPages(Controller):
         stamp = batch.printed_at.astimezone(LONDON).strftime("%Y%m%d-%H%M")
         return _pdf(batch.pdf, f"letters-{stamp}-{batch.letters}.pdf")
 
+    # --- reminder letters ----------------------------------------------------------------------------------
+
+    async def _reminders_page(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        *,
+        errors: list[dict[str, str]] | None = None,
+        limit: str = "100",
+        status_code: int = 200,
+    ) -> Template:
+        printing = service(request, LetterPrinting)
+        return staff_template(
+            request,
+            "letters/reminders.html.j2",
+            status_code=status_code,
+            lines=await printing.reminders_due(session),
+            reminder_days=printing.reminder_after.days,
+            errors=errors or [],
+            limit=limit,
+            batch_limit=BATCH_LIMIT,
+            london=LONDON,
+        )
+
+    @get("/reminders")
+    async def reminders(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+        """Reminders due: letters printed a while ago and not answered, each due one reminder letter."""
+        return await self._reminders_page(request, db_session)
+
+    @post("/reminders", status_code=200)
+    async def print_reminders(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Response[bytes] | Template:
+        """Print the reminders that are due: one PDF to download; each is recorded on its invitation's timeline."""
+        form = await form_values(request)
+        raw = form.get("limit", "").strip()
+        try:
+            if not raw.isdigit() or len(raw) > 4:
+                raise InvalidInput(
+                    f"Enter how many reminders to print, a whole number from 1 to {BATCH_LIMIT}.", field="limit"
+                )
+            batch = await service(request, LetterPrinting).print_reminders(
+                db_session, actor=acting_staff(request), limit=int(raw)
+            )
+        except CivicVoiceError as exc:
+            await db_session.rollback()
+            return await self._reminders_page(
+                request, db_session, errors=_errors(exc), limit=raw[:4], status_code=exc.status
+            )
+        if not batch.letters:
+            # Every due reminder was called off at print time (opt-out, erasure, restriction): that is saved.
+            return await self._reminders_page(
+                request,
+                db_session,
+                errors=[
+                    {
+                        "key": "limit",
+                        "message": f"None of the {batch.not_printed} reminders due could be printed: "
+                        "their people opted out, were erased or restricted. Their reminders are called off.",
+                    }
+                ],
+                limit=raw,
+            )
+        stamp = batch.printed_at.astimezone(LONDON).strftime("%Y%m%d-%H%M")
+        return _pdf(batch.pdf, f"reminders-{stamp}-{batch.letters}.pdf")
+
     @get("/batches/{batch_id:uuid}/pdf")
     async def reprint_batch(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], batch_id: FromPath[uuid.UUID]
     ) -> Response[bytes]:
         batch, pdf = await service(request, LetterPrinting).reprint(db_session, batch_id, actor=acting_staff(request))
         stamp = batch.printed_at.astimezone(LONDON).strftime("%Y%m%d-%H%M")
-        return _pdf(pdf, f"letters-{stamp}-reprint.pdf")
+        return _pdf(pdf, f"{'reminders' if batch.reminders else 'letters'}-{stamp}-reprint.pdf")
 
     @get("/letter/{reference:str}")
     async def letter(

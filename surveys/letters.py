@@ -7,6 +7,11 @@ nothing is marked. Opt-out, suppression, restriction, erasure and expiry are che
 send time. A returned form is found by its reference and recorded through the same response model as every
 channel (channel "paper"); a second entry, an unknown reference, a mistyped one and a closed survey are refused
 with a message that says which.
+
+A letter is printed in the language its contact event asked for when the survey has it (or in Welsh then English,
+when the council prints bilingual letters). A letter still unanswered some days after printing is due one
+reminder letter (same reference, same QR code), printed from "Reminders due" the same way, under the reminder rule
+every channel follows and the same print-time checks; a reminder refused then is called off for good.
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from civicvoice.core.audit import Actor, record
 from civicvoice.core.clock import LONDON, utcnow
@@ -26,15 +32,15 @@ from civicvoice.core.errors import CivicVoiceError, Conflict, InvalidInput, NotF
 from privacy.exceptions import KeyDestroyed
 from privacy.models import DataSubject
 from privacy.vault import IdentityClaim, Vault
-from surveys.channels.paper import PrintedLetter, letters_pdf
+from surveys.channels.paper import PrintedLetter, letter_languages, letters_pdf, link_language
 from surveys.definitions import SurveyDefinition
 from surveys.letter_models import Letter, LetterBatch
 from surveys.letter_references import ReferenceProblem, new_reference, printed, read_reference
 from surveys.models import Contact, Invitation, InvitationState, Service
 from surveys.responses import AlreadyAnswered, InvitationClosed, ResponseRecorder, Submission, refusal
-from surveys.rules import InvitationChannel
+from surveys.rules import InvitationChannel, one_reminder_due
 from surveys.sending import send_refusal
-from surveys.timeline import ANSWERED, record_event
+from surveys.timeline import ANSWERED, REMINDED, REMINDER_CANCELLED, record_event
 from surveys.tokens import TokenSigner, short_digest
 
 log = structlog.get_logger("civicvoice.letters")
@@ -83,6 +89,13 @@ class QueueLine:
 
 
 @dataclass(frozen=True)
+class ReminderLine:
+    service: str
+    due: int  # reminder letters due to print
+    oldest_sent_at: datetime | None  # when the longest-waiting letter was printed
+
+
+@dataclass(frozen=True)
 class PrintedBatch:
     batch_id: uuid.UUID
     printed_at: datetime
@@ -107,6 +120,23 @@ def _london_day(moment: datetime) -> str:
     return moment.astimezone(LONDON).strftime("%-d %B %Y")
 
 
+def _london_date(moment: datetime) -> date:
+    return moment.astimezone(LONDON).date()
+
+
+@dataclass(frozen=True)
+class _Recipient:
+    """Who a letter goes to and what it asks, read from the person's identity at print time; never stored."""
+
+    name: str | None
+    address: tuple[str, ...]
+    service: str
+    survey: SurveyDefinition
+    preferred_language: str | None
+    email: str | None  # for the suppression check only
+    phone: str | None
+
+
 class LetterPrinting:
     def __init__(
         self,
@@ -117,6 +147,8 @@ class LetterPrinting:
         base_url: str,
         council_name: str,
         privacy_url: str,
+        reminder_days: int = 14,
+        bilingual: bool = False,
     ) -> None:
         self.vault = vault
         self.signer = signer
@@ -124,6 +156,9 @@ class LetterPrinting:
         self.base_url = base_url
         self.council_name = council_name
         self.privacy_url = privacy_url if "://" in privacy_url else f"{base_url}{privacy_url}"
+        # An unanswered letter is due its one reminder this long after printing (`one_reminder_due`).
+        self.reminder_after = timedelta(days=reminder_days)
+        self.bilingual = bilingual  # the council prints every letter in Welsh then English (when the survey has Welsh)
 
     # --- the print queue ---------------------------------------------------------------------------------
 
@@ -194,16 +229,18 @@ class LetterPrinting:
                 continue
             reference = references.pop()
             session.add(Letter(invitation_id=invitation.id, reference=reference, batch_id=batch.id))
-            code = self.signer.short_code(invitation.id)
             if invitation.short_digest is None:
-                invitation.short_digest = short_digest(code)
+                invitation.short_digest = short_digest(self.signer.short_code(invitation.id))
             invitation.state = InvitationState.sent
             invitation.sent_at = invitation.state_changed_at = now
             invitation.send_attempts += 1
             invitation.message_ref = f"letter:{reference}"
             invitation.failure = None
+            # Its one reminder letter, if the survey is still open by then (as the rules drop an email reminder).
+            reminder_at = now + self.reminder_after
+            invitation.reminder_at = reminder_at if reminder_at < invitation.expires_at else None
             await record_event(session, invitation.id, InvitationState.sent, f"printed, reference {printed(reference)}")
-            letters.append(self._letter(content, reference, code, invitation, now))
+            letters.append(self._letter(content, reference, invitation, now))
         batch.letters = len(letters)
         record(
             session,
@@ -218,24 +255,136 @@ class LetterPrinting:
         log.info("letters_printed", batch_id=str(batch.id), letters=len(letters), not_printed=not_printed)
         return PrintedBatch(batch.id, now, len(letters), not_printed, pdf)
 
+    # --- reminder letters ------------------------------------------------------------------------------
+
+    def _reminder_due(self, now: datetime) -> tuple[ColumnElement[bool], ...]:
+        """What `one_reminder_due` says, as a query: printed, unanswered, never reminded, open, waited long enough,
+        and its reminder not called off (``reminder_at`` is cleared when one is refused or could not come in time)."""
+        return (
+            Invitation.channel == PAPER,
+            Invitation.state == InvitationState.sent,
+            Invitation.responded_at.is_(None),
+            Invitation.reminders_sent == 0,
+            Invitation.reminder_at.is_not(None),
+            Invitation.sent_at <= now - self.reminder_after,
+            Invitation.expires_at > now,
+            Letter.reminder_batch_id.is_(None),
+        )
+
+    async def reminders_due(self, session: AsyncSession, now: datetime | None = None) -> list[ReminderLine]:
+        """Reminder letters due to print, per service."""
+        now = now or utcnow()
+        rows = await session.execute(
+            select(Service.name, func.count(), func.min(Invitation.sent_at))
+            .select_from(Invitation)
+            .join(Letter, Letter.invitation_id == Invitation.id)
+            .join(Contact, Contact.id == Invitation.contact_id)
+            .join(Service, Service.id == Contact.service_id)
+            .where(*self._reminder_due(now))
+            .group_by(Service.name)
+            .order_by(Service.name)
+        )
+        return [ReminderLine(name, due, oldest) for name, due, oldest in rows]
+
+    async def print_reminders(
+        self, session: AsyncSession, *, actor: Actor, limit: int = 100, now: datetime | None = None
+    ) -> PrintedBatch:
+        """Print the reminder letters that are due (the longest waiting first, at most ``limit``), each with its
+        letter's reference and QR code, and record each on its invitation's timeline; does not commit.
+
+        Everything checked when a letter is printed is checked again; a reminder refused now is called off, never
+        printed later (as an email reminder is)."""
+        if not 1 <= limit <= BATCH_LIMIT:
+            raise InvalidInput(
+                f"Enter how many reminders to print, a whole number from 1 to {BATCH_LIMIT}.", field="limit"
+            )
+        now = now or utcnow()
+        first_batch = aliased(LetterBatch)
+        rows = (
+            await session.execute(
+                select(Invitation, Letter, first_batch.printed_at)
+                .join(Letter, Letter.invitation_id == Invitation.id)
+                .join(first_batch, first_batch.id == Letter.batch_id)
+                .where(*self._reminder_due(now))
+                .order_by(Invitation.sent_at, Invitation.id)
+                .limit(limit)
+                .with_for_update(of=Invitation, skip_locked=True)
+            )
+        ).tuples()
+        due = [
+            (invitation, letter, first_printed)
+            for invitation, letter, first_printed in rows
+            if one_reminder_due(
+                sent_at=invitation.sent_at,
+                responded=invitation.responded_at is not None,
+                reminders_sent=invitation.reminders_sent,
+                expires_at=invitation.expires_at,
+                after=self.reminder_after,
+                now=now,
+            )
+        ]
+        if not due:
+            raise NothingToPrint(
+                f"No reminder letters are due to print. A letter not answered {self.reminder_after.days} days after "
+                "it was printed is due one reminder."
+            )
+        batch = LetterBatch(printed_at=now, printed_by=actor.id, reminders=True)
+        session.add(batch)
+        await session.flush()
+        letters: list[PrintedLetter] = []
+        not_printed = 0
+        for invitation, letter, first_printed in due:
+            recipient = await self._content(session, invitation, now)
+            if isinstance(recipient, str):
+                not_printed += 1
+                invitation.reminder_at = None
+                await record_event(session, invitation.id, REMINDER_CANCELLED, recipient, at=now)
+                continue
+            letter.reminder_batch_id = batch.id
+            invitation.reminders_sent += 1
+            await record_event(
+                session,
+                invitation.id,
+                REMINDED,
+                f"reminder letter printed, reference {printed(letter.reference)}",
+                at=now,
+            )
+            letters.append(self._letter(recipient, letter.reference, invitation, now, first_printed))
+        batch.letters = len(letters)
+        record(
+            session,
+            actor,
+            "letters.reminders_printed",
+            target_kind="letter_batch",
+            target_id=batch.id,
+            detail={"letters": len(letters), "not_printed": not_printed},
+        )
+        await session.flush()
+        pdf = letters_pdf(letters) if letters else b""
+        log.info("letter_reminders_printed", batch_id=str(batch.id), letters=len(letters), not_printed=not_printed)
+        return PrintedBatch(batch.id, now, len(letters), not_printed, pdf)
+
     async def reprint(self, session: AsyncSession, batch_id: uuid.UUID, *, actor: Actor) -> tuple[LetterBatch, bytes]:
         """A batch's letters again (the printer jammed): the same references; people erased since are left out."""
         batch = await session.get(LetterBatch, batch_id)
         if batch is None:
             raise NotFound("There is no such print batch.")
+        in_batch = Letter.reminder_batch_id == batch_id if batch.reminders else Letter.batch_id == batch_id
+        first_batch = aliased(LetterBatch)
         rows = await session.execute(
-            select(Letter, Invitation)
+            select(Letter, Invitation, first_batch.printed_at)
             .join(Invitation, Invitation.id == Letter.invitation_id)
-            .where(Letter.batch_id == batch_id)
+            .join(first_batch, first_batch.id == Letter.batch_id)
+            .where(in_batch)
             .order_by(Invitation.due_at, Invitation.id)
         )
         letters = []
-        for letter, invitation in rows.tuples():
-            content = await self._identity_of(session, invitation)
-            if isinstance(content, str):
+        for letter, invitation, first_printed in rows.tuples():
+            recipient = await self._recipient(session, invitation)
+            if isinstance(recipient, str):
                 continue
-            code = self.signer.short_code(invitation.id)
-            letters.append(self._letter(content, letter.reference, code, invitation, batch.printed_at))
+            first_sent = first_printed if batch.reminders else None
+            letters.append(self._letter(recipient, letter.reference, invitation, batch.printed_at, first_sent))
         record(session, actor, "letters.reprinted", target_kind="letter_batch", target_id=batch.id)
         if not letters:
             raise NothingToPrint("None of this batch's letters can be printed again: their people have been erased.")
@@ -246,12 +395,12 @@ class LetterPrinting:
         found = await self._letter_row(session, reference)
         letter, invitation = found
         batch = await session.get(LetterBatch, letter.batch_id)
-        content = await self._identity_of(session, invitation)
-        if isinstance(content, str):
+        recipient = await self._recipient(session, invitation)
+        if isinstance(recipient, str):
             raise LetterClosed("This letter's person has been erased: it cannot be shown or printed again.")
         record(session, actor, "letters.viewed", target_kind="letter", target_id=letter.id)
         printed_at = batch.printed_at if batch is not None else utcnow()
-        return self._letter(content, letter.reference, self.signer.short_code(invitation.id), invitation, printed_at)
+        return self._letter(recipient, letter.reference, invitation, printed_at)
 
     async def _fresh_references(self, session: AsyncSession, count: int) -> list[str]:
         """``count`` references no letter has (a clash among 31**8 is rare, but a reference must find one letter)."""
@@ -262,10 +411,8 @@ class LetterPrinting:
             fresh |= wanted - taken
         return sorted(fresh)
 
-    async def _identity_of(
-        self, session: AsyncSession, invitation: Invitation
-    ) -> tuple[str | None, tuple[str, ...], str, SurveyDefinition] | str:
-        """(name, address lines, service, survey) for the letter, or why it cannot be printed."""
+    async def _recipient(self, session: AsyncSession, invitation: Invitation) -> _Recipient | str:
+        """Who the letter goes to and what it asks, or why it cannot be printed."""
         if invitation.subject_id is None:
             return "erased"
         subject = await session.get(DataSubject, invitation.subject_id)
@@ -277,54 +424,65 @@ class LetterPrinting:
             return "erased"
         if not identity.addresses:
             return "no_contact_details"
-        service = await session.scalar(
-            select(Service.name)
-            .join(Contact, Contact.service_id == Service.id)
-            .where(Contact.id == invitation.contact_id)
-        )
+        found = (
+            await session.execute(
+                select(Service.name, Contact.preferred_language)
+                .join(Contact, Contact.service_id == Service.id)
+                .where(Contact.id == invitation.contact_id)
+            )
+        ).first()
+        service, preferred = (found.name, found.preferred_language) if found is not None else (None, None)
         survey = await self.recorder.definition(session, invitation.survey_version_id)
-        return identity.name, tuple(identity.addresses[-1].split("\n")), service or "our services", survey
+        return _Recipient(
+            identity.name,
+            tuple(identity.addresses[-1].split("\n")),
+            service or "our services",
+            survey,
+            preferred,
+            identity.emails[-1] if identity.emails else None,
+            identity.phones[-1] if identity.phones else None,
+        )
 
-    async def _content(
-        self, session: AsyncSession, invitation: Invitation, now: datetime
-    ) -> tuple[str | None, tuple[str, ...], str, SurveyDefinition] | str:
+    async def _content(self, session: AsyncSession, invitation: Invitation, now: datetime) -> _Recipient | str:
+        """The letter's recipient, or why it must not be printed now: the checks every channel makes at send time
+        (`send_refusal`: erased, opted out, "do not survey", restricted, expired) and suppression."""
         reason = await send_refusal(session, invitation, now)
         if reason is not None:
             return reason
-        content = await self._identity_of(session, invitation)
-        if isinstance(content, str):
-            return content
-        subject = await session.get(DataSubject, invitation.subject_id)
-        assert subject is not None
-        identity = await self.vault.identity(session, subject)
-        claim = IdentityClaim(
-            email=identity.emails[-1] if identity.emails else None,
-            phone=identity.phones[-1] if identity.phones else None,
-        )
+        recipient = await self._recipient(session, invitation)
+        if isinstance(recipient, str):
+            return recipient
+        claim = IdentityClaim(email=recipient.email, phone=recipient.phone)
         if not claim.is_empty and await self.vault.is_suppressed(session, claim):
             return "suppressed"
-        return content
+        return recipient
 
     def _letter(
         self,
-        content: tuple[str | None, tuple[str, ...], str, SurveyDefinition],
+        recipient: _Recipient,
         reference: str,
-        code: str,
         invitation: Invitation,
         printed_at: datetime,
+        first_sent_at: datetime | None = None,
     ) -> PrintedLetter:
-        name, address, service, survey = content
+        survey = recipient.survey
+        languages = letter_languages(recipient.preferred_language, survey.languages, bilingual=self.bilingual)
+        # The QR code and the link open the web survey in the letter's language.
+        code = self.signer.short_code(invitation.id)
+        shown = link_language(languages, recipient.preferred_language, survey.languages)
         return PrintedLetter(
             reference=reference,
-            name=name,
-            address=address,
+            name=recipient.name,
+            address=recipient.address,
             council_name=self.council_name,
-            service_name=service,
+            service_name=recipient.service,
             survey=survey,
-            short_url=f"{self.base_url}/r/{code}",
-            expires_on=_london_day(invitation.expires_at),
+            short_url=f"{self.base_url}/r/{code}" + (f"?lang={shown}" if shown else ""),
+            expires_on=_london_date(invitation.expires_at),
             privacy_url=self.privacy_url,
-            dated=_london_day(printed_at),
+            dated=_london_date(printed_at),
+            languages=languages,
+            first_sent_on=_london_date(first_sent_at) if first_sent_at is not None else None,
         )
 
     # --- paper returns -----------------------------------------------------------------------------------

@@ -99,7 +99,7 @@ class Contact(Base):
     __tablename__ = "contact"
     __datamap__ = DataMapEntry(
         purpose="Measure service quality per contact and decide survey invitations",
-        holds=("link to customer", "agent reference", "contact times and outcome"),
+        holds=("link to customer", "agent reference", "contact times and outcome", "preferred language"),
         category="contact metadata",
         lawful_basis="public_task",
         retention="2 years",
@@ -139,6 +139,8 @@ class Contact(Base):
     transferred: Mapped[bool] = mapped_column(default=False)
     resolved_first_contact: Mapped[bool | None]
     contact_preference: Mapped[str | None] = mapped_column(String(10))
+    # The language the customer asked to be written to in ("en", "cy"), as the contact system reported it.
+    preferred_language: Mapped[str | None] = mapped_column(String(3))
     do_not_survey: Mapped[bool] = mapped_column(default=False)
     # Whether the same person contacted again within the repeat window (first contact resolution), stored once
     # the window has closed so that a later erasure or retention run does not change a past month's figure.

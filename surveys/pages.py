@@ -83,9 +83,14 @@ class SurveyPages(Controller):
 
     @get("/r/{code:str}", status_code=HTTP_303_SEE_OTHER)
     async def short_link(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], code: FromPath[str]
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        code: FromPath[str],
+        lang: Annotated[str | None, QueryParameter(name="lang")] = None,
     ) -> Redirect | Template:
-        """A short link (text messages, print) leads to the survey's own link, signed afresh; nothing is used up."""
+        """A short link (text messages, print) leads to the survey's own link, signed afresh; nothing is used up.
+        A letter's link names its language (``?lang=cy``), passed on so the survey opens in it."""
         invitation = None
         if 8 <= len(code) <= 24:
             invitation = await db_session.scalar(
@@ -95,7 +100,8 @@ class SurveyPages(Controller):
             return link_problem(BadToken("This link is not complete or has been changed."))
         signer = service(request, TokenSigner)
         token = signer.sign(invitation.id, Purpose.survey, invitation.expires_at)
-        return Redirect(f"/s/{token}", status_code=HTTP_303_SEE_OTHER, headers=NO_STORE)
+        language = f"?lang={lang}" if lang in LANGUAGE_NAMES else ""
+        return Redirect(f"/s/{token}{language}", status_code=HTTP_303_SEE_OTHER, headers=NO_STORE)
 
     @get("/s/{token:str}")
     async def show_survey(

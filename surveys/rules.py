@@ -667,13 +667,37 @@ def reminder_due(
     """True when the one reminder should go now: sent, unanswered, not yet reminded, not expired, and
     ``reminder_after`` has passed since sending. With ``channel``, never inside that channel's quiet hours.
     """
+    quiet = policy.quiet_hours.get(channel) if channel is not None else None
+    return one_reminder_due(
+        sent_at=sent_at,
+        responded=responded,
+        reminders_sent=reminders_sent,
+        expires_at=expires_at,
+        after=policy.reminder_after,
+        now=now,
+        quiet=quiet,
+    )
+
+
+def one_reminder_due(
+    *,
+    sent_at: datetime | None,
+    responded: bool,
+    reminders_sent: int,
+    expires_at: datetime,
+    after: timedelta | None,
+    now: datetime,
+    quiet: QuietHours | None = None,
+) -> bool:
+    """The reminder rule for any channel: at most one, only once ``after`` has passed since sending (none when
+    ``after`` is None), never once answered or expired, never in ``quiet`` hours. A printed reminder letter
+    (paper, whose wait is its own setting) follows it as the email and SMS reminders do."""
     _require_aware(now, "now")
     _require_aware(expires_at, "expires_at")
     if sent_at is not None:
         _require_aware(sent_at, "sent_at")
-    if policy.reminder_after is None or sent_at is None or responded or reminders_sent >= 1:
+    if after is None or sent_at is None or responded or reminders_sent >= 1:
         return False
-    if now >= expires_at or now < sent_at + policy.reminder_after:
+    if now >= expires_at or now < sent_at + after:
         return False
-    quiet = policy.quiet_hours.get(channel) if channel is not None else None
     return quiet is None or not quiet.contains(now)

@@ -93,6 +93,15 @@ class Customer(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
     postal_address: PostalAddress | None = None
     contact_preference: ContactPreference | None = None
+    # The language the customer asked to be written to in: "cy" (Welsh) or "en" (English). A paper survey is
+    # printed in it when the survey version has Welsh text; unknown, English.
+    preferred_language: (
+        Annotated[
+            Literal["en", "cy"],
+            Meta(description="The language to write to the customer in: en (English) or cy (Welsh)."),
+        ]
+        | None
+    ) = None
     opted_out: bool = False
     do_not_survey: bool = False
 

@@ -1,5 +1,6 @@
 """An invitation's timeline: decided, queued, then every state it moved through (sending, sent, delivered or a
-failure, a reply, reminded, expired), and answered. Staff see it; it never holds personal data."""
+failure, a reply, reminded or its reminder called off, expired), and answered. Staff see it; it never holds
+personal data."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from surveys.models import Invitation, InvitationDecision, InvitationEvent
 
 # Timeline steps that are not invitation states.
 REMINDED = "reminded"
+REMINDER_CANCELLED = "reminder_cancelled"  # a reminder refused when due (opted out, erased, ...): never sent later
 REPLY_NOT_UNDERSTOOD = "reply_not_understood"
 ANSWERED = "answered"
 OPTED_OUT = "opted_out"

@@ -142,6 +142,11 @@ class Settings:
     # person; each tablet may send at most this many answers a minute (a stuck or abused tablet is refused).
     kiosk_idle_seconds: int = 30
     kiosk_answers_per_minute: int = 12
+    # Paper surveys (surveys/letters.py): days after a letter is printed that an unanswered one is due its one
+    # reminder letter; and the language letters are printed in: "preferred" (the language the contact event gave,
+    # when the survey has it, else English) or "bilingual" (Welsh first, then English, when the survey has Welsh).
+    letter_reminder_days: int = 14
+    letter_language: Literal["preferred", "bilingual"] = "preferred"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -282,6 +287,12 @@ class Settings:
             kwargs["chat_allowed_origins"] = _origins(v, "CIVICVOICE_CHAT_ALLOWED_ORIGINS")
         if (v := get("CHAT_TOKEN_MINUTES")) is not None:
             kwargs["chat_token_minutes"] = _int(v, "CIVICVOICE_CHAT_TOKEN_MINUTES", low=1, high=240)
+        if (v := get("LETTER_REMINDER_DAYS")) is not None:
+            kwargs["letter_reminder_days"] = _int(v, "CIVICVOICE_LETTER_REMINDER_DAYS", low=1, high=365)
+        if (v := get("LETTER_LANGUAGE")) is not None:
+            if v not in ("preferred", "bilingual"):
+                raise ConfigurationError("CIVICVOICE_LETTER_LANGUAGE must be preferred or bilingual.")
+            kwargs["letter_language"] = v
         return cls(**kwargs)
 
     @property

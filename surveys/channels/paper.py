@@ -1,8 +1,13 @@
 """Paper: the survey as a printed letter, in print-ready HTML (one letter, for a browser) and PDF (a print batch).
 
-Every letter is one A4 page: the council's name and the reference at the top, the address where a DL window
-envelope shows it (20 mm from the left, 50 mm from the top, on an A4 sheet folded in three), a QR code to the
-web survey with its short link printed beside it, then the survey itself, with a box to tick for every answer.
+Every letter is one A4 page (a bilingual one may run to two): the council's name and the reference at the top,
+the address where a DL window envelope shows it (20 mm from the left, 50 mm from the top, on an A4 sheet folded
+in three), a QR code to the web survey with its short link printed beside it, then the survey itself, with a box
+to tick for every answer.
+
+A letter is written in one language, or in two (Welsh first, then English): the survey's own text in each, and
+the letter's fixed text from the gettext catalogue (`Wording`); the PDF embeds a Unicode font, so Welsh letters
+(ŵ, ŷ) print. A reminder letter is the same letter, saying it is a reminder and when we first wrote.
 
 Paper has no provider: it is not sent by a job through `Channel.send` but printed by staff from the print queue
 (`surveys.letters`), and answers come back as forms that staff key in against the reference. Survey content is
@@ -16,17 +21,21 @@ import hashlib
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import segno
+from babel.dates import format_date
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import escape
 
 from civicvoice.core.errors import ConfigurationError
-from surveys.definitions import ENGLISH, Question, QuestionKind, SurveyDefinition
+from civicvoice.core.translations import translations_for
+from surveys.definitions import ENGLISH, WELSH, Question, QuestionKind, SurveyDefinition
 from surveys.letter_references import printed
 
 
@@ -40,18 +49,103 @@ class PrintedLetter:
     council_name: str
     service_name: str
     survey: SurveyDefinition
-    short_url: str  # the web version (/r/CODE): what the QR code holds
-    expires_on: str  # the last day to answer, for people
+    short_url: str  # the web version (/r/CODE, with the letter's language): what the QR code holds
+    expires_on: date  # the last day to answer (London)
     privacy_url: str
-    dated: str  # the day the letter was printed, for people
+    dated: date  # the day this letter was printed (London)
+    # The languages the letter is written in, in print order: one, or Welsh then English for a bilingual letter.
+    languages: tuple[str, ...] = (ENGLISH,)
+    first_sent_on: date | None = None  # a reminder letter: the day the first letter was printed
 
     @property
     def printed_reference(self) -> str:
         return printed(self.reference)
 
     @property
-    def greeting(self) -> str:
-        return f"Dear {self.name}" if self.name else "Dear customer"
+    def is_reminder(self) -> bool:
+        return self.first_sent_on is not None
+
+
+def letter_languages(preferred: str | None, offered: Sequence[str], *, bilingual: bool) -> tuple[str, ...]:
+    """The languages a letter is printed in: Welsh then English when the council prints bilingual letters and the
+    survey has Welsh; else the person's preferred language when the survey has it; else English."""
+    if bilingual and WELSH in offered:
+        return (WELSH, ENGLISH)
+    if preferred is not None and preferred in offered:
+        return (preferred,)
+    return (ENGLISH,)
+
+
+def link_language(letter_languages: Sequence[str], preferred: str | None, offered: Sequence[str]) -> str | None:
+    """The language the QR code and web link open the survey in: the letter's (for a bilingual letter, the
+    person's preferred language if the survey has it, else the first); none when the survey has only one."""
+    if len(offered) < 2:
+        return None
+    if len(letter_languages) > 1 and preferred in offered:
+        return preferred
+    return letter_languages[0]
+
+
+def _day(day: date, language: str) -> str:
+    return format_date(day, "d MMMM y", locale="cy" if language == WELSH else "en_GB")
+
+
+@dataclass(frozen=True)
+class Wording:
+    """A letter's fixed text in one language, from the gettext catalogue, with its details filled in."""
+
+    language: str
+    heading: str
+    reminder: str  # empty for a first letter
+    paragraph: str
+    online: str
+    reference_label: str
+    dated: str
+    qr_caption: str
+    qr_label: str
+    footnote: str
+    page_title: str
+    address_label: str
+    write_in_label: str
+
+
+def wording(letter: PrintedLetter, language: str) -> Wording:
+    t = translations_for(language)
+    title = letter.survey.title_in(language)
+    greeting = t.gettext("Dear %(name)s") % {"name": letter.name} if letter.name else t.gettext("Dear customer")
+    about = t.gettext("you were recently in touch with us about %(service)s.") % {"service": letter.service_name}
+    how = t.gettext(
+        "Answer online (scan the code, or type the address below), or tick the boxes and post this page back to us "
+        "in the reply-paid envelope, by %(date)s."
+    ) % {"date": _day(letter.expires_on, language)}
+    reminder = ""
+    if letter.first_sent_on is not None:
+        title = t.gettext("Reminder: %(title)s") % {"title": title}
+        reminder = t.gettext(
+            "This is a reminder. We wrote to you on %(date)s to ask about your recent contact with us, and we have "
+            "not had your answers yet. If you have already sent them, thank you: there is nothing more to do."
+        ) % {"date": _day(letter.first_sent_on, language)}
+    return Wording(
+        language=language,
+        heading=title,
+        reminder=reminder,
+        paragraph=f"{greeting}, {about} {letter.survey.intro_in(language)} {how}",
+        online=t.gettext("Online:"),
+        reference_label=t.gettext("Reference:"),
+        dated=_day(letter.dated, language),
+        qr_caption=t.gettext("Scan with your phone's camera to answer online"),
+        qr_label=t.gettext("QR code: opens this survey online"),
+        footnote=t.gettext(
+            "Reference %(reference)s: it lets us match your answers to this survey, so please return the whole page."
+        )
+        % {"reference": letter.printed_reference}
+        + " "
+        + t.gettext("How we use your information:")
+        + f" {letter.privacy_url}",
+        page_title=t.gettext("Survey letter"),
+        address_label=t.gettext("Address"),
+        write_in_label=t.gettext("Space to write your answer"),
+    )
 
 
 # --- the QR code -------------------------------------------------------------------------------------------
@@ -60,12 +154,6 @@ class PrintedLetter:
 def qr_code(url: str) -> segno.QRCode:
     # Medium error correction at least (segno raises it when the symbol has room): a creased letter still scans.
     return segno.make(url, error="m", micro=False)
-
-
-def qr_svg(url: str) -> str:
-    """The QR code as inline SVG for the HTML letter; labelled for screen readers."""
-    svg: str = qr_code(url).svg_inline(scale=4, border=4, title="QR code: opens this survey online", omitsize=True)
-    return svg
 
 
 def qr_png(url: str) -> bytes:
@@ -107,26 +195,84 @@ def printed_questions(survey: SurveyDefinition, language: str = ENGLISH) -> list
 
 
 def _note(question: Question, numbers: dict[str, int], survey: SurveyDefinition, language: str) -> str:
+    t = translations_for(language)
     parts = []
     condition = question.show_if
     if condition is not None:
         earlier = survey.question(condition.question)
         labels = {option.value: option.label_in(language) for option in earlier.options()} if earlier else {}
         if condition.any_of:
-            answered = " or ".join(f'"{labels.get(value, value)}"' for value in condition.any_of)
+            either = t.gettext("or")
+            answered = f" {either} ".join(f'"{labels.get(value, value)}"' for value in condition.any_of)
         elif condition.at_most is not None and condition.at_least is not None:
-            answered = f"{condition.at_least} to {condition.at_most}"
+            answered = t.gettext("%(low)s to %(high)s") % {"low": condition.at_least, "high": condition.at_most}
         elif condition.at_most is not None:
-            answered = f"{condition.at_most} or lower"
+            answered = t.gettext("%(value)s or lower") % {"value": condition.at_most}
         else:
-            answered = f"{condition.at_least} or higher"
-        parts.append(f"Answer only if you answered {answered} to question {numbers[condition.question]}.")
+            answered = t.gettext("%(value)s or higher") % {"value": condition.at_least}
+        parts.append(
+            t.gettext("Answer only if you answered %(answers)s to question %(number)s.")
+            % {"answers": answered, "number": numbers[condition.question]}
+        )
     if question.kind is QuestionKind.free_text:
         hint = question.hint_in(language)
-        parts.append(hint or "Write your answer in the box.")
+        parts.append(hint or t.gettext("Write your answer in the box."))
     else:
-        parts.append("Tick one box.")
+        parts.append(t.gettext("Tick one box."))
     return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class LetterQuestion:
+    """One question on a letter in each of its languages (in the letter's order): text and note per language,
+    and the boxes to tick labelled in all of them (none for a question answered in writing)."""
+
+    number: int
+    texts: tuple[tuple[str, str], ...]  # (language, text)
+    notes: tuple[tuple[str, str], ...]
+    boxes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LetterView:
+    """A letter laid out in its languages: its wording in each, then its questions."""
+
+    letter: PrintedLetter
+    wordings: tuple[Wording, ...]
+    questions: tuple[LetterQuestion, ...]
+
+    @property
+    def first(self) -> Wording:
+        return self.wordings[0]
+
+    @property
+    def html_lang(self) -> str:
+        return f"{self.letter.languages[0]}-GB"
+
+
+def letter_view(letter: PrintedLetter) -> LetterView:
+    languages = letter.languages
+    per_language = [printed_questions(letter.survey, language) for language in languages]
+    questions = []
+    for parts in zip(*per_language, strict=True):
+        questions.append(
+            LetterQuestion(
+                number=parts[0].number,
+                texts=tuple(zip(languages, (part.text for part in parts), strict=True)),
+                notes=tuple(zip(languages, (part.note for part in parts), strict=True)),
+                boxes=tuple(_bilingual(labels) for labels in zip(*(part.options for part in parts), strict=True)),
+            )
+        )
+    return LetterView(
+        letter=letter,
+        wordings=tuple(wording(letter, language) for language in languages),
+        questions=tuple(questions),
+    )
+
+
+def _bilingual(parts: Sequence[str], joiner: str = " / ") -> str:
+    """The same text in each language once: "Bodlon iawn / Very satisfied", "5" (not "5 / 5")."""
+    return joiner.join(dict.fromkeys(parts))
 
 
 # --- HTML -------------------------------------------------------------------------------------------------
@@ -139,6 +285,7 @@ def _templates() -> Environment:
         autoescape=select_autoescape(default=True, default_for_string=True),
         extensions=["jinja2.ext.i18n"],
     )
+    # The letter's text comes from its `Wording` (gettext in Python, one catalogue per language on the page).
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     return env
 
@@ -163,6 +310,7 @@ body { margin: 0; font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-ser
 .link { word-break: break-all; }
 h1 { margin: 63mm 0 2mm; font-size: 13pt; }
 h2 { font-size: 10pt; margin: 0; }
+.heading-again { font-size: 13pt; margin: 3mm 0 2mm; }
 .questions { padding-left: 5mm; margin: 2mm 0; }
 .questions > li { margin-bottom: 2mm; }
 .note { font-size: 8.5pt; margin: 0 0 1mm; }
@@ -182,14 +330,11 @@ LETTER_CSP = (
 
 def letter_html(letter: PrintedLetter) -> str:
     """One letter as a print-ready HTML page (A4, printed from a browser at 100%); serve it with `LETTER_CSP`."""
-    label = "QR code: opens this survey online"
-    svg = qr_svg(letter.short_url).replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
-    context: dict[str, Any] = {
-        "letter": letter,
-        "questions": printed_questions(letter.survey),
-        "qr": svg,
-        "style": LETTER_STYLE,
-    }
+    view = letter_view(letter)
+    label = view.first.qr_label
+    svg = qr_code(letter.short_url).svg_inline(scale=4, border=4, title=label, omitsize=True)
+    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{escape(label)}" ', 1)
+    context: dict[str, Any] = {"view": view, "letter": letter, "qr": svg, "style": LETTER_STYLE}
     return _templates().get_template("letter.html.j2").render(context)
 
 
@@ -228,7 +373,6 @@ def letter_font() -> tuple[Path, Path]:
     )
 
 
-QR_CAPTION = "Scan with your phone's camera to answer online"
 PAGE_WIDTH, PAGE_HEIGHT, MARGIN = 210.0, 297.0, 20.0
 # The window of a DL envelope (110 x 220 mm; window 90 x 45 mm, 20 mm from the left and 15 mm from the bottom)
 # over an A4 sheet folded in three: the address block starts 20 mm from the left and 50 mm from the top.
@@ -237,7 +381,7 @@ QR_LEFT, QR_TOP, QR_SIZE = 150.0, 45.0, 40.0
 
 
 class _LetterPdf(FPDF):
-    def __init__(self) -> None:
+    def __init__(self, language: str) -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
         regular, bold = letter_font()
         self.add_font("Letter", "", str(regular))
@@ -245,7 +389,7 @@ class _LetterPdf(FPDF):
         self.set_margins(MARGIN, 15, MARGIN)
         self.set_auto_page_break(auto=True, margin=15)
         self.set_creator("civicvoice")
-        self.set_lang("en-GB")
+        self.set_lang(f"{language}-GB")
 
 
 def _write(pdf: FPDF, text: str, *, size: float = 10, bold: bool = False, height: float = 4.6) -> None:
@@ -254,6 +398,8 @@ def _write(pdf: FPDF, text: str, *, size: float = 10, bold: bool = False, height
 
 
 def _letter_page(pdf: _LetterPdf, letter: PrintedLetter) -> None:
+    view = letter_view(letter)
+    first = view.first
     pdf.add_page()
     pdf.set_title(f"Survey letters from {letter.council_name}")
     # Heading band: who it is from, and the reference.
@@ -261,10 +407,10 @@ def _letter_page(pdf: _LetterPdf, letter: PrintedLetter) -> None:
     pdf.set_font("Letter", "B", 14)
     pdf.cell(100, 7, letter.council_name)
     pdf.set_font("Letter", "", 10)
-    pdf.set_xy(120, 15)
-    pdf.cell(70, 6, f"Reference: {letter.printed_reference}", align="R")
-    pdf.set_xy(120, 21)
-    pdf.cell(70, 6, letter.dated, align="R")
+    pdf.set_xy(110, 15)
+    pdf.cell(80, 6, f"{first.reference_label} {letter.printed_reference}", align="R")
+    pdf.set_xy(110, 21)
+    pdf.cell(80, 6, first.dated, align="R")
 
     # The address, where the envelope window shows it.
     pdf.set_xy(ADDRESS_LEFT, ADDRESS_TOP)
@@ -276,23 +422,23 @@ def _letter_page(pdf: _LetterPdf, letter: PrintedLetter) -> None:
     pdf.image(io.BytesIO(qr_png(letter.short_url)), x=QR_LEFT, y=QR_TOP, w=QR_SIZE, h=QR_SIZE)
     pdf.set_xy(QR_LEFT, QR_TOP + QR_SIZE)
     pdf.set_font("Letter", "", 8)
-    pdf.multi_cell(QR_SIZE, 3.6, QR_CAPTION, align="C")
+    pdf.multi_cell(QR_SIZE, 3.6, "\n".join(w.qr_caption for w in view.wordings), align="C")
 
     pdf.set_y(ADDRESS_TOP + ADDRESS_HEIGHT + 8)
-    _write(pdf, letter.survey.title_in(ENGLISH), size=13, bold=True, height=6)
-    _write(
-        pdf,
-        f"{letter.greeting}, you were recently in touch with us about {letter.service_name}. "
-        f"{letter.survey.intro_in(ENGLISH)} Answer online (scan the code above, or type the address below), or tick "
-        f"the boxes and post this page back to us in the reply-paid envelope, by {letter.expires_on}.",
-    )
-    _write(pdf, f"Online: {letter.short_url}", bold=True, height=6)
+    for part in view.wordings:  # Welsh first on a bilingual letter, then English
+        _write(pdf, part.heading, size=13, bold=True, height=6)
+        if part.reminder:
+            _write(pdf, part.reminder, bold=True)
+        _write(pdf, part.paragraph)
+        pdf.ln(1)
+    _write(pdf, f"{_bilingual([w.online for w in view.wordings])} {letter.short_url}", bold=True, height=6)
     pdf.ln(1)
-    for question in printed_questions(letter.survey):
-        _write(pdf, f"{question.number}. {question.text}", bold=True, height=5)
-        _write(pdf, question.note, size=8.5, height=3.8)
-        if question.options:
-            _boxes(pdf, question.options)
+    for question in view.questions:
+        text = "\n".join(dict.fromkeys(text for _, text in question.texts))
+        _write(pdf, f"{question.number}. {text}", bold=True, height=5)
+        _write(pdf, "\n".join(dict.fromkeys(note for _, note in question.notes)), size=8.5, height=3.8)
+        if question.boxes:
+            _boxes(pdf, question.boxes)
         else:
             top = pdf.get_y() + 1
             pdf.rect(MARGIN, top, PAGE_WIDTH - 2 * MARGIN, 16)
@@ -300,16 +446,10 @@ def _letter_page(pdf: _LetterPdf, letter: PrintedLetter) -> None:
         pdf.ln(1.5)
     pdf.set_font("Letter", "", 8)
     # The footnote sits at the foot of the page, below the page-break line, so it never starts a page of its own.
+    footnote = "\n".join(w.footnote for w in view.wordings)
     pdf.set_auto_page_break(auto=False)
-    pdf.set_y(PAGE_HEIGHT - 20)
-    pdf.multi_cell(
-        0,
-        3.6,
-        f"Reference {letter.printed_reference}: it lets us match your answers to this survey, so please return the "
-        f"whole page. How we use your information: {letter.privacy_url}",
-        new_x=XPos.LMARGIN,
-        new_y=YPos.NEXT,
-    )
+    pdf.set_y(PAGE_HEIGHT - 20 - 7.2 * (len(view.wordings) - 1))
+    pdf.multi_cell(0, 3.6, footnote, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_auto_page_break(auto=True, margin=15)
 
 
@@ -330,8 +470,9 @@ def _boxes(pdf: FPDF, options: Sequence[str]) -> None:
 
 
 def letters_pdf(letters: Sequence[PrintedLetter]) -> bytes:
-    """A print batch: one PDF, one A4 page per letter, in the order given."""
-    pdf = _LetterPdf()
+    """A print batch: one PDF, one A4 page per letter (a bilingual letter may need two), in the order given."""
+    welsh_first = bool(letters) and all(letter.languages[0] == WELSH for letter in letters)
+    pdf = _LetterPdf(WELSH if welsh_first else ENGLISH)
     for letter in letters:
         _letter_page(pdf, letter)
     return bytes(pdf.output())

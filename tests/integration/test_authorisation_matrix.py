@@ -199,6 +199,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/staff/letters"): REVIEWERS,
     ("POST", "/staff/letters/batches"): REVIEWERS,
     ("GET", "/staff/letters/batches/{batch_id:uuid}/pdf"): REVIEWERS,
+    ("GET", "/staff/letters/reminders"): REVIEWERS,
+    ("POST", "/staff/letters/reminders"): REVIEWERS,
     ("GET", "/staff/letters/letter/{reference:str}"): REVIEWERS,
     ("GET", "/staff/letters/returns"): REVIEWERS,
     ("POST", "/staff/letters/returns/{reference:str}"): REVIEWERS,

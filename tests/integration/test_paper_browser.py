@@ -1,6 +1,6 @@
 """Paper surveys in a real browser: the print queue prints a batch as a PDF download, the print-ready letter
-renders under its own content security policy, and a returned form is keyed in by keyboard alone; each page has
-zero axe-core WCAG A/AA violations, error states included."""
+renders under its own content security policy, a returned form is keyed in by keyboard alone, and the reminders
+due are printed from their own page; each page has zero axe-core WCAG A/AA violations, error states included."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ import httpx
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page
+from sqlalchemy import update
 
+from civicvoice.core.db import unit_of_work
 from civicvoice.core.settings import Settings
 from civicvoice.staff.web import SESSION_COOKIE
 from surveys.letter_models import Letter
 from surveys.letter_references import printed
-from surveys.models import Response
+from surveys.models import Invitation, Response
 from tests.integration.browser import (
     axe_violations,
     browser_context,
@@ -46,25 +48,25 @@ async def fixture_catalogue(db: TestDatabase) -> None:
 
 
 class Site(LiveSite):
-    async def session_cookie(self) -> dict[str, Any]:
+    async def session_cookie(self, email: str = REVIEWER) -> dict[str, Any]:
         async with httpx.AsyncClient(base_url=self.url) as client:
             form = await client.get("/staff/sign-in")
             done = await client.post(
-                "/staff/sign-in", data={"email": REVIEWER, "password": PASSWORD, "csrf_token": csrf_from(form.text)}
+                "/staff/sign-in", data={"email": email, "password": PASSWORD, "csrf_token": csrf_from(form.text)}
             )
             assert done.status_code == 303, done.text
             token = client.cookies.get(SESSION_COOKIE)
         assert token
         return {"name": SESSION_COOKIE, "value": token, "url": self.url, "httpOnly": True}
 
-    async def post_contact(self) -> None:
+    async def post_contact(self, ref: str = "B-1") -> None:
         contact = {
             "source": "crm",
-            "external_id": "B-1",
+            "external_id": ref,
             "channel": "post",
             "service": "council-tax",
             "occurred_at": (datetime.now(UTC) - timedelta(minutes=2)).isoformat(),
-            "customer": {"source_id": "C-B-1", "name": "Jo Bloggs", "postal_address": ADDRESS},
+            "customer": {"source_id": f"C-{ref}", "name": "Jo Bloggs", "postal_address": ADDRESS},
         }
         async with httpx.AsyncClient(base_url=self.url) as client:
             reply = await client.post("/api/v1/contacts", json=contact, headers=self.auth)
@@ -78,10 +80,12 @@ def site(settings: Settings, db: TestDatabase, catalogue: None, auth: dict[str, 
 
 
 @asynccontextmanager
-async def staff_page(browser: Browser, site: Site, *, bypass_csp: bool = True) -> AsyncIterator[Page]:
+async def staff_page(
+    browser: Browser, site: Site, *, bypass_csp: bool = True, email: str = REVIEWER
+) -> AsyncIterator[Page]:
     # axe-core is injected as a script, which the app's Content-Security-Policy rightly forbids: bypassed for it.
     async with browser_context(browser, bypass_csp=bypass_csp, accept_downloads=True) as context:
-        await context.add_cookies([cast(Any, await site.session_cookie())])
+        await context.add_cookies([cast(Any, await site.session_cookie(email))])
         yield await context.new_page()
 
 
@@ -166,3 +170,48 @@ async def test_print_a_batch_view_the_letter_and_key_in_its_return(
         await no_violations(page, "return recorded")
     [response] = await db.all(Response)
     assert (response.channel, response.satisfaction) == ("paper", 4)
+
+
+async def test_print_the_reminders_due_by_keyboard(site: Site, browser: Browser, db: TestDatabase) -> None:
+    await make_user(db, "quality_reviewer", email="reminders@council.gov.uk")
+    await site.post_contact("B-2")
+    async with staff_page(browser, site, email="reminders@council.gov.uk") as page:
+        await page.goto(f"{site.url}/staff/letters")
+        async with page.expect_download():
+            await page.get_by_role("button", name="Print 1 due letters (PDF)").click()
+        letter = max(await db.all(Letter), key=lambda printed_letter: printed_letter.id)  # the newest
+        # Printed 15 days ago, and the survey still open: its one reminder is due.
+        async with unit_of_work(db.sessions) as session:
+            await session.execute(
+                update(Invitation)
+                .where(Invitation.id == letter.invitation_id)
+                .values(
+                    sent_at=datetime.now(UTC) - timedelta(days=15),
+                    reminder_at=datetime.now(UTC) - timedelta(days=1),
+                    expires_at=datetime.now(UTC) + timedelta(days=15),
+                )
+            )
+
+        await page.goto(f"{site.url}/staff/letters")
+        link = page.get_by_role("link", name="Reminders due (1)")
+        async with page.expect_navigation():
+            await link.click()
+        assert await heading(page) == "Reminders due"
+        await no_violations(page, "reminders due")
+        await page.get_by_label("Reminders in this batch").fill("many")
+        await submit(page)
+        assert "There is a problem" in await page.content() and "whole number from 1 to 500" in await page.content()
+        await no_violations(page, "reminders due error")
+
+        await page.get_by_label("Reminders in this batch").fill("5")
+        button = await tab_to(page, "the print button", lambda el: el["tag"] == "button", limit=3)
+        assert button["text"] == "Print 1 reminders (PDF)"
+        async with page.expect_download() as downloading:
+            await page.keyboard.press("Enter")
+        download = await downloading.value
+        assert download.suggested_filename.startswith("reminders-") and download.suggested_filename.endswith(".pdf")
+        await page.goto(f"{site.url}/staff/letters/reminders")
+        assert "No reminders are due." in await page.content()
+        await no_violations(page, "no reminders due")
+    [invitation] = [i for i in await db.all(Invitation) if i.id == letter.invitation_id]
+    assert invitation.reminders_sent == 1

@@ -26,6 +26,7 @@ from surveys.rules import (
     QuietHours,
     Reason,
     decide,
+    one_reminder_due,
     reminder_due,
     sampled,
     within_cap,
@@ -979,3 +980,26 @@ def test_a_reminder_is_only_ever_due_once_and_before_expiry(
         assert not responded
         assert reminders_sent == 0
         assert timedelta(days=3) <= now < EXPIRES - SENT
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    after=st.timedeltas(min_value=timedelta(days=1), max_value=timedelta(days=30)),
+    elapsed=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=40)),
+    responded=st.booleans(),
+    reminders_sent=st.integers(0, 3),
+)
+def test_a_paper_reminder_waits_its_own_days_and_is_due_once_before_closing(
+    after: timedelta, elapsed: timedelta, responded: bool, reminders_sent: int
+) -> None:
+    """The rule every channel's reminder follows, with a printed letter's own wait (14 days by default)."""
+    expires = SENT + timedelta(days=30)
+    due = one_reminder_due(
+        sent_at=SENT,
+        responded=responded,
+        reminders_sent=reminders_sent,
+        expires_at=expires,
+        after=after,
+        now=SENT + elapsed,
+    )
+    assert due == (not responded and reminders_sent == 0 and after <= elapsed and SENT + elapsed < expires)
