@@ -29,6 +29,7 @@ from civicvoice.core.cookies import read_cookie, set_cookie
 from civicvoice.core.errors import CivicVoiceError, NotFound
 from civicvoice.core.http import NO_STORE, acting_staff, form_values, service, staff_template, wants_page
 from civicvoice.core.settings import Settings
+from civicvoice.core.translations import N_, catalogues, translator
 from surveys.answers import FieldProblem, check_answers
 from surveys.channels.kiosk import (
     COMMENT_FIELD,
@@ -81,16 +82,36 @@ def language_switch(definition: SurveyDefinition, language: str) -> list[tuple[s
     return [(other, LANGUAGE_NAMES.get(other, other), other == language) for other in definition.languages]
 
 
-def _problem(request: Request[Any, Any, Any], exc: KioskProblem) -> Template:
-    """The refusal as the tablet's own full-screen page; anything that is not a browser gets problem details."""
+def problem_language(requested: str | None) -> str:
+    """The language a refusal is told in: the one the visitor chose, when civicvoice has a catalogue for it (the
+    survey may not be known when the refusal comes); otherwise English."""
+    return requested if requested is not None and requested in catalogues() else ENGLISH
+
+
+def _problem(request: Request[Any, Any, Any], exc: KioskProblem, requested: str | None = None) -> Template:
+    """The refusal as the tablet's own full-screen page, in the visitor's language; anything that is not a browser
+    gets problem details."""
     if not wants_page(request):
         raise exc
     headers = dict(NO_STORE)
     if isinstance(exc, KioskBusy):
         headers["retry-after"] = str(int(exc.retry_after) + 1)
+    language = problem_language(requested)
+    # Translated here, not in the template, so the text stays plain and is escaped like any other.
+    _ = translator(language)
     return Template(
         template_name="kiosk/problem.html.j2",
-        context={"page_title": exc.title, "problem": exc, "home": HOME, "resets": False},
+        context={
+            "page_title": _(exc.title),
+            "problem": exc,
+            "title": _(exc.title),
+            "detail": _(exc.detail),
+            "what_to_do": _(exc.what_to_do),
+            "home": HOME,
+            "resets": False,
+            "language": language,
+            "lang": language,
+        },
         status_code=exc.status,
         headers=headers,
     )
@@ -120,16 +141,15 @@ class KioskPages(Controller):
         return read_cookie(request, DEVICE_COOKIE)
 
     async def _posted(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession
-    ) -> tuple[Kiosk, str, dict[str, str]]:
-        """The kiosk behind a posted form, locked, with the form; refused unless the form came from its pages."""
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, form: dict[str, str]
+    ) -> tuple[Kiosk, str]:
+        """The kiosk behind a posted form, locked; refused unless the form came from its pages."""
         device_key = self._device_key(request)
         kiosk = await service(request, Kiosks).device(db_session, device_key, lock=True)
         assert device_key is not None
-        form = await form_values(request, limit=20_000)
         if not tokens_match(csrf_token(device_key), form.get(CSRF_FIELD)):
-            raise KioskFormExpired("This screen did not come from this kiosk, or it is out of date.")
-        return kiosk, device_key, form
+            raise KioskFormExpired(N_("This screen did not come from this kiosk, or it is out of date."))
+        return kiosk, device_key
 
     @get("/")
     async def start(
@@ -144,7 +164,7 @@ class KioskPages(Controller):
             kiosk = await kiosks.device(db_session, device_key)
             questions = await kiosks.questions(db_session, kiosk)
         except KioskProblem as exc:
-            return _problem(request, exc)
+            return _problem(request, exc, lang)
         assert device_key is not None
         language = kiosk_language(questions.definition, lang)
         return _page(
@@ -165,11 +185,12 @@ class KioskPages(Controller):
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
     ) -> Redirect | Template:
         kiosks = service(request, Kiosks)
+        form = await form_values(request, limit=20_000)
         try:
-            kiosk, device_key, form = await self._posted(request, db_session)
+            kiosk, device_key = await self._posted(request, db_session, form)
             response_id, rating, questions = await kiosks.answer(db_session, kiosk, form.get(RATING_FIELD))
         except KioskProblem as exc:
-            return _problem(request, exc)
+            return _problem(request, exc, form.get(LANGUAGE_FIELD))
         language = kiosk_language(questions.definition, form.get(LANGUAGE_FIELD))
         if questions.comment_for(rating) is None:
             return Redirect(in_language(THANKS, language), status_code=HTTP_303_SEE_OTHER)
@@ -192,7 +213,7 @@ class KioskPages(Controller):
             response_id = comment_response(device_key, answer, utcnow())
             _, question, definition = await kiosks.answered(db_session, kiosk, response_id)
         except KioskProblem as exc:
-            return _problem(request, exc)
+            return _problem(request, exc, lang)
         language = kiosk_language(definition, lang)
         return self._comment_page(request, device_key, question, language, answer or "", "", None)
 
@@ -225,8 +246,9 @@ class KioskPages(Controller):
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
     ) -> Redirect | Template:
         kiosks = service(request, Kiosks)
+        form = await form_values(request, limit=20_000)
         try:
-            kiosk, device_key, form = await self._posted(request, db_session)
+            kiosk, device_key = await self._posted(request, db_session, form)
             token = form.get("answer", "")
             response_id = comment_response(device_key, token, utcnow())
             _, _, definition = await kiosks.answered(db_session, kiosk, response_id)
@@ -245,9 +267,11 @@ class KioskPages(Controller):
             error = FieldProblem(COMMENT_FIELD, message)
             return self._comment_page(request, device_key, question, language, token, text, error)
         except AlreadyAnswered:
-            return _problem(request, CommentClosed("A comment has already been added to that answer."))
+            return _problem(
+                request, CommentClosed(N_("A comment has already been added to that answer.")), form.get(LANGUAGE_FIELD)
+            )
         except KioskProblem as exc:
-            return _problem(request, exc)
+            return _problem(request, exc, form.get(LANGUAGE_FIELD))
         return Redirect(in_language(THANKS, language), status_code=HTTP_303_SEE_OTHER)
 
     @get("/thanks")
@@ -266,7 +290,7 @@ class KioskPages(Controller):
                 else kiosk_language((await kiosks.questions(db_session, kiosk)).definition, lang)
             )
         except KioskProblem as exc:
-            return _problem(request, exc)
+            return _problem(request, exc, lang)
         return _page(request, "thanks", page_title="Thank you", language=language, resets=True)
 
     @get("/enrol/{key:str}")

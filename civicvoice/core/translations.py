@@ -79,3 +79,8 @@ def translator(language: str) -> Callable[[str], str]:
     """``gettext`` for one language: the message itself when the language has no catalogue or no translation.
     Bind it to ``_`` so Babel's extractor finds the messages (babel.cfg)."""
     return translations_for(language).gettext
+
+
+def N_(message: str) -> str:
+    """Marks text defined ahead of use (a problem's title) for the catalogue; it is translated where it is shown."""
+    return message

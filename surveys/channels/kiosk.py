@@ -32,6 +32,7 @@ from civicvoice.core.clock import LONDON, utcnow
 from civicvoice.core.crypto import digest_secret
 from civicvoice.core.errors import CivicVoiceError, InvalidInput, NotFound
 from civicvoice.core.ratelimit import Rate
+from civicvoice.core.translations import N_
 from surveys.definitions import ENGLISH, Question, QuestionKind, SurveyDefinition
 from surveys.intake import published_post_contact_version
 from surveys.models import Answer, Kiosk, KioskResponse, Response, Service, Survey, SurveyVersion, VersionStatus
@@ -63,7 +64,7 @@ DEFAULT_SURVEY_NAME: Final = "Post-contact survey (default)"
 class KioskProblem(CivicVoiceError):
     """Shown on the tablet as a page: ``what_to_do`` tells the visitor, or staff, what next."""
 
-    what_to_do = "Please ask a member of staff for help."
+    what_to_do = N_("Please ask a member of staff for help.")
 
 
 class MalformedKey(KioskProblem):
@@ -90,22 +91,22 @@ class NotAKiosk(KioskProblem):
 class KioskRevoked(KioskProblem):
     status = 403
     slug = "kiosk-revoked"
-    title = "This kiosk has been switched off"
-    what_to_do = "Please ask a member of staff about giving feedback. Nothing was saved from this screen."
+    title = N_("This kiosk has been switched off")
+    what_to_do = N_("Please ask a member of staff about giving feedback. Nothing was saved from this screen.")
 
 
 class KioskFormExpired(KioskProblem):
     status = 403
     slug = "kiosk-form-expired"
-    title = "This screen has expired"
-    what_to_do = "Start again from the first screen. Nothing was saved from this screen."
+    title = N_("This screen has expired")
+    what_to_do = N_("Start again from the first screen. Nothing was saved from this screen.")
 
 
 class KioskBusy(KioskProblem):
     status = 429
     slug = "kiosk-busy"
-    title = "This kiosk is taking a short break"
-    what_to_do = "Please wait a minute, then start again. If this keeps happening, ask a member of staff."
+    title = N_("This kiosk is taking a short break")
+    what_to_do = N_("Please wait a minute, then start again. If this keeps happening, ask a member of staff.")
 
     def __init__(self, detail: str, retry_after: float) -> None:
         super().__init__(detail)
@@ -115,22 +116,22 @@ class KioskBusy(KioskProblem):
 class InvalidKioskAnswer(KioskProblem):
     status = 400
     slug = "kiosk-invalid-answer"
-    title = "There is a problem with your answer"
-    what_to_do = "Start again from the first screen and choose one of the answers shown."
+    title = N_("There is a problem with your answer")
+    what_to_do = N_("Start again from the first screen and choose one of the answers shown.")
 
 
 class CommentClosed(KioskProblem):
     status = 409
     slug = "kiosk-comment-closed"
-    title = "This comment cannot be added"
-    what_to_do = "Your answer was saved. Start again from the first screen."
+    title = N_("This comment cannot be added")
+    what_to_do = N_("Your answer was saved. Start again from the first screen.")
 
 
 class NoKioskSurvey(KioskProblem):
     status = 503
     slug = "kiosk-no-survey"
-    title = "Feedback is not available at the moment"
-    what_to_do = "Please ask a member of staff. An administrator needs to publish the survey this kiosk asks."
+    title = N_("Feedback is not available at the moment")
+    what_to_do = N_("Please ask a member of staff. An administrator needs to publish the survey this kiosk asks.")
 
 
 class KioskInputError(InvalidInput):
@@ -173,18 +174,18 @@ def comment_response(device_key: str, token: str | None, now: datetime) -> uuid.
     """The answer a comment token names; KioskFormExpired if it is not this tablet's, altered, or too old."""
     parts = (token or "").split(".")
     if len(parts) != 3 or len(token or "") > 200:
-        raise KioskFormExpired("The comment form is not complete.")
+        raise KioskFormExpired(N_("The comment form is not complete."))
     hex_id, expires, _mac = parts
     try:
         response_id = uuid.UUID(hex=hex_id)
         deadline = int(expires)
     except ValueError:
-        raise KioskFormExpired("The comment form is not complete.") from None
+        raise KioskFormExpired(N_("The comment form is not complete.")) from None
     expected = comment_token(device_key, response_id, datetime.fromtimestamp(deadline, tz=now.tzinfo))
     if not hmac.compare_digest(expected.encode(), (token or "").encode()):
-        raise KioskFormExpired("The comment form did not come from this kiosk.")
+        raise KioskFormExpired(N_("The comment form did not come from this kiosk."))
     if deadline < now.timestamp():
-        raise KioskFormExpired("The time to add a comment to that answer has passed.")
+        raise KioskFormExpired(N_("The time to add a comment to that answer has passed."))
     return response_id
 
 
@@ -495,7 +496,7 @@ class Kiosks:
         if kiosk is None:
             raise NotAKiosk("This tablet's kiosk key is not one an administrator issued.")
         if kiosk.revoked_at is not None:
-            raise KioskRevoked("An administrator has switched this kiosk off.")
+            raise KioskRevoked(N_("An administrator has switched this kiosk off."))
         return kiosk
 
     async def questions(self, session: AsyncSession, kiosk: Kiosk) -> KioskQuestions:
@@ -504,12 +505,12 @@ class Kiosks:
         if kiosk.survey_id is None:
             version_id = await published_post_contact_version(session)
             if version_id is None:
-                raise NoKioskSurvey("No post-contact survey is published.")
+                raise NoKioskSurvey(N_("No post-contact survey is published."))
         else:
             survey = await session.get(Survey, kiosk.survey_id)
             version_id = await latest_published_version(session, kiosk.survey_id)
             if survey is None or version_id is None:
-                raise NoKioskSurvey("The survey chosen for this kiosk has no published version.")
+                raise NoKioskSurvey(N_("The survey chosen for this kiosk has no published version."))
             if CHANNEL not in (survey.channels or ()):
                 raise NoKioskSurvey("The survey chosen for this kiosk may no longer be asked on the kiosk.")
         definition = await self.recorder.definition(session, version_id)
@@ -522,7 +523,9 @@ class Kiosks:
         tat = next_slot(kiosk.rate_tat, now.timestamp(), self.rate)
         if tat is None:
             wait = max(1.0, kiosk.rate_tat - now.timestamp() - self.rate.tolerance)
-            raise KioskBusy("This kiosk has sent more answers in the last minute than a centre's visitors can.", wait)
+            raise KioskBusy(
+                N_("This kiosk has sent more answers in the last minute than a centre's visitors can."), wait
+            )
         kiosk.rate_tat = tat
         kiosk.last_used_at = now
 
@@ -536,9 +539,9 @@ class Kiosks:
         allowed = {option.value for option in questions.rating.options()}
         if value not in allowed:
             raise InvalidKioskAnswer(
-                "Choose how satisfied you were: one of the answers shown."
+                N_("Choose how satisfied you were: one of the answers shown.")
                 if not value
-                else "That is not one of the answers shown."
+                else N_("That is not one of the answers shown.")
             )
         self._take_slot(kiosk, utcnow())
         response_id = await self.recorder.record_anonymous(
@@ -576,7 +579,7 @@ class Kiosks:
             or not response.anonymous
             or response.service_id != kiosk.service_id
         ):
-            raise CommentClosed("That answer is no longer available.")
+            raise CommentClosed(N_("That answer is no longer available."))
         definition = await self.recorder.definition(session, response.survey_version_id)
         rating = tap_question(definition)
         tap = (
@@ -587,7 +590,7 @@ class Kiosks:
             else None
         )
         if rating is None or tap is None:
-            raise CommentClosed("That answer is no longer available.")
+            raise CommentClosed(N_("That answer is no longer available."))
         value: int | str | None = tap.number if rating.kind.scale is not None else tap.choice
         comment = (
             KioskQuestions(response.survey_version_id, definition, rating).comment_for(value)
@@ -595,7 +598,7 @@ class Kiosks:
             else None
         )
         if comment is None:
-            raise CommentClosed("This survey takes no comment.")
+            raise CommentClosed(N_("This survey takes no comment."))
         return response, comment, definition
 
     async def comment(self, session: AsyncSession, kiosk: Kiosk, response_id: uuid.UUID, text: str) -> bool:

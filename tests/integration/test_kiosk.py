@@ -6,6 +6,7 @@ stuck tablet are refused with a clear answer and write nothing."""
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -462,6 +463,41 @@ async def test_a_visitor_switches_to_welsh_and_the_kiosk_starts_again_in_english
     [response] = await db.all(Response)
     assert (response.channel, response.anonymous, response.satisfaction) == ("kiosk", True, 2)
     assert {a.question_key for a in await db.all(Answer)} == {"satisfaction", "improve"}
+
+
+async def test_a_refusal_is_told_in_the_language_the_visitor_chose(
+    admin: Browser, tablet: Browser, db: TestDatabase, running: Client, kiosk_app: Litestar
+) -> None:
+    await enrol(tablet, await issue(admin))
+    await publish_in_welsh(running, kiosk_app, db)
+    csrf = _CSRF.search((await tablet.get("/kiosk?lang=cy")).text)
+    assert csrf
+    before = await stored(db)
+
+    # A form from another screen, told in Welsh: title, what went wrong and what to do, then a way back.
+    expired = await tap(tablet, "4", "not-this-kiosks-token", lang="cy")
+    text = html.unescape(expired.text)
+    assert expired.status_code == 403 and '<html lang="cy"' in text
+    assert "<title>Mae'r sgrin hon wedi dod i ben" in text
+    assert "Ni ddaeth y sgrin hon o'r ciosg hwn, neu mae wedi dyddio." in text
+    assert "Dechreuwch eto o'r sgrin gyntaf. Ni chafodd dim ei gadw o'r sgrin hon." in text
+    assert "Dechrau eto" in text and "This screen has expired" not in text
+    # A tap that is not one of the answers.
+    wrong = await tap(tablet, "9", csrf.group(1), lang="cy")
+    assert wrong.status_code == 400 and "Nid yw hwnnw'n un o'r atebion a ddangosir." in html.unescape(wrong.text)
+    assert await stored(db) == before
+
+    # Switched off while a Welsh visitor was answering: the next screen says so in Welsh.
+    [kiosk] = await db.all(Kiosk)
+    assert (await admin.post(f"/staff/kiosks/{kiosk.id}/revoke", follow_redirects=False)).status_code == 303
+    off = html.unescape((await tap(tablet, "4", csrf.group(1), lang="cy")).text)
+    assert "Mae'r ciosg hwn wedi'i ddiffodd" in off and "Mae gweinyddwr wedi diffodd y ciosg hwn." in off
+    assert "Mae'r ciosg hwn wedi'i ddiffodd" in html.unescape((await tablet.get("/kiosk/thanks?lang=cy")).text)
+    # English unless asked, and a language civicvoice has no catalogue for is told in English too.
+    for address in ("/kiosk", "/kiosk?lang=fr"):
+        page = await tablet.get(address)
+        assert '<html lang="en"' in page.text and "This kiosk has been switched off" in page.text
+    assert await stored(db) == before
 
 
 # ---------------------------------------------------------------------------------------------------------------
