@@ -358,13 +358,27 @@ async def open_cases(session: AsyncSession, *, service_ids: Sequence[uuid.UUID] 
 
 
 async def has_open_complaint(session: AsyncSession, subject_id: uuid.UUID) -> bool:
-    """Surveys asks before inviting: a person with an open complaint is not surveyed meanwhile."""
-    found = await session.scalar(
-        select(ComplaintCase.id)
-        .where(ComplaintCase.subject_id == subject_id, ComplaintCase.status != CaseStatus.closed)
-        .limit(1)
-    )
-    return found is not None
+    """Whether this person has an open complaint case."""
+    return bool(await with_open_complaints(session, [subject_id]))
+
+
+async def with_open_complaints(session: AsyncSession, subject_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Surveys asks before inviting: those of these people with an open complaint are not surveyed meanwhile.
+    One query for a whole batch of contacts, in chunks the databases' parameter limits allow."""
+    found: set[uuid.UUID] = set()
+    for start in range(0, len(subject_ids), _IN_CHUNK):
+        chunk = subject_ids[start : start + _IN_CHUNK]
+        found.update(
+            await session.scalars(
+                select(ComplaintCase.subject_id)
+                .where(ComplaintCase.subject_id.in_(chunk), ComplaintCase.status != CaseStatus.closed)
+                .distinct()
+            )
+        )
+    return found
+
+
+_IN_CHUNK = 5000
 
 
 async def _holds_on(session: AsyncSession, subject_id: uuid.UUID) -> list[LegalHold]:

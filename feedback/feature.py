@@ -15,7 +15,7 @@ from feedback.callback_pages import ROUTES as CALLBACK_ROUTES
 from feedback.callbacks import JOBS as CALLBACK_JOBS
 from feedback.case_pages import CASE_ROLES
 from feedback.case_pages import ROUTES as CASE_ROUTES
-from feedback.cases import OPEN_CASES_HOLD, has_open_complaint
+from feedback.cases import OPEN_CASES_HOLD, with_open_complaints
 from feedback.cli import feedback_commands, sentiment
 from feedback.demand_pages import ROUTES as DEMAND_ROUTES
 from feedback.inbox import REVIEWERS
@@ -83,7 +83,7 @@ FEATURE = Feature(
         # Scores what surveys publishes as "response submitted", in the same transaction.
         contribute(RESPONSE_SUBSCRIBERS, on_responses_submitted),
         # An open complaint case: its complainant is not surveyed, and their records are held, until it closes.
-        contribute(OPEN_COMPLAINT_CHECKS, has_open_complaint),
+        contribute(OPEN_COMPLAINT_CHECKS, with_open_complaints),
         contribute(LEGAL_HOLDS, OPEN_CASES_HOLD),
         contribute(STAFF_NAV, StaffNavItem("Complaint cases", "/staff/cases", roles=CASE_ROLES, position=20)),
         contribute(STAFF_NAV, StaffNavItem("Callbacks", "/staff/callbacks", roles=CASE_ROLES, position=18)),

@@ -5,7 +5,6 @@ Each field gets its own HKDF-derived key, so equal values in different fields ne
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import unicodedata
 from collections.abc import Mapping
@@ -197,7 +196,8 @@ class _KeyedHasher:
     def _digest(self, field: str, normalised: str, version: int) -> bytes:
         if not normalised:
             raise ValueError("an empty value cannot be indexed")
-        return hmac.new(self._field_key(field, version), normalised.encode("utf-8"), hashlib.sha256).digest()
+        # hmac.digest: the one-shot form, computed in OpenSSL without building an HMAC object.
+        return hmac.digest(self._field_key(field, version), normalised.encode("utf-8"), "sha256")
 
 
 class BlindIndexer(_KeyedHasher):

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 
 import msgspec
 from sqlalchemy import bindparam, insert, select
@@ -69,7 +70,8 @@ _ON_THE_SPOT: dict[ContactChannel, frozenset[InvitationChannel]] = {
 }
 
 # Higher layers (feedback) answer "does this person have an open complaint?"; surveys never imports them.
-OpenComplaintCheck = Callable[[AsyncSession, uuid.UUID], Awaitable[bool]]
+# Given people, returns those of them with an open complaint (one query for many people).
+OpenComplaintCheck = Callable[[AsyncSession, Sequence[uuid.UUID]], Awaitable[set[uuid.UUID]]]
 
 
 def lost_race(exc: DBAPIError) -> bool:
@@ -145,14 +147,24 @@ def check_occurred_at(event: ContactEvent, now: datetime) -> None:
 
 def reachable_channels(identity: Identity) -> frozenset[InvitationChannel]:
     """The channels an invitation could reach this person on, from what we hold for them."""
-    channels = set()
-    if identity.emails:
-        channels.add(InvitationChannel.email)
-    if identity.phones:
-        channels.add(InvitationChannel.sms)
-    if identity.addresses:
-        channels.add(InvitationChannel.paper)
-    return frozenset(channels)
+    return _REACHABLE[(bool(identity.emails), bool(identity.phones), bool(identity.addresses))]
+
+
+# Every answer of `reachable_channels`, made once: reading an Enum member is slow on the intake's hot path.
+_REACHABLE: Final = {
+    (email, sms, paper): frozenset(
+        channel
+        for channel, held in (
+            (InvitationChannel.email, email),
+            (InvitationChannel.sms, sms),
+            (InvitationChannel.paper, paper),
+        )
+        if held
+    )
+    for email in (False, True)
+    for sms in (False, True)
+    for paper in (False, True)
+}
 
 
 def claim_from_event(event: ContactEvent) -> IdentityClaim:
@@ -330,11 +342,12 @@ class ContactIntake:
                 max_batch=max_batch,
             )
 
-    async def has_open_complaint(self, session: AsyncSession, subject_id: uuid.UUID) -> bool:
+    async def with_open_complaints(self, session: AsyncSession, subject_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Those of these people with an open complaint, by every feature that keeps complaints."""
+        found: set[uuid.UUID] = set()
         for check in self.open_complaint_checks:
-            if await check(session, subject_id):
-                return True
-        return False
+            found |= await check(session, subject_ids)
+        return found
 
     async def aclose(self) -> None:
         """Stop the group-commit writer (events still queued are stored one by one)."""
@@ -643,8 +656,8 @@ class ContactIntake:
         high = max(now, *(c.event.occurred_at for c in fresh)) + 2 * window
         for subject_id, due_at in await session.execute(_INVITATION_TIMES, {"ids": known, "low": low, "high": high}):
             times[subject_id].append(due_at)
-        for subject_id in known:
-            complaints[subject_id] = await self.has_open_complaint(session, subject_id)
+        open_complaints = await self.with_open_complaints(session, known)
+        complaints.update((subject_id, subject_id in open_complaints) for subject_id in known)
         return times, complaints, await restricted_among(session, known)
 
 

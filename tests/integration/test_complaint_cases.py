@@ -35,7 +35,7 @@ from tests.integration.smtp import SmtpServer
 from tests.integration.support import TestDatabase
 from tests.integration.test_staff_login import csrf_from, make_user, sign_in
 from tests.integration.test_staff_recent_feedback import give_feedback
-from tests.integration.test_survey_loop import worker_for
+from tests.integration.test_survey_loop import contact, worker_for
 
 Client = AsyncTestClient[Litestar]
 CALENDAR = WorkingCalendar.of()
@@ -102,6 +102,19 @@ async def test_a_case_goes_through_both_stages_on_working_days(
             await escalate(session, CALENDAR, case, stage2_owner_id="officer-1", actor=OFFICER)
         await escalate(session, CALENDAR, case, stage2_owner_id="officer-2", actor=OFFICER, today=date(2027, 1, 11))
         assert case.stage == 2 and case.stage2_due == date(2027, 2, 8)
+    # Open: the complainant is not surveyed meanwhile, whether the next contact comes alone or in a batch (where
+    # every known person's open complaints are looked up at once).
+    again = contact("c1-again", email="resident1@example.org")
+    again.update(service="waste-and-recycling")
+    alone = await loop_client.post("/api/v1/contacts", json=again, headers=auth)
+    assert alone.status_code == 202 and alone.json()["decision"]["reason"] == "open_complaint", alone.text
+    batch = [
+        {**contact(f"c1-batch-{n}", email=email), "service": "waste-and-recycling"}
+        for n, email in enumerate(("someone.else@example.org", "resident1@example.org"))
+    ]
+    answered = await loop_client.post("/api/v1/contacts/batch", json={"events": batch}, headers=auth)
+    assert answered.status_code == 200, answered.text
+    assert [r["decision"]["reason"] for r in answered.json()["results"]] == ["invited", "open_complaint"]
     # Open: erasure of the complainant is blocked with the case named.
     contributions = extensions(features())
     with pytest.raises(ErasureBlocked, match=case.reference):
