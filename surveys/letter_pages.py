@@ -5,6 +5,7 @@ keying in a returned form against its reference."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -14,13 +15,14 @@ from litestar.response import Redirect, Template
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from civicvoice.core.audit import Actor
 from civicvoice.core.auth import Access
 from civicvoice.core.clock import LONDON
 from civicvoice.core.errors import CivicVoiceError, InvalidInput
 from civicvoice.core.http import NO_STORE, acting_staff, form_values, service, staff_template
 from surveys.channels.paper import LETTER_CSP, letter_html
 from surveys.letter_references import ReferenceProblem, printed, read_reference
-from surveys.letters import BATCH_LIMIT, AlreadyKeyed, LetterPrinting, ReturnForm
+from surveys.letters import BATCH_LIMIT, AlreadyKeyed, LetterPrinting, PrintedBatch, ReturnForm
 from surveys.responses import InvalidAnswers
 
 LETTER_ROLES = ("quality_reviewer", "admin")
@@ -76,37 +78,45 @@ class LetterPages(Controller):
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
     ) -> Response[bytes] | Template:
         """Print the letters that are due: one PDF to download; they are marked sent in the same transaction."""
+        return await self._print_due(
+            request,
+            db_session,
+            noun="letters",
+            run=lambda printing, actor, limit: printing.print_batch(db_session, actor=actor, limit=limit),
+            page=self._queue_page,
+            none_printed="None of the {count} letters due could be printed: their people opted out, were erased or "
+            "restricted, or the survey closed.",
+        )
+
+    async def _print_due(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        *,
+        noun: str,
+        run: Callable[[LetterPrinting, Actor, int], Awaitable[PrintedBatch]],
+        page: Callable[..., Awaitable[Template]],
+        none_printed: str,
+    ) -> Response[bytes] | Template:
+        """Print up to the posted number of what is due (letters or reminders) as one PDF to download; a bad number
+        or a refusal shows the page again with the problem, and a batch of which nothing could be printed says why
+        (the states it changed at print time are saved)."""
         form = await form_values(request)
         raw = form.get("limit", "").strip()
         try:
             if not raw.isdigit() or len(raw) > 4:
                 raise InvalidInput(
-                    f"Enter how many letters to print, a whole number from 1 to {BATCH_LIMIT}.", field="limit"
+                    f"Enter how many {noun} to print, a whole number from 1 to {BATCH_LIMIT}.", field="limit"
                 )
-            batch = await service(request, LetterPrinting).print_batch(
-                db_session, actor=acting_staff(request), limit=int(raw)
-            )
+            batch = await run(service(request, LetterPrinting), acting_staff(request), int(raw))
         except CivicVoiceError as exc:
             await db_session.rollback()
-            return await self._queue_page(
-                request, db_session, errors=_errors(exc), limit=raw[:4], status_code=exc.status
-            )
+            return await page(request, db_session, errors=_errors(exc), limit=raw[:4], status_code=exc.status)
         if not batch.letters:
-            # Every due letter was dropped at print time (opt-out, erasure, expiry): their states are saved.
-            return await self._queue_page(
-                request,
-                db_session,
-                errors=[
-                    {
-                        "key": "limit",
-                        "message": f"None of the {batch.not_printed} letters due could be printed: "
-                        "their people opted out, were erased or restricted, or the survey closed.",
-                    }
-                ],
-                limit=raw,
-            )
+            message = none_printed.format(count=batch.not_printed)
+            return await page(request, db_session, errors=[{"key": "limit", "message": message}], limit=raw)
         stamp = batch.printed_at.astimezone(LONDON).strftime("%Y%m%d-%H%M")
-        return _pdf(batch.pdf, f"letters-{stamp}-{batch.letters}.pdf")
+        return _pdf(batch.pdf, f"{noun}-{stamp}-{batch.letters}.pdf")
 
     # --- reminder letters ----------------------------------------------------------------------------------
 
@@ -142,37 +152,15 @@ class LetterPages(Controller):
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
     ) -> Response[bytes] | Template:
         """Print the reminders that are due: one PDF to download; each is recorded on its invitation's timeline."""
-        form = await form_values(request)
-        raw = form.get("limit", "").strip()
-        try:
-            if not raw.isdigit() or len(raw) > 4:
-                raise InvalidInput(
-                    f"Enter how many reminders to print, a whole number from 1 to {BATCH_LIMIT}.", field="limit"
-                )
-            batch = await service(request, LetterPrinting).print_reminders(
-                db_session, actor=acting_staff(request), limit=int(raw)
-            )
-        except CivicVoiceError as exc:
-            await db_session.rollback()
-            return await self._reminders_page(
-                request, db_session, errors=_errors(exc), limit=raw[:4], status_code=exc.status
-            )
-        if not batch.letters:
-            # Every due reminder was called off at print time (opt-out, erasure, restriction): that is saved.
-            return await self._reminders_page(
-                request,
-                db_session,
-                errors=[
-                    {
-                        "key": "limit",
-                        "message": f"None of the {batch.not_printed} reminders due could be printed: "
-                        "their people opted out, were erased or restricted. Their reminders are called off.",
-                    }
-                ],
-                limit=raw,
-            )
-        stamp = batch.printed_at.astimezone(LONDON).strftime("%Y%m%d-%H%M")
-        return _pdf(batch.pdf, f"reminders-{stamp}-{batch.letters}.pdf")
+        return await self._print_due(
+            request,
+            db_session,
+            noun="reminders",
+            run=lambda printing, actor, limit: printing.print_reminders(db_session, actor=actor, limit=limit),
+            page=self._reminders_page,
+            none_printed="None of the {count} reminders due could be printed: their people opted out, were erased "
+            "or restricted. Their reminders are called off.",
+        )
 
     @get("/batches/{batch_id:uuid}/pdf")
     async def reprint_batch(

@@ -241,19 +241,7 @@ class LetterPrinting:
             invitation.reminder_at = reminder_at if reminder_at < invitation.expires_at else None
             await record_event(session, invitation.id, InvitationState.sent, f"printed, reference {printed(reference)}")
             letters.append(self._letter(content, reference, invitation, now))
-        batch.letters = len(letters)
-        record(
-            session,
-            actor,
-            "letters.printed",
-            target_kind="letter_batch",
-            target_id=batch.id,
-            detail={"letters": len(letters), "not_printed": not_printed},
-        )
-        await session.flush()
-        pdf = letters_pdf(letters) if letters else b""
-        log.info("letters_printed", batch_id=str(batch.id), letters=len(letters), not_printed=not_printed)
-        return PrintedBatch(batch.id, now, len(letters), not_printed, pdf)
+        return await _finish_batch(session, actor, "letters.printed", batch, letters, not_printed, now)
 
     # --- reminder letters ------------------------------------------------------------------------------
 
@@ -350,19 +338,7 @@ class LetterPrinting:
                 at=now,
             )
             letters.append(self._letter(recipient, letter.reference, invitation, now, first_printed))
-        batch.letters = len(letters)
-        record(
-            session,
-            actor,
-            "letters.reminders_printed",
-            target_kind="letter_batch",
-            target_id=batch.id,
-            detail={"letters": len(letters), "not_printed": not_printed},
-        )
-        await session.flush()
-        pdf = letters_pdf(letters) if letters else b""
-        log.info("letter_reminders_printed", batch_id=str(batch.id), letters=len(letters), not_printed=not_printed)
-        return PrintedBatch(batch.id, now, len(letters), not_printed, pdf)
+        return await _finish_batch(session, actor, "letters.reminders_printed", batch, letters, not_printed, now)
 
     async def reprint(self, session: AsyncSession, batch_id: uuid.UUID, *, actor: Actor) -> tuple[LetterBatch, bytes]:
         """A batch's letters again (the printer jammed): the same references; people erased since are left out."""
@@ -593,3 +569,28 @@ class LetterPrinting:
         record(session, actor, "letters.return_keyed", target_kind="letter", target_id=letter.id)
         await session.flush()
         return outcome
+
+
+async def _finish_batch(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    batch: LetterBatch,
+    letters: list[PrintedLetter],
+    not_printed: int,
+    now: datetime,
+) -> PrintedBatch:
+    """Count a printed batch, audit it (``action``) and make its PDF."""
+    batch.letters = len(letters)
+    record(
+        session,
+        actor,
+        action,
+        target_kind="letter_batch",
+        target_id=batch.id,
+        detail={"letters": len(letters), "not_printed": not_printed},
+    )
+    await session.flush()
+    pdf = letters_pdf(letters) if letters else b""
+    log.info(action.replace(".", "_"), batch_id=str(batch.id), letters=len(letters), not_printed=not_printed)
+    return PrintedBatch(batch.id, now, len(letters), not_printed, pdf)
