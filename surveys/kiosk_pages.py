@@ -88,6 +88,14 @@ def problem_language(requested: str | None) -> str:
     return requested if requested is not None and requested in catalogues() else ENGLISH
 
 
+async def _kiosk(session: AsyncSession, kiosk_id: uuid.UUID) -> Kiosk:
+    """An issued kiosk, for the staff pages; 404 if there is none."""
+    kiosk = await session.get(Kiosk, kiosk_id)
+    if kiosk is None:
+        raise NotFound("There is no such kiosk.")
+    return kiosk
+
+
 def _problem(request: Request[Any, Any, Any], exc: KioskProblem, requested: str | None = None) -> Template:
     """The refusal as the tablet's own full-screen page, in the visitor's language; anything that is not a browser
     gets problem details."""
@@ -411,9 +419,7 @@ class KioskAdminPages(Controller):
         kiosk_id: FromPath[uuid.UUID],
     ) -> Template:
         """The survey a kiosk asks can change at any time; its next visitor is asked the new one."""
-        kiosk = await db_session.get(Kiosk, kiosk_id)
-        if kiosk is None:
-            raise NotFound("There is no such kiosk.")
+        kiosk = await _kiosk(db_session, kiosk_id)
         survey = await db_session.get(Survey, kiosk.survey_id) if kiosk.survey_id else None
         return await self._survey_form(request, db_session, kiosk, chosen=survey.slug if survey else "")
 
@@ -442,9 +448,7 @@ class KioskAdminPages(Controller):
         kiosk_id: FromPath[uuid.UUID],
     ) -> Template:
         """Revoking cannot be undone (the tablet needs a new kiosk), so it is confirmed first."""
-        kiosk = await db_session.get(Kiosk, kiosk_id)
-        if kiosk is None:
-            raise NotFound("There is no such kiosk.")
+        kiosk = await _kiosk(db_session, kiosk_id)
         service_name = await db_session.scalar(select(Service.name).where(Service.id == kiosk.service_id))
         return staff_template(request, "surveys/kiosk_revoke.html.j2", kiosk=kiosk, service_name=service_name)
 
