@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -357,28 +357,18 @@ async def open_cases(session: AsyncSession, *, service_ids: Sequence[uuid.UUID] 
 # --- what an open case means to the other features --------------------------------------------------------
 
 
-async def has_open_complaint(session: AsyncSession, subject_id: uuid.UUID) -> bool:
-    """Whether this person has an open complaint case."""
-    return bool(await with_open_complaints(session, [subject_id]))
-
-
-async def with_open_complaints(session: AsyncSession, subject_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+async def with_open_complaints(session: AsyncSession, subject_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     """Surveys asks before inviting: those of these people with an open complaint are not surveyed meanwhile.
-    One query for a whole batch of contacts, in chunks the databases' parameter limits allow."""
-    found: set[uuid.UUID] = set()
-    for start in range(0, len(subject_ids), _IN_CHUNK):
-        chunk = subject_ids[start : start + _IN_CHUNK]
-        found.update(
-            await session.scalars(
-                select(ComplaintCase.subject_id)
-                .where(ComplaintCase.subject_id.in_(chunk), ComplaintCase.status != CaseStatus.closed)
-                .distinct()
-            )
-        )
-    return found
-
-
-_IN_CHUNK = 5000
+    One query for a whole batch of contacts, as `privacy.restriction.restricted_among` asks of restrictions."""
+    wanted = sorted(set(subject_ids))
+    if not wanted:
+        return set()
+    rows = await session.scalars(
+        select(ComplaintCase.subject_id)
+        .where(ComplaintCase.subject_id.in_(wanted), ComplaintCase.status != CaseStatus.closed)
+        .distinct()
+    )
+    return {subject_id for subject_id in rows if subject_id is not None}
 
 
 async def _holds_on(session: AsyncSession, subject_id: uuid.UUID) -> list[LegalHold]:

@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -71,7 +71,7 @@ _ON_THE_SPOT: dict[ContactChannel, frozenset[InvitationChannel]] = {
 
 # Higher layers (feedback) answer "does this person have an open complaint?"; surveys never imports them.
 # Given people, returns those of them with an open complaint (one query for many people).
-OpenComplaintCheck = Callable[[AsyncSession, Sequence[uuid.UUID]], Awaitable[set[uuid.UUID]]]
+OpenComplaintCheck = Callable[[AsyncSession, Iterable[uuid.UUID]], Awaitable[set[uuid.UUID]]]
 
 
 def lost_race(exc: DBAPIError) -> bool:

@@ -22,8 +22,8 @@ from feedback.cases import (
     answer_stage,
     close,
     escalate,
-    has_open_complaint,
     open_case,
+    with_open_complaints,
 )
 from feedback.models import CommentClassification
 from privacy.deadlines import WorkingCalendar
@@ -83,7 +83,7 @@ async def test_a_case_goes_through_both_stages_on_working_days(
         with pytest.raises(Conflict, match="already has case"):
             await open_case(session, CALENDAR, answer_id=answer.id, owner_id="officer-1", actor=OFFICER)
         subject_id = case.subject_id
-        assert subject_id is not None and await has_open_complaint(session, subject_id)
+        assert subject_id is not None and subject_id in await with_open_complaints(session, [subject_id])
         await acknowledge(session, CALENDAR, case, actor=OFFICER, today=date(2026, 12, 21))
         assert case.stage1_due == date(2027, 1, 7)  # 10 working days: not 25, 28 December or 1 January
         with pytest.raises(InvalidInput, match="upheld"):
@@ -125,7 +125,7 @@ async def test_a_case_goes_through_both_stages_on_working_days(
         assert stored is not None
         await answer_stage(session, vault, stored, outcome="upheld", letter="Stage 2 answer", actor=OFFICER)
         assert stored.status == CaseStatus.closed and stored.closed_at is not None
-        assert not await has_open_complaint(session, subject_id)
+        assert subject_id not in await with_open_complaints(session, [subject_id])
         with pytest.raises(Conflict):
             await close(session, stored, actor=OFFICER)
 
