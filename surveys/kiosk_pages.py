@@ -30,7 +30,7 @@ from civicvoice.core.errors import CivicVoiceError, NotFound
 from civicvoice.core.http import NO_STORE, acting_staff, form_values, service, staff_template, wants_page
 from civicvoice.core.settings import Settings
 from civicvoice.core.translations import N_, catalogues, translator
-from surveys.answers import FieldProblem, check_answers
+from surveys.answers import FieldProblem
 from surveys.channels.kiosk import (
     COMMENT_FIELD,
     COMMENT_WINDOW,
@@ -263,17 +263,13 @@ class KioskPages(Controller):
             language = kiosk_language(definition, form.get(LANGUAGE_FIELD))
             if "skip" in form:
                 return Redirect(in_language(THANKS, language), status_code=HTTP_303_SEE_OTHER)
-            await kiosks.comment(db_session, kiosk, response_id, form.get(COMMENT_FIELD, ""))
+            await kiosks.comment(db_session, kiosk, response_id, form.get(COMMENT_FIELD, ""), language=language)
         except InvalidAnswers as invalid:
             _, question, _ = await kiosks.answered(db_session, kiosk, response_id)
-            text = form.get(COMMENT_FIELD, "")
-            # The same problem, told in the visitor's language.
-            problems = check_answers(
-                invalid.definition, {question.id: text}, language=language, asked=frozenset({question.id})
-            ).problems
-            message = problems[0].message if problems else invalid.checked.problems[0].message
-            error = FieldProblem(COMMENT_FIELD, message)
-            return self._comment_page(request, device_key, question, language, token, text, error)
+            error = FieldProblem(COMMENT_FIELD, invalid.checked.problems[0].message)  # in the visitor's language
+            return self._comment_page(
+                request, device_key, question, language, token, form.get(COMMENT_FIELD, ""), error
+            )
         except AlreadyAnswered:
             return _problem(
                 request, CommentClosed(N_("A comment has already been added to that answer.")), form.get(LANGUAGE_FIELD)

@@ -25,7 +25,7 @@ from privacy.exceptions import KeyDestroyed
 from privacy.models import DataSubject
 from privacy.vault import Vault
 from surveys.answers import CheckedAnswers, FormValue, check_answers
-from surveys.definitions import Question, SurveyDefinition, stored_definition
+from surveys.definitions import ENGLISH, Question, SurveyDefinition, stored_definition
 from surveys.models import Answer, Contact, Invitation, InvitationState, Response, SurveyVersion, VersionStatus
 
 ANSWER_TEXT_FIELD = "answer.text"
@@ -124,6 +124,7 @@ class Submission:
     # The questions the channel asked (an SMS asks only the CSAT question); None: the whole survey.
     asked: frozenset[str] | None = None
     partial: bool = False  # from a channel where a question may go unanswered: none is required (`check_answers`)
+    language: str = ENGLISH  # what problems with the answers are told in (a language the version offers)
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ class AnonymousSubmission:
     form: Mapping[str, str]
     asked: frozenset[str]
     partial: bool = True  # the channel asks some questions only, and a comment may be left out
+    language: str = ENGLISH  # what problems with the answers are told in (a language the version offers)
 
 
 @dataclass(frozen=True)
@@ -221,7 +223,13 @@ class ResponseRecorder:
             if problem is None:
                 assert invitation is not None  # refusal() refuses a missing one
                 definition = definitions[invitation.survey_version_id]
-                checked = check_answers(definition, submission.form, asked=submission.asked, partial=submission.partial)
+                checked = check_answers(
+                    definition,
+                    submission.form,
+                    language=submission.language,
+                    asked=submission.asked,
+                    partial=submission.partial,
+                )
                 if not checked.ok:
                     problem = InvalidAnswers(checked, definition)
                 else:
@@ -288,7 +296,12 @@ class ResponseRecorder:
         definition = await self.definition(session, submission.survey_version_id)
         earlier = await stored_answers(session, adding_to.id) if adding_to is not None else None
         checked = check_answers(
-            definition, submission.form, asked=submission.asked, partial=submission.partial, earlier=earlier
+            definition,
+            submission.form,
+            language=submission.language,
+            asked=submission.asked,
+            partial=submission.partial,
+            earlier=earlier,
         )
         if adding_to is not None:
             assert adding_to.anonymous and adding_to.survey_version_id == submission.survey_version_id

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from civicvoice.core.errors import CivicVoiceError, InvalidInput, NotAuthenticated, NotFound
 from civicvoice.core.translations import translator
 from privacy.vault import Vault
-from surveys.answers import check_answers, too_long_message
+from surveys.answers import too_long_message
 from surveys.definitions import ENGLISH, LanguageTag, Question, QuestionKind, SurveyDefinition
 from surveys.intake import invitation_waiting
 from surveys.models import InvitationState
@@ -363,14 +363,12 @@ class ChatSurveys:
             raise InvalidChatAnswer("This survey asks for no comment; send the rating alone.", field="comment")
         try:
             [outcome] = await self.recorder.record(
-                session, [Submission(invitation.id, form, asked=plan.asked, partial=True)]
+                session, [Submission(invitation.id, form, asked=plan.asked, partial=True, language=language)]
             )
         except IntegrityError:
             raise AlreadyAnswered(ALREADY_ANSWERED) from None
         if isinstance(outcome, InvalidAnswers):
-            # The same problems, told in the widget's language.
-            told = check_answers(definition, form, language=language, asked=plan.asked, partial=True).problems
-            problem = (told or outcome.checked.problems)[0]
+            problem = outcome.checked.problems[0]  # told in the widget's language
             field = "rating" if problem.key == plan.question.id else "comment"
             raise InvalidChatAnswer(problem.message + ".", field=field)
         if isinstance(outcome, CivicVoiceError):

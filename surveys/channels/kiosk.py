@@ -601,9 +601,12 @@ class Kiosks:
             raise CommentClosed(N_("This survey takes no comment."))
         return response, comment, definition
 
-    async def comment(self, session: AsyncSession, kiosk: Kiosk, response_id: uuid.UUID, text: str) -> bool:
+    async def comment(
+        self, session: AsyncSession, kiosk: Kiosk, response_id: uuid.UUID, text: str, *, language: str = ENGLISH
+    ) -> bool:
         """Add the optional comment to the kiosk's answer, encrypted under the answer's month key. Needs the kiosk
-        locked. False when the comment is empty (nothing stored); InvalidAnswers when too long."""
+        locked. False when the comment is empty (nothing stored); InvalidAnswers, told in ``language``, when too
+        long."""
         response, question, _ = await self.answered(session, kiosk, response_id)
         if not text.strip():
             return False
@@ -616,6 +619,7 @@ class Kiosks:
                 channel=CHANNEL,
                 form={question.id: text},
                 asked=frozenset({question.id}),
+                language=language,
             ),
             adding_to=response,
         )
