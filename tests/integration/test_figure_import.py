@@ -147,7 +147,11 @@ async def test_a_service_manager_imports_figures_in_the_staff_pages(client: Clie
     assert too_large.status_code == 413
     assert await figures(db) == before
     async with db.sessions() as session:
-        audit = (await session.scalars(select(AuditEvent).where(AuditEvent.action == "imports.figures"))).all()
+        audit = (
+            await session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "imports.figures").order_by(AuditEvent.occurred_at)
+            )
+        ).all()
         entered = (
             await session.scalars(select(AuditEvent).where(AuditEvent.action == "scorecard.figure_entered"))
         ).all()
