@@ -131,8 +131,10 @@ class SaqRelay:
                 )
             ).all()
             for job in rows:
-                # Keyed by row and attempt: SAQ refuses a key it still holds, and a new attempt gets a new key.
-                key = f"{job.id}.{job.attempts}"
+                # Keyed by row, attempt and due time: SAQ refuses a key it still holds (queued, or aborted in the
+                # last seconds), so a relay that hands the same row over twice is refused, while a new attempt, or
+                # a dead job an administrator retried (its attempts back at 0, due now), gets a key of its own.
+                key = f"{job.id}.{job.attempts}.{int(job.run_at.timestamp() * 1000)}"
                 if job.relayed_at is not None:
                     # Handed over but not started within `resend_after`: SAQ lost it (a worker killed between
                     # taking it and claiming the row leaves SAQ's copy stranded until its sweeper runs). Hand it

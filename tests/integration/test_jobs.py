@@ -390,10 +390,38 @@ async def test_the_relay_hands_a_row_to_saq_once(db: TestDatabase, saq: Settings
     try:
         assert await relay.relay_due() == 1
         assert await relay.relay_due() == 0  # handed over already
-        assert await relay.queue.job(f"{job_id}.0") is not None
+        [job] = await db.all(Job)
+        assert await relay.queue.job(f"{job_id}.0.{int(job.run_at.timestamp() * 1000)}") is not None
         assert await relay.relay_due(utcnow() + timedelta(minutes=2)) == 1  # never started: SAQ lost it
         info = await relay.queue.info()
         assert info["queued"] == 2
+    finally:
+        await relay.queue.disconnect()
+
+
+async def test_a_retried_dead_job_is_handed_to_saq_under_a_key_of_its_own(db: TestDatabase, saq: Settings) -> None:
+    """Its attempts start again at 0, but SAQ may still hold the key of the attempt that died (queued, or aborted in
+    the last seconds, as a burst worker that stops leaves it): the retry must not be refused as a duplicate."""
+    from civicvoice.core.jobs_saq import SaqRelay
+
+    registry = registry_with([])
+    async with unit_of_work(db.sessions) as session:
+        job_id = await enqueue(session, "test.work", {"thing_id": uuid.uuid4()})
+    relay = SaqRelay(saq, registry, db.sessions)
+    try:
+        assert await relay.relay_due() == 1
+        [first] = await db.all(Job)
+        async with unit_of_work(db.sessions) as session:
+            await session.execute(update(Job).values(state=DEAD, finished_at=utcnow()))
+        await asyncio.sleep(0.01)  # a retry is due later than the first hand-over
+        async with unit_of_work(db.sessions) as session:
+            await retry_job(session, registry, job_id, actor=Actor.cli())
+        assert await relay.relay_due() == 1
+        [retried] = await db.all(Job)
+        keys = {f"{job_id}.0.{int(job.run_at.timestamp() * 1000)}" for job in (first, retried)}
+        assert len(keys) == 2
+        assert all([await relay.queue.job(key) is not None for key in keys])
+        assert (await relay.queue.info())["queued"] == 2
     finally:
         await relay.queue.disconnect()
 
