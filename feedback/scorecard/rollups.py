@@ -337,6 +337,19 @@ async def store_month(
     """Recompute one month of one service and replace its rollup rows; returns how many rows it holds now."""
     now = now or utcnow()
     computed = await compute_month(session, month, service_id, thresholds=thresholds, now=now)
+    return await replace_month(session, month, service_id, computed, thresholds=thresholds, now=now)
+
+
+async def replace_month(
+    session: AsyncSession,
+    month: date,
+    service_id: uuid.UUID,
+    computed: Mapping[Key, Mapping[str, int]],
+    *,
+    thresholds: ServiceLevelThresholds,
+    now: datetime,
+) -> int:
+    """Replace one month of one service's rollup rows with what `compute_month` gave; returns how many."""
     await session.execute(
         delete(ScorecardRollup).where(ScorecardRollup.month == month, ScorecardRollup.service_id == service_id)
     )

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, attributes
 
 from civicvoice.core.clock import utcnow
+from civicvoice.core.db import locked, read_only
 from civicvoice.core.errors import InvalidInput
 from feedback.actions import ActionLink
 from feedback.callbacks import Callback
@@ -36,7 +37,16 @@ from feedback.models import CommentClassification, CommentScore
 from feedback.quality import Evaluation
 from feedback.scorecard.formulas import PersonContact, RepeatPolicy, ServiceLevelThresholds, repeat_flags
 from feedback.scorecard.models import RollupMark, ScorecardRollup, UpkeepWatermark
-from feedback.scorecard.rollups import month_bounds, month_start, next_month, previous_month, store_month
+from feedback.scorecard.rollups import (
+    Key,
+    compute_month,
+    month_bounds,
+    month_start,
+    next_month,
+    previous_month,
+    replace_month,
+    store_month,
+)
 from privacy.retention import cutoff, retention_months
 from surveys.models import Contact, Invitation, Response, Service
 
@@ -349,22 +359,48 @@ class UpkeepResult:
     finished: bool = True
 
 
-async def upkeep_step(
+@dataclass
+class UpkeepPlan:
+    """What one step read and recomputed, for a short transaction of its own to write (`apply_plan`)."""
+
+    now: datetime
+    result: UpkeepResult
+    # Every watermark as the step read it (None: no row yet), so the write can tell whether another run moved one.
+    seen: dict[str, uuid.UUID | None]
+    moved: dict[str, uuid.UUID] = field(default_factory=dict)
+    mark_ids: list[uuid.UUID] = field(default_factory=list)
+    computed: dict[tuple[date, uuid.UUID], dict[Key, dict[str, int]]] = field(default_factory=dict)
+    changed: bool = False  # anything to write: a source moved, a mark to clear, a month touched
+
+
+_WATERMARKS: Final = (*(source.name for source in _SOURCES), CALLBACKS_DUE)
+
+
+async def _watermark_rows(session: AsyncSession, *, lock: bool = False) -> dict[str, UpkeepWatermark]:
+    query = select(UpkeepWatermark).where(UpkeepWatermark.source.in_(_WATERMARKS))
+    rows = await session.scalars(locked(query) if lock else query)
+    return {row.source: row for row in rows}
+
+
+async def plan_step(
     session: AsyncSession,
     *,
     thresholds: ServiceLevelThresholds,
     now: datetime | None = None,
     batch: int = BATCH,
-    policy: RepeatPolicy = DEFAULT_REPEAT,
     lag: timedelta = LAG,
-) -> UpkeepResult:
-    """One bounded step in the caller's (short) transaction; ``finished`` is False while a batch was full."""
+) -> UpkeepPlan:
+    """Read one bounded batch of new rows and marks, and recompute the months they touch, writing nothing: on
+    SQLite this runs as a reader, so the submissions it competes with keep the writer lock to themselves."""
     now = now or utcnow()
     ceiling = id_floor(now - lag)
-    result = UpkeepResult()
+    seen: dict[str, uuid.UUID | None] = dict.fromkeys(_WATERMARKS)
+    seen.update({name: row.last_id for name, row in (await _watermark_rows(session)).items()})
+    plan = UpkeepPlan(now=now, result=UpkeepResult(), seen=seen)
+    result = plan.result
     keys: set[tuple[date, uuid.UUID]] = set()
     for source in _SOURCES:
-        after = await _watermark(session, source.name)
+        after = seen[source.name] or uuid.UUID(int=0)
         ids = list(
             (
                 await session.scalars(
@@ -388,33 +424,89 @@ async def upkeep_step(
                 (await session.scalars(select(CommentScore.response_id).where(CommentScore.id.in_(ids)))).all()
             )
             keys |= await _keys_of_responses(session, list(set(response_ids)))
-        await _set_watermark(session, source.name, ids[-1])
+        plan.moved[source.name] = ids[-1]
     # Callbacks that fell due since the last step now count (as late) without any row changing.
-    due_after = id_moment(await _watermark(session, CALLBACKS_DUE))
+    due_after = id_moment(seen[CALLBACKS_DUE] or uuid.UUID(int=0))
     overdue = await session.execute(
         select(Callback.due_at, Callback.service_id)
         .where(Callback.done_at.is_(None), Callback.due_at > due_after, Callback.due_at <= now)
         .limit(batch)
     )
     keys.update((month_start(due), service) for due, service in overdue if service is not None)
-    await _set_watermark(session, CALLBACKS_DUE, id_floor(now))
     marks = list((await session.scalars(select(RollupMark).order_by(RollupMark.id).limit(batch))).all())
     if marks:
         result.finished &= len(marks) < batch
         keys |= await _keys_of_marks(session, marks)
-        await session.execute(delete(RollupMark).where(RollupMark.id.in_([mark.id for mark in marks])))
-    flags = await set_repeat_flags(session, now=now, policy=policy, batch=batch)
-    result.flagged = flags.flagged
-    result.finished &= flags.flagged < batch
-    keys |= flags.keys
+        plan.mark_ids = [mark.id for mark in marks]
+    plan.changed = bool(plan.moved or plan.mark_ids or keys)
+    if plan.changed:
+        plan.moved[CALLBACKS_DUE] = id_floor(now)
     first = await retention_start(session, now)
     for month, service_id in sorted(keys):
         if month < first:
             result.skipped_outside_retention += 1
             continue
-        await store_month(session, month, service_id, thresholds=thresholds, now=now)
+        plan.computed[(month, service_id)] = await compute_month(
+            session, month, service_id, thresholds=thresholds, now=now
+        )
         result.recomputed += 1
-    return result
+    return plan
+
+
+async def apply_plan(session: AsyncSession, plan: UpkeepPlan, *, thresholds: ServiceLevelThresholds) -> bool:
+    """Write what `plan_step` found: the rollups it recomputed, the watermarks moved past what it read and the
+    marks it read cleared. False, writing nothing, when another run moved a watermark since the plan was read:
+    that run has the same rows, and what it wrote is at least as fresh."""
+    rows = await _watermark_rows(session, lock=True)
+    if any((rows[name].last_id if name in rows else None) != value for name, value in plan.seen.items()):
+        log.info("scorecard_upkeep_overtaken")
+        return False
+    for name, value in plan.moved.items():
+        if name in rows:
+            rows[name].last_id, rows[name].updated_at = value, utcnow()
+        else:
+            session.add(UpkeepWatermark(source=name, last_id=value))
+    if plan.mark_ids:
+        await session.execute(delete(RollupMark).where(RollupMark.id.in_(plan.mark_ids)))
+    for (month, service_id), computed in plan.computed.items():
+        await replace_month(session, month, service_id, computed, thresholds=thresholds, now=plan.now)
+    return True
+
+
+async def flag_repeats(
+    session: AsyncSession, *, now: datetime, policy: RepeatPolicy = DEFAULT_REPEAT, batch: int = BATCH
+) -> FlagResult:
+    """Store a batch of repeat flags and mark the months they change, for the next plan to recompute."""
+    flags = await set_repeat_flags(session, now=now, policy=policy, batch=batch)
+    session.add_all(RollupMark(kind="month", month=month, service_id=service) for month, service in flags.keys)
+    return flags
+
+
+async def _repeats_due(session: AsyncSession, *, now: datetime, policy: RepeatPolicy) -> bool:
+    found = await session.scalar(
+        select(Contact.id).where(Contact.repeat_contact.is_(None), Contact.occurred_at <= now - policy.window).limit(1)
+    )
+    return found is not None
+
+
+async def upkeep_step(
+    session: AsyncSession,
+    *,
+    thresholds: ServiceLevelThresholds,
+    now: datetime | None = None,
+    batch: int = BATCH,
+    policy: RepeatPolicy = DEFAULT_REPEAT,
+    lag: timedelta = LAG,
+) -> UpkeepResult:
+    """One bounded step in the caller's one transaction (the CLI, tests); ``finished`` is False while a batch was
+    full. The worker's `run_upkeep` takes the same steps with the reading outside any write transaction."""
+    now = now or utcnow()
+    flags = await flag_repeats(session, now=now, policy=policy, batch=batch)
+    plan = await plan_step(session, thresholds=thresholds, now=now, batch=batch, lag=lag)
+    await apply_plan(session, plan, thresholds=thresholds)
+    plan.result.flagged = flags.flagged
+    plan.result.finished &= flags.flagged < batch
+    return plan.result
 
 
 async def mark_recent_months(session: AsyncSession, *, now: datetime | None = None) -> int:
@@ -439,19 +531,36 @@ async def run_upkeep(
     thresholds: ServiceLevelThresholds,
     budget_seconds: float = 20.0,
     now: datetime | None = None,
+    policy: RepeatPolicy = DEFAULT_REPEAT,
 ) -> UpkeepResult:
-    """Steps, each in its own transaction, until caught up or the time budget is spent."""
+    """Steps until caught up or the time budget is spent. Each step stores due repeat flags (a write transaction,
+    only when some are due), reads and recomputes as a reader (`plan_step`), then writes the result in a short
+    transaction of its own (`apply_plan`), so the recomputation never holds SQLite's writer lock."""
     total = UpkeepResult()
     started = time.monotonic()
     while True:
+        moment = now or utcnow()
+        flagged = 0
         async with sessions() as session, session.begin():
-            step = await upkeep_step(session, thresholds=thresholds, now=now)
+            await read_only(session)
+            due = await _repeats_due(session, now=moment, policy=policy)
+        if due:
+            async with sessions() as session, session.begin():
+                flagged = (await flag_repeats(session, now=moment, policy=policy)).flagged
+        async with sessions() as session, session.begin():
+            await read_only(session)
+            plan = await plan_step(session, thresholds=thresholds, now=moment)
+        if plan.changed:
+            async with sessions() as session, session.begin():
+                if not await apply_plan(session, plan, thresholds=thresholds):
+                    break
+        step = plan.result
         total.read += step.read
         total.recomputed += step.recomputed
-        total.flagged += step.flagged
+        total.flagged += flagged
         total.skipped_outside_retention += step.skipped_outside_retention
-        total.finished = step.finished
-        if step.finished or time.monotonic() - started > budget_seconds:
+        total.finished = step.finished and flagged < BATCH
+        if total.finished or time.monotonic() - started > budget_seconds:
             break
     if total.read or total.recomputed:
         log.info("scorecard_upkeep", read=total.read, recomputed=total.recomputed, flagged=total.flagged)

@@ -15,17 +15,25 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from civicvoice.cli import cli
 from civicvoice.core.clock import utcnow
-from civicvoice.core.db import unit_of_work
+from civicvoice.core.db import read_only, unit_of_work
 from feedback.callbacks import Callback
 from feedback.scorecard.formulas import ServiceLevelThresholds
-from feedback.scorecard.models import ScorecardRollup
+from feedback.scorecard.models import RollupMark, ScorecardRollup
 from feedback.scorecard.rollups import COUNTERS, compute_month, month_start, next_month, previous_month
 from feedback.scorecard.service import Scorecard
-from feedback.scorecard.upkeep import OutsideRetention, rebuild_month, set_repeat_flags, upkeep_step
+from feedback.scorecard.upkeep import (
+    OutsideRetention,
+    apply_plan,
+    plan_step,
+    rebuild_month,
+    run_upkeep,
+    set_repeat_flags,
+    upkeep_step,
+)
 from surveys.models import Contact, Service
 from tests.integration.scorecard_data import Builder, ContactSpec
 from tests.integration.support import TestDatabase
@@ -271,6 +279,40 @@ async def test_upkeep_follows_arrivals_and_changes(db: TestDatabase, catalogue: 
     async with unit_of_work(db.sessions) as session:
         idle = await upkeep_step(session, thresholds=THRESHOLDS, now=utcnow() + timedelta(seconds=30))
     assert (idle.read, idle.recomputed) == (0, 0)
+
+
+async def test_the_worker_recomputes_as_a_reader_and_gives_way_to_a_run_that_overtook_it(
+    db: TestDatabase, catalogue: None
+) -> None:
+    month = months_ago(1)
+    async with unit_of_work(db.sessions) as session:
+        await Builder().add(session, hand_example(month))
+    later = utcnow() + timedelta(seconds=30)
+    # The reading and recomputing hold no writer lock: another transaction writes and commits meanwhile.
+    async with db.sessions() as session, session.begin():
+        await read_only(session)
+        stale = await plan_step(session, thresholds=THRESHOLDS, now=later)
+        assert stale.changed and stale.result.recomputed >= 1
+
+        async def write_meanwhile() -> None:
+            async with unit_of_work(db.sessions) as other:
+                await other.execute(update(Contact).values(do_not_survey=False))
+
+        await asyncio.wait_for(write_meanwhile(), timeout=10)
+    assert await _stored(db, month) == {}  # a plan writes nothing
+    # Another run overtakes the plan: it flags the repeat contacts whose window has closed, recomputes and writes.
+    done = await run_upkeep(db.sessions, thresholds=THRESHOLDS, now=later)
+    assert done.finished and done.recomputed >= 1 and done.flagged == len(hand_example(month))
+    assert await _stored(db, month) == await _fresh(db, month) != {}
+    # The overtaken plan, read before those flags were stored, is refused and writes nothing.
+    async with unit_of_work(db.sessions) as session:
+        assert await apply_plan(session, stale, thresholds=THRESHOLDS) is False
+    assert await _stored(db, month) == await _fresh(db, month)
+    async with db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(RollupMark)) == 0
+    # Caught up, a run reads nothing and opens no write transaction.
+    idle = await run_upkeep(db.sessions, thresholds=THRESHOLDS, now=later + timedelta(seconds=15))
+    assert (idle.read, idle.recomputed, idle.flagged, idle.finished) == (0, 0, 0, True)
 
 
 _SERVICES = ("council-tax", "parking")
