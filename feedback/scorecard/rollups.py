@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Final
@@ -47,6 +47,40 @@ Key = tuple[str, str]  # (channel, agent_ref) within one month and service
 # Survey answers to "was it resolved?" that count as not resolved at the first contact.
 NOT_RESOLVED: Final = ("no", "partly")
 COMPLIMENT: Final = "compliment"
+
+# A month's counters come in parts, each recomputed by its own queries: a change that touches only one part (a
+# comment scored, a callback made) has upkeep recompute and rewrite that part alone, with the same queries a
+# rebuild runs for the whole month.
+PART_COUNTERS: Final[Mapping[str, tuple[str, ...]]] = {
+    "contacts": (
+        "contacts",
+        "transferred",
+        "offered",
+        "answered_in_time",
+        "answered_wait_count",
+        "answered_wait_sum",
+        "answered_wait_squares",
+        "wait_count",
+        "wait_sum",
+        "wait_squares",
+        "handling_count",
+        "handling_sum",
+        "handling_squares",
+        "fcr_decided",
+        "fcr_resolved",
+        "invitations_sent",
+        "invitations_answered",
+        "rated",
+        "satisfied",
+    ),
+    "sentiment": ("sentiment_count", "sentiment_sum", "sentiment_squares"),
+    "compliments": ("compliments",),
+    "quality": ("evaluated", "quality_count", "quality_sum", "quality_squares"),
+    "cases": ("complaints_closed", "complaints_improving"),
+    "callbacks": ("callbacks_due", "callbacks_on_time"),
+    "demand": tuple(f"demand_{kind.name}" for kind in DemandType),
+}
+ALL_PARTS: Final = frozenset(PART_COUNTERS)
 
 
 def measured_channel() -> ColumnElement[str]:
@@ -130,11 +164,18 @@ async def compute_month(
     *,
     thresholds: ServiceLevelThresholds,
     now: datetime | None = None,
+    parts: Collection[str] = ALL_PARTS,
 ) -> dict[Key, dict[str, int]]:
-    """Every counter of one month and service from raw rows, per (channel, agent)."""
+    """The counters of one month and service from raw rows, per (channel, agent): all of them, or those of the
+    parts given (`PART_COUNTERS`)."""
     now = now or utcnow()
     start, end = month_bounds(month)
     rows = _Rows()
+
+    async def collect(part: str, query: Select[Any]) -> None:
+        if part in parts:
+            await _collect(session, query, rows)
+
     agent = func.coalesce(Contact.agent_ref, "")
     in_month = and_(Contact.service_id == service_id, Contact.occurred_at >= start, Contact.occurred_at < end)
     wait, handling = Contact.wait_seconds, Contact.handling_seconds
@@ -171,7 +212,7 @@ async def compute_month(
         .where(in_month)
         .group_by(Contact.channel, agent)
     )
-    await _collect(session, contact_query, rows)
+    await collect("contacts", contact_query)
     units = _sentiment_units()
     through_contact = (
         select(Contact.channel, agent)
@@ -181,21 +222,19 @@ async def compute_month(
         .where(in_month)
         .group_by(Contact.channel, agent)
     )
-    await _collect(
-        session,
+    await collect(
+        "sentiment",
         through_contact.join(CommentScore, CommentScore.response_id == Response.id).add_columns(
             func.count(CommentScore.id).label("sentiment_count"),
             func.sum(units).label("sentiment_sum"),
             func.sum(units * units).label("sentiment_squares"),
         ),
-        rows,
     )
-    await _collect(
-        session,
+    await collect(
+        "compliments",
         through_contact.join(CommentClassification, CommentClassification.response_id == Response.id)
         .where(CommentClassification.reviewed_class == COMPLIMENT)
         .add_columns(func.count(CommentClassification.id).label("compliments")),
-        rows,
     )
     # Answers without an invitation (kiosk, paper): their own month, service and channel, no agent.
     loose = and_(
@@ -206,8 +245,8 @@ async def compute_month(
     )
     loose_channel = measured_channel()
     loose_key = (loose_channel, literal(""))
-    await _collect(
-        session,
+    await collect(
+        "contacts",
         select(
             *loose_key,
             func.count(Response.satisfaction).label("rated"),
@@ -215,10 +254,9 @@ async def compute_month(
         )
         .where(loose)
         .group_by(loose_channel),
-        rows,
     )
-    await _collect(
-        session,
+    await collect(
+        "sentiment",
         select(
             *loose_key,
             func.count(CommentScore.id).label("sentiment_count"),
@@ -228,19 +266,17 @@ async def compute_month(
         .join(CommentScore, CommentScore.response_id == Response.id)
         .where(loose)
         .group_by(loose_channel),
-        rows,
     )
-    await _collect(
-        session,
+    await collect(
+        "compliments",
         select(*loose_key, func.count(CommentClassification.id).label("compliments"))
         .join(CommentClassification, CommentClassification.response_id == Response.id)
         .where(loose, CommentClassification.reviewed_class == COMPLIMENT)
         .group_by(loose_channel),
-        rows,
     )
     score = func.round(Evaluation.score)
-    await _collect(
-        session,
+    await collect(
+        "quality",
         select(
             Contact.channel,
             agent,
@@ -252,13 +288,12 @@ async def compute_month(
         .join(Evaluation, Evaluation.contact_id == Contact.id)
         .where(in_month)
         .group_by(Contact.channel, agent),
-        rows,
     )
     # Complaint cases by the month they closed; callbacks by the month they were due, once made or overdue.
     channel = func.coalesce(Contact.channel, measured_channel(), "")
     improving = exists().where(ActionLink.case_id == ComplaintCase.id)
-    await _collect(
-        session,
+    await collect(
+        "cases",
         select(
             channel,
             agent,
@@ -274,10 +309,9 @@ async def compute_month(
             ComplaintCase.closed_at < end,
         )
         .group_by(channel, agent),
-        rows,
     )
-    await _collect(
-        session,
+    await collect(
+        "callbacks",
         select(
             channel,
             agent,
@@ -294,13 +328,12 @@ async def compute_month(
             or_(Callback.done_at.is_not(None), Callback.due_at <= now),
         )
         .group_by(channel, agent),
-        rows,
     )
     # Demand types the quality team (or the contact system) tagged: contacts in their month, complaint comments in
     # theirs, each on its channel and the contact's agent.
     tagged = func.coalesce(Contact.agent_ref, "")
-    await _collect(
-        session,
+    await collect(
+        "demand",
         select(
             DemandTag.channel,
             tagged,
@@ -313,7 +346,6 @@ async def compute_month(
         .outerjoin(Contact, Contact.id == DemandTag.contact_id)
         .where(DemandTag.service_id == service_id, DemandTag.month == month)
         .group_by(DemandTag.channel, tagged),
-        rows,
     )
     return {key: values for key, values in rows.rows.items() if any(values.values())}
 
@@ -348,25 +380,63 @@ async def replace_month(
     *,
     thresholds: ServiceLevelThresholds,
     now: datetime,
+    parts: Collection[str] = ALL_PARTS,
 ) -> int:
-    """Replace one month of one service's rollup rows with what `compute_month` gave; returns how many."""
-    await session.execute(
-        delete(ScorecardRollup).where(ScorecardRollup.month == month, ScorecardRollup.service_id == service_id)
-    )
-    session.add_all(
-        ScorecardRollup(
-            month=month,
-            service_id=service_id,
-            channel=channel,
-            agent_ref=agent_ref,
-            updated_at=now,
-            service_level_seconds=thresholds.for_channel(channel),
-            **values,
+    """Write what `compute_month` gave for one month of one service: all its rollup rows replaced, or, for some
+    parts, only their counters (a row left with no counter at all is deleted); returns how many rows it holds."""
+    if set(parts) >= ALL_PARTS:
+        await session.execute(
+            delete(ScorecardRollup).where(ScorecardRollup.month == month, ScorecardRollup.service_id == service_id)
         )
-        for (channel, agent_ref), values in computed.items()
-    )
+        session.add_all(
+            ScorecardRollup(
+                month=month,
+                service_id=service_id,
+                channel=channel,
+                agent_ref=agent_ref,
+                updated_at=now,
+                service_level_seconds=thresholds.for_channel(channel),
+                **values,
+            )
+            for (channel, agent_ref), values in computed.items()
+        )
+        await session.flush()
+        return len(computed)
+    names = [name for part in parts for name in PART_COUNTERS[part]]
+    stored = {
+        (row.channel, row.agent_ref): row
+        for row in await session.scalars(
+            select(ScorecardRollup).where(ScorecardRollup.month == month, ScorecardRollup.service_id == service_id)
+        )
+    }
+    for key in stored.keys() | computed.keys():
+        values = computed.get(key, {})
+        row = stored.get(key)
+        if row is None:
+            channel, agent_ref = key
+            row = ScorecardRollup(
+                month=month,
+                service_id=service_id,
+                channel=channel,
+                agent_ref=agent_ref,
+                service_level_seconds=thresholds.for_channel(channel),
+                **dict.fromkeys(COUNTERS, 0),
+            )
+            session.add(row)
+            stored[key] = row
+        elif "contacts" in parts:  # the service level is measured again
+            row.service_level_seconds = thresholds.for_channel(row.channel)
+        for name in names:
+            setattr(row, name, values.get(name, 0))
+        row.updated_at = now
+        if not any(getattr(row, name) for name in COUNTERS):
+            if row in session.new:
+                session.expunge(row)
+            else:
+                await session.delete(row)
+            del stored[key]
     await session.flush()
-    return len(computed)
+    return len(stored)
 
 
 # --- reading rollups back ----------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from feedback.quality import Evaluation
 from feedback.scorecard.formulas import PersonContact, RepeatPolicy, ServiceLevelThresholds, repeat_flags
 from feedback.scorecard.models import RollupMark, ScorecardRollup, UpkeepWatermark
 from feedback.scorecard.rollups import (
+    ALL_PARTS,
     Key,
     compute_month,
     month_bounds,
@@ -86,14 +87,21 @@ def _mark_changes(session: Session, flush_context: Any, instances: Any) -> None:
     marks: list[RollupMark] = []
     for obj in session.new:
         if isinstance(obj, Evaluation):
-            marks.append(RollupMark(kind="contact", ref_id=obj.contact_id))
+            marks.append(RollupMark(kind="evaluation", ref_id=obj.contact_id))
         elif isinstance(obj, ActionLink):
             marks.append(RollupMark(kind="case", ref_id=obj.case_id))
         elif isinstance(obj, DemandTag) and obj.service_id is not None:
-            marks.append(RollupMark(kind="month", month=obj.month, service_id=obj.service_id))
+            marks.append(RollupMark(kind="demand", month=obj.month, service_id=obj.service_id))
+        # Records made already reviewed, closed or done (an import, a test's data) count at once as well.
+        elif isinstance(obj, CommentClassification) and obj.reviewed_class is not None:
+            marks.append(RollupMark(kind="response", ref_id=obj.response_id))
+        elif isinstance(obj, ComplaintCase) and obj.closed_at is not None:
+            marks.append(RollupMark(kind="case", ref_id=obj.id))
+        elif isinstance(obj, Callback) and obj.done_at is not None:
+            marks.append(RollupMark(kind="callback", ref_id=obj.id))
     for obj in session.dirty:
-        if isinstance(obj, Invitation) and _changed(obj, "sent_at"):
-            marks.append(RollupMark(kind="contact", ref_id=obj.contact_id))
+        if isinstance(obj, Invitation) and _changed(obj, "sent_at") and obj.contact_id is not None:
+            marks.append(RollupMark(kind="invitation", ref_id=obj.contact_id))
         elif isinstance(obj, CommentClassification) and _changed(obj, "reviewed_class"):
             marks.append(RollupMark(kind="response", ref_id=obj.response_id))
         elif isinstance(obj, ComplaintCase) and _changed(obj, "closed_at"):
@@ -101,7 +109,7 @@ def _mark_changes(session: Session, flush_context: Any, instances: Any) -> None:
         elif isinstance(obj, Callback) and _changed(obj, "done_at"):
             marks.append(RollupMark(kind="callback", ref_id=obj.id))
         elif isinstance(obj, DemandTag) and _changed(obj, "demand_type") and obj.service_id is not None:
-            marks.append(RollupMark(kind="month", month=obj.month, service_id=obj.service_id))
+            marks.append(RollupMark(kind="demand", month=obj.month, service_id=obj.service_id))
     if marks:
         session.add_all(marks)
 
@@ -327,27 +335,59 @@ async def _keys_of_contacts(session: AsyncSession, ids: list[uuid.UUID]) -> set[
     return keys
 
 
-async def _keys_of_marks(session: AsyncSession, marks: list[RollupMark]) -> set[tuple[date, uuid.UUID]]:
-    keys: set[tuple[date, uuid.UUID]] = set()
+# What each kind of mark changes: the parts of its month's counters to recompute. A "contact" or "month" mark
+# (the daily run's, and those left by earlier versions) asks for all of them.
+MARK_PARTS: Final[dict[str, frozenset[str]]] = {
+    "invitation": frozenset({"contacts"}),
+    "repeat": frozenset({"contacts"}),
+    "evaluation": frozenset({"quality"}),
+    "response": frozenset({"compliments"}),
+    "case": frozenset({"cases"}),
+    "callback": frozenset({"callbacks"}),
+    "demand": frozenset({"demand"}),
+    "contact": ALL_PARTS,
+    "month": ALL_PARTS,
+}
+# What each new row changes: a contact or an answered survey the contact figures, a comment's score the sentiment.
+SOURCE_PARTS: Final[dict[str, frozenset[str]]] = {
+    "contact": frozenset({"contacts"}),
+    "response": frozenset({"contacts"}),
+    "comment_score": frozenset({"sentiment"}),
+}
+_CONTACT_MARKS: Final = frozenset({"contact", "invitation", "evaluation"})
+
+Touched = dict[tuple[date, uuid.UUID], set[str]]
+
+
+def _touch(touched: Touched, keys: Iterable[tuple[date, uuid.UUID]], parts: Iterable[str]) -> None:
+    for key in keys:
+        touched.setdefault(key, set()).update(parts)
+
+
+async def _touched_by_marks(session: AsyncSession, marks: list[RollupMark]) -> Touched:
+    touched: Touched = {}
     by_kind: dict[str, list[uuid.UUID]] = defaultdict(list)
     for mark in marks:
-        if mark.kind == "month" and mark.month is not None and mark.service_id is not None:
-            keys.add((mark.month, mark.service_id))
+        parts = MARK_PARTS.get(mark.kind, ALL_PARTS)
+        if mark.month is not None and mark.service_id is not None:
+            _touch(touched, [(mark.month, mark.service_id)], parts)
         elif mark.ref_id is not None:
             by_kind[mark.kind].append(mark.ref_id)
-    keys |= await _keys_of_contacts(session, by_kind["contact"])
-    keys |= await _keys_of_responses(session, by_kind["response"])
+    for kind in _CONTACT_MARKS:
+        _touch(touched, await _keys_of_contacts(session, by_kind[kind]), MARK_PARTS[kind])
+    _touch(touched, await _keys_of_responses(session, by_kind["response"]), MARK_PARTS["response"])
     if by_kind["case"]:
         rows = await session.execute(
             select(ComplaintCase.closed_at, ComplaintCase.service_id).where(ComplaintCase.id.in_(by_kind["case"]))
         )
-        keys.update((month_start(closed), service) for closed, service in rows if closed and service)
+        keys = [(month_start(closed), service) for closed, service in rows if closed and service]
+        _touch(touched, keys, MARK_PARTS["case"])
     if by_kind["callback"]:
         rows = await session.execute(
             select(Callback.due_at, Callback.service_id).where(Callback.id.in_(by_kind["callback"]))
         )
-        keys.update((month_start(due), service) for due, service in rows if service)
-    return keys
+        _touch(touched, [(month_start(due), service) for due, service in rows if service], MARK_PARTS["callback"])
+    return touched
 
 
 @dataclass
@@ -369,7 +409,10 @@ class UpkeepPlan:
     seen: dict[str, uuid.UUID | None]
     moved: dict[str, uuid.UUID] = field(default_factory=dict)
     mark_ids: list[uuid.UUID] = field(default_factory=list)
-    computed: dict[tuple[date, uuid.UUID], dict[Key, dict[str, int]]] = field(default_factory=dict)
+    # Per month and service: the parts recomputed and their counters.
+    computed: dict[tuple[date, uuid.UUID], tuple[frozenset[str], dict[Key, dict[str, int]]]] = field(
+        default_factory=dict
+    )
     changed: bool = False  # anything to write: a source moved, a mark to clear, a month touched
 
 
@@ -398,7 +441,7 @@ async def plan_step(
     seen.update({name: row.last_id for name, row in (await _watermark_rows(session)).items()})
     plan = UpkeepPlan(now=now, result=UpkeepResult(), seen=seen)
     result = plan.result
-    keys: set[tuple[date, uuid.UUID]] = set()
+    touched: Touched = {}
     for source in _SOURCES:
         after = seen[source.name] or uuid.UUID(int=0)
         ids = list(
@@ -416,14 +459,15 @@ async def plan_step(
         result.read += len(ids)
         result.finished &= len(ids) < batch
         if source.table is Contact:
-            keys |= await _keys_of_contacts(session, ids)
+            keys = await _keys_of_contacts(session, ids)
         elif source.table is Response:
-            keys |= await _keys_of_responses(session, ids)
+            keys = await _keys_of_responses(session, ids)
         else:
             response_ids = list(
                 (await session.scalars(select(CommentScore.response_id).where(CommentScore.id.in_(ids)))).all()
             )
-            keys |= await _keys_of_responses(session, list(set(response_ids)))
+            keys = await _keys_of_responses(session, list(set(response_ids)))
+        _touch(touched, keys, SOURCE_PARTS[source.name])
         plan.moved[source.name] = ids[-1]
     # Callbacks that fell due since the last step now count (as late) without any row changing.
     due_after = id_moment(seen[CALLBACKS_DUE] or uuid.UUID(int=0))
@@ -432,22 +476,25 @@ async def plan_step(
         .where(Callback.done_at.is_(None), Callback.due_at > due_after, Callback.due_at <= now)
         .limit(batch)
     )
-    keys.update((month_start(due), service) for due, service in overdue if service is not None)
+    _touch(touched, [(month_start(due), service) for due, service in overdue if service is not None], {"callbacks"})
     marks = list((await session.scalars(select(RollupMark).order_by(RollupMark.id).limit(batch))).all())
     if marks:
         result.finished &= len(marks) < batch
-        keys |= await _keys_of_marks(session, marks)
+        for key, parts in (await _touched_by_marks(session, marks)).items():
+            _touch(touched, [key], parts)
         plan.mark_ids = [mark.id for mark in marks]
-    plan.changed = bool(plan.moved or plan.mark_ids or keys)
+    plan.changed = bool(plan.moved or plan.mark_ids or touched)
     if plan.changed:
         plan.moved[CALLBACKS_DUE] = id_floor(now)
     first = await retention_start(session, now)
-    for month, service_id in sorted(keys):
+    for (month, service_id), parts in sorted(touched.items()):
         if month < first:
             result.skipped_outside_retention += 1
             continue
-        plan.computed[(month, service_id)] = await compute_month(
-            session, month, service_id, thresholds=thresholds, now=now
+        recompute = frozenset(parts)
+        plan.computed[(month, service_id)] = (
+            recompute,
+            await compute_month(session, month, service_id, thresholds=thresholds, now=now, parts=recompute),
         )
         result.recomputed += 1
     return plan
@@ -468,8 +515,8 @@ async def apply_plan(session: AsyncSession, plan: UpkeepPlan, *, thresholds: Ser
             session.add(UpkeepWatermark(source=name, last_id=value))
     if plan.mark_ids:
         await session.execute(delete(RollupMark).where(RollupMark.id.in_(plan.mark_ids)))
-    for (month, service_id), computed in plan.computed.items():
-        await replace_month(session, month, service_id, computed, thresholds=thresholds, now=plan.now)
+    for (month, service_id), (parts, computed) in plan.computed.items():
+        await replace_month(session, month, service_id, computed, thresholds=thresholds, now=plan.now, parts=parts)
     return True
 
 
@@ -478,7 +525,7 @@ async def flag_repeats(
 ) -> FlagResult:
     """Store a batch of repeat flags and mark the months they change, for the next plan to recompute."""
     flags = await set_repeat_flags(session, now=now, policy=policy, batch=batch)
-    session.add_all(RollupMark(kind="month", month=month, service_id=service) for month, service in flags.keys)
+    session.add_all(RollupMark(kind="repeat", month=month, service_id=service) for month, service in flags.keys)
     return flags
 
 

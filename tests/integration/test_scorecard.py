@@ -21,9 +21,11 @@ from civicvoice.cli import cli
 from civicvoice.core.clock import utcnow
 from civicvoice.core.db import read_only, unit_of_work
 from feedback.callbacks import Callback
+from feedback.models import CommentClassification
+from feedback.quality import Evaluation
 from feedback.scorecard.formulas import ServiceLevelThresholds
 from feedback.scorecard.models import RollupMark, ScorecardRollup
-from feedback.scorecard.rollups import COUNTERS, compute_month, month_start, next_month, previous_month
+from feedback.scorecard.rollups import ALL_PARTS, COUNTERS, compute_month, month_start, next_month, previous_month
 from feedback.scorecard.service import Scorecard
 from feedback.scorecard.upkeep import (
     OutsideRetention,
@@ -313,6 +315,57 @@ async def test_the_worker_recomputes_as_a_reader_and_gives_way_to_a_run_that_ove
     # Caught up, a run reads nothing and opens no write transaction.
     idle = await run_upkeep(db.sessions, thresholds=THRESHOLDS, now=later + timedelta(seconds=15))
     assert (idle.read, idle.recomputed, idle.flagged, idle.finished) == (0, 0, 0, True)
+
+
+async def test_a_change_recomputes_only_the_counters_it_can_change(db: TestDatabase, catalogue: None) -> None:
+    month = months_ago(1)
+    async with unit_of_work(db.sessions) as session:
+        contacts = await Builder().add(session, hand_example(month))
+    later = utcnow() + timedelta(seconds=30)
+    await run_upkeep(db.sessions, thresholds=THRESHOLDS, now=later)
+    assert await _stored(db, month) == await _fresh(db, month)
+
+    async def upkeep_parts() -> set[frozenset[str]]:
+        async with db.sessions() as session, session.begin():
+            await read_only(session)
+            plan = await plan_step(session, thresholds=THRESHOLDS, now=utcnow() + timedelta(seconds=30))
+        async with unit_of_work(db.sessions) as session:
+            assert await apply_plan(session, plan, thresholds=THRESHOLDS)
+        assert await _stored(db, month) == await _fresh(db, month)
+        return {parts for parts, _ in plan.computed.values()}
+
+    # A reviewer turns a compliment into a complaint: the compliments alone.
+    async with unit_of_work(db.sessions) as session:
+        reviewed = await session.scalar(select(CommentClassification).limit(1))
+        assert reviewed is not None
+        reviewed.reviewed_class = "complaint"
+    assert await upkeep_parts() == {frozenset({"compliments"})}
+    # A contact evaluated: its quality figures.
+    async with unit_of_work(db.sessions) as session:
+        contact = await session.get(Contact, contacts[-1])
+        assert contact is not None
+        session.add(
+            Evaluation(
+                contact_id=contact.id,
+                agent_ref=contact.agent_ref,
+                service_id=contact.service_id,
+                reviewer_id="reviewer",
+                marks={},
+                weights={},
+                score=40.0,
+            )
+        )
+    assert await upkeep_parts() == {frozenset({"quality"})}
+    # A callback made again later: the callbacks.
+    async with unit_of_work(db.sessions) as session:
+        callback = await session.scalar(select(Callback))
+        assert callback is not None
+        callback.done_at = callback.due_at + timedelta(days=3)
+    assert await upkeep_parts() == {frozenset({"callbacks"})}
+    # The daily run's mark: everything.
+    async with unit_of_work(db.sessions) as session:
+        session.add(RollupMark(kind="month", month=month, service_id=contact.service_id))
+    assert await upkeep_parts() == {ALL_PARTS}
 
 
 _SERVICES = ("council-tax", "parking")
