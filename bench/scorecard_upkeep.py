@@ -23,7 +23,8 @@ The ratio line compares throughput, which counts every cost of upkeep. The serve
 figure, and "upkeep costs ... ms") counts the app's process only: on SQLite that includes upkeep's queries (run
 in the process), on PostgreSQL it leaves out the database server's own work on them.
 
-Each recomputation reads the whole month of a service from raw rows, so its cost grows with the month's volume:
+Each recomputation reads the whole month of a service from raw rows (the parts of it the new rows can change: for
+answered surveys the contact figures), so its cost grows with the month's volume:
 before the rounds, each database gets this month's contacts and answered surveys so far (77,000 responses and
 231,000 contacts at scale 1, the dashboard benchmark's monthly volume, over the bench's six services), written in
 bulk and rolled up as the demo does; the rounds then add to that month.

@@ -4,9 +4,11 @@ The hot paths pay nothing: upkeep reads new contacts, responses and comment scor
 UUIDv7 ids (which grow with time), lagging a few seconds so a transaction still open is not skipped. Records
 that change rather than arrive (an invitation sent, a comment reviewed, a case closed, a callback made, an
 evaluation or improvement link added) leave a mark in the same transaction, written by a flush listener. Each
-upkeep step folds a bounded batch of both into the months and services they touch and recomputes those from raw
-rows with the same queries a rebuild uses, so upkeep and rebuild cannot disagree. A daily run marks the last two
-months again, catching any transaction that stayed open past the lag.
+upkeep step folds a bounded batch of both into the months and services they touch and recomputes, from raw rows
+with the same queries a rebuild uses, the parts of those months' counters they can change (an answered survey
+the contact figures, a scored comment the sentiment), so upkeep and rebuild cannot disagree. The worker reads and
+recomputes as a reader and writes the result in a short transaction of its own. A daily run marks the last two
+months again in full, catching any transaction that stayed open past the lag.
 
 Repeat-contact flags are set here too, once a contact's window has closed, and stored on the contact.
 """
@@ -54,6 +56,8 @@ from surveys.models import Contact, Invitation, Response, Service
 log = structlog.get_logger("civicvoice.scorecard")
 
 BATCH: Final = 5000
+# A step reads at most this many batches of each source's new rows (the reader holds only their months' keys).
+BATCHES_PER_STEP: Final = 20
 # New rows are read only once their id is this old, so a transaction that committed late is not passed over.
 LAG: Final = timedelta(seconds=10)
 # Callbacks that became overdue are found through this watermark (a time, kept as the smallest id of that time).
@@ -444,31 +448,37 @@ async def plan_step(
     touched: Touched = {}
     for source in _SOURCES:
         after = seen[source.name] or uuid.UUID(int=0)
-        ids = list(
-            (
-                await session.scalars(
-                    select(source.table.id)
-                    .where(source.table.id > after, source.table.id < ceiling)
-                    .order_by(source.table.id)
-                    .limit(batch)
-                )
-            ).all()
-        )
-        if not ids:
-            continue
-        result.read += len(ids)
-        result.finished &= len(ids) < batch
-        if source.table is Contact:
-            keys = await _keys_of_contacts(session, ids)
-        elif source.table is Response:
-            keys = await _keys_of_responses(session, ids)
-        else:
-            response_ids = list(
-                (await session.scalars(select(CommentScore.response_id).where(CommentScore.id.in_(ids)))).all()
+        # Every new row up to the ceiling, a batch at a time, before any month is recomputed: a busy quarter of a
+        # minute is folded into one recomputation per month and service, not one per batch.
+        for _ in range(BATCHES_PER_STEP):
+            ids = list(
+                (
+                    await session.scalars(
+                        select(source.table.id)
+                        .where(source.table.id > after, source.table.id < ceiling)
+                        .order_by(source.table.id)
+                        .limit(batch)
+                    )
+                ).all()
             )
-            keys = await _keys_of_responses(session, list(set(response_ids)))
-        _touch(touched, keys, SOURCE_PARTS[source.name])
-        plan.moved[source.name] = ids[-1]
+            if not ids:
+                break
+            result.read += len(ids)
+            if source.table is Contact:
+                keys = await _keys_of_contacts(session, ids)
+            elif source.table is Response:
+                keys = await _keys_of_responses(session, ids)
+            else:
+                response_ids = list(
+                    (await session.scalars(select(CommentScore.response_id).where(CommentScore.id.in_(ids)))).all()
+                )
+                keys = await _keys_of_responses(session, list(set(response_ids)))
+            _touch(touched, keys, SOURCE_PARTS[source.name])
+            after = plan.moved[source.name] = ids[-1]
+            if len(ids) < batch:
+                break
+        else:
+            result.finished = False
     # Callbacks that fell due since the last step now count (as late) without any row changing.
     due_after = id_moment(seen[CALLBACKS_DUE] or uuid.UUID(int=0))
     overdue = await session.execute(

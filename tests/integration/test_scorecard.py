@@ -21,7 +21,7 @@ from civicvoice.cli import cli
 from civicvoice.core.clock import utcnow
 from civicvoice.core.db import read_only, unit_of_work
 from feedback.callbacks import Callback
-from feedback.models import CommentClassification
+from feedback.models import CommentClassification, CommentScore
 from feedback.quality import Evaluation
 from feedback.scorecard.formulas import ServiceLevelThresholds
 from feedback.scorecard.models import RollupMark, ScorecardRollup
@@ -36,7 +36,7 @@ from feedback.scorecard.upkeep import (
     set_repeat_flags,
     upkeep_step,
 )
-from surveys.models import Contact, Service
+from surveys.models import Contact, Response, Service
 from tests.integration.scorecard_data import Builder, ContactSpec
 from tests.integration.support import TestDatabase
 from tests.integration.test_keys_and_cli import env_for
@@ -315,6 +315,32 @@ async def test_the_worker_recomputes_as_a_reader_and_gives_way_to_a_run_that_ove
     # Caught up, a run reads nothing and opens no write transaction.
     idle = await run_upkeep(db.sessions, thresholds=THRESHOLDS, now=later + timedelta(seconds=15))
     assert (idle.read, idle.recomputed, idle.flagged, idle.finished) == (0, 0, 0, True)
+
+
+async def test_a_step_folds_every_batch_of_new_rows_into_one_recomputation_per_month(
+    db: TestDatabase, catalogue: None
+) -> None:
+    month = months_ago(1)
+    async with unit_of_work(db.sessions) as session:
+        await Builder().add(session, hand_example(month))
+    later = utcnow() + timedelta(seconds=30)
+    async with db.sessions() as session:
+        rows = sum(
+            [
+                await session.scalar(select(func.count()).select_from(table)) or 0
+                for table in (Contact, Response, CommentScore)
+            ]
+        )
+    async with unit_of_work(db.sessions) as session:
+        step = await upkeep_step(session, thresholds=THRESHOLDS, now=later, batch=2)
+    # Batches of two, all read in the one step; two services' month, each recomputed once (the step is not finished:
+    # its repeat flags and marks came in batches of two as well).
+    assert (step.read, step.recomputed) == (rows, 2) and rows > 2
+    while not step.finished:
+        async with unit_of_work(db.sessions) as session:
+            step = await upkeep_step(session, thresholds=THRESHOLDS, now=later, batch=2)
+        assert step.read == 0
+    assert await _stored(db, month) == await _fresh(db, month)
 
 
 async def test_a_change_recomputes_only_the_counters_it_can_change(db: TestDatabase, catalogue: None) -> None:
