@@ -8,7 +8,9 @@ of a month from raw rows must land on the very same rows.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
+from typing import Final
 
 from advanced_alchemy.types import GUID, DateTimeUTC
 from sqlalchemy import BigInteger, Date, Float, ForeignKey, Index, Integer, String, UniqueConstraint
@@ -18,45 +20,39 @@ from civicvoice.core.clock import utcnow
 from civicvoice.core.datamap import DataMapEntry, Link
 from civicvoice.core.db import Base
 
-# The counters of one rollup row, in the order the formulas' rollups are built from them.
-COUNTERS: tuple[str, ...] = (
-    "contacts",
-    "transferred",
-    "offered",
-    "answered_in_time",
-    "answered_wait_count",
-    "answered_wait_sum",
-    "answered_wait_squares",
-    "wait_count",
-    "wait_sum",
-    "wait_squares",
-    "handling_count",
-    "handling_sum",
-    "handling_squares",
-    "fcr_decided",
-    "fcr_resolved",
-    "invitations_sent",
-    "invitations_answered",
-    "rated",
-    "satisfied",
-    "sentiment_count",
-    "sentiment_sum",
-    "sentiment_squares",
-    "compliments",
-    "complaints_closed",
-    "complaints_improving",
-    "evaluated",
-    "quality_count",
-    "quality_sum",
-    "quality_squares",
-    "callbacks_due",
-    "callbacks_on_time",
-    "demand_value",
-    "demand_excess",
-    "demand_failure",
-    "demand_preventable",
-    "demand_co_dependent",
-)
+# The counters of one rollup row, in parts: each part is recomputed by its own queries (feedback.scorecard.rollups),
+# so a change that touches only one part (a comment scored, a callback made) has upkeep recompute that part alone.
+PART_COUNTERS: Final[Mapping[str, tuple[str, ...]]] = {
+    "contacts": (
+        "contacts",
+        "transferred",
+        "offered",
+        "answered_in_time",
+        "answered_wait_count",
+        "answered_wait_sum",
+        "answered_wait_squares",
+        "wait_count",
+        "wait_sum",
+        "wait_squares",
+        "handling_count",
+        "handling_sum",
+        "handling_squares",
+        "fcr_decided",
+        "fcr_resolved",
+        "invitations_sent",
+        "invitations_answered",
+        "rated",
+        "satisfied",
+    ),
+    "sentiment": ("sentiment_count", "sentiment_sum", "sentiment_squares"),
+    "compliments": ("compliments",),
+    "cases": ("complaints_closed", "complaints_improving"),
+    "quality": ("evaluated", "quality_count", "quality_sum", "quality_squares"),
+    "callbacks": ("callbacks_due", "callbacks_on_time"),
+    "demand": ("demand_value", "demand_excess", "demand_failure", "demand_preventable", "demand_co_dependent"),
+}
+# All of them, in the order the formulas' rollups are built from them.
+COUNTERS: tuple[str, ...] = tuple(name for names in PART_COUNTERS.values() for name in names)
 
 
 def _counter() -> Mapped[int]:

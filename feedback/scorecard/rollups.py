@@ -39,7 +39,7 @@ from feedback.scorecard.formulas import (
     SurveyRollup,
     Tally,
 )
-from feedback.scorecard.models import COUNTERS, ScorecardRollup
+from feedback.scorecard.models import COUNTERS, PART_COUNTERS, ScorecardRollup
 from surveys.models import Contact, Invitation, Response
 from surveys.rules import MEASURED_CHANNEL
 
@@ -48,38 +48,6 @@ Key = tuple[str, str]  # (channel, agent_ref) within one month and service
 NOT_RESOLVED: Final = ("no", "partly")
 COMPLIMENT: Final = "compliment"
 
-# A month's counters come in parts, each recomputed by its own queries: a change that touches only one part (a
-# comment scored, a callback made) has upkeep recompute and rewrite that part alone, with the same queries a
-# rebuild runs for the whole month.
-PART_COUNTERS: Final[Mapping[str, tuple[str, ...]]] = {
-    "contacts": (
-        "contacts",
-        "transferred",
-        "offered",
-        "answered_in_time",
-        "answered_wait_count",
-        "answered_wait_sum",
-        "answered_wait_squares",
-        "wait_count",
-        "wait_sum",
-        "wait_squares",
-        "handling_count",
-        "handling_sum",
-        "handling_squares",
-        "fcr_decided",
-        "fcr_resolved",
-        "invitations_sent",
-        "invitations_answered",
-        "rated",
-        "satisfied",
-    ),
-    "sentiment": ("sentiment_count", "sentiment_sum", "sentiment_squares"),
-    "compliments": ("compliments",),
-    "quality": ("evaluated", "quality_count", "quality_sum", "quality_squares"),
-    "cases": ("complaints_closed", "complaints_improving"),
-    "callbacks": ("callbacks_due", "callbacks_on_time"),
-    "demand": tuple(f"demand_{kind.name}" for kind in DemandType),
-}
 ALL_PARTS: Final = frozenset(PART_COUNTERS)
 
 

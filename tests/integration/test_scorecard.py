@@ -283,13 +283,18 @@ async def test_upkeep_follows_arrivals_and_changes(db: TestDatabase, catalogue: 
     assert (idle.read, idle.recomputed) == (0, 0)
 
 
+async def _hand_month(db: TestDatabase) -> tuple[date, list[Any], datetime]:
+    """The hand example last month, stored; and a moment past upkeep's lag."""
+    month = months_ago(1)
+    async with unit_of_work(db.sessions) as session:
+        contacts = await Builder().add(session, hand_example(month))
+    return month, contacts, utcnow() + timedelta(seconds=30)
+
+
 async def test_the_worker_recomputes_as_a_reader_and_gives_way_to_a_run_that_overtook_it(
     db: TestDatabase, catalogue: None
 ) -> None:
-    month = months_ago(1)
-    async with unit_of_work(db.sessions) as session:
-        await Builder().add(session, hand_example(month))
-    later = utcnow() + timedelta(seconds=30)
+    month, _, later = await _hand_month(db)
     # The reading and recomputing hold no writer lock: another transaction writes and commits meanwhile.
     async with db.sessions() as session, session.begin():
         await read_only(session)
@@ -320,10 +325,7 @@ async def test_the_worker_recomputes_as_a_reader_and_gives_way_to_a_run_that_ove
 async def test_a_step_folds_every_batch_of_new_rows_into_one_recomputation_per_month(
     db: TestDatabase, catalogue: None
 ) -> None:
-    month = months_ago(1)
-    async with unit_of_work(db.sessions) as session:
-        await Builder().add(session, hand_example(month))
-    later = utcnow() + timedelta(seconds=30)
+    month, _, later = await _hand_month(db)
     async with db.sessions() as session:
         rows = sum(
             [
@@ -344,10 +346,7 @@ async def test_a_step_folds_every_batch_of_new_rows_into_one_recomputation_per_m
 
 
 async def test_a_change_recomputes_only_the_counters_it_can_change(db: TestDatabase, catalogue: None) -> None:
-    month = months_ago(1)
-    async with unit_of_work(db.sessions) as session:
-        contacts = await Builder().add(session, hand_example(month))
-    later = utcnow() + timedelta(seconds=30)
+    month, contacts, later = await _hand_month(db)
     await run_upkeep(db.sessions, thresholds=THRESHOLDS, now=later)
     assert await _stored(db, month) == await _fresh(db, month)
 
