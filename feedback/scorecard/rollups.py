@@ -352,10 +352,9 @@ async def replace_month(
 ) -> int:
     """Write what `compute_month` gave for one month of one service: all its rollup rows replaced, or, for some
     parts, only their counters (a row left with no counter at all is deleted); returns how many rows it holds."""
+    of_month = (ScorecardRollup.month == month, ScorecardRollup.service_id == service_id)
     if set(parts) >= ALL_PARTS:
-        await session.execute(
-            delete(ScorecardRollup).where(ScorecardRollup.month == month, ScorecardRollup.service_id == service_id)
-        )
+        await session.execute(delete(ScorecardRollup).where(*of_month))
         session.add_all(
             ScorecardRollup(
                 month=month,
@@ -372,10 +371,7 @@ async def replace_month(
         return len(computed)
     names = [name for part in parts for name in PART_COUNTERS[part]]
     stored = {
-        (row.channel, row.agent_ref): row
-        for row in await session.scalars(
-            select(ScorecardRollup).where(ScorecardRollup.month == month, ScorecardRollup.service_id == service_id)
-        )
+        (row.channel, row.agent_ref): row for row in await session.scalars(select(ScorecardRollup).where(*of_month))
     }
     for key in stored.keys() | computed.keys():
         values = computed.get(key, {})

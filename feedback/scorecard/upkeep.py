@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 import structlog
-from sqlalchemy import delete, event, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, attributes
 
@@ -204,8 +204,7 @@ async def fill_history(
         month = next_month(month)
     await refresh_outlook(session, now=now)
     ceiling = id_floor(now - LAG)
-    for source in _SOURCES:
-        await _set_watermark(session, source.name, ceiling)
+    _move_watermarks(session, await _watermark_rows(session), {source.name: ceiling for source in _SOURCES})
     await session.execute(delete(RollupMark))
     return results
 
@@ -220,6 +219,11 @@ class FlagResult:
     keys: set[tuple[date, uuid.UUID]] = field(default_factory=set)
 
 
+def _flag_due(now: datetime, policy: RepeatPolicy) -> ColumnElement[bool]:
+    """Contacts whose repeat window has closed and whose flag is not stored yet."""
+    return and_(Contact.repeat_contact.is_(None), Contact.occurred_at <= now - policy.window)
+
+
 async def set_repeat_flags(
     session: AsyncSession, *, now: datetime, policy: RepeatPolicy = DEFAULT_REPEAT, batch: int = BATCH
 ) -> FlagResult:
@@ -230,7 +234,7 @@ async def set_repeat_flags(
     due = (
         await session.execute(
             select(Contact.id, Contact.subject_id, Contact.occurred_at, Contact.service_id)
-            .where(Contact.repeat_contact.is_(None), Contact.occurred_at <= now - policy.window)
+            .where(_flag_due(now, policy))
             .order_by(Contact.occurred_at)
             .limit(batch)
         )
@@ -294,19 +298,6 @@ class _Source:
 
 
 _SOURCES: Final = (_Source("contact", Contact), _Source("response", Response), _Source("comment_score", CommentScore))
-
-
-async def _watermark(session: AsyncSession, source: str) -> uuid.UUID:
-    found = await session.scalar(select(UpkeepWatermark.last_id).where(UpkeepWatermark.source == source))
-    return found if found is not None else uuid.UUID(int=0)
-
-
-async def _set_watermark(session: AsyncSession, source: str, value: uuid.UUID) -> None:
-    row = await session.scalar(select(UpkeepWatermark).where(UpkeepWatermark.source == source))
-    if row is None:
-        session.add(UpkeepWatermark(source=source, last_id=value))
-    else:
-        row.last_id, row.updated_at = value, utcnow()
 
 
 async def _keys_of_responses(session: AsyncSession, ids: list[uuid.UUID]) -> set[tuple[date, uuid.UUID]]:
@@ -429,6 +420,15 @@ async def _watermark_rows(session: AsyncSession, *, lock: bool = False) -> dict[
     return {row.source: row for row in rows}
 
 
+def _move_watermarks(session: AsyncSession, rows: dict[str, UpkeepWatermark], moved: dict[str, uuid.UUID]) -> None:
+    """Set watermarks (``rows``: those that exist, from `_watermark_rows`)."""
+    for name, value in moved.items():
+        if name in rows:
+            rows[name].last_id, rows[name].updated_at = value, utcnow()
+        else:
+            session.add(UpkeepWatermark(source=name, last_id=value))
+
+
 async def plan_step(
     session: AsyncSession,
     *,
@@ -437,8 +437,9 @@ async def plan_step(
     batch: int = BATCH,
     lag: timedelta = LAG,
 ) -> UpkeepPlan:
-    """Read one bounded batch of new rows and marks, and recompute the months they touch, writing nothing: on
-    SQLite this runs as a reader, so the submissions it competes with keep the writer lock to themselves."""
+    """Read the new rows (up to `BATCHES_PER_STEP` batches a source) and a batch of marks, and recompute the parts of
+    the months they touch, writing nothing: on SQLite this runs as a reader, so the submissions it competes with
+    keep the writer lock to themselves."""
     now = now or utcnow()
     ceiling = id_floor(now - lag)
     seen: dict[str, uuid.UUID | None] = dict.fromkeys(_WATERMARKS)
@@ -518,11 +519,7 @@ async def apply_plan(session: AsyncSession, plan: UpkeepPlan, *, thresholds: Ser
     if any((rows[name].last_id if name in rows else None) != value for name, value in plan.seen.items()):
         log.info("scorecard_upkeep_overtaken")
         return False
-    for name, value in plan.moved.items():
-        if name in rows:
-            rows[name].last_id, rows[name].updated_at = value, utcnow()
-        else:
-            session.add(UpkeepWatermark(source=name, last_id=value))
+    _move_watermarks(session, rows, plan.moved)
     if plan.mark_ids:
         await session.execute(delete(RollupMark).where(RollupMark.id.in_(plan.mark_ids)))
     for (month, service_id), (parts, computed) in plan.computed.items():
@@ -540,10 +537,7 @@ async def flag_repeats(
 
 
 async def _repeats_due(session: AsyncSession, *, now: datetime, policy: RepeatPolicy) -> bool:
-    found = await session.scalar(
-        select(Contact.id).where(Contact.repeat_contact.is_(None), Contact.occurred_at <= now - policy.window).limit(1)
-    )
-    return found is not None
+    return await session.scalar(select(Contact.id).where(_flag_due(now, policy)).limit(1)) is not None
 
 
 async def upkeep_step(
