@@ -50,7 +50,6 @@ from surveys.channels.kiosk import (
     comment_token,
     csrf_token,
     enrol_path,
-    find_kiosk,
     issue_kiosk,
     kiosk_language,
     kiosk_listing,
@@ -94,6 +93,11 @@ async def _kiosk(session: AsyncSession, kiosk_id: uuid.UUID) -> Kiosk:
     if kiosk is None:
         raise NotFound("There is no such kiosk.")
     return kiosk
+
+
+async def _service_name(session: AsyncSession, kiosk: Kiosk) -> str | None:
+    name: str | None = await session.scalar(select(Service.name).where(Service.id == kiosk.service_id))
+    return name
 
 
 def _problem(request: Request[Any, Any, Any], exc: KioskProblem, requested: str | None = None) -> Template:
@@ -401,7 +405,7 @@ class KioskAdminPages(Controller):
             "surveys/kiosk_survey.html.j2",
             status_code=error.status if error else 200,
             kiosk=kiosk,
-            service_name=await db_session.scalar(select(Service.name).where(Service.id == kiosk.service_id)),
+            service_name=await _service_name(db_session, kiosk),
             surveys=await kiosk_surveys(db_session),
             chosen=chosen,
             error=error,
@@ -432,7 +436,7 @@ class KioskAdminPages(Controller):
                 db_session, kiosk_id=kiosk_id, survey_slug=values.get("survey", ""), actor=acting_staff(request)
             )
         except KioskInputError as exc:
-            kiosk = await find_kiosk(db_session, kiosk_id=kiosk_id)
+            kiosk = await _kiosk(db_session, kiosk_id)
             return await self._survey_form(request, db_session, kiosk, chosen=values.get("survey", ""), error=exc)
         return Redirect("/staff/kiosks", status_code=HTTP_303_SEE_OTHER)
 
@@ -445,8 +449,9 @@ class KioskAdminPages(Controller):
     ) -> Template:
         """Revoking cannot be undone (the tablet needs a new kiosk), so it is confirmed first."""
         kiosk = await _kiosk(db_session, kiosk_id)
-        service_name = await db_session.scalar(select(Service.name).where(Service.id == kiosk.service_id))
-        return staff_template(request, "surveys/kiosk_revoke.html.j2", kiosk=kiosk, service_name=service_name)
+        return staff_template(
+            request, "surveys/kiosk_revoke.html.j2", kiosk=kiosk, service_name=await _service_name(db_session, kiosk)
+        )
 
     @post("/{kiosk_id:uuid}/revoke", status_code=HTTP_303_SEE_OTHER)
     async def revoke(
