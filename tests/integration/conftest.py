@@ -2,11 +2,19 @@
 
 SQLite: migrations run once into a template file, copied per test. PostgreSQL (CIVICVOICE_TEST_DATABASE_URL):
 migrations run once into that fresh database and every table is emptied between tests.
+
+Building the app registers some 300 route handlers (0.2 s, most of a short test's time), so a test process
+builds it once per distinct settings: the default settings of a backend are the same in every test of a process
+(one keyring, one data directory and key file emptied before each test, one database made fresh as above), and
+the SMTP sink is one server whose messages are cleared before each test. Nothing a test does outlives it: its
+data directory and database start empty, the app's lifespan builds its services afresh, and the app's engine is
+disposed when the test ends. Settings a test changes itself get an app of their own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -21,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from sqlalchemy.pool import NullPool
 
 from civicvoice.app import create_app
+from civicvoice.core.services import Services
 from civicvoice.core.settings import Settings
 from privacy.keyring import Keyring
 from tests.conftest import BACKENDS, PG_URL
@@ -75,15 +84,29 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def keyring() -> Keyring:
+@pytest.fixture(scope="session")
+def process_keyring() -> Keyring:
     return Keyring.generate()
 
 
 @pytest.fixture
-def settings(backend: str, tmp_path: Path, keyring: Keyring, request: pytest.FixtureRequest) -> Settings:
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
+def keyring(process_keyring: Keyring) -> Keyring:
+    return process_keyring
+
+
+@pytest.fixture(scope="session")
+def process_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("process")
+
+
+@pytest.fixture
+def settings(backend: str, process_dir: Path, keyring: Keyring, request: pytest.FixtureRequest) -> Settings:
+    """The backend's default settings, the same in every test of this process; their data directory and key
+    file are emptied and their database made fresh for each test."""
+    root = process_dir / backend
+    shutil.rmtree(root, ignore_errors=True)
+    data_dir = root / "data"
+    data_dir.mkdir(parents=True)
     if backend == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
         shutil.copy(template, data_dir / "civicvoice.db")
@@ -94,7 +117,7 @@ def settings(backend: str, tmp_path: Path, keyring: Keyring, request: pytest.Fix
     return Settings(
         data_dir=data_dir,
         database_url=url,
-        key_file=tmp_path / "keys" / "keys.json",
+        key_file=root / "keys" / "keys.json",
         keys_json=keyring.to_json(),
         embedded_worker=False,
         log_json=True,
@@ -126,11 +149,31 @@ async def catalogue(db: TestDatabase) -> None:
     await db.load_catalogue()
 
 
-@pytest.fixture
-async def app(settings: Settings, catalogue: None) -> Litestar:
-    from civicvoice.app import create_app
+_APPS: dict[str, Litestar] = {}
 
-    return create_app(settings, worker=False)
+
+async def app_for(settings: Settings) -> AsyncIterator[Litestar]:
+    """The app for these settings (built once a process), with no services until its lifespan runs; its
+    engine is disposed when the test ends, so no connection outlives the test's database."""
+    key = repr(settings)
+    app = _APPS.get(key)
+    if app is None:
+        app = _APPS[key] = create_app(settings, worker=False)
+        # Kept for the whole run: out of the collector's sight, so full collections stay as quick as before.
+        gc.collect()
+        gc.freeze()
+    app.state.services = Services()
+    app.state.pop("worker", None)
+    try:
+        yield app
+    finally:
+        await app.state.sessions.kw["bind"].dispose()
+
+
+@pytest.fixture
+async def app(settings: Settings, catalogue: None) -> AsyncIterator[Litestar]:
+    async for built in app_for(settings):
+        yield built
 
 
 @pytest.fixture
@@ -160,12 +203,18 @@ Client = AsyncTestClient[Litestar]
 # --- the survey loop with a real SMTP server (aiosmtpd) ---------------------------------------------------------
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
+@pytest.fixture(scope="session")
+def process_smtp() -> Iterator[SmtpServer]:
     server = SmtpServer()
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def smtp(process_smtp: SmtpServer) -> SmtpServer:
+    process_smtp.messages.clear()
+    return process_smtp
 
 
 @pytest.fixture
@@ -174,8 +223,9 @@ def mail_settings(settings: Settings, smtp: SmtpServer) -> Settings:
 
 
 @pytest.fixture
-async def loop_app(mail_settings: Settings, catalogue: None) -> Litestar:
-    return create_app(mail_settings, worker=False)
+async def loop_app(mail_settings: Settings, catalogue: None) -> AsyncIterator[Litestar]:
+    async for built in app_for(mail_settings):
+        yield built
 
 
 @pytest.fixture
