@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from importlib import resources
+from importlib import resources, util
+from pathlib import Path
 from typing import Any, Final
+from xml.etree import ElementTree
 
 LEXICON_FILE: Final = "sentiment_lexicon.json"
 
@@ -109,15 +111,54 @@ def superlative(adjective: str) -> str | None:
     return adjective + "est"
 
 
+Senses = dict[str | None, tuple[float, ...]]
+
+
+def _average(columns: list[tuple[float, ...]]) -> tuple[float, ...]:
+    return tuple(sum(column) / float(len(column) or 1) for column in zip(*columns, strict=True))
+
+
+def textblob_senses() -> dict[str, Senses]:
+    """TextBlob's word list, ``textblob/en/en-sentiment.xml``, read as ``textblob.en.sentiment.load()`` reads it:
+    (polarity, subjectivity, intensity) averaged over the senses of each part of speech, and under ``None`` over
+    the parts of speech; each adjective's "-ly" adverb added with the adjective's scores.
+
+    The file is found without importing TextBlob, which imports NLTK and SciPy: a second at every start of the
+    server, a worker or a CLI command. A test checks the result equals TextBlob's own reading of the file.
+    """
+    spec = util.find_spec("textblob")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("TextBlob is not installed: civicvoice's sentiment scorers read its word list.")
+    path = Path(next(iter(spec.submodule_search_locations))) / "en" / "en-sentiment.xml"
+    by_pos: dict[str, dict[str | None, list[tuple[float, ...]]]] = {}
+    for element in ElementTree.parse(path).getroot().iter("word"):  # noqa: S314 - the installed package's file
+        form = element.attrib.get("form")
+        if form:
+            scores = tuple(
+                float(element.attrib.get(name, default))
+                for name, default in (("polarity", 0.0), ("subjectivity", 0.0), ("intensity", 1.0))
+            )
+            by_pos.setdefault(form, {}).setdefault(element.attrib.get("pos"), []).append(scores)
+    words: dict[str, Senses] = {}
+    for form, read in by_pos.items():
+        averaged: Senses = {pos: _average(scores) for pos, scores in read.items()}
+        averaged[None] = _average(list(averaged.values()))
+        words[form] = averaged
+    for form, senses in list(words.items()):  # "terrible" -> "terribly", as TextBlob's loader adds them
+        if "JJ" in senses:
+            stem = form[:-1] + "i" if form.endswith("y") else form
+            stem = stem[:-2] if stem.endswith("le") else stem
+            adverb = words.setdefault(stem + "ly", {})
+            adverb["RB"] = adverb[None] = senses["JJ"]
+    return words
+
+
 def polarity_lexicon(lists: WordLists) -> dict[str, float]:
     """TextBlob's polarity per word, averaged over senses as ``TextBlob(text).sentiment`` uses it, with
     superlatives of its adjectives (TextBlob itself adds "-ly" adverbs the same way) and our vocabulary."""
-    from textblob.en import sentiment as textblob_sentiment  # type: ignore[import-untyped]
-
-    textblob_sentiment.load()
     lexicon: dict[str, float] = {}
     superlatives: dict[str, float] = {}
-    for word, senses in dict.items(textblob_sentiment):
+    for word, senses in textblob_senses().items():
         polarity = float(senses[None][0])
         if abs(polarity) < 0.01 or word in lists.not_evaluative or "'" in word:
             continue
