@@ -116,7 +116,7 @@ class Job(Base):
     relayed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
 
 
-@dataclass(frozen=True)
+@dataclass
 class JobContext:
     """What a handler gets: a way to open its own unit of work, the app's services, and its lease."""
 
@@ -127,6 +127,8 @@ class JobContext:
     services: Services
     max_attempts: int = 8
     worker: str = ""
+    # Set by `finish`: the handler recorded this run as done in its own last transaction.
+    finished: bool = False
 
     @property
     def final_attempt(self) -> bool:
@@ -151,6 +153,21 @@ class JobContext:
             .with_for_update()
         )
         return held is not None
+
+    def _holder(self) -> tuple[Any, ...]:
+        return (Job.id == self.job_id, Job.worker == self.worker, Job.state == RUNNING, Job.attempts == self.attempt)
+
+    async def finish(self, session: AsyncSession) -> None:
+        """Record this run as done in the handler's last transaction, so the outcome commits with the work (one
+        transaction fewer a job). Nothing may follow that transaction: if it rolls back, or the handler raises, the
+        outcome is recorded as a failure as usual. Does nothing once the run has lost its lease. Take it first in a
+        transaction that locks other rows, as `holds_lease` is taken: one lock order for every run."""
+        result = await session.execute(
+            update(Job)
+            .where(*self._holder())
+            .values(state=DONE, finished_at=utcnow(), last_error=None, lease_until=None)
+        )
+        self.finished = (result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
 
 Handler = Callable[[JobContext, dict[str, Any]], Awaitable[None]]
@@ -486,7 +503,7 @@ class Worker:
 
     async def _heartbeat(
         self,
-        job: Job,
+        ctx: JobContext,
         lease: timedelta,
         handler: asyncio.Task[None],
         lost: list[bool],
@@ -496,20 +513,21 @@ class Worker:
         interval = max(0.05, lease.total_seconds() / 3)
         while True:
             await asyncio.sleep(interval)
+            if ctx.finished:  # recorded done by the handler: no lease left to keep
+                return
             try:
                 async with self.sessions() as session, session.begin():
                     result = await session.execute(
-                        update(Job)
-                        .where(Job.id == job.id, Job.worker == self.name, Job.state == RUNNING)
-                        .where(Job.attempts == job.attempts)
-                        .values(lease_until=utcnow() + lease)
+                        update(Job).where(*ctx._holder()).values(lease_until=utcnow() + lease)
                     )
             except Exception as exc:  # the database may be briefly unreachable; the next beat tries again
-                log.warning("job_heartbeat_failed", job=job.name, job_id=str(job.id), error_type=type(exc).__name__)
+                log.warning("job_heartbeat_failed", job=ctx.name, job_id=str(ctx.job_id), error_type=type(exc).__name__)
                 continue
             if (result.rowcount or 0) == 0:  # type: ignore[attr-defined]
+                if ctx.finished:  # the handler's last transaction recorded it done meanwhile
+                    return
                 lost.append(True)
-                log.error("job_lease_lost", job=job.name, job_id=str(job.id), attempt=job.attempts)
+                log.error("job_lease_lost", job=ctx.name, job_id=str(ctx.job_id), attempt=ctx.attempt)
                 handler.cancel()
                 return
             if on_beat is not None:
@@ -531,7 +549,7 @@ class Worker:
                 await spec.handler(ctx, dict(job.payload))
 
             handler = asyncio.create_task(handle())
-            beat = asyncio.create_task(self._heartbeat(job, self.lease_for(spec), handler, lost, on_beat))
+            beat = asyncio.create_task(self._heartbeat(ctx, self.lease_for(spec), handler, lost, on_beat))
             try:
                 await handler
             except asyncio.CancelledError:
@@ -558,6 +576,8 @@ class Worker:
                     await beat
             if lost:
                 return "lost"
+            if ctx.finished and outcome["state"] == DONE:
+                return DONE  # the handler's last transaction recorded it
         outcome.setdefault("lease_until", None)
         outcome.setdefault("finished_at", utcnow() if outcome["state"] == DEAD else None)
         await self._record(job, spec, outcome)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from civicvoice.core.audit import Actor, AuditEvent, record
 from civicvoice.core.clock import utcnow
@@ -443,3 +443,62 @@ async def test_the_web_process_relays_to_saq_when_the_backend_is_saq(
                 break
             await asyncio.sleep(0.05)
         assert relayed
+
+
+async def test_a_handler_finishes_its_job_in_its_last_transaction(db: TestDatabase, job_backend: JobBackend) -> None:
+    registry = JobRegistry()
+
+    @registry.job("test.work_then_finish")
+    async def work_then_finish(ctx: JobContext, payload: dict[str, Any]) -> None:
+        async with ctx.sessions() as session, session.begin():
+            await ctx.finish(session)
+            record(session, Actor.system(), "test.finished")
+
+    @registry.job("test.work")
+    async def work(ctx: JobContext, payload: dict[str, Any]) -> None:
+        async with ctx.sessions() as session, session.begin():
+            record(session, Actor.system(), "test.worked")
+
+    worker = job_backend.worker(registry, db.sessions, {})
+
+    async def transactions_to_run(name: str) -> int:
+        async with unit_of_work(db.sessions) as session:
+            await enqueue(session, name, {})
+        began: list[object] = []
+
+        def on_begin(connection: object) -> None:
+            began.append(connection)
+
+        event.listen(db.engine.sync_engine, "begin", on_begin)
+        try:
+            assert await worker.run_due() == 1
+        finally:
+            event.remove(db.engine.sync_engine, "begin", on_begin)
+        return len(began)
+
+    # The outcome commits with the handler's work: one transaction fewer than a job whose worker records it.
+    assert await transactions_to_run("test.work_then_finish") == await transactions_to_run("test.work") - 1
+    jobs = await db.all(Job)
+    assert [(j.state, j.finished_at is not None, j.lease_until) for j in jobs] == [(DONE, True, None)] * 2
+    assert sorted(e.action for e in await db.all(AuditEvent)) == ["test.finished", "test.worked"]
+
+
+async def test_a_finished_transaction_that_rolls_back_leaves_the_job_to_be_retried(
+    db: TestDatabase, job_backend: JobBackend
+) -> None:
+    registry = JobRegistry()
+
+    @registry.job("test.finishes_then_breaks", base_backoff=timedelta(seconds=1))
+    async def finishes_then_breaks(ctx: JobContext, payload: dict[str, Any]) -> None:
+        async with ctx.sessions() as session, session.begin():
+            await ctx.finish(session)
+            record(session, Actor.system(), "test.finished")
+            raise RuntimeError("after finishing")
+
+    worker = job_backend.worker(registry, db.sessions, {})
+    async with unit_of_work(db.sessions) as session:
+        await enqueue(session, "test.finishes_then_breaks", {})
+    assert await worker.run_due() == 1
+    [job] = await db.all(Job)
+    assert job.state == QUEUED and job.attempts == 1 and (job.last_error or "").startswith("RuntimeError")
+    assert await db.all(AuditEvent) == []
