@@ -667,7 +667,8 @@ class Vault:
     # --- suppression -------------------------------------------------------------------------------------
 
     async def is_suppressed(self, session: AsyncSession, claim: IdentityClaim) -> bool:
-        return (await self.lookup(session, claim))[1]
+        """Whether any of the claim's identifiers is on the suppression list (no owner lookup): one query."""
+        return bool((await self._lookup(session, (), self._suppression_values(claim)))[1])
 
     async def suppress(self, session: AsyncSession, claim: IdentityClaim, *, reason: str) -> int:
         """Add the claim's identifiers to the suppression list; returns how many were new."""

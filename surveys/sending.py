@@ -115,9 +115,18 @@ class InvitationSender:
         now = utcnow()
         if not await ctx.holds_lease(session):
             return SendOutcome("lease_lost", "another worker holds this job")
-        invitation = await session.scalar(select(Invitation).where(Invitation.id == invitation_id).with_for_update())
-        if invitation is None:
+        found = (
+            await session.execute(
+                select(Invitation, Service.name)
+                .outerjoin(Contact, Contact.id == Invitation.contact_id)
+                .outerjoin(Service, Service.id == Contact.service_id)
+                .where(Invitation.id == invitation_id)
+                .with_for_update(of=Invitation)
+            )
+        ).first()
+        if found is None:
             return SendOutcome("missing")
+        invitation, service_name = found
         if reminder:
             if invitation.state != InvitationState.sent or invitation.responded_at or invitation.reminders_sent >= 1:
                 return SendOutcome(invitation.state, "no reminder due")
@@ -159,11 +168,6 @@ class InvitationSender:
             return SendOutcome(invitation.state, reason)
 
         assert channel is not None and recipient is not None
-        service_name = await session.scalar(
-            select(Service.name)
-            .join(Contact, Contact.service_id == Service.id)
-            .where(Contact.id == invitation.contact_id)
-        )
         survey_url, unsubscribe_url = survey_links(self.signer, self.base_url, invitation)
         code = self.signer.short_code(invitation.id)
         if invitation.short_digest is None:
@@ -193,6 +197,8 @@ class InvitationSender:
     ) -> SendOutcome:
         async with ctx.sessions() as session, session.begin():
             prepared = await self.prepare(session, invitation_id, reminder=reminder, ctx=ctx)
+            if isinstance(prepared, SendOutcome) and prepared.state != "lease_lost":
+                await ctx.finish(session)  # nothing to send: the job is done with this transaction
         if isinstance(prepared, SendOutcome):
             if prepared.state == "lease_lost":
                 # This run no longer owns its job (its lease lapsed, or another worker holds it): send nothing,
@@ -251,8 +257,9 @@ class InvitationSender:
         reminder: bool,
         awaits_reply: bool = False,
     ) -> None:
-        """Second transaction: record the provider's acceptance, and queue the reminder."""
+        """Second transaction: record the provider's acceptance, queue the reminder, and finish the job."""
         async with ctx.sessions() as session, session.begin():
+            await ctx.finish(session)
             row = await session.get(Invitation, invitation_id)
             if row is None:
                 return
