@@ -116,6 +116,16 @@ class Job(Base):
     relayed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
 
 
+def _run_of(job_id: uuid.UUID, worker: str, attempt: int) -> tuple[Any, ...]:
+    """The job row while this run holds it: running, claimed by this worker for this attempt. Only the holder
+    renews the lease or records the outcome."""
+    return (Job.id == job_id, Job.worker == worker, Job.state == RUNNING, Job.attempts == attempt)
+
+
+def _done() -> dict[str, Any]:
+    return {"state": DONE, "finished_at": utcnow(), "last_error": None, "lease_until": None}
+
+
 @dataclass
 class JobContext:
     """What a handler gets: a way to open its own unit of work, the app's services, and its lease."""
@@ -141,32 +151,18 @@ class JobContext:
     async def holds_lease(self, session: AsyncSession) -> bool:
         """True while this run still owns its job (running, this worker, lease not lapsed); the row stays locked
         until the caller's transaction ends, so check it in the transaction that commits to an external effect."""
-        held = await session.scalar(
-            select(Job.id)
-            .where(
-                Job.id == self.job_id,
-                Job.state == RUNNING,
-                Job.worker == self.worker,
-                Job.attempts == self.attempt,
-                Job.lease_until > utcnow(),
-            )
-            .with_for_update()
-        )
+        held = await session.scalar(select(Job.id).where(*self._run(), Job.lease_until > utcnow()).with_for_update())
         return held is not None
 
-    def _holder(self) -> tuple[Any, ...]:
-        return (Job.id == self.job_id, Job.worker == self.worker, Job.state == RUNNING, Job.attempts == self.attempt)
+    def _run(self) -> tuple[Any, ...]:
+        return _run_of(self.job_id, self.worker, self.attempt)
 
     async def finish(self, session: AsyncSession) -> None:
         """Record this run as done in the handler's last transaction, so the outcome commits with the work (one
         transaction fewer a job). Nothing may follow that transaction: if it rolls back, or the handler raises, the
         outcome is recorded as a failure as usual. Does nothing once the run has lost its lease. Take it first in a
         transaction that locks other rows, as `holds_lease` is taken: one lock order for every run."""
-        result = await session.execute(
-            update(Job)
-            .where(*self._holder())
-            .values(state=DONE, finished_at=utcnow(), last_error=None, lease_until=None)
-        )
+        result = await session.execute(update(Job).where(*self._run()).values(**_done()))
         self.finished = (result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
 
@@ -517,9 +513,7 @@ class Worker:
                 return
             try:
                 async with self.sessions() as session, session.begin():
-                    result = await session.execute(
-                        update(Job).where(*ctx._holder()).values(lease_until=utcnow() + lease)
-                    )
+                    result = await session.execute(update(Job).where(*ctx._run()).values(lease_until=utcnow() + lease))
             except Exception as exc:  # the database may be briefly unreachable; the next beat tries again
                 log.warning("job_heartbeat_failed", job=ctx.name, job_id=str(ctx.job_id), error_type=type(exc).__name__)
                 continue
@@ -569,7 +563,7 @@ class Worker:
                 else:
                     outcome = {"state": QUEUED, "last_error": error, "run_at": utcnow() + backoff(spec, job.attempts)}
             else:
-                outcome = {"state": DONE, "finished_at": utcnow(), "last_error": None}
+                outcome = _done()
             finally:
                 beat.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -585,7 +579,7 @@ class Worker:
 
     async def _record(self, job: Job, spec: JobSpec | None, outcome: dict[str, Any]) -> None:
         # Only the holder of the lease records the outcome; a job whose lease lapsed belongs to another worker.
-        guard = (Job.id == job.id, Job.worker == self.name, Job.state == RUNNING, Job.attempts == job.attempts)
+        guard = _run_of(job.id, self.name, job.attempts)
         try:
             async with self.sessions() as session, session.begin():
                 result = await session.execute(update(Job).where(*guard).values(**outcome))
