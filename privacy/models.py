@@ -135,6 +135,10 @@ class SubjectConflict(Base):
         subject_link="chosen_subject_id",
         links=(Link("other_subject_id", "data_subject"), Link("contact_id", "contact")),
     )
+    __table_args__ = (
+        Index("ix_subject_conflict_chosen", "chosen_subject_id"),
+        Index("ix_subject_conflict_other", "other_subject_id"),
+    )
 
     chosen_subject_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("data_subject.id", ondelete="CASCADE"))
     other_subject_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("data_subject.id", ondelete="CASCADE"))

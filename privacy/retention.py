@@ -290,8 +290,9 @@ async def run_batch(
         if not ids:
             continue
         if target.rule.action == "shred":
+            await append_to_ledger_file(settings, [(subject_id, now.date()) for subject_id in ids])
             for subject_id in ids:
-                await _expire_person(session, settings, subject_id, now)
+                await _expire_person(session, subject_id, now)
             result.add(target.table, len(ids))
         else:
             touched = await scrub_rows(session, base, target.table, table.c.id.in_(ids))
@@ -303,10 +304,9 @@ async def run_batch(
     return result
 
 
-async def _expire_person(session: AsyncSession, settings: Settings, subject_id: uuid.UUID, now: datetime) -> None:
-    """A person past their identity period is shredded like an erasure (and recorded in the same ledger, so a
-    restore from backup does not bring them back), then their remaining rows are scrubbed."""
-    append_to_ledger_file(settings, subject_id, now.date())
+async def _expire_person(session: AsyncSession, subject_id: uuid.UUID, now: datetime) -> None:
+    """A person past their identity period is shredded like an erasure (recorded in the same ledger, file first by
+    the caller, so a restore from backup does not bring them back), then their remaining rows are scrubbed."""
     await shred(session, subject_id, now)
     if await session.scalar(select(ErasureLedger.id).where(ErasureLedger.erased_subject_id == subject_id)) is None:
         session.add(ErasureLedger(erased_subject_id=subject_id, erased_on=now.date()))
