@@ -43,7 +43,7 @@ async def measure_channel(env: dict[str, str], standin: NotifyStandIn, messages:
     """The SMS channel alone (limiter, client, stand-in), 8 sends at a time: messages a second."""
     import uuid
 
-    from civicvoice.app import build_services, features
+    from civicvoice.app import build_services, close_services, features
     from civicvoice.core.db import create_engine, session_factory
     from civicvoice.core.settings import Settings
     from surveys.channels import Channels, OutgoingInvitation
@@ -84,10 +84,7 @@ async def measure_channel(env: dict[str, str], standin: NotifyStandIn, messages:
         times = sorted(m.at for m in standin.messages[before:])
         return (len(times) - 1) / (times[-1] - times[0])
     finally:
-        for service in services:
-            closer = getattr(service, "aclose", None)
-            if closer is not None:
-                await closer()
+        await close_services(services)
         await engine.dispose()
 
 
@@ -95,7 +92,7 @@ async def measure(
     label: str, env: dict[str, str], standin: NotifyStandIn, messages: int, extra: dict[str, str], per_minute: int
 ) -> tuple[float, float]:
     """Send ``messages`` invitations with the limiter at ``per_minute``; (messages a second, limiter ceiling)."""
-    from civicvoice.app import build_services, features, job_registry
+    from civicvoice.app import build_services, close_services, features, job_registry
     from civicvoice.core.db import create_engine, session_factory, unit_of_work
     from civicvoice.core.jobs import Worker
     from civicvoice.core.ratelimit import RateLimiter
@@ -162,10 +159,7 @@ async def measure(
         assert len(sent) == messages, "every invitation should have been sent"
         return min(rate, steady), ceiling
     finally:
-        for service in services:
-            closer = getattr(service, "aclose", None)
-            if closer is not None:
-                await closer()
+        await close_services(services)
         await engine.dispose()
 
 

@@ -123,6 +123,14 @@ async def stop_tasks(tasks: Sequence[asyncio.Task[None]]) -> None:
             await task
 
 
+async def close_services(services: Services) -> None:
+    """Let each service that holds something open (group-commit writers, SMTP connections, pools) close it."""
+    for service in services:
+        closer = getattr(service, "aclose", None)
+        if closer is not None:
+            await closer()
+
+
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -181,10 +189,7 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(task, timeout=10)
             await stop_tasks(background)
-            for service in services:
-                closer = getattr(service, "aclose", None)
-                if closer is not None:
-                    await closer()
+            await close_services(services)
             await engine.dispose()
 
     static = create_static_files_router(

@@ -336,7 +336,14 @@ def user_deactivate_command(email: str) -> None:
 @click.option("--once", is_flag=True, help="Run the jobs that are due now, then exit.")
 def worker_command(once: bool) -> None:
     """Run a job worker outside the web process (SAQ workers when CIVICVOICE_JOB_BACKEND=saq)."""
-    from civicvoice.app import build_services, features, job_registry, start_process_tasks, stop_tasks
+    from civicvoice.app import (
+        build_services,
+        close_services,
+        features,
+        job_registry,
+        start_process_tasks,
+        stop_tasks,
+    )
     from civicvoice.core.db import create_engine, session_factory
     from civicvoice.core.jobs import serve_jobs
     from civicvoice.core.logging import configure_logging
@@ -349,13 +356,16 @@ def worker_command(once: bool) -> None:
         sessions = session_factory(engine)
         try:
             services = await build_services(settings, sessions, features())
-            if once:
-                return await serve_jobs(settings, job_registry(features()), sessions, services, once=True)
-            background = start_process_tasks(features(), services)
             try:
-                return await serve_jobs(settings, job_registry(features()), sessions, services)
+                if once:
+                    return await serve_jobs(settings, job_registry(features()), sessions, services, once=True)
+                background = start_process_tasks(features(), services)
+                try:
+                    return await serve_jobs(settings, job_registry(features()), sessions, services)
+                finally:
+                    await stop_tasks(background)
             finally:
-                await stop_tasks(background)
+                await close_services(services)
         finally:
             await engine.dispose()
 

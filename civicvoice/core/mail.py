@@ -7,7 +7,11 @@ store and deleted after seven days by the `mail.prune_files` cron.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -50,26 +54,101 @@ class MailTransport(Protocol):
     async def deliver(self, message: EmailMessage) -> None: ...
 
 
+@dataclass
+class _Connection:
+    client: aiosmtplib.SMTP
+    loop: asyncio.AbstractEventLoop  # the event loop it was opened on, the only one that may use it
+    opened_at: float
+    last_used: float
+    sent: int = 0
+
+
 class SmtpTransport:
+    """Delivers over SMTP, keeping a few connections open between messages, as mail servers expect of a bulk
+    sender: a message on a kept connection costs MAIL, RCPT and DATA, not a new TCP (and TLS) handshake, EHLO and
+    login. A kept connection is used again only while it is still open, recently used and young; one that failed
+    is closed. Concurrent deliveries never share one."""
+
+    KEEP = 8  # connections kept open at most (the job workers of one process send at once)
+    IDLE_FOR = 10.0  # seconds unused, after which a kept connection is closed, not used again
+    AT_MOST_FOR = 300.0  # seconds since it opened
+    AT_MOST_MESSAGES = 100  # messages sent on it
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._idle: list[_Connection] = []
+        self._local_hostname: str | None = None
 
     async def deliver(self, message: EmailMessage) -> None:
-        s = self.settings
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_username,
-                password=s.smtp_password,
-                use_tls=s.smtp_security == "tls",
-                start_tls=s.smtp_security == "starttls",
-                timeout=30,
-            )
+            connection = await self._take()
+            try:
+                await connection.client.send_message(message)
+            except BaseException:
+                connection.client.close()  # whatever state it is in, it is not used again
+                raise
         except (aiosmtplib.SMTPException, OSError) as exc:
             # The server's words can quote the recipient; keep only what kind of failure it was.
             raise MailNotAccepted(f"SMTP delivery failed: {type(exc).__name__}") from None
+        connection.sent += 1
+        connection.last_used = time.monotonic()
+        if len(self._idle) < self.KEEP and self._reusable(connection, connection.last_used):
+            self._idle.append(connection)
+        else:
+            await self._close(connection)
+
+    async def aclose(self) -> None:
+        """Close the kept connections (the service is stopping)."""
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await self._close(connection)
+
+    def _reusable(self, connection: _Connection, now: float) -> bool:
+        return (
+            connection.loop is asyncio.get_running_loop()
+            and connection.client.is_connected
+            and now - connection.last_used < self.IDLE_FOR
+            and now - connection.opened_at < self.AT_MOST_FOR
+            and connection.sent < self.AT_MOST_MESSAGES
+        )
+
+    async def _take(self) -> _Connection:
+        now = time.monotonic()
+        while self._idle:
+            connection = self._idle.pop()
+            if self._reusable(connection, now):
+                return connection
+            await self._close(connection)
+        s = self.settings
+        if self._local_hostname is None:  # looked up once, not on every connection as aiosmtplib would
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
+        client = aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=s.smtp_username,
+            password=s.smtp_password,
+            local_hostname=self._local_hostname,
+            use_tls=s.smtp_security == "tls",
+            start_tls=s.smtp_security == "starttls",
+            timeout=30,
+        )
+        await client.connect()
+        opened = time.monotonic()
+        return _Connection(client, asyncio.get_running_loop(), opened, opened)
+
+    @staticmethod
+    async def _close(connection: _Connection) -> None:
+        """QUIT when the connection is still open; a connection that is not is just dropped. One opened on another
+        event loop (a command or test that ran its own) is closed by that loop, or dropped with it."""
+        client = connection.client
+        if connection.loop is not asyncio.get_running_loop():
+            if not connection.loop.is_closed():
+                connection.loop.call_soon_threadsafe(client.close)
+        elif client.is_connected:
+            try:
+                await asyncio.wait_for(client.quit(), timeout=5)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                client.close()
 
 
 class FileTransport:
@@ -124,6 +203,12 @@ class Mailer:
             message["Auto-Submitted"] = "auto-generated"
         await self.transport.deliver(message)
         return str(message["Message-ID"])
+
+    async def aclose(self) -> None:
+        """Close what the transport keeps open (SMTP connections kept between messages)."""
+        closer = getattr(self.transport, "aclose", None)
+        if closer is not None:
+            await closer()
 
 
 def delete_old_mail_files(directory: Path, now: datetime, kept_for: timedelta = MAIL_FILES_KEPT_FOR) -> int:
