@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,6 +12,7 @@ import aiosqlite
 from advanced_alchemy.base import UUIDv7Base
 from advanced_alchemy.extensions.litestar import AlembicAsyncConfig, AsyncSessionConfig, SQLAlchemyAsyncConfig
 from sqlalchemy import Select, Table, event
+from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util import await_only
@@ -49,8 +51,36 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
         _configure_sqlite(engine)
         return engine
     if pooled:
-        pool = {"pool_size": 10, "max_overflow": 20, "pool_pre_ping": True}
-    return create_async_engine(settings.database_url, hide_parameters=True, **pool)
+        pool = {"pool_size": 10, "max_overflow": 20}
+    engine = create_async_engine(settings.database_url, hide_parameters=True, **pool)
+    if pooled:
+        _ping_when_idle(engine)
+    return engine
+
+
+PING_AFTER_IDLE = 10.0  # seconds a pooled PostgreSQL connection sat unused before it is checked on checkout
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Check a pooled connection before handing it out only when it sat unused for a while (the database was
+    restarted, a firewall dropped it): a connection that was in use a moment ago is alive, and pinging it on every
+    checkout, as `pool_pre_ping` does, cost a round trip per transaction. A dead one is replaced before the caller
+    sees it; one that dies between its last use and the next is found by its first statement, and the pool is
+    then invalidated as usual."""
+
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine.pool, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is not None and time.monotonic() - since > PING_AFTER_IDLE:
+            try:
+                engine.dialect.do_ping(dbapi_connection)
+            except Exception as exc:  # any failure: the pool drops this one and connects again
+                raise sqlalchemy_exc.DisconnectionError("the pooled connection did not answer") from exc
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
