@@ -326,7 +326,7 @@ async def send_through_workers(env: dict[str, str], smtp: TimedSmtpServer, sampl
     engine = create_engine(settings)
     sessions = session_factory(engine)
     feature_list = features()
-    services = await build_services(settings, sessions, feature_list)
+    services = await build_services(settings, sessions, feature_list, long_running=True)
     try:
         counts = await invitation_counts(sessions)
         due = await keep_sample_due(sessions, sample)

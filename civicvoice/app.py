@@ -36,7 +36,7 @@ from civicvoice.core.http import (
 )
 from civicvoice.core.jobs import JobRegistry, job_runner
 from civicvoice.core.logging import configure_logging, mask_secret_paths
-from civicvoice.core.mail import Mailer
+from civicvoice.core.mail import KEPT_CONNECTIONS, Mailer
 from civicvoice.core.services import Extensions, Services
 from civicvoice.core.settings import Settings
 from civicvoice.core.translations import catalogues, install_translations
@@ -92,15 +92,23 @@ def api_scopes(feature_list: Sequence[Feature] | None = None) -> dict[str, str]:
 
 
 async def build_services(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], feature_list: Sequence[Feature]
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    feature_list: Sequence[Feature],
+    *,
+    long_running: bool = False,
 ) -> Services:
-    """Load and check the keys, then let each feature add its services. Raises KeyProblem on a bad key."""
+    """Load and check the keys, then let each feature add its services. Raises KeyProblem on a bad key.
+
+    ``long_running``: a service process (the web app, `civicvoice worker`) that keeps connections open between
+    uses (SMTP) and closes them with `close_services` when it stops."""
     keyring = load_keyring(settings)
     async with unit_of_work(sessions) as session:
         await check_keys(session, keyring, record_new=True)
     services = Services()
     services.provide(settings)
-    services.provide(Mailer(settings))  # the kernel's mail transport, for every feature
+    # The kernel's mail transport, for every feature
+    services.provide(Mailer(settings, keep_connections=KEPT_CONNECTIONS if long_running else 0))
     services.provide(keyring)
     services.provide(sessions, as_type=async_sessionmaker)
     contributions = services.provide(extensions(feature_list))
@@ -174,7 +182,7 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        app.state.services = services = await build_services(settings, sessions, feature_list)
+        app.state.services = services = await build_services(settings, sessions, feature_list, long_running=True)
         background = start_process_tasks(feature_list, services)
         task = None
         if run_worker:

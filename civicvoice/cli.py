@@ -355,7 +355,7 @@ def worker_command(once: bool) -> None:
         engine = create_engine(settings)
         sessions = session_factory(engine)
         try:
-            services = await build_services(settings, sessions, features())
+            services = await build_services(settings, sessions, features(), long_running=True)
             try:
                 if once:
                     return await serve_jobs(settings, job_registry(features()), sessions, services, once=True)

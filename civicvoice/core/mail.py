@@ -64,18 +64,20 @@ class _Connection:
 
 
 class SmtpTransport:
-    """Delivers over SMTP, keeping a few connections open between messages, as mail servers expect of a bulk
-    sender: a message on a kept connection costs MAIL, RCPT and DATA, not a new TCP (and TLS) handshake, EHLO and
-    login. A kept connection is used again only while it is still open, recently used and young; one that failed
-    is closed. Concurrent deliveries never share one."""
+    """Delivers over SMTP. A long-running process (the web app, `civicvoice worker`) keeps up to ``keep``
+    connections open between messages, as mail servers expect of a bulk sender: a message on a kept connection
+    costs MAIL, RCPT and DATA, not a new TCP (and TLS) handshake, EHLO and login. A kept connection is used again
+    only while it is still open, recently used and young; one that failed is closed; concurrent deliveries never
+    share one. Whoever asks for ``keep`` closes them with `aclose` when it stops; with ``keep=0`` (the default: a
+    command, a script) each message has a connection of its own, closed once it is sent."""
 
-    KEEP = 8  # connections kept open at most (the job workers of one process send at once)
     IDLE_FOR = 10.0  # seconds unused, after which a kept connection is closed, not used again
     AT_MOST_FOR = 300.0  # seconds since it opened
     AT_MOST_MESSAGES = 100  # messages sent on it
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, keep: int = 0) -> None:
         self.settings = settings
+        self.keep = keep  # connections kept open at most
         self._idle: list[_Connection] = []
         self._local_hostname: str | None = None
 
@@ -92,7 +94,7 @@ class SmtpTransport:
             raise MailNotAccepted(f"SMTP delivery failed: {type(exc).__name__}") from None
         connection.sent += 1
         connection.last_used = time.monotonic()
-        if len(self._idle) < self.KEEP and self._reusable(connection, connection.last_used):
+        if len(self._idle) < self.keep and self._reusable(connection, connection.last_used):
             self._idle.append(connection)
         else:
             await self._close(connection)
@@ -170,17 +172,23 @@ class FileTransport:
         log.info("mail_written_to_file", path=path.name)
 
 
-def mail_transport(settings: Settings) -> MailTransport:
-    """SMTP when a server is configured, files under the data directory otherwise."""
-    return SmtpTransport(settings) if settings.smtp_host else FileTransport(settings.mail_dir)
+KEPT_CONNECTIONS = 8  # SMTP connections a long-running process keeps open (its job workers send at once)
+
+
+def mail_transport(settings: Settings, *, keep: int = 0) -> MailTransport:
+    """SMTP when a server is configured (keeping up to ``keep`` connections open), files under the data directory
+    otherwise."""
+    return SmtpTransport(settings, keep=keep) if settings.smtp_host else FileTransport(settings.mail_dir)
 
 
 class Mailer:
     """What a feature sends through: fills the envelope headers it did not set, then hands the message over."""
 
-    def __init__(self, settings: Settings, transport: MailTransport | None = None) -> None:
+    def __init__(
+        self, settings: Settings, transport: MailTransport | None = None, *, keep_connections: int = 0
+    ) -> None:
         self.settings = settings
-        self.transport = transport or mail_transport(settings)
+        self.transport = transport or mail_transport(settings, keep=keep_connections)
         self.domain = settings.mail_from.rsplit("@", 1)[-1] or "civicvoice.invalid"
 
     def message(self, *, to: str, subject: str, text: str, html: str | None = None) -> EmailMessage:

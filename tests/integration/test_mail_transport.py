@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from civicvoice.core.mail import Mailer, MailNotAccepted, SmtpTransport
+from civicvoice.core.mail import KEPT_CONNECTIONS, Mailer, MailNotAccepted, SmtpTransport
 from civicvoice.core.settings import Settings
 from tests.integration.smtp import free_port
 
@@ -61,10 +61,11 @@ def sink() -> Iterator[tuple[CountingSink, Controller]]:
     controller.stop()
 
 
-def mailer_for(controller: Controller, tmp_path: Path) -> Mailer:
+def mailer_for(controller: Controller, tmp_path: Path, *, keep: int = KEPT_CONNECTIONS) -> Mailer:
+    """A long-running process's mailer (keeping connections), or with ``keep=0`` a command's."""
     settings = Settings(data_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path}/unused.db")
     settings = settings.with_changes(smtp_host="127.0.0.1", smtp_port=controller.port, smtp_security="none")
-    return Mailer(settings)
+    return Mailer(settings, keep_connections=keep)
 
 
 def message(mailer: Mailer, to: str) -> EmailMessage:
@@ -87,6 +88,18 @@ async def test_messages_sent_one_after_another_share_one_connection(
     assert counting.connections == 1
     await mailer.aclose()
     assert counting.quits == 1  # closed politely when the service stops
+    assert transport_of(mailer)._idle == []
+
+
+async def test_a_mailer_that_keeps_no_connections_closes_each_one_after_its_message(
+    sink: tuple[CountingSink, Controller], tmp_path: Path
+) -> None:
+    """A command or a script: nothing is left open for anyone to close."""
+    counting, controller = sink
+    mailer = mailer_for(controller, tmp_path, keep=0)
+    for n in range(3):
+        await mailer.send(message(mailer, f"person.{n}@example.org"))
+    assert counting.connections == 3 and counting.quits == 3
     assert transport_of(mailer)._idle == []
 
 
