@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from advanced_alchemy.types import GUID, DateTimeUTC
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, delete, func, select
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,7 +29,7 @@ from civicvoice.core.crypto import content_digest, derive_key, digest_secret
 from civicvoice.core.datamap import DataMapEntry, Link
 from civicvoice.core.db import Base
 from civicvoice.core.errors import CivicVoiceError, InvalidInput, NotFound
-from civicvoice.core.mail import Mailer
+from civicvoice.core.mail import Mailer, MailNotAccepted
 from civicvoice.core.settings import Settings
 from privacy.blind_index import normalise_email, normalise_phone
 from privacy.deadlines import WorkingCalendar, london_day
@@ -99,6 +99,20 @@ class TooManyCodes(CivicVoiceError):
     status = 429
     slug = "too-many-codes"
     title = "Too many codes requested"
+
+
+class CodeNotSent(CivicVoiceError):
+    """The mail server did not take the code's email: nothing was kept, and the person may try again later."""
+
+    status = 503
+    slug = "code-not-sent"
+    title = "We could not send your code"
+
+
+CODE_NOT_SENT = (
+    "We could not send the code to your email address just now. Try again in a few minutes, or contact the council "
+    "by phone or post."
+)
 
 
 class CodeProblem(InvalidInput):
@@ -277,9 +291,16 @@ class PublicRequests:
             target_id=confirmation.id,
             detail={"kind": checked.kind.value},
         )
-        await session.flush()
-        # Sent last: a refusal above leaves no mail behind, and a mail failure rolls the row back.
-        await self._send_code(checked.email, code, confirmation.id)
+        # Committed before the mail goes, so no transaction (on SQLite, the writer lock) waits on the mail server.
+        await session.commit()
+        try:
+            await self._send_code(checked.email, code, confirmation.id)
+        except MailNotAccepted:
+            # Not sent: what they typed is not kept, and the code does not count against their ration.
+            await session.execute(delete(RequestConfirmation).where(RequestConfirmation.id == confirmation.id))
+            self._record_not_sent(session, confirmation.id, checked.kind.value)
+            await session.commit()
+            raise CodeNotSent(CODE_NOT_SENT, field="email") from None
         return Started(link, confirmation)
 
     async def find(self, session: AsyncSession, link: str, *, lock: bool = False) -> RequestConfirmation:
@@ -329,9 +350,32 @@ class PublicRequests:
             target_id=confirmation.id,
             detail={"kind": confirmation.kind, "again": True},
         )
-        await session.flush()
-        await self._send_code(requester.email, code, confirmation.id)
+        await session.commit()  # before the mail goes, as in `start`
+        try:
+            await self._send_code(requester.email, code, confirmation.id)
+        except MailNotAccepted:
+            # The new code never arrived: it does not count against their ration (the old one was replaced, so
+            # they ask again once the mail server is back).
+            await session.execute(
+                update(RequestConfirmation)
+                .where(RequestConfirmation.id == confirmation.id)
+                .values(codes_sent=RequestConfirmation.codes_sent - 1)
+            )
+            self._record_not_sent(session, confirmation.id, confirmation.kind)
+            await session.commit()
+            raise CodeNotSent(CODE_NOT_SENT, field="code") from None
         return confirmation
+
+    @staticmethod
+    def _record_not_sent(session: AsyncSession, confirmation_id: uuid.UUID, kind: str) -> None:
+        record(
+            session,
+            PUBLIC_ACTOR,
+            "privacy.request.code_not_sent",
+            target_kind="request_confirmation",
+            target_id=confirmation_id,
+            detail={"kind": kind},
+        )
 
     async def confirm(
         self, session: AsyncSession, calendar: WorkingCalendar, link: str, code: str

@@ -16,7 +16,8 @@ from sqlalchemy import func, select, update
 from civicvoice.app import build_services, features
 from civicvoice.core.audit import AuditEvent
 from civicvoice.core.clock import utcnow
-from civicvoice.core.db import unit_of_work
+from civicvoice.core.db import create_engine, unit_of_work
+from civicvoice.core.mail import Mailer, MailNotAccepted, SmtpTransport
 from civicvoice.core.settings import Settings
 from privacy.closures import council_calendar
 from privacy.public_requests import (
@@ -249,3 +250,70 @@ async def test_waiting_requests_are_pruned_after_a_day(loop_client: Client, smtp
     assert await count(db, RequestConfirmation) == 0
     gone = await loop_client.get(confirm)
     assert gone.status_code == 404 and "expired" in gone.text
+
+
+class CheckingTransport:
+    """Delivers through the real SMTP transport, first noting how many confirmations another connection can see
+    (committed ones only); or refuses every message, as a mail server that is down."""
+
+    def __init__(self, settings: Settings, *, down: bool = False) -> None:
+        self.settings = settings
+        self.down = down
+        self.visible_at_send: list[int] = []
+
+    async def deliver(self, message: EmailMessage) -> None:
+        if self.down:
+            raise MailNotAccepted("SMTP delivery failed: SMTPConnectError")
+        engine = create_engine(self.settings, pooled=False)  # its own connection, on the app's event loop
+        try:
+            async with engine.connect() as connection:
+                found = await connection.scalar(select(func.count()).select_from(RequestConfirmation))
+                self.visible_at_send.append(int(found or 0))
+        finally:
+            await engine.dispose()
+        await SmtpTransport(self.settings).deliver(message)  # keeps no connection
+
+
+async def test_the_code_is_sent_after_its_request_is_committed(
+    loop_app: Litestar, loop_client: Client, smtp: SmtpServer, db: TestDatabase, mail_settings: Settings
+) -> None:
+    """No transaction (on SQLite, the writer lock every other request needs) waits on the mail server."""
+    transport = CheckingTransport(mail_settings)
+    loop_app.state.services.get(Mailer).transport = transport
+    confirm = await start(loop_client)
+    assert transport.visible_at_send == [1]
+    resent = await loop_client.post(f"{confirm}/resend", follow_redirects=False)
+    assert resent.status_code == 303
+    assert transport.visible_at_send == [1, 1]
+    async with db.sessions() as session:
+        sent = await session.scalar(select(RequestConfirmation.codes_sent))
+    assert sent == 2 and len(smtp.sink.messages) == 2
+
+
+async def test_a_code_the_mail_server_does_not_take_keeps_nothing_and_costs_no_ration(
+    loop_app: Litestar, loop_client: Client, smtp: SmtpServer, db: TestDatabase, mail_settings: Settings
+) -> None:
+    mailer = loop_app.state.services.get(Mailer)
+    working = mailer.transport
+    mailer.transport = CheckingTransport(mail_settings, down=True)
+    for _ in range(CODES_PER_ADDRESS + 1):
+        refused = await loop_client.post(START, data=form(), follow_redirects=False)
+        assert refused.status_code == 503, refused.text
+        assert "could not send the code" in refused.text and "There is a problem" in refused.text
+        assert 'value="Jo Bloggs"' in refused.text  # what they typed is still in the form
+    assert await count(db, RequestConfirmation) == 0
+    # The server is back: the ration is untouched, and a resend that fails costs nothing either.
+    mailer.transport = working
+    confirm = await start(loop_client)
+    mailer.transport = CheckingTransport(mail_settings, down=True)
+    failed = await loop_client.post(f"{confirm}/resend", follow_redirects=False)
+    assert failed.status_code == 503 and "could not send the code" in failed.text
+    mailer.transport = working
+    async with db.sessions() as session:
+        assert await session.scalar(select(RequestConfirmation.codes_sent)) == 1
+        actions = list((await session.scalars(select(AuditEvent.action))).all())
+    assert actions.count("privacy.request.code_not_sent") == CODES_PER_ADDRESS + 2
+    assert actions.count("privacy.request.code_sent") == CODES_PER_ADDRESS + 3
+    await loop_client.post(f"{confirm}/resend", follow_redirects=False)
+    await loop_client.post(confirm, data={"code": code_in(smtp.sink.messages[-1])})
+    assert await count(db, SubjectRequest) == 1
