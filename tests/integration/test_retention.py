@@ -123,6 +123,27 @@ async def test_runs_in_bounded_batches(
     assert result.finished and result.counts["response"] == 1
 
 
+async def test_a_batch_takes_the_oldest_due_rows_first(
+    answered: tuple[Services, list[uuid.UUID]], db: TestDatabase, settings: Settings
+) -> None:
+    """Oldest first, through the partial indexes of rows that still name a person (migration 0038)."""
+    _, (a, b, c) = answered
+    await age(db, a, OLD + timedelta(days=30))
+    await age(db, b, OLD + timedelta(days=60))  # the oldest
+    await age(db, c, OLD)
+    async with unit_of_work(db.sessions) as session:  # each person was in touch lately: none is shredded
+        await session.execute(update(DataSubject).values(last_contact_at=utcnow()))
+    async with unit_of_work(db.sessions) as session:
+        step = await run_batch(session, settings, [], batch=1)
+    assert not step.finished
+    async with db.sessions() as session:
+        linked = set((await session.scalars(select(Response.subject_id).where(Response.subject_id.is_not(None)))).all())
+        assert linked == {a, c}
+        for model in (Contact, Invitation, InvitationDecision):
+            people = select(model.subject_id).where(model.subject_id.is_not(None))  # type: ignore[attr-defined]
+            assert set((await session.scalars(people)).all()) == {a, c}, model
+
+
 async def test_a_run_reads_the_holds_and_months_once_for_all_its_batches(
     answered: tuple[Services, list[uuid.UUID]], db: TestDatabase, settings: Settings
 ) -> None:
