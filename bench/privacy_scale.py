@@ -493,67 +493,82 @@ def measure(subjects: int, cache: Path, args: argparse.Namespace) -> None:
 
         migrate_database(settings)  # a database kept from an earlier version gets this one's schema (indexes)
 
-        harness._admin(f'CREATE DATABASE "{small_name}"')
-        small_url = harness.postgres_url(small_name)
-        small_keys, _ = prepare(small_url, workdir, small_name, None)
-        asyncio.run(fill(small_url, SMALL, small_keys, workdir / "small-fill", open_invitations=0))
-        small_settings = settings_for(small_url, workdir / "small-data", small_keys)
-
-        small = asyncio.run(access_and_erase(small_settings, SMALL, args.samples, rng))
-        big = asyncio.run(access_and_erase(settings, subjects, args.samples, rng))
-        for what, target, note in (
-            ("access", ACCESS_TARGET_MS, "find one person by email and build their access package"),
-            ("erase", ERASE_TARGET_MS, "erase one person (key destruction and commit)"),
-        ):
-            ours, theirs = percentile(big[what], 0.95), percentile(small[what], 0.95)
-            print(
-                f"  {LABEL} {what}: {subjects:,} people p50 {statistics.median(big[what]):.1f} ms, "
-                f"p95 {ours:.1f} ms; {SMALL:,} people p50 {statistics.median(small[what]):.1f} ms, "
-                f"p95 {theirs:.1f} ms ({len(big[what])} each)",
-                flush=True,
-            )
-            print(
-                f"{LABEL}: {note}: p95 {ours:.1f} ms with {subjects:,} people (target < {target:g} ms), "
-                f"{theirs:.1f} ms with {SMALL:,}, ratio {ours / theirs:.2f}",
-                flush=True,
-            )
-
-        keys, seconds, in_memory = asyncio.run(rewrap_all(settings))
-        per_100k = seconds * 100_000 / max(1, keys)
-        print(
-            f"{LABEL}: keys rotate re-wrapped {keys:,} data keys in {seconds:.1f} s: {per_100k:.1f} s per 100,000 "
-            f"(in memory alone {in_memory:.1f} s per 100,000, ratio {per_100k / in_memory:.2f})",
-            flush=True,
-        )
-
-        env = server_env(run_url, workdir / "run-data", key_file)
-        counts, retention_seconds, baselines, during = retention_with_load(settings, env, args)
-        rows = sum(int(v) for v in counts["counts"].values())
-        detail = ", ".join(f"{table} {count:,}" for table, count in sorted(counts["counts"].items()))
-        print(
-            f"{LABEL}: retention anonymised {rows:,} rows in {retention_seconds:.1f} s, "
-            f"{rows / retention_seconds:,.0f} rows/s ({detail})",
-            flush=True,
-        )
-        for result in (*baselines, during):
-            print(
-                f"  {LABEL} survey answers {result.name}: {result.requests_per_second:.1f} req/s, "
-                f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, errors {result.errors}",
-                flush=True,
-            )
-        harness.print_errors(LABEL, {r.name: [r] for r in (*baselines, during)})
-        baseline = statistics.median(r.p99_ms for r in baselines)
-        print(
-            f"{LABEL}: survey answer p99 during retention {during.p99_ms:.1f} ms, without {baseline:.1f} ms, "
-            f"ratio {during.p99_ms / baseline:.2f} (target < {RETENTION_TARGET_RATIO:g})",
-            flush=True,
-        )
+        if "access" in args.parts:
+            measure_access_and_erase(subjects, settings, workdir, small_name, args, rng)
+        if "rotate" in args.parts:
+            measure_rotation(settings)
+        if "retention" in args.parts:
+            measure_retention(settings, run_url, workdir, key_file, args)
     finally:
         for name in (run_name, small_name):
             harness._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         import shutil
 
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def measure_access_and_erase(
+    subjects: int, settings: Any, workdir: Path, small_name: str, args: argparse.Namespace, rng: random.Random
+) -> None:
+    harness._admin(f'CREATE DATABASE "{small_name}"')
+    small_url = harness.postgres_url(small_name)
+    small_keys, _ = prepare(small_url, workdir, small_name, None)
+    asyncio.run(fill(small_url, SMALL, small_keys, workdir / "small-fill", open_invitations=0))
+    small_settings = settings_for(small_url, workdir / "small-data", small_keys)
+
+    small = asyncio.run(access_and_erase(small_settings, SMALL, args.samples, rng))
+    big = asyncio.run(access_and_erase(settings, subjects, args.samples, rng))
+    for what, target, note in (
+        ("access", ACCESS_TARGET_MS, "find one person by email and build their access package"),
+        ("erase", ERASE_TARGET_MS, "erase one person (key destruction and commit)"),
+    ):
+        ours, theirs = percentile(big[what], 0.95), percentile(small[what], 0.95)
+        print(
+            f"  {LABEL} {what}: {subjects:,} people p50 {statistics.median(big[what]):.1f} ms, "
+            f"p95 {ours:.1f} ms; {SMALL:,} people p50 {statistics.median(small[what]):.1f} ms, "
+            f"p95 {theirs:.1f} ms ({len(big[what])} each)",
+            flush=True,
+        )
+        print(
+            f"{LABEL}: {note}: p95 {ours:.1f} ms with {subjects:,} people (target < {target:g} ms), "
+            f"{theirs:.1f} ms with {SMALL:,}, ratio {ours / theirs:.2f}",
+            flush=True,
+        )
+
+
+def measure_rotation(settings: Any) -> None:
+    keys, seconds, in_memory = asyncio.run(rewrap_all(settings))
+    per_100k = seconds * 100_000 / max(1, keys)
+    print(
+        f"{LABEL}: keys rotate re-wrapped {keys:,} data keys in {seconds:.1f} s: {per_100k:.1f} s per 100,000 "
+        f"(in memory alone {in_memory:.1f} s per 100,000, ratio {per_100k / in_memory:.2f})",
+        flush=True,
+    )
+
+
+def measure_retention(settings: Any, run_url: str, workdir: Path, key_file: Path, args: argparse.Namespace) -> None:
+    env = server_env(run_url, workdir / "run-data", key_file)
+    counts, retention_seconds, baselines, during = retention_with_load(settings, env, args)
+    rows = sum(int(v) for v in counts["counts"].values())
+    detail = ", ".join(f"{table} {count:,}" for table, count in sorted(counts["counts"].items()))
+    print(
+        f"{LABEL}: retention anonymised {rows:,} rows in {retention_seconds:.1f} s, "
+        f"{rows / retention_seconds:,.0f} rows/s ({detail})",
+        flush=True,
+    )
+    for result in (*baselines, during):
+        print(
+            f"  {LABEL} survey answers {result.name}: {result.requests_per_second:.1f} req/s, "
+            f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, errors {result.errors}",
+            flush=True,
+        )
+    harness.print_errors(LABEL, {r.name: [r] for r in (*baselines, during)})
+    baseline = statistics.median(r.p99_ms for r in baselines)
+    print(
+        f"{LABEL}: survey answer p99 during retention {during.p99_ms:.1f} ms, without {baseline:.1f} ms, "
+        f"ratio {during.p99_ms / baseline:.2f} (target < {RETENTION_TARGET_RATIO:g})",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -565,6 +580,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=2.0, help="Warm-up seconds per survey load (default 2).")
     parser.add_argument("--concurrency", type=int, default=8, help="Survey answers in flight (default 8).")
     parser.add_argument("--seed", type=int, default=None, help="Which people are measured.")
+    parser.add_argument(
+        "--parts",
+        type=lambda value: set(value.split(",")),
+        default={"access", "rotate", "retention"},
+        help="Which to measure, comma-separated: access (with erase), rotate, retention (default: all).",
+    )
     parser.add_argument("--run-retention", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     from civicvoice.core.logging import configure_logging
