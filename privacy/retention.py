@@ -245,10 +245,13 @@ class RunResult:
 
 @dataclass(frozen=True)
 class RunPlan:
-    """What a run reads once and every batch uses: the months per class and the people under a legal hold."""
+    """What a run reads once and every batch uses: the months per class and the people under a legal hold; and,
+    as it goes, the tables that had nothing more due, which its later batches do not ask again (what falls due
+    meanwhile is the next run's)."""
 
     months: dict[str, int]
     held: frozenset[uuid.UUID]
+    exhausted: set[str] = field(default_factory=set)
 
 
 async def plan_run(session: AsyncSession, holds: Iterable[LegalHoldSource]) -> RunPlan:
@@ -273,6 +276,8 @@ async def run_batch(
     months, held = plan.months, plan.held
     result = RunResult()
     for target in targets(base):
+        if target.table in plan.exhausted:
+            continue
         table = base.metadata.tables[target.table]
         before = cutoff(now, months.get(target.rule.retention_class, 24))
         where = _due(base, target, before)
@@ -292,6 +297,8 @@ async def run_batch(
         ids = list((await session.scalars(due)).all())
         if len(ids) == batch:
             result.finished = False
+        else:
+            plan.exhausted.add(target.table)
         if not ids:
             continue
         if target.rule.action == "shred":
