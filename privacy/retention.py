@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import calendar
 import uuid
-from asyncio import sleep
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from time import monotonic
 from typing import Any
 
 import structlog
@@ -360,15 +358,14 @@ async def run(
     batch: int = BATCH,
     max_batches: int | None = None,
 ) -> RunResult:
-    """Whole run in bounded batches, each its own transaction, paced by `Settings.retention_pace`; audited with the
-    totals. The months and the held people are read once, before the first batch, and passed to each."""
+    """Whole run in bounded batches, each its own transaction; audited with the totals. The months and the held
+    people are read once, before the first batch, and passed to each."""
     holds = list(holds)
     total = RunResult()
     steps = 0
     async with sessions() as session, session.begin():
         plan = await plan_run(session, holds)
     while True:
-        started = monotonic()
         async with sessions() as session, session.begin():
             step = await run_batch(session, settings, holds, now=now, batch=batch, plan=plan)
         for table, count in step.counts.items():
@@ -380,9 +377,6 @@ async def run(
         if max_batches is not None and steps >= max_batches:
             total.finished = False
             break
-        # Paced: working a share `retention_pace` of the time leaves the database and the machine to the service
-        # between batches (a million expired responses at full speed tripled the survey answers' p99).
-        await sleep((monotonic() - started) * (1 / settings.retention_pace - 1))
     async with sessions() as session, session.begin():
         record(
             session,

@@ -26,17 +26,6 @@ def _bool(raw: str, name: str) -> bool:
     raise ConfigurationError(f"{name} must be true or false, not {raw!r}.")
 
 
-def _share(raw: str, name: str, example: str) -> float:
-    """A share above 0 and at most 1, or a clear message naming the variable."""
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number.") from None
-    if not 0 < value <= 1:
-        raise ConfigurationError(f"{name} must be above 0 and at most 1 ({example}).")
-    return value
-
-
 def _int(raw: str, name: str, *, low: int, high: int) -> int:
     try:
         value = int(raw)
@@ -117,8 +106,6 @@ class Settings:
     secure_cookies: bool = False
     # Retired key-encryption keys are destroyed this long after their last use: the backup retention period.
     key_backup_window_days: int = 35
-    # The share of the time a retention run works: after each batch it pauses, so the service keeps its speed.
-    retention_pace: float = 0.5
     # Whose bank holidays count for deadlines: england-and-wales, scotland or northern-ireland.
     bank_holiday_region: str = "england-and-wales"
     # The quality workspace: the share of each agent's contacts per service drawn for evaluation; working days
@@ -277,9 +264,13 @@ class Settings:
         if (v := get("KEY_BACKUP_WINDOW_DAYS")) is not None:
             kwargs["key_backup_window_days"] = _int(v, "CIVICVOICE_KEY_BACKUP_WINDOW_DAYS", low=0, high=3650)
         if (v := get("EVALUATION_SAMPLE_RATE")) is not None:
-            kwargs["evaluation_sample_rate"] = _share(v, "CIVICVOICE_EVALUATION_SAMPLE_RATE", "0.05: 5%")
-        if (v := get("RETENTION_PACE")) is not None:
-            kwargs["retention_pace"] = _share(v, "CIVICVOICE_RETENTION_PACE", "0.5: it pauses as long as it works")
+            try:
+                rate = float(v)
+            except ValueError:
+                raise ConfigurationError("CIVICVOICE_EVALUATION_SAMPLE_RATE must be a number.") from None
+            if not 0 < rate <= 1:
+                raise ConfigurationError("CIVICVOICE_EVALUATION_SAMPLE_RATE must be above 0 and at most 1 (0.05: 5%).")
+            kwargs["evaluation_sample_rate"] = rate
         for name in ("CASE_ACKNOWLEDGE_DAYS", "CASE_STAGE1_DAYS", "CASE_STAGE2_DAYS"):
             if (v := get(name)) is not None:
                 kwargs[name.lower()] = _int(v, f"CIVICVOICE_{name}", low=1, high=120)

@@ -12,7 +12,6 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
-import privacy.retention
 from civicvoice.cli import cli
 from civicvoice.core.audit import Actor, AuditEvent
 from civicvoice.core.clock import utcnow
@@ -143,32 +142,6 @@ async def test_a_batch_takes_the_oldest_due_rows_first(
         for model in (Contact, Invitation, InvitationDecision):
             people = select(model.subject_id).where(model.subject_id.is_not(None))  # type: ignore[attr-defined]
             assert set((await session.scalars(people)).all()) == {a, c}, model
-
-
-@pytest.mark.parametrize(("pace", "pauses"), [(0.5, 1.0), (0.25, 3.0), (1.0, 0.0)])
-async def test_a_run_pauses_between_batches_to_work_its_share_of_the_time(
-    answered: tuple[Services, list[uuid.UUID]],
-    db: TestDatabase,
-    settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
-    pace: float,
-    pauses: float,
-) -> None:
-    """After each batch but the last it pauses (1 / pace - 1) times as long as the batch took."""
-    _, people = answered
-    for person in people:
-        await age(db, person)
-    slept: list[float] = []
-    clock = iter(range(0, 1000, 2))  # every batch takes 2 s by this clock
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    monkeypatch.setattr(privacy.retention, "sleep", sleep)
-    monkeypatch.setattr(privacy.retention, "monotonic", lambda: float(next(clock)))
-    result = await run(db.sessions, settings.with_changes(retention_pace=pace), [], actor=Actor.cli(), batch=1)
-    assert result.finished and result.counts["response"] == 3
-    assert len(slept) >= 2 and slept == [2 * pauses] * len(slept)
 
 
 async def test_a_run_reads_the_holds_and_months_once_for_all_its_batches(
