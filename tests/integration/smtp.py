@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+# aiosmtpd logs every command at INFO from its own thread; a connection kept open by the app (`SmtpTransport`) is
+# closed after the test that used it, when pytest has closed that test's captured output.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 def free_port() -> int:
