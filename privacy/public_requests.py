@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from advanced_alchemy.types import GUID, DateTimeUTC
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, delete, func, select, update
+from sqlalchemy import Executable, ForeignKey, Index, LargeBinary, String, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -291,16 +291,9 @@ class PublicRequests:
             target_id=confirmation.id,
             detail={"kind": checked.kind.value},
         )
-        # Committed before the mail goes, so no transaction (on SQLite, the writer lock) waits on the mail server.
-        await session.commit()
-        try:
-            await self._send_code(checked.email, code, confirmation.id)
-        except MailNotAccepted:
-            # Not sent: what they typed is not kept, and the code does not count against their ration.
-            await session.execute(delete(RequestConfirmation).where(RequestConfirmation.id == confirmation.id))
-            self._record_not_sent(session, confirmation.id, checked.kind.value)
-            await session.commit()
-            raise CodeNotSent(CODE_NOT_SENT, field="email") from None
+        # Not sent: what they typed is not kept, and the code does not count against their ration.
+        undo = delete(RequestConfirmation).where(RequestConfirmation.id == confirmation.id)
+        await self._commit_then_send(session, checked.email, code, confirmation, undo=undo, field="email")
         return Started(link, confirmation)
 
     async def find(self, session: AsyncSession, link: str, *, lock: bool = False) -> RequestConfirmation:
@@ -350,32 +343,44 @@ class PublicRequests:
             target_id=confirmation.id,
             detail={"kind": confirmation.kind, "again": True},
         )
-        await session.commit()  # before the mail goes, as in `start`
-        try:
-            await self._send_code(requester.email, code, confirmation.id)
-        except MailNotAccepted:
-            # The new code never arrived: it does not count against their ration (the old one was replaced, so
-            # they ask again once the mail server is back).
-            await session.execute(
-                update(RequestConfirmation)
-                .where(RequestConfirmation.id == confirmation.id)
-                .values(codes_sent=RequestConfirmation.codes_sent - 1)
-            )
-            self._record_not_sent(session, confirmation.id, confirmation.kind)
-            await session.commit()
-            raise CodeNotSent(CODE_NOT_SENT, field="code") from None
+        # Not sent: the new code does not count against their ration (the old one was replaced, so they ask again
+        # once the mail server is back).
+        undo = (
+            update(RequestConfirmation)
+            .where(RequestConfirmation.id == confirmation.id)
+            .values(codes_sent=RequestConfirmation.codes_sent - 1)
+        )
+        await self._commit_then_send(session, requester.email, code, confirmation, undo=undo, field="code")
         return confirmation
 
-    @staticmethod
-    def _record_not_sent(session: AsyncSession, confirmation_id: uuid.UUID, kind: str) -> None:
-        record(
-            session,
-            PUBLIC_ACTOR,
-            "privacy.request.code_not_sent",
-            target_kind="request_confirmation",
-            target_id=confirmation_id,
-            detail={"kind": kind},
-        )
+    async def _commit_then_send(
+        self,
+        session: AsyncSession,
+        email: str,
+        code: str,
+        confirmation: RequestConfirmation,
+        *,
+        undo: Executable,
+        field: str,
+    ) -> None:
+        """Commit, then email the code, so no transaction (on SQLite, the writer lock) waits on the mail server. If
+        the server does not take it, ``undo`` runs and the failure is audited in a transaction of its own, and
+        CodeNotSent (naming ``field``) is raised."""
+        await session.commit()
+        try:
+            await self._send_code(email, code, confirmation.id)
+        except MailNotAccepted:
+            await session.execute(undo)
+            record(
+                session,
+                PUBLIC_ACTOR,
+                "privacy.request.code_not_sent",
+                target_kind="request_confirmation",
+                target_id=confirmation.id,
+                detail={"kind": confirmation.kind},
+            )
+            await session.commit()
+            raise CodeNotSent(CODE_NOT_SENT, field=field) from None
 
     async def confirm(
         self, session: AsyncSession, calendar: WorkingCalendar, link: str, code: str
