@@ -65,6 +65,11 @@ _LOOKUP = union_all(
         _in(_SUPPRESSION.digest, "suppression_digests"),
     ),
 )
+# Everyone whose name index holds one of the digests (the DPO's search by name).
+_NAME = table(SubjectNameIndex).c
+_FIND_BY_NAME = (
+    select(_NAME.subject_id).where(_in(_NAME.key_version, "versions"), _in(_NAME.digest, "digests")).distinct()
+)
 # People found, with their keys, locked in one order by every writer (no deadlock between them).
 _LOCK_PEOPLE = (
     select(
@@ -546,12 +551,7 @@ class Vault:
         if not digests:
             return []
         rows = await session.scalars(
-            select(SubjectNameIndex.subject_id)
-            .where(
-                SubjectNameIndex.key_version.in_({v for v, _ in digests}),
-                SubjectNameIndex.digest.in_([d for _, d in digests]),
-            )
-            .distinct()
+            _FIND_BY_NAME, {"versions": sorted({v for v, _ in digests}), "digests": [d for _, d in digests]}
         )
         return sorted(set(rows.all()))
 

@@ -119,8 +119,9 @@ class Contact(Base):
         retention_rule=RetentionRule("contacts", "occurred_at", "anonymise"),
     )
     __table_args__ = (
-        # Idempotency: the same (source, external id) reported twice is one contact. Kept as a keyed hash.
-        UniqueConstraint("ref_key_version", "ref_digest", name="uq_contact_ref"),
+        # Idempotency: the same (source, external id) reported twice is one contact. Kept as a keyed hash, which
+        # leads, as in privacy's blind indexes.
+        UniqueConstraint("ref_digest", "ref_key_version", name="uq_contact_ref"),
         Index("ix_contact_subject", "subject_id"),
         Index("ix_contact_service_occurred", "service_id", "occurred_at"),
         Index("ix_contact_agent_occurred", "agent_ref", "occurred_at"),
