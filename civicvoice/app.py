@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -169,6 +170,17 @@ def template_config(
     )
 
 
+def settle_heap(settings: Settings) -> None:
+    """Once a long-running process has started (routes, models, templates, word lists, services), what it built
+    lives as long as the process: collect the garbage of starting, then freeze the rest (`gc.freeze`), so the
+    collector's full passes scan only what requests and jobs make. Without it, a 1,000-event contact batch spent
+    about a quarter of its CPU in collections passing over the application itself (server CPU per batch 540 ms,
+    frozen 325 to 400 ms). Off in tests, which start many apps in one process."""
+    if settings.freeze_heap:
+        gc.collect()
+        gc.freeze()
+
+
 def create_app(settings: Settings | None = None, *, worker: bool | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, json=settings.log_json)
@@ -184,6 +196,7 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.services = services = await build_services(settings, sessions, feature_list, long_running=True)
         background = start_process_tasks(feature_list, services)
+        settle_heap(settings)
         task = None
         if run_worker:
             # The embedded worker, or the relay to SAQ when CIVICVOICE_JOB_BACKEND=saq

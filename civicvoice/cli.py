@@ -341,6 +341,7 @@ def worker_command(once: bool) -> None:
         close_services,
         features,
         job_registry,
+        settle_heap,
         start_process_tasks,
         stop_tasks,
     )
@@ -360,6 +361,7 @@ def worker_command(once: bool) -> None:
                 if once:
                     return await serve_jobs(settings, job_registry(features()), sessions, services, once=True)
                 background = start_process_tasks(features(), services)
+                settle_heap(settings)
                 try:
                     return await serve_jobs(settings, job_registry(features()), sessions, services)
                 finally:

@@ -99,6 +99,8 @@ class Settings:
     # Overrides every job's own lease (seconds); the heartbeat renews a lease at a third of its length.
     job_lease_seconds: float | None = None
     embedded_worker: bool = True
+    # A long-running process moves what it built at start out of the garbage collector's reach (`settle_heap`).
+    freeze_heap: bool = True
     worker_poll_seconds: float = 1.0
     log_level: str = "INFO"
     log_json: bool = True
@@ -224,6 +226,8 @@ class Settings:
             kwargs["mail_from"] = v
         if (v := get("EMBEDDED_WORKER")) is not None:
             kwargs["embedded_worker"] = _bool(v, "CIVICVOICE_EMBEDDED_WORKER")
+        if (v := get("FREEZE_HEAP")) is not None:
+            kwargs["freeze_heap"] = _bool(v, "CIVICVOICE_FREEZE_HEAP")
         if (v := get("WORKER_POLL_SECONDS")) is not None:
             try:
                 kwargs["worker_poll_seconds"] = max(0.05, float(v))

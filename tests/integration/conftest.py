@@ -120,6 +120,7 @@ def settings(backend: str, process_dir: Path, keyring: Keyring, request: pytest.
         key_file=root / "keys" / "keys.json",
         keys_json=keyring.to_json(),
         embedded_worker=False,
+        freeze_heap=False,  # many apps start in one test process (tests/integration/test_heap.py tests it)
         log_json=True,
         base_url="http://testserver.local",
     )
