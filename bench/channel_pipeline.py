@@ -314,7 +314,7 @@ async def keep_sample_due(sessions: Any, sample: int) -> int:
 
 async def send_through_workers(env: dict[str, str], smtp: TimedSmtpServer, sample: int) -> tuple[int, float]:
     """Run SMTP_CONCURRENCY real workers over the due sample; (messages accepted, seconds to the last one)."""
-    from civicvoice.app import build_services, close_services, features, job_registry
+    from civicvoice.app import build_services, close_services, features, job_registry, settle_heap
     from civicvoice.core.db import create_engine, session_factory
     from civicvoice.core.jobs import Worker
     from civicvoice.core.settings import Settings
@@ -327,6 +327,7 @@ async def send_through_workers(env: dict[str, str], smtp: TimedSmtpServer, sampl
     sessions = session_factory(engine)
     feature_list = features()
     services = await build_services(settings, sessions, feature_list, long_running=True)
+    settle_heap(settings)  # as `civicvoice worker` does once started
     try:
         counts = await invitation_counts(sessions)
         due = await keep_sample_due(sessions, sample)

@@ -92,7 +92,7 @@ async def measure(
     label: str, env: dict[str, str], standin: NotifyStandIn, messages: int, extra: dict[str, str], per_minute: int
 ) -> tuple[float, float]:
     """Send ``messages`` invitations with the limiter at ``per_minute``; (messages a second, limiter ceiling)."""
-    from civicvoice.app import build_services, close_services, features, job_registry
+    from civicvoice.app import build_services, close_services, features, job_registry, settle_heap
     from civicvoice.core.db import create_engine, session_factory, unit_of_work
     from civicvoice.core.jobs import Worker
     from civicvoice.core.ratelimit import RateLimiter
@@ -115,6 +115,7 @@ async def measure(
     sessions = session_factory(engine)
     feature_list = features()
     services = await build_services(settings, sessions, feature_list)
+    settle_heap(settings)  # as `civicvoice worker` does once started
     registry = job_registry(feature_list)
     intake = services.get(ContactIntake)
     run = f"{int(time.time())}-{label}"
