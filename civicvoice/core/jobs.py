@@ -24,7 +24,7 @@ from typing import Any, Protocol, TypeVar
 import structlog
 from advanced_alchemy.types import DateTimeUTC, JsonB
 from sqlalchemy import Index, String, Text, delete, event, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -341,15 +341,17 @@ async def enqueue(
 async def enqueue_once(
     session: AsyncSession, name: str, payload: Mapping[str, Any] | None = None, *, key: str, **kwargs: Any
 ) -> bool:
-    """Enqueue unless a job with this key exists; True when a job was added."""
-    exists = await session.scalar(select(Job.id).where(Job.dedupe_key == key))
-    if exists is not None:
+    """Enqueue unless a job with this key exists; True when a job was added. One statement on both databases:
+    the insert does nothing when the key is there (ON CONFLICT DO NOTHING), concurrent callers included (before,
+    a look-up, a savepoint, the insert and its release: four round trips for every invitation sent)."""
+    row = job_row(name, payload, key=key, **kwargs)
+    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    added = await session.execute(
+        dialect_insert(table(Job)).values(row).on_conflict_do_nothing(index_elements=[table(Job).c.dedupe_key])
+    )
+    if not added.rowcount:  # type: ignore[attr-defined]
         return False
-    try:
-        async with session.begin_nested():
-            await enqueue(session, name, payload, key=key, **kwargs)
-    except IntegrityError:
-        return False
+    session.info["civicvoice.jobs_enqueued"] = True
     return True
 
 
