@@ -133,12 +133,14 @@ class InvitationSender:
         elif invitation.state not in (InvitationState.queued, InvitationState.sending):
             return SendOutcome(invitation.state, "already handled")
         channel = self.channels.get(invitation.channel)
+        # Held here, so send_refusal's look-up and the identity below read it once (the session keeps an object
+        # only while something refers to it).
+        subject = await session.get(DataSubject, invitation.subject_id) if invitation.subject_id else None
         reason = await send_refusal(session, invitation, now)
         if reason is None and channel is None:
             reason = "channel_unavailable"
         identity = None
         if reason is None:
-            subject = await session.get(DataSubject, invitation.subject_id)
             assert subject is not None
             try:
                 identity = await self.vault.identity(session, subject)
