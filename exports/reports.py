@@ -20,13 +20,12 @@ from email.message import EmailMessage
 from typing import Final
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civicvoice.core.audit import Actor, record
 from civicvoice.core.auth import StaffUser
 from civicvoice.core.clock import LONDON, utcnow
-from civicvoice.core.db import table
+from civicvoice.core.db import conflict_insert, table
 from civicvoice.core.errors import InvalidInput, NotFound
 from civicvoice.core.ids import new_id
 from civicvoice.core.jobs import enqueue_many, job_row
@@ -173,9 +172,8 @@ async def _claim(session: AsyncSession, subscription_id: uuid.UUID, due: Due, no
         "created_at": now,
     }
     deliveries = table(ReportDelivery)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = (
-        insert(deliveries)
+        conflict_insert(session, deliveries)
         .values(values)
         .on_conflict_do_nothing(index_elements=[deliveries.c.subscription_id, deliveries.c.period])
         .returning(deliveries.c.id)

@@ -13,6 +13,7 @@ from advanced_alchemy.base import UUIDv7Base
 from advanced_alchemy.extensions.litestar import AlembicAsyncConfig, AsyncSessionConfig, SQLAlchemyAsyncConfig
 from sqlalchemy import Select, Table, event
 from sqlalchemy import exc as sqlalchemy_exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util import await_only
@@ -159,6 +160,14 @@ def table(model: type[Base]) -> Table:
     """A model's table, for Core statements (bulk inserts with executemany) that skip the ORM's unit of work."""
     mapped: Table = model.__table__  # type: ignore[assignment]
     return mapped
+
+
+def conflict_insert(session: AsyncSession, target: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into ``target`` in the session's dialect (PostgreSQL or SQLite), so it can say what a unique key
+    already taken does: `on_conflict_do_nothing` or `on_conflict_do_update`, one statement on both databases."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(target)
+    return sqlite.insert(target)
 
 
 def locked(stmt: Select[T]) -> Select[T]:

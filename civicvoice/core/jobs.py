@@ -24,14 +24,13 @@ from typing import Any, Protocol, TypeVar
 import structlog
 from advanced_alchemy.types import DateTimeUTC, JsonB
 from sqlalchemy import Index, String, Text, delete, event, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from civicvoice.core.audit import Actor, record
 from civicvoice.core.clock import utcnow
 from civicvoice.core.datamap import DataMapEntry
-from civicvoice.core.db import Base, table
+from civicvoice.core.db import Base, conflict_insert, table
 from civicvoice.core.errors import CivicVoiceError, Conflict, InvalidInput, NotFound
 from civicvoice.core.ids import new_id
 from civicvoice.core.logging import scrub
@@ -344,10 +343,10 @@ async def enqueue_once(
     """Enqueue unless a job with this key exists; True when a job was added. One statement on both databases:
     the insert does nothing when the key is there (ON CONFLICT DO NOTHING), concurrent callers included (before,
     a look-up, a savepoint, the insert and its release: four round trips for every invitation sent)."""
+    jobs = table(Job)
     row = job_row(name, payload, key=key, **kwargs)
-    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     added = await session.execute(
-        dialect_insert(table(Job)).values(row).on_conflict_do_nothing(index_elements=[table(Job).c.dedupe_key])
+        conflict_insert(session, jobs).values(row).on_conflict_do_nothing(index_elements=[jobs.c.dedupe_key])
     )
     if not added.rowcount:  # type: ignore[attr-defined]
         return False

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
-from civicvoice.core.db import table
+from civicvoice.core.db import conflict_insert, table
 from civicvoice.core.errors import CivicVoiceError
 from civicvoice.core.ids import new_id
 from civicvoice.staff.models import LoginThrottle
@@ -122,9 +121,9 @@ def _count_attempt(session: AsyncSession, digest: str, now: datetime) -> Returni
     """INSERT ... ON CONFLICT DO UPDATE ... RETURNING failures, in the session's dialect (PostgreSQL or SQLite).
     No row comes back while the counter asks for a wait."""
     throttle = table(LoginThrottle)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(throttle).values(id=new_id(), key_digest=digest, failures=1, last_failure_at=now, blocked_until=None)
+    stmt = conflict_insert(session, throttle).values(
+        id=new_id(), key_digest=digest, failures=1, last_failure_at=now, blocked_until=None
+    )
     return stmt.on_conflict_do_update(
         index_elements=[throttle.c.key_digest],
         set_={
