@@ -39,6 +39,8 @@ from civicvoice.core.services import Services
 T = TypeVar("T")
 
 log = structlog.get_logger("civicvoice.jobs")
+# Set in a session that wrote a job, so its commit wakes the embedded worker (`_after_commit`).
+ENQUEUED = "civicvoice.jobs_enqueued"
 
 QUEUED, RUNNING, DONE, DEAD = "queued", "running", "done", "dead"
 STATES = (QUEUED, RUNNING, DONE, DEAD)
@@ -317,7 +319,7 @@ async def enqueue_many(session: AsyncSession, rows: Sequence[Mapping[str, Any]])
     if not rows:
         return
     await session.execute(insert(table(Job)), list(rows))
-    session.info["civicvoice.jobs_enqueued"] = True
+    session.info[ENQUEUED] = True
 
 
 async def enqueue(
@@ -350,7 +352,7 @@ async def enqueue_once(
     )
     if not added.rowcount:  # type: ignore[attr-defined]
         return False
-    session.info["civicvoice.jobs_enqueued"] = True
+    session.info[ENQUEUED] = True
     return True
 
 
@@ -404,13 +406,13 @@ wakeup = _Wakeup()
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    if session.info.pop("civicvoice.jobs_enqueued", False):
+    if session.info.pop(ENQUEUED, False):
         wakeup.notify()
 
 
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
-    session.info.pop("civicvoice.jobs_enqueued", None)
+    session.info.pop(ENQUEUED, None)
 
 
 async def schedule_crons(
@@ -713,7 +715,7 @@ async def retry_job(session: AsyncSession, registry: JobRegistry, job_id: uuid.U
     if spec is not None and spec.on_retry is not None:
         await spec.on_retry(session, dict(job.payload))
     record(session, actor, "job.retried", target_kind="job", target_id=job.id, detail={"job": job.name})
-    session.info["civicvoice.jobs_enqueued"] = True
+    session.info[ENQUEUED] = True
     return job
 
 
