@@ -51,12 +51,17 @@ async def scrub_rows(session: AsyncSession, base: Any, name: str, where: ColumnE
                 update(tables[child]).where(tables[child].c[column].in_(chosen)).values(**encrypted)
             )
             touched[child] = int(getattr(result, "rowcount", 0) or 0)
+    values: dict[str, Any] = {c: None for c in entry.encrypted if c in table.c}
+    link = entry.subject_link
+    if link and link != "id" and table.c[link].nullable:
+        values[link] = None
     coarsen = [c for c in entry.coarsen_on_erasure if c in table.c]
     scramble = [c for c in entry.scramble_on_erasure if c in table.c]
     if coarsen or scramble:
         # Times of day could single a person out (the day is all reports need), and a keyed hash of another
-        # system's id would lead back to them there: each row gets its own day and its own random bytes.
-        # One statement for all the rows (executemany), not one round trip each: retention scrubs many thousands.
+        # system's id would lead back to them there: each row gets its own day and its own random bytes, in the
+        # same UPDATE that drops its ciphertext and its link (one new row version, not two: retention scrubs
+        # millions). One statement for all the rows (executemany), not one round trip each.
         rows = (await session.execute(select(table.c.id, *(table.c[c] for c in coarsen)).where(where))).all()
         changes: list[dict[str, Any]] = []
         for row in rows:
@@ -71,13 +76,11 @@ async def scrub_rows(session: AsyncSession, base: Any, name: str, where: ColumnE
                 update(table)
                 .where(table.c.id == bindparam("row_id"))
                 .values({c: bindparam(f"new_{c}") for c in (*coarsen, *scramble)})
+                .values(**values)
             )
             await session.execute(statement, changes)
-    values: dict[str, Any] = {c: None for c in entry.encrypted if c in table.c}
-    link = entry.subject_link
-    if link and link != "id" and table.c[link].nullable:
-        values[link] = None
-    if values:
+            touched[name] = len(changes)
+    elif values:
         result = await session.execute(update(table).where(where).values(**values))
         touched[name] = int(getattr(result, "rowcount", 0) or 0)
     return touched
