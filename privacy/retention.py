@@ -2,16 +2,19 @@
 
 Each table declares a `RetentionRule` (a class, the column its period counts from, and an action); the DPO sets
 each class's months (`retention_policy`, defaults below). A run first reports (counts per class, what is held
-back and why), then works in bounded batches, each its own short transaction, so it never blocks the service.
+back and why), then works in bounded batches, each its own short transaction, so it never blocks the service, and
+pauses between them so that it works at most ``Settings.retention_duty`` of the time (a quarter, by default).
 Where the scorecard needs the facts it anonymises rather than deletes, so past months' figures do not change.
 Legal holds exempt the people they cover. Every run is audited with its counts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import calendar
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -357,17 +360,21 @@ async def run(
     now: datetime | None = None,
     batch: int = BATCH,
     max_batches: int | None = None,
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> RunResult:
     """Whole run in bounded batches, each its own transaction; audited with the totals. The months and the held
-    people are read once, before the first batch, and passed to each."""
+    people are read once, before the first batch, and passed to each. Between batches it pauses (``pause``) for
+    as long as ``settings.retention_duty`` asks."""
     holds = list(holds)
     total = RunResult()
     steps = 0
     async with sessions() as session, session.begin():
         plan = await plan_run(session, holds)
     while True:
+        started = time.monotonic()
         async with sessions() as session, session.begin():
             step = await run_batch(session, settings, holds, now=now, batch=batch, plan=plan)
+        worked = time.monotonic() - started
         for table, count in step.counts.items():
             total.add(table, count)
         total.keys_destroyed += step.keys_destroyed
@@ -377,6 +384,9 @@ async def run(
         if max_batches is not None and steps >= max_batches:
             total.finished = False
             break
+        # Give way: the service's requests share the database and the CPU with this run (as autovacuum's cost
+        # delay does for PostgreSQL's own upkeep). A run over a backlog takes longer; the survey pages do not slow.
+        await pause(worked * (1.0 - settings.retention_duty) / settings.retention_duty)
     async with sessions() as session, session.begin():
         record(
             session,

@@ -108,6 +108,10 @@ class Settings:
     secure_cookies: bool = False
     # Retired key-encryption keys are destroyed this long after their last use: the backup retention period.
     key_backup_window_days: int = 35
+    # The share of its time a retention run works: after each batch it pauses so that its batches take at most
+    # this share (0.25: a pause three times as long as the batch), leaving the database and the CPU to the service;
+    # 1: no pause. A day's expiries take seconds either way; a backlog of millions of rows takes an hour or so.
+    retention_duty: float = 0.25
     # Whose bank holidays count for deadlines: england-and-wales, scotland or northern-ireland.
     bank_holiday_region: str = "england-and-wales"
     # The quality workspace: the share of each agent's contacts per service drawn for evaluation; working days
@@ -267,6 +271,16 @@ class Settings:
             kwargs["bank_holiday_region"] = v
         if (v := get("KEY_BACKUP_WINDOW_DAYS")) is not None:
             kwargs["key_backup_window_days"] = _int(v, "CIVICVOICE_KEY_BACKUP_WINDOW_DAYS", low=0, high=3650)
+        if (v := get("RETENTION_DUTY")) is not None:
+            try:
+                duty = float(v)
+            except ValueError:
+                raise ConfigurationError("CIVICVOICE_RETENTION_DUTY must be a number.") from None
+            if not 0.05 <= duty <= 1:
+                raise ConfigurationError(
+                    "CIVICVOICE_RETENTION_DUTY must be between 0.05 and 1 (0.25: it works a quarter of the time)."
+                )
+            kwargs["retention_duty"] = duty
         if (v := get("EVALUATION_SAMPLE_RATE")) is not None:
             try:
                 rate = float(v)

@@ -4,6 +4,7 @@ shredded after their last contact, period keys destroyed, legal holds respected,
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from civicvoice.cli import cli
 from civicvoice.core.audit import Actor, AuditEvent
 from civicvoice.core.clock import utcnow
 from civicvoice.core.db import unit_of_work
-from civicvoice.core.errors import InvalidInput
+from civicvoice.core.errors import ConfigurationError, InvalidInput
 from civicvoice.core.services import Services
 from civicvoice.core.settings import Settings
 from privacy.holds import LegalHold, LegalHoldSource
@@ -121,6 +122,44 @@ async def test_runs_in_bounded_batches(
     assert not first.finished and first.counts["response"] == 2
     result = await run(db.sessions, settings, [], actor=Actor.cli(), batch=2)
     assert result.finished and result.counts["response"] == 1
+
+
+@pytest.mark.parametrize(("duty", "factor"), [(0.25, 3.0), (0.5, 1.0), (1.0, 0.0)])
+async def test_a_run_pauses_between_batches_as_its_duty_says(
+    answered: tuple[Services, list[uuid.UUID]], db: TestDatabase, settings: Settings, duty: float, factor: float
+) -> None:
+    """Retention gives way to the service: after each batch but the last it pauses for (1 - duty) / duty of the
+    time that batch took, so it works at most ``duty`` of the time."""
+    _, people = answered
+    for person in people:
+        await age(db, person)
+    pauses: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+
+    started = time.monotonic()
+    result = await run(
+        db.sessions, settings.with_changes(retention_duty=duty), [], actor=Actor.cli(), batch=1, pause=pause
+    )
+    took = time.monotonic() - started
+    assert result.finished and result.counts["response"] == 3
+    assert len(pauses) == 3  # three batches took a response each; the fourth found none left and ended the run
+    if factor:
+        assert all(p > 0 for p in pauses)
+        # the pauses are (1 - duty) / duty of the batches' time, which is within the run's own time
+        assert sum(pauses) <= factor * took
+    else:
+        assert pauses == [0.0, 0.0, 0.0]
+
+
+def test_the_duty_is_a_setting_with_bounds() -> None:
+    assert Settings().retention_duty == 0.25
+    assert Settings.from_env({"CIVICVOICE_RETENTION_DUTY": "1"}).retention_duty == 1.0
+    assert Settings.from_env({"CIVICVOICE_RETENTION_DUTY": "0.1"}).retention_duty == 0.1
+    for wrong in ("0", "1.5", "half", "-0.2"):
+        with pytest.raises(ConfigurationError, match="CIVICVOICE_RETENTION_DUTY"):
+            Settings.from_env({"CIVICVOICE_RETENTION_DUTY": wrong})
 
 
 async def test_a_batch_takes_the_oldest_due_rows_first(
