@@ -36,6 +36,18 @@ def _int(raw: str, name: str, *, low: int, high: int) -> int:
     return value
 
 
+def _float(raw: str, name: str, *, low: float, high: float, above: bool = False, hint: str = "") -> float:
+    """A number within [low, high] (or (low, high] when ``above``); ``hint`` says what a value means."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, not {raw!r}.") from None
+    if not (low < value if above else low <= value) or not value <= high:
+        bounds = f"above {low:g} and at most {high:g}" if above else f"between {low:g} and {high:g}"
+        raise ConfigurationError(f"{name} must be {bounds}{f' ({hint})' if hint else ''}, not {raw}.")
+    return value
+
+
 MIN_SHARED_SECRET = 32  # characters: a shared HMAC secret shorter than this is refused at start
 
 
@@ -252,13 +264,7 @@ class Settings:
         if (v := get("SAQ_CONCURRENCY")) is not None:
             kwargs["saq_concurrency"] = _int(v, "CIVICVOICE_SAQ_CONCURRENCY", low=1, high=100)
         if (v := get("JOB_LEASE_SECONDS")) is not None:
-            try:
-                lease = float(v)
-            except ValueError:
-                raise ConfigurationError("CIVICVOICE_JOB_LEASE_SECONDS must be a number of seconds.") from None
-            if not 0.3 <= lease <= 86400:
-                raise ConfigurationError("CIVICVOICE_JOB_LEASE_SECONDS must be between 0.3 and 86400.")
-            kwargs["job_lease_seconds"] = lease
+            kwargs["job_lease_seconds"] = _float(v, "CIVICVOICE_JOB_LEASE_SECONDS", low=0.3, high=86400, hint="seconds")
         if (v := get("LOG_LEVEL")) is not None:
             kwargs["log_level"] = v.upper()
         if (v := get("LOG_JSON")) is not None:
@@ -272,23 +278,13 @@ class Settings:
         if (v := get("KEY_BACKUP_WINDOW_DAYS")) is not None:
             kwargs["key_backup_window_days"] = _int(v, "CIVICVOICE_KEY_BACKUP_WINDOW_DAYS", low=0, high=3650)
         if (v := get("RETENTION_DUTY")) is not None:
-            try:
-                duty = float(v)
-            except ValueError:
-                raise ConfigurationError("CIVICVOICE_RETENTION_DUTY must be a number.") from None
-            if not 0.05 <= duty <= 1:
-                raise ConfigurationError(
-                    "CIVICVOICE_RETENTION_DUTY must be between 0.05 and 1 (0.25: it works a quarter of the time)."
-                )
-            kwargs["retention_duty"] = duty
+            kwargs["retention_duty"] = _float(
+                v, "CIVICVOICE_RETENTION_DUTY", low=0.05, high=1, hint="0.25: it works a quarter of the time"
+            )
         if (v := get("EVALUATION_SAMPLE_RATE")) is not None:
-            try:
-                rate = float(v)
-            except ValueError:
-                raise ConfigurationError("CIVICVOICE_EVALUATION_SAMPLE_RATE must be a number.") from None
-            if not 0 < rate <= 1:
-                raise ConfigurationError("CIVICVOICE_EVALUATION_SAMPLE_RATE must be above 0 and at most 1 (0.05: 5%).")
-            kwargs["evaluation_sample_rate"] = rate
+            kwargs["evaluation_sample_rate"] = _float(
+                v, "CIVICVOICE_EVALUATION_SAMPLE_RATE", low=0, high=1, above=True, hint="0.05: 5%"
+            )
         for name in ("CASE_ACKNOWLEDGE_DAYS", "CASE_STAGE1_DAYS", "CASE_STAGE2_DAYS"):
             if (v := get(name)) is not None:
                 kwargs[name.lower()] = _int(v, f"CIVICVOICE_{name}", low=1, high=120)
