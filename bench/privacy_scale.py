@@ -432,8 +432,8 @@ def retention_with_load(
 
     with harness.running(server):
         before = harness.run_load(plan("without retention", 1))
-        command = [sys.executable, str(Path(__file__).resolve()), "--run-retention"]
-        command += ["--retention-budget", str(args.retention_budget)]
+        script = str(Path(__file__).resolve())
+        command = [sys.executable, script, "--run-retention", "--retention-budget", str(args.retention_budget)]
         retention_env = dict(env)
         if args.retention_duty is not None:
             retention_env["CIVICVOICE_RETENTION_DUTY"] = str(args.retention_duty)
@@ -463,7 +463,7 @@ def run_retention(budget: float | None) -> int:
     from civicvoice.core.db import create_engine, session_factory
     from civicvoice.core.services import Extensions
     from privacy.holds import LEGAL_HOLDS
-    from privacy.retention import run
+    from privacy.retention import JOB_RUN_BATCHES, run
 
     settings = settings_from_env()
 
@@ -475,8 +475,10 @@ def run_retention(budget: float | None) -> int:
             print("started", flush=True)
             started = time.monotonic()
             counts: dict[str, int] = {}
-            while True:  # as the daily job runs it: 20 batches a job run, the next run at once
-                result = await run(session_factory(engine), settings, holds, actor=Actor.cli(), max_batches=20)
+            while True:  # as the daily job runs it: JOB_RUN_BATCHES a job run, the next run at once
+                result = await run(
+                    session_factory(engine), settings, holds, actor=Actor.cli(), max_batches=JOB_RUN_BATCHES
+                )
                 for table, count in result.counts.items():
                     counts[table] = counts.get(table, 0) + count
                 if result.finished or (budget and time.monotonic() - started > budget):

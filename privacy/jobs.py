@@ -19,7 +19,7 @@ from privacy.key_rotation import REWRAP_BATCH, REWRAP_JOB, KeyringWatcher, rewra
 from privacy.keyring import Keyring
 from privacy.mentions import MENTION_SCAN_JOB, scan_batch
 from privacy.public_requests import prune_confirmations
-from privacy.retention import RETENTION_JOB
+from privacy.retention import JOB_RUN_BATCHES, RETENTION_JOB
 from privacy.retention import run as retention_run
 from privacy.vault import Vault
 
@@ -61,7 +61,9 @@ async def purge_erased(ctx: JobContext, payload: dict[str, Any]) -> None:
 async def enforce_retention(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Daily, in bounded batches; a run that has more to do hands over to the next job run at once."""
     holds = ctx.services.get(Extensions).items(LEGAL_HOLDS)
-    result = await retention_run(ctx.sessions, ctx.service(Settings), holds, actor=Actor.system(), max_batches=20)
+    result = await retention_run(
+        ctx.sessions, ctx.service(Settings), holds, actor=Actor.system(), max_batches=JOB_RUN_BATCHES
+    )
     if not result.finished:
         raise RetryLater(timedelta(seconds=1))
 

@@ -42,6 +42,8 @@ log = structlog.get_logger("civicvoice.retention")
 
 RETENTION_JOB = "privacy.retention"
 BATCH = 500
+# Batches a run of the daily job takes before it hands over to its next run (the job's lease stays short).
+JOB_RUN_BATCHES = 20
 
 # Months each class is kept; the DPO changes them in the staff UI (retention_policy).
 DEFAULT_MONTHS: dict[str, int] = {
