@@ -366,6 +366,10 @@ async def prepare(
     """Gather, build and keep the package encrypted under the person's key until it expires; ``portable`` makes
     the data-portability package (what they provided, machine-readable) instead of the access package."""
     now = utcnow()
+    # The person's row is share-locked until the package is stored: an erasure or a retention run, which updates
+    # that row before it unlinks the person's rows, then waits for this package and unlinks it too; if it came
+    # first, this waits for it and finds the person erased. (SQLite's writers are serialised already.)
+    await session.scalar(select(DataSubject).where(DataSubject.id == subject_id).with_for_update(read=True))
     found = await gather(session, vault, subject_id)
     if portable:
         found = portable_record(found)
